@@ -1,0 +1,31 @@
+/*  zx_future.h - internal: hooks behind a future.                       */
+#ifndef ZX_FUTURE_H_INCLUDED
+#define ZX_FUTURE_H_INCLUDED
+#include "zexec.h"
+
+typedef void (zx__cancel_fn) (zx_future_t *future, void *arg);
+
+//  Adds a reference; zx_future_destroy drops one. Returns self.
+zx_future_t *zx__future_ref (zx_future_t *self);
+
+//  Sets the function zx_future_cancel calls (once, before the future turns
+//  cancelled) so the work behind it can be withdrawn.
+void zx__future_set_canceller (zx_future_t *self, zx__cancel_fn *fn, void *arg);
+
+//  Marks a pending future running.
+void zx__future_set_running (zx_future_t *self);
+
+//  Fails the future with a message taken as is (owned string, may be NULL).
+//  Returns ZX_EINVAL (and frees message) when it already finished.
+zx_err_t zx__future_fail_owned (zx_future_t *self, zx_err_t code, char *message);
+
+//  Removes a done callback added with the same fn and arg, if it has not
+//  run yet. Returns true if one was removed.
+bool zx__future_remove_callback (zx_future_t *self, zx_future_cb *fn, void *arg);
+
+//  Marks a future cancelled without calling its canceller (used by the
+//  owner of the work, which withdrew it already). Returns false when it
+//  had already finished.
+bool zx__future_set_cancelled (zx_future_t *self, const char *message);
+
+#endif

@@ -1,0 +1,543 @@
+/*  zx_loop.c - the event loop: the coordinator actor.
+
+    DESIGN: one thread owns a loop. Each iteration runs the callbacks that
+    were ready when it began (so a callback that schedules another cannot
+    starve I/O), then waits in zmq_poll on the registered ZeroMQ sockets
+    and file descriptors until the next timer is due, then fires due
+    timers. Replies from workers arrive on ZeroMQ sockets, so they wake the
+    poll directly; other threads wake it through an eventfd that is part of
+    the same poll set (call_soon_threadsafe). Timers live in a binary heap
+    ordered by (due time, sequence), so equal deadlines fire in order.   */
+
+#define _GNU_SOURCE
+#include "zx_loop.h"
+#include "zx_task.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <zmq.h>
+
+typedef struct {
+    zx_callback_fn *fn;
+    void *arg;
+} s_call_t;
+
+typedef struct {
+    int64_t due_us;
+    uint64_t id;            //  Also the sequence: ids increase
+    zx_callback_fn *fn;
+    void *arg;
+} s_timer_t;
+
+typedef struct {
+    void *socket;           //  libzmq socket, or NULL for an fd
+    int fd;
+    zx__io_fn *fn;          //  NULL once removed
+    void *arg;
+} s_watch_t;
+
+typedef struct {
+    void (*fn) (void *arg);
+    void *arg;
+} s_closer_t;
+
+struct zx_loop {
+    pthread_t owner;
+    //  Ready queue: a growable ring
+    s_call_t *ready;
+    size_t ready_head, ready_count, ready_cap;
+    //  Timers: a binary min-heap
+    s_timer_t *timers;
+    size_t timer_count, timer_cap;
+    uint64_t next_timer_id;
+    //  Watched sockets and fds; items is rebuilt when watches change
+    s_watch_t *watches;
+    size_t watch_count, watch_cap;
+    zmq_pollitem_t *items;
+    size_t items_cap;
+    bool watches_dirty;
+    //  Cross-thread calls
+    int wake_fd;
+    pthread_mutex_t remote_lock;
+    s_call_t *remote;
+    size_t remote_count, remote_cap;
+    //  State
+    int running;            //  Nesting depth of run calls (0 or 1)
+    bool stopping;
+    s_closer_t *closers;
+    size_t closer_count;
+    void *default_executor;
+};
+
+static __thread zx_loop_t *s_current_loop;
+
+int64_t
+zx__now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+zx_loop_t *
+zx_loop_new (void)
+{
+    zx_init (0, NULL);
+    zx_loop_t *self = calloc (1, sizeof (zx_loop_t));
+    if (!self)
+        return NULL;
+    self->owner = pthread_self ();
+    self->next_timer_id = 1;
+    self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (self->wake_fd < 0)
+        goto fail_eventfd;
+    if (pthread_mutex_init (&self->remote_lock, NULL))
+        goto fail_mutex;
+    s_current_loop = self;
+    return self;
+
+fail_mutex:
+    close (self->wake_fd);
+fail_eventfd:
+    free (self);
+    return NULL;
+}
+
+void
+zx_loop_destroy (zx_loop_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zx_loop_t *self = *self_p;
+    //  Closers run newest first: they may still use the loop
+    while (self->closer_count > 0) {
+        s_closer_t closer = self->closers [--self->closer_count];
+        closer.fn (closer.arg);
+    }
+    free (self->closers);
+    free (self->ready);
+    free (self->timers);
+    free (self->watches);
+    free (self->items);
+    free (self->remote);
+    pthread_mutex_destroy (&self->remote_lock);
+    close (self->wake_fd);
+    if (s_current_loop == self)
+        s_current_loop = NULL;
+    free (self);
+    *self_p = NULL;
+}
+
+zx_loop_t *
+zx_loop_current (void)
+{
+    return s_current_loop;
+}
+
+static zx_err_t
+s_ready_push (zx_loop_t *self, zx_callback_fn *fn, void *arg)
+{
+    if (self->ready_count == self->ready_cap) {
+        size_t cap = self->ready_cap ? self->ready_cap * 2 : 64;
+        s_call_t *ring = malloc (cap * sizeof (s_call_t));
+        if (!ring)
+            return ZX_ENOMEM;
+        for (size_t i = 0; i < self->ready_count; i++)
+            ring [i] = self->ready [(self->ready_head + i) % self->ready_cap];
+        free (self->ready);
+        self->ready = ring;
+        self->ready_cap = cap;
+        self->ready_head = 0;
+    }
+    size_t tail = (self->ready_head + self->ready_count) % self->ready_cap;
+    self->ready [tail] = (s_call_t) { fn, arg };
+    self->ready_count++;
+    return ZX_OK;
+}
+
+zx_err_t
+zx_loop_call_soon (zx_loop_t *self, zx_callback_fn *fn, void *arg)
+{
+    if (!self || !fn)
+        return ZX_EINVAL;
+    return s_ready_push (self, fn, arg);
+}
+
+zx_err_t
+zx_loop_call_soon_threadsafe (zx_loop_t *self, zx_callback_fn *fn, void *arg)
+{
+    if (!self || !fn)
+        return ZX_EINVAL;
+    pthread_mutex_lock (&self->remote_lock);
+    if (self->remote_count == self->remote_cap) {
+        size_t cap = self->remote_cap ? self->remote_cap * 2 : 16;
+        s_call_t *grown = realloc (self->remote, cap * sizeof (s_call_t));
+        if (!grown) {
+            pthread_mutex_unlock (&self->remote_lock);
+            return ZX_ENOMEM;
+        }
+        self->remote = grown;
+        self->remote_cap = cap;
+    }
+    self->remote [self->remote_count++] = (s_call_t) { fn, arg };
+    bool first = self->remote_count == 1;
+    pthread_mutex_unlock (&self->remote_lock);
+    //  Only the first queued call needs to wake the loop
+    if (first) {
+        uint64_t one = 1;
+        ssize_t rc;
+        do
+            rc = write (self->wake_fd, &one, sizeof one);
+        while (rc < 0 && errno == EINTR);
+    }
+    return ZX_OK;
+}
+
+static void
+s_drain_remote (zx_loop_t *self)
+{
+    uint64_t value;
+    if (read (self->wake_fd, &value, sizeof value) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock (&self->remote_lock);
+    s_call_t *calls = self->remote;
+    size_t count = self->remote_count;
+    self->remote = NULL;
+    self->remote_count = self->remote_cap = 0;
+    pthread_mutex_unlock (&self->remote_lock);
+    for (size_t i = 0; i < count; i++)
+        if (s_ready_push (self, calls [i].fn, calls [i].arg) != ZX_OK)
+            break;          //  Out of memory: the rest is lost; nothing better to do
+    free (calls);
+}
+
+//  --------------------------------------------------------------------
+//  Timers
+
+static bool
+s_timer_before (const s_timer_t *a, const s_timer_t *b)
+{
+    return a->due_us < b->due_us || (a->due_us == b->due_us && a->id < b->id);
+}
+
+static void
+s_heap_up (s_timer_t *heap, size_t index)
+{
+    while (index > 0) {
+        size_t parent = (index - 1) / 2;
+        if (!s_timer_before (&heap [index], &heap [parent]))
+            break;
+        s_timer_t tmp = heap [parent];
+        heap [parent] = heap [index];
+        heap [index] = tmp;
+        index = parent;
+    }
+}
+
+static void
+s_heap_down (s_timer_t *heap, size_t count, size_t index)
+{
+    while (true) {
+        size_t least = index, left = 2 * index + 1, right = left + 1;
+        if (left < count && s_timer_before (&heap [left], &heap [least]))
+            least = left;
+        if (right < count && s_timer_before (&heap [right], &heap [least]))
+            least = right;
+        if (least == index)
+            break;
+        s_timer_t tmp = heap [least];
+        heap [least] = heap [index];
+        heap [index] = tmp;
+        index = least;
+    }
+}
+
+static void
+s_heap_remove (zx_loop_t *self, size_t index)
+{
+    self->timers [index] = self->timers [--self->timer_count];
+    if (index < self->timer_count) {
+        s_heap_down (self->timers, self->timer_count, index);
+        s_heap_up (self->timers, index);
+    }
+}
+
+uint64_t
+zx_loop_call_later (zx_loop_t *self, int64_t delay_ms, zx_callback_fn *fn, void *arg)
+{
+    if (!self || !fn)
+        return 0;
+    if (self->timer_count == self->timer_cap) {
+        size_t cap = self->timer_cap ? self->timer_cap * 2 : 16;
+        s_timer_t *grown = realloc (self->timers, cap * sizeof (s_timer_t));
+        if (!grown)
+            return 0;
+        self->timers = grown;
+        self->timer_cap = cap;
+    }
+    if (delay_ms < 0)
+        delay_ms = 0;
+    uint64_t id = self->next_timer_id++;
+    self->timers [self->timer_count] = (s_timer_t) {
+        zx__now_us () + delay_ms * 1000, id, fn, arg };
+    s_heap_up (self->timers, self->timer_count++);
+    return id;
+}
+
+bool
+zx_loop_cancel_timer (zx_loop_t *self, uint64_t timer_id)
+{
+    if (!self || timer_id == 0)
+        return false;
+    for (size_t i = 0; i < self->timer_count; i++)
+        if (self->timers [i].id == timer_id) {
+            s_heap_remove (self, i);
+            return true;
+        }
+    return false;
+}
+
+static void
+s_fire_timers (zx_loop_t *self)
+{
+    int64_t now = zx__now_us ();
+    //  Fire only what is due now; a timer added by a callback waits for
+    //  the next iteration even with a zero delay
+    uint64_t last_id = self->next_timer_id;
+    while (self->timer_count > 0 && self->timers [0].due_us <= now
+    &&     self->timers [0].id < last_id) {
+        s_timer_t timer = self->timers [0];
+        s_heap_remove (self, 0);
+        timer.fn (self, timer.arg);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  Watches
+
+static zx_err_t
+s_watch_add (zx_loop_t *self, void *socket, int fd, zx__io_fn *fn, void *arg)
+{
+    if (!self || !fn)
+        return ZX_EINVAL;
+    if (self->watch_count == self->watch_cap) {
+        size_t cap = self->watch_cap ? self->watch_cap * 2 : 8;
+        s_watch_t *grown = realloc (self->watches, cap * sizeof (s_watch_t));
+        if (!grown)
+            return ZX_ENOMEM;
+        self->watches = grown;
+        self->watch_cap = cap;
+    }
+    self->watches [self->watch_count++] = (s_watch_t) { socket, fd, fn, arg };
+    self->watches_dirty = true;
+    return ZX_OK;
+}
+
+zx_err_t
+zx__loop_add_socket (zx_loop_t *self, void *socket, zx__io_fn *fn, void *arg)
+{
+    return s_watch_add (self, socket, -1, fn, arg);
+}
+
+zx_err_t
+zx__loop_add_fd (zx_loop_t *self, int fd, zx__io_fn *fn, void *arg)
+{
+    return s_watch_add (self, NULL, fd, fn, arg);
+}
+
+void
+zx__loop_remove (zx_loop_t *self, void *socket, int fd)
+{
+    for (size_t i = 0; i < self->watch_count; i++) {
+        s_watch_t *watch = &self->watches [i];
+        if (watch->fn && (socket ? watch->socket == socket
+                                 : (!watch->socket && watch->fd == fd))) {
+            watch->fn = NULL;
+            self->watches_dirty = true;
+        }
+    }
+}
+
+//  Compacts removed watches and rebuilds the poll set: slot 0 is the
+//  wake fd, slot i + 1 is watch i.
+static zx_err_t
+s_rebuild_items (zx_loop_t *self)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->watch_count; i++)
+        if (self->watches [i].fn)
+            self->watches [kept++] = self->watches [i];
+    self->watch_count = kept;
+    if (self->items_cap < kept + 1) {
+        zmq_pollitem_t *grown = realloc (self->items, (kept + 1) * sizeof (zmq_pollitem_t));
+        if (!grown)
+            return ZX_ENOMEM;
+        self->items = grown;
+        self->items_cap = kept + 1;
+    }
+    self->items [0] = (zmq_pollitem_t) { NULL, self->wake_fd, ZMQ_POLLIN, 0 };
+    for (size_t i = 0; i < kept; i++)
+        self->items [i + 1] = (zmq_pollitem_t) {
+            self->watches [i].socket, self->watches [i].fd, ZMQ_POLLIN, 0 };
+    self->watches_dirty = false;
+    return ZX_OK;
+}
+
+//  --------------------------------------------------------------------
+//  Running
+
+//  Runs one iteration, waiting at most until max_wait_us from now (-1 for
+//  no limit besides timers).
+static void
+s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void *arg)
+{
+    //  Run what was ready when the iteration began
+    size_t todo = self->ready_count;
+    while (todo-- > 0 && self->ready_count > 0) {
+        s_call_t call = self->ready [self->ready_head];
+        self->ready_head = (self->ready_head + 1) % self->ready_cap;
+        self->ready_count--;
+        call.fn (self, call.arg);
+        if (self->stopping)
+            return;
+    }
+    int64_t wait_us = max_wait_us;
+    //  Do not sleep when a callback just satisfied the caller
+    if (self->ready_count > 0 || (done && done (arg)))
+        wait_us = 0;
+    else
+    if (self->timer_count > 0) {
+        int64_t until = self->timers [0].due_us - zx__now_us ();
+        if (until < 0)
+            until = 0;
+        if (wait_us < 0 || until < wait_us)
+            wait_us = until;
+    }
+    if (self->watches_dirty && s_rebuild_items (self) != ZX_OK)
+        wait_us = wait_us < 0 || wait_us > 1000 ? 1000 : wait_us;
+    //  zmq_poll takes milliseconds: round up so we never spin before a timer
+    long timeout_ms = wait_us < 0 ? -1 : (long) ((wait_us + 999) / 1000);
+    size_t count = self->watch_count + 1;
+    int rc = zmq_poll (self->items, (int) count, timeout_ms);
+    if (rc > 0) {
+        if (self->items [0].revents & ZMQ_POLLIN)
+            s_drain_remote (self);
+        //  Handlers may add or remove watches: walk a stable count and
+        //  skip any removed meanwhile
+        size_t watched = self->watch_count;
+        for (size_t i = 0; i < watched && i + 1 < count; i++)
+            if ((self->items [i + 1].revents & ZMQ_POLLIN) && self->watches [i].fn)
+                self->watches [i].fn (self, self->watches [i].arg);
+    }
+    s_fire_timers (self);
+}
+
+bool
+zx__loop_running (zx_loop_t *self)
+{
+    return self->running > 0 && pthread_equal (self->owner, pthread_self ());
+}
+
+zx_err_t
+zx__loop_run_until (zx_loop_t *self, bool (*done) (void *arg), void *arg,
+                    int64_t deadline_ms)
+{
+    if (!self)
+        return ZX_EINVAL;
+    if (self->running || !pthread_equal (self->owner, pthread_self ()))
+        return ZX_EBUSY;
+    self->running = 1;
+    self->stopping = false;
+    zx_loop_t *previous = s_current_loop;
+    s_current_loop = self;
+    zx_err_t rc = ZX_OK;
+    while (true) {
+        if (done && done (arg)) {
+            rc = ZX_OK;
+            break;
+        }
+        if (self->stopping) {
+            rc = ZX_ECANCELLED;
+            break;
+        }
+        int64_t max_wait = -1;
+        if (deadline_ms >= 0) {
+            max_wait = deadline_ms * 1000 - zx__now_us ();
+            if (max_wait < 0) {
+                rc = ZX_ETIMEDOUT;
+                break;
+            }
+        }
+        s_run_once (self, max_wait, done, arg);
+    }
+    self->stopping = false;
+    self->running = 0;
+    s_current_loop = previous ? previous : self;
+    return rc;
+}
+
+static bool
+s_future_is_done (void *arg)
+{
+    return zx_future_done ((zx_future_t *) arg);
+}
+
+zx_err_t
+zx_loop_run_until_complete (zx_loop_t *self, zx_future_t *future)
+{
+    if (!self || !future)
+        return ZX_EINVAL;
+    zx_err_t rc = zx__loop_run_until (self, s_future_is_done, future, -1);
+    if (rc != ZX_OK)
+        return rc;
+    return zx_future_error (future);
+}
+
+zx_err_t
+zx_loop_run_forever (zx_loop_t *self)
+{
+    zx_err_t rc = zx__loop_run_until (self, NULL, NULL, -1);
+    return rc == ZX_ECANCELLED ? ZX_OK : rc;
+}
+
+void
+zx_loop_stop (zx_loop_t *self)
+{
+    if (self)
+        self->stopping = true;
+}
+
+int64_t
+zx_loop_time (zx_loop_t *self)
+{
+    (void) self;
+    return zx__now_us () / 1000;
+}
+
+zx_err_t
+zx__loop_on_destroy (zx_loop_t *self, void (*fn) (void *arg), void *arg)
+{
+    s_closer_t *grown = realloc (self->closers, (self->closer_count + 1) * sizeof (s_closer_t));
+    if (!grown)
+        return ZX_ENOMEM;
+    self->closers = grown;
+    self->closers [self->closer_count++] = (s_closer_t) { fn, arg };
+    return ZX_OK;
+}
+
+void *
+zx__loop_default_executor (zx_loop_t *self)
+{
+    return self->default_executor;
+}
+
+void
+zx__loop_set_default_executor (zx_loop_t *self, void *executor)
+{
+    self->default_executor = executor;
+}

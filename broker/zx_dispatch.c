@@ -1,0 +1,719 @@
+/*  zx_dispatch.c - credit-based dispatch of requests to workers.
+
+    DESIGN: requests wait in one FIFO. A worker announces in READY how many
+    requests it may hold at once (its credits); each reply record gives one
+    back. A pump, run once per loop iteration after submissions and after
+    each burst of replies, deals the FIFO round-robin, one request per
+    worker with credit per round, so work spreads evenly and in order, and
+    sends each worker its whole share as one batch message. Held requests
+    sit on their worker's list and in a correlation-id table: a reply is
+    accepted only from the worker that holds that id at that attempt, so a
+    late, duplicate or forged reply is dropped, and a worker's death fails
+    exactly what it held.                                                 */
+
+#define _GNU_SOURCE
+#include "zx_dispatch.h"
+#include "zx_loop.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define ZX_MAX_IDENTITY     255
+#define ZX_BURST            4096    //  Messages read per wake-up, for fairness
+
+typedef struct s_worker s_worker_t;
+
+struct zx__request {
+    zx__request_t *next, *prev;     //  In the queue or the worker's held list
+    zx__dispatch_t *dispatch;
+    s_worker_t *worker;             //  NULL while queued
+    void *cookie;                   //  NULL once completed
+    uint64_t corr;
+    uint32_t attempt;
+    uint8_t name_len;
+    size_t args_size;
+    char data [];                   //  Task name (NUL-terminated), then args
+};
+
+typedef struct {
+    zx__request_t *head, *tail;
+    size_t count;
+} s_list_t;
+
+struct s_worker {
+    uint8_t identity [ZX_MAX_IDENTITY];
+    size_t identity_size;
+    char label [96];                //  Printable identity for logs
+    uint32_t credits;
+    uint64_t budget;                //  Tasks it may still be sent
+    uint32_t pid;
+    s_list_t held;
+    zx__request_t *round_first;     //  First request dealt in this pump
+    zx__batch_t batch;
+};
+
+typedef struct {
+    uint64_t key;                   //  0 empty, UINT64_MAX deleted
+    zx__request_t *value;
+} s_slot_t;
+
+struct zx__dispatch {
+    void *router;
+    zx_loop_t *loop;
+    zx__dispatch_events_t events;
+    void *owner;
+    size_t max_queue;
+    s_list_t queue;
+    size_t held;
+    s_worker_t **workers;
+    size_t worker_count, worker_cap;
+    size_t round_robin;
+    uint64_t next_corr;
+    s_slot_t *slots;                //  corr -> held request
+    size_t slot_cap, slot_used;     //  used counts deleted slots too
+    bool pump_scheduled;
+    zx_logger_t *log;
+};
+
+//  --------------------------------------------------------------------
+//  Lists and the correlation table
+
+static void
+s_list_append (s_list_t *list, zx__request_t *request)
+{
+    request->next = NULL;
+    request->prev = list->tail;
+    if (list->tail)
+        list->tail->next = request;
+    else
+        list->head = request;
+    list->tail = request;
+    list->count++;
+}
+
+static void
+s_list_prepend (s_list_t *list, zx__request_t *request)
+{
+    request->prev = NULL;
+    request->next = list->head;
+    if (list->head)
+        list->head->prev = request;
+    else
+        list->tail = request;
+    list->head = request;
+    list->count++;
+}
+
+static void
+s_list_remove (s_list_t *list, zx__request_t *request)
+{
+    if (request->prev)
+        request->prev->next = request->next;
+    else
+        list->head = request->next;
+    if (request->next)
+        request->next->prev = request->prev;
+    else
+        list->tail = request->prev;
+    request->next = request->prev = NULL;
+    list->count--;
+}
+
+static size_t
+s_slot_index (uint64_t key, size_t cap)
+{
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdULL;
+    key ^= key >> 33;
+    return (size_t) key & (cap - 1);
+}
+
+static zx_err_t
+s_table_grow (zx__dispatch_t *self)
+{
+    size_t cap = self->slot_cap ? self->slot_cap : 64;
+    //  Double when live entries fill half; otherwise just sweep tombstones
+    if (self->held * 2 >= cap)
+        cap *= 2;
+    s_slot_t *slots = calloc (cap, sizeof (s_slot_t));
+    if (!slots)
+        return ZX_ENOMEM;
+    for (size_t i = 0; i < self->slot_cap; i++) {
+        uint64_t key = self->slots [i].key;
+        if (key == 0 || key == UINT64_MAX)
+            continue;
+        size_t at = s_slot_index (key, cap);
+        while (slots [at].key)
+            at = (at + 1) & (cap - 1);
+        slots [at] = self->slots [i];
+    }
+    free (self->slots);
+    self->slots = slots;
+    self->slot_cap = cap;
+    self->slot_used = self->held;
+    return ZX_OK;
+}
+
+static zx_err_t
+s_table_put (zx__dispatch_t *self, zx__request_t *request)
+{
+    if ((self->slot_used + 1) * 4 >= self->slot_cap * 3 && s_table_grow (self))
+        return ZX_ENOMEM;
+    size_t at = s_slot_index (request->corr, self->slot_cap);
+    while (self->slots [at].key && self->slots [at].key != UINT64_MAX)
+        at = (at + 1) & (self->slot_cap - 1);
+    if (self->slots [at].key == 0)
+        self->slot_used++;
+    self->slots [at] = (s_slot_t) { request->corr, request };
+    return ZX_OK;
+}
+
+static s_slot_t *
+s_table_find (zx__dispatch_t *self, uint64_t corr)
+{
+    if (!self->slot_cap || corr == 0 || corr == UINT64_MAX)
+        return NULL;
+    size_t at = s_slot_index (corr, self->slot_cap);
+    while (self->slots [at].key) {
+        if (self->slots [at].key == corr)
+            return &self->slots [at];
+        at = (at + 1) & (self->slot_cap - 1);
+    }
+    return NULL;
+}
+
+static void
+s_table_remove (zx__dispatch_t *self, uint64_t corr)
+{
+    s_slot_t *slot = s_table_find (self, corr);
+    if (slot) {
+        slot->key = UINT64_MAX;
+        slot->value = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------
+
+zx__dispatch_t *
+zx__dispatch_new (void *router, const zx__dispatch_events_t *events,
+                  void *owner, size_t max_queue)
+{
+    zx__dispatch_t *self = calloc (1, sizeof (zx__dispatch_t));
+    if (!self)
+        return NULL;
+    self->router = router;
+    self->events = *events;
+    self->owner = owner;
+    self->max_queue = max_queue ? max_queue : 1000000;
+    self->next_corr = 1;
+    self->log = zx_log_get ("zexec.dispatch");
+    int mandatory = 1;
+    zmq_setsockopt (router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    return self;
+}
+
+static void
+s_complete (zx__dispatch_t *self, zx__request_t *request, zx_err_t code,
+            const void *payload, size_t size)
+{
+    void *cookie = request->cookie;
+    request->cookie = NULL;
+    if (cookie)
+        self->events.complete (self->owner, cookie, code, payload, size);
+}
+
+static void
+s_complete_text (zx__dispatch_t *self, zx__request_t *request, zx_err_t code,
+                 const char *text)
+{
+    s_complete (self, request, code, text, strlen (text));
+}
+
+static void
+s_worker_free (s_worker_t *worker)
+{
+    zx__batch_free (&worker->batch);
+    free (worker);
+}
+
+void
+zx__dispatch_destroy (zx__dispatch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zx__dispatch_t *self = *self_p;
+    if (self->loop)
+        zx__loop_remove (self->loop, self->router, -1);
+    zx__dispatch_fail_queued (self, ZX_ESHUTDOWN, "executor shut down before the task ran");
+    for (size_t i = 0; i < self->worker_count; i++) {
+        s_worker_t *worker = self->workers [i];
+        zx__request_t *request;
+        while ((request = worker->held.head)) {
+            s_list_remove (&worker->held, request);
+            s_complete_text (self, request, ZX_ESHUTDOWN, "executor shut down while the task ran");
+            free (request);
+        }
+        s_worker_free (worker);
+    }
+    free (self->workers);
+    free (self->slots);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------
+//  Workers
+
+static s_worker_t *
+s_worker_find (zx__dispatch_t *self, const void *identity, size_t size)
+{
+    for (size_t i = 0; i < self->worker_count; i++) {
+        s_worker_t *worker = self->workers [i];
+        if (worker->identity_size == size && memcmp (worker->identity, identity, size) == 0)
+            return worker;
+    }
+    return NULL;
+}
+
+static void
+s_label (char *label, size_t label_size, const uint8_t *identity, size_t size)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < size && at + 5 < label_size; i++) {
+        if (isprint (identity [i]) && identity [i] != '\\')
+            label [at++] = (char) identity [i];
+        else
+            at += (size_t) snprintf (label + at, label_size - at, "\\x%02x", identity [i]);
+    }
+    label [at] = 0;
+}
+
+//  Fails what the worker holds and forgets it.
+static void
+s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
+{
+    zx__request_t *request;
+    while ((request = worker->held.head)) {
+        s_list_remove (&worker->held, request);
+        s_table_remove (self, request->corr);
+        self->held--;
+        if (request->cookie) {
+            char text [512];
+            snprintf (text, sizeof text, "%s; task '%s' was lost", cause, request->data);
+            s_complete_text (self, request, ZX_EWORKER_LOST, text);
+        }
+        free (request);
+    }
+    for (size_t i = 0; i < self->worker_count; i++)
+        if (self->workers [i] == worker) {
+            self->workers [i] = self->workers [--self->worker_count];
+            break;
+        }
+    s_worker_free (worker);
+}
+
+void
+zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const char *cause)
+{
+    s_worker_t *worker = s_worker_find (self, identity, strlen (identity));
+    if (worker)
+        s_worker_remove (self, worker, cause);
+}
+
+static void
+s_send_command (zx__dispatch_t *self, s_worker_t *worker, uint8_t command,
+                const void *body, size_t size)
+{
+    const void *frames [] = { worker->identity, ZX_PROTO_WORKER, &command, body };
+    size_t sizes [] = { worker->identity_size, ZX_PROTO_WORKER_LEN, 1, size };
+    if (zx__send_frames (self->router, frames, sizes, body ? 4 : 3, ZMQ_DONTWAIT))
+        zx_log_debug (self->log, "cannot send command %d to worker %s: %s",
+                      command, worker->label, zmq_strerror (errno));
+}
+
+void
+zx__dispatch_disconnect_all (zx__dispatch_t *self)
+{
+    uint8_t reason = ZX_BYE_NORMAL;
+    for (size_t i = 0; i < self->worker_count; i++)
+        s_send_command (self, self->workers [i], ZX_CMD_DISCONNECT, &reason, 1);
+}
+
+//  --------------------------------------------------------------------
+//  Submitting and dealing
+
+static void s_pump (zx__dispatch_t *self);
+
+static void
+s_pump_callback (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx__dispatch_t *self = (zx__dispatch_t *) arg;
+    self->pump_scheduled = false;
+    s_pump (self);
+}
+
+static void
+s_schedule_pump (zx__dispatch_t *self)
+{
+    if (self->pump_scheduled || !self->loop)
+        return;
+    if (zx_loop_call_soon (self->loop, s_pump_callback, self) == ZX_OK)
+        self->pump_scheduled = true;
+}
+
+zx__request_t *
+zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
+                     size_t args_size, void *cookie, zx_err_t *code)
+{
+    size_t name_len = task ? strlen (task) : 0;
+    if (name_len == 0 || name_len > 255) {
+        *code = ZX_EINVAL;
+        return NULL;
+    }
+    if (self->queue.count >= self->max_queue) {
+        *code = ZX_EQUEUE_FULL;
+        return NULL;
+    }
+    zx__request_t *request = malloc (sizeof (zx__request_t) + name_len + 1 + args_size);
+    if (!request) {
+        *code = ZX_ENOMEM;
+        return NULL;
+    }
+    request->dispatch = self;
+    request->worker = NULL;
+    request->cookie = cookie;
+    request->corr = self->next_corr++;
+    request->attempt = 1;
+    request->name_len = (uint8_t) name_len;
+    request->args_size = args_size;
+    memcpy (request->data, task, name_len + 1);
+    if (args_size)
+        memcpy (request->data + name_len + 1, args, args_size);
+    s_list_append (&self->queue, request);
+    s_schedule_pump (self);
+    *code = ZX_OK;
+    return request;
+}
+
+//  Puts back at the front of the queue, in order, what was dealt to the
+//  worker in this pump, because it could not be sent.
+static void
+s_undeal (zx__dispatch_t *self, s_worker_t *worker)
+{
+    zx__request_t *request;
+    while (worker->round_first && (request = worker->held.tail)) {
+        bool first = request == worker->round_first;
+        s_list_remove (&worker->held, request);
+        s_table_remove (self, request->corr);
+        self->held--;
+        worker->credits++;
+        worker->budget++;
+        request->worker = NULL;
+        s_list_prepend (&self->queue, request);
+        if (first)
+            break;
+    }
+    worker->round_first = NULL;
+}
+
+static bool
+s_deal_one (zx__dispatch_t *self, s_worker_t *worker)
+{
+    zx__request_t *request = self->queue.head;
+    if (s_table_put (self, request) != ZX_OK)
+        return false;
+    if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, 0,
+                               request->data, request->name_len,
+                               request->data + request->name_len + 1,
+                               request->args_size) != ZX_OK) {
+        s_table_remove (self, request->corr);
+        return false;
+    }
+    s_list_remove (&self->queue, request);
+    request->worker = worker;
+    s_list_append (&worker->held, request);
+    if (!worker->round_first)
+        worker->round_first = request;
+    self->held++;
+    worker->credits--;
+    worker->budget--;
+    if (self->events.dispatched && request->cookie)
+        self->events.dispatched (self->owner, request->cookie);
+    return true;
+}
+
+static void
+s_pump (zx__dispatch_t *self)
+{
+    size_t count = self->worker_count;
+    if (self->queue.count == 0 || count == 0)
+        return;
+    bool progress = true;
+    while (progress && self->queue.count > 0) {
+        progress = false;
+        for (size_t k = 0; k < count && self->queue.count > 0; k++) {
+            s_worker_t *worker = self->workers [(self->round_robin + k) % count];
+            if (worker->credits > 0 && worker->budget > 0 && s_deal_one (self, worker))
+                progress = true;
+        }
+    }
+    self->round_robin = (self->round_robin + 1) % count;
+    //  Send each worker its share. A worker that vanished without saying
+    //  so (ROUTER_MANDATORY reports it) gets its share taken back.
+    for (size_t i = 0; i < self->worker_count; i++) {
+        s_worker_t *worker = self->workers [i];
+        if (worker->batch.records == 0)
+            continue;
+        uint8_t command = ZX_CMD_REQUEST;
+        const void *frames [] = { worker->identity, ZX_PROTO_WORKER, &command, worker->batch.data };
+        size_t sizes [] = { worker->identity_size, ZX_PROTO_WORKER_LEN, 1, worker->batch.size };
+        zx_err_t rc = zx__send_frames (self->router, frames, sizes, 4, ZMQ_DONTWAIT);
+        zx__batch_clear (&worker->batch);
+        if (rc != ZX_OK) {
+            zx_log_warning (self->log, "worker %s is unreachable (%s): its work goes back to the queue",
+                            worker->label, zmq_strerror (errno));
+            s_undeal (self, worker);
+            if (errno == EHOSTUNREACH) {
+                s_worker_remove (self, worker, "worker vanished");
+                i--;
+            }
+        }
+        worker->round_first = NULL;
+    }
+}
+
+void
+zx__request_cancel (zx__request_t *request)
+{
+    zx__dispatch_t *self = request->dispatch;
+    if (!request->cookie)
+        return;
+    if (!request->worker) {
+        s_list_remove (&self->queue, request);
+        s_complete_text (self, request, ZX_ECANCELLED, "cancelled before it ran");
+        free (request);
+        return;
+    }
+    //  The worker skips it if it has not started; the reply comes back
+    //  either way and returns the credit
+    uint8_t corr [8];
+    zx__put_u64 (corr, request->corr);
+    s_send_command (self, request->worker, ZX_CMD_CANCEL, corr, sizeof corr);
+    s_complete_text (self, request, ZX_ECANCELLED, "cancelled after it was sent to a worker");
+}
+
+size_t
+zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *message)
+{
+    size_t count = 0;
+    zx__request_t *request;
+    while ((request = self->queue.head)) {
+        s_list_remove (&self->queue, request);
+        s_complete_text (self, request, code, message);
+        free (request);
+        count++;
+    }
+    return count;
+}
+
+size_t
+zx__dispatch_queued (const zx__dispatch_t *self)
+{
+    return self->queue.count;
+}
+
+size_t
+zx__dispatch_held (const zx__dispatch_t *self)
+{
+    return self->held;
+}
+
+size_t
+zx__dispatch_workers (const zx__dispatch_t *self)
+{
+    return self->worker_count;
+}
+
+//  --------------------------------------------------------------------
+//  Reading the socket
+
+static void
+s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, size_t count)
+{
+    char label [96];
+    s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
+    if (count < 2 || zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE) {
+        zx_log_warning (self->log, "malformed READY from %s: dropped", label);
+        return;
+    }
+    if (s_worker_find (self, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity))) {
+        zx_log_warning (self->log, "second READY from worker %s: dropped", label);
+        return;
+    }
+    s_worker_t *worker = calloc (1, sizeof (s_worker_t));
+    s_worker_t **grown = self->worker_count == self->worker_cap
+        ? realloc (self->workers, (self->worker_cap * 2 + 4) * sizeof (s_worker_t *))
+        : self->workers;
+    if (!worker || !grown) {
+        free (worker);
+        zx_log_error (self->log, "out of memory accepting worker %s", label);
+        return;
+    }
+    if (grown != self->workers) {
+        self->workers = grown;
+        self->worker_cap = self->worker_cap * 2 + 4;
+    }
+    const uint8_t *info = zmq_msg_data (&frames [1]);
+    worker->identity_size = zmq_msg_size (identity);
+    memcpy (worker->identity, zmq_msg_data ((zmq_msg_t *) identity), worker->identity_size);
+    memcpy (worker->label, label, sizeof label);
+    uint32_t credits = zx__get_u32 (info);
+    worker->credits = credits == 0 ? 1 : credits > 65536 ? 65536 : credits;
+    uint32_t max_tasks = zx__get_u32 (info + 4);
+    worker->budget = max_tasks ? max_tasks : UINT64_MAX;
+    worker->pid = zx__get_u32 (info + 8);
+    self->workers [self->worker_count++] = worker;
+    if (self->events.worker_event)
+        self->events.worker_event (self->owner, label, -1, "");
+}
+
+static void
+s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
+{
+    const uint8_t *cursor = zmq_msg_data ((zmq_msg_t *) batch);
+    const uint8_t *end = cursor + zmq_msg_size (batch);
+    zx__reply_rec_t rec;
+    zx_err_t rc;
+    while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
+        s_slot_t *slot = s_table_find (self, rec.corr);
+        zx__request_t *request = slot ? slot->value : NULL;
+        if (!request || request->worker != worker || request->attempt != rec.attempt) {
+            zx_log_debug (self->log, "stale reply %llu from %s: dropped",
+                          (unsigned long long) rec.corr, worker->label);
+            continue;
+        }
+        slot->key = UINT64_MAX;
+        slot->value = NULL;
+        s_list_remove (&worker->held, request);
+        self->held--;
+        worker->credits++;
+        zx_err_t code = zx__status_to_err (rec.status);
+        if (code == ZX_EPROTO && rec.status != ZX_STATUS_BAD_REQUEST)
+            s_complete_text (self, request, ZX_EPROTO, "worker sent an unknown reply status");
+        else
+            s_complete (self, request, code, rec.payload, rec.payload_size);
+        free (request);
+    }
+    if (rc == ZX_EPROTO)
+        zx_log_warning (self->log, "malformed REPLY batch from %s: rest dropped", worker->label);
+}
+
+static void
+s_on_message (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
+{
+    //  identity | header | command | body...
+    char label [96];
+    s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
+    if (count < 3 || zmq_msg_size (&frames [1]) != ZX_PROTO_WORKER_LEN
+    ||  memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN)
+    ||  zmq_msg_size (&frames [2]) != 1) {
+        zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped", count, label);
+        return;
+    }
+    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
+    if (command == ZX_CMD_READY) {
+        s_on_ready (self, &frames [0], frames + 3, count - 3);
+        return;
+    }
+    s_worker_t *worker = s_worker_find (self, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
+    if (!worker) {
+        zx_log_warning (self->log, "command %d from %s before READY: dropped", command, label);
+        return;
+    }
+    switch (command) {
+        case ZX_CMD_REPLY:
+            if (count != 4)
+                zx_log_warning (self->log, "malformed REPLY from %s: dropped", label);
+            else
+                s_on_reply (self, worker, &frames [3]);
+            break;
+        case ZX_CMD_HEARTBEAT:
+            break;
+        case ZX_CMD_DISCONNECT: {
+            int reason = ZX_BYE_NORMAL;
+            char text [256] = "";
+            if (count >= 4 && zmq_msg_size (&frames [3]) >= 1) {
+                const uint8_t *body = zmq_msg_data (&frames [3]);
+                size_t size = zmq_msg_size (&frames [3]) - 1;
+                reason = body [0];
+                if (size >= sizeof text)
+                    size = sizeof text - 1;
+                memcpy (text, body + 1, size);
+                text [size] = 0;
+            }
+            char cause [400];
+            snprintf (cause, sizeof cause, "worker %s left (%s)", label, text [0] ? text : "no reason");
+            s_worker_remove (self, worker, cause);
+            if (self->events.worker_event)
+                self->events.worker_event (self->owner, label, reason, text);
+            break;
+        }
+        default:
+            zx_log_warning (self->log, "unknown command %d from %s: dropped", command, label);
+    }
+}
+
+#define ZX_MAX_FRAMES 8
+
+static void
+s_on_readable (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx__dispatch_t *self = (zx__dispatch_t *) arg;
+    zmq_msg_t frames [ZX_MAX_FRAMES];
+    for (int burst = 0; burst < ZX_BURST; burst++) {
+        size_t count = 0;
+        bool more = true, too_many = false;
+        while (more) {
+            zmq_msg_t *frame = &frames [count < ZX_MAX_FRAMES ? count : ZX_MAX_FRAMES - 1];
+            if (count >= ZX_MAX_FRAMES) {
+                zmq_msg_close (frame);      //  Keep draining, keep nothing
+                too_many = true;
+            }
+            zmq_msg_init (frame);
+            if (zmq_msg_recv (frame, self->router, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (frame);
+                break;
+            }
+            more = zmq_msg_more (frame);
+            if (count < ZX_MAX_FRAMES)
+                count++;
+        }
+        if (count == 0)
+            break;                          //  Nothing more to read now
+        if (too_many)
+            zx_log_warning (self->log, "message with more than %d frames: dropped", ZX_MAX_FRAMES);
+        else
+            s_on_message (self, frames, count);
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+    }
+    s_pump (self);
+}
+
+zx_err_t
+zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop)
+{
+    self->loop = loop;
+    zx_err_t rc = zx__loop_add_socket (loop, self->router, s_on_readable, self);
+    if (rc == ZX_OK && self->queue.count > 0)
+        s_schedule_pump (self);
+    //  Messages may be waiting already: zmq_poll reports them, being level
+    //  triggered, on the next iteration
+    return rc;
+}

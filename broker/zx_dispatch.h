@@ -1,0 +1,77 @@
+/*  zx_dispatch.h - internal: credit-based dispatch of requests to workers.
+
+    A dispatcher owns a ROUTER socket that workers connect to. It keeps a
+    bounded FIFO of requests, a table of workers with the credits each
+    announced in READY, and deals requests round-robin to workers with
+    credit, batching all of one worker's share into one message. Each
+    reply record returns one credit. It is driven by a loop (the
+    coordinator's for local pools; the broker program's later) and knows
+    nothing of futures: the owner gives each request a cookie and gets it
+    back exactly once through the complete event.                        */
+#ifndef ZX_DISPATCH_H_INCLUDED
+#define ZX_DISPATCH_H_INCLUDED
+#include "zexec.h"
+#include "zx_proto.h"
+
+typedef struct zx__dispatch zx__dispatch_t;
+typedef struct zx__request zx__request_t;
+
+typedef struct {
+    //  A request finished. code ZX_OK: payload is the encoded result.
+    //  Otherwise payload is the error message (size bytes, no NUL).
+    //  Called exactly once per submitted request.
+    void (*complete) (void *owner, void *cookie, zx_err_t code,
+                      const void *payload, size_t size);
+    //  A request was sent to a worker (optional).
+    void (*dispatched) (void *owner, void *cookie);
+    //  A worker said READY (reason -1) or DISCONNECT (a zx__bye_t) and,
+    //  for DISCONNECT, has been forgotten with its held requests failed.
+    void (*worker_event) (void *owner, const char *identity, int reason,
+                          const char *text);
+} zx__dispatch_events_t;
+
+//  Creates a dispatcher over router (a bound libzmq ROUTER socket the
+//  caller owns and keeps open for the dispatcher's lifetime). max_queue
+//  bounds the requests waiting for a worker. NULL when out of memory.
+zx__dispatch_t *zx__dispatch_new (void *router, const zx__dispatch_events_t *events,
+                                  void *owner, size_t max_queue);
+
+//  Destroys the dispatcher; requests still queued or held are completed
+//  with ZX_ESHUTDOWN first. Accepts NULL and nulls the pointer.
+void zx__dispatch_destroy (zx__dispatch_t **self_p);
+
+//  Starts watching the socket on loop. Returns ZX_OK or ZX_ENOMEM.
+zx_err_t zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop);
+
+//  Queues task (args: encoded values, copied) with cookie. Returns the
+//  request handle, or NULL with *code set to ZX_EQUEUE_FULL, ZX_EINVAL
+//  (bad task name) or ZX_ENOMEM, in which case complete is never called.
+zx__request_t *zx__dispatch_submit (zx__dispatch_t *self, const char *task,
+                                    const void *args, size_t args_size,
+                                    void *cookie, zx_err_t *code);
+
+//  Withdraws a request: a queued one is removed and never runs; one held
+//  by a worker is cancelled there and its late reply dropped. Either way
+//  complete runs now with ZX_ECANCELLED, unless it already ran. The handle
+//  is valid until complete has run for it.
+void zx__request_cancel (zx__request_t *request);
+
+//  Completes every queued request with code and message (they never run).
+//  Returns how many.
+size_t zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *message);
+
+//  Forgets a worker that died; each request it held completes with
+//  ZX_EWORKER_LOST and "CAUSE; task 'NAME' was lost". Unknown identities
+//  are ignored.
+void zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const char *cause);
+
+//  Sends DISCONNECT to every known worker.
+void zx__dispatch_disconnect_all (zx__dispatch_t *self);
+
+//  Counts: requests waiting for a worker, requests held by workers,
+//  workers that are ready.
+size_t zx__dispatch_queued (const zx__dispatch_t *self);
+size_t zx__dispatch_held (const zx__dispatch_t *self);
+size_t zx__dispatch_workers (const zx__dispatch_t *self);
+
+#endif

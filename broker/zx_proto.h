@@ -1,0 +1,121 @@
+/*  zx_proto.h - internal: the ZXW01 worker protocol, frames and records.
+
+    docs/PROTOCOL.md is the specification; this is its codec. A message on
+    the worker face is, after the ROUTER's identity frame:
+
+        "ZXW01" | command (1 byte) | command-specific frames
+
+    REQUEST and REPLY carry a batch frame: records, each prefixed with its
+    size as a uint32, so one message moves many tasks. Everything here is
+    little-endian, and every decoder checks every length against what is
+    left: the bytes may come from a hostile peer.                        */
+#ifndef ZX_PROTO_H_INCLUDED
+#define ZX_PROTO_H_INCLUDED
+#include "zexec.h"
+
+#define ZX_PROTO_WORKER         "ZXW01"
+#define ZX_PROTO_WORKER_LEN     5
+
+typedef enum {
+    ZX_CMD_READY      = 0x01,   //  W->D: service | info | name
+    ZX_CMD_REQUEST    = 0x02,   //  D->W: batch of request records
+    ZX_CMD_REPLY      = 0x03,   //  W->D: batch of reply records
+    ZX_CMD_HEARTBEAT  = 0x04,   //  both ways, no body
+    ZX_CMD_DISCONNECT = 0x05,   //  both ways: reason (1 byte) | text
+    ZX_CMD_CANCEL     = 0x06    //  D->W: correlation ids, 8 bytes each
+} zx__cmd_t;
+
+//  Reply status byte
+typedef enum {
+    ZX_STATUS_OK          = 0,  //  payload: encoded result values
+    ZX_STATUS_TASK_ERROR  = 1,  //  payload: message text (also for the rest)
+    ZX_STATUS_CANCELLED   = 2,
+    ZX_STATUS_WORKER_LOST = 3,
+    ZX_STATUS_TIMED_OUT   = 4,
+    ZX_STATUS_NO_SUCH_TASK = 5,
+    ZX_STATUS_TYPE_ERROR  = 6,
+    ZX_STATUS_BAD_REQUEST = 7
+} zx__status_t;
+
+//  DISCONNECT reasons
+typedef enum {
+    ZX_BYE_NORMAL     = 0,      //  Shutting down, or asked to
+    ZX_BYE_RETIRING   = 1,      //  max_tasks reached
+    ZX_BYE_INIT_FAILED = 2,     //  The initializer failed: text says why
+    ZX_BYE_PROTOCOL   = 3       //  The peer broke the protocol
+} zx__bye_t;
+
+//  READY's info frame: credits | max_tasks | pid, uint32 each
+#define ZX_READY_INFO_SIZE 12
+
+//  Fixed part of a request record after its size: corr (8) attempt (4)
+//  flags (1) name length (1); then the name, then the encoded arguments
+#define ZX_REQUEST_FIXED 14
+//  Fixed part of a reply record after its size: corr (8) attempt (4)
+//  status (1); then the payload
+#define ZX_REPLY_FIXED 13
+
+typedef struct {
+    uint64_t corr;
+    uint32_t attempt;
+    uint8_t flags;
+    const char *name;           //  Not NUL-terminated: name_len bytes
+    uint8_t name_len;
+    const uint8_t *args;
+    size_t args_size;
+} zx__request_rec_t;
+
+typedef struct {
+    uint64_t corr;
+    uint32_t attempt;
+    uint8_t status;
+    const uint8_t *payload;
+    size_t payload_size;
+} zx__reply_rec_t;
+
+//  A growable byte buffer for building batch frames.
+typedef struct {
+    uint8_t *data;
+    size_t size, cap;
+    size_t records;
+} zx__batch_t;
+
+//  Appends one record. Return ZX_OK, ZX_EINVAL (name empty or over 255
+//  bytes) or ZX_ENOMEM.
+zx_err_t zx__batch_add_request (zx__batch_t *batch, uint64_t corr, uint32_t attempt,
+                                uint8_t flags, const char *name, size_t name_len,
+                                const void *args, size_t args_size);
+zx_err_t zx__batch_add_reply (zx__batch_t *batch, uint64_t corr, uint32_t attempt,
+                              uint8_t status, const void *payload, size_t payload_size);
+
+//  Empties the batch, keeping its memory; zx__batch_free releases it.
+void zx__batch_clear (zx__batch_t *batch);
+void zx__batch_free (zx__batch_t *batch);
+
+//  Decode the next record at *cursor (before end), advancing *cursor.
+//  Return ZX_OK, ZX_EPENDING at the end of the batch, or ZX_EPROTO when
+//  the record is malformed (the rest of the batch must be dropped).
+//  Pointers in the record point into the batch.
+zx_err_t zx__batch_next_request (const uint8_t **cursor, const uint8_t *end,
+                                 zx__request_rec_t *rec);
+zx_err_t zx__batch_next_reply (const uint8_t **cursor, const uint8_t *end,
+                               zx__reply_rec_t *rec);
+
+//  Maps between reply statuses and error codes. Unknown statuses map to
+//  ZX_EPROTO.
+zx__status_t zx__status_from_err (zx_err_t code);
+zx_err_t zx__status_to_err (uint8_t status);
+
+//  Little-endian helpers.
+void zx__put_u32 (uint8_t *out, uint32_t value);
+void zx__put_u64 (uint8_t *out, uint64_t value);
+uint32_t zx__get_u32 (const uint8_t *in);
+uint64_t zx__get_u64 (const uint8_t *in);
+
+//  Sends a message of count frames over a libzmq socket; frame i has
+//  sizes [i] bytes at frames [i]. Returns ZX_OK, or ZX_ESYS with errno set
+//  (EHOSTUNREACH when a ROUTER peer is gone, EAGAIN when it would block).
+zx_err_t zx__send_frames (void *socket, const void *const *frames,
+                          const size_t *sizes, size_t count, int flags);
+
+#endif

@@ -1,0 +1,73 @@
+/*  asyncio_executor_thread.c - the seed's asyncio_executor_thread.py in C.
+
+    A coroutine starts six blocking tasks on a pool of three worker
+    threads, waits for all of them, and logs their results.             */
+#include <zexec.h>
+#include <time.h>
+
+ZX_TASK (blocks)
+{
+    int64_t n;
+    if (zx_call_arg_int (call, 0, &n))
+        return -1;
+    zx_logger_t *log = zx_log_getf ("blocks(%lld)", (long long) n);
+    zx_log_info (log, "running");
+    nanosleep (&(struct timespec) { 0, 100 * 1000 * 1000 }, NULL);
+    zx_log_info (log, "done");
+    return zx_call_return_int (call, n * n);
+}
+
+static void
+run_blocking_tasks (void *executor)
+{
+    zx_logger_t *log = zx_log_get ("run_blocking_tasks");
+    zx_log_info (log, "starting");
+
+    zx_log_info (log, "creating executor tasks");
+    zx_loop_t *loop = zx_loop_current ();
+    zx_future_t *blocking_tasks [6];
+    for (int i = 0; i < 6; i++)
+        blocking_tasks [i] = zx_run_in_executor (loop, executor, "blocks",
+                                                 zx_values_pack ("i", (int64_t) i));
+    zx_log_info (log, "waiting for executor tasks");
+    zx_future_t *completed [6];
+    size_t count;
+    zx_wait (blocking_tasks, 6, ZX_ALL_COMPLETED, -1, completed, &count, NULL, NULL);
+
+    zx_values_t *results = zx_values_new ();
+    for (size_t i = 0; i < count; i++) {
+        int64_t result;
+        if (zx_future_result_int (completed [i], &result) == ZX_OK)
+            zx_values_add_int (results, result);
+        else
+            zx_log_error (log, "task failed: %s", zx_future_message (completed [i]));
+    }
+    char text [256];
+    zx_values_repr (results, text, sizeof text);
+    zx_log_info (log, "results: %s", text);
+    zx_log_info (log, "exiting");
+    zx_values_destroy (&results);
+    for (int i = 0; i < 6; i++)
+        zx_future_destroy (&blocking_tasks [i]);
+}
+
+int
+main (int argc, char **argv)
+{
+    zx_init (argc, argv);
+    //  Configure logging to show the name of the thread
+    //  where the log message originates.
+    zx_log_basic_config (ZX_LOG_INFO, "%(threadName)10s %(name)18s: %(message)s");
+
+    //  Create a limited thread pool.
+    zx_executor_t *executor = zx_thread_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 3 });
+
+    zx_loop_t *event_loop = zx_loop_new ();
+    zx_future_t *main_task = zx_coro_start (event_loop, run_blocking_tasks, executor, 0);
+    int rc = zx_loop_run_until_complete (event_loop, main_task);
+    zx_future_destroy (&main_task);
+    zx_executor_destroy (&executor);
+    zx_loop_destroy (&event_loop);
+    return rc == ZX_OK ? 0 : 1;
+}

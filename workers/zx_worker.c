@@ -1,0 +1,425 @@
+/*  zx_worker.c - the worker actor: receive requests, run tasks, reply.
+
+    DESIGN: a worker announces READY with its credits, then loops: it reads
+    every message waiting on its DEALER into a local FIFO of jobs, runs the
+    jobs one at a time, and collects the replies into one batch that it
+    sends when it runs out of work, when the batch is a millisecond old, or
+    when it grows large. So tiny tasks travel many to a message in both
+    directions, while a slow task's reply is never held back by more than
+    the task that follows it. Between jobs it peeks at the socket (cheaply,
+    through ZMQ_EVENTS) so a CANCEL can withdraw a job that has not started.
+    The same loop serves pool threads (a czmq actor pipe ends it) and
+    process workers (they end when their parent does).                   */
+
+#define _GNU_SOURCE
+#include "zx_worker.h"
+#include "zx_log.h"
+#include "zx_proto.h"
+#include "zx_task.h"
+#include "zx_values.h"
+#include "zx_loop.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define ZX_FLUSH_AGE_US     1000
+#define ZX_FLUSH_BYTES      (256 * 1024)
+#define ZX_PEEK_EVERY       32
+
+typedef struct s_job {
+    struct s_job *next;
+    uint64_t corr;
+    uint32_t attempt;
+    size_t args_size;
+    uint8_t name_len;
+    char data [];               //  Name, NUL, then encoded arguments
+} s_job_t;
+
+typedef struct {
+    const zx__worker_opts_t *opts;
+    void *socket;               //  libzmq handle of the DEALER
+    s_job_t *head, *tail;
+    zx__batch_t replies;
+    int64_t batch_started_us;
+    bool dismissed;
+    zx_logger_t *log;
+} s_worker_t;
+
+void
+zx__czmq_quiet (void)
+{
+    static atomic_bool done;
+    if (!atomic_exchange (&done, true))
+        zsys_handler_set (NULL);
+}
+
+static zx_err_t
+s_send (s_worker_t *self, uint8_t command, const void *body, size_t size, size_t frames)
+{
+    const void *parts [] = { ZX_PROTO_WORKER, &command, body };
+    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, size };
+    return zx__send_frames (self->socket, parts, sizes, frames, 0);
+}
+
+static void
+s_flush (s_worker_t *self)
+{
+    if (self->replies.records == 0)
+        return;
+    if (s_send (self, ZX_CMD_REPLY, self->replies.data, self->replies.size, 3))
+        zx_log_error (self->log, "worker %s cannot send replies: %s",
+                      self->opts->identity, zmq_strerror (errno));
+    zx__batch_clear (&self->replies);
+}
+
+static void
+s_reply (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
+         const void *payload, size_t size)
+{
+    if (self->replies.records == 0)
+        self->batch_started_us = zx__now_us ();
+    if (zx__batch_add_reply (&self->replies, corr, attempt,
+                             (uint8_t) zx__status_from_err (code), payload, size)) {
+        //  No memory for the result: say so, briefly, rather than vanish
+        const char *text = "worker out of memory encoding the result";
+        zx__batch_add_reply (&self->replies, corr, attempt, ZX_STATUS_TASK_ERROR,
+                             text, strlen (text));
+    }
+}
+
+static void
+s_reply_text (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
+              const char *text)
+{
+    s_reply (self, corr, attempt, code, text, strlen (text));
+}
+
+static void
+s_on_request (s_worker_t *self, const uint8_t *batch, size_t size)
+{
+    const uint8_t *cursor = batch, *end = batch + size;
+    zx__request_rec_t rec;
+    zx_err_t rc;
+    while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
+        s_job_t *job = malloc (sizeof (s_job_t) + rec.name_len + 1 + rec.args_size);
+        if (!job) {
+            s_reply_text (self, rec.corr, rec.attempt, ZX_ETASK, "worker out of memory");
+            continue;
+        }
+        job->next = NULL;
+        job->corr = rec.corr;
+        job->attempt = rec.attempt;
+        job->name_len = rec.name_len;
+        job->args_size = rec.args_size;
+        memcpy (job->data, rec.name, rec.name_len);
+        job->data [rec.name_len] = 0;
+        if (rec.args_size)
+            memcpy (job->data + rec.name_len + 1, rec.args, rec.args_size);
+        if (self->tail)
+            self->tail->next = job;
+        else
+            self->head = job;
+        self->tail = job;
+    }
+    if (rc == ZX_EPROTO)
+        zx_log_warning (self->log, "worker %s got a malformed request batch: rest dropped",
+                        self->opts->identity);
+}
+
+static void
+s_on_cancel (s_worker_t *self, const uint8_t *ids, size_t size)
+{
+    for (size_t at = 0; at + 8 <= size; at += 8) {
+        uint64_t corr = zx__get_u64 (ids + at);
+        s_job_t **link = &self->head, *prev = NULL;
+        while (*link) {
+            s_job_t *job = *link;
+            if (job->corr == corr) {
+                *link = job->next;
+                if (self->tail == job)
+                    self->tail = prev;
+                s_reply_text (self, job->corr, job->attempt, ZX_ECANCELLED,
+                              "cancelled before it started");
+                free (job);
+                break;
+            }
+            prev = job;
+            link = &job->next;
+        }
+    }
+}
+
+//  Reads every message waiting on the socket without blocking.
+static void
+s_read_all (s_worker_t *self)
+{
+    zmq_msg_t frames [4];
+    while (true) {
+        size_t count = 0;
+        bool more = true;
+        while (more) {
+            zmq_msg_t *frame = &frames [count < 4 ? count : 3];
+            if (count >= 4)
+                zmq_msg_close (frame);
+            zmq_msg_init (frame);
+            if (zmq_msg_recv (frame, self->socket, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (frame);
+                break;
+            }
+            more = zmq_msg_more (frame);
+            if (count < 4)
+                count++;
+        }
+        if (count == 0)
+            return;
+        if (count >= 2
+        &&  zmq_msg_size (&frames [0]) == ZX_PROTO_WORKER_LEN
+        &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
+        &&  zmq_msg_size (&frames [1]) == 1) {
+            uint8_t command = *(uint8_t *) zmq_msg_data (&frames [1]);
+            const uint8_t *body = count > 2 ? zmq_msg_data (&frames [2]) : NULL;
+            size_t size = count > 2 ? zmq_msg_size (&frames [2]) : 0;
+            if (command == ZX_CMD_REQUEST && body)
+                s_on_request (self, body, size);
+            else
+            if (command == ZX_CMD_CANCEL && body)
+                s_on_cancel (self, body, size);
+            else
+            if (command == ZX_CMD_DISCONNECT)
+                self->dismissed = true;
+            else
+            if (command != ZX_CMD_HEARTBEAT)
+                zx_log_warning (self->log, "worker %s: unknown command %d dropped",
+                                self->opts->identity, command);
+        }
+        else
+            zx_log_warning (self->log, "worker %s: malformed message dropped",
+                            self->opts->identity);
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+    }
+}
+
+static void
+s_run_job (s_worker_t *self, s_job_t *job)
+{
+    zx_values_t *args = NULL;
+    if (zx__values_decode (job->data + job->name_len + 1, job->args_size, &args) != ZX_OK) {
+        char text [320];
+        snprintf (text, sizeof text, "malformed arguments for task '%s'", job->data);
+        s_reply_text (self, job->corr, job->attempt, ZX_EPROTO, text);
+        return;
+    }
+    zx_call_t call;
+    zx__call_init (&call, job->data, args);
+    if (zx__task_invoke (&call) == ZX_OK) {
+        size_t size = 0;
+        const void *data = call.result ? zx__values_data (call.result, &size) : "";
+        s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
+    }
+    else
+        s_reply_text (self, job->corr, job->attempt, call.error,
+                      call.message ? call.message : zx_strerror (call.error));
+    zx__call_reset (&call);
+    zx_values_destroy (&args);
+}
+
+//  Runs the initializer, if any. Returns NULL on success, or a message.
+static char *
+s_initialize (const zx__worker_opts_t *opts)
+{
+    if (!opts->initializer)
+        return NULL;
+    zx_values_t *args = NULL;
+    if (zx__values_decode (opts->initargs, opts->initargs_size, &args) != ZX_OK)
+        return zx__strdupf ("malformed initializer arguments");
+    zx_call_t call;
+    zx__call_init (&call, opts->initializer, args);
+    char *message = NULL;
+    if (zx__task_invoke (&call) != ZX_OK)
+        message = zx__strdupf ("initializer '%s' failed: %s", opts->initializer,
+                               call.message ? call.message : zx_strerror (call.error));
+    zx__call_reset (&call);
+    zx_values_destroy (&args);
+    return message;
+}
+
+zx__worker_exit_t
+zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
+{
+    zx__czmq_quiet ();
+    s_worker_t self = { .opts = opts, .log = zx_log_get ("zexec.worker") };
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return ZX_WORKER_BROKEN;
+    zsock_set_identity (dealer, opts->identity);
+    zsock_set_linger (dealer, 2000);        //  Deliver the last replies
+    zsock_set_rcvhwm (dealer, 0);
+    zsock_set_sndhwm (dealer, 0);
+    if (zsock_connect (dealer, "%s", opts->endpoint)) {
+        zsock_destroy (&dealer);
+        return ZX_WORKER_BROKEN;
+    }
+    self.socket = zsock_resolve (dealer);
+    zx__worker_exit_t why = ZX_WORKER_DISMISSED;
+
+    char *failure = s_initialize (opts);
+    if (failure) {
+        size_t size = strlen (failure);
+        uint8_t *body = malloc (size + 1);
+        if (body) {
+            body [0] = ZX_BYE_INIT_FAILED;
+            memcpy (body + 1, failure, size);
+            s_send (&self, ZX_CMD_DISCONNECT, body, size + 1, 3);
+            free (body);
+        }
+        free (failure);
+        zsock_destroy (&dealer);
+        return ZX_WORKER_INIT_FAILED;
+    }
+    uint8_t info [ZX_READY_INFO_SIZE];
+    zx__put_u32 (info, opts->credits);
+    zx__put_u32 (info + 4, opts->max_tasks);
+    zx__put_u32 (info + 8, (uint32_t) getpid ());
+    const char *service = opts->service ? opts->service : "default";
+    const char *name = opts->name ? opts->name : opts->identity;
+    uint8_t command = ZX_CMD_READY;
+    const void *parts [] = { ZX_PROTO_WORKER, &command, service, info, name };
+    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, strlen (service), sizeof info, strlen (name) };
+    zx__send_frames (self.socket, parts, sizes, 5, 0);
+
+    uint64_t tasks_done = 0;
+    zmq_pollitem_t items [] = {
+        { self.socket, 0, ZMQ_POLLIN, 0 },
+        { pipe ? zsock_resolve (pipe) : NULL, 0, ZMQ_POLLIN, 0 }
+    };
+    while (true) {
+        if (!self.head) {
+            s_flush (&self);
+            if (self.dismissed)
+                break;
+            long timeout = opts->parent ? 500 : -1;
+            int rc = zmq_poll (items, pipe ? 2 : 1, timeout);
+            if (rc < 0 && errno != EINTR)
+                break;
+            if (pipe && (items [1].revents & ZMQ_POLLIN)) {
+                char *text = zstr_recv (pipe);
+                bool term = !text || streq (text, "$TERM");
+                zstr_free (&text);
+                if (term)
+                    break;
+            }
+            if (items [0].revents & ZMQ_POLLIN)
+                s_read_all (&self);
+            if (opts->parent && getppid () != opts->parent) {
+                why = ZX_WORKER_ORPHANED;
+                break;
+            }
+            continue;
+        }
+        s_job_t *job = self.head;
+        self.head = job->next;
+        if (!self.head)
+            self.tail = NULL;
+        s_run_job (&self, job);
+        free (job);
+        tasks_done++;
+        if (opts->max_tasks && tasks_done >= opts->max_tasks) {
+            s_flush (&self);
+            uint8_t body [] = { ZX_BYE_RETIRING, 'r', 'e', 't', 'i', 'r', 'i', 'n', 'g' };
+            s_send (&self, ZX_CMD_DISCONNECT, body, sizeof body, 3);
+            why = ZX_WORKER_RETIRED;
+            break;
+        }
+        if (self.replies.size > ZX_FLUSH_BYTES
+        ||  zx__now_us () - self.batch_started_us > ZX_FLUSH_AGE_US)
+            s_flush (&self);
+        if (tasks_done % ZX_PEEK_EVERY == 0 || !self.head) {
+            int events = 0;
+            size_t events_size = sizeof events;
+            if (zmq_getsockopt (self.socket, ZMQ_EVENTS, &events, &events_size) == 0
+            &&  (events & ZMQ_POLLIN))
+                s_read_all (&self);
+        }
+    }
+    s_flush (&self);
+    while (self.head) {
+        s_job_t *job = self.head;
+        self.head = job->next;
+        free (job);
+    }
+    zx__batch_free (&self.replies);
+    zsock_destroy (&dealer);
+    return why;
+}
+
+//  --------------------------------------------------------------------
+//  Process worker start-up
+
+static size_t
+s_unhex (const char *text, uint8_t *out, size_t size)
+{
+    size_t count = 0;
+    while (text [0] && text [1] && count < size) {
+        unsigned value;
+        if (sscanf (text, "%2x", &value) != 1)
+            break;
+        out [count++] = (uint8_t) value;
+        text += 2;
+    }
+    return count;
+}
+
+void
+zx_init (int argc, char **argv)
+{
+    (void) argc;
+    (void) argv;
+    static atomic_bool checked;
+    if (atomic_exchange (&checked, true))
+        return;
+    const char *endpoint = getenv ("ZEXEC_WORKER_ENDPOINT");
+    if (!endpoint)
+        return;
+    //  We are a process worker: copy what the pool told us and clear it,
+    //  so processes this worker's tasks start are not mistaken for workers
+    char *endpoint_copy = strdup (endpoint);
+    char *identity = strdup (getenv ("ZEXEC_WORKER_ID") ? getenv ("ZEXEC_WORKER_ID") : "w");
+    const char *value;
+    zx__worker_opts_t opts = { .endpoint = endpoint_copy, .identity = identity };
+    opts.credits = (value = getenv ("ZEXEC_WORKER_CREDITS")) ? (uint32_t) atoi (value) : 1;
+    opts.max_tasks = (value = getenv ("ZEXEC_WORKER_MAX_TASKS")) ? (uint32_t) atoi (value) : 0;
+    opts.parent = (value = getenv ("ZEXEC_WORKER_PARENT")) ? (pid_t) atoi (value) : 0;
+    char *initializer = NULL;
+    uint8_t *initargs = NULL;
+    if ((value = getenv ("ZEXEC_WORKER_INIT")) && *value) {
+        initializer = strdup (value);
+        opts.initializer = initializer;
+        const char *hex = getenv ("ZEXEC_WORKER_INITARGS");
+        size_t size = hex ? strlen (hex) / 2 : 0;
+        initargs = malloc (size + 1);
+        opts.initargs = initargs;
+        opts.initargs_size = initargs ? s_unhex (hex ? hex : "", initargs, size) : 0;
+    }
+    if ((value = getenv ("ZEXEC_LOG_FORMAT")))
+        zx_log_basic_config ((zx_log_level_t) atoi (getenv ("ZEXEC_LOG_LEVEL") ? getenv ("ZEXEC_LOG_LEVEL") : "30"), value);
+    const char *names [] = { "ZEXEC_WORKER_ENDPOINT", "ZEXEC_WORKER_ID", "ZEXEC_WORKER_CREDITS",
+        "ZEXEC_WORKER_MAX_TASKS", "ZEXEC_WORKER_PARENT", "ZEXEC_WORKER_INIT",
+        "ZEXEC_WORKER_INITARGS", "ZEXEC_LOG_FORMAT", "ZEXEC_LOG_LEVEL" };
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
+        unsetenv (names [i]);
+    char label [64];
+    snprintf (label, sizeof label, "pid %d", (int) getpid ());
+    opts.name = label;
+    zx__worker_exit_t why = zx__worker_run (&opts, NULL);
+    free (endpoint_copy);
+    free (identity);
+    free (initializer);
+    free (initargs);
+    exit ((int) why);
+}
