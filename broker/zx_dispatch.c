@@ -234,6 +234,13 @@ s_complete_text (zx__dispatch_t *self, zx__request_t *request, zx_err_t code,
 }
 
 static void
+s_check_idle (zx__dispatch_t *self)
+{
+    if (self->events.idle && self->queue.count == 0 && self->held == 0)
+        self->events.idle (self->owner);
+}
+
+static void
 s_worker_free (s_worker_t *worker)
 {
     zx__batch_free (&worker->batch);
@@ -320,8 +327,10 @@ void
 zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const char *cause)
 {
     s_worker_t *worker = s_worker_find (self, identity, strlen (identity));
-    if (worker)
+    if (worker) {
         s_worker_remove (self, worker, cause);
+        s_check_idle (self);
+    }
 }
 
 static void
@@ -497,6 +506,7 @@ zx__request_cancel (zx__request_t *request)
         s_list_remove (&self->queue, request);
         s_complete_text (self, request, ZX_ECANCELLED, "cancelled before it ran");
         free (request);
+        s_check_idle (self);
         return;
     }
     //  The worker skips it if it has not started; the reply comes back
@@ -518,6 +528,8 @@ zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *messa
         free (request);
         count++;
     }
+    if (count)
+        s_check_idle (self);
     return count;
 }
 
@@ -631,6 +643,33 @@ s_on_message (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
         return;
     }
     s_worker_t *worker = s_worker_find (self, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
+    if (command == ZX_CMD_DISCONNECT) {
+        //  Also from a worker that never got as far as READY: its reason
+        //  (an initializer that failed) is worth hearing
+        int reason = ZX_BYE_NORMAL;
+        char text [256] = "";
+        if (count >= 4 && zmq_msg_size (&frames [3]) >= 1) {
+            const uint8_t *body = zmq_msg_data (&frames [3]);
+            size_t size = zmq_msg_size (&frames [3]) - 1;
+            reason = body [0];
+            if (size >= sizeof text)
+                size = sizeof text - 1;
+            memcpy (text, body + 1, size);
+            text [size] = 0;
+            for (size_t i = 0; i < size; i++)
+                if ((unsigned char) text [i] < 32)
+                    text [i] = '?';
+        }
+        if (worker) {
+            char cause [400];
+            snprintf (cause, sizeof cause, "worker %s left (%s)", label,
+                      text [0] ? text : "no reason");
+            s_worker_remove (self, worker, cause);
+        }
+        if (self->events.worker_event)
+            self->events.worker_event (self->owner, label, reason, text);
+        return;
+    }
     if (!worker) {
         zx_log_warning (self->log, "command %d from %s before READY: dropped", command, label);
         return;
@@ -644,25 +683,6 @@ s_on_message (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
             break;
         case ZX_CMD_HEARTBEAT:
             break;
-        case ZX_CMD_DISCONNECT: {
-            int reason = ZX_BYE_NORMAL;
-            char text [256] = "";
-            if (count >= 4 && zmq_msg_size (&frames [3]) >= 1) {
-                const uint8_t *body = zmq_msg_data (&frames [3]);
-                size_t size = zmq_msg_size (&frames [3]) - 1;
-                reason = body [0];
-                if (size >= sizeof text)
-                    size = sizeof text - 1;
-                memcpy (text, body + 1, size);
-                text [size] = 0;
-            }
-            char cause [400];
-            snprintf (cause, sizeof cause, "worker %s left (%s)", label, text [0] ? text : "no reason");
-            s_worker_remove (self, worker, cause);
-            if (self->events.worker_event)
-                self->events.worker_event (self->owner, label, reason, text);
-            break;
-        }
         default:
             zx_log_warning (self->log, "unknown command %d from %s: dropped", command, label);
     }
@@ -704,6 +724,7 @@ s_on_readable (zx_loop_t *loop, void *arg)
             zmq_msg_close (&frames [i]);
     }
     s_pump (self);
+    s_check_idle (self);
 }
 
 zx_err_t

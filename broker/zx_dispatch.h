@@ -24,6 +24,10 @@ typedef struct {
                       const void *payload, size_t size);
     //  A request was sent to a worker (optional).
     void (*dispatched) (void *owner, void *cookie);
+    //  Nothing is queued or held any more (optional). Called after the
+    //  event that emptied the dispatcher, including late replies to
+    //  cancelled requests.
+    void (*idle) (void *owner);
     //  A worker said READY (reason -1) or DISCONNECT (a zx__bye_t) and,
     //  for DISCONNECT, has been forgotten with its held requests failed.
     void (*worker_event) (void *owner, const char *identity, int reason,

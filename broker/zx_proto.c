@@ -67,12 +67,14 @@ zx__batch_add_request (zx__batch_t *batch, uint64_t corr, uint32_t attempt,
                        uint8_t flags, const char *name, size_t name_len,
                        const void *args, size_t args_size)
 {
-    if (!name || name_len == 0 || name_len > 255)
+    //  Refuse what the decoder would reject (a NUL in the name), and
+    //  compare before adding so a huge args_size cannot wrap the sum
+    if (!name || name_len == 0 || name_len > 255 || memchr (name, 0, name_len))
+        return ZX_EINVAL;
+    if (args_size > UINT32_MAX - ZX_REQUEST_FIXED - name_len)
         return ZX_EINVAL;
     size_t body = ZX_REQUEST_FIXED + name_len + args_size;
-    if (body > UINT32_MAX)
-        return ZX_EINVAL;
-    if (s_reserve (batch, 4 + body))
+    if (body > SIZE_MAX - 4 || s_reserve (batch, 4 + body))
         return ZX_ENOMEM;
     uint8_t *out = batch->data + batch->size;
     zx__put_u32 (out, (uint32_t) body);
@@ -92,10 +94,10 @@ zx_err_t
 zx__batch_add_reply (zx__batch_t *batch, uint64_t corr, uint32_t attempt,
                      uint8_t status, const void *payload, size_t payload_size)
 {
-    size_t body = ZX_REPLY_FIXED + payload_size;
-    if (body > UINT32_MAX)
+    if (payload_size > UINT32_MAX - ZX_REPLY_FIXED)
         return ZX_EINVAL;
-    if (s_reserve (batch, 4 + body))
+    size_t body = ZX_REPLY_FIXED + payload_size;
+    if (body > SIZE_MAX - 4 || s_reserve (batch, 4 + body))
         return ZX_ENOMEM;
     uint8_t *out = batch->data + batch->size;
     zx__put_u32 (out, (uint32_t) body);

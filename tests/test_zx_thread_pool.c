@@ -1,6 +1,70 @@
-#include "testutil.h"
-static void test_placeholder (void **state) { (void) state; }
+/*  test_zx_thread_pool.c - the thread pool: shared pool behaviour, plus
+    what only threads show (CPython's thread names, the default executor). */
+#include "pool_cases.h"
+
+static zx_executor_t *
+s_pool_new (const zx_executor_opts_t *opts)
+{
+    return zx_thread_pool_new (opts);
+}
+
+static void
+test_worker_threads_are_named_as_cpython_names_them (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 2, .window = 1 });
+    zx_future_t *futures [2];
+    for (int i = 0; i < 2; i++)
+        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 50));
+    s_wait_all (futures, 2);
+    for (int i = 0; i < 2; i++) {
+        const char *name;
+        assert_int_equal (zx_values_get_str (zx_future_result (futures [i]), 1, &name), ZX_OK);
+        int pool_number, index;
+        char tail;
+        assert_int_equal (sscanf (name, "ThreadPoolExecutor-%d_%d%c", &pool_number, &index, &tail), 2);
+        assert_true (index == 0 || index == 1);
+        zx_future_destroy (&futures [i]);
+    }
+    zx_executor_destroy (&pool);
+
+    pool = zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 1,
+                                                       .thread_name_prefix = "crunch" });
+    zx_future_t *future = s_submit (loop, pool, "whoami", NULL);
+    assert_int_equal (zx_await (future), ZX_OK);
+    const char *name;
+    zx_values_get_str (zx_future_result (future), 1, &name);
+    assert_string_equal (name, "crunch_0");
+    zx_future_destroy (&future);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_null_executor_means_a_default_pool_made_on_first_use (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_future_t *first = zx_run_in_executor (loop, NULL, "whoami", NULL);
+    zx_future_t *second = zx_run_in_executor (loop, NULL, "square", zx_values_pack ("i", (int64_t) 9));
+    assert_int_equal (zx_await (first), ZX_OK);
+    assert_int_equal (zx_await (second), ZX_OK);
+    const char *name;
+    zx_values_get_str (zx_future_result (first), 1, &name);
+    assert_non_null (strstr (name, "ThreadPoolExecutor-"));
+    int64_t value;
+    zx_future_result_int (second, &value);
+    assert_int_equal (value, 81);
+    zx_future_destroy (&first);
+    zx_future_destroy (&second);
+    zx_loop_destroy (&loop);        //  Also destroys the default pool
+}
+
 static const struct CMUnitTest tests [] = {
-    cmocka_unit_test (test_placeholder),
+    POOL_CASES,
+    cmocka_unit_test (test_worker_threads_are_named_as_cpython_names_them),
+    cmocka_unit_test (test_null_executor_means_a_default_pool_made_on_first_use),
 };
+
 ZX_TEST_MAIN (tests)

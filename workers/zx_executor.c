@@ -81,6 +81,7 @@ static atomic_int s_endpoint_counter;
 static void s_complete (void *owner, void *cookie, zx_err_t code,
                         const void *payload, size_t size);
 static void s_dispatched (void *owner, void *cookie);
+static void s_idle (void *owner);
 static void s_worker_event (void *owner, const char *identity, int reason,
                             const char *text);
 static void s_start_worker (zx_executor_t *self, s_slot_t *slot);
@@ -151,7 +152,7 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
         zx_log_error (self->log, "cannot bind %s: %s", self->endpoint, zmq_strerror (errno));
         goto fail;
     }
-    zx__dispatch_events_t events = { s_complete, s_dispatched, s_worker_event };
+    zx__dispatch_events_t events = { s_complete, s_dispatched, s_idle, s_worker_event };
     self->dispatch = zx__dispatch_new (zsock_resolve (self->router), &events, self, self->max_queue);
     self->slots = calloc ((size_t) self->max_workers, sizeof (s_slot_t));
     if (!self->dispatch || !self->slots)
@@ -429,7 +430,7 @@ s_check_idle (zx_executor_t *self)
 static void
 s_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_t size)
 {
-    zx_executor_t *self = (zx_executor_t *) owner;
+    (void) owner;
     zx_future_t *future = (zx_future_t *) cookie;
     if (code == ZX_OK) {
         zx_values_t *values = NULL;
@@ -448,7 +449,12 @@ s_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_
             zx__future_fail_owned (future, code, message);
     }
     zx_future_destroy (&future);
-    s_check_idle (self);
+}
+
+static void
+s_idle (void *owner)
+{
+    s_check_idle ((zx_executor_t *) owner);
 }
 
 static void

@@ -1,0 +1,537 @@
+/*  pool_cases.h - behaviour every pool must show, thread or process.
+
+    Included by test_zx_thread_pool.c and test_zx_process_pool.c, each of
+    which defines s_pool_new (opts) and lists the cases it runs. The tasks
+    here are registered in both binaries, so process workers (the test
+    binary started again) know them too.                                 */
+#ifndef POOL_CASES_H_INCLUDED
+#define POOL_CASES_H_INCLUDED
+
+#define _GNU_SOURCE
+#include "testutil.h"
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+//  --------------------------------------------------------------------
+//  Tasks
+
+ZX_TASK (square)
+{
+    int64_t n;
+    if (zx_call_arg_int (call, 0, &n))
+        return -1;
+    return zx_call_return_int (call, n * n);
+}
+
+//  Identifies the worker: pid, thread name, and a serial number unique to
+//  the worker thread within its process.
+static atomic_int s_thread_serials;
+static __thread int s_thread_serial;
+
+static void
+s_add_identity (zx_call_t *call)
+{
+    if (!s_thread_serial)
+        s_thread_serial = atomic_fetch_add (&s_thread_serials, 1) + 1;
+    zx_values_add_int (zx_call_result (call), getpid ());
+    zx_values_add_str (zx_call_result (call), zx_thread_name ());
+    zx_values_add_int (zx_call_result (call), s_thread_serial);
+}
+
+ZX_TASK (whoami)
+{
+    s_add_identity (call);
+    return 0;
+}
+
+ZX_TASK (sleep_ms)
+{
+    int64_t ms;
+    if (zx_call_arg_int (call, 0, &ms))
+        return -1;
+    struct timespec delay = { ms / 1000, (ms % 1000) * 1000000 };
+    while (nanosleep (&delay, &delay) && errno == EINTR)
+        ;
+    s_add_identity (call);
+    return 0;
+}
+
+ZX_TASK (fail_with)
+{
+    const char *text;
+    if (zx_call_arg_str (call, 0, &text))
+        return -1;
+    return zx_call_fail (call, "failed on purpose: %s", text);
+}
+
+//  Creates the file named by its argument: a side effect a test can see
+//  from any process.
+ZX_TASK (touch)
+{
+    const char *path;
+    if (zx_call_arg_str (call, 0, &path))
+        return -1;
+    FILE *file = fopen (path, "w");
+    if (!file)
+        return zx_call_fail (call, "cannot create %s", path);
+    fclose (file);
+    return 0;
+}
+
+static int64_t s_init_value;
+
+ZX_TASK (init_set)
+{
+    return zx_call_arg_int (call, 0, &s_init_value) ? -1 : 0;
+}
+
+ZX_TASK (init_get)
+{
+    return zx_call_return_int (call, s_init_value);
+}
+
+ZX_TASK (init_refuse)
+{
+    return zx_call_fail (call, "this initializer always fails");
+}
+
+//  --------------------------------------------------------------------
+//  Helpers
+
+static zx_executor_t *s_pool_new (const zx_executor_opts_t *opts);
+
+typedef struct {
+    zx_loop_t *loop;
+} s_fixture_t;
+
+static zx_future_t *
+s_submit (zx_loop_t *loop, zx_executor_t *pool, const char *task, zx_values_t *args)
+{
+    zx_future_t *future = zx_run_in_executor (loop, pool, task, args);
+    assert_non_null (future);
+    return future;
+}
+
+static void
+s_wait_all (zx_future_t **futures, size_t count)
+{
+    size_t done = 0;
+    assert_int_equal (zx_wait (futures, count, ZX_ALL_COMPLETED, 30000, NULL, &done,
+                               NULL, NULL), ZX_OK);
+    assert_int_equal (done, count);
+}
+
+static void
+s_temp_path (char *path, size_t size, const char *what)
+{
+    snprintf (path, size, "%s/zexec-test-%d-%s", getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp",
+              (int) getpid (), what);
+    unlink (path);
+}
+
+//  --------------------------------------------------------------------
+//  Cases
+
+static void
+test_ten_thousand_tiny_tasks_give_right_results (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
+    assert_non_null (pool);
+    enum { COUNT = 10000 };
+    zx_future_t **futures = calloc (COUNT, sizeof (zx_future_t *));
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, COUNT);
+    for (int i = 0; i < COUNT; i++) {
+        int64_t value = -1;
+        assert_int_equal (zx_future_result_int (futures [i], &value), ZX_OK);
+        assert_int_equal (value, (int64_t) i * i);
+        zx_future_destroy (&futures [i]);
+    }
+    free (futures);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_three_workers_run_three_sleeps_at_once (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 3, .window = 1 });
+    assert_non_null (pool);
+    //  Warm up: all three workers ready before timing
+    zx_future_t *warm [3];
+    for (int i = 0; i < 3; i++)
+        warm [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 30));
+    s_wait_all (warm, 3);
+    for (int i = 0; i < 3; i++)
+        zx_future_destroy (&warm [i]);
+
+    zx_future_t *futures [3];
+    int64_t start = zx_test_now_ms ();
+    for (int i = 0; i < 3; i++)
+        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
+    s_wait_all (futures, 3);
+    int64_t elapsed = zx_test_now_ms () - start;
+    //  One after another would take 300 ms; together about 100 ms
+    assert_true (elapsed >= 95);
+    assert_true (elapsed < 280);
+    //  Three different workers ran them
+    int64_t pids [3], serials [3];
+    const char *names [3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
+        const zx_values_t *result = zx_future_result (futures [i]);
+        assert_int_equal (zx_values_get_int (result, 0, &pids [i]), ZX_OK);
+        assert_int_equal (zx_values_get_str (result, 1, &names [i]), ZX_OK);
+        assert_int_equal (zx_values_get_int (result, 2, &serials [i]), ZX_OK);
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++) {
+            assert_true (pids [i] != pids [j] || serials [i] != serials [j]);
+            if (pids [i] == pids [j])
+                assert_string_not_equal (names [i], names [j]);
+        }
+    for (int i = 0; i < 3; i++)
+        zx_future_destroy (&futures [i]);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_task_error_reaches_the_future (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    zx_future_t *future = s_submit (loop, pool, "fail_with", zx_values_pack ("s", "boom"));
+    assert_int_equal (zx_await (future), ZX_ETASK);
+    assert_int_equal (zx_future_state (future), ZX_FUTURE_FAILED);
+    assert_string_equal (zx_future_message (future), "failed on purpose: boom");
+    assert_null (zx_future_result (future));
+    zx_future_destroy (&future);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_unknown_task_fails_with_no_such_task (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    zx_future_t *future = s_submit (loop, pool, "no_such_thing", NULL);
+    assert_int_equal (zx_await (future), ZX_ENOTASK);
+    assert_string_equal (zx_future_message (future), "no such task 'no_such_thing'");
+    //  The worker is fine afterwards
+    zx_future_t *next = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 7));
+    int64_t value;
+    assert_int_equal (zx_await (next), ZX_OK);
+    assert_int_equal (zx_future_result_int (next, &value), ZX_OK);
+    assert_int_equal (value, 49);
+    zx_future_destroy (&future);
+    zx_future_destroy (&next);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_argument_of_the_wrong_type_is_a_clear_error (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    zx_future_t *future = s_submit (loop, pool, "square", zx_values_pack ("s", "seven"));
+    assert_int_equal (zx_await (future), ZX_ETYPE);
+    assert_string_equal (zx_future_message (future),
+                         "task 'square': argument 0 is str, expected int");
+    zx_future_t *missing = s_submit (loop, pool, "square", NULL);
+    assert_int_equal (zx_await (missing), ZX_ETYPE);
+    assert_non_null (strstr (zx_future_message (missing), "missing argument 0"));
+    zx_future_destroy (&future);
+    zx_future_destroy (&missing);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_cancel_before_start_means_the_task_never_runs (void **state)
+{
+    (void) state;
+    char path [256];
+    s_temp_path (path, sizeof path, "never");
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1, .window = 1 });
+    zx_future_t *busy = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 150));
+    zx_future_t *queued = s_submit (loop, pool, "touch", zx_values_pack ("s", path));
+    zx_sleep (20);
+    assert_true (zx_future_cancel (queued));
+    assert_true (zx_future_cancelled (queued));
+    assert_false (zx_future_cancel (queued));       //  Ends once
+    assert_int_equal (zx_await (busy), ZX_OK);
+    //  Give a wrongly dispatched task every chance to show itself
+    zx_future_t *after = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 3));
+    assert_int_equal (zx_await (after), ZX_OK);
+    struct stat info;
+    assert_int_equal (stat (path, &info), -1);
+    assert_int_equal (zx_future_error (queued), ZX_ECANCELLED);
+    zx_future_destroy (&busy);
+    zx_future_destroy (&queued);
+    zx_future_destroy (&after);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_shutdown_with_cancel_futures_cancels_queued_work (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1, .window = 1 });
+    zx_future_t *running = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
+    zx_future_t *queued [5];
+    for (int i = 0; i < 5; i++)
+        queued [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    zx_sleep (30);          //  The first is with the worker now
+    assert_int_equal (zx_executor_shutdown (pool, true, true), ZX_OK);
+    assert_int_equal (zx_future_error (running), ZX_OK);
+    for (int i = 0; i < 5; i++) {
+        assert_true (zx_future_cancelled (queued [i]));
+        zx_future_destroy (&queued [i]);
+    }
+    //  No new work after shutdown
+    zx_future_t *late = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 1));
+    assert_int_equal (zx_await (late), ZX_ESHUTDOWN);
+    zx_future_destroy (&late);
+    zx_future_destroy (&running);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_max_tasks_per_child_replaces_workers_without_a_hang (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 2, .max_tasks_per_child = 3 });
+    enum { COUNT = 40 };
+    zx_future_t *futures [COUNT];
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, pool, "whoami", NULL);
+    s_wait_all (futures, COUNT);
+    //  Count distinct workers (pid, serial): at least COUNT / 3
+    int64_t seen [COUNT][2];
+    size_t distinct = 0;
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
+        int64_t pid, serial;
+        zx_values_get_int (zx_future_result (futures [i]), 0, &pid);
+        zx_values_get_int (zx_future_result (futures [i]), 2, &serial);
+        bool known = false;
+        for (size_t j = 0; j < distinct; j++)
+            known |= seen [j][0] == pid && seen [j][1] == serial;
+        if (!known) {
+            seen [distinct][0] = pid;
+            seen [distinct][1] = serial;
+            distinct++;
+        }
+        zx_future_destroy (&futures [i]);
+    }
+    assert_true (distinct >= COUNT / 3);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_initializer_runs_in_every_worker_before_tasks (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_values_t *initargs = zx_values_pack ("i", (int64_t) 42);
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 2, .initializer = "init_set", .initargs = initargs });
+    zx_values_destroy (&initargs);
+    assert_non_null (pool);
+    zx_future_t *futures [8];
+    for (int i = 0; i < 8; i++)
+        futures [i] = s_submit (loop, pool, "init_get", NULL);
+    s_wait_all (futures, 8);
+    for (int i = 0; i < 8; i++) {
+        int64_t value = 0;
+        assert_int_equal (zx_future_result_int (futures [i], &value), ZX_OK);
+        assert_int_equal (value, 42);
+        zx_future_destroy (&futures [i]);
+    }
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_failing_initializer_breaks_the_pool_with_a_clear_error (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 2, .initializer = "init_refuse" });
+    assert_non_null (pool);
+    zx_future_t *future = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 2));
+    assert_int_equal (zx_await (future), ZX_EWORKER_INIT);
+    assert_non_null (strstr (zx_future_message (future), "this initializer always fails"));
+    zx_future_t *later = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 2));
+    assert_int_equal (zx_await (later), ZX_EWORKER_INIT);
+    zx_future_destroy (&future);
+    zx_future_destroy (&later);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+typedef struct {
+    int64_t next;
+    int64_t limit;
+} s_counter_t;
+
+static zx_values_t *
+s_count_up (void *state)
+{
+    s_counter_t *counter = (s_counter_t *) state;
+    if (counter->next >= counter->limit)
+        return NULL;
+    return zx_values_pack ("i", counter->next++);
+}
+
+static void
+test_map_is_lazy_and_keeps_input_order (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
+    s_counter_t counter = { 0, 1000 };
+    zx_map_t *map = zx_executor_map (pool, "square", s_count_up, &counter, 4, 16);
+    assert_non_null (map);
+    const zx_values_t *result;
+    for (int64_t i = 0; i < 1000; i++) {
+        assert_int_equal (zx_map_next (map, &result), ZX_OK);
+        assert_non_null (result);
+        int64_t value;
+        assert_int_equal (zx_values_get_int (result, 0, &value), ZX_OK);
+        assert_int_equal (value, i * i);
+        //  Never more than in_flight inputs pulled ahead of what we took
+        assert_true (counter.next - (i + 1) <= 16);
+    }
+    assert_int_equal (zx_map_next (map, &result), ZX_OK);
+    assert_null (result);
+    zx_map_destroy (&map);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_map_reports_a_failed_input_and_goes_on (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
+    //  An endless input: map must not try to read it all
+    s_counter_t counter = { 0, INT64_MAX };
+    zx_map_t *map = zx_executor_map (pool, "fail_with", s_count_up, &counter, 1, 4);
+    const zx_values_t *result;
+    assert_int_equal (zx_map_next (map, &result), ZX_ETYPE);   //  int, not str
+    assert_null (result);
+    assert_non_null (strstr (zx_map_message (map), "expected str"));
+    assert_int_equal (zx_map_next (map, &result), ZX_ETYPE);
+    assert_true (counter.next <= 6);
+    zx_map_destroy (&map);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+s_fan_out (void *arg)
+{
+    zx_executor_t *pool = (zx_executor_t *) arg;
+    zx_loop_t *loop = zx_loop_current ();
+    zx_future_t *futures [20];
+    for (int i = 0; i < 20; i++)
+        futures [i] = zx_run_in_executor (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    zx_future_t *all = zx_gather (loop, futures, 20);
+    if (zx_await (all) == ZX_OK) {
+        int64_t sum = 0, value;
+        for (size_t i = 0; i < zx_values_count (zx_future_result (all)); i++)
+            if (zx_values_get_int (zx_future_result (all), i, &value) == ZX_OK)
+                sum += value;
+        zx_values_add_int (zx_coro_result (), sum);
+    }
+    zx_future_destroy (&all);
+    for (int i = 0; i < 20; i++)
+        zx_future_destroy (&futures [i]);
+}
+
+static void
+test_coroutine_awaits_pool_work_with_gather (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
+    zx_future_t *main_task = zx_coro_start (loop, s_fan_out, pool, 0);
+    assert_int_equal (zx_loop_run_until_complete (loop, main_task), ZX_OK);
+    int64_t sum = 0;
+    assert_int_equal (zx_future_result_int (main_task, &sum), ZX_OK);
+    assert_int_equal (sum, 2470);       //  0^2 + ... + 19^2
+    zx_future_destroy (&main_task);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_full_queue_fails_submissions_clearly (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 1, .window = 1, .max_queue = 5 });
+    zx_future_t *futures [10];
+    for (int i = 0; i < 10; i++)
+        futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    //  Nothing has left the coordinator yet: five queued, five refused
+    for (int i = 5; i < 10; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_EQUEUE_FULL);
+        assert_non_null (strstr (zx_future_message (futures [i]), "queue full"));
+    }
+    s_wait_all (futures, 10);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
+    for (int i = 0; i < 10; i++)
+        zx_future_destroy (&futures [i]);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+#define POOL_CASES                                                          \
+    cmocka_unit_test (test_ten_thousand_tiny_tasks_give_right_results),    \
+    cmocka_unit_test (test_three_workers_run_three_sleeps_at_once),        \
+    cmocka_unit_test (test_task_error_reaches_the_future),                 \
+    cmocka_unit_test (test_unknown_task_fails_with_no_such_task),          \
+    cmocka_unit_test (test_argument_of_the_wrong_type_is_a_clear_error),   \
+    cmocka_unit_test (test_cancel_before_start_means_the_task_never_runs), \
+    cmocka_unit_test (test_shutdown_with_cancel_futures_cancels_queued_work), \
+    cmocka_unit_test (test_max_tasks_per_child_replaces_workers_without_a_hang), \
+    cmocka_unit_test (test_initializer_runs_in_every_worker_before_tasks), \
+    cmocka_unit_test (test_failing_initializer_breaks_the_pool_with_a_clear_error), \
+    cmocka_unit_test (test_map_is_lazy_and_keeps_input_order),             \
+    cmocka_unit_test (test_map_reports_a_failed_input_and_goes_on),        \
+    cmocka_unit_test (test_coroutine_awaits_pool_work_with_gather),        \
+    cmocka_unit_test (test_full_queue_fails_submissions_clearly)
+
+#endif
