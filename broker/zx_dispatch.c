@@ -384,6 +384,11 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
         *code = ZX_EINVAL;
         return NULL;
     }
+    //  What the codec cannot frame must not get in and block the queue
+    if (args_size > UINT32_MAX - ZX_REQUEST_FIXED - name_len) {
+        *code = ZX_EINVAL;
+        return NULL;
+    }
     if (self->queue.count >= self->max_queue) {
         *code = ZX_EQUEUE_FULL;
         return NULL;
@@ -482,17 +487,20 @@ s_pump (zx__dispatch_t *self)
         const void *frames [] = { worker->identity, ZX_PROTO_WORKER, &command, worker->batch.data };
         size_t sizes [] = { worker->identity_size, ZX_PROTO_WORKER_LEN, 1, worker->batch.size };
         zx_err_t rc = zx__send_frames (self->router, frames, sizes, 4, ZMQ_DONTWAIT);
+        int error = errno;
         zx__batch_clear (&worker->batch);
-        if (rc != ZX_OK) {
-            zx_log_warning (self->log, "worker %s is unreachable (%s): its work goes back to the queue",
-                            worker->label, zmq_strerror (errno));
-            s_undeal (self, worker);
-            if (errno == EHOSTUNREACH) {
-                s_worker_remove (self, worker, "worker vanished");
-                i--;
-            }
+        if (rc == ZX_OK) {
+            worker->round_first = NULL;
+            continue;
         }
-        worker->round_first = NULL;
+        zx_log_warning (self->log, "worker %s is unreachable (%s): its work goes back to the queue",
+                        worker->label, zmq_strerror (error));
+        s_undeal (self, worker);
+        if (error == EHOSTUNREACH) {
+            //  The last worker moves into slot i: look at slot i again
+            s_worker_remove (self, worker, "worker vanished");
+            i--;
+        }
     }
 }
 
@@ -725,6 +733,12 @@ s_on_readable (zx_loop_t *loop, void *arg)
     }
     s_pump (self);
     s_check_idle (self);
+}
+
+void
+zx__dispatch_read (zx__dispatch_t *self)
+{
+    s_on_readable (self->loop, self);
 }
 
 zx_err_t

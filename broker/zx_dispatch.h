@@ -69,6 +69,10 @@ size_t zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char
 //  are ignored.
 void zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const char *cause);
 
+//  Reads and handles every message waiting on the socket now, as the loop
+//  does when the socket is readable.
+void zx__dispatch_read (zx__dispatch_t *self);
+
 //  Sends DISCONNECT to every known worker.
 void zx__dispatch_disconnect_all (zx__dispatch_t *self);
 

@@ -30,6 +30,7 @@
 
 #define ZX_SPAWN_FAILURES_MAX   3       //  Deaths before READY that break a pool
 #define ZX_STOP_GRACE_MS        2000    //  Then SIGKILL
+#define ZX_EXIT_DRAIN_MS        50      //  For a dead worker's last replies
 
 typedef struct {
     zx_executor_t *owner;
@@ -42,6 +43,8 @@ typedef struct {
     int pidfd;
     bool ready;
     bool retiring;              //  Said DISCONNECT: its exit is expected
+    uint64_t exit_timer;        //  Set while its last messages drain
+    int exit_status;            //  As waitpid gave it
 } s_slot_t;
 
 typedef struct {
@@ -341,16 +344,41 @@ s_process_exited (zx_executor_t *self, s_slot_t *slot, int status)
         s_start_worker (self, slot);       //  Queued work still needs hands
 }
 
+//  A process worker has exited, but replies it sent just before may still
+//  be on their way through the socket: give them a moment to arrive, so
+//  they complete their futures, before what is left is declared lost.
+static void
+s_exit_settled (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    s_slot_t *slot = (s_slot_t *) arg;
+    slot->exit_timer = 0;
+    zx__dispatch_read (slot->owner->dispatch);
+    s_process_exited (slot->owner, slot, slot->exit_status);
+}
+
+static void
+s_exit_noticed (zx_executor_t *self, s_slot_t *slot, int status)
+{
+    if (slot->pidfd >= 0) {
+        zx__loop_remove (self->loop, NULL, slot->pidfd);
+        close (slot->pidfd);
+        slot->pidfd = -1;
+    }
+    slot->exit_status = status;
+    slot->exit_timer = zx_loop_call_later (self->loop, ZX_EXIT_DRAIN_MS, s_exit_settled, slot);
+    if (!slot->exit_timer)
+        s_process_exited (self, slot, status);
+}
+
 static void
 s_on_pidfd (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     s_slot_t *slot = (s_slot_t *) arg;
-    zx_executor_t *self = slot->owner;
     int status = 0;
-    pid_t rc = waitpid (slot->pid, &status, WNOHANG);
-    if (rc == slot->pid)
-        s_process_exited (self, slot, status);
+    if (slot->pid > 0 && !slot->exit_timer && waitpid (slot->pid, &status, WNOHANG) == slot->pid)
+        s_exit_noticed (slot->owner, slot, status);
 }
 
 static void
@@ -392,9 +420,9 @@ s_reap (zx_loop_t *loop, void *arg)
     for (int i = 0; i < self->max_workers; i++) {
         s_slot_t *slot = &self->slots [i];
         int status = 0;
-        if (slot->pid > 0 && slot->pidfd < 0
+        if (slot->pid > 0 && slot->pidfd < 0 && !slot->exit_timer
         &&  waitpid (slot->pid, &status, WNOHANG) == slot->pid)
-            s_process_exited (self, slot, status);
+            s_exit_noticed (self, slot, status);
     }
     if (!self->stopped)
         self->reap_timer = zx_loop_call_later (loop, 50, s_reap, self);
@@ -582,6 +610,12 @@ s_stop_workers (zx_executor_t *self)
         for (int i = 0; i < self->max_workers; i++) {
             s_slot_t *slot = &self->slots [i];
             int status = 0;
+            if (slot->exit_timer) {
+                zx_loop_cancel_timer (self->loop, slot->exit_timer);
+                slot->exit_timer = 0;
+                s_process_exited (self, slot, slot->exit_status);
+            }
+            else
             if (slot->pid > 0 && waitpid (slot->pid, &status, WNOHANG) == slot->pid)
                 s_process_exited (self, slot, status);
             else

@@ -47,6 +47,7 @@ typedef struct {
     zx__batch_t replies;
     int64_t batch_started_us;
     bool dismissed;
+    uint64_t withdrawn;         //  Jobs cancelled before they started
     zx_logger_t *log;
 } s_worker_t;
 
@@ -146,6 +147,7 @@ s_on_cancel (s_worker_t *self, const uint8_t *ids, size_t size)
                 s_reply_text (self, job->corr, job->attempt, ZX_ECANCELLED,
                               "cancelled before it started");
                 free (job);
+                self->withdrawn++;
                 break;
             }
             prev = job;
@@ -249,6 +251,21 @@ s_initialize (const zx__worker_opts_t *opts)
     return message;
 }
 
+//  Retires the worker once it has used its max_tasks: the dispatcher
+//  counts every request it sent, those cancelled here before they started
+//  too. Returns true when it said DISCONNECT.
+static bool
+s_retire_if_due (s_worker_t *self, uint64_t tasks_done)
+{
+    uint32_t max_tasks = self->opts->max_tasks;
+    if (!max_tasks || tasks_done + self->withdrawn < max_tasks)
+        return false;
+    s_flush (self);
+    uint8_t body [] = { ZX_BYE_RETIRING, 'r', 'e', 't', 'i', 'r', 'i', 'n', 'g' };
+    s_send (self, ZX_CMD_DISCONNECT, body, sizeof body, 3);
+    return true;
+}
+
 zx__worker_exit_t
 zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
 {
@@ -303,6 +320,10 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
             s_flush (&self);
             if (self.dismissed)
                 break;
+            if (s_retire_if_due (&self, tasks_done)) {
+                why = ZX_WORKER_RETIRED;
+                break;
+            }
             long timeout = opts->parent ? 500 : -1;
             int rc = zmq_poll (items, pipe ? 2 : 1, timeout);
             if (rc < 0 && errno != EINTR)
@@ -329,10 +350,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         s_run_job (&self, job);
         free (job);
         tasks_done++;
-        if (opts->max_tasks && tasks_done >= opts->max_tasks) {
-            s_flush (&self);
-            uint8_t body [] = { ZX_BYE_RETIRING, 'r', 'e', 't', 'i', 'r', 'i', 'n', 'g' };
-            s_send (&self, ZX_CMD_DISCONNECT, body, sizeof body, 3);
+        if (s_retire_if_due (&self, tasks_done)) {
             why = ZX_WORKER_RETIRED;
             break;
         }
