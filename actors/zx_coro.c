@@ -1,7 +1,7 @@
 /*  zx_coro.c - stackful coroutines run by the loop.
 
     DESIGN: each coroutine is a plain C function on its own mmap'd stack
-    (with a guard page below it), switched to and from with ucontext. The
+    (with a guard page below it), switched to and from by zx_context. The
     loop resumes a coroutine only from loop context (a callback, a timer, a
     socket handler), never from another coroutine, so there is one level of
     switching: loop -> coroutine -> loop. A waiting call registers a way to
@@ -12,6 +12,7 @@
     the right stack.                                                      */
 
 #define _GNU_SOURCE
+#include "zx_context.h"
 #include "zx_coro.h"
 #include "zx_future.h"
 #include "zx_loop.h"
@@ -20,7 +21,6 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ucontext.h>
 #include <unistd.h>
 #include <sys/mman.h>
 
@@ -56,8 +56,8 @@ struct zx_coro {
     zx_values_t *result;
     zx_err_t fail_code;
     char *fail_message;
-    ucontext_t context;
-    ucontext_t caller;
+    zx__context_t context;
+    zx__context_t caller;
     char *map;                  //  Guard page + stack
     size_t map_size;
     size_t stack_size;
@@ -69,7 +69,6 @@ struct zx_coro {
 };
 
 static __thread zx_coro_t *s_current;
-static __thread zx_coro_t *s_starting;
 
 //  A small per-thread cache of default-sized stacks: starting many short
 //  coroutines then costs no system calls.
@@ -121,9 +120,9 @@ s_coro_free (zx_coro_t *co)
 }
 
 static void
-s_trampoline (void)
+s_trampoline (void *arg)
 {
-    zx_coro_t *co = s_starting;
+    zx_coro_t *co = (zx_coro_t *) arg;
 #ifdef ZX_ASAN
     __sanitizer_finish_switch_fiber (NULL, &co->caller_bottom, &co->caller_size);
 #endif
@@ -140,7 +139,7 @@ s_trampoline (void)
     //  NULL: this fiber's fake stack is destroyed, it never runs again
     __sanitizer_start_switch_fiber (NULL, co->caller_bottom, co->caller_size);
 #endif
-    setcontext (&co->caller);
+    zx__context_switch (&co->context, &co->caller);
 }
 
 //  Switches from loop context into co until it suspends or finishes.
@@ -153,7 +152,7 @@ s_switch_in (zx_coro_t *co)
     void *fake_stack = NULL;
     __sanitizer_start_switch_fiber (&fake_stack, co->map + 4096, co->stack_size);
 #endif
-    swapcontext (&co->caller, &co->context);
+    zx__context_switch (&co->caller, &co->context);
 #ifdef ZX_ASAN
     __sanitizer_finish_switch_fiber (fake_stack, NULL, NULL);
 #endif
@@ -172,18 +171,14 @@ s_start (zx_loop_t *loop, void *arg)
         return;
     }
     co->map = s_stack_alloc (co->map_size);
-    if (!co->map || getcontext (&co->context)) {
+    if (!co->map) {
         zx_future_set_error (co->future, ZX_ENOMEM, "no memory for a coroutine stack");
         s_coro_free (co);
         return;
     }
-    co->context.uc_stack.ss_sp = co->map + 4096;
-    co->context.uc_stack.ss_size = co->stack_size;
-    co->context.uc_link = NULL;
-    makecontext (&co->context, s_trampoline, 0);
+    zx__context_make (&co->context, co->map + 4096, co->stack_size, s_trampoline, co);
     co->state = CO_RUNNING;
     zx__future_set_running (co->future);
-    s_starting = co;
     s_switch_in (co);
 }
 
@@ -307,7 +302,7 @@ zx__coro_suspend (void (*unhook) (void *arg), void *arg)
 #ifdef ZX_ASAN
     __sanitizer_start_switch_fiber (&co->fake_stack, co->caller_bottom, co->caller_size);
 #endif
-    swapcontext (&co->context, &co->caller);
+    zx__context_switch (&co->context, &co->caller);
 #ifdef ZX_ASAN
     __sanitizer_finish_switch_fiber (co->fake_stack, &co->caller_bottom, &co->caller_size);
 #endif
