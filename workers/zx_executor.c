@@ -11,6 +11,7 @@
     is its future, referenced until the dispatcher completes it once.    */
 
 #define _GNU_SOURCE
+#include "zx_actor.h"
 #include "zx_dispatch.h"
 #include "zx_future.h"
 #include "zx_log.h"
@@ -38,7 +39,7 @@ typedef struct {
     unsigned generation;
     char identity [48];
     char name [64];
-    zactor_t *actor;            //  Thread workers
+    zx__actor_t *actor;         //  Thread workers
     pid_t pid;                  //  Process workers, 0 when none
     int pidfd;
     bool ready;
@@ -247,7 +248,7 @@ s_start_worker (zx_executor_t *self, s_slot_t *slot)
             .initializer = self->initializer, .initargs = initargs, .initargs_size = size };
         //  The strings the worker borrows live as long as the executor,
         //  which stops its actors before it frees them
-        slot->actor = zactor_new (s_thread_actor, args);
+        slot->actor = zx__actor_new (s_thread_actor, args);
         if (!slot->actor)
             free (args);
         return;
@@ -400,7 +401,7 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
     }
     if (!self->is_process && slot->actor && !self->stopped) {
         //  A retiring thread has left its loop: join it and replace it
-        zactor_destroy (&slot->actor);
+        zx__actor_destroy (&slot->actor);
         if (!self->broken && (!self->shut_down
             || zx__dispatch_queued (self->dispatch) + zx__dispatch_held (self->dispatch) > 0))
             s_start_worker (self, slot);
@@ -597,7 +598,7 @@ s_stop_workers (zx_executor_t *self)
         zx_loop_cancel_timer (self->loop, self->reap_timer);
     if (!self->is_process) {
         for (int i = 0; i < self->max_workers; i++)
-            zactor_destroy (&self->slots [i].actor);
+            zx__actor_destroy (&self->slots [i].actor);
         return;
     }
     zx__dispatch_disconnect_all (self->dispatch);
