@@ -58,9 +58,9 @@ zx__actor_destroy (zx__actor_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx__actor_t *self = *self_p;
-    //  If the actor already returned, "$TERM" waits unread in a pipe that
-    //  closes below; otherwise it ends the actor
-    zstr_send (self->pipe, "$TERM");
+    //  An actor that already returned has closed its end, and a PAIR
+    //  without a peer would block the send: do not wait for it
+    zmq_send (zsock_resolve (self->pipe), "$TERM", 5, ZMQ_DONTWAIT);
     pthread_join (self->thread, NULL);
     zsock_destroy (&self->pipe);
     free (self);
