@@ -361,11 +361,14 @@ zx_await (zx_future_t *future)
             return ZX_EINVAL;
         if (zx_future_add_done_callback (future, s_wake_on_future, co) != ZX_OK)
             return ZX_ENOMEM;
-        s_future_hook_t hook = { future, co };
+        //  Hold the future while we wait: its owner may drop it meanwhile,
+        //  and a cancellation still has to take our callback back from it
+        s_future_hook_t hook = { zx__future_ref (future), co };
         zx_err_t rc = zx__coro_suspend (s_unhook_future, &hook);
-        if (rc != ZX_OK)
-            return rc;
-        return zx_future_error (future);
+        if (rc == ZX_OK)
+            rc = zx_future_error (future);
+        zx_future_destroy (&hook.future);
+        return rc;
     }
     zx_err_t rc = zx__loop_run_until (zx_future_loop (future), s_future_is_done,
                                       future, -1);
@@ -391,6 +394,19 @@ s_unhook_timer (void *arg)
     zx_loop_cancel_timer (hook->loop, hook->timer);
 }
 
+static void
+s_set_slept (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    *(bool *) arg = true;
+}
+
+static bool
+s_has_slept (void *arg)
+{
+    return *(bool *) arg;
+}
+
 zx_err_t
 zx_sleep (int64_t ms)
 {
@@ -407,6 +423,15 @@ zx_sleep (int64_t ms)
         usleep ((useconds_t) (ms > 0 ? ms * 1000 : 0));
         return ZX_OK;
     }
-    zx_err_t rc = zx__loop_run_until (loop, NULL, NULL, zx_loop_time (loop) + ms);
-    return rc == ZX_ETIMEDOUT ? ZX_OK : rc;
+    //  Wait for a timer, as a coroutine does, rather than for a deadline in
+    //  whole milliseconds: that could pass before the first iteration, and
+    //  a zero sleep would then not run the loop at all
+    bool slept = false;
+    uint64_t timer = zx_loop_call_later (loop, ms, s_set_slept, &slept);
+    if (!timer)
+        return ZX_ENOMEM;
+    zx_err_t rc = zx__loop_run_until (loop, s_has_slept, &slept, -1);
+    if (!slept)
+        zx_loop_cancel_timer (loop, timer);
+    return rc;
 }

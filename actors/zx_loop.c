@@ -93,6 +93,8 @@ zx_loop_new (void)
         return NULL;
     self->owner = pthread_self ();
     self->next_timer_id = 1;
+    //  Build the poll set (the wake fd) before the first poll
+    self->watches_dirty = true;
     self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (self->wake_fd < 0)
         goto fail_eventfd;
@@ -403,12 +405,11 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
         self->ready_head = (self->ready_head + 1) % self->ready_cap;
         self->ready_count--;
         call.fn (self, call.arg);
-        if (self->stopping)
-            return;
     }
     int64_t wait_us = max_wait_us;
-    //  Do not sleep when a callback just satisfied the caller
-    if (self->ready_count > 0 || (done && done (arg)))
+    //  Do not sleep when a callback just satisfied the caller or stopped
+    //  the loop: the iteration ends and the run returns
+    if (self->ready_count > 0 || self->stopping || (done && done (arg)))
         wait_us = 0;
     else
     if (self->timer_count > 0) {
