@@ -44,6 +44,7 @@ typedef enum {
 } s_state_t;
 
 struct zx_coro {
+    zx_coro_t *next, *prev;     //  This thread's live coroutines
     zx_loop_t *loop;
     zx_future_t *future;        //  Our reference to the coroutine's future
     zx_coro_fn *fn;
@@ -69,6 +70,7 @@ struct zx_coro {
 };
 
 static __thread zx_coro_t *s_current;
+static __thread zx_coro_t *s_live;
 
 //  A small per-thread cache of default-sized stacks: starting many short
 //  coroutines then costs no system calls.
@@ -111,6 +113,12 @@ s_stack_free (char *map, size_t map_size)
 static void
 s_coro_free (zx_coro_t *co)
 {
+    if (co->prev)
+        co->prev->next = co->next;
+    else
+        s_live = co->next;
+    if (co->next)
+        co->next->prev = co->prev;
     if (co->map)
         s_stack_free (co->map, co->map_size);
     zx_values_destroy (&co->result);
@@ -229,10 +237,13 @@ zx_coro_start (zx_loop_t *loop, zx_coro_fn *fn, void *arg, size_t stack_size)
     co->map_size = stack_size + 4096;
     co->state = CO_NEW;
     co->future = zx__future_ref (future);
+    co->next = s_live;
+    if (s_live)
+        s_live->prev = co;
+    s_live = co;
     if (zx_loop_call_soon (loop, s_start, co) != ZX_OK) {
-        zx_future_destroy (&co->future);
+        s_coro_free (co);
         zx_future_destroy (&future);
-        free (co);
         return NULL;
     }
     zx__future_set_canceller (future, s_cancel, co);
@@ -434,4 +445,43 @@ zx_sleep (int64_t ms)
     if (!slept)
         zx_loop_cancel_timer (loop, timer);
     return rc;
+}
+
+//  --------------------------------------------------------------------
+//  Ending a loop's coroutines
+
+static bool
+s_loop_has_coros (void *arg)
+{
+    for (zx_coro_t *co = s_live; co; co = co->next)
+        if (co->loop == (zx_loop_t *) arg)
+            return true;
+    return false;
+}
+
+static bool
+s_loop_has_coros_not (void *arg)
+{
+    return !s_loop_has_coros (arg);
+}
+
+void
+zx__coro_cancel_all (zx_loop_t *loop)
+{
+    //  Cancel each (a suspended one is resumed with ZX_ECANCELLED, and
+    //  every later wait in it returns that at once), then let them run to
+    //  their end so they can free what they hold. A second bounds it.
+    for (zx_coro_t *co = s_live; co; co = co->next)
+        if (co->loop == loop)
+            zx_future_cancel (co->future);
+    if (s_loop_has_coros (loop))
+        zx__loop_run_until (loop, s_loop_has_coros_not, loop, zx_loop_time (loop) + 1000);
+    //  What is still there never got to run: free it without running it
+    zx_coro_t *co = s_live;
+    while (co) {
+        zx_coro_t *next = co->next;
+        if (co->loop == loop && co->state == CO_NEW)
+            s_coro_free (co);
+        co = next;
+    }
 }

@@ -22,6 +22,11 @@ zx_err_t zx__coro_suspend (void (*unhook) (void *arg), void *arg);
 //  or handler, never another coroutine).
 void zx__coro_resume (zx_coro_t *co, zx_err_t code);
 
+//  Cancels every coroutine of loop and runs the loop (for at most a
+//  second) until they have returned; frees those that never started. For
+//  zx_loop_destroy.
+void zx__coro_cancel_all (zx_loop_t *loop);
+
 //  Returns the loop a coroutine runs on.
 zx_loop_t *zx__coro_loop (zx_coro_t *co);
 

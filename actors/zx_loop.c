@@ -10,6 +10,7 @@
     ordered by (due time, sequence), so equal deadlines fire in order.   */
 
 #define _GNU_SOURCE
+#include "zx_coro.h"
 #include "zx_loop.h"
 #include "zx_task.h"
 
@@ -48,6 +49,7 @@ typedef struct {
 
 struct zx_loop {
     pthread_t owner;
+    zx_loop_t *older, *newer;       //  The thread's loops
     //  Ready queue: a growable ring
     s_call_t *ready;
     size_t ready_head, ready_count, ready_cap;
@@ -74,7 +76,9 @@ struct zx_loop {
     void *default_executor;
 };
 
-static __thread zx_loop_t *s_current_loop;
+//  This thread's loops, newest first, and the one running now
+static __thread zx_loop_t *s_newest_loop;
+static __thread zx_loop_t *s_running_loop;
 
 int64_t
 zx__now_us (void)
@@ -100,7 +104,10 @@ zx_loop_new (void)
         goto fail_eventfd;
     if (pthread_mutex_init (&self->remote_lock, NULL))
         goto fail_mutex;
-    s_current_loop = self;
+    self->older = s_newest_loop;
+    if (s_newest_loop)
+        s_newest_loop->newer = self;
+    s_newest_loop = self;
     return self;
 
 fail_mutex:
@@ -116,6 +123,9 @@ zx_loop_destroy (zx_loop_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx_loop_t *self = *self_p;
+    //  Coroutines first: cancelled, they get to run to their end and free
+    //  what they hold, while executors they may use still exist
+    zx__coro_cancel_all (self);
     //  Closers run newest first: they may still use the loop
     while (self->closer_count > 0) {
         s_closer_t closer = self->closers [--self->closer_count];
@@ -129,8 +139,13 @@ zx_loop_destroy (zx_loop_t **self_p)
     free (self->remote);
     pthread_mutex_destroy (&self->remote_lock);
     close (self->wake_fd);
-    if (s_current_loop == self)
-        s_current_loop = NULL;
+    if (self->newer)
+        self->newer->older = self->older;
+    else
+    if (s_newest_loop == self)
+        s_newest_loop = self->older;
+    if (self->older)
+        self->older->newer = self->newer;
     free (self);
     *self_p = NULL;
 }
@@ -138,7 +153,7 @@ zx_loop_destroy (zx_loop_t **self_p)
 zx_loop_t *
 zx_loop_current (void)
 {
-    return s_current_loop;
+    return s_running_loop ? s_running_loop : s_newest_loop;
 }
 
 static zx_err_t
@@ -284,6 +299,8 @@ zx_loop_call_later (zx_loop_t *self, int64_t delay_ms, zx_callback_fn *fn, void 
     }
     if (delay_ms < 0)
         delay_ms = 0;
+    if (delay_ms > INT64_MAX / 2000)
+        delay_ms = INT64_MAX / 2000;        //  Centuries: as good as never
     uint64_t id = self->next_timer_id++;
     self->timers [self->timer_count] = (s_timer_t) {
         zx__now_us () + delay_ms * 1000, id, fn, arg };
@@ -454,8 +471,8 @@ zx__loop_run_until (zx_loop_t *self, bool (*done) (void *arg), void *arg,
         return ZX_EBUSY;
     self->running = 1;
     self->stopping = false;
-    zx_loop_t *previous = s_current_loop;
-    s_current_loop = self;
+    zx_loop_t *previous = s_running_loop;
+    s_running_loop = self;
     zx_err_t rc = ZX_OK;
     while (true) {
         if (done && done (arg)) {
@@ -478,7 +495,7 @@ zx__loop_run_until (zx_loop_t *self, bool (*done) (void *arg), void *arg,
     }
     self->stopping = false;
     self->running = 0;
-    s_current_loop = previous ? previous : self;
+    s_running_loop = previous;
     return rc;
 }
 

@@ -278,14 +278,16 @@ typedef void (zx_callback_fn) (zx_loop_t *loop, void *arg);
 //  descriptors. Caller owns the loop.
 zx_loop_t *zx_loop_new (void);
 
-//  Destroys a loop; accepts NULL and nulls the caller's pointer. Callbacks
-//  and timers not yet run are dropped; coroutines still suspended are
-//  abandoned (their futures are cancelled). Destroy the loop's executors
-//  first.
+//  Destroys a loop; accepts NULL and nulls the caller's pointer. Its
+//  coroutines that have not finished are cancelled first and the loop
+//  runs (for at most a second) so that they return and free what they
+//  hold; their futures end cancelled. Then its default executor is shut
+//  down, and callbacks and timers not yet run are dropped. Destroy the
+//  executors you made before the loop they were used with.
 void zx_loop_destroy (zx_loop_t **self_p);
 
-//  Returns the calling thread's current loop (the one last created on it
-//  and not yet destroyed), or NULL.
+//  Returns the calling thread's current loop: the one running on it, else
+//  the one last created on it and not yet destroyed, else NULL.
 zx_loop_t *zx_loop_current (void);
 
 //  Schedules fn (loop, arg) to run once on the loop's next iteration, in

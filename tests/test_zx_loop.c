@@ -1082,6 +1082,69 @@ test_deep_recursion_in_a_coroutine_works_with_the_default_stack (void **state)
     s_loop_finish (&loop);
 }
 
+//  --------------------------------------------------------------------
+//  Destroying a loop with coroutines still waiting
+
+typedef struct {
+    zx_err_t seen;              //  What the wait returned
+    bool cleaned_up;            //  The coroutine ran past its wait
+    zx_future_t *never;         //  A future nobody completes
+} s_abandoned_t;
+
+static void
+s_waits_forever (void *arg)
+{
+    s_abandoned_t *state = (s_abandoned_t *) arg;
+    state->seen = zx_await (state->never);
+    //  A second wait after cancellation returns at once too
+    if (zx_sleep (10000) == ZX_ECANCELLED)
+        state->cleaned_up = true;
+}
+
+static void
+test_destroying_a_loop_cancels_its_waiting_coroutines_and_lets_them_clean_up (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    s_abandoned_t waiting = { ZX_OK, false, zx_future_new (loop) };
+    zx_future_t *task = zx_coro_start (loop, s_waits_forever, &waiting, 0);
+    zx_future_t *unstarted = zx_coro_start (loop, s_waits_forever, &waiting, 0);
+    //  Let the first start and suspend, but not the second: cancel it first
+    zx_future_t *tick = zx_future_new (loop);
+    assert_int_equal (zx_future_wait (tick, 20), ZX_ETIMEDOUT);
+    zx_future_destroy (&tick);
+    zx_future_destroy (&unstarted);
+    unstarted = zx_coro_start (loop, s_waits_forever, &waiting, 0);
+    int64_t start = zx_test_now_ms ();
+    zx_loop_destroy (&loop);
+    assert_true (zx_test_now_ms () - start < 1000);
+    assert_int_equal (waiting.seen, ZX_ECANCELLED);
+    assert_true (waiting.cleaned_up);
+    assert_true (zx_future_cancelled (task));
+    assert_true (zx_future_cancelled (unstarted));
+    zx_future_destroy (&task);
+    zx_future_destroy (&unstarted);
+    zx_future_destroy (&waiting.never);
+}
+
+static void
+test_current_loop_is_the_running_one_else_the_newest_alive (void **state)
+{
+    (void) state;
+    assert_null (zx_loop_current ());
+    zx_loop_t *first = zx_loop_new ();
+    assert_ptr_equal (zx_loop_current (), first);
+    zx_loop_t *second = zx_loop_new ();
+    assert_ptr_equal (zx_loop_current (), second);
+    zx_loop_destroy (&second);
+    assert_ptr_equal (zx_loop_current (), first);
+    second = zx_loop_new ();
+    zx_loop_destroy (&first);
+    assert_ptr_equal (zx_loop_current (), second);
+    zx_loop_destroy (&second);
+    assert_null (zx_loop_current ());
+}
+
 static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_new_loop_becomes_current_and_destroy_nulls_it),
     cmocka_unit_test (test_call_soon_runs_callbacks_in_scheduling_order),
@@ -1109,6 +1172,8 @@ static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_sleep_and_await_outside_a_coroutine_run_the_loop),
     cmocka_unit_test (test_sleep_outside_a_coroutine_is_never_short_and_zero_runs_ready_callbacks),
     cmocka_unit_test (test_deep_recursion_in_a_coroutine_works_with_the_default_stack),
+    cmocka_unit_test (test_destroying_a_loop_cancels_its_waiting_coroutines_and_lets_them_clean_up),
+    cmocka_unit_test (test_current_loop_is_the_running_one_else_the_newest_alive),
 };
 
 ZX_TEST_MAIN (tests)
