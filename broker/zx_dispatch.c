@@ -48,7 +48,11 @@ struct s_worker {
     uint8_t identity [ZX_MAX_IDENTITY];
     size_t identity_size;
     char label [96];                //  Printable identity for logs
-    uint32_t credits;
+    uint32_t credits;               //  Free credits: announced less held
+    uint32_t limit;                 //  Adaptive cap on requests held
+    int64_t busy_since_us;          //  When it last went from idle to busy
+    int64_t last_reply_us;
+    double task_us;                 //  Average time per task, 0 unknown
     uint64_t budget;                //  Tasks it may still be sent
     uint32_t pid;
     s_list_t held;
@@ -67,6 +71,7 @@ struct zx__dispatch {
     zx__dispatch_events_t events;
     void *owner;
     size_t max_queue;
+    bool adaptive;
     s_list_t queue;
     size_t held;
     s_worker_t **workers;
@@ -200,7 +205,7 @@ s_table_remove (zx__dispatch_t *self, uint64_t corr)
 
 zx__dispatch_t *
 zx__dispatch_new (void *router, const zx__dispatch_events_t *events,
-                  void *owner, size_t max_queue)
+                  void *owner, size_t max_queue, bool adaptive)
 {
     zx__dispatch_t *self = calloc (1, sizeof (zx__dispatch_t));
     if (!self)
@@ -209,6 +214,7 @@ zx__dispatch_new (void *router, const zx__dispatch_events_t *events,
     self->events = *events;
     self->owner = owner;
     self->max_queue = max_queue ? max_queue : 1000000;
+    self->adaptive = adaptive;
     self->next_corr = 1;
     self->log = zx_log_get ("zexec.dispatch");
     int mandatory = 1;
@@ -450,6 +456,8 @@ s_deal_one (zx__dispatch_t *self, s_worker_t *worker)
     }
     s_list_remove (&self->queue, request);
     request->worker = worker;
+    if (worker->held.count == 0)
+        worker->busy_since_us = zx__now_us ();
     s_list_append (&worker->held, request);
     if (!worker->round_first)
         worker->round_first = request;
@@ -472,7 +480,8 @@ s_pump (zx__dispatch_t *self)
         progress = false;
         for (size_t k = 0; k < count && self->queue.count > 0; k++) {
             s_worker_t *worker = self->workers [(self->round_robin + k) % count];
-            if (worker->credits > 0 && worker->budget > 0 && s_deal_one (self, worker))
+            if (worker->credits > 0 && worker->held.count < worker->limit
+            &&  worker->budget > 0 && s_deal_one (self, worker))
                 progress = true;
         }
     }
@@ -594,12 +603,40 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
     memcpy (worker->label, label, sizeof label);
     uint32_t credits = zx__get_u32 (info);
     worker->credits = credits == 0 ? 1 : credits > 65536 ? 65536 : credits;
+    //  Adaptive: start with two in flight and let measured task times
+    //  raise it (see s_adapt); fixed: use every credit
+    worker->limit = self->adaptive && worker->credits > 2 ? 2 : worker->credits;
     uint32_t max_tasks = zx__get_u32 (info + 4);
     worker->budget = max_tasks ? max_tasks : UINT64_MAX;
     worker->pid = zx__get_u32 (info + 8);
     self->workers [self->worker_count++] = worker;
     if (self->events.worker_event)
         self->events.worker_event (self->owner, label, -1, "");
+}
+
+//  Adapts how many requests a worker holds to how long its tasks take: as
+//  many as it runs in about ZX_TARGET_US, at least 2 (one running, one
+//  ready behind it) and at most its credits. Slow tasks thus stay spread
+//  over all workers, while tiny tasks travel hundreds to a message.
+#define ZX_TARGET_US 2000.0
+
+static void
+s_adapt (zx__dispatch_t *self, s_worker_t *worker, size_t accepted)
+{
+    int64_t now = zx__now_us ();
+    int64_t since = worker->last_reply_us > worker->busy_since_us
+                  ? worker->last_reply_us : worker->busy_since_us;
+    worker->last_reply_us = now;
+    uint32_t most = worker->credits + (uint32_t) worker->held.count;
+    if (!self->adaptive || most <= 2)
+        return;
+    double per_task = (double) (now - since) / (double) accepted;
+    if (per_task < 0.05)
+        per_task = 0.05;
+    worker->task_us = worker->task_us > 0 ? 0.75 * worker->task_us + 0.25 * per_task
+                                          : per_task;
+    double limit = ZX_TARGET_US / worker->task_us;
+    worker->limit = limit < 2 ? 2 : limit > most ? most : (uint32_t) limit;
 }
 
 static void
@@ -609,6 +646,7 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
     const uint8_t *end = cursor + zmq_msg_size (batch);
     zx__reply_rec_t rec;
     zx_err_t rc;
+    size_t accepted = 0;
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
         s_slot_t *slot = s_table_find (self, rec.corr);
         zx__request_t *request = slot ? slot->value : NULL;
@@ -622,6 +660,7 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
         s_list_remove (&worker->held, request);
         self->held--;
         worker->credits++;
+        accepted++;
         zx_err_t code = zx__status_to_err (rec.status);
         if (code == ZX_EPROTO && rec.status != ZX_STATUS_BAD_REQUEST)
             s_complete_text (self, request, ZX_EPROTO, "worker sent an unknown reply status");
@@ -631,6 +670,8 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
     }
     if (rc == ZX_EPROTO)
         zx_log_warning (self->log, "malformed REPLY batch from %s: rest dropped", worker->label);
+    if (accepted)
+        s_adapt (self, worker, accepted);
 }
 
 static void

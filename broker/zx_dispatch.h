@@ -36,9 +36,11 @@ typedef struct {
 
 //  Creates a dispatcher over router (a bound libzmq ROUTER socket the
 //  caller owns and keeps open for the dispatcher's lifetime). max_queue
-//  bounds the requests waiting for a worker. NULL when out of memory.
+//  bounds the requests waiting for a worker. With adaptive, a worker holds
+//  between 2 and its credits requests, as many as it runs in about 2 ms;
+//  otherwise it holds as many as its credits. NULL when out of memory.
 zx__dispatch_t *zx__dispatch_new (void *router, const zx__dispatch_events_t *events,
-                                  void *owner, size_t max_queue);
+                                  void *owner, size_t max_queue, bool adaptive);
 
 //  Destroys the dispatcher; requests still queued or held are completed
 //  with ZX_ESHUTDOWN first. Accepts NULL and nulls the pointer.

@@ -517,7 +517,10 @@ typedef struct {
     //  A worker retires after this many tasks and a fresh one replaces it.
     //  0 means never.
     int max_tasks_per_child;
-    //  Requests a worker may hold at once (credits). 0 means 2.
+    //  Requests a worker may hold at once (its credits). 0 means adaptive:
+    //  up to 256, as many as the worker runs in about 2 ms and at least 2,
+    //  so tiny tasks travel many to a message and slow ones stay spread
+    //  over all workers. A number fixes it (1 gives strict one-at-a-time).
     int window;
     //  Most requests queued in the coordinator and not yet sent to a worker.
     //  Past it, submissions fail with ZX_EQUEUE_FULL. 0 means 1,000,000.

@@ -518,9 +518,42 @@ test_full_queue_fails_submissions_clearly (void **state)
     zx_loop_destroy (&loop);
 }
 
+static void
+test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 3 });
+    //  Tiny tasks first: the dispatcher lets each worker hold many
+    enum { TINY = 3000 };
+    zx_future_t **tiny = calloc (TINY, sizeof (zx_future_t *));
+    for (int i = 0; i < TINY; i++)
+        tiny [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (tiny, TINY);
+    for (int i = 0; i < TINY; i++)
+        zx_future_destroy (&tiny [i]);
+    free (tiny);
+    //  Then six 100 ms tasks: two per worker, so about 200 ms in all
+    zx_future_t *slow [6];
+    int64_t start = zx_test_now_ms ();
+    for (int i = 0; i < 6; i++)
+        slow [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
+    s_wait_all (slow, 6);
+    int64_t elapsed = zx_test_now_ms () - start;
+    assert_true (elapsed >= 195);
+    assert_true (elapsed < 290);        //  Three on one worker would be 300
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal (zx_future_error (slow [i]), ZX_OK);
+        zx_future_destroy (&slow [i]);
+    }
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 #define POOL_CASES                                                          \
     cmocka_unit_test (test_ten_thousand_tiny_tasks_give_right_results),    \
     cmocka_unit_test (test_three_workers_run_three_sleeps_at_once),        \
+    cmocka_unit_test (test_default_window_still_spreads_slow_tasks_after_tiny_ones), \
     cmocka_unit_test (test_task_error_reaches_the_future),                 \
     cmocka_unit_test (test_unknown_task_fails_with_no_such_task),          \
     cmocka_unit_test (test_argument_of_the_wrong_type_is_a_clear_error),   \

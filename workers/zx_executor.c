@@ -119,7 +119,9 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
     if (self->max_workers == 0)
         self->max_workers = is_process ? s_cpu_count ()
                           : (s_cpu_count () + 4 < 32 ? s_cpu_count () + 4 : 32);
-    self->window = opts->window ? opts->window : 2;
+    //  No window given: workers offer 256 credits and the dispatcher
+    //  adapts how many each holds to how long its tasks take
+    self->window = opts->window ? opts->window : 256;
     self->max_tasks = opts->max_tasks_per_child;
     self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
     if (!is_process) {
@@ -157,7 +159,8 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
         goto fail;
     }
     zx__dispatch_events_t events = { s_complete, s_dispatched, s_idle, s_worker_event };
-    self->dispatch = zx__dispatch_new (zsock_resolve (self->router), &events, self, self->max_queue);
+    self->dispatch = zx__dispatch_new (zsock_resolve (self->router), &events, self,
+                                       self->max_queue, opts->window == 0);
     self->slots = calloc ((size_t) self->max_workers, sizeof (s_slot_t));
     if (!self->dispatch || !self->slots)
         goto fail;
