@@ -26,6 +26,7 @@ zx_strerror (zx_err_t code)
         case ZX_EQUEUE_FULL:    return "queue full";
         case ZX_ESYS:           return "system error";
         case ZX_EWORKER_INIT:   return "worker initializer failed";
+        case ZX_ENOWORKERS:     return "no workers";
     }
     return "unknown error";
 }

@@ -34,6 +34,8 @@ struct zx__request {
     void *cookie;                   //  NULL once completed
     uint64_t corr;
     uint32_t attempt;
+    uint8_t flags;                  //  Low 4 bits: retries allowed
+    int64_t queued_us;              //  When it was submitted
     uint8_t name_len;
     size_t args_size;
     char data [];                   //  Task name (NUL-terminated), then args
@@ -48,6 +50,7 @@ struct s_worker {
     uint8_t identity [ZX_MAX_IDENTITY];
     size_t identity_size;
     char label [96];                //  Printable identity for logs
+    int64_t last_seen_us;           //  Any message counts
     uint32_t credits;               //  Free credits: announced less held
     uint32_t limit;                 //  Adaptive cap on requests held
     int64_t busy_since_us;          //  When it last went from idle to busy
@@ -305,18 +308,36 @@ s_label (char *label, size_t label_size, const uint8_t *identity, size_t size)
     label [at] = 0;
 }
 
-//  Fails what the worker holds and forgets it.
+static void s_schedule_pump (zx__dispatch_t *self);
+
+//  Fails what the worker holds, or requeues what may be retried, and
+//  forgets the worker.
 static void
 s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
 {
+    //  From the newest back, so retried requests keep their order at the
+    //  front of the queue
     zx__request_t *request;
-    while ((request = worker->held.head)) {
+    while ((request = worker->held.tail)) {
         s_list_remove (&worker->held, request);
         s_table_remove (self, request->corr);
         self->held--;
+        if (request->cookie && request->attempt <= (uint32_t) (request->flags & ZX_FLAG_RETRIES)) {
+            zx_log_warning (self->log, "%s; task '%s' goes to another worker (attempt %u)",
+                            cause, request->data, request->attempt + 1);
+            request->attempt++;
+            request->worker = NULL;
+            s_list_prepend (&self->queue, request);
+            s_schedule_pump (self);
+            continue;
+        }
         if (request->cookie) {
             char text [512];
-            snprintf (text, sizeof text, "%s; task '%s' was lost", cause, request->data);
+            if (request->attempt > 1)
+                snprintf (text, sizeof text, "%s; task '%s' was lost after %u attempts",
+                          cause, request->data, request->attempt);
+            else
+                snprintf (text, sizeof text, "%s; task '%s' was lost", cause, request->data);
             s_complete_text (self, request, ZX_EWORKER_LOST, text);
         }
         free (request);
@@ -383,7 +404,7 @@ s_schedule_pump (zx__dispatch_t *self)
 
 zx__request_t *
 zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
-                     size_t args_size, void *cookie, zx_err_t *code)
+                     size_t args_size, uint8_t flags, void *cookie, zx_err_t *code)
 {
     size_t name_len = task ? strlen (task) : 0;
     if (name_len == 0 || name_len > 255) {
@@ -409,6 +430,8 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     request->cookie = cookie;
     request->corr = self->next_corr++;
     request->attempt = 1;
+    request->flags = flags;
+    request->queued_us = zx__now_us ();
     request->name_len = (uint8_t) name_len;
     request->args_size = args_size;
     memcpy (request->data, task, name_len + 1);
@@ -447,7 +470,7 @@ s_deal_one (zx__dispatch_t *self, s_worker_t *worker)
     zx__request_t *request = self->queue.head;
     if (s_table_put (self, request) != ZX_OK)
         return false;
-    if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, 0,
+    if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, request->flags,
                                request->data, request->name_len,
                                request->data + request->name_len + 1,
                                request->args_size) != ZX_OK) {
@@ -609,6 +632,7 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
     uint32_t max_tasks = zx__get_u32 (info + 4);
     worker->budget = max_tasks ? max_tasks : UINT64_MAX;
     worker->pid = zx__get_u32 (info + 8);
+    worker->last_seen_us = zx__now_us ();
     self->workers [self->worker_count++] = worker;
     if (self->events.worker_event)
         self->events.worker_event (self->owner, label, -1, "");
@@ -674,8 +698,8 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
         s_adapt (self, worker, accepted);
 }
 
-static void
-s_on_message (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
+void
+zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
 {
     //  identity | header | command | body...
     char label [96];
@@ -723,6 +747,7 @@ s_on_message (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
         zx_log_warning (self->log, "command %d from %s before READY: dropped", command, label);
         return;
     }
+    worker->last_seen_us = zx__now_us ();
     switch (command) {
         case ZX_CMD_REPLY:
             if (count != 4)
@@ -768,7 +793,7 @@ s_on_readable (zx_loop_t *loop, void *arg)
         if (too_many)
             zx_log_warning (self->log, "message with more than %d frames: dropped", ZX_MAX_FRAMES);
         else
-            s_on_message (self, frames, count);
+            zx__dispatch_handle (self, frames, count);
         for (size_t i = 0; i < count; i++)
             zmq_msg_close (&frames [i]);
     }
@@ -780,6 +805,54 @@ void
 zx__dispatch_read (zx__dispatch_t *self)
 {
     s_on_readable (self->loop, self);
+}
+
+void
+zx__dispatch_flush (zx__dispatch_t *self)
+{
+    s_pump (self);
+    s_check_idle (self);
+}
+
+void
+zx__dispatch_heartbeat (zx__dispatch_t *self)
+{
+    for (size_t i = 0; i < self->worker_count; i++)
+        s_send_command (self, self->workers [i], ZX_CMD_HEARTBEAT, NULL, 0);
+}
+
+size_t
+zx__dispatch_expire (zx__dispatch_t *self, int64_t silence_us, int64_t wait_us,
+                     const char *no_workers)
+{
+    int64_t now = zx__now_us ();
+    size_t count = 0;
+    for (size_t i = 0; silence_us > 0 && i < self->worker_count; i++) {
+        s_worker_t *worker = self->workers [i];
+        if (now - worker->last_seen_us <= silence_us)
+            continue;
+        char cause [256];
+        snprintf (cause, sizeof cause, "worker %s (pid %u) silent for %lld ms",
+                  worker->label, worker->pid, (long long) (now - worker->last_seen_us) / 1000);
+        zx_log_warning (self->log, "%s: declared lost", cause);
+        if (self->events.worker_event)
+            self->events.worker_event (self->owner, worker->label, ZX_BYE_LOST, cause);
+        s_worker_remove (self, worker, cause);
+        i--;
+        count++;
+    }
+    if (self->worker_count == 0 && wait_us >= 0) {
+        zx__request_t *request;
+        while ((request = self->queue.head) && now - request->queued_us >= wait_us) {
+            s_list_remove (&self->queue, request);
+            s_complete_text (self, request, ZX_ENOWORKERS, no_workers);
+            free (request);
+            count++;
+        }
+    }
+    if (count)
+        s_check_idle (self);
+    return count;
 }
 
 zx_err_t

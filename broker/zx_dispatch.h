@@ -12,6 +12,7 @@
 #define ZX_DISPATCH_H_INCLUDED
 #include "zexec.h"
 #include "zx_proto.h"
+#include <zmq.h>
 
 typedef struct zx__dispatch zx__dispatch_t;
 typedef struct zx__request zx__request_t;
@@ -49,12 +50,15 @@ void zx__dispatch_destroy (zx__dispatch_t **self_p);
 //  Starts watching the socket on loop. Returns ZX_OK or ZX_ENOMEM.
 zx_err_t zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop);
 
-//  Queues task (args: encoded values, copied) with cookie. Returns the
-//  request handle, or NULL with *code set to ZX_EQUEUE_FULL, ZX_EINVAL
-//  (bad task name) or ZX_ENOMEM, in which case complete is never called.
+//  Queues task (args: encoded values, copied) with cookie. flags go on
+//  the wire; their low 4 bits (ZX_FLAG_RETRIES) say how many times the
+//  request may be sent to another worker when the one holding it is lost.
+//  Returns the request handle, or NULL with *code set to ZX_EQUEUE_FULL,
+//  ZX_EINVAL (bad task name, arguments too large) or ZX_ENOMEM, in which
+//  case complete is never called.
 zx__request_t *zx__dispatch_submit (zx__dispatch_t *self, const char *task,
                                     const void *args, size_t args_size,
-                                    void *cookie, zx_err_t *code);
+                                    uint8_t flags, void *cookie, zx_err_t *code);
 
 //  Withdraws a request: a queued one is removed and never runs; one held
 //  by a worker is cancelled there and its late reply dropped. Either way
@@ -74,6 +78,25 @@ void zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const
 //  Reads and handles every message waiting on the socket now, as the loop
 //  does when the socket is readable.
 void zx__dispatch_read (zx__dispatch_t *self);
+
+//  Handles one worker-face message read by someone else (a broker that
+//  shares one ROUTER among several dispatchers): frames [0] is the
+//  identity, then "ZXW01", the command and its frames. Call
+//  zx__dispatch_flush after a burst of them.
+void zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count);
+
+//  Deals queued requests to workers with credit and reports idleness.
+void zx__dispatch_flush (zx__dispatch_t *self);
+
+//  Sends HEARTBEAT to every worker.
+void zx__dispatch_heartbeat (zx__dispatch_t *self);
+
+//  Declares lost every worker not heard from for silence_us (when > 0),
+//  failing or retrying what it held; and, while there is no worker, fails
+//  requests queued for wait_us or more (when >= 0) with ZX_ENOWORKERS and
+//  the message no_workers. Returns how many workers and requests it ended.
+size_t zx__dispatch_expire (zx__dispatch_t *self, int64_t silence_us, int64_t wait_us,
+                            const char *no_workers);
 
 //  Sends DISCONNECT to every known worker.
 void zx__dispatch_disconnect_all (zx__dispatch_t *self);

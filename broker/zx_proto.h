@@ -42,8 +42,13 @@ typedef enum {
     ZX_BYE_NORMAL     = 0,      //  Shutting down, or asked to
     ZX_BYE_RETIRING   = 1,      //  max_tasks reached
     ZX_BYE_INIT_FAILED = 2,     //  The initializer failed: text says why
-    ZX_BYE_PROTOCOL   = 3       //  The peer broke the protocol
+    ZX_BYE_PROTOCOL   = 3,      //  The peer broke the protocol
+    ZX_BYE_LOST       = 4       //  Not sent: a worker declared lost locally
 } zx__bye_t;
+
+//  Request flags: the low 4 bits are how many times a request may be sent
+//  to another worker after the one holding it was lost
+#define ZX_FLAG_RETRIES 0x0F
 
 //  READY's info frame: credits | max_tasks | pid, uint32 each
 #define ZX_READY_INFO_SIZE 12

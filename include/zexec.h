@@ -58,7 +58,8 @@ typedef enum {
     ZX_EBUSY,           //  Cannot block here (inside a running loop)
     ZX_EQUEUE_FULL,     //  A bounded queue is full
     ZX_ESYS,            //  A system call failed; the message has errno
-    ZX_EWORKER_INIT     //  A worker's initializer failed
+    ZX_EWORKER_INIT,    //  A worker's initializer failed
+    ZX_ENOWORKERS       //  No worker serves the service asked for
 } zx_err_t;
 
 //  Returns a short constant description of an error code, such as
@@ -528,6 +529,13 @@ typedef struct {
     //  Where workers connect, e.g. "inproc://..." or "ipc://...". NULL picks
     //  a fresh inproc (threads) or ipc (processes) endpoint.
     const char *endpoint;
+    //  How many times a task goes to another worker when the worker
+    //  holding it dies or vanishes (0 to 15). 0, the default, fails its
+    //  future with ZX_EWORKER_LOST at once: a task may have run partly.
+    int retries;
+    //  Remote executors: the service (named pool) at the broker. NULL
+    //  means "default".
+    const char *service;
 } zx_executor_opts_t;
 
 //  Creates a pool of worker threads, each a czmq actor connected over

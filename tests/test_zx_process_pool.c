@@ -211,6 +211,34 @@ test_workers_exit_when_their_parent_dies (void **state)
     assert_true (s_process_gone (b));
 }
 
+static void
+test_with_retries_a_killed_workers_task_runs_again_elsewhere (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 2, .window = 1, .retries = 1 });
+    s_warm_up (loop, pool, 2);
+    zx_future_t *futures [2];
+    for (int i = 0; i < 2; i++)
+        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 400));
+    zx_sleep (150);
+    pid_t pids [2];
+    assert_int_equal (zx_executor_worker_pids (pool, pids, 2), 2);
+    pid_t victim = pids [0];
+    assert_int_equal (kill (victim, SIGKILL), 0);
+    s_wait_all (futures, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
+        int64_t pid;
+        zx_values_get_int (zx_future_result (futures [i]), 0, &pid);
+        assert_true (pid != victim);
+        zx_future_destroy (&futures [i]);
+    }
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 static const struct CMUnitTest tests [] = {
     POOL_CASES,
     cmocka_unit_test (test_workers_are_separate_processes_with_their_own_pids),
@@ -218,6 +246,7 @@ static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_killed_idle_worker_is_replaced_and_nothing_fails),
     cmocka_unit_test (test_destroy_leaves_no_worker_processes),
     cmocka_unit_test (test_workers_exit_when_their_parent_dies),
+    cmocka_unit_test (test_with_retries_a_killed_workers_task_runs_again_elsewhere),
 };
 
 int

@@ -59,6 +59,7 @@ struct zx_executor {
     int max_workers;
     int window;
     int max_tasks;
+    uint8_t retries;
     size_t max_queue;
     char *prefix;
     char *initializer;
@@ -108,7 +109,8 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
     zx_executor_opts_t defaults = { 0 };
     if (!opts)
         opts = &defaults;
-    if (opts->max_workers < 0 || opts->window < 0 || opts->max_tasks_per_child < 0)
+    if (opts->max_workers < 0 || opts->window < 0 || opts->max_tasks_per_child < 0
+    ||  opts->retries < 0 || opts->retries > 15)
         return NULL;
     zx_executor_t *self = calloc (1, sizeof (zx_executor_t));
     if (!self)
@@ -123,6 +125,7 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
     //  adapts how many each holds to how long its tasks take
     self->window = opts->window ? opts->window : 256;
     self->max_tasks = opts->max_tasks_per_child;
+    self->retries = (uint8_t) opts->retries;
     self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
     if (!is_process) {
         if (opts->thread_name_prefix)
@@ -524,7 +527,7 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
         const void *data = args ? zx__values_data (args, &size) : "";
         zx_err_t code;
         zx__request_t *request = zx__dispatch_submit (self->dispatch, task, data, size,
-                                                      future, &code);
+                                                      self->retries, future, &code);
         if (request) {
             zx__future_ref (future);
             zx__future_set_canceller (future, s_cancel, request);
