@@ -13,6 +13,7 @@
 
 #define _GNU_SOURCE
 #include "zx_dispatch.h"
+#include "zx_idmap.h"
 #include "zx_loop.h"
 
 #include <ctype.h>
@@ -63,11 +64,6 @@ struct s_worker {
     zx__batch_t batch;
 };
 
-typedef struct {
-    uint64_t key;                   //  0 empty, UINT64_MAX deleted
-    zx__request_t *value;
-} s_slot_t;
-
 struct zx__dispatch {
     void *router;
     zx_loop_t *loop;
@@ -81,8 +77,7 @@ struct zx__dispatch {
     size_t worker_count, worker_cap;
     size_t round_robin;
     uint64_t next_corr;
-    s_slot_t *slots;                //  corr -> held request
-    size_t slot_cap, slot_used;     //  used counts deleted slots too
+    zx__idmap_t table;              //  corr -> held request
     bool pump_scheduled;
     zx_logger_t *log;
 };
@@ -129,79 +124,6 @@ s_list_remove (s_list_t *list, zx__request_t *request)
         list->tail = request->prev;
     request->next = request->prev = NULL;
     list->count--;
-}
-
-static size_t
-s_slot_index (uint64_t key, size_t cap)
-{
-    key ^= key >> 33;
-    key *= 0xff51afd7ed558ccdULL;
-    key ^= key >> 33;
-    return (size_t) key & (cap - 1);
-}
-
-static zx_err_t
-s_table_grow (zx__dispatch_t *self)
-{
-    size_t cap = self->slot_cap ? self->slot_cap : 64;
-    //  Double when live entries fill half; otherwise just sweep tombstones
-    if (self->held * 2 >= cap)
-        cap *= 2;
-    s_slot_t *slots = calloc (cap, sizeof (s_slot_t));
-    if (!slots)
-        return ZX_ENOMEM;
-    for (size_t i = 0; i < self->slot_cap; i++) {
-        uint64_t key = self->slots [i].key;
-        if (key == 0 || key == UINT64_MAX)
-            continue;
-        size_t at = s_slot_index (key, cap);
-        while (slots [at].key)
-            at = (at + 1) & (cap - 1);
-        slots [at] = self->slots [i];
-    }
-    free (self->slots);
-    self->slots = slots;
-    self->slot_cap = cap;
-    self->slot_used = self->held;
-    return ZX_OK;
-}
-
-static zx_err_t
-s_table_put (zx__dispatch_t *self, zx__request_t *request)
-{
-    if ((self->slot_used + 1) * 4 >= self->slot_cap * 3 && s_table_grow (self))
-        return ZX_ENOMEM;
-    size_t at = s_slot_index (request->corr, self->slot_cap);
-    while (self->slots [at].key && self->slots [at].key != UINT64_MAX)
-        at = (at + 1) & (self->slot_cap - 1);
-    if (self->slots [at].key == 0)
-        self->slot_used++;
-    self->slots [at] = (s_slot_t) { request->corr, request };
-    return ZX_OK;
-}
-
-static s_slot_t *
-s_table_find (zx__dispatch_t *self, uint64_t corr)
-{
-    if (!self->slot_cap || corr == 0 || corr == UINT64_MAX)
-        return NULL;
-    size_t at = s_slot_index (corr, self->slot_cap);
-    while (self->slots [at].key) {
-        if (self->slots [at].key == corr)
-            return &self->slots [at];
-        at = (at + 1) & (self->slot_cap - 1);
-    }
-    return NULL;
-}
-
-static void
-s_table_remove (zx__dispatch_t *self, uint64_t corr)
-{
-    s_slot_t *slot = s_table_find (self, corr);
-    if (slot) {
-        slot->key = UINT64_MAX;
-        slot->value = NULL;
-    }
 }
 
 //  --------------------------------------------------------------------
@@ -276,7 +198,7 @@ zx__dispatch_destroy (zx__dispatch_t **self_p)
         s_worker_free (worker);
     }
     free (self->workers);
-    free (self->slots);
+    zx__idmap_free (&self->table);
     free (self);
     *self_p = NULL;
 }
@@ -320,7 +242,7 @@ s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
     zx__request_t *request;
     while ((request = worker->held.tail)) {
         s_list_remove (&worker->held, request);
-        s_table_remove (self, request->corr);
+        zx__idmap_take (&self->table, request->corr);
         self->held--;
         if (request->cookie && request->attempt <= (uint32_t) (request->flags & ZX_FLAG_RETRIES)) {
             zx_log_warning (self->log, "%s; task '%s' goes to another worker (attempt %u)",
@@ -452,7 +374,7 @@ s_undeal (zx__dispatch_t *self, s_worker_t *worker)
     while (worker->round_first && (request = worker->held.tail)) {
         bool first = request == worker->round_first;
         s_list_remove (&worker->held, request);
-        s_table_remove (self, request->corr);
+        zx__idmap_take (&self->table, request->corr);
         self->held--;
         worker->credits++;
         worker->budget++;
@@ -468,13 +390,13 @@ static bool
 s_deal_one (zx__dispatch_t *self, s_worker_t *worker)
 {
     zx__request_t *request = self->queue.head;
-    if (s_table_put (self, request) != ZX_OK)
+    if (!zx__idmap_put (&self->table, request->corr, request))
         return false;
     if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, request->flags,
                                request->data, request->name_len,
                                request->data + request->name_len + 1,
                                request->args_size) != ZX_OK) {
-        s_table_remove (self, request->corr);
+        zx__idmap_take (&self->table, request->corr);
         return false;
     }
     s_list_remove (&self->queue, request);
@@ -672,15 +594,13 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
     zx_err_t rc;
     size_t accepted = 0;
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
-        s_slot_t *slot = s_table_find (self, rec.corr);
-        zx__request_t *request = slot ? slot->value : NULL;
+        zx__request_t *request = zx__idmap_get (&self->table, rec.corr);
         if (!request || request->worker != worker || request->attempt != rec.attempt) {
             zx_log_debug (self->log, "stale reply %llu from %s: dropped",
                           (unsigned long long) rec.corr, worker->label);
             continue;
         }
-        slot->key = UINT64_MAX;
-        slot->value = NULL;
+        zx__idmap_take (&self->table, rec.corr);
         s_list_remove (&worker->held, request);
         self->held--;
         worker->credits++;

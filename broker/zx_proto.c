@@ -200,6 +200,9 @@ zx__status_from_err (zx_err_t code)
         case ZX_ENOTASK:        return ZX_STATUS_NO_SUCH_TASK;
         case ZX_ETYPE:          return ZX_STATUS_TYPE_ERROR;
         case ZX_EPROTO:         return ZX_STATUS_BAD_REQUEST;
+        case ZX_ENOWORKERS:     return ZX_STATUS_NO_WORKERS;
+        case ZX_EQUEUE_FULL:    return ZX_STATUS_QUEUE_FULL;
+        case ZX_ESHUTDOWN:      return ZX_STATUS_SHUTDOWN;
         default:                return ZX_STATUS_TASK_ERROR;
     }
 }
@@ -215,6 +218,9 @@ zx__status_to_err (uint8_t status)
         case ZX_STATUS_TIMED_OUT:    return ZX_ETIMEDOUT;
         case ZX_STATUS_NO_SUCH_TASK: return ZX_ENOTASK;
         case ZX_STATUS_TYPE_ERROR:   return ZX_ETYPE;
+        case ZX_STATUS_NO_WORKERS:   return ZX_ENOWORKERS;
+        case ZX_STATUS_QUEUE_FULL:   return ZX_EQUEUE_FULL;
+        case ZX_STATUS_SHUTDOWN:     return ZX_ESHUTDOWN;
         default:                     return ZX_EPROTO;
     }
 }

@@ -34,7 +34,10 @@ typedef enum {
     ZX_STATUS_TIMED_OUT   = 4,
     ZX_STATUS_NO_SUCH_TASK = 5,
     ZX_STATUS_TYPE_ERROR  = 6,
-    ZX_STATUS_BAD_REQUEST = 7
+    ZX_STATUS_BAD_REQUEST = 7,
+    ZX_STATUS_NO_WORKERS  = 8,  //  From a broker: no worker for the service
+    ZX_STATUS_QUEUE_FULL  = 9,  //  From a broker: its queue is full
+    ZX_STATUS_SHUTDOWN    = 10  //  From a broker: it is shutting down
 } zx__status_t;
 
 //  DISCONNECT reasons
