@@ -54,6 +54,7 @@ struct s_worker {
     int64_t last_seen_us;           //  Any message counts
     uint32_t credits;               //  Free credits: announced less held
     uint32_t limit;                 //  Adaptive cap on requests held
+    uint32_t floor;                 //  Least cap: two per parallel task
     int64_t busy_since_us;          //  When it last went from idle to busy
     int64_t last_reply_us;
     double task_us;                 //  Average time per task, 0 unknown
@@ -521,7 +522,8 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
 {
     char label [96];
     s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
-    if (count < 2 || zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE) {
+    if (count < 2 || (zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE
+                   && zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE_V0)) {
         zx_log_warning (self->log, "malformed READY from %s: dropped", label);
         return;
     }
@@ -548,9 +550,13 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
     memcpy (worker->label, label, sizeof label);
     uint32_t credits = zx__get_u32 (info);
     worker->credits = credits == 0 ? 1 : credits > 65536 ? 65536 : credits;
-    //  Adaptive: start with two in flight and let measured task times
-    //  raise it (see s_adapt); fixed: use every credit
-    worker->limit = self->adaptive && worker->credits > 2 ? 2 : worker->credits;
+    //  Adaptive: start with two per task it runs at once and let measured
+    //  task times raise it (see s_adapt); fixed: use every credit
+    uint32_t parallel = zmq_msg_size (&frames [1]) == ZX_READY_INFO_SIZE
+                      ? zx__get_u32 (info + 12) : 1;
+    parallel = parallel == 0 ? 1 : parallel > 32768 ? 32768 : parallel;
+    worker->floor = 2 * parallel < worker->credits ? 2 * parallel : worker->credits;
+    worker->limit = self->adaptive ? worker->floor : worker->credits;
     uint32_t max_tasks = zx__get_u32 (info + 4);
     worker->budget = max_tasks ? max_tasks : UINT64_MAX;
     worker->pid = zx__get_u32 (info + 8);
@@ -561,8 +567,8 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
 }
 
 //  Adapts how many requests a worker holds to how long its tasks take: as
-//  many as it runs in about ZX_TARGET_US, at least 2 (one running, one
-//  ready behind it) and at most its credits. Slow tasks thus stay spread
+//  many as it runs in about ZX_TARGET_US, at least two per task it runs at
+//  once (one running, one ready behind it) and at most its credits. Slow tasks thus stay spread
 //  over all workers, while tiny tasks travel hundreds to a message.
 #define ZX_TARGET_US 2000.0
 
@@ -574,7 +580,7 @@ s_adapt (zx__dispatch_t *self, s_worker_t *worker, size_t accepted)
                   ? worker->last_reply_us : worker->busy_since_us;
     worker->last_reply_us = now;
     uint32_t most = worker->credits + (uint32_t) worker->held.count;
-    if (!self->adaptive || most <= 2)
+    if (!self->adaptive || most <= worker->floor)
         return;
     double per_task = (double) (now - since) / (double) accepted;
     if (per_task < 0.05)
@@ -582,7 +588,8 @@ s_adapt (zx__dispatch_t *self, s_worker_t *worker, size_t accepted)
     worker->task_us = worker->task_us > 0 ? 0.75 * worker->task_us + 0.25 * per_task
                                           : per_task;
     double limit = ZX_TARGET_US / worker->task_us;
-    worker->limit = limit < 2 ? 2 : limit > most ? most : (uint32_t) limit;
+    worker->limit = limit < worker->floor ? worker->floor
+                  : limit > most ? most : (uint32_t) limit;
 }
 
 static void

@@ -108,6 +108,15 @@ zx__idmap_take (zx__idmap_t *self, uint64_t id)
 }
 
 void
+zx__idmap_each (const zx__idmap_t *self,
+                void (*fn) (uint64_t id, void *value, void *arg), void *arg)
+{
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->slots [i].id != ZX_EMPTY && self->slots [i].id != ZX_DELETED)
+            fn (self->slots [i].id, self->slots [i].value, arg);
+}
+
+void
 zx__idmap_free (zx__idmap_t *self)
 {
     free (self->slots);

@@ -26,6 +26,10 @@ void *zx__idmap_get (const zx__idmap_t *self, uint64_t id);
 //  Removes id and returns its value, or NULL.
 void *zx__idmap_take (zx__idmap_t *self, uint64_t id);
 
+//  Calls fn (id, value, arg) for every entry; fn must not change the map.
+void zx__idmap_each (const zx__idmap_t *self,
+                     void (*fn) (uint64_t id, void *value, void *arg), void *arg);
+
 //  Frees the table (not the values) and empties the map.
 void zx__idmap_free (zx__idmap_t *self);
 

@@ -16,6 +16,13 @@
 #define ZX_PROTO_WORKER         "ZXW01"
 #define ZX_PROTO_WORKER_LEN     5
 
+//  The client face, spoken by coordinators to a broker: "ZXC01" | command
+//  | frames. REQUEST carries service | batch of request records, REPLY a
+//  batch of reply records, CANCEL correlation ids; HEARTBEAT and
+//  DISCONNECT as on the worker face. Correlation ids are the client's.
+#define ZX_PROTO_CLIENT         "ZXC01"
+#define ZX_PROTO_CLIENT_LEN     5
+
 typedef enum {
     ZX_CMD_READY      = 0x01,   //  W->D: service | info | name
     ZX_CMD_REQUEST    = 0x02,   //  D->W: batch of request records
@@ -53,8 +60,11 @@ typedef enum {
 //  to another worker after the one holding it was lost
 #define ZX_FLAG_RETRIES 0x0F
 
-//  READY's info frame: credits | max_tasks | pid, uint32 each
-#define ZX_READY_INFO_SIZE 12
+//  READY's info frame: credits | max_tasks | pid | parallel, uint32 each.
+//  parallel is how many tasks the worker runs at once (a remote worker
+//  fronting a pool runs several); a 12-byte frame without it means 1.
+#define ZX_READY_INFO_SIZE 16
+#define ZX_READY_INFO_SIZE_V0 12
 
 //  Fixed part of a request record after its size: corr (8) attempt (4)
 //  flags (1) name length (1); then the name, then the encoded arguments

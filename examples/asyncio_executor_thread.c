@@ -3,6 +3,7 @@
     A coroutine starts six blocking tasks on a pool of three worker
     threads, waits for all of them, and logs their results.             */
 #include <zexec.h>
+#include <string.h>
 #include <time.h>
 
 ZX_TASK (blocks)
@@ -59,9 +60,23 @@ main (int argc, char **argv)
     //  where the log message originates.
     zx_log_basic_config (ZX_LOG_INFO, "%(threadName)10s %(name)18s: %(message)s");
 
-    //  Create a limited thread pool.
-    zx_executor_t *executor = zx_thread_pool_new (&(zx_executor_opts_t) {
-        .max_workers = 3 });
+    //  --endpoint ENDPOINT: run the tasks on the workers of a zexec-broker.
+    //  --worker ENDPOINT: be such a worker, with three threads.
+    const char *endpoint = NULL;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp (argv [i], "--endpoint") == 0)
+            endpoint = argv [i + 1];
+        if (strcmp (argv [i], "--worker") == 0)
+            return zx_serve (argv [i + 1], false,
+                             &(zx_executor_opts_t) { .max_workers = 3 }, NULL) == ZX_OK ? 0 : 1;
+    }
+
+    //  Create a limited thread pool (or reach the remote workers).
+    zx_executor_t *executor = endpoint
+        ? zx_remote_executor_new (endpoint, NULL)
+        : zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 3 });
+    if (!executor)
+        return 1;
 
     zx_loop_t *event_loop = zx_loop_new ();
     zx_future_t *main_task = zx_coro_start (event_loop, run_blocking_tasks, executor, 0);

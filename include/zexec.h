@@ -533,9 +533,14 @@ typedef struct {
     //  holding it dies or vanishes (0 to 15). 0, the default, fails its
     //  future with ZX_EWORKER_LOST at once: a task may have run partly.
     int retries;
-    //  Remote executors: the service (named pool) at the broker. NULL
-    //  means "default".
+    //  Remote executors and served workers: the service (named pool) at
+    //  the broker. NULL means "default".
     const char *service;
+    //  Remote executors and served workers: heartbeat interval in ms (0
+    //  means 1000) and how many silent intervals mean the broker is gone
+    //  (0 means 3).
+    int heartbeat_ms;
+    int liveness;
 } zx_executor_opts_t;
 
 //  Creates a pool of worker threads, each a czmq actor connected over
@@ -548,6 +553,16 @@ zx_executor_t *zx_thread_pool_new (const zx_executor_opts_t *opts);
 //  registered tasks and exits when its parent dies. opts may be NULL.
 //  Returns NULL on a bad option or when resources run out. Caller owns it.
 zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
+
+//  Creates an executor whose workers are on other machines, behind a
+//  zexec-broker at endpoint (such as "tcp://10.0.0.2:5555"); it is used
+//  exactly as a local pool is. Requests go to opts->service. When the
+//  broker is not heard from for liveness heartbeats, work in flight fails
+//  with ZX_EWORKER_LOST; later submissions go through once it is back. A
+//  request the broker cannot serve in time fails with ZX_ENOWORKERS.
+//  opts may be NULL. Returns NULL on a bad endpoint or option. Caller
+//  owns the executor.
+zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
 
 //  Runs task (args) on executor, like loop.run_in_executor. executor NULL
 //  means the loop's default thread pool, made on first use and destroyed
@@ -587,6 +602,42 @@ size_t zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t s
 //  Returns how many tasks are queued in the coordinator plus how many are
 //  held by workers.
 size_t zx_executor_backlog (const zx_executor_t *self);
+
+/*  ---------------------------------------------------------------------
+    Serving a broker: this process as a remote worker                      */
+
+typedef struct zx_worker zx_worker_t;
+
+//  Makes this process a worker of a zexec-broker at endpoint: it announces
+//  itself for opts->service and runs every task it is sent on executor (a
+//  thread or process pool the caller owns and keeps until after destroy),
+//  on loop. It sends heartbeats (also while tasks run, since they run on
+//  the pool), and when the broker goes away it reconnects with backoff
+//  and announces itself again. opts->window is the number of requests it
+//  holds at once (0 means 32 per pool worker). Returns NULL on a bad
+//  endpoint or option. Caller owns the worker; run the loop to serve.
+zx_worker_t *zx_worker_new (zx_loop_t *loop, const char *endpoint,
+                            zx_executor_t *executor, const zx_executor_opts_t *opts);
+
+//  Tells the broker this worker leaves (tasks still running are
+//  cancelled) and frees it; accepts NULL and nulls the caller's pointer.
+void zx_worker_destroy (zx_worker_t **self_p);
+
+//  Returns true while the worker is connected and has heard from the
+//  broker within its liveness.
+bool zx_worker_connected (const zx_worker_t *self);
+
+//  Serves the broker at endpoint with this program's registered tasks
+//  until SIGINT or SIGTERM: makes a loop, a pool of threads (or of
+//  processes when processes is true) from pool_opts, and a zx_worker_t
+//  from serve_opts (either may be NULL), runs, then says goodbye to the
+//  broker and cleans up. It blocks SIGINT and SIGTERM in the calling
+//  thread while it runs (to read them from a signalfd) and restores the
+//  mask after. Returns ZX_OK after a signal, or ZX_EINVAL when it could
+//  not start (bad endpoint or option).
+zx_err_t zx_serve (const char *endpoint, bool processes,
+                   const zx_executor_opts_t *pool_opts,
+                   const zx_executor_opts_t *serve_opts);
 
 /*  ---------------------------------------------------------------------
     map: lazy, ordered                                                    */

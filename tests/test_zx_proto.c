@@ -448,7 +448,8 @@ test_protocol_constants_match_the_specification (void **state)
     assert_int_equal (ZX_CMD_HEARTBEAT, 0x04);
     assert_int_equal (ZX_CMD_DISCONNECT, 0x05);
     assert_int_equal (ZX_CMD_CANCEL, 0x06);
-    assert_int_equal (ZX_READY_INFO_SIZE, 12);
+    assert_int_equal (ZX_READY_INFO_SIZE, 16);
+    assert_int_equal (ZX_READY_INFO_SIZE_V0, 12);
     assert_int_equal (ZX_REQUEST_FIXED, 14);
     assert_int_equal (ZX_REPLY_FIXED, 13);
     assert_int_equal (ZX_BYE_NORMAL, 0);

@@ -12,6 +12,7 @@
 
 #define _GNU_SOURCE
 #include "zx_actor.h"
+#include "zx_client.h"
 #include "zx_dispatch.h"
 #include "zx_future.h"
 #include "zx_log.h"
@@ -68,6 +69,7 @@ struct zx_executor {
     char *ipc_path;             //  File to remove for our own ipc endpoint
     zsock_t *router;
     zx__dispatch_t *dispatch;
+    zx__client_t *client;       //  Remote executors: instead of dispatch
     zx_loop_t *loop;
     s_slot_t *slots;
     bool shut_down;
@@ -443,6 +445,8 @@ s_bind (zx_executor_t *self, zx_loop_t *loop)
     if (self->loop)
         return ZX_EINVAL;
     self->loop = loop;
+    if (self->client)
+        return zx__client_attach (self->client, loop);
     zx_err_t rc = zx__dispatch_attach (self->dispatch, loop);
     if (self->is_process) {
         for (int i = 0; i < self->max_workers; i++)
@@ -458,7 +462,7 @@ s_bind (zx_executor_t *self, zx_loop_t *loop)
 static void
 s_check_idle (zx_executor_t *self)
 {
-    if (self->idle && zx__dispatch_queued (self->dispatch) + zx__dispatch_held (self->dispatch) == 0)
+    if (self->idle && zx_executor_backlog (self) == 0)
         zx_future_set_result (self->idle, NULL);
 }
 
@@ -522,6 +526,11 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
     else
     if (!task)
         zx_future_set_error (future, ZX_EINVAL, "task name is NULL");
+    else
+    if (self->client) {
+        zx__client_submit (self->client, future, task, args);
+        args = NULL;
+    }
     else {
         size_t size = 0;
         const void *data = args ? zx__values_data (args, &size) : "";
@@ -650,11 +659,11 @@ zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures)
     if (!self)
         return ZX_EINVAL;
     self->shut_down = true;
-    if (cancel_futures)
+    if (cancel_futures && self->dispatch)
         zx__dispatch_fail_queued (self->dispatch, ZX_ECANCELLED, "cancelled by executor shutdown");
     if (!wait)
         return ZX_OK;
-    if (self->loop && zx__dispatch_queued (self->dispatch) + zx__dispatch_held (self->dispatch) > 0) {
+    if (self->loop && zx_executor_backlog (self) > 0) {
         if (!self->idle && !(self->idle = zx_future_new (self->loop)))
             return ZX_ENOMEM;
         zx_err_t rc = zx_await (self->idle);
@@ -672,13 +681,14 @@ zx_executor_destroy (zx_executor_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx_executor_t *self = *self_p;
-    if (self->dispatch && !self->stopped
+    if ((self->dispatch || self->client) && !self->stopped
     &&  zx_executor_shutdown (self, true, false) != ZX_OK)
         zx_log_warning (self->log, "executor destroyed while it could not wait: "
                                    "work in flight fails with 'executor shut down'");
     if (self->slots)
         s_stop_workers (self);
     zx__dispatch_destroy (&self->dispatch);
+    zx__client_destroy (&self->client);
     zsock_destroy (&self->router);
     if (self->ipc_path)
         unlink (self->ipc_path);
@@ -724,5 +734,32 @@ zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size)
 size_t
 zx_executor_backlog (const zx_executor_t *self)
 {
+    if (self->client)
+        return zx__client_outstanding (self->client);
     return zx__dispatch_queued (self->dispatch) + zx__dispatch_held (self->dispatch);
+}
+
+zx_executor_t *
+zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts)
+{
+    zx_init (0, NULL);
+    zx__czmq_quiet ();
+    zx_executor_opts_t defaults = { 0 };
+    if (!opts)
+        opts = &defaults;
+    if (!endpoint || opts->retries < 0 || opts->retries > 15
+    ||  opts->heartbeat_ms < 0 || opts->liveness < 0)
+        return NULL;
+    zx_executor_t *self = calloc (1, sizeof (zx_executor_t));
+    if (!self)
+        return NULL;
+    self->log = zx_log_get ("zexec.executor");
+    self->endpoint = strdup (endpoint);
+    self->client = zx__client_new (endpoint, opts->service, opts->heartbeat_ms, opts->liveness,
+                                   (uint8_t) opts->retries, s_idle, self);
+    if (!self->endpoint || !self->client) {
+        zx_executor_destroy (&self);
+        return NULL;
+    }
+    return self;
 }

@@ -303,6 +303,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     zx__put_u32 (info, opts->credits);
     zx__put_u32 (info + 4, opts->max_tasks);
     zx__put_u32 (info + 8, (uint32_t) getpid ());
+    zx__put_u32 (info + 12, 1);
     const char *service = opts->service ? opts->service : "default";
     const char *name = opts->name ? opts->name : opts->identity;
     uint8_t command = ZX_CMD_READY;

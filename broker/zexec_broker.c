@@ -1,0 +1,664 @@
+/*  zexec_broker.c - the zexec broker: coordinators on one side, workers on
+    the other, over tcp (or ipc).
+
+    DESIGN: one ROUTER socket, bound where the operator says, carries both
+    faces; the first frame after the identity tells them apart: "ZXW01"
+    for workers, "ZXC01" for coordinators (clients). Each service (a named
+    pool) is a dispatcher from broker/zx_dispatch, the same code a local
+    pool runs inside its coordinator; they share the socket, and the
+    broker routes each worker message to its service's dispatcher by the
+    worker's identity. A client request becomes a ticket (client, its
+    correlation id) that rides through the dispatcher as the cookie; its
+    completion becomes a reply record in that client's next REPLY batch.
+    Heartbeats go both ways once a second by default; a worker or client
+    not heard from for three intervals is gone: a worker's held tasks fail
+    or retry, a client's tasks are cancelled.                             */
+
+#define _GNU_SOURCE
+#include "zx_dispatch.h"
+#include "zx_idmap.h"
+#include "zx_loop.h"
+#include "zx_proto.h"
+#include "zx_task.h"
+
+#include <czmq.h>
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+
+#define ZX_MAX_FRAMES    8
+#define ZX_BURST         4096
+
+typedef struct s_client s_client_t;
+typedef struct s_ticket s_ticket_t;
+
+typedef struct {
+    char name [256];
+    zx__dispatch_t *dispatch;
+} s_service_t;
+
+struct s_ticket {
+    s_ticket_t *next, *prev;        //  In the client's list
+    s_client_t *client;             //  NULL once the client is gone
+    zx__request_t *request;
+    uint64_t corr;                  //  The client's id
+    uint32_t attempt;
+};
+
+struct s_client {
+    uint8_t identity [256];
+    size_t identity_size;
+    char label [96];
+    int64_t last_seen_us;
+    s_ticket_t *tickets;
+    size_t outstanding;
+    zx__idmap_t by_corr;            //  client corr -> ticket
+    zx__batch_t replies;
+    bool dirty;
+};
+
+typedef struct {
+    zx_loop_t *loop;
+    zsock_t *router;
+    void *socket;
+    s_service_t **services;
+    size_t service_count;
+    zhashx_t *worker_service;       //  worker label -> s_service_t *
+    zhashx_t *clients;              //  client label -> s_client_t *
+    int heartbeat_ms;
+    int liveness;
+    int no_worker_wait_ms;
+    size_t max_queue;
+    size_t max_services;
+    zx_logger_t *log;
+    int signal_fd;
+    bool stopping;
+} s_broker_t;
+
+//  --------------------------------------------------------------------
+//  Helpers
+
+static void
+s_label (char *label, size_t size, const uint8_t *identity, size_t identity_size)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < identity_size && at + 5 < size; i++) {
+        if (isprint (identity [i]) && identity [i] != '\\')
+            label [at++] = (char) identity [i];
+        else
+            at += (size_t) snprintf (label + at, size - at, "\\x%02x", identity [i]);
+    }
+    label [at] = 0;
+}
+
+static void
+s_send_client (s_broker_t *self, s_client_t *client, uint8_t command,
+               const void *body, size_t size)
+{
+    const void *frames [] = { client->identity, ZX_PROTO_CLIENT, &command, body };
+    size_t sizes [] = { client->identity_size, ZX_PROTO_CLIENT_LEN, 1, size };
+    zx__send_frames (self->socket, frames, sizes, body ? 4 : 3, ZMQ_DONTWAIT);
+}
+
+//  --------------------------------------------------------------------
+//  Services
+
+static void s_complete (void *owner, void *cookie, zx_err_t code,
+                        const void *payload, size_t size);
+static void s_worker_event (void *owner, const char *identity, int reason,
+                            const char *text);
+
+static s_service_t *
+s_service (s_broker_t *self, const char *name, bool create)
+{
+    for (size_t i = 0; i < self->service_count; i++)
+        if (streq (self->services [i]->name, name))
+            return self->services [i];
+    if (!create || self->service_count >= self->max_services)
+        return NULL;
+    s_service_t *service = calloc (1, sizeof (s_service_t));
+    s_service_t **grown = realloc (self->services, (self->service_count + 1) * sizeof *grown);
+    if (!service || !grown) {
+        free (service);
+        return NULL;
+    }
+    self->services = grown;
+    snprintf (service->name, sizeof service->name, "%s", name);
+    zx__dispatch_events_t events = { s_complete, NULL, NULL, s_worker_event };
+    service->dispatch = zx__dispatch_new (self->socket, &events, self, self->max_queue, true);
+    if (!service->dispatch) {
+        free (service);
+        return NULL;
+    }
+    self->services [self->service_count++] = service;
+    zx_log_info (self->log, "service '%s' opened", name);
+    return service;
+}
+
+//  --------------------------------------------------------------------
+//  Clients and tickets
+
+static s_client_t *
+s_client (s_broker_t *self, const zmq_msg_t *identity, bool create)
+{
+    char label [96];
+    s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
+    s_client_t *client = zhashx_lookup (self->clients, label);
+    if (client || !create)
+        return client;
+    client = calloc (1, sizeof (s_client_t));
+    if (!client)
+        return NULL;
+    client->identity_size = zmq_msg_size (identity);
+    memcpy (client->identity, zmq_msg_data ((zmq_msg_t *) identity), client->identity_size);
+    memcpy (client->label, label, sizeof label);
+    client->last_seen_us = zx__now_us ();
+    zhashx_insert (self->clients, label, client);
+    zx_log_info (self->log, "coordinator %s connected", label);
+    return client;
+}
+
+static void
+s_ticket_unlink (s_ticket_t *ticket)
+{
+    s_client_t *client = ticket->client;
+    if (!client)
+        return;
+    if (ticket->prev)
+        ticket->prev->next = ticket->next;
+    else
+        client->tickets = ticket->next;
+    if (ticket->next)
+        ticket->next->prev = ticket->prev;
+    zx__idmap_take (&client->by_corr, ticket->corr);
+    client->outstanding--;
+    ticket->client = NULL;
+}
+
+static void
+s_client_reply (s_client_t *client, uint64_t corr, uint32_t attempt, zx_err_t code,
+                const void *payload, size_t size)
+{
+    if (zx__batch_add_reply (&client->replies, corr, attempt,
+                             (uint8_t) zx__status_from_err (code), payload, size) == ZX_OK)
+        client->dirty = true;
+}
+
+//  The dispatcher finished a ticket: its reply goes in the client's batch.
+static void
+s_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_t size)
+{
+    (void) owner;
+    s_ticket_t *ticket = (s_ticket_t *) cookie;
+    s_client_t *client = ticket->client;
+    if (client) {
+        s_ticket_unlink (ticket);
+        s_client_reply (client, ticket->corr, ticket->attempt, code, payload, size);
+    }
+    free (ticket);
+}
+
+//  Forgets a client: what it still has queued or running is cancelled.
+static void
+s_client_drop (s_broker_t *self, s_client_t *client, const char *why)
+{
+    zx_log_info (self->log, "coordinator %s gone (%s): %zu tasks cancelled",
+                 client->label, why, client->outstanding);
+    while (client->tickets) {
+        s_ticket_t *ticket = client->tickets;
+        s_ticket_unlink (ticket);
+        //  Completes the ticket (and frees it) through s_complete
+        zx__request_cancel (ticket->request);
+    }
+    zhashx_delete (self->clients, client->label);
+    zx__idmap_free (&client->by_corr);
+    zx__batch_free (&client->replies);
+    free (client);
+}
+
+static void
+s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, size_t count)
+{
+    if (count != 5 || zmq_msg_size (&frames [3]) == 0 || zmq_msg_size (&frames [3]) > 255) {
+        zx_log_warning (self->log, "malformed REQUEST from coordinator %s: dropped", client->label);
+        return;
+    }
+    char name [256];
+    memcpy (name, zmq_msg_data (&frames [3]), zmq_msg_size (&frames [3]));
+    name [zmq_msg_size (&frames [3])] = 0;
+    s_service_t *service = memchr (name, 0, zmq_msg_size (&frames [3])) ? NULL
+                         : s_service (self, name, true);
+    const uint8_t *cursor = zmq_msg_data (&frames [4]);
+    const uint8_t *end = cursor + zmq_msg_size (&frames [4]);
+    zx__request_rec_t rec;
+    zx_err_t rc;
+    while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
+        char task [256];
+        memcpy (task, rec.name, rec.name_len);
+        task [rec.name_len] = 0;
+        if (self->stopping || !service) {
+            const char *text = self->stopping ? "broker shutting down"
+                                              : "too many services, or a bad service name";
+            s_client_reply (client, rec.corr, rec.attempt,
+                            self->stopping ? ZX_ESHUTDOWN : ZX_EINVAL, text, strlen (text));
+            continue;
+        }
+        if (zx__idmap_get (&client->by_corr, rec.corr)) {
+            zx_log_warning (self->log, "coordinator %s reused id %llu: dropped",
+                            client->label, (unsigned long long) rec.corr);
+            continue;
+        }
+        s_ticket_t *ticket = calloc (1, sizeof (s_ticket_t));
+        if (!ticket || !zx__idmap_put (&client->by_corr, rec.corr, ticket)) {
+            free (ticket);
+            s_client_reply (client, rec.corr, rec.attempt, ZX_ETASK, "broker out of memory", 20);
+            continue;
+        }
+        ticket->client = client;
+        ticket->corr = rec.corr;
+        ticket->attempt = rec.attempt;
+        ticket->next = client->tickets;
+        if (client->tickets)
+            client->tickets->prev = ticket;
+        client->tickets = ticket;
+        client->outstanding++;
+        zx_err_t code;
+        ticket->request = zx__dispatch_submit (service->dispatch, task, rec.args, rec.args_size,
+                                               rec.flags, ticket, &code);
+        if (!ticket->request) {
+            s_ticket_unlink (ticket);
+            free (ticket);
+            char text [320];
+            if (code == ZX_EQUEUE_FULL)
+                snprintf (text, sizeof text, "queue full at the broker for service '%s'", name);
+            else
+                snprintf (text, sizeof text, "cannot queue task '%s': %s", task, zx_strerror (code));
+            s_client_reply (client, rec.corr, rec.attempt, code, text, strlen (text));
+        }
+    }
+    if (rc == ZX_EPROTO)
+        zx_log_warning (self->log, "malformed REQUEST batch from coordinator %s: rest dropped",
+                        client->label);
+}
+
+static void
+s_on_client_cancel (s_broker_t *self, s_client_t *client, const zmq_msg_t *ids)
+{
+    (void) self;
+    const uint8_t *data = zmq_msg_data ((zmq_msg_t *) ids);
+    for (size_t at = 0; at + 8 <= zmq_msg_size (ids); at += 8) {
+        s_ticket_t *ticket = zx__idmap_get (&client->by_corr, zx__get_u64 (data + at));
+        if (ticket) {
+            s_ticket_unlink (ticket);
+            zx__request_cancel (ticket->request);
+        }
+    }
+}
+
+static void
+s_on_client (s_broker_t *self, zmq_msg_t *frames, size_t count)
+{
+    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
+    s_client_t *client = s_client (self, &frames [0], command == ZX_CMD_REQUEST);
+    if (!client) {
+        if (command != ZX_CMD_DISCONNECT && command != ZX_CMD_HEARTBEAT)
+            zx_log_warning (self->log, "command %d from unknown coordinator: dropped", command);
+        return;
+    }
+    client->last_seen_us = zx__now_us ();
+    switch (command) {
+        case ZX_CMD_REQUEST:
+            s_on_client_request (self, client, frames, count);
+            break;
+        case ZX_CMD_CANCEL:
+            if (count == 4)
+                s_on_client_cancel (self, client, &frames [3]);
+            break;
+        case ZX_CMD_HEARTBEAT:
+            break;
+        case ZX_CMD_DISCONNECT:
+            s_client_drop (self, client, "said goodbye");
+            break;
+        default:
+            zx_log_warning (self->log, "unknown command %d from coordinator %s: dropped",
+                            command, client->label);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  Workers
+
+static void
+s_worker_event (void *owner, const char *identity, int reason, const char *text)
+{
+    s_broker_t *self = (s_broker_t *) owner;
+    if (reason < 0)
+        zx_log_info (self->log, "worker %s ready", identity);
+    else {
+        zx_log_info (self->log, "worker %s left%s%s", identity, text [0] ? ": " : "", text);
+        zhashx_delete (self->worker_service, identity);
+    }
+}
+
+static void
+s_on_worker (s_broker_t *self, zmq_msg_t *frames, size_t count)
+{
+    char label [96];
+    s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
+    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
+    s_service_t *service = zhashx_lookup (self->worker_service, label);
+    if (command == ZX_CMD_READY && !service) {
+        size_t size = count > 3 ? zmq_msg_size (&frames [3]) : 0;
+        if (size == 0 || size > 255 || memchr (zmq_msg_data (&frames [3]), 0, size)) {
+            zx_log_warning (self->log, "READY with a bad service name from %s: dropped", label);
+            return;
+        }
+        char name [256];
+        memcpy (name, zmq_msg_data (&frames [3]), size);
+        name [size] = 0;
+        service = s_service (self, name, true);
+        if (!service) {
+            zx_log_warning (self->log, "too many services: READY from %s dropped", label);
+            return;
+        }
+        zhashx_insert (self->worker_service, label, service);
+    }
+    if (!service) {
+        if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT) {
+            //  A worker we forgot (expired, or a broker restart): ask it
+            //  to start again, as MDP does
+            uint8_t bye = ZX_BYE_NORMAL;
+            const void *reply [] = { zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, "\x05", &bye };
+            size_t sizes [] = { zmq_msg_size (&frames [0]), ZX_PROTO_WORKER_LEN, 1, 1 };
+            zx__send_frames (self->socket, reply, sizes, 4, ZMQ_DONTWAIT);
+        }
+        return;
+    }
+    zx__dispatch_handle (service->dispatch, frames, count);
+}
+
+//  --------------------------------------------------------------------
+//  The socket, timers, signals
+
+static void
+s_flush_all (s_broker_t *self)
+{
+    for (size_t i = 0; i < self->service_count; i++)
+        zx__dispatch_flush (self->services [i]->dispatch);
+    for (s_client_t *client = zhashx_first (self->clients); client;
+         client = zhashx_next (self->clients))
+        if (client->dirty) {
+            s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
+            zx__batch_clear (&client->replies);
+            client->dirty = false;
+        }
+}
+
+static void
+s_on_readable (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    s_broker_t *self = (s_broker_t *) arg;
+    zmq_msg_t frames [ZX_MAX_FRAMES];
+    for (int burst = 0; burst < ZX_BURST; burst++) {
+        size_t count = 0;
+        bool more = true, too_many = false;
+        while (more) {
+            zmq_msg_t *frame = &frames [count < ZX_MAX_FRAMES ? count : ZX_MAX_FRAMES - 1];
+            if (count >= ZX_MAX_FRAMES) {
+                zmq_msg_close (frame);
+                too_many = true;
+            }
+            zmq_msg_init (frame);
+            if (zmq_msg_recv (frame, self->socket, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (frame);
+                break;
+            }
+            more = zmq_msg_more (frame);
+            if (count < ZX_MAX_FRAMES)
+                count++;
+        }
+        if (count == 0)
+            break;
+        char label [96];
+        s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
+        if (too_many || count < 3 || zmq_msg_size (&frames [2]) != 1
+        ||  zmq_msg_size (&frames [1]) != ZX_PROTO_WORKER_LEN)
+            zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped", count, label);
+        else
+        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0)
+            s_on_worker (self, frames, count);
+        else
+        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0)
+            s_on_client (self, frames, count);
+        else
+            zx_log_warning (self->log, "unknown protocol header from %s: dropped", label);
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+    }
+    s_flush_all (self);
+}
+
+static void
+s_on_tick (zx_loop_t *loop, void *arg)
+{
+    s_broker_t *self = (s_broker_t *) arg;
+    int64_t silence = (int64_t) self->heartbeat_ms * self->liveness * 1000;
+    int64_t now = zx__now_us ();
+    for (size_t i = 0; i < self->service_count; i++) {
+        s_service_t *service = self->services [i];
+        char text [320];
+        snprintf (text, sizeof text, "no workers for service %s", service->name);
+        zx__dispatch_expire (service->dispatch, silence,
+                             (int64_t) self->no_worker_wait_ms * 1000, text);
+        zx__dispatch_heartbeat (service->dispatch);
+    }
+    //  Collect first: dropping a client changes the table
+    zlistx_t *silent = zlistx_new ();
+    for (s_client_t *client = zhashx_first (self->clients); client;
+         client = zhashx_next (self->clients))
+        if (now - client->last_seen_us > silence)
+            zlistx_add_end (silent, client);
+        else
+            s_send_client (self, client, ZX_CMD_HEARTBEAT, NULL, 0);
+    for (s_client_t *client = zlistx_first (silent); client; client = zlistx_next (silent))
+        s_client_drop (self, client, "not heard from");
+    zlistx_destroy (&silent);
+    s_flush_all (self);
+    zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+}
+
+static void
+s_on_signal (zx_loop_t *loop, void *arg)
+{
+    s_broker_t *self = (s_broker_t *) arg;
+    struct signalfd_siginfo info;
+    if (read (self->signal_fd, &info, sizeof info) == (ssize_t) sizeof info)
+        zx_log_warning (self->log, "signal %u: shutting down", info.ssi_signo);
+    self->stopping = true;
+    zx_loop_stop (loop);
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: zexec-broker --bind ENDPOINT [--bind ENDPOINT ...] [options]\n"
+        "\n"
+        "Routes work from zexec coordinators to zexec workers.\n"
+        "\n"
+        "  --bind ENDPOINT        where coordinators and workers connect, e.g.\n"
+        "                         tcp://0.0.0.0:5555 or ipc:///tmp/zexec.ipc (repeatable)\n"
+        "  --heartbeat MS         heartbeat interval (default 1000)\n"
+        "  --liveness N           intervals of silence before a peer is gone (default 3)\n"
+        "  --no-worker-wait MS    how long a request waits for a worker of its\n"
+        "                         service before it fails (default 5000)\n"
+        "  --max-queue N          requests queued per service (default 1000000)\n"
+        "  --max-services N       services at most (default 1000)\n"
+        "  --verbose              log every worker and coordinator event\n"
+        "  --help                 this text\n");
+}
+
+static bool
+s_number (const char *text, long low, long high, long *out)
+{
+    char *end;
+    errno = 0;
+    long value = strtol (text, &end, 10);
+    if (errno || *end || end == text || value < low || value > high)
+        return false;
+    *out = value;
+    return true;
+}
+
+int
+main (int argc, char **argv)
+{
+    zx_init (argc, argv);
+    zsys_handler_set (NULL);
+    s_broker_t broker = {
+        .heartbeat_ms = 1000, .liveness = 3, .no_worker_wait_ms = 5000,
+        .max_queue = 1000000, .max_services = 1000 };
+    s_broker_t *self = &broker;
+    const char *binds [16];
+    size_t bind_count = 0;
+    zx_log_level_t level = ZX_LOG_WARNING;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv [i];
+        const char *value = i + 1 < argc ? argv [i + 1] : NULL;
+        long number;
+        if (streq (arg, "--help") || streq (arg, "-h")) {
+            s_usage (stdout);
+            return 0;
+        }
+        else
+        if (streq (arg, "--verbose"))
+            level = ZX_LOG_INFO;
+        else
+        if (streq (arg, "--bind") && value) {
+            if (bind_count == 16) {
+                fprintf (stderr, "zexec-broker: at most 16 --bind endpoints\n");
+                return 2;
+            }
+            binds [bind_count++] = value;
+            i++;
+        }
+        else
+        if (streq (arg, "--heartbeat") && value && s_number (value, 10, 600000, &number)) {
+            self->heartbeat_ms = (int) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--liveness") && value && s_number (value, 2, 100, &number)) {
+            self->liveness = (int) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--no-worker-wait") && value && s_number (value, 0, 86400000, &number)) {
+            self->no_worker_wait_ms = (int) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--max-queue") && value && s_number (value, 1, 1000000000, &number)) {
+            self->max_queue = (size_t) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--max-services") && value && s_number (value, 1, 1000000, &number)) {
+            self->max_services = (size_t) number;
+            i++;
+        }
+        else {
+            if (value && arg [0] == '-' && arg [1] == '-')
+                fprintf (stderr, "zexec-broker: bad value '%s' for %s\n", value, arg);
+            else
+                fprintf (stderr, "zexec-broker: unknown or incomplete argument '%s'\n", arg);
+            fprintf (stderr, "Try 'zexec-broker --help'.\n");
+            return 2;
+        }
+    }
+    if (bind_count == 0) {
+        fprintf (stderr, "zexec-broker: say where to listen with --bind ENDPOINT\n"
+                         "Try 'zexec-broker --help'.\n");
+        return 2;
+    }
+    zx_log_basic_config (level, "%(asctime)s zexec-broker %(levelname)s: %(message)s");
+    self->log = zx_log_get ("zexec.broker");
+    //  SIGINT and SIGTERM arrive through a signalfd in the loop
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    sigprocmask (SIG_BLOCK, &signals, NULL);
+    int signal_fd = signalfd (-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    self->signal_fd = signal_fd;
+
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router || signal_fd < 0) {
+        fprintf (stderr, "zexec-broker: cannot create its sockets: %s\n", strerror (errno));
+        return 1;
+    }
+    self->socket = zsock_resolve (self->router);
+    zsock_set_rcvhwm (self->router, 0);
+    zsock_set_sndhwm (self->router, 0);
+    for (size_t i = 0; i < bind_count; i++) {
+        if (zsock_bind (self->router, "%s", binds [i]) < 0) {
+            fprintf (stderr, "zexec-broker: cannot bind %s: %s\n", binds [i], zmq_strerror (errno));
+            zsock_destroy (&self->router);
+            return 1;
+        }
+        fprintf (stderr, "zexec-broker: listening on %s\n", binds [i]);
+        if (strncmp (binds [i], "tcp://", 6) == 0)
+            fprintf (stderr, "zexec-broker: WARNING: no authentication on %s: anyone who can "
+                             "reach it can submit work and run it as a worker\n", binds [i]);
+    }
+    self->worker_service = zhashx_new ();
+    self->clients = zhashx_new ();
+    self->loop = zx_loop_new ();
+    zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
+    zx__loop_add_fd (self->loop, signal_fd, s_on_signal, self);
+    zx_loop_call_later (self->loop, self->heartbeat_ms, s_on_tick, self);
+    zx_loop_run_forever (self->loop);
+
+    //  Shutting down: coordinators hear that their tasks will not finish
+    //  here, workers are dismissed, then the last messages go out
+    fprintf (stderr, "zexec-broker: shutting down\n");
+    s_client_t *client;
+    while ((client = zhashx_first (self->clients))) {
+        for (s_ticket_t *ticket = client->tickets; ticket; ticket = ticket->next)
+            s_client_reply (client, ticket->corr, ticket->attempt, ZX_ESHUTDOWN,
+                            "broker shut down before the task finished", 41);
+        if (client->dirty)
+            s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
+        client->dirty = false;
+        uint8_t bye = ZX_BYE_NORMAL;
+        s_send_client (self, client, ZX_CMD_DISCONNECT, &bye, 1);
+        //  Their tickets are answered: forget them without cancelling twice
+        while (client->tickets) {
+            s_ticket_t *ticket = client->tickets;
+            s_ticket_unlink (ticket);
+        }
+        zhashx_delete (self->clients, client->label);
+        zx__idmap_free (&client->by_corr);
+        zx__batch_free (&client->replies);
+        free (client);
+    }
+    for (size_t i = 0; i < self->service_count; i++) {
+        zx__dispatch_disconnect_all (self->services [i]->dispatch);
+        zx__dispatch_destroy (&self->services [i]->dispatch);
+        free (self->services [i]);
+    }
+    free (self->services);
+    zsock_set_linger (self->router, 1000);
+    zsock_destroy (&self->router);
+    zhashx_destroy (&self->worker_service);
+    zhashx_destroy (&self->clients);
+    zx_loop_destroy (&self->loop);
+    close (signal_fd);
+    return 0;
+}

@@ -1,0 +1,359 @@
+/*  zx_client.c - the coordinator's side of a broker.
+
+    DESIGN: every submission gets a correlation id and an entry in a table;
+    requests queue in an outgoing batch that one loop callback sends, so a
+    burst of submissions travels as one message. Replies are matched by id
+    and complete their future once; unknown ids (late replies to cancelled
+    or failed work) are dropped. While anything is outstanding the client
+    sends a heartbeat each interval and watches for the broker's; after
+    `liveness` silent intervals everything outstanding fails with
+    ZX_EWORKER_LOST, so no future waits forever on a dead broker. The
+    DEALER reconnects by itself, so later submissions go through once the
+    broker is back.                                                      */
+
+#define _GNU_SOURCE
+#include "zx_client.h"
+#include "zx_future.h"
+#include "zx_idmap.h"
+#include "zx_loop.h"
+#include "zx_proto.h"
+#include "zx_task.h"
+#include "zx_values.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    zx__client_t *client;
+    zx_future_t *future;
+    uint64_t corr;
+    char task [];
+} s_entry_t;
+
+struct zx__client {
+    zsock_t *dealer;
+    void *socket;
+    char *endpoint;
+    char *service;
+    zx_loop_t *loop;
+    int heartbeat_ms;
+    int liveness;
+    uint8_t flags;
+    uint64_t next_corr;
+    zx__idmap_t entries;
+    zx__batch_t out;
+    bool flush_scheduled;
+    int64_t last_heard_us;
+    uint64_t timer;
+    void (*idle) (void *owner);
+    void *owner;
+    zx_logger_t *log;
+};
+
+zx__client_t *
+zx__client_new (const char *endpoint, const char *service, int heartbeat_ms,
+                int liveness, uint8_t flags, void (*idle) (void *owner), void *owner)
+{
+    if (!endpoint || (service && (!*service || strlen (service) > 255)))
+        return NULL;
+    zx__client_t *self = calloc (1, sizeof (zx__client_t));
+    if (!self)
+        return NULL;
+    self->endpoint = strdup (endpoint);
+    self->service = strdup (service ? service : "default");
+    self->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 1000;
+    self->liveness = liveness > 0 ? liveness : 3;
+    self->flags = flags;
+    self->next_corr = 1;
+    self->idle = idle;
+    self->owner = owner;
+    self->log = zx_log_get ("zexec.remote");
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->endpoint || !self->service || !self->dealer)
+        goto fail;
+    zsock_set_rcvhwm (self->dealer, 0);
+    zsock_set_sndhwm (self->dealer, 0);
+    zsock_set_linger (self->dealer, 500);
+    if (zsock_connect (self->dealer, "%s", endpoint) != 0)
+        goto fail;
+    self->socket = zsock_resolve (self->dealer);
+    return self;
+
+fail:
+    zx__client_destroy (&self);
+    return NULL;
+}
+
+static void
+s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *payload, size_t size)
+{
+    zx_future_t *future = entry->future;
+    if (code == ZX_OK) {
+        zx_values_t *values = NULL;
+        if (zx__values_decode (payload, size, &values) == ZX_OK)
+            zx_future_set_result (future, &values);
+        else
+            zx_future_set_error (future, ZX_EPROTO, "malformed result from the broker");
+    }
+    else
+    if (code == ZX_ECANCELLED)
+        zx__future_set_cancelled (future, "cancelled");
+    else
+        zx__future_fail_owned (future, code, strndup ((const char *) payload, size));
+    zx_future_destroy (&future);
+    free (entry);
+    if (self->entries.live == 0 && self->idle)
+        self->idle (self->owner);
+}
+
+typedef struct {
+    s_entry_t **entries;
+    size_t count;
+} s_collect_t;
+
+static void
+s_collect (uint64_t id, void *value, void *arg)
+{
+    (void) id;
+    s_collect_t *collect = (s_collect_t *) arg;
+    collect->entries [collect->count++] = (s_entry_t *) value;
+}
+
+//  Fails everything outstanding with code and a message naming the task.
+static void
+s_fail_all (zx__client_t *self, zx_err_t code, const char *cause)
+{
+    s_collect_t collect = { calloc (self->entries.live + 1, sizeof (s_entry_t *)), 0 };
+    if (!collect.entries)
+        return;
+    zx__idmap_each (&self->entries, s_collect, &collect);
+    for (size_t i = 0; i < collect.count; i++) {
+        s_entry_t *entry = collect.entries [i];
+        zx__idmap_take (&self->entries, entry->corr);
+        char text [512];
+        snprintf (text, sizeof text, "%s; task '%s' was lost", cause, entry->task);
+        s_finish (self, entry, code, text, strlen (text));
+    }
+    free (collect.entries);
+    zx__batch_clear (&self->out);
+}
+
+void
+zx__client_destroy (zx__client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zx__client_t *self = *self_p;
+    if (self->loop) {
+        zx__loop_remove (self->loop, self->socket, -1);
+        if (self->timer)
+            zx_loop_cancel_timer (self->loop, self->timer);
+    }
+    self->idle = NULL;
+    if (self->entries.live)
+        s_fail_all (self, ZX_ESHUTDOWN, "executor shut down before the reply came");
+    if (self->socket) {
+        uint8_t command = ZX_CMD_DISCONNECT, bye = ZX_BYE_NORMAL;
+        const void *frames [] = { ZX_PROTO_CLIENT, &command, &bye };
+        size_t sizes [] = { ZX_PROTO_CLIENT_LEN, 1, 1 };
+        zx__send_frames (self->socket, frames, sizes, 3, ZMQ_DONTWAIT);
+    }
+    zsock_destroy (&self->dealer);
+    zx__idmap_free (&self->entries);
+    zx__batch_free (&self->out);
+    free (self->endpoint);
+    free (self->service);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_send (zx__client_t *self, uint8_t command, const void *body, size_t size, bool with_service)
+{
+    const void *frames [4] = { ZX_PROTO_CLIENT, &command };
+    size_t sizes [4] = { ZX_PROTO_CLIENT_LEN, 1 };
+    size_t count = 2;
+    if (with_service) {
+        frames [count] = self->service;
+        sizes [count++] = strlen (self->service);
+    }
+    if (body) {
+        frames [count] = body;
+        sizes [count++] = size;
+    }
+    if (zx__send_frames (self->socket, frames, sizes, count, ZMQ_DONTWAIT))
+        zx_log_warning (self->log, "cannot send to the broker at %s: %s",
+                        self->endpoint, zmq_strerror (errno));
+}
+
+static void
+s_flush (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx__client_t *self = (zx__client_t *) arg;
+    self->flush_scheduled = false;
+    if (self->out.records == 0)
+        return;
+    s_send (self, ZX_CMD_REQUEST, self->out.data, self->out.size, true);
+    zx__batch_clear (&self->out);
+}
+
+static void
+s_on_reply (zx__client_t *self, const zmq_msg_t *batch)
+{
+    const uint8_t *cursor = zmq_msg_data ((zmq_msg_t *) batch);
+    const uint8_t *end = cursor + zmq_msg_size (batch);
+    zx__reply_rec_t rec;
+    zx_err_t rc;
+    while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
+        s_entry_t *entry = zx__idmap_take (&self->entries, rec.corr);
+        if (!entry)
+            continue;                   //  Late: already failed or cancelled
+        zx_err_t code = zx__status_to_err (rec.status);
+        if (code == ZX_EPROTO && rec.status != ZX_STATUS_BAD_REQUEST) {
+            const char *text = "the broker sent an unknown reply status";
+            s_finish (self, entry, ZX_EPROTO, text, strlen (text));
+        }
+        else
+            s_finish (self, entry, code, rec.payload, rec.payload_size);
+    }
+    if (rc == ZX_EPROTO)
+        zx_log_warning (self->log, "malformed REPLY from the broker at %s: rest dropped",
+                        self->endpoint);
+}
+
+static void
+s_on_readable (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx__client_t *self = (zx__client_t *) arg;
+    zmq_msg_t frames [4];
+    for (int burst = 0; burst < 4096; burst++) {
+        size_t count = 0;
+        bool more = true;
+        while (more) {
+            zmq_msg_t *frame = &frames [count < 4 ? count : 3];
+            if (count >= 4)
+                zmq_msg_close (frame);
+            zmq_msg_init (frame);
+            if (zmq_msg_recv (frame, self->socket, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (frame);
+                break;
+            }
+            more = zmq_msg_more (frame);
+            if (count < 4)
+                count++;
+        }
+        if (count == 0)
+            break;
+        self->last_heard_us = zx__now_us ();
+        if (count >= 2 && zmq_msg_size (&frames [0]) == ZX_PROTO_CLIENT_LEN
+        &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0
+        &&  zmq_msg_size (&frames [1]) == 1) {
+            uint8_t command = *(uint8_t *) zmq_msg_data (&frames [1]);
+            if (command == ZX_CMD_REPLY && count == 3)
+                s_on_reply (self, &frames [2]);
+            else
+            if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT)
+                zx_log_warning (self->log, "unexpected command %d from the broker: dropped", command);
+        }
+        else
+            zx_log_warning (self->log, "malformed message from the broker at %s: dropped",
+                            self->endpoint);
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+    }
+}
+
+static void
+s_on_tick (zx_loop_t *loop, void *arg)
+{
+    zx__client_t *self = (zx__client_t *) arg;
+    self->timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+    if (self->entries.live == 0)
+        return;
+    int64_t silent_us = zx__now_us () - self->last_heard_us;
+    if (silent_us > (int64_t) self->heartbeat_ms * self->liveness * 1000) {
+        char cause [400];
+        snprintf (cause, sizeof cause, "broker at %s not heard from for %lld ms",
+                  self->endpoint, (long long) silent_us / 1000);
+        zx_log_warning (self->log, "%s: failing %zu tasks", cause, self->entries.live);
+        s_fail_all (self, ZX_EWORKER_LOST, cause);
+        return;
+    }
+    s_send (self, ZX_CMD_HEARTBEAT, NULL, 0, false);
+}
+
+zx_err_t
+zx__client_attach (zx__client_t *self, zx_loop_t *loop)
+{
+    self->loop = loop;
+    zx_err_t rc = zx__loop_add_socket (loop, self->socket, s_on_readable, self);
+    self->timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+    return rc;
+}
+
+//  A future was cancelled: forget it here and tell the broker, which
+//  withdraws the task or lets its worker skip it.
+static void
+s_cancel (zx_future_t *future, void *arg)
+{
+    (void) future;
+    s_entry_t *entry = (s_entry_t *) arg;
+    zx__client_t *self = entry->client;
+    if (zx__idmap_take (&self->entries, entry->corr) != entry)
+        return;
+    //  The request may still be in the outgoing batch: send it first, so
+    //  the broker sees the cancel after it
+    s_flush (self->loop, self);
+    uint8_t corr [8];
+    zx__put_u64 (corr, entry->corr);
+    s_send (self, ZX_CMD_CANCEL, corr, sizeof corr, false);
+    const char *text = "cancelled";
+    s_finish (self, entry, ZX_ECANCELLED, text, strlen (text));
+}
+
+void
+zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx_values_t *args)
+{
+    size_t name_len = task ? strlen (task) : 0;
+    size_t size = 0;
+    const void *data = args ? zx__values_data (args, &size) : "";
+    s_entry_t *entry = NULL;
+    if (name_len == 0 || name_len > 255)
+        zx_future_set_error (future, ZX_EINVAL, "bad task name: 1 to 255 bytes");
+    else
+    if (!(entry = malloc (sizeof (s_entry_t) + name_len + 1)))
+        zx_future_set_error (future, ZX_ENOMEM, "out of memory");
+    else {
+        entry->client = self;
+        entry->future = zx__future_ref (future);
+        entry->corr = self->next_corr++;
+        memcpy (entry->task, task, name_len + 1);
+        if (zx__batch_add_request (&self->out, entry->corr, 1, self->flags, task, name_len,
+                                   data, size) != ZX_OK
+        ||  !zx__idmap_put (&self->entries, entry->corr, entry)) {
+            zx_future_destroy (&entry->future);
+            free (entry);
+            zx_future_set_error (future, ZX_ENOMEM, "cannot queue task '%s'", task);
+        }
+        else {
+            if (self->entries.live == 1)
+                self->last_heard_us = zx__now_us ();    //  Silence counts from now
+            zx__future_set_running (future);
+            zx__future_set_canceller (future, s_cancel, entry);
+            if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+                self->flush_scheduled = true;
+        }
+    }
+    zx_values_destroy (&args);
+}
+
+size_t
+zx__client_outstanding (const zx__client_t *self)
+{
+    return self->entries.live;
+}

@@ -1,0 +1,36 @@
+/*  zx_client.h - internal: the coordinator's side of a broker (ZXC01).
+
+    A client is a DEALER connected to a zexec-broker. It batches the
+    requests submitted in one loop iteration into one REQUEST message,
+    completes each future from its reply record, sends heartbeats while
+    work is outstanding, and fails that work when the broker falls silent.
+    The remote executor is a client behind the executor API.             */
+#ifndef ZX_CLIENT_H_INCLUDED
+#define ZX_CLIENT_H_INCLUDED
+#include "zexec.h"
+
+typedef struct zx__client zx__client_t;
+
+//  Creates a client for service at endpoint (connects at once; the broker
+//  may come later). idle (owner) runs whenever the last outstanding
+//  request completes. NULL on a bad endpoint or when out of memory.
+zx__client_t *zx__client_new (const char *endpoint, const char *service,
+                              int heartbeat_ms, int liveness, uint8_t flags,
+                              void (*idle) (void *owner), void *owner);
+
+//  Fails what is outstanding with ZX_ESHUTDOWN, says DISCONNECT and frees
+//  the client; accepts NULL and nulls the pointer.
+void zx__client_destroy (zx__client_t **self_p);
+
+//  Starts watching the socket and the heartbeat timer on loop.
+zx_err_t zx__client_attach (zx__client_t *self, zx_loop_t *loop);
+
+//  Sends task (args, taken) for future, which the client references until
+//  it completes it, exactly once. Errors fail the future.
+void zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task,
+                        zx_values_t *args);
+
+//  Returns how many requests await their reply.
+size_t zx__client_outstanding (const zx__client_t *self);
+
+#endif

@@ -1,0 +1,439 @@
+/*  zx_serve.c - this process as a remote worker of a zexec-broker.
+
+    DESIGN: a bridge. On the broker's side it is one ZXW01 worker: a DEALER
+    that says READY with its credits and answers REQUEST batches with REPLY
+    batches. On its own side every request becomes a future on a local
+    executor (a thread or process pool), and each future's completion adds
+    a record to the next reply batch. The bridge's loop never runs a task
+    itself, so it keeps sending heartbeats while tasks run. When the broker
+    falls silent (or says DISCONNECT) the bridge cancels what it was doing
+    for it, drops the socket and connects again with backoff, announcing
+    itself anew: the broker has failed or retried that work meanwhile.   */
+
+#define _GNU_SOURCE
+#include "zx_future.h"
+#include "zx_idmap.h"
+#include "zx_loop.h"
+#include "zx_proto.h"
+#include "zx_task.h"
+#include "zx_values.h"
+#include "zx_worker.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+
+#define ZX_BACKOFF_MIN_MS   100
+#define ZX_BACKOFF_MAX_MS   3000
+
+typedef struct {
+    zx_worker_t *worker;
+    zx_future_t *future;
+    uint64_t corr;
+    uint32_t attempt;
+    unsigned generation;        //  Of the connection it came on
+} s_job_t;
+
+struct zx_worker {
+    zx_loop_t *loop;
+    zx_executor_t *executor;
+    char *endpoint;
+    char *service;
+    char identity [128];
+    zsock_t *dealer;
+    void *socket;
+    unsigned generation;
+    uint32_t credits;
+    uint32_t parallel;          //  Pool workers: tasks run at once
+    int heartbeat_ms;
+    int liveness;
+    int backoff_ms;
+    int64_t last_heard_us;
+    uint64_t tick_timer;
+    uint64_t connect_timer;
+    zx__idmap_t jobs;           //  corr -> job, this connection's
+    zx__batch_t replies;
+    bool flush_scheduled;
+    zx_logger_t *log;
+};
+
+static void s_connect (zx_loop_t *loop, void *arg);
+
+static zx_err_t
+s_send (zx_worker_t *self, uint8_t command, const void *body, size_t size)
+{
+    if (!self->socket)
+        return ZX_EINVAL;
+    const void *frames [] = { ZX_PROTO_WORKER, &command, body };
+    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, size };
+    return zx__send_frames (self->socket, frames, sizes, body ? 3 : 2, ZMQ_DONTWAIT);
+}
+
+static void
+s_flush (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    self->flush_scheduled = false;
+    if (self->replies.records == 0)
+        return;
+    s_send (self, ZX_CMD_REPLY, self->replies.data, self->replies.size);
+    zx__batch_clear (&self->replies);
+}
+
+static void
+s_job_done (zx_future_t *future, void *arg)
+{
+    s_job_t *job = (s_job_t *) arg;
+    zx_worker_t *self = job->worker;
+    if (job->generation == self->generation
+    &&  zx__idmap_take (&self->jobs, job->corr) == job) {
+        zx_err_t code = zx_future_error (future);
+        size_t size = 0;
+        const void *payload;
+        if (code == ZX_OK)
+            payload = zx__values_data (zx_future_result (future), &size);
+        else {
+            payload = zx_future_message (future);
+            size = strlen (payload);
+        }
+        zx__batch_add_reply (&self->replies, job->corr, job->attempt,
+                             (uint8_t) zx__status_from_err (code), payload, size);
+        if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+            self->flush_scheduled = true;
+    }
+    zx_future_destroy (&job->future);
+    free (job);
+}
+
+static void
+s_on_request (zx_worker_t *self, const zmq_msg_t *batch)
+{
+    const uint8_t *cursor = zmq_msg_data ((zmq_msg_t *) batch);
+    const uint8_t *end = cursor + zmq_msg_size (batch);
+    zx__request_rec_t rec;
+    zx_err_t rc;
+    while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
+        char task [256];
+        memcpy (task, rec.name, rec.name_len);
+        task [rec.name_len] = 0;
+        zx_values_t *args = NULL;
+        s_job_t *job = calloc (1, sizeof (s_job_t));
+        if (!job || zx__values_decode (rec.args, rec.args_size, &args) != ZX_OK
+        ||  zx__idmap_get (&self->jobs, rec.corr)) {
+            char text [320];
+            snprintf (text, sizeof text, job ? "malformed or duplicate request for task '%s'"
+                                             : "worker out of memory for task '%s'", task);
+            zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                 job ? ZX_STATUS_BAD_REQUEST : ZX_STATUS_TASK_ERROR,
+                                 text, strlen (text));
+            free (job);
+            continue;
+        }
+        job->worker = self;
+        job->corr = rec.corr;
+        job->attempt = rec.attempt;
+        job->generation = self->generation;
+        job->future = zx_run_in_executor (self->loop, self->executor, task, args);
+        if (!job->future || !zx__idmap_put (&self->jobs, rec.corr, job)) {
+            zx_future_destroy (&job->future);
+            free (job);
+            const char *text = "worker out of memory";
+            zx__batch_add_reply (&self->replies, rec.corr, rec.attempt, ZX_STATUS_TASK_ERROR,
+                                 text, strlen (text));
+            continue;
+        }
+        zx_future_add_done_callback (job->future, s_job_done, job);
+    }
+    if (rc == ZX_EPROTO)
+        zx_log_warning (self->log, "malformed REQUEST batch from the broker: rest dropped");
+    if (self->replies.records && !self->flush_scheduled
+    &&  zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+        self->flush_scheduled = true;
+}
+
+static void
+s_on_cancel (zx_worker_t *self, const zmq_msg_t *ids)
+{
+    const uint8_t *data = zmq_msg_data ((zmq_msg_t *) ids);
+    for (size_t at = 0; at + 8 <= zmq_msg_size (ids); at += 8) {
+        s_job_t *job = zx__idmap_get (&self->jobs, zx__get_u64 (data + at));
+        if (job)
+            zx_future_cancel (job->future);     //  Its reply says cancelled
+    }
+}
+
+static void
+s_abandon_job (uint64_t id, void *value, void *arg)
+{
+    (void) id;
+    (void) arg;
+    s_job_t *job = (s_job_t *) value;
+    zx__future_remove_callback (job->future, s_job_done, job);
+    zx_future_cancel (job->future);
+    zx_future_destroy (&job->future);
+    free (job);
+}
+
+//  Drops the connection: what ran for it is cancelled (the broker has
+//  given up on it) and replies not yet sent are discarded.
+static void
+s_disconnect (zx_worker_t *self)
+{
+    if (!self->socket)
+        return;
+    self->generation++;
+    zx__idmap_each (&self->jobs, s_abandon_job, NULL);
+    zx__idmap_free (&self->jobs);
+    zx__batch_clear (&self->replies);
+    zx__loop_remove (self->loop, self->socket, -1);
+    zsock_destroy (&self->dealer);
+    self->socket = NULL;
+}
+
+static void
+s_reconnect_later (zx_worker_t *self, const char *why)
+{
+    zx_log_warning (self->log, "%s: connecting again to %s in %d ms", why, self->endpoint,
+                    self->backoff_ms);
+    s_disconnect (self);
+    if (!self->connect_timer)
+        self->connect_timer = zx_loop_call_later (self->loop, self->backoff_ms, s_connect, self);
+    self->backoff_ms = self->backoff_ms * 2 > ZX_BACKOFF_MAX_MS ? ZX_BACKOFF_MAX_MS
+                                                              : self->backoff_ms * 2;
+}
+
+static void
+s_on_readable (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    zmq_msg_t frames [4];
+    for (int burst = 0; burst < 4096 && self->socket; burst++) {
+        size_t count = 0;
+        bool more = true;
+        while (more) {
+            zmq_msg_t *frame = &frames [count < 4 ? count : 3];
+            if (count >= 4)
+                zmq_msg_close (frame);
+            zmq_msg_init (frame);
+            if (zmq_msg_recv (frame, self->socket, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (frame);
+                break;
+            }
+            more = zmq_msg_more (frame);
+            if (count < 4)
+                count++;
+        }
+        if (count == 0)
+            break;
+        self->last_heard_us = zx__now_us ();
+        self->backoff_ms = ZX_BACKOFF_MIN_MS;
+        bool bye = false;
+        if (count >= 2 && zmq_msg_size (&frames [0]) == ZX_PROTO_WORKER_LEN
+        &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
+        &&  zmq_msg_size (&frames [1]) == 1) {
+            uint8_t command = *(uint8_t *) zmq_msg_data (&frames [1]);
+            if (command == ZX_CMD_REQUEST && count == 3)
+                s_on_request (self, &frames [2]);
+            else
+            if (command == ZX_CMD_CANCEL && count == 3)
+                s_on_cancel (self, &frames [2]);
+            else
+            if (command == ZX_CMD_DISCONNECT)
+                bye = true;
+            else
+            if (command != ZX_CMD_HEARTBEAT)
+                zx_log_warning (self->log, "unexpected command %d from the broker: dropped", command);
+        }
+        else
+            zx_log_warning (self->log, "malformed message from the broker: dropped");
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+        if (bye) {
+            s_reconnect_later (self, "the broker said goodbye");
+            break;
+        }
+    }
+}
+
+static void
+s_connect (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    self->connect_timer = 0;
+    char hostname [64] = "host";
+    gethostname (hostname, sizeof hostname - 1);
+    snprintf (self->identity, sizeof self->identity, "%s.%d.%u", hostname, (int) getpid (),
+              self->generation);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        s_reconnect_later (self, "cannot create a socket");
+        return;
+    }
+    zsock_set_identity (self->dealer, self->identity);
+    zsock_set_rcvhwm (self->dealer, 0);
+    zsock_set_sndhwm (self->dealer, 0);
+    zsock_set_linger (self->dealer, 0);
+    if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
+        zsock_destroy (&self->dealer);
+        self->connect_timer = zx_loop_call_later (self->loop, self->backoff_ms, s_connect, self);
+        return;
+    }
+    self->socket = zsock_resolve (self->dealer);
+    zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
+    self->last_heard_us = zx__now_us ();
+    uint8_t info [ZX_READY_INFO_SIZE];
+    zx__put_u32 (info, self->credits);
+    zx__put_u32 (info + 4, 0);
+    zx__put_u32 (info + 8, (uint32_t) getpid ());
+    zx__put_u32 (info + 12, self->parallel);
+    uint8_t command = ZX_CMD_READY;
+    const void *frames [] = { ZX_PROTO_WORKER, &command, self->service, info, self->identity };
+    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, strlen (self->service), sizeof info,
+                        strlen (self->identity) };
+    zx__send_frames (self->socket, frames, sizes, 5, ZMQ_DONTWAIT);
+    zx_log_info (self->log, "connected to %s as %s for service '%s'", self->endpoint,
+                 self->identity, self->service);
+}
+
+static void
+s_on_tick (zx_loop_t *loop, void *arg)
+{
+    zx_worker_t *self = (zx_worker_t *) arg;
+    self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+    if (!self->socket)
+        return;
+    int64_t silent = zx__now_us () - self->last_heard_us;
+    if (silent > (int64_t) self->heartbeat_ms * self->liveness * 1000) {
+        char why [128];
+        snprintf (why, sizeof why, "broker not heard from for %lld ms", (long long) silent / 1000);
+        s_reconnect_later (self, why);
+        return;
+    }
+    s_send (self, ZX_CMD_HEARTBEAT, NULL, 0);
+}
+
+zx_worker_t *
+zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
+               const zx_executor_opts_t *opts)
+{
+    zx_executor_opts_t defaults = { 0 };
+    if (!opts)
+        opts = &defaults;
+    const char *service = opts->service ? opts->service : "default";
+    if (!loop || !endpoint || !executor || !*service || strlen (service) > 255
+    ||  opts->window < 0 || opts->heartbeat_ms < 0 || opts->liveness < 0)
+        return NULL;
+    zx__czmq_quiet ();
+    zx_worker_t *self = calloc (1, sizeof (zx_worker_t));
+    if (!self)
+        return NULL;
+    self->loop = loop;
+    self->executor = executor;
+    self->endpoint = strdup (endpoint);
+    self->service = strdup (service);
+    size_t workers = zx_executor_worker_pids (executor, NULL, 0);
+    self->parallel = workers ? (uint32_t) workers : 1;
+    self->credits = opts->window ? (uint32_t) opts->window
+                                 : (uint32_t) (32 * (workers ? workers : 1));
+    self->heartbeat_ms = opts->heartbeat_ms ? opts->heartbeat_ms : 1000;
+    self->liveness = opts->liveness ? opts->liveness : 3;
+    self->backoff_ms = ZX_BACKOFF_MIN_MS;
+    self->log = zx_log_get ("zexec.serve");
+    if (!self->endpoint || !self->service) {
+        zx_worker_destroy (&self);
+        return NULL;
+    }
+    s_connect (loop, self);
+    self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+    return self;
+}
+
+void
+zx_worker_destroy (zx_worker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zx_worker_t *self = *self_p;
+    if (self->socket) {
+        s_flush (self->loop, self);
+        uint8_t bye [] = { ZX_BYE_NORMAL, 'b', 'y', 'e' };
+        s_send (self, ZX_CMD_DISCONNECT, bye, sizeof bye);
+        zsock_set_linger (self->dealer, 500);
+    }
+    s_disconnect (self);
+    if (self->tick_timer)
+        zx_loop_cancel_timer (self->loop, self->tick_timer);
+    if (self->connect_timer)
+        zx_loop_cancel_timer (self->loop, self->connect_timer);
+    zx__batch_free (&self->replies);
+    free (self->endpoint);
+    free (self->service);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+zx_worker_connected (const zx_worker_t *self)
+{
+    return self->socket && zx__now_us () - self->last_heard_us
+           <= (int64_t) self->heartbeat_ms * self->liveness * 1000;
+}
+
+//  --------------------------------------------------------------------
+//  zx_serve: the whole worker program in one call
+
+static int s_signal_fd = -1;
+
+static void
+s_on_signal (zx_loop_t *loop, void *arg)
+{
+    (void) arg;
+    struct signalfd_siginfo info;
+    if (read (s_signal_fd, &info, sizeof info) < 0)
+        return;
+    zx_loop_stop (loop);
+}
+
+zx_err_t
+zx_serve (const char *endpoint, bool processes, const zx_executor_opts_t *pool_opts,
+          const zx_executor_opts_t *serve_opts)
+{
+    if (!endpoint)
+        return ZX_EINVAL;
+    sigset_t signals, previous;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, &previous);
+    s_signal_fd = signalfd (-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = processes ? zx_process_pool_new (pool_opts)
+                                    : zx_thread_pool_new (pool_opts);
+    zx_worker_t *worker = loop && pool ? zx_worker_new (loop, endpoint, pool, serve_opts) : NULL;
+    zx_err_t rc = worker && s_signal_fd >= 0 ? ZX_OK : ZX_EINVAL;
+    if (rc == ZX_OK) {
+        zx_log_info (zx_log_get ("zexec.serve"), "serving %s with %zu %s", endpoint,
+                     zx_executor_worker_pids (pool, NULL, 0), processes ? "processes" : "threads");
+        zx__loop_add_fd (loop, s_signal_fd, s_on_signal, NULL);
+        zx_loop_run_forever (loop);
+    }
+    zx_worker_destroy (&worker);
+    if (pool)
+        zx_executor_shutdown (pool, false, true);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+    if (s_signal_fd >= 0)
+        close (s_signal_fd);
+    s_signal_fd = -1;
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+    return rc;
+}
