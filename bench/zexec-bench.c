@@ -2,8 +2,10 @@
 
     A first cut of the benchmark suite: tiny-task throughput (int in, int
     out, everything in flight at once) and one-at-a-time round trips for
-    the thread pool and the process pool, with 2 workers. It prints a
-    table, or with --csv one line per figure: workload,executor,value,unit.
+    the thread pool, the process pool, and remote workers through a
+    zexec-broker on tcp loopback (the bench starts the broker, and itself
+    again as the worker with --serve), with 2 workers. It prints a table,
+    or with --csv one line per figure: workload,executor,value,unit.
 
         zexec-bench [--quick] [--csv] [--tasks N] [--workers N] [--window N] */
 
@@ -13,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/wait.h>
 
 ZX_TASK (bench_square)
 {
@@ -88,10 +93,49 @@ s_rtt_p50 (zx_loop_t *loop, zx_executor_t *pool, int count)
     return median;
 }
 
+//  Starts argv as a child process; returns its pid or -1.
+static pid_t
+s_start (char *const argv [])
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        execv (argv [0], argv);
+        _exit (127);
+    }
+    return pid;
+}
+
+static void
+s_stop (pid_t pid)
+{
+    if (pid > 0) {
+        kill (pid, SIGTERM);
+        waitpid (pid, NULL, 0);
+    }
+}
+
+//  The broker program beside this one in the build tree, or as installed.
+static void
+s_broker_path (char *path, size_t size)
+{
+    char self [4096];
+    ssize_t length = readlink ("/proc/self/exe", self, sizeof self - 1);
+    self [length > 0 ? length : 0] = 0;
+    char *slash = strrchr (self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf (path, size, "%s/../broker/zexec-broker", self);
+    if (access (path, X_OK) != 0)
+        snprintf (path, size, "%s/zexec-broker", self);
+}
+
 int
 main (int argc, char **argv)
 {
     zx_init (argc, argv);
+    if (argc == 4 && strcmp (argv [1], "--serve") == 0)
+        return zx_serve (argv [2], false, &(zx_executor_opts_t) { .max_workers = atoi (argv [3]) },
+                         NULL) == ZX_OK ? 0 : 1;
     int tasks = 200000, workers = 2, rtts = 2000, window = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv [i], "--csv") == 0)
@@ -135,6 +179,29 @@ main (int argc, char **argv)
         s_report ("rtt_p50", kinds [k], s_rtt_p50 (loop, pool, rtts), "us");
         zx_executor_destroy (&pool);
     }
+    //  Remote: a broker on tcp loopback and this program as its worker
+    char broker_path [4200], endpoint [64], workers_text [16], self_path [4096];
+    s_broker_path (broker_path, sizeof broker_path);
+    ssize_t length = readlink ("/proc/self/exe", self_path, sizeof self_path - 1);
+    self_path [length > 0 ? length : 0] = 0;
+    int port = 20000 + getpid () % 20000;
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    snprintf (workers_text, sizeof workers_text, "%d", workers);
+    char *broker_argv [] = { broker_path, "--bind", endpoint, NULL };
+    char *worker_argv [] = { self_path, "--serve", endpoint, workers_text, NULL };
+    pid_t broker = access (broker_path, X_OK) == 0 ? s_start (broker_argv) : -1;
+    pid_t worker = broker > 0 ? s_start (worker_argv) : -1;
+    zx_executor_t *remote = worker > 0 ? zx_remote_executor_new (endpoint, NULL) : NULL;
+    if (remote) {
+        s_throughput (loop, remote, 1000);
+        s_report ("tiny_throughput", "remote", s_throughput (loop, remote, tasks), "tasks/s");
+        s_report ("rtt_p50", "remote", s_rtt_p50 (loop, remote, rtts), "us");
+        zx_executor_destroy (&remote);
+    }
+    else
+        fprintf (stderr, "zexec-bench: no zexec-broker at %s: remote rows skipped\n", broker_path);
+    s_stop (worker);
+    s_stop (broker);
     zx_loop_destroy (&loop);
     return 0;
 }
