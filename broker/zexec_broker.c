@@ -209,12 +209,22 @@ s_client_drop (s_broker_t *self, s_client_t *client, const char *why)
 {
     zx_log_info (self->log, "coordinator %s gone (%s): %zu tasks cancelled",
                  client->label, why, client->outstanding);
+    //  A coordinator that was only slow (its loop stalled) reads these
+    //  when it wakes, rather than wait forever for replies: a later
+    //  request of its would make it known here again, heartbeats and all
+    char text [160];
+    snprintf (text, sizeof text, "the broker dropped this coordinator (%s) and cancelled "
+              "its tasks", why);
     while (client->tickets) {
         s_ticket_t *ticket = client->tickets;
+        s_client_reply (client, ticket->corr, ticket->attempt, ZX_EWORKER_LOST,
+                        text, strlen (text));
         s_ticket_unlink (ticket);
         //  Completes the ticket (and frees it) through s_complete
         zx__request_cancel (ticket->request);
     }
+    if (client->dirty)
+        s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
     zhashx_delete (self->clients, client->label);
     zx__idmap_free (&client->by_corr);
     zx__batch_free (&client->replies);
@@ -256,7 +266,9 @@ s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, si
         s_ticket_t *ticket = calloc (1, sizeof (s_ticket_t));
         if (!ticket || !zx__idmap_put (&client->by_corr, rec.corr, ticket)) {
             free (ticket);
-            s_client_reply (client, rec.corr, rec.attempt, ZX_ETASK, "broker out of memory", 20);
+            const char *text = rec.corr == 0 || rec.corr == UINT64_MAX
+                             ? "reserved correlation id" : "broker out of memory";
+            s_client_reply (client, rec.corr, rec.attempt, ZX_ETASK, text, strlen (text));
             continue;
         }
         ticket->client = client;

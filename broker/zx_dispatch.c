@@ -250,6 +250,7 @@ s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
                             cause, request->data, request->attempt + 1);
             request->attempt++;
             request->worker = NULL;
+            request->queued_us = zx__now_us ();     //  Waits anew for a worker
             s_list_prepend (&self->queue, request);
             s_schedule_pump (self);
             continue;
@@ -613,6 +614,18 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
         worker->credits++;
         accepted++;
         zx_err_t code = zx__status_to_err (rec.status);
+        //  A worker fronting a pool reports the loss of one of its own
+        //  processes: retry that as if the worker itself had been lost
+        if (code == ZX_EWORKER_LOST && request->cookie
+        &&  request->attempt <= (uint32_t) (request->flags & ZX_FLAG_RETRIES)) {
+            zx_log_warning (self->log, "worker %s lost task '%s': it goes to a worker again "
+                            "(attempt %u)", worker->label, request->data, request->attempt + 1);
+            request->attempt++;
+            request->worker = NULL;
+            request->queued_us = zx__now_us ();
+            s_list_append (&self->queue, request);
+            continue;
+        }
         if (code == ZX_EPROTO && rec.status != ZX_STATUS_BAD_REQUEST)
             s_complete_text (self, request, ZX_EPROTO, "worker sent an unknown reply status");
         else

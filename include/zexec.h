@@ -195,8 +195,10 @@ int zx_call_fail (zx_call_t *call, const char *format, ...) ZX_PRINTF (2, 3);
 //  Returns the name of the running task (borrowed).
 const char *zx_call_task (zx_call_t *call);
 
-//  Returns true once the caller has asked to cancel this call. Long tasks
-//  may poll it and return early (cooperative cancellation).
+//  Returns true once the caller has asked to cancel this call, for tasks
+//  that poll it and return early (cooperative cancellation). In this
+//  version a worker reads cancels only between tasks, so it stays false
+//  while a task runs: a cancel withdraws tasks that have not started.
 bool zx_call_cancelled (zx_call_t *call);
 
 /*  ---------------------------------------------------------------------

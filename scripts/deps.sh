@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #   Installs the Debian packages zexec needs, only those missing.
 #   Sourced by run.sh and test.sh; needs root (or sudo) when anything is missing.
-zexec_packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libcmocka-dev"
+zexec_packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libcmocka-dev iproute2"
 zexec_missing=""
 for package in $zexec_packages; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

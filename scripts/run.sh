@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-#   The main job: build zexec, then run the two seed programs
-#   (thread pool, then process pool).
+#   The main job: build zexec, run the two seed programs (thread pool, then
+#   process pool), then the distributed_primes demo: on a local pool, and
+#   across a zexec-broker and one zexec-worker on tcp loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 build=${ZEXEC_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -12,3 +14,59 @@ time "$build/examples/asyncio_executor_thread"
 echo
 echo "== asyncio_executor_process (3 worker processes)"
 time "$build/examples/asyncio_executor_process"
+
+echo
+echo "== distributed_primes (local thread pool)"
+time "$build/examples/distributed_primes"
+
+#   The same demo on remote workers: a broker and one worker in the
+#   background on tcp loopback, both stopped on the way out, however the
+#   script ends.
+echo
+echo "== distributed_primes (zexec-broker + one zexec-worker on tcp loopback)"
+broker_pid=""
+worker_pid=""
+log_dir=$(mktemp -d)
+stop_servers () {
+    for pid in $worker_pid $broker_pid; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    worker_pid=""
+    broker_pid=""
+}
+cleanup () {
+    stop_servers
+    rm -rf "$log_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+#   A port that is free: the broker exits at once when it cannot bind
+for _ in 1 2 3 4 5; do
+    port=${ZEXEC_DEMO_PORT:-$((20000 + RANDOM % 20000))}
+    "$build/broker/zexec-broker" --bind "tcp://127.0.0.1:$port" 2>"$log_dir/broker.log" &
+    broker_pid=$!
+    sleep 0.3
+    kill -0 "$broker_pid" 2>/dev/null && break
+    wait "$broker_pid" 2>/dev/null || true
+    broker_pid=""
+done
+if [ -z "$broker_pid" ]; then
+    echo "zexec-broker could not start:" >&2
+    cat "$log_dir/broker.log" >&2
+    exit 1
+fi
+endpoint="tcp://127.0.0.1:$port"
+echo "broker:  zexec-broker --bind $endpoint (pid $broker_pid)"
+"$build/workers/zexec-worker" --connect "$endpoint" \
+    --tasks "$build/examples/libzexec-primes.so" --workers "$(nproc)" 2>"$log_dir/worker.log" &
+worker_pid=$!
+echo "worker:  zexec-worker --connect $endpoint --tasks $build/examples/libzexec-primes.so" \
+     "--workers $(nproc) (pid $worker_pid)"
+time "$build/examples/distributed_primes" --endpoint "$endpoint"
+stop_servers
+echo
+echo "-- the broker's and the worker's stderr"
+cat "$log_dir/broker.log" "$log_dir/worker.log"

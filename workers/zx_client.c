@@ -9,7 +9,10 @@
     `liveness` silent intervals everything outstanding fails with
     ZX_EWORKER_LOST, so no future waits forever on a dead broker. The
     DEALER reconnects by itself, so later submissions go through once the
-    broker is back.                                                      */
+    broker is back. A reconnection is a new peer to the broker's ROUTER
+    (and may be a new broker): it never answers what was outstanding,
+    yet its heartbeats would keep silence from showing. So a monitor on
+    the DEALER fails what is outstanding as soon as the connection drops.*/
 
 #define _GNU_SOURCE
 #include "zx_client.h"
@@ -22,6 +25,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,7 @@ typedef struct {
 struct zx__client {
     zsock_t *dealer;
     void *socket;
+    zsock_t *monitor;           //  PAIR: the DEALER's disconnect events
     char *endpoint;
     char *service;
     zx_loop_t *loop;
@@ -77,9 +82,18 @@ zx__client_new (const char *endpoint, const char *service, int heartbeat_ms,
     zsock_set_rcvhwm (self->dealer, 0);
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_linger (self->dealer, 500);
+    self->socket = zsock_resolve (self->dealer);
+    //  A serial, not the address: a freed client's name may linger a while
+    static atomic_uint serials;
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://zexec-client-monitor-%u",
+              atomic_fetch_add (&serials, 1));
+    if (zmq_socket_monitor (self->socket, monitor, ZMQ_EVENT_DISCONNECTED) != 0
+    ||  !(self->monitor = zsock_new (ZMQ_PAIR))
+    ||  zsock_connect (self->monitor, "%s", monitor) != 0)
+        goto fail;
     if (zsock_connect (self->dealer, "%s", endpoint) != 0)
         goto fail;
-    self->socket = zsock_resolve (self->dealer);
     return self;
 
 fail:
@@ -149,6 +163,8 @@ zx__client_destroy (zx__client_t **self_p)
     zx__client_t *self = *self_p;
     if (self->loop) {
         zx__loop_remove (self->loop, self->socket, -1);
+        if (self->monitor)
+            zx__loop_remove (self->loop, zsock_resolve (self->monitor), -1);
         if (self->timer)
             zx_loop_cancel_timer (self->loop, self->timer);
     }
@@ -161,7 +177,8 @@ zx__client_destroy (zx__client_t **self_p)
         size_t sizes [] = { ZX_PROTO_CLIENT_LEN, 1, 1 };
         zx__send_frames (self->socket, frames, sizes, 3, ZMQ_DONTWAIT);
     }
-    zsock_destroy (&self->dealer);
+    zsock_destroy (&self->dealer);      //  Also ends its monitor
+    zsock_destroy (&self->monitor);
     zx__idmap_free (&self->entries);
     zx__batch_free (&self->out);
     free (self->endpoint);
@@ -268,6 +285,33 @@ s_on_readable (zx_loop_t *loop, void *arg)
     }
 }
 
+//  The connection to the broker dropped: nothing outstanding will be
+//  answered on the next one.
+static void
+s_on_monitor (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx__client_t *self = (zx__client_t *) arg;
+    bool dropped = false;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    //  Each event is two frames: event (2 bytes) and value (4), endpoint
+    while (zmq_msg_recv (&frame, zsock_resolve (self->monitor), ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_more (&frame) && zmq_msg_size (&frame) >= 2) {
+            uint16_t event;
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
+            dropped |= event == ZMQ_EVENT_DISCONNECTED;
+        }
+    }
+    zmq_msg_close (&frame);
+    if (dropped && self->entries.live) {
+        char cause [400];
+        snprintf (cause, sizeof cause, "connection to the broker at %s lost", self->endpoint);
+        zx_log_warning (self->log, "%s: failing %zu tasks", cause, self->entries.live);
+        s_fail_all (self, ZX_EWORKER_LOST, cause);
+    }
+}
+
 static void
 s_on_tick (zx_loop_t *loop, void *arg)
 {
@@ -292,6 +336,8 @@ zx__client_attach (zx__client_t *self, zx_loop_t *loop)
 {
     self->loop = loop;
     zx_err_t rc = zx__loop_add_socket (loop, self->socket, s_on_readable, self);
+    if (rc == ZX_OK)
+        rc = zx__loop_add_socket (loop, zsock_resolve (self->monitor), s_on_monitor, self);
     self->timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
     return rc;
 }

@@ -353,6 +353,12 @@ zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
         return NULL;
     }
     s_connect (loop, self);
+    if (!self->socket) {
+        //  zmq_connect fails at once only on an endpoint it can never
+        //  reach (bad syntax or transport): say so rather than retry
+        zx_worker_destroy (&self);
+        return NULL;
+    }
     self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
     return self;
 }

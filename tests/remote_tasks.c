@@ -1,0 +1,57 @@
+/*  remote_tasks.c - the task library test_remote.c runs on real workers.
+
+    Built as a shared library and loaded by zexec-worker with --tasks: its
+    ZX_TASK registrations run as dlopen loads it, into the registry of the
+    shared libzexec the worker program links. Every task says which
+    process ran it, so a test can tell workers apart.                     */
+#define _GNU_SOURCE
+#include <zexec.h>
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+//  square (n) -> [n * n, pid]
+ZX_TASK (square)
+{
+    int64_t n;
+    if (zx_call_arg_int (call, 0, &n))
+        return -1;
+    zx_values_add_int (zx_call_result (call), n * n);
+    return zx_call_return_int (call, getpid ());
+}
+
+//  whoami () -> [pid, thread name]
+ZX_TASK (whoami)
+{
+    zx_values_add_int (zx_call_result (call), getpid ());
+    zx_values_add_str (zx_call_result (call), zx_thread_name ());
+    return 0;
+}
+
+//  sleep_ms (ms) -> [pid, thread name]. Sleeps in short slices and stops
+//  early once the caller cancels, where the runtime tells it so.
+ZX_TASK (sleep_ms)
+{
+    int64_t ms;
+    if (zx_call_arg_int (call, 0, &ms))
+        return -1;
+    struct timespec start, now;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    while (true) {
+        clock_gettime (CLOCK_MONOTONIC, &now);
+        int64_t left = ms - ((int64_t) (now.tv_sec - start.tv_sec) * 1000
+                             + (now.tv_nsec - start.tv_nsec) / 1000000);
+        if (left <= 0)
+            break;
+        if (zx_call_cancelled (call))
+            return zx_call_fail (call, "sleep cancelled");
+        int64_t slice = left < 10 ? left : 10;
+        struct timespec delay = { 0, slice * 1000000 };
+        while (nanosleep (&delay, &delay) && errno == EINTR)
+            ;
+    }
+    zx_values_add_int (zx_call_result (call), getpid ());
+    zx_values_add_str (zx_call_result (call), zx_thread_name ());
+    return 0;
+}

@@ -1,0 +1,1091 @@
+/*  test_remote.c - remote workers: a real zexec-broker and real
+    zexec-worker processes over tcp loopback, with the tasks of
+    remote_tasks.c, driven through zx_remote_executor_new.
+
+    Every test starts its own broker on a free port, so tests can run in
+    parallel, and uses short heartbeats (100 ms, liveness 3) so a lost
+    peer shows within half a second. Every process a test starts is
+    registered here and killed and reaped by the teardown, also when the
+    test fails (then their logs are printed); each child also gets
+    PR_SET_PDEATHSIG, so none outlives a test program that was killed.
+
+    This binary is also the coordinator the orphan test kills: with
+    "--coordinator-helper ENDPOINT" it submits long sleeps and waits.
+    With ZX_SHOW_LOGS set in the environment, the children's logs are
+    printed after passing tests too.                                     */
+#define _GNU_SOURCE
+#include "testutil.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#if !defined (ZX_BROKER_PROGRAM) || !defined (ZX_WORKER_PROGRAM) || !defined (ZX_TEST_TASKS)
+#   error "tests/CMakeLists.txt passes the paths of zexec-broker, zexec-worker and the tasks"
+#endif
+
+#define HEARTBEAT_MS    "100"
+#define LIVENESS        "3"
+
+static const zx_executor_opts_t s_remote_opts = { .heartbeat_ms = 100, .liveness = 3 };
+
+//  --------------------------------------------------------------------
+//  Child processes
+
+#define MAX_CHILDREN 32
+
+typedef struct {
+    pid_t pid;                  //  0 once reaped
+    char log [256];             //  Its stdout and stderr
+} s_child_t;
+
+static s_child_t s_children [MAX_CHILDREN];
+static size_t s_child_count;
+static unsigned s_log_serial;
+static bool s_passed;           //  Set by each test as its last step
+static char s_hostname [64] = "host";
+
+//  Starts argv (NULL-terminated) with stdin from /dev/null and stdout and
+//  stderr into a fresh log file. The child dies with this process.
+static s_child_t *
+s_spawn (const char *const argv [])
+{
+    assert_true (s_child_count < MAX_CHILDREN);
+    s_child_t *child = &s_children [s_child_count];
+    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    snprintf (child->log, sizeof child->log, "%s/zexec-remote-%d-%u.log", tmp, (int) getpid (),
+              ++s_log_serial);
+    int fd = open (child->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true (fd >= 0 && null >= 0);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        //  Only async-signal-safe calls until exec: this process has threads
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        dup2 (null, 0);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    close (fd);
+    close (null);
+    assert_true (pid > 0);
+    child->pid = pid;
+    s_child_count++;
+    return child;
+}
+
+//  Returns true once the child has exited, with its status; false if it
+//  is still running after timeout_ms. Lets the current loop run meanwhile.
+static bool
+s_child_wait (s_child_t *child, int64_t timeout_ms, int *status)
+{
+    int64_t deadline = zx_test_now_ms () + timeout_ms;
+    while (child->pid > 0) {
+        pid_t rc = waitpid (child->pid, status, WNOHANG);
+        if (rc == child->pid || (rc < 0 && errno == ECHILD))
+            child->pid = 0;
+        else
+        if (zx_test_now_ms () > deadline)
+            return false;
+        else
+            zx_sleep (5);
+    }
+    return true;
+}
+
+//  Sends sig and reaps the child; SIGKILL if it is still there after
+//  timeout_ms (then the test fails). Returns the status waitpid gave.
+static int
+s_child_stop (s_child_t *child, int sig, int64_t timeout_ms)
+{
+    int status = 0;
+    assert_true (child->pid > 0);
+    kill (child->pid, sig);
+    if (!s_child_wait (child, timeout_ms, &status)) {
+        kill (child->pid, SIGKILL);
+        waitpid (child->pid, &status, 0);
+        child->pid = 0;
+        fail_msg ("process did not exit within %lld ms of signal %d",
+                  (long long) timeout_ms, sig);
+    }
+    return status;
+}
+
+//  Reads a whole file into a NUL-terminated buffer the caller frees.
+static char *
+s_read_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    size_t size = 0, cap = 4096;
+    char *text = malloc (cap);
+    assert_non_null (text);
+    while (file && !feof (file)) {
+        if (cap - size < 1024)
+            text = realloc (text, cap *= 2);
+        size += fread (text + size, 1, cap - size - 1, file);
+    }
+    text [size] = 0;
+    if (file)
+        fclose (file);
+    return text;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    s_passed = false;
+    s_child_count = 0;
+    return 0;
+}
+
+//  Kills and reaps what the test started; on failure shows their logs.
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < s_child_count; i++) {
+        s_child_t *child = &s_children [i];
+        if (child->pid > 0) {
+            kill (child->pid, SIGKILL);
+            waitpid (child->pid, NULL, 0);
+            child->pid = 0;
+        }
+        if (!s_passed || getenv ("ZX_SHOW_LOGS")) {
+            char *text = s_read_file (child->log);
+            size_t size = strlen (text);
+            fprintf (stderr, "---- %s (last 4 KiB) ----\n%s\n", child->log,
+                     size > 4096 ? text + size - 4096 : text);
+            free (text);
+        }
+        unlink (child->log);
+    }
+    s_child_count = 0;
+    return 0;
+}
+
+//  --------------------------------------------------------------------
+//  Logs
+
+//  Counts the lines of the file at path that contain text, and also
+//  more when it is not NULL.
+static int
+s_log_count (const char *path, const char *text, const char *more)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line [2048];
+    int count = 0;
+    while (fgets (line, sizeof line, file))
+        if (strstr (line, text) && (!more || strstr (line, more)))
+            count++;
+    fclose (file);
+    return count;
+}
+
+//  Waits until s_log_count reaches count, letting the current loop run.
+static bool
+s_log_wait (const char *path, const char *text, const char *more, int count,
+            int64_t timeout_ms)
+{
+    int64_t deadline = zx_test_now_ms () + timeout_ms;
+    while (s_log_count (path, text, more) < count) {
+        if (zx_test_now_ms () > deadline)
+            return false;
+        zx_sleep (10);
+    }
+    return true;
+}
+
+//  --------------------------------------------------------------------
+//  Brokers and workers
+
+typedef struct {
+    s_child_t *child;
+    int port;
+    char endpoint [64];
+} s_broker_t;
+
+//  A port nothing listens on now: the kernel's choice for port 0.
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t size = sizeof address;
+    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
+    close (fd);
+    return ntohs (address.sin_port);
+}
+
+//  Starts a broker on port (0: a free one) with short heartbeats and up
+//  to two extra arguments, and waits until it listens. A port someone
+//  took meanwhile (or one still held after a kill) is tried again.
+static void
+s_broker_start (s_broker_t *broker, int port, const char *extra, const char *value)
+{
+    for (int attempt = 0; attempt < 20; attempt++) {
+        broker->port = port ? port : s_free_port ();
+        snprintf (broker->endpoint, sizeof broker->endpoint, "tcp://127.0.0.1:%d", broker->port);
+        const char *argv [] = { ZX_BROKER_PROGRAM, "--bind", broker->endpoint,
+                                "--heartbeat", HEARTBEAT_MS, "--liveness", LIVENESS,
+                                "--verbose", extra, value, NULL };
+        broker->child = s_spawn (argv);
+        int status;
+        int64_t deadline = zx_test_now_ms () + 10000;
+        while (!s_log_count (broker->child->log, "listening on", NULL)) {
+            if (s_child_wait (broker->child, 0, &status))
+                break;                  //  Could not bind: try again
+            if (zx_test_now_ms () > deadline)
+                fail_msg ("zexec-broker did not listen on %s within 10 s", broker->endpoint);
+            zx_sleep (5);
+        }
+        if (broker->child->pid > 0)
+            return;
+        zx_sleep (100);
+    }
+    fail_msg ("zexec-broker could not bind a port in 20 attempts");
+}
+
+//  Starts a zexec-worker with threads pool threads, serving service (NULL
+//  for the default) at the broker, with short heartbeats.
+static s_child_t *
+s_worker_start (const s_broker_t *broker, int threads, const char *service)
+{
+    char count [16];
+    snprintf (count, sizeof count, "%d", threads);
+    const char *argv [] = { ZX_WORKER_PROGRAM, "--connect", broker->endpoint,
+                            "--tasks", ZX_TEST_TASKS, "--workers", count,
+                            "--heartbeat", HEARTBEAT_MS, "--liveness", LIVENESS, "--verbose",
+                            service ? "--service" : NULL, service, NULL };
+    return s_spawn (argv);
+}
+
+//  The broker names a worker "worker HOST.PID.GENERATION" in its log and
+//  its messages; this is that name up to the generation.
+static void
+s_worker_name (char *name, size_t size, pid_t pid)
+{
+    snprintf (name, size, "worker %s.%d.", s_hostname, (int) pid);
+}
+
+//  Waits until the broker's log says the worker is ready (count times:
+//  a worker that reconnected says it again).
+static void
+s_wait_ready (const s_broker_t *broker, const s_child_t *worker)
+{
+    char name [128];
+    s_worker_name (name, sizeof name, worker->pid);
+    if (!s_log_wait (broker->child->log, name, " ready", 1, 10000))
+        fail_msg ("%s never became ready at the broker", name);
+}
+
+//  --------------------------------------------------------------------
+//  Futures
+
+static zx_executor_t *
+s_remote_new (const s_broker_t *broker, const zx_executor_opts_t *opts)
+{
+    zx_executor_t *remote = zx_remote_executor_new (broker->endpoint,
+                                                    opts ? opts : &s_remote_opts);
+    assert_non_null (remote);
+    return remote;
+}
+
+static zx_future_t *
+s_submit (zx_loop_t *loop, zx_executor_t *executor, const char *task, zx_values_t *args)
+{
+    zx_future_t *future = zx_run_in_executor (loop, executor, task, args);
+    assert_non_null (future);
+    return future;
+}
+
+static void
+s_wait_all (zx_future_t **futures, size_t count, int64_t timeout_ms)
+{
+    size_t done = 0;
+    assert_int_equal (zx_wait (futures, count, ZX_ALL_COMPLETED, timeout_ms, NULL, &done,
+                               NULL, NULL), ZX_OK);
+    if (done != count)
+        fail_msg ("only %zu of %zu futures finished within %lld ms", done, count,
+                  (long long) timeout_ms);
+}
+
+//  Returns result value index of a future that must have succeeded.
+static int64_t
+s_result_int (const zx_future_t *future, size_t index)
+{
+    if (zx_future_error (future) != ZX_OK)
+        fail_msg ("future failed: %s: %s", zx_strerror (zx_future_error (future)),
+                  zx_future_message (future));
+    int64_t value = 0;
+    assert_int_equal (zx_values_get_int (zx_future_result (future), index, &value), ZX_OK);
+    return value;
+}
+
+static void
+s_destroy_all (zx_future_t **futures, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        zx_future_destroy (&futures [i]);
+}
+
+//  Fills pids with the processes whose parent is this one.
+static size_t
+s_my_children (pid_t *pids, size_t size)
+{
+    size_t count = 0;
+    DIR *dir = opendir ("/proc");
+    assert_non_null (dir);
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        char *end;
+        long pid = strtol (entry->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path [64], text [512] = "";
+        snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;
+        size_t length = fread (text, 1, sizeof text - 1, file);
+        fclose (file);
+        text [length] = 0;
+        char *after = strrchr (text, ')');
+        char state;
+        int ppid;
+        if (after && sscanf (after + 1, " %c %d", &state, &ppid) == 2
+        &&  ppid == (int) getpid () && count < size)
+            pids [count++] = (pid_t) pid;
+    }
+    closedir (dir);
+    return count;
+}
+
+//  --------------------------------------------------------------------
+//  Tests
+
+static void
+test_a_broker_and_one_worker_run_a_thousand_squares_and_three_sleeps_at_once (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 3, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+
+    enum { COUNT = 1000 };
+    zx_future_t *futures [COUNT];
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, COUNT, 10000);
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+        assert_int_equal (s_result_int (futures [i], 1), worker->pid);
+    }
+    s_destroy_all (futures, COUNT);
+
+    //  The worker's three threads run three sleeps together: about 100 ms,
+    //  where one after another would take 300
+    zx_future_t *sleeps [3];
+    int64_t start = zx_test_now_ms ();
+    for (int i = 0; i < 3; i++)
+        sleeps [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
+    s_wait_all (sleeps, 3, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    print_message ("three 100 ms sleeps took %lld ms\n", (long long) elapsed);
+    assert_true (elapsed >= 95);
+    assert_true (elapsed < 250);
+    const char *names [3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (s_result_int (sleeps [i], 0), worker->pid);
+        assert_int_equal (zx_values_get_str (zx_future_result (sleeps [i]), 1, &names [i]), ZX_OK);
+    }
+    assert_string_not_equal (names [0], names [1]);
+    assert_string_not_equal (names [0], names [2]);
+    assert_string_not_equal (names [1], names [2]);
+    s_destroy_all (sleeps, 3);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_a_worker_that_joins_after_the_work_was_submitted_runs_it (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    enum { COUNT = 20 };
+    zx_future_t *futures [COUNT];
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+    //  Nobody serves them yet: they wait at the broker
+    size_t done = 99;
+    assert_int_equal (zx_wait (futures, COUNT, ZX_FIRST_COMPLETED, 300, NULL, &done,
+                               NULL, NULL), ZX_OK);
+    assert_int_equal (done, 0);
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_all (futures, COUNT, 10000);
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+        assert_int_equal (s_result_int (futures [i], 1), worker->pid);
+    }
+    s_destroy_all (futures, COUNT);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_a_worker_stopped_with_sigterm_leaves_cleanly_and_another_serves_later_work (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *first = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, first);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [8];
+    for (int i = 0; i < 4; i++)
+        futures [i] = s_submit (loop, remote, "whoami", NULL);
+    s_wait_all (futures, 4, 10000);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal (s_result_int (futures [i], 0), first->pid);
+    s_destroy_all (futures, 4);
+
+    //  Idle, it exits at SIGTERM with status 0 and says goodbye
+    pid_t first_pid = first->pid;
+    int status = s_child_stop (first, SIGTERM, 5000);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    char name [128];
+    s_worker_name (name, sizeof name, first_pid);
+    assert_true (s_log_wait (broker.child->log, name, " left: bye", 1, 2000));
+
+    s_child_t *second = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, second);
+    for (int i = 0; i < 8; i++)
+        futures [i] = s_submit (loop, remote, "whoami", NULL);
+    s_wait_all (futures, 8, 10000);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal (s_result_int (futures [i], 0), second->pid);
+    s_destroy_all (futures, 8);
+    //  Nothing was sent to the worker that left
+    assert_int_equal (s_log_count (broker.child->log, "unreachable", NULL), 0);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_a_worker_killed_while_busy_fails_its_tasks_as_worker_lost_naming_it (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 3, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [3];
+    for (int i = 0; i < 3; i++)
+        futures [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 5000));
+    zx_sleep (300);
+    char name [128];
+    s_worker_name (name, sizeof name, worker->pid);
+    int64_t start = zx_test_now_ms ();
+    s_child_stop (worker, SIGKILL, 5000);
+    s_wait_all (futures, 3, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    print_message ("lost after %lld ms\n", (long long) elapsed);
+    //  Liveness is 3 x 100 ms; the broker looks every 100 ms
+    assert_true (elapsed < 1500);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_EWORKER_LOST);
+        const char *message = zx_future_message (futures [i]);
+        if (!strstr (message, name) || !strstr (message, "task 'sleep_ms'"))
+            fail_msg ("message '%s' does not name '%s' and the task", message, name);
+    }
+    s_destroy_all (futures, 3);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_a_worker_killed_while_idle_is_forgotten_and_nothing_fails (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *victim = s_worker_start (&broker, 2, NULL);
+    s_child_t *survivor = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, victim);
+    s_wait_ready (&broker, survivor);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [20];
+    for (int i = 0; i < 4; i++)
+        futures [i] = s_submit (loop, remote, "whoami", NULL);
+    s_wait_all (futures, 4, 10000);
+    s_destroy_all (futures, 4);
+    s_child_stop (victim, SIGKILL, 5000);
+    zx_sleep (50);
+    //  Within its liveness the broker still counts it: what it deals to
+    //  it comes back (the socket says it is unreachable) and goes on
+    for (int i = 0; i < 20; i++)
+        futures [i] = s_submit (loop, remote, "whoami", NULL);
+    s_wait_all (futures, 20, 10000);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal (s_result_int (futures [i], 0), survivor->pid);
+    s_destroy_all (futures, 20);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_with_retries_a_killed_workers_tasks_complete_on_a_second_worker (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *victim = s_worker_start (&broker, 3, NULL);
+    s_child_t *survivor = s_worker_start (&broker, 3, NULL);
+    s_wait_ready (&broker, victim);
+    s_wait_ready (&broker, survivor);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_opts_t opts = s_remote_opts;
+    opts.retries = 1;
+    zx_executor_t *remote = s_remote_new (&broker, &opts);
+    //  Dealt round-robin: three to each worker
+    zx_future_t *futures [6];
+    for (int i = 0; i < 6; i++)
+        futures [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 600));
+    zx_sleep (200);
+    s_child_stop (victim, SIGKILL, 5000);
+    s_wait_all (futures, 6, 10000);
+    pid_t survivor_pid = survivor->pid;
+    for (int i = 0; i < 6; i++)
+        assert_int_equal (s_result_int (futures [i], 0), survivor_pid);
+    s_destroy_all (futures, 6);
+    assert_int_equal (s_log_count (broker.child->log, "goes to another worker (attempt 2)", NULL), 3);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_a_broker_killed_and_restarted_fails_work_in_flight_then_serves_again (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [20];
+    for (int i = 0; i < 2; i++)
+        futures [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+    zx_sleep (200);
+    int64_t start = zx_test_now_ms ();
+    s_child_stop (broker.child, SIGKILL, 5000);
+    s_wait_all (futures, 2, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    print_message ("in-flight work failed %lld ms after the broker died\n", (long long) elapsed);
+    assert_true (elapsed < 3000);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_EWORKER_LOST);
+        const char *message = zx_future_message (futures [i]);
+        if (!strstr (message, broker.endpoint) || !strstr (message, "task 'sleep_ms' was lost"))
+            fail_msg ("message '%s' names neither the broker nor the task", message);
+    }
+    s_destroy_all (futures, 2);
+
+    //  A new broker on the same port: the worker finds it by itself
+    s_broker_start (&broker, broker.port, NULL, NULL);
+    s_wait_ready (&broker, worker);
+    for (int i = 0; i < 20; i++)
+        futures [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, 20, 10000);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+        assert_int_equal (s_result_int (futures [i], 1), worker->pid);
+    }
+    s_destroy_all (futures, 20);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  A broker stopped with SIGTERM answers what it still holds before it
+//  goes, and its workers and coordinators find the next one.
+static void
+test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [10];
+    for (int i = 0; i < 4; i++)
+        futures [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+    zx_sleep (200);
+    int status = s_child_stop (broker.child, SIGTERM, 5000);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    s_wait_all (futures, 4, 3000);
+    for (int i = 0; i < 4; i++)
+        if (zx_future_error (futures [i]) != ZX_ESHUTDOWN
+        ||  strcmp (zx_future_message (futures [i]), "broker shut down before the task finished"))
+            fail_msg ("task %d: %s: %s", i, zx_strerror (zx_future_error (futures [i])),
+                      zx_future_message (futures [i]));
+    s_destroy_all (futures, 4);
+    s_broker_start (&broker, broker.port, NULL, NULL);
+    s_wait_ready (&broker, worker);
+    for (int i = 0; i < 10; i++)
+        futures [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, 10, 10000);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+    s_destroy_all (futures, 10);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  A broker that stops answering, its connections open (SIGSTOP), is
+//  found out by silence; once it runs again, so does the work.
+static void
+test_a_silent_broker_fails_work_in_flight_within_the_liveness (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [10];
+    for (int i = 0; i < 2; i++)
+        futures [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+    zx_sleep (200);
+    int64_t start = zx_test_now_ms ();
+    assert_int_equal (kill (broker.child->pid, SIGSTOP), 0);
+    s_wait_all (futures, 2, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    assert_int_equal (kill (broker.child->pid, SIGCONT), 0);
+    print_message ("in-flight work failed %lld ms after the broker froze\n", (long long) elapsed);
+    assert_true (elapsed >= 250);
+    assert_true (elapsed < 1500);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_EWORKER_LOST);
+        assert_non_null (strstr (zx_future_message (futures [i]), "not heard from"));
+    }
+    s_destroy_all (futures, 2);
+    //  Awake again, it serves
+    for (int i = 0; i < 10; i++)
+        futures [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, 10, 10000);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+    s_destroy_all (futures, 10);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  The broker comes back at once, within the coordinator's liveness, and
+//  the coordinator keeps submitting: the new broker hears from it, so
+//  silence alone cannot tell it that its work in flight is gone.
+static void
+test_a_broker_restarted_at_once_fails_work_in_flight_while_new_work_flows (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *in_flight [2];
+    for (int i = 0; i < 2; i++)
+        in_flight [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+    zx_sleep (200);
+    int64_t start = zx_test_now_ms ();
+    s_child_stop (broker.child, SIGKILL, 5000);
+    s_broker_start (&broker, broker.port, NULL, NULL);
+    enum { COUNT = 20 };
+    zx_future_t *later [COUNT];
+    size_t done = 0;
+    for (int i = 0; i < COUNT; i++) {
+        later [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+        zx_wait (in_flight, 2, ZX_ALL_COMPLETED, 50, NULL, &done, NULL, NULL);
+    }
+    int64_t left = 3000 - (zx_test_now_ms () - start);
+    s_wait_all (in_flight, 2, left > 0 ? left : 1);
+    int64_t elapsed = zx_test_now_ms () - start;
+    print_message ("in-flight work failed %lld ms after the broker died\n", (long long) elapsed);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (zx_future_error (in_flight [i]), ZX_EWORKER_LOST);
+    s_destroy_all (in_flight, 2);
+    //  What was submitted while the broker was away or coming back either
+    //  ran or failed as lost; nothing hangs, and the new broker serves
+    s_wait_all (later, COUNT, 10000);
+    int ran = 0;
+    for (int i = 0; i < COUNT; i++) {
+        if (zx_future_error (later [i]) == ZX_OK) {
+            assert_int_equal (s_result_int (later [i], 0), (int64_t) i * i);
+            ran++;
+        }
+        else
+        if (zx_future_error (later [i]) != ZX_EWORKER_LOST)
+            fail_msg ("task %d: %s", i, zx_future_message (later [i]));
+    }
+    print_message ("%d of %d tasks submitted around the restart ran\n", ran, COUNT);
+    assert_true (ran > 0);
+    s_destroy_all (later, COUNT);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks (void **state)
+{
+    (void) state;
+    enum { PROCESSES = 10, THREADS = 5, COUNT = 5000 };
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *workers [PROCESSES];
+    for (int i = 0; i < PROCESSES; i++)
+        workers [i] = s_worker_start (&broker, THREADS, NULL);
+    for (int i = 0; i < PROCESSES; i++)
+        s_wait_ready (&broker, workers [i]);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t **futures = calloc (COUNT, sizeof (zx_future_t *));
+    assert_non_null (futures);
+    int64_t start = zx_test_now_ms ();
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, COUNT, 30000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    int ran [PROCESSES] = { 0 };
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+        int64_t pid = s_result_int (futures [i], 1);
+        int which = 0;
+        while (which < PROCESSES && workers [which]->pid != pid)
+            which++;
+        assert_true (which < PROCESSES);
+        ran [which]++;
+    }
+    int used = 0;
+    for (int i = 0; i < PROCESSES; i++)
+        used += ran [i] > 0;
+    print_message ("%d tasks in %lld ms on %d of %d worker processes\n", COUNT,
+                   (long long) elapsed, used, PROCESSES);
+    assert_true (used > 1);
+    s_destroy_all (futures, COUNT);
+    free (futures);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+static void
+test_a_service_nobody_serves_fails_with_no_workers (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, "--no-worker-wait", "300");
+    s_child_t *worker = s_worker_start (&broker, 1, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_opts_t opts = s_remote_opts;
+    opts.service = "nobody";
+    zx_executor_t *nobody = s_remote_new (&broker, &opts);
+    int64_t start = zx_test_now_ms ();
+    zx_future_t *future = s_submit (loop, nobody, "square", zx_values_pack ("i", (int64_t) 3));
+    s_wait_all (&future, 1, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    assert_int_equal (zx_future_error (future), ZX_ENOWORKERS);
+    assert_string_equal (zx_future_message (future), "no workers for service nobody");
+    assert_true (elapsed >= 250);
+    assert_true (elapsed < 2000);
+    zx_future_destroy (&future);
+    //  The default service, which has a worker, is unaffected
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    future = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 3));
+    s_wait_all (&future, 1, 5000);
+    assert_int_equal (s_result_int (future, 0), 9);
+    zx_future_destroy (&future);
+    zx_executor_destroy (&remote);
+    zx_executor_destroy (&nobody);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  A coordinator whose loop stalls past its liveness, work outstanding,
+//  is dropped by the broker and its work cancelled there. Whatever it
+//  does next, such as submitting more, that work must end, not wait for
+//  replies that will never come.
+static void
+test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [3];
+    for (int i = 0; i < 2; i++)
+        futures [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+    zx_sleep (100);
+    //  Blocked outside the loop: no heartbeats for 800 ms
+    usleep (800 * 1000);
+    assert_true (s_log_wait (broker.child->log, "gone (not heard from): 2 tasks cancelled",
+                             NULL, 1, 2000));
+    futures [2] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 7));
+    s_wait_all (futures, 3, 3000);
+    for (int i = 0; i < 2; i++)
+        if (zx_future_error (futures [i]) != ZX_EWORKER_LOST)
+            fail_msg ("sleep %d: %s: %s", i, zx_strerror (zx_future_error (futures [i])),
+                      zx_future_message (futures [i]));
+    s_destroy_all (futures, 3);
+    //  And then it goes on as usual
+    zx_future_t *more = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 8));
+    s_wait_all (&more, 1, 3000);
+    assert_int_equal (s_result_int (more, 0), 64);
+    zx_future_destroy (&more);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  The coordinator the next test kills: 100 sleeps of a second each for
+//  a worker of two threads, fifty seconds of work.
+static int
+s_coordinator_helper (const char *endpoint)
+{
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = zx_remote_executor_new (endpoint, &s_remote_opts);
+    if (!remote)
+        return 1;
+    enum { COUNT = 100 };
+    zx_future_t *futures [COUNT];
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = zx_run_in_executor (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+    //  Let the requests reach the broker, then say so
+    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 300, NULL, NULL, NULL, NULL);
+    printf ("submitted\n");
+    fflush (stdout);
+    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 120000, NULL, NULL, NULL, NULL);
+    return 0;
+}
+
+static void
+test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, worker);
+    char exe [4096];
+    ssize_t length = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true (length > 0);
+    exe [length] = 0;
+    const char *argv [] = { exe, "--coordinator-helper", broker.endpoint, NULL };
+    s_child_t *helper = s_spawn (argv);
+    if (!s_log_wait (helper->log, "submitted", NULL, 1, 10000))
+        fail_msg ("the helper coordinator did not submit its work");
+
+    //  A second coordinator's task waits behind the helper's sleeps
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *probe = s_submit (loop, remote, "whoami", NULL);
+    size_t done = 99;
+    assert_int_equal (zx_wait (&probe, 1, ZX_ALL_COMPLETED, 500, NULL, &done, NULL, NULL), ZX_OK);
+    assert_int_equal (done, 0);
+
+    //  The helper dies: the broker cancels its work, the probe runs
+    int64_t start = zx_test_now_ms ();
+    s_child_stop (helper, SIGKILL, 5000);
+    s_wait_all (&probe, 1, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    print_message ("the probe ran %lld ms after the coordinator died\n", (long long) elapsed);
+    assert_true (elapsed < 4000);
+    assert_int_equal (s_result_int (probe, 0), worker->pid);
+    zx_future_destroy (&probe);
+    assert_true (s_log_wait (broker.child->log, "gone (not heard from): 100 tasks cancelled",
+                             NULL, 1, 1000));
+    //  Nothing of the helper's is left queued: more work runs at once
+    zx_future_t *futures [10];
+    start = zx_test_now_ms ();
+    for (int i = 0; i < 10; i++)
+        futures [i] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, 10, 5000);
+    assert_true (zx_test_now_ms () - start < 1000);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+    s_destroy_all (futures, 10);
+
+    //  Only the broker and the worker are left
+    pid_t children [8];
+    size_t count = s_my_children (children, 8);
+    assert_int_equal (count, 2);
+    for (size_t i = 0; i < count; i++)
+        assert_true (children [i] == broker.child->pid || children [i] == worker->pid);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  Runs a program to its end (at most 10 s); returns its exit code and
+//  its output, which the caller frees.
+static int
+s_run (const char *const argv [], char **output)
+{
+    s_child_t *child = s_spawn (argv);
+    int status = 0;
+    if (!s_child_wait (child, 10000, &status))
+        fail_msg ("%s did not exit within 10 s", argv [0]);
+    *output = s_read_file (child->log);
+    assert_true (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
+//  Runs program with up to four arguments; checks the exit code and that
+//  the output holds each of up to two texts.
+static void
+s_expect (int code, const char *text, const char *more, const char *program,
+          const char *a, const char *b, const char *c, const char *d)
+{
+    const char *argv [] = { program, a, b, c, d, NULL };
+    char *output;
+    int got = s_run (argv, &output);
+    if (got != code || !strstr (output, text) || (more && !strstr (output, more)))
+        fail_msg ("%s %s %s %s %s: exit %d (expected %d), output:\n%s", program,
+                  a ? a : "", b ? b : "", c ? c : "", d ? d : "", got, code, output);
+    free (output);
+}
+
+static void
+test_zexec_broker_reports_argument_errors_with_exit_code_two (void **state)
+{
+    (void) state;
+    const char *broker = ZX_BROKER_PROGRAM;
+    const char *try = "Try 'zexec-broker --help'";
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    s_expect (0, "usage: zexec-broker --bind ENDPOINT", "--no-worker-wait MS", broker,
+              "--help", NULL, NULL, NULL);
+    s_expect (0, "usage: zexec-broker", NULL, broker, "--bind", endpoint, "-h", NULL);
+    s_expect (2, "'fast' for --heartbeat", try, broker, "--bind", endpoint, "--heartbeat", "fast");
+    s_expect (2, "'1' for --liveness", try, broker, "--bind", endpoint, "--liveness", "1");
+    s_expect (2, "'-5' for --no-worker-wait", try, broker, "--bind", endpoint,
+              "--no-worker-wait", "-5");
+    s_expect (2, "'0' for --max-queue", try, broker, "--bind", endpoint, "--max-queue", "0");
+    s_expect (2, "'--heartbeat'", try, broker, "--bind", endpoint, "--heartbeat", NULL);
+    s_expect (2, "'--frobnicate'", try, broker, "--frobnicate", NULL, NULL, NULL);
+    s_expect (2, "--bind ENDPOINT", try, broker, "--heartbeat", "100", NULL, NULL);
+    s_expect (2, "--bind ENDPOINT", try, broker, NULL, NULL, NULL, NULL);
+    s_expect (1, "cannot bind nonsense://here", NULL, broker, "--bind", "nonsense://here",
+              NULL, NULL);
+    s_passed = true;
+}
+
+static void
+test_zexec_worker_reports_argument_errors_with_exit_code_two (void **state)
+{
+    (void) state;
+    const char *worker = ZX_WORKER_PROGRAM;
+    const char *try = "Try 'zexec-worker --help'";
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    s_expect (0, "usage: zexec-worker --connect ENDPOINT", "--tasks LIB.so", worker,
+              "--help", NULL, NULL, NULL);
+    s_expect (2, "'0' for --workers", try, worker, "--connect", endpoint, "--workers", "0");
+    s_expect (2, "'many' for --workers", try, worker, "--connect", endpoint, "--workers", "many");
+    s_expect (2, "'5' for --heartbeat", try, worker, "--connect", endpoint, "--heartbeat", "5");
+    s_expect (2, "'1' for --liveness", try, worker, "--connect", endpoint, "--liveness", "1");
+    s_expect (2, "'' for --service", try, worker, "--connect", endpoint, "--service", "");
+    s_expect (2, "'--window'", try, worker, "--connect", endpoint, "--window", NULL);
+    s_expect (2, "'--frobnicate'", try, worker, "--connect", endpoint, "--frobnicate", NULL);
+    s_expect (2, "cannot load /nonexistent/libnothing.so", NULL, worker,
+              "--connect", endpoint, "--tasks", "/nonexistent/libnothing.so");
+    s_expect (2, "--connect ENDPOINT", try, worker, "--workers", "2", NULL, NULL);
+    s_expect (2, "--connect ENDPOINT", try, worker, NULL, NULL, NULL, NULL);
+    s_expect (1, "cannot serve nonsense://here", NULL, worker, "--connect", "nonsense://here",
+              "--workers", "1");
+    s_passed = true;
+}
+
+static struct CMUnitTest tests [] = {
+    cmocka_unit_test (test_a_broker_and_one_worker_run_a_thousand_squares_and_three_sleeps_at_once),
+    cmocka_unit_test (test_a_worker_that_joins_after_the_work_was_submitted_runs_it),
+    cmocka_unit_test (test_a_worker_stopped_with_sigterm_leaves_cleanly_and_another_serves_later_work),
+    cmocka_unit_test (test_a_worker_killed_while_busy_fails_its_tasks_as_worker_lost_naming_it),
+    cmocka_unit_test (test_a_worker_killed_while_idle_is_forgotten_and_nothing_fails),
+    cmocka_unit_test (test_with_retries_a_killed_workers_tasks_complete_on_a_second_worker),
+    cmocka_unit_test (test_a_broker_killed_and_restarted_fails_work_in_flight_then_serves_again),
+    cmocka_unit_test (test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down),
+    cmocka_unit_test (test_a_silent_broker_fails_work_in_flight_within_the_liveness),
+    cmocka_unit_test (test_a_broker_restarted_at_once_fails_work_in_flight_while_new_work_flows),
+    cmocka_unit_test (test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks),
+    cmocka_unit_test (test_a_service_nobody_serves_fails_with_no_workers),
+    cmocka_unit_test (test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang),
+    cmocka_unit_test (test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker),
+    cmocka_unit_test (test_zexec_broker_reports_argument_errors_with_exit_code_two),
+    cmocka_unit_test (test_zexec_worker_reports_argument_errors_with_exit_code_two),
+};
+
+int
+main (int argc, char **argv)
+{
+    zx_init (argc, argv);
+    if (argc > 2 && strcmp (argv [1], "--coordinator-helper") == 0)
+        return s_coordinator_helper (argv [2]);
+    gethostname (s_hostname, sizeof s_hostname - 1);
+    //  Every test gets the process bookkeeping, and its teardown runs
+    //  also when the test fails
+    for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++) {
+        tests [i].setup_func = s_setup;
+        tests [i].teardown_func = s_teardown;
+    }
+    if (argc > 1)
+        cmocka_set_test_filter (argv [1]);
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
