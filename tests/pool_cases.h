@@ -524,6 +524,26 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     (void) state;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 3 });
+    //  All three workers ready first (processes take a while to start):
+    //  until three short sleeps land on three different workers
+    for (int round = 0; round < 50; round++) {
+        zx_future_t *warm [3];
+        for (int i = 0; i < 3; i++)
+            warm [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 20));
+        s_wait_all (warm, 3);
+        int64_t pid [3], serial [3];
+        for (int i = 0; i < 3; i++) {
+            zx_values_get_int (zx_future_result (warm [i]), 0, &pid [i]);
+            zx_values_get_int (zx_future_result (warm [i]), 2, &serial [i]);
+            zx_future_destroy (&warm [i]);
+        }
+        bool spread = true;
+        for (int i = 0; i < 3; i++)
+            for (int j = i + 1; j < 3; j++)
+                spread &= pid [i] != pid [j] || serial [i] != serial [j];
+        if (spread)
+            break;
+    }
     //  Tiny tasks first: the dispatcher lets each worker hold many
     enum { TINY = 3000 };
     zx_future_t **tiny = calloc (TINY, sizeof (zx_future_t *));
