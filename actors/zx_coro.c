@@ -9,7 +9,9 @@
     then suspends; cancellation unhooks and resumes with ZX_ECANCELLED, so
     a coroutine is never woken twice. Under AddressSanitizer every switch
     is announced with __sanitizer_start/finish_switch_fiber so ASan tracks
-    the right stack.                                                      */
+    the right stack; under ThreadSanitizer each coroutine is a TSan fiber,
+    switched to with __tsan_switch_to_fiber, so TSan keeps one shadow call
+    stack per coroutine instead of mistaking the switches for races.     */
 
 #define _GNU_SOURCE
 #include "zx_context.h"
@@ -34,6 +36,16 @@
 #ifdef ZX_ASAN
 #   include <sanitizer/asan_interface.h>
 #   include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(__SANITIZE_THREAD__)
+#   define ZX_TSAN 1
+#elif defined(__has_feature)
+#   if __has_feature(thread_sanitizer)
+#       define ZX_TSAN 1
+#   endif
+#endif
+#ifdef ZX_TSAN
+#   include <sanitizer/tsan_interface.h>
 #endif
 
 #define ZX_CORO_STACK_DEFAULT   (256 * 1024)
@@ -66,6 +78,10 @@ struct zx_coro {
     void *fake_stack;
     const void *caller_bottom;
     size_t caller_size;
+#endif
+#ifdef ZX_TSAN
+    void *tsan_fiber;           //  This coroutine's
+    void *tsan_caller;          //  The loop's, that switched in
 #endif
 };
 
@@ -121,6 +137,10 @@ s_coro_free (zx_coro_t *co)
         co->next->prev = co->prev;
     if (co->map)
         s_stack_free (co->map, co->map_size);
+#ifdef ZX_TSAN
+    if (co->tsan_fiber)
+        __tsan_destroy_fiber (co->tsan_fiber);
+#endif
     zx_values_destroy (&co->result);
     free (co->fail_message);
     zx_future_destroy (&co->future);
@@ -147,6 +167,9 @@ s_trampoline (void *arg)
     //  NULL: this fiber's fake stack is destroyed, it never runs again
     __sanitizer_start_switch_fiber (NULL, co->caller_bottom, co->caller_size);
 #endif
+#ifdef ZX_TSAN
+    __tsan_switch_to_fiber (co->tsan_caller, 0);
+#endif
     zx__context_switch (&co->context, &co->caller);
 }
 
@@ -159,6 +182,10 @@ s_switch_in (zx_coro_t *co)
 #ifdef ZX_ASAN
     void *fake_stack = NULL;
     __sanitizer_start_switch_fiber (&fake_stack, co->map + 4096, co->stack_size);
+#endif
+#ifdef ZX_TSAN
+    co->tsan_caller = __tsan_get_current_fiber ();
+    __tsan_switch_to_fiber (co->tsan_fiber, 0);
 #endif
     zx__context_switch (&co->caller, &co->context);
 #ifdef ZX_ASAN
@@ -185,6 +212,9 @@ s_start (zx_loop_t *loop, void *arg)
         return;
     }
     zx__context_make (&co->context, co->map + 4096, co->stack_size, s_trampoline, co);
+#ifdef ZX_TSAN
+    co->tsan_fiber = __tsan_create_fiber (0);
+#endif
     co->state = CO_RUNNING;
     zx__future_set_running (co->future);
     s_switch_in (co);
@@ -312,6 +342,9 @@ zx__coro_suspend (void (*unhook) (void *arg), void *arg)
     co->state = CO_SUSPENDED;
 #ifdef ZX_ASAN
     __sanitizer_start_switch_fiber (&co->fake_stack, co->caller_bottom, co->caller_size);
+#endif
+#ifdef ZX_TSAN
+    __tsan_switch_to_fiber (co->tsan_caller, 0);
 #endif
     zx__context_switch (&co->context, &co->caller);
 #ifdef ZX_ASAN

@@ -1,112 +1,129 @@
 /*  zexec-bench.c - how fast zexec moves work, measured, not asserted.
 
-    A first cut of the benchmark suite: tiny-task throughput (int in, int
-    out, everything in flight at once) and one-at-a-time round trips for
-    the thread pool, the process pool, and remote workers through a
-    zexec-broker on tcp loopback (the bench starts the broker, and itself
-    again as the worker with --serve), with 2 workers. It prints a table,
-    or with --csv one line per figure: workload,executor,value,unit.
+    DESIGN: one program runs the issue's workloads 0 to 6 and prints a
+    table, or with --csv one line per figure: workload,executor,value,unit.
+    Workload 0 calibrates: plain libzmq on this machine, in this run
+    (raw.c). Workloads 1 to 5 run on the thread pool, the process pool and
+    remote workers behind a zexec-broker on tcp loopback (workloads.c);
+    the bench starts the broker, and this same program again as the
+    remote worker (--serve). Workload 6, a million tasks at once, runs in
+    a fresh process (--mem-child) so that its peak RSS is its own, and so
+    does workload 4 (--blocking-child), so that a crash costs one figure
+    and not the run. Then,
+    when python3 is on PATH, bench/peers/asyncio_peer.py runs the same
+    workloads on asyncio's run_in_executor, and the table puts its figures
+    beside zexec's (report.c). The hidden modes come first in main, after
+    zx_init, so that every process this program starts is this program.
 
-        zexec-bench [--quick] [--csv] [--tasks N] [--workers N] [--window N] */
+        zexec-bench [--quick] [--csv] [--runs N] [--only 0123456p]
+                    [--workers N] [--window N] [--tasks N] [--no-peer]
+                    [--peer SCRIPT] [--verbose]                         */
 
 #define _GNU_SOURCE
-#include <zexec.h>
+#include "bench.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <signal.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
-ZX_TASK (bench_square)
-{
-    int64_t n;
-    if (zx_call_arg_int (call, 0, &n))
-        return -1;
-    return zx_call_return_int (call, n * n);
-}
+#ifndef BENCH_PEER_SCRIPT
+#   define BENCH_PEER_SCRIPT "bench/peers/asyncio_peer.py"
+#endif
 
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
+//  ---------------------------------------------------------------------
+//  Processes
 
-static bool s_csv;
-
-static void
-s_report (const char *workload, const char *executor, double value, const char *unit)
+const char *
+bench_self (void)
 {
-    if (s_csv)
-        printf ("%s,%s,%.6g,%s\n", workload, executor, value, unit);
-    else
-        printf ("%-22s %-10s %14.1f %s\n", workload, executor, value, unit);
-    fflush (stdout);
-}
-
-//  Submits count tiny tasks at once and waits for all. Returns tasks/s,
-//  or 0 when a result was wrong.
-static double
-s_throughput (zx_loop_t *loop, zx_executor_t *pool, int count)
-{
-    zx_future_t **futures = calloc ((size_t) count, sizeof (zx_future_t *));
-    double start = s_now ();
-    for (int i = 0; i < count; i++)
-        futures [i] = zx_run_in_executor (loop, pool, "bench_square", zx_values_pack ("i", (int64_t) i));
-    zx_wait (futures, (size_t) count, ZX_ALL_COMPLETED, -1, NULL, NULL, NULL, NULL);
-    double elapsed = s_now () - start;
-    bool right = true;
-    for (int i = 0; i < count; i++) {
-        int64_t value = -1;
-        right &= zx_future_result_int (futures [i], &value) == ZX_OK && value == (int64_t) i * i;
-        zx_future_destroy (&futures [i]);
+    static char path [4096];
+    if (!*path) {
+        ssize_t length = readlink ("/proc/self/exe", path, sizeof path - 1);
+        path [length > 0 ? length : 0] = 0;
     }
-    free (futures);
-    return right ? count / elapsed : 0;
+    return path;
 }
 
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return x < y ? -1 : x > y;
-}
-
-//  One task in flight at a time; returns the median round trip in us.
-static double
-s_rtt_p50 (zx_loop_t *loop, zx_executor_t *pool, int count)
-{
-    double *samples = calloc ((size_t) count, sizeof (double));
-    for (int i = 0; i < count; i++) {
-        double start = s_now ();
-        zx_future_t *future = zx_run_in_executor (loop, pool, "bench_square", zx_values_pack ("i", (int64_t) i));
-        zx_await (future);
-        samples [i] = (s_now () - start) * 1e6;
-        zx_future_destroy (&future);
-    }
-    qsort (samples, (size_t) count, sizeof (double), s_compare);
-    double median = samples [count / 2];
-    free (samples);
-    return median;
-}
-
-//  Starts argv as a child process; returns its pid or -1.
+//  Forks and execs argv with stdout to out_fd (when >= 0) or /dev/null
+//  (quiet). The child does only async-signal-safe calls before exec.
 static pid_t
-s_start (char *const argv [])
+s_spawn (char *const argv [], int out_fd, bool quiet)
 {
+    int null_fd = quiet || out_fd >= 0 ? open ("/dev/null", O_RDWR | O_CLOEXEC) : -1;
+    pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (127);
+        if (out_fd >= 0)
+            dup2 (out_fd, STDOUT_FILENO);
+        else
+        if (quiet && null_fd >= 0)
+            dup2 (null_fd, STDOUT_FILENO);
+        if (quiet && null_fd >= 0)
+            dup2 (null_fd, STDERR_FILENO);
         execv (argv [0], argv);
         _exit (127);
     }
+    if (null_fd >= 0)
+        close (null_fd);
     return pid;
 }
 
-static void
-s_stop (pid_t pid)
+pid_t
+bench_start (char *const argv [], bool quiet)
+{
+    return s_spawn (argv, -1, quiet);
+}
+
+char *
+bench_capture (char *const argv [])
+{
+    int pipe_fds [2];
+    if (pipe2 (pipe_fds, O_CLOEXEC) != 0)
+        return NULL;
+    pid_t pid = s_spawn (argv, pipe_fds [1], false);
+    close (pipe_fds [1]);
+    size_t size = 0, cap = 4096;
+    char *text = malloc (cap);
+    ssize_t n;
+    while (text && pid > 0
+        && ((n = read (pipe_fds [0], text + size, cap - size - 1)) > 0 || (n < 0 && errno == EINTR))) {
+        size += n > 0 ? (size_t) n : 0;
+        if (size + 1 == cap) {
+            char *grown = realloc (text, cap *= 2);
+            if (!grown)
+                free (text);
+            text = grown;
+        }
+    }
+    close (pipe_fds [0]);
+    int status = 1;
+    if (pid > 0)
+        waitpid (pid, &status, 0);
+    if (text)
+        text [size] = 0;
+    if (!text || !WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        if (text && *text)          //  Keep what it did say
+            return text;
+        free (text);
+        return NULL;
+    }
+    return text;
+}
+
+void
+bench_stop (pid_t pid)
 {
     if (pid > 0) {
         kill (pid, SIGTERM);
@@ -119,8 +136,7 @@ static void
 s_broker_path (char *path, size_t size)
 {
     char self [4096];
-    ssize_t length = readlink ("/proc/self/exe", self, sizeof self - 1);
-    self [length > 0 ? length : 0] = 0;
+    snprintf (self, sizeof self, "%s", bench_self ());
     char *slash = strrchr (self, '/');
     if (slash)
         *slash = 0;
@@ -129,79 +145,245 @@ s_broker_path (char *path, size_t size)
         snprintf (path, size, "%s/zexec-broker", self);
 }
 
+//  A tcp port on loopback that nothing listens on now.
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t length = sizeof address;
+    int port = 0;
+    if (fd >= 0 && bind (fd, (struct sockaddr *) &address, sizeof address) == 0
+    &&  getsockname (fd, (struct sockaddr *) &address, &length) == 0)
+        port = ntohs (address.sin_port);
+    if (fd >= 0)
+        close (fd);
+    return port;
+}
+
+pid_t
+bench_broker_start (char *endpoint, size_t size, bool quiet)
+{
+    char path [4200];
+    s_broker_path (path, sizeof path);
+    int port = s_free_port ();
+    if (access (path, X_OK) != 0 || port == 0) {
+        bench_note ("no zexec-broker at %s: remote figures skipped", path);
+        return -1;
+    }
+    snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
+    char *argv [] = { path, "--bind", endpoint, NULL };
+    return bench_start (argv, quiet);
+}
+
+//  python3 from PATH, or false.
+static bool
+s_find_python (char *path, size_t size)
+{
+    const char *search = getenv ("PATH");
+    while (search && *search) {
+        const char *end = strchr (search, ':');
+        size_t length = end ? (size_t) (end - search) : strlen (search);
+        snprintf (path, size, "%.*s/python3", (int) length, search);
+        if (length && access (path, X_OK) == 0)
+            return true;
+        search = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+//  ---------------------------------------------------------------------
+
+//  Runs argv (this program in a hidden mode that prints CSV) and keeps
+//  its figures; a child that fails is tried again, up to three times in
+//  all, and each failure is noted under the table.
+static void
+s_child (char *const argv [], const char *what)
+{
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        char *text = bench_capture (argv);
+        int kept = text ? bench_report_csv (text) : 0;
+        free (text);
+        if (kept > 0)
+            return;
+        bench_note ("%s: the child process failed (attempt %d of 3)", what, attempt);
+    }
+}
+
+static void
+s_memory (const bench_opts_t *opts, const char *kind)
+{
+    bench_progress (opts, "6 a million tasks, %s (fresh process)", kind);
+    char workers [16], what [64];
+    snprintf (workers, sizeof workers, "%d", opts->workers);
+    snprintf (what, sizeof what, "a million tasks, %s", kind);
+    char *argv [] = { (char *) bench_self (), "--mem-child", (char *) kind, "1000000", workers, NULL };
+    s_child (argv, what);
+}
+
+//  Workload 4 runs in a fresh process: making and destroying a pool of
+//  50 worker processes sometimes corrupts the heap (see PERFORMANCE.md),
+//  and that must cost one figure, not the run.
+static void
+s_blocking (const bench_opts_t *opts, const char *kind)
+{
+    bench_progress (opts, "4 blocking tasks, %s (fresh process)", kind);
+    char what [64];
+    snprintf (what, sizeof what, "blocking tasks, %s", kind);
+    char *argv [] = { (char *) bench_self (), "--blocking-child", (char *) kind, NULL };
+    s_child (argv, what);
+}
+
+static void
+s_peer (const bench_opts_t *opts, const char *script)
+{
+    char python [4096], workers [16];
+    if (!s_find_python (python, sizeof python)) {
+        bench_note ("no python3 on PATH: the asyncio peer was skipped");
+        return;
+    }
+    if (access (script, R_OK) != 0) {
+        bench_note ("no peer script at %s: the asyncio peer was skipped", script);
+        return;
+    }
+    bench_progress (opts, "the asyncio peer (%s)%s", script,
+                    opts->quick ? "" : "; it takes minutes");
+    snprintf (workers, sizeof workers, "%d", opts->workers);
+    char *argv [7] = { python, (char *) script, "--workers", workers, NULL, NULL, NULL };
+    int argc = 4;
+    if (opts->quick)
+        argv [argc++] = "--quick";
+    if (!opts->csv)
+        argv [argc++] = "--progress";
+    char *text = bench_capture (argv);
+    if (!text || bench_report_csv (text) == 0)
+        bench_note ("the asyncio peer failed");
+    free (text);
+}
+
+static int
+s_usage (void)
+{
+    fprintf (stderr,
+        "usage: zexec-bench [--quick] [--csv] [--runs N] [--only 0123456p] [--workers N]\n"
+        "                   [--window N] [--tasks N] [--no-peer] [--peer SCRIPT] [--verbose]\n"
+        "  --quick        scaled-down workloads (well under 40 s with the peer)\n"
+        "  --csv          one line per figure: workload,executor,value,unit\n"
+        "  --runs N       run everything N times and keep each figure's best\n"
+        "  --only LIST    workloads to run: 0 calibration, 1 round trips, 2 tiny tasks,\n"
+        "                 3 CPU scaling, 4 blocking, 5 payloads, 6 a million tasks,\n"
+        "                 p the Python peer (default all)\n");
+    return 2;
+}
+
 int
 main (int argc, char **argv)
 {
     zx_init (argc, argv);
+    //  Hidden modes: this program started again by itself
     if (argc == 4 && strcmp (argv [1], "--serve") == 0)
         return zx_serve (argv [2], false, &(zx_executor_opts_t) { .max_workers = atoi (argv [3]) },
                          NULL) == ZX_OK ? 0 : 1;
-    int tasks = 200000, workers = 2, rtts = 2000, window = 0;
+    if (argc == 3 && strcmp (argv [1], "--raw-worker") == 0)
+        return bench_raw_worker (argv [2]);
+    if (argc == 5 && strcmp (argv [1], "--mem-child") == 0)
+        return bench_mem_child (argv [2], atol (argv [3]), atoi (argv [4]));
+    if (argc == 3 && strcmp (argv [1], "--blocking-child") == 0)
+        return bench_blocking_child (argv [2]);
+
+    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456p" };
+    int runs = 1;
+    bool peer = true;
+    const char *script = BENCH_PEER_SCRIPT;
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv [i], "--csv") == 0)
-            s_csv = true;
+        const char *arg = argv [i], *value = i + 1 < argc ? argv [i + 1] : NULL;
+        if (strcmp (arg, "--csv") == 0)
+            opts.csv = true;
         else
-        if (strcmp (argv [i], "--quick") == 0) {
-            tasks = 50000;
-            rtts = 500;
+        if (strcmp (arg, "--quick") == 0) {
+            opts.quick = true;
+            opts.tasks = 50000;
         }
         else
-        if (strcmp (argv [i], "--tasks") == 0 && i + 1 < argc)
-            tasks = atoi (argv [++i]);
+        if (strcmp (arg, "--verbose") == 0)
+            opts.verbose = true;
         else
-        if (strcmp (argv [i], "--workers") == 0 && i + 1 < argc)
-            workers = atoi (argv [++i]);
+        if (strcmp (arg, "--no-peer") == 0)
+            peer = false;
         else
-        if (strcmp (argv [i], "--window") == 0 && i + 1 < argc)
-            window = atoi (argv [++i]);
-        else {
-            fprintf (stderr, "usage: zexec-bench [--quick] [--csv] [--tasks N] [--workers N] [--window N]\n");
-            return 2;
-        }
+        if (strcmp (arg, "--peer") == 0 && value)
+            script = argv [++i];
+        else
+        if (strcmp (arg, "--only") == 0 && value)
+            opts.only = argv [++i];
+        else
+        if (strcmp (arg, "--runs") == 0 && value)
+            runs = atoi (argv [++i]);
+        else
+        if (strcmp (arg, "--tasks") == 0 && value)
+            opts.tasks = atoi (argv [++i]);
+        else
+        if (strcmp (arg, "--workers") == 0 && value)
+            opts.workers = atoi (argv [++i]);
+        else
+        if (strcmp (arg, "--window") == 0 && value)
+            opts.window = atoi (argv [++i]);
+        else
+            return s_usage ();
     }
-    if (tasks < 1 || workers < 1 || window < 0) {
-        fprintf (stderr, "zexec-bench: --tasks and --workers must be positive\n");
+    if (opts.tasks < 1 || opts.workers < 1 || opts.window < 0 || runs < 1) {
+        fprintf (stderr, "zexec-bench: --tasks, --workers and --runs must be positive\n");
         return 2;
     }
-    if (!s_csv)
-        printf ("%-22s %-10s %14s unit\n", "workload", "executor", "value");
-    zx_loop_t *loop = zx_loop_new ();
-    const char *kinds [] = { "thread", "process" };
-    for (int k = 0; k < 2; k++) {
-        zx_executor_opts_t opts = { .max_workers = workers, .window = window };
-        zx_executor_t *pool = k == 0 ? zx_thread_pool_new (&opts) : zx_process_pool_new (&opts);
-        if (!pool) {
-            fprintf (stderr, "zexec-bench: cannot start the %s pool\n", kinds [k]);
-            return 1;
+    signal (SIGPIPE, SIG_IGN);
+    double start = bench_now ();
+    bench_progress (&opts, "%s run%s", opts.quick ? "quick" : "full", runs > 1 ? "s" : "");
+    for (int run = 0; run < runs; run++) {
+        if (runs > 1)
+            bench_progress (&opts, "run %d of %d", run + 1, runs);
+        if (strchr (opts.only, '0')) {
+            bench_progress (&opts, "0 raw libzmq calibration");
+            bench_raw_run (&opts);
         }
-        s_throughput (loop, pool, 1000);                 //  Warm up: workers ready
-        s_report ("tiny_throughput", kinds [k], s_throughput (loop, pool, tasks), "tasks/s");
-        s_report ("rtt_p50", kinds [k], s_rtt_p50 (loop, pool, rtts), "us");
-        zx_executor_destroy (&pool);
+        zx_loop_t *loop = zx_loop_new ();
+        if (!loop)
+            return 1;
+        const char *names [] = { "thread", "process", "remote" };
+        for (size_t k = 0; k < sizeof names / sizeof names [0]; k++) {
+            bench_kind_t kind = { .name = names [k], .opts = &opts };
+            char endpoint [64];
+            pid_t broker = 0;
+            if (strcmp (names [k], "remote") == 0 && strpbrk (opts.only, "1235")) {
+                broker = bench_broker_start (endpoint, sizeof endpoint, !opts.verbose);
+                if (broker <= 0)
+                    continue;
+                kind.endpoint = endpoint;
+                kind.broker = broker;
+            }
+            bench_run_kind (loop, &kind, &opts);
+            bench_stop (broker);
+        }
+        zx_loop_destroy (&loop);
+        bench_report_run_end ();
+        if (strchr (opts.only, '4'))
+            for (size_t k = 0; k < sizeof names / sizeof names [0]; k++)
+                s_blocking (&opts, names [k]);
+        if (strchr (opts.only, '6'))
+            for (size_t k = 0; k < sizeof names / sizeof names [0]; k++)
+                s_memory (&opts, names [k]);
+        if (peer && strchr (opts.only, 'p'))
+            s_peer (&opts, script);
     }
-    //  Remote: a broker on tcp loopback and this program as its worker
-    char broker_path [4200], endpoint [64], workers_text [16], self_path [4096];
-    s_broker_path (broker_path, sizeof broker_path);
-    ssize_t length = readlink ("/proc/self/exe", self_path, sizeof self_path - 1);
-    self_path [length > 0 ? length : 0] = 0;
-    int port = 20000 + getpid () % 20000;
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
-    snprintf (workers_text, sizeof workers_text, "%d", workers);
-    char *broker_argv [] = { broker_path, "--bind", endpoint, NULL };
-    char *worker_argv [] = { self_path, "--serve", endpoint, workers_text, NULL };
-    pid_t broker = access (broker_path, X_OK) == 0 ? s_start (broker_argv) : -1;
-    pid_t worker = broker > 0 ? s_start (worker_argv) : -1;
-    zx_executor_t *remote = worker > 0 ? zx_remote_executor_new (endpoint, NULL) : NULL;
-    if (remote) {
-        s_throughput (loop, remote, 1000);
-        s_report ("tiny_throughput", "remote", s_throughput (loop, remote, tasks), "tasks/s");
-        s_report ("rtt_p50", "remote", s_rtt_p50 (loop, remote, rtts), "us");
-        zx_executor_destroy (&remote);
+    if (opts.csv)
+        bench_report_print_csv ();
+    else {
+        bench_report_table ();
+        if (runs > 1)
+            printf ("\nEach figure the best of %d runs; ", runs);
+        else
+            printf ("\nOne run; ");
+        printf ("%.1f s in all%s\n", bench_now () - start, opts.quick ? " (--quick)" : "");
     }
-    else
-        fprintf (stderr, "zexec-bench: no zexec-broker at %s: remote rows skipped\n", broker_path);
-    s_stop (worker);
-    s_stop (broker);
-    zx_loop_destroy (&loop);
     return 0;
 }

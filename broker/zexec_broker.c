@@ -75,6 +75,7 @@ typedef struct {
     int no_worker_wait_ms;
     size_t max_queue;
     size_t max_services;
+    size_t max_workers;
     zx_logger_t *log;
     int signal_fd;
     bool stopping;
@@ -318,8 +319,11 @@ s_on_client (s_broker_t *self, zmq_msg_t *frames, size_t count)
     uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
     s_client_t *client = s_client (self, &frames [0], command == ZX_CMD_REQUEST);
     if (!client) {
+        char label [96];
+        s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
         if (command != ZX_CMD_DISCONNECT && command != ZX_CMD_HEARTBEAT)
-            zx_log_warning (self->log, "command %d from unknown coordinator: dropped", command);
+            zx_log_warning (self->log, "command %d from unknown coordinator %s: dropped",
+                            command, label);
         return;
     }
     client->last_seen_us = zx__now_us ();
@@ -364,7 +368,12 @@ s_on_worker (s_broker_t *self, zmq_msg_t *frames, size_t count)
     s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
     uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
     s_service_t *service = zhashx_lookup (self->worker_service, label);
+    bool mapped_now = false;
     if (command == ZX_CMD_READY && !service) {
+        if (zhashx_size (self->worker_service) >= self->max_workers) {
+            zx_log_warning (self->log, "too many workers: READY from %s dropped", label);
+            return;
+        }
         size_t size = count > 3 ? zmq_msg_size (&frames [3]) : 0;
         if (size == 0 || size > 255 || memchr (zmq_msg_data (&frames [3]), 0, size)) {
             zx_log_warning (self->log, "READY with a bad service name from %s: dropped", label);
@@ -379,6 +388,7 @@ s_on_worker (s_broker_t *self, zmq_msg_t *frames, size_t count)
             return;
         }
         zhashx_insert (self->worker_service, label, service);
+        mapped_now = true;
     }
     if (!service) {
         if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT) {
@@ -391,7 +401,12 @@ s_on_worker (s_broker_t *self, zmq_msg_t *frames, size_t count)
         }
         return;
     }
+    size_t workers = zx__dispatch_workers (service->dispatch);
     zx__dispatch_handle (service->dispatch, frames, count);
+    //  A READY its dispatcher refused (a bad info frame) made no worker
+    //  that could ever leave: forget the id, or it would stay mapped
+    if (mapped_now && zx__dispatch_workers (service->dispatch) == workers)
+        zhashx_delete (self->worker_service, label);
 }
 
 //  --------------------------------------------------------------------
@@ -512,6 +527,7 @@ s_usage (FILE *out)
         "                         service before it fails (default 5000)\n"
         "  --max-queue N          requests queued per service (default 1000000)\n"
         "  --max-services N       services at most (default 1000)\n"
+        "  --max-workers N        workers at most, over all services (default 10000)\n"
         "  --verbose              log every worker and coordinator event\n"
         "  --help                 this text\n");
 }
@@ -535,7 +551,7 @@ main (int argc, char **argv)
     zsys_handler_set (NULL);
     s_broker_t broker = {
         .heartbeat_ms = 1000, .liveness = 3, .no_worker_wait_ms = 5000,
-        .max_queue = 1000000, .max_services = 1000 };
+        .max_queue = 1000000, .max_services = 1000, .max_workers = 10000 };
     s_broker_t *self = &broker;
     const char *binds [16];
     size_t bind_count = 0;
@@ -583,6 +599,11 @@ main (int argc, char **argv)
         else
         if (streq (arg, "--max-services") && value && s_number (value, 1, 1000000, &number)) {
             self->max_services = (size_t) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--max-workers") && value && s_number (value, 1, 1000000, &number)) {
+            self->max_workers = (size_t) number;
             i++;
         }
         else {

@@ -453,6 +453,11 @@ s_pump (zx__dispatch_t *self)
                         worker->label, zmq_strerror (error));
         s_undeal (self, worker);
         if (error == EHOSTUNREACH) {
+            //  Its owner hears of it as of a silent one, so that a broker
+            //  forgets the id too
+            if (self->events.worker_event)
+                self->events.worker_event (self->owner, worker->label, ZX_BYE_LOST,
+                                           "worker vanished");
             //  The last worker moves into slot i: look at slot i again
             s_worker_remove (self, worker, "worker vanished");
             i--;
@@ -523,8 +528,9 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
 {
     char label [96];
     s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
-    if (count < 2 || (zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE
-                   && zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE_V0)) {
+    if (count < 2 || zmq_msg_size (identity) > ZX_MAX_IDENTITY
+    ||  (zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE
+         && zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE_V0)) {
         zx_log_warning (self->log, "malformed READY from %s: dropped", label);
         return;
     }

@@ -30,7 +30,9 @@ typedef struct {
     //  cancelled requests.
     void (*idle) (void *owner);
     //  A worker said READY (reason -1) or DISCONNECT (a zx__bye_t) and,
-    //  for DISCONNECT, has been forgotten with its held requests failed.
+    //  for DISCONNECT, has been forgotten with its held requests failed;
+    //  or it is declared lost (ZX_BYE_LOST: silent past zx__dispatch_expire's
+    //  limit, or gone when a REQUEST was sent to it) and is about to be.
     void (*worker_event) (void *owner, const char *identity, int reason,
                           const char *text);
 } zx__dispatch_events_t;

@@ -86,7 +86,8 @@ ZX_TASK (touch)
     return 0;
 }
 
-static int64_t s_init_value;
+//  Per thread: in a thread pool each worker thread runs its own initializer
+static _Thread_local int64_t s_init_value;
 
 ZX_TASK (init_set)
 {
@@ -303,7 +304,11 @@ test_shutdown_with_cancel_futures_cancels_queued_work (void **state)
     zx_future_t *queued [5];
     for (int i = 0; i < 5; i++)
         queued [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    zx_sleep (30);          //  The first is with the worker now
+    //  Until the first is with the worker (a process worker can take a
+    //  while to start, under ThreadSanitizer above all)
+    for (int i = 0; i < 500 && zx_future_state (running) != ZX_FUTURE_RUNNING; i++)
+        zx_sleep (10);
+    assert_int_equal (zx_future_state (running), ZX_FUTURE_RUNNING);
     assert_int_equal (zx_executor_shutdown (pool, true, true), ZX_OK);
     assert_int_equal (zx_future_error (running), ZX_OK);
     for (int i = 0; i < 5; i++) {

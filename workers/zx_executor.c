@@ -402,6 +402,10 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
         self->failures_before_ready = 0;
         return;
     }
+    //  A worker that vanished: its end comes from the system (pidfd, the
+    //  thread's exit), which says whether it was expected
+    if (reason == ZX_BYE_LOST)
+        return;
     slot->retiring = true;
     if (reason == ZX_BYE_INIT_FAILED) {
         s_break (self, text);

@@ -133,6 +133,7 @@ s_on_request (zx_worker_t *self, const zmq_msg_t *batch)
             zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
                                  job ? ZX_STATUS_BAD_REQUEST : ZX_STATUS_TASK_ERROR,
                                  text, strlen (text));
+            zx_values_destroy (&args);
             free (job);
             continue;
         }
