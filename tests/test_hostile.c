@@ -277,8 +277,8 @@ typedef struct {
     pid_t other;                //  Another good worker, when there is one
 } s_env_t;
 
-//  Starts a broker with up to four extra arguments (NULL-terminated) and
-//  heartbeat ms, liveness 3, and waits until it listens.
+//  Starts a broker with heartbeat ms, liveness 3 and up to six extra
+//  arguments (NULL-terminated), and waits until it listens.
 static void
 s_broker_start (s_env_t *env, const char *heartbeat, const char *const *extra)
 {
@@ -1125,6 +1125,7 @@ test_garbage_on_a_raw_tcp_connection_is_dropped (void **state)
     s_env_check (&env, "ZMTP greetings with garbage");
     //  Connections that say nothing, one held open meanwhile
     int silent = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (silent >= 0);
     struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons (env.port),
                                    .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
     assert_int_equal (connect (silent, (struct sockaddr *) &address, sizeof address), 0);
