@@ -717,23 +717,8 @@ s_on_readable (zx_loop_t *loop, void *arg)
     zx__dispatch_t *self = (zx__dispatch_t *) arg;
     zmq_msg_t frames [ZX_MAX_FRAMES];
     for (int burst = 0; burst < ZX_BURST; burst++) {
-        size_t count = 0;
-        bool more = true, too_many = false;
-        while (more) {
-            zmq_msg_t *frame = &frames [count < ZX_MAX_FRAMES ? count : ZX_MAX_FRAMES - 1];
-            if (count >= ZX_MAX_FRAMES) {
-                zmq_msg_close (frame);      //  Keep draining, keep nothing
-                too_many = true;
-            }
-            zmq_msg_init (frame);
-            if (zmq_msg_recv (frame, self->router, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (frame);
-                break;
-            }
-            more = zmq_msg_more (frame);
-            if (count < ZX_MAX_FRAMES)
-                count++;
-        }
+        bool too_many;
+        size_t count = zx__recv_message (self->router, frames, ZX_MAX_FRAMES, &too_many);
         if (count == 0)
             break;                          //  Nothing more to read now
         if (too_many)

@@ -236,3 +236,28 @@ zx__send_frames (void *socket, const void *const *frames, const size_t *sizes,
     }
     return ZX_OK;
 }
+
+size_t
+zx__recv_message (void *socket, zmq_msg_t *frames, size_t max, bool *overflow)
+{
+    size_t count = 0;
+    bool more = true;
+    *overflow = false;
+    while (more) {
+        //  Past max, keep draining into the last slot, keeping nothing
+        zmq_msg_t *frame = &frames [count < max ? count : max - 1];
+        if (count >= max) {
+            zmq_msg_close (frame);
+            *overflow = true;
+        }
+        zmq_msg_init (frame);
+        if (zmq_msg_recv (frame, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (frame);
+            break;
+        }
+        more = zmq_msg_more (frame);
+        if (count < max)
+            count++;
+    }
+    return count;
+}

@@ -12,6 +12,7 @@
 #ifndef ZX_PROTO_H_INCLUDED
 #define ZX_PROTO_H_INCLUDED
 #include "zexec.h"
+#include <zmq.h>
 
 #define ZX_PROTO_WORKER         "ZXW01"
 #define ZX_PROTO_WORKER_LEN     5
@@ -129,6 +130,13 @@ void zx__put_u32 (uint8_t *out, uint32_t value);
 void zx__put_u64 (uint8_t *out, uint64_t value);
 uint32_t zx__get_u32 (const uint8_t *in);
 uint64_t zx__get_u64 (const uint8_t *in);
+
+//  Receives one whole message waiting on a libzmq socket, without
+//  blocking, into frames [0 .. max). Returns how many frames it holds (0
+//  when nothing was waiting). A message of more than max frames is read
+//  to its end and *overflow set: the frames returned are then not the
+//  message's and are only to be closed. The caller closes every frame.
+size_t zx__recv_message (void *socket, zmq_msg_t *frames, size_t max, bool *overflow);
 
 //  Sends a message of count frames over a libzmq socket; frame i has
 //  sizes [i] bytes at frames [i]. Returns ZX_OK, or ZX_ESYS with errno set

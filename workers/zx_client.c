@@ -249,23 +249,16 @@ s_on_readable (zx_loop_t *loop, void *arg)
     zx__client_t *self = (zx__client_t *) arg;
     zmq_msg_t frames [4];
     for (int burst = 0; burst < 4096; burst++) {
-        size_t count = 0;
-        bool more = true;
-        while (more) {
-            zmq_msg_t *frame = &frames [count < 4 ? count : 3];
-            if (count >= 4)
-                zmq_msg_close (frame);
-            zmq_msg_init (frame);
-            if (zmq_msg_recv (frame, self->socket, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (frame);
-                break;
-            }
-            more = zmq_msg_more (frame);
-            if (count < 4)
-                count++;
-        }
+        bool overflow;
+        size_t count = zx__recv_message (self->socket, frames, 4, &overflow);
         if (count == 0)
             break;
+        if (overflow) {
+            zx_log_warning (self->log, "message with more than 4 frames: dropped");
+            for (size_t i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+            continue;
+        }
         self->last_heard_us = zx__now_us ();
         if (count >= 2 && zmq_msg_size (&frames [0]) == ZX_PROTO_CLIENT_LEN
         &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0

@@ -217,23 +217,16 @@ s_on_readable (zx_loop_t *loop, void *arg)
     zx_worker_t *self = (zx_worker_t *) arg;
     zmq_msg_t frames [4];
     for (int burst = 0; burst < 4096 && self->socket; burst++) {
-        size_t count = 0;
-        bool more = true;
-        while (more) {
-            zmq_msg_t *frame = &frames [count < 4 ? count : 3];
-            if (count >= 4)
-                zmq_msg_close (frame);
-            zmq_msg_init (frame);
-            if (zmq_msg_recv (frame, self->socket, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (frame);
-                break;
-            }
-            more = zmq_msg_more (frame);
-            if (count < 4)
-                count++;
-        }
+        bool overflow;
+        size_t count = zx__recv_message (self->socket, frames, 4, &overflow);
         if (count == 0)
             break;
+        if (overflow) {
+            zx_log_warning (self->log, "message with more than 4 frames: dropped");
+            for (size_t i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+            continue;
+        }
         self->last_heard_us = zx__now_us ();
         self->backoff_ms = ZX_BACKOFF_MIN_MS;
         bool bye = false;

@@ -162,23 +162,16 @@ s_read_all (s_worker_t *self)
 {
     zmq_msg_t frames [4];
     while (true) {
-        size_t count = 0;
-        bool more = true;
-        while (more) {
-            zmq_msg_t *frame = &frames [count < 4 ? count : 3];
-            if (count >= 4)
-                zmq_msg_close (frame);
-            zmq_msg_init (frame);
-            if (zmq_msg_recv (frame, self->socket, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (frame);
-                break;
-            }
-            more = zmq_msg_more (frame);
-            if (count < 4)
-                count++;
-        }
+        bool overflow;
+        size_t count = zx__recv_message (self->socket, frames, 4, &overflow);
         if (count == 0)
             return;
+        if (overflow) {
+            zx_log_warning (self->log, "message with more than 4 frames: dropped");
+            for (size_t i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+            continue;
+        }
         if (count >= 2
         &&  zmq_msg_size (&frames [0]) == ZX_PROTO_WORKER_LEN
         &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
