@@ -78,6 +78,7 @@ typedef struct {
     size_t max_workers;
     zx_logger_t *log;
     int signal_fd;
+    int64_t last_tick_us;
     bool stopping;
 } s_broker_t;
 
@@ -124,11 +125,12 @@ s_service (s_broker_t *self, const char *name, bool create)
         return NULL;
     s_service_t *service = calloc (1, sizeof (s_service_t));
     s_service_t **grown = realloc (self->services, (self->service_count + 1) * sizeof *grown);
+    if (grown)
+        self->services = grown;         //  The old block is gone once it moved
     if (!service || !grown) {
         free (service);
         return NULL;
     }
-    self->services = grown;
     snprintf (service->name, sizeof service->name, "%s", name);
     zx__dispatch_events_t events = { s_complete, NULL, NULL, s_worker_event };
     service->dispatch = zx__dispatch_new (self->socket, &events, self, self->max_queue, true);
@@ -461,7 +463,18 @@ s_on_tick (zx_loop_t *loop, void *arg)
 {
     s_broker_t *self = (s_broker_t *) arg;
     int64_t silence = (int64_t) self->heartbeat_ms * self->liveness * 1000;
+    //  Read what is waiting first: peers' heartbeats may be queued there
+    s_on_readable (loop, self);
     int64_t now = zx__now_us ();
+    //  A broker that was itself stalled (stopped, starved of CPU) has not
+    //  heard anyone: give peers one more interval before judging them
+    bool stalled = self->last_tick_us
+                && now - self->last_tick_us > 2 * (int64_t) self->heartbeat_ms * 1000;
+    self->last_tick_us = now;
+    if (stalled) {
+        zx_log_warning (self->log, "broker stalled: peers get one more heartbeat interval");
+        silence = INT64_MAX / 2;
+    }
     for (size_t i = 0; i < self->service_count; i++) {
         s_service_t *service = self->services [i];
         char text [320];

@@ -538,18 +538,22 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
         zx_log_warning (self->log, "second READY from worker %s: dropped", label);
         return;
     }
+    //  Grow the table first and on its own: realloc may grow in place, and
+    //  the old pointer is gone once it moved
+    if (self->worker_count == self->worker_cap) {
+        size_t cap = self->worker_cap * 2 + 4;
+        s_worker_t **grown = realloc (self->workers, cap * sizeof (s_worker_t *));
+        if (!grown) {
+            zx_log_error (self->log, "out of memory accepting worker %s", label);
+            return;
+        }
+        self->workers = grown;
+        self->worker_cap = cap;
+    }
     s_worker_t *worker = calloc (1, sizeof (s_worker_t));
-    s_worker_t **grown = self->worker_count == self->worker_cap
-        ? realloc (self->workers, (self->worker_cap * 2 + 4) * sizeof (s_worker_t *))
-        : self->workers;
-    if (!worker || !grown) {
-        free (worker);
+    if (!worker) {
         zx_log_error (self->log, "out of memory accepting worker %s", label);
         return;
-    }
-    if (grown != self->workers) {
-        self->workers = grown;
-        self->worker_cap = self->worker_cap * 2 + 4;
     }
     const uint8_t *info = zmq_msg_data (&frames [1]);
     worker->identity_size = zmq_msg_size (identity);

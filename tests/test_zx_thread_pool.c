@@ -61,10 +61,35 @@ test_null_executor_means_a_default_pool_made_on_first_use (void **state)
     zx_loop_destroy (&loop);        //  Also destroys the default pool
 }
 
+//  Regression: the dispatcher's worker table lost its capacity when
+//  realloc grew it in place, and wrote past it from the 13th worker on
+static void
+test_a_pool_of_forty_workers_uses_them_all (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 40, .window = 1 });
+    zx_future_t *futures [40];
+    for (int i = 0; i < 40; i++)
+        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
+    s_wait_all (futures, 40);
+    int64_t serials [40];
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
+        zx_values_get_int (zx_future_result (futures [i]), 2, &serials [i]);
+        for (int j = 0; j < i; j++)
+            assert_true (serials [j] != serials [i]);
+        zx_future_destroy (&futures [i]);
+    }
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 static const struct CMUnitTest tests [] = {
     POOL_CASES,
     cmocka_unit_test (test_worker_threads_are_named_as_cpython_names_them),
     cmocka_unit_test (test_null_executor_means_a_default_pool_made_on_first_use),
+    cmocka_unit_test (test_a_pool_of_forty_workers_uses_them_all),
 };
 
 ZX_TEST_MAIN (tests)

@@ -203,6 +203,14 @@ s_reconnect_later (zx_worker_t *self, const char *why)
 {
     zx_log_warning (self->log, "%s: connecting again to %s in %d ms", why, self->endpoint,
                     self->backoff_ms);
+    //  Say goodbye on the old connection, in case the broker is alive
+    //  after all (it was only slow): it then forgets this identity at once
+    //  instead of dealing it work until it notices the silence
+    if (self->socket) {
+        uint8_t bye [] = { ZX_BYE_NORMAL, 'r', 'e', 'c', 'o', 'n', 'n', 'e', 'c', 't', 'i', 'n', 'g' };
+        s_send (self, ZX_CMD_DISCONNECT, bye, sizeof bye);
+        zsock_set_linger (self->dealer, 100);
+    }
     s_disconnect (self);
     if (!self->connect_timer)
         self->connect_timer = zx_loop_call_later (self->loop, self->backoff_ms, s_connect, self);

@@ -220,7 +220,7 @@ async def run_kind(kind, args):
     progress(f"5 payloads, {kind}")
     total = (16 << 20) if quick else (128 << 20)
     for size in PAYLOADS:
-        count = min(20000 if not quick else 2000, max(4, total // size))
+        count = min(2000 if quick else 20000, max(4, total // size))
         data = b"x" * size
         elapsed = await run_batch(loop, pool, echo, [data] * count)
         report(f"payload_{size_name(size)}", kind,
