@@ -8,7 +8,9 @@
 #   Any failure stops it with "install-check: FAILED" and keeps the scratch
 #   directory for a look. zexec is built in build-inst (or
 #   $ZEXEC_INSTALL_BUILD_DIR) without its tests.
-#   pkg-config's output is split into words on purpose below.
+#   pkg-config's output is split into words on purpose below. Output is
+#   captured before grep -q looks at it: under pipefail, "cmd | grep -q"
+#   fails at random when grep exits first and cmd dies of SIGPIPE.
 #   shellcheck disable=SC2046,SC2086
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +41,7 @@ for file in lib/libzexec.a lib/libzexec.so lib/libzexec.so.0 include/zexec.h \
 done
 { [ -L "$prefix/lib/libzexec.so" ] && [ -L "$prefix/lib/libzexec.so.0" ]; } \
     || fail "libzexec.so and libzexec.so.0 should be symlinks"
-readelf -d "$prefix/lib/libzexec.so" | grep -q 'SONAME.*\[libzexec\.so\.0\]' \
+grep -q 'SONAME.*\[libzexec\.so\.0\]' <<<"$(readelf -d "$prefix/lib/libzexec.so")" \
     || fail "libzexec.so has no SONAME libzexec.so.0"
 for program in asyncio_executor_thread asyncio_executor_process zexec-bench; do
     [ ! -e "$prefix/bin/$program" ] || fail "$program should not be installed"
@@ -72,9 +74,9 @@ grep -qx "zexec_DIR:PATH=$prefix/lib/cmake/zexec" "$scratch/cmake/CMakeCache.txt
 cmake --build "$scratch/cmake" -j"$(nproc)" >/dev/null
 #   CMake links an imported shared library outside the system with a
 #   build-tree rpath, so no LD_LIBRARY_PATH is needed.
-ldd "$scratch/cmake/consumer" | grep -q "libzexec.so.0 => $prefix/lib/" \
+grep -q "libzexec.so.0 => $prefix/lib/" <<<"$(ldd "$scratch/cmake/consumer")" \
     || fail "cmake consumer does not load $prefix/lib/libzexec.so.0"
-! ldd "$scratch/cmake/consumer-static" | grep -q libzexec \
+! grep -q libzexec <<<"$(ldd "$scratch/cmake/consumer-static")" \
     || fail "cmake consumer-static loads libzexec.so"
 run "cmake consumer (zexec::zexec)" "$scratch/cmake/consumer"
 run "cmake consumer-static (zexec::zexec-static)" "$scratch/cmake/consumer-static"
@@ -84,7 +86,7 @@ cflags=(-std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror)
 echo "    shared: $(pkg-config --cflags --libs libzexec)"
 cc "${cflags[@]}" tests/install/consumer.c -o "$scratch/consumer-pc" \
    $(pkg-config --cflags --libs libzexec) -Wl,-rpath,"$libdir"
-ldd "$scratch/consumer-pc" | grep -q "libzexec.so.0 => $prefix/lib/" \
+grep -q "libzexec.so.0 => $prefix/lib/" <<<"$(ldd "$scratch/consumer-pc")" \
     || fail "pkg-config consumer does not load $prefix/lib/libzexec.so.0"
 run "pkg-config consumer (libzexec.so)" "$scratch/consumer-pc"
 
@@ -97,7 +99,7 @@ static_libs=$(pkg-config --static --libs libzexec \
 echo "    static: $static_libs"
 cc "${cflags[@]}" tests/install/consumer.c -o "$scratch/consumer-pc-static" \
    $(pkg-config --cflags libzexec) $static_libs
-! ldd "$scratch/consumer-pc-static" | grep -q libzexec \
+! grep -q libzexec <<<"$(ldd "$scratch/consumer-pc-static")" \
     || fail "pkg-config static consumer loads libzexec.so"
 run "pkg-config consumer (libzexec.a)" "$scratch/consumer-pc-static"
 
