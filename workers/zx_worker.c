@@ -20,6 +20,7 @@
 #include "zx_loop.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,47 @@ typedef struct {
     uint64_t withdrawn;         //  Jobs cancelled before they started
     zx_logger_t *log;
 } s_worker_t;
+
+//  --------------------------------------------------------------------
+//  Fault injection for the fault tests: ZEXEC_FAULT="STAGE:ACTION:TASK"
+//  in a process worker's environment makes it crash, at STAGE of running
+//  TASK, by ACTION. STAGE is decode (before the arguments are decoded),
+//  encode (after the task ran, before its result is encoded) or replied
+//  (right after the reply has been handed to libzmq); ACTION is segv,
+//  abort or exit (exit (1)). Read once, by process workers only: a thread
+//  pool never crashes its own coordinator on purpose.
+
+typedef enum { S_FAULT_NONE, S_FAULT_DECODE, S_FAULT_ENCODE, S_FAULT_REPLIED } s_fault_stage_t;
+
+static struct {
+    s_fault_stage_t stage;
+    char action [8];
+    char task [256];
+} s_fault;
+
+static void
+s_fault_configure (const char *spec)
+{
+    char stage [16];
+    if (!spec || sscanf (spec, "%15[a-z]:%7[a-z]:%255s", stage, s_fault.action, s_fault.task) != 3)
+        return;
+    s_fault.stage = streq (stage, "decode")? S_FAULT_DECODE
+                  : streq (stage, "encode")? S_FAULT_ENCODE
+                  : streq (stage, "replied")? S_FAULT_REPLIED: S_FAULT_NONE;
+}
+
+static void
+s_fault_point (s_fault_stage_t stage, const char *task)
+{
+    if (s_fault.stage != stage || !streq (task, s_fault.task))
+        return;
+    if (streq (s_fault.action, "exit"))
+        _exit (1);
+    if (streq (s_fault.action, "abort"))
+        abort ();
+    raise (SIGSEGV);
+    _exit (139);                //  SIGSEGV was blocked or handled
+}
 
 void
 zx__czmq_quiet (void)
@@ -204,6 +246,7 @@ static void
 s_run_job (s_worker_t *self, s_job_t *job)
 {
     zx_values_t *args = NULL;
+    s_fault_point (S_FAULT_DECODE, job->data);
     if (zx__values_decode (job->data + job->name_len + 1, job->args_size, &args) != ZX_OK) {
         char text [320];
         snprintf (text, sizeof text, "malformed arguments for task '%s'", job->data);
@@ -212,7 +255,9 @@ s_run_job (s_worker_t *self, s_job_t *job)
     }
     zx_call_t call;
     zx__call_init (&call, job->data, args);
-    if (zx__task_invoke (&call) == ZX_OK) {
+    zx_err_t outcome = zx__task_invoke (&call);
+    s_fault_point (S_FAULT_ENCODE, job->data);
+    if (outcome == ZX_OK) {
         size_t size = 0;
         const void *data = call.result ? zx__values_data (call.result, &size) : "";
         s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
@@ -222,6 +267,11 @@ s_run_job (s_worker_t *self, s_job_t *job)
                       call.message ? call.message : zx_strerror (call.error));
     zx__call_reset (&call);
     zx_values_destroy (&args);
+    if (s_fault.stage == S_FAULT_REPLIED && streq (job->data, s_fault.task)) {
+        s_flush (self);
+        usleep (50 * 1000);     //  Let libzmq's I/O thread put it on the wire
+        s_fault_point (S_FAULT_REPLIED, job->data);
+    }
 }
 
 //  Runs the initializer, if any. Returns NULL on success, or a message.
@@ -418,6 +468,7 @@ zx_init (int argc, char **argv)
         opts.initargs = initargs;
         opts.initargs_size = initargs ? s_unhex (hex ? hex : "", initargs, size) : 0;
     }
+    s_fault_configure (getenv ("ZEXEC_FAULT"));
     if ((value = getenv ("ZEXEC_LOG_FORMAT")))
         zx_log_basic_config ((zx_log_level_t) atoi (getenv ("ZEXEC_LOG_LEVEL") ? getenv ("ZEXEC_LOG_LEVEL") : "30"), value);
     const char *names [] = { "ZEXEC_WORKER_ENDPOINT", "ZEXEC_WORKER_ID", "ZEXEC_WORKER_CREDITS",
