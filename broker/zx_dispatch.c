@@ -258,7 +258,8 @@ s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
         if (request->cookie) {
             char text [512];
             if (request->attempt > 1)
-                snprintf (text, sizeof text, "%s; task '%s' was lost after %u attempts",
+                snprintf (text, sizeof text, "%s; task '%s' was lost after %u attempts "
+                          "and is quarantined: it is not sent to a worker again",
                           cause, request->data, request->attempt);
             else
                 snprintf (text, sizeof text, "%s; task '%s' was lost", cause, request->data);
