@@ -34,6 +34,8 @@ struct zx_future {
     uint32_t callback_count, callback_cap;
     zx__cancel_fn *canceller;
     void *canceller_arg;
+    bool cancelling;            //  Cancel asked; the owner finishes it later
+    bool cancel_deferred;       //  Set by the canceller while it runs
 };
 
 zx_future_t *
@@ -196,6 +198,28 @@ zx_future_set_error (zx_future_t *self, zx_err_t code, const char *format, ...)
 }
 
 bool
+zx__future_expire (zx_future_t *self, zx_err_t code, const char *message)
+{
+    if (zx_future_done (self))
+        return false;
+    self->refs++;
+    zx__cancel_fn *canceller = self->canceller;
+    void *canceller_arg = self->canceller_arg;
+    self->canceller = NULL;
+    zx_future_set_error (self, code, "%s", message);
+    if (canceller)
+        canceller (self, canceller_arg);
+    zx_future_destroy (&self);
+    return true;
+}
+
+void
+zx__future_defer_cancel (zx_future_t *self)
+{
+    self->cancel_deferred = true;
+}
+
+bool
 zx__future_set_cancelled (zx_future_t *self, const char *message)
 {
     if (zx_future_done (self))
@@ -211,14 +235,21 @@ zx_future_cancel (zx_future_t *self)
 {
     if (!self || zx_future_done (self))
         return false;
+    if (self->cancelling)
+        return true;
     //  The canceller may drop the last other reference: hold one. It may
-    //  also finish the future as cancelled itself, with a better message.
+    //  also finish the future as cancelled itself, with a better message,
+    //  or defer: then the future ends when the work has stopped.
     self->refs++;
     zx__cancel_fn *canceller = self->canceller;
     self->canceller = NULL;
+    self->cancel_deferred = false;
     if (canceller)
         canceller (self, self->canceller_arg);
-    zx__future_set_cancelled (self, NULL);
+    if (self->cancel_deferred && !zx_future_done (self))
+        self->cancelling = true;
+    else
+        zx__future_set_cancelled (self, NULL);
     zx_future_destroy (&self);
     return true;
 }

@@ -12,6 +12,17 @@ zx_future_t *zx__future_ref (zx_future_t *self);
 //  cancelled) so the work behind it can be withdrawn.
 void zx__future_set_canceller (zx_future_t *self, zx__cancel_fn *fn, void *arg);
 
+//  Called by a canceller: the work cannot be withdrawn at once, and the
+//  canceller's owner will finish the future (cancelled, with a message
+//  that says how the work stopped) once it has. zx_future_cancel then
+//  returns true and leaves the future running.
+void zx__future_defer_cancel (zx_future_t *self);
+
+//  Fails the future now with code and message (copied), then withdraws
+//  the work behind it through its canceller, as a cancel would (for a
+//  deadline that passed). Returns false when it had already finished.
+bool zx__future_expire (zx_future_t *self, zx_err_t code, const char *message);
+
 //  Marks a pending future running.
 void zx__future_set_running (zx_future_t *self);
 

@@ -10,6 +10,7 @@
     caller sees, and a failed call never carries a result.               */
 #include "zx_task.h"
 #include "zx_values.h"
+#include "zx_loop.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -177,6 +178,10 @@ zx__call_init (zx_call_t *call, const char *task, const zx_values_t *args)
     call->error = ZX_OK;
     call->message = NULL;
     atomic_init (&call->cancelled, false);
+    call->cancel_seen = false;
+    call->poll = NULL;
+    call->poll_arg = NULL;
+    call->next_poll_us = 0;
 }
 
 void
@@ -232,7 +237,20 @@ bool
 zx_call_cancelled (zx_call_t *call)
 {
     assert (call);
-    return atomic_load (&call->cancelled);
+    if (!atomic_load_explicit (&call->cancelled, memory_order_relaxed) && call->poll
+    &&  pthread_equal (pthread_self (), call->poll_thread)) {
+        int64_t now = zx__now_us ();
+        if (now >= call->next_poll_us) {
+            call->next_poll_us = now + 1000;
+            if (call->poll (call->poll_arg))
+                atomic_store (&call->cancelled, true);
+        }
+    }
+    if (atomic_load (&call->cancelled)) {
+        call->cancel_seen = true;
+        return true;
+    }
+    return false;
 }
 
 static const char *

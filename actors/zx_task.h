@@ -2,6 +2,7 @@
 #ifndef ZX_TASK_H_INCLUDED
 #define ZX_TASK_H_INCLUDED
 #include "zexec.h"
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct zx_call {
@@ -11,6 +12,13 @@ struct zx_call {
     zx_err_t error;             //  ZX_OK unless the call failed
     char *message;              //  Error message (owned), or NULL
     atomic_bool cancelled;      //  Set by the runtime on a cancel request
+    bool cancel_seen;           //  zx_call_cancelled has returned true
+    //  Set by a worker runtime: asks it whether a cancel arrived for this
+    //  call, at most once a millisecond, from the thread running the task
+    bool (*poll) (void *arg);
+    void *poll_arg;
+    pthread_t poll_thread;
+    int64_t next_poll_us;
 };
 
 //  Prepares call to run task with args (both borrowed).

@@ -35,7 +35,9 @@ struct zx__request {
     void *cookie;                   //  NULL once completed
     uint64_t corr;
     uint32_t attempt;
+    uint32_t free_attempts;         //  Sends that never started: not counted
     uint8_t flags;                  //  Low 4 bits: retries allowed
+    bool stopping;                  //  Cancel asked; ends when the worker stops
     int64_t queued_us;              //  When it was submitted
     uint8_t name_len;
     size_t args_size;
@@ -193,7 +195,11 @@ zx__dispatch_destroy (zx__dispatch_t **self_p)
         zx__request_t *request;
         while ((request = worker->held.head)) {
             s_list_remove (&worker->held, request);
-            s_complete_text (self, request, ZX_ESHUTDOWN, "executor shut down while the task ran");
+            if (request->stopping)
+                s_complete_text (self, request, ZX_ECANCELLED,
+                                 "cancelled while running: the executor shut down");
+            else
+                s_complete_text (self, request, ZX_ESHUTDOWN, "executor shut down while the task ran");
             free (request);
         }
         s_worker_free (worker);
@@ -234,9 +240,11 @@ s_label (char *label, size_t label_size, const uint8_t *identity, size_t size)
 static void s_schedule_pump (zx__dispatch_t *self);
 
 //  Fails what the worker holds, or requeues what may be retried, and
-//  forgets the worker.
+//  forgets the worker. stopped_for, when not NULL, is the request the
+//  worker was killed to stop: what it was sent after that had not started.
 static void
-s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
+s_worker_remove_stopped (zx__dispatch_t *self, s_worker_t *worker, const char *cause,
+                         zx__request_t *stopped_for)
 {
     //  From the newest back, so retried requests keep their order at the
     //  front of the queue
@@ -245,9 +253,18 @@ s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
         s_list_remove (&worker->held, request);
         zx__idmap_take (&self->table, request->corr);
         self->held--;
-        if (request->cookie && request->attempt <= (uint32_t) (request->flags & ZX_FLAG_RETRIES)) {
-            zx_log_warning (self->log, "%s; task '%s' goes to another worker (attempt %u)",
-                            cause, request->data, request->attempt + 1);
+        //  A worker killed to stop a task that would not stop had not
+        //  started what it was sent after that task: send it again, free
+        bool never_started = stopped_for && stopped_for->worker == worker
+                             && !request->stopping;
+        uint32_t attempts = request->attempt - request->free_attempts;
+        if (request->cookie && !request->stopping
+        &&  (never_started || attempts <= (uint32_t) (request->flags & ZX_FLAG_RETRIES))) {
+            if (never_started)
+                request->free_attempts++;
+            else
+                zx_log_warning (self->log, "%s; task '%s' goes to another worker (attempt %u)",
+                                cause, request->data, attempts + 1);
             request->attempt++;
             request->worker = NULL;
             request->queued_us = zx__now_us ();     //  Waits anew for a worker
@@ -255,15 +272,21 @@ s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
             s_schedule_pump (self);
             continue;
         }
+        if (stopped_for && request == stopped_for)
+            stopped_for = NULL;     //  Those before it may have run
         if (request->cookie) {
             char text [512];
-            if (request->attempt > 1)
+            if (request->stopping)
+                snprintf (text, sizeof text, "cancelled while running: %s", cause);
+            else
+            if (attempts > 1)
                 snprintf (text, sizeof text, "%s; task '%s' was lost after %u attempts "
                           "and is quarantined: it is not sent to a worker again",
-                          cause, request->data, request->attempt);
+                          cause, request->data, attempts);
             else
                 snprintf (text, sizeof text, "%s; task '%s' was lost", cause, request->data);
-            s_complete_text (self, request, ZX_EWORKER_LOST, text);
+            s_complete_text (self, request, request->stopping ? ZX_ECANCELLED : ZX_EWORKER_LOST,
+                             text);
         }
         free (request);
     }
@@ -273,6 +296,12 @@ s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
             break;
         }
     s_worker_free (worker);
+}
+
+static void
+s_worker_remove (zx__dispatch_t *self, s_worker_t *worker, const char *cause)
+{
+    s_worker_remove_stopped (self, worker, cause, NULL);
 }
 
 void
@@ -355,6 +384,8 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     request->cookie = cookie;
     request->corr = self->next_corr++;
     request->attempt = 1;
+    request->free_attempts = 0;
+    request->stopping = false;
     request->flags = flags;
     request->queued_us = zx__now_us ();
     request->name_len = (uint8_t) name_len;
@@ -467,24 +498,99 @@ s_pump (zx__dispatch_t *self)
 }
 
 void
-zx__request_cancel (zx__request_t *request)
+zx__request_fail (zx__request_t *request, zx_err_t code, const char *text)
 {
     zx__dispatch_t *self = request->dispatch;
     if (!request->cookie)
         return;
     if (!request->worker) {
         s_list_remove (&self->queue, request);
-        s_complete_text (self, request, ZX_ECANCELLED, "cancelled before it ran");
+        s_complete_text (self, request, code, text);
         free (request);
         s_check_idle (self);
         return;
     }
-    //  The worker skips it if it has not started; the reply comes back
-    //  either way and returns the credit
-    uint8_t corr [8];
-    zx__put_u64 (corr, request->corr);
-    s_send_command (self, request->worker, ZX_CMD_CANCEL, corr, sizeof corr);
-    s_complete_text (self, request, ZX_ECANCELLED, "cancelled after it was sent to a worker");
+    //  The worker skips it if it has not started and stops it at its
+    //  cancel token if it has; the reply comes back either way and
+    //  returns the credit
+    if (!request->stopping) {
+        uint8_t corr [8];
+        zx__put_u64 (corr, request->corr);
+        s_send_command (self, request->worker, ZX_CMD_CANCEL, corr, sizeof corr);
+    }
+    s_complete_text (self, request, code, text);
+}
+
+void
+zx__request_cancel (zx__request_t *request)
+{
+    zx__request_fail (request, ZX_ECANCELLED, request->worker
+                      ? "cancelled after it was sent to a worker" : "cancelled before it ran");
+}
+
+bool
+zx__request_stop (zx__request_t *request)
+{
+    zx__dispatch_t *self = request->dispatch;
+    if (!request->cookie)
+        return false;
+    if (!request->worker) {
+        zx__request_cancel (request);
+        return false;
+    }
+    if (!request->stopping) {
+        request->stopping = true;
+        uint8_t corr [8];
+        zx__put_u64 (corr, request->corr);
+        s_send_command (self, request->worker, ZX_CMD_CANCEL, corr, sizeof corr);
+    }
+    return true;
+}
+
+void *
+zx__request_owner (const zx__request_t *request)
+{
+    return request->dispatch->owner;
+}
+
+uint64_t
+zx__request_corr (const zx__request_t *request)
+{
+    return request->corr;
+}
+
+bool
+zx__dispatch_holder (zx__dispatch_t *self, uint64_t corr, char *identity, size_t size)
+{
+    zx__request_t *request = zx__idmap_get (&self->table, corr);
+    if (!request || !request->worker || request->worker->identity_size >= size)
+        return false;
+    memcpy (identity, request->worker->identity, request->worker->identity_size);
+    identity [request->worker->identity_size] = 0;
+    return true;
+}
+
+bool
+zx__dispatch_abandon (zx__dispatch_t *self, uint64_t corr, zx_err_t code, const char *text)
+{
+    zx__request_t *request = zx__idmap_get (&self->table, corr);
+    if (!request || !request->cookie)
+        return false;
+    s_complete_text (self, request, code, text);
+    return true;
+}
+
+void
+zx__dispatch_worker_stopped (zx__dispatch_t *self, const char *identity, uint64_t corr,
+                             const char *cause)
+{
+    s_worker_t *worker = s_worker_find (self, identity, strlen (identity));
+    if (worker) {
+        zx__request_t *request = zx__idmap_get (&self->table, corr);
+        s_worker_remove_stopped (self, worker, cause,
+                                 request && request->worker == worker ? request : NULL);
+        s_check_idle (self);
+    }
 }
 
 size_t
@@ -627,10 +733,22 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
         zx_err_t code = zx__status_to_err (rec.status);
         //  A worker fronting a pool reports the loss of one of its own
         //  processes: retry that as if the worker itself had been lost
+        if (request->stopping) {
+            //  Cancelled while running: it ends cancelled whatever it did
+            if (rec.status == ZX_STATUS_CANCELLED)
+                s_complete (self, request, ZX_ECANCELLED, rec.payload, rec.payload_size);
+            else
+                s_complete_text (self, request, ZX_ECANCELLED, "cancelled while running: the "
+                                 "task finished before it saw the cancel; its result was dropped");
+            free (request);
+            continue;
+        }
         if (code == ZX_EWORKER_LOST && request->cookie
-        &&  request->attempt <= (uint32_t) (request->flags & ZX_FLAG_RETRIES)) {
+        &&  request->attempt - request->free_attempts
+                <= (uint32_t) (request->flags & ZX_FLAG_RETRIES)) {
             zx_log_warning (self->log, "worker %s lost task '%s': it goes to a worker again "
-                            "(attempt %u)", worker->label, request->data, request->attempt + 1);
+                            "(attempt %u)", worker->label, request->data,
+                            request->attempt - request->free_attempts + 1);
             request->attempt++;
             request->worker = NULL;
             request->queued_us = zx__now_us ();

@@ -68,6 +68,46 @@ zx__request_t *zx__dispatch_submit (zx__dispatch_t *self, const char *task,
 //  is valid until complete has run for it.
 void zx__request_cancel (zx__request_t *request);
 
+//  Ends a request now with code and text: a queued one is removed and
+//  never runs; one held by a worker is cancelled there (the worker skips
+//  it, or a running task sees zx_call_cancelled) and its late reply is
+//  dropped. zx__request_cancel is this with ZX_ECANCELLED.
+void zx__request_fail (zx__request_t *request, zx_err_t code, const char *text);
+
+//  Asks for a request to stop, and lets it end when it has: a queued one
+//  is cancelled now (returns false); for one held by a worker, CANCEL is
+//  sent and true returned: it completes with ZX_ECANCELLED when the
+//  worker replies (its text says whether it stopped before it started,
+//  at its cancel token, or finished anyway), or when the worker is lost
+//  ("cancelled while running: CAUSE"), or through zx__dispatch_abandon.
+bool zx__request_stop (zx__request_t *request);
+
+//  Returns the owner given to zx__dispatch_new.
+void *zx__request_owner (const zx__request_t *request);
+
+//  Returns the request's correlation id, which stays valid to name it
+//  after the handle is gone.
+uint64_t zx__request_corr (const zx__request_t *request);
+
+//  Copies into identity (size bytes) the identity of the worker holding
+//  request corr. Returns false when no worker holds it (it finished, or
+//  is queued) or the identity does not fit.
+bool zx__dispatch_holder (zx__dispatch_t *self, uint64_t corr, char *identity, size_t size);
+
+//  Completes request corr now with code and text, while its worker keeps
+//  it (and the credit) until it replies; the reply is then dropped.
+//  Returns false when there is no such request or it already completed.
+bool zx__dispatch_abandon (zx__dispatch_t *self, uint64_t corr, zx_err_t code,
+                           const char *text);
+
+//  Forgets a worker that was killed to stop request corr: as
+//  zx__dispatch_worker_gone, except that requests sent to it after corr
+//  (which it had not started, as it runs one task at a time) go back to
+//  the queue without using a retry. For workers that run one task at a
+//  time only.
+void zx__dispatch_worker_stopped (zx__dispatch_t *self, const char *identity, uint64_t corr,
+                                  const char *cause);
+
 //  Completes every queued request with code and message (they never run).
 //  Returns how many.
 size_t zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *message);

@@ -195,10 +195,13 @@ int zx_call_fail (zx_call_t *call, const char *format, ...) ZX_PRINTF (2, 3);
 //  Returns the name of the running task (borrowed).
 const char *zx_call_task (zx_call_t *call);
 
-//  Returns true once the caller has asked to cancel this call, for tasks
-//  that poll it and return early (cooperative cancellation). In this
-//  version a worker reads cancels only between tasks, so it stays false
-//  while a task runs: a cancel withdraws tasks that have not started.
+//  The cancel token: returns true once the caller has cancelled this call
+//  (zx_future_cancel, or a deadline passed), for tasks that poll it in
+//  their loops and return early (return value and results are then
+//  ignored: the future ends cancelled). Cheap to call often: it looks for
+//  a cancel message at most once a millisecond. Call it from the thread
+//  that runs the task; from other threads it only reports what that
+//  thread has already seen.
 bool zx_call_cancelled (zx_call_t *call);
 
 /*  ---------------------------------------------------------------------
@@ -415,10 +418,21 @@ zx_err_t zx_future_set_result (zx_future_t *self, zx_values_t **values_p);
 zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
                               const char *format, ...) ZX_PRINTF (3, 4);
 
-//  Cancels the future if it has not finished: queued work is removed and
-//  never runs; work already sent to a worker is asked to stop and its late
-//  result is dropped. Returns true if the future is now cancelled by this
-//  call, false if it had already finished.
+//  Cancels the future if it has not finished. Work still queued is
+//  removed, never runs, and the future is cancelled at once. A task a
+//  local pool's worker already holds is asked to stop, and its future
+//  stays running until it has, then ends cancelled with a message that
+//  says how: "cancelled before it started"; "cancelled while running: the
+//  task stopped at its cancel token" (see zx_call_cancelled); "...the task
+//  finished before it saw the cancel; its result was dropped"; for a
+//  process worker that did not stop within the pool's cancel_grace_ms,
+//  "...ended by SIGTERM" or "...killed by SIGKILL" (the worker is
+//  replaced, and what it held but had not started goes to another one);
+//  for a thread that did not stop, "...its thread goes on until it
+//  returns". Remote executors' futures are cancelled at once (the broker
+//  passes the cancel on). Other futures (coroutines, gather) are
+//  cancelled at once. Returns true if the future is cancelled or will end
+//  cancelled, false if it had already finished otherwise.
 bool zx_future_cancel (zx_future_t *self);
 
 //  Returns the outcome: ZX_OK when done, the error code when failed,
@@ -525,8 +539,10 @@ typedef struct {
     //  so tiny tasks travel many to a message and slow ones stay spread
     //  over all workers. A number fixes it (1 gives strict one-at-a-time).
     int window;
-    //  Most requests queued in the coordinator and not yet sent to a worker.
-    //  Past it, submissions fail with ZX_EQUEUE_FULL. 0 means 1,000,000.
+    //  Most requests queued in the coordinator and not yet sent to a worker
+    //  (remote executors: sent and not yet answered). When it is full, a
+    //  submission from a coroutine on the executor's loop waits for room;
+    //  from anywhere else it fails with ZX_EQUEUE_FULL. 0 means 1,000,000.
     size_t max_queue;
     //  Where workers connect, e.g. "inproc://..." or "ipc://...". NULL picks
     //  a fresh inproc (threads) or ipc (processes) endpoint.
@@ -534,7 +550,19 @@ typedef struct {
     //  How many times a task goes to another worker when the worker
     //  holding it dies or vanishes (0 to 15). 0, the default, fails its
     //  future with ZX_EWORKER_LOST at once: a task may have run partly.
+    //  After its last attempt a task is quarantined: its future fails and
+    //  it is never sent again.
     int retries;
+    //  Deadline of every task, in ms from submission (0: none; a task's
+    //  own zx_task_opts_t.timeout_ms overrides it). When it passes, the
+    //  future fails with ZX_ETIMEDOUT at once and the task is withdrawn or
+    //  stopped as zx_future_cancel does.
+    int64_t task_timeout_ms;
+    //  How long a running task that was cancelled (or passed its deadline)
+    //  has to stop at its cancel token (zx_call_cancelled) before a process
+    //  worker gets SIGTERM, and as long again before SIGKILL; a thread
+    //  pool then stops waiting for it. 0 means 1000.
+    int cancel_grace_ms;
     //  Remote executors and served workers: the service (named pool) at
     //  the broker. NULL means "default".
     const char *service;
@@ -571,9 +599,26 @@ zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_o
 //  with the loop. Takes ownership of args (NULL means no arguments).
 //  Returns a future the caller owns; every problem (unknown task, type
 //  errors, shut-down executor, full queue, lost worker) fails that future
-//  rather than being returned here. NULL only when out of memory.
+//  rather than being returned here. NULL only when out of memory. Called
+//  from a coroutine on the executor's loop while the queue is full (see
+//  max_queue), it waits for room first (backpressure).
 zx_future_t *zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor,
                                  const char *task, zx_values_t *args);
+
+//  Options of one submission; zero them all for the executor's defaults.
+typedef struct {
+    //  Deadline in ms from now (0: the executor's task_timeout_ms). When it
+    //  passes, the future fails with ZX_ETIMEDOUT ("passed its N ms
+    //  deadline before it started" or "while running") and the task is
+    //  withdrawn or asked to stop as zx_future_cancel does.
+    int64_t timeout_ms;
+} zx_task_opts_t;
+
+//  zx_run_in_executor with options (NULL: none). A negative timeout fails
+//  the future with ZX_EINVAL.
+zx_future_t *zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor,
+                                      const char *task, zx_values_t *args,
+                                      const zx_task_opts_t *opts);
 
 //  Same as zx_run_in_executor on the loop the executor is used with, or
 //  else the calling thread's current loop. Returns NULL (and destroys

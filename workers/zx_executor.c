@@ -33,6 +33,7 @@
 #define ZX_SPAWN_FAILURES_MAX   3       //  Deaths before READY that break a pool
 #define ZX_STOP_GRACE_MS        2000    //  Then SIGKILL
 #define ZX_EXIT_DRAIN_MS        50      //  For a dead worker's last replies
+#define ZX_CANCEL_GRACE_MS      1000    //  Default time to stop at the token
 
 typedef struct {
     zx_executor_t *owner;
@@ -47,7 +48,19 @@ typedef struct {
     bool retiring;              //  Said DISCONNECT: its exit is expected
     uint64_t exit_timer;        //  Set while its last messages drain
     int exit_status;            //  As waitpid gave it
+    uint64_t stop_corr;         //  The request it was signalled to stop, or 0
+    int stop_signal;            //  SIGTERM, then SIGKILL
 } s_slot_t;
+
+//  A running task asked to stop: after the grace it is ended harder
+typedef struct s_stop {
+    struct s_stop *next;
+    zx_executor_t *owner;
+    uint64_t corr;
+    char identity [48];
+    int stage;                  //  0: asked; 1: SIGTERM sent
+    uint64_t timer;
+} s_stop_t;
 
 typedef struct {
     zx__worker_opts_t opts;
@@ -62,6 +75,10 @@ struct zx_executor {
     int max_tasks;
     uint8_t retries;
     size_t max_queue;
+    int64_t task_timeout_ms;    //  0: none
+    int cancel_grace_ms;
+    s_stop_t *stops;            //  Running tasks being stopped
+    zx_future_t *room;          //  Completed when the queue has room again
     char *prefix;
     char *initializer;
     zx_values_t *initargs;
@@ -92,6 +109,7 @@ static void s_idle (void *owner);
 static void s_worker_event (void *owner, const char *identity, int reason,
                             const char *text);
 static void s_start_worker (zx_executor_t *self, s_slot_t *slot);
+static void s_room (zx_executor_t *self);
 
 //  --------------------------------------------------------------------
 //  Construction
@@ -112,7 +130,8 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
     if (!opts)
         opts = &defaults;
     if (opts->max_workers < 0 || opts->window < 0 || opts->max_tasks_per_child < 0
-    ||  opts->retries < 0 || opts->retries > 15)
+    ||  opts->retries < 0 || opts->retries > 15 || opts->task_timeout_ms < 0
+    ||  opts->cancel_grace_ms < 0)
         return NULL;
     zx_executor_t *self = calloc (1, sizeof (zx_executor_t));
     if (!self)
@@ -129,6 +148,8 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
     self->max_tasks = opts->max_tasks_per_child;
     self->retries = (uint8_t) opts->retries;
     self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
+    self->task_timeout_ms = opts->task_timeout_ms;
+    self->cancel_grace_ms = opts->cancel_grace_ms ? opts->cancel_grace_ms : ZX_CANCEL_GRACE_MS;
     if (!is_process) {
         if (opts->thread_name_prefix)
             self->prefix = strdup (opts->thread_name_prefix);
@@ -335,15 +356,30 @@ s_process_exited (zx_executor_t *self, s_slot_t *slot, int status)
         close (slot->pidfd);
         slot->pidfd = -1;
     }
-    char cause [160];
+    char cause [256];
     s_describe_exit (cause, sizeof cause, slot->pid, status);
     bool expected = slot->retiring || self->stopped;
-    if (!expected)
-        zx_log_warning (self->log, "%s", cause);
-    if (!slot->ready && !expected && ++self->failures_before_ready >= ZX_SPAWN_FAILURES_MAX)
-        s_break (self, "worker processes exit before they are ready: "
-                       "does main call zx_init (argc, argv) first?");
-    zx__dispatch_worker_gone (self->dispatch, slot->identity, cause);
+    if (slot->stop_corr) {
+        //  We ended it, to stop a task that did not stop at its token
+        if (WIFSIGNALED (status) && WTERMSIG (status) == slot->stop_signal)
+            snprintf (cause, sizeof cause, slot->stop_signal == SIGTERM
+                      ? "worker process %d did not stop within %d ms and was ended by SIGTERM"
+                      : "worker process %d did not stop within %d ms, nor within as long "
+                        "after SIGTERM, and was killed by SIGKILL",
+                      (int) slot->pid, self->cancel_grace_ms);
+        zx_log_info (self->log, "%s", cause);
+        zx__dispatch_worker_stopped (self->dispatch, slot->identity, slot->stop_corr, cause);
+        slot->stop_corr = 0;
+        slot->stop_signal = 0;
+    }
+    else {
+        if (!expected)
+            zx_log_warning (self->log, "%s", cause);
+        if (!slot->ready && !expected && ++self->failures_before_ready >= ZX_SPAWN_FAILURES_MAX)
+            s_break (self, "worker processes exit before they are ready: "
+                           "does main call zx_init (argc, argv) first?");
+        zx__dispatch_worker_gone (self->dispatch, slot->identity, cause);
+    }
     slot->pid = 0;
     if (!self->stopped && !self->broken && !self->shut_down)
         s_start_worker (self, slot);
@@ -473,7 +509,7 @@ s_check_idle (zx_executor_t *self)
 static void
 s_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_t size)
 {
-    (void) owner;
+    s_room ((zx_executor_t *) owner);
     zx_future_t *future = (zx_future_t *) cookie;
     if (code == ZX_OK) {
         zx_values_t *values = NULL;
@@ -503,21 +539,201 @@ s_idle (void *owner)
 static void
 s_dispatched (void *owner, void *cookie)
 {
-    (void) owner;
     zx__future_set_running ((zx_future_t *) cookie);
+    s_room ((zx_executor_t *) owner);
+}
+
+//  --------------------------------------------------------------------
+//  Stopping running tasks: the cancel token, then (process workers)
+//  SIGTERM, then SIGKILL, a grace period apart
+
+static void
+s_stop_free (zx_executor_t *self, s_stop_t *stop)
+{
+    for (s_stop_t **link = &self->stops; *link; link = &(*link)->next)
+        if (*link == stop) {
+            *link = stop->next;
+            break;
+        }
+    if (stop->timer && self->loop)
+        zx_loop_cancel_timer (self->loop, stop->timer);
+    free (stop);
 }
 
 static void
+s_stop_escalate (zx_loop_t *loop, void *arg)
+{
+    s_stop_t *stop = (s_stop_t *) arg;
+    zx_executor_t *self = stop->owner;
+    stop->timer = 0;
+    char holder [48];
+    s_slot_t *slot = s_slot_by_identity (self, stop->identity);
+    if (!zx__dispatch_holder (self->dispatch, stop->corr, holder, sizeof holder)
+    ||  !streq (holder, stop->identity) || !slot) {
+        s_stop_free (self, stop);           //  It stopped
+        return;
+    }
+    if (!self->is_process) {
+        //  A thread cannot be stopped from outside: give up waiting
+        char text [256];
+        snprintf (text, sizeof text, "cancelled while running: the task did not stop within "
+                  "%d ms (it does not poll zx_call_cancelled); its thread %s goes on until "
+                  "it returns, and its result will be dropped", self->cancel_grace_ms, slot->name);
+        zx__dispatch_abandon (self->dispatch, stop->corr, ZX_ECANCELLED, text);
+        s_stop_free (self, stop);
+        return;
+    }
+    if (slot->pid <= 0 || slot->exit_timer) {
+        s_stop_free (self, stop);           //  Already gone: its exit says the rest
+        return;
+    }
+    int signal = stop->stage == 0 ? SIGTERM : SIGKILL;
+    zx_log_info (self->log, "worker process %d did not stop its cancelled task in %d ms: %s",
+                 (int) slot->pid, self->cancel_grace_ms, signal == SIGTERM ? "SIGTERM" : "SIGKILL");
+    slot->stop_corr = stop->corr;
+    slot->stop_signal = signal;
+    kill (slot->pid, signal);
+    if (stop->stage++ == 0
+    &&  (stop->timer = zx_loop_call_later (loop, self->cancel_grace_ms, s_stop_escalate, stop)))
+        return;
+    s_stop_free (self, stop);
+}
+
+//  The future of a request held by a worker was cancelled (or passed its
+//  deadline): ask the worker to stop it, and watch that it does.
+static void
 s_cancel (zx_future_t *future, void *arg)
 {
+    zx__request_t *request = (zx__request_t *) arg;
+    zx_executor_t *self = (zx_executor_t *) zx__request_owner (request);
+    uint64_t corr = zx__request_corr (request);
+    if (!zx__request_stop (request))
+        return;                             //  Withdrawn before it ran
+    zx__future_defer_cancel (future);
+    s_stop_t *stop = calloc (1, sizeof (s_stop_t));
+    if (!stop || !zx__dispatch_holder (self->dispatch, corr, stop->identity, sizeof stop->identity)) {
+        free (stop);
+        return;
+    }
+    stop->owner = self;
+    stop->corr = corr;
+    stop->timer = zx_loop_call_later (self->loop, self->cancel_grace_ms, s_stop_escalate, stop);
+    if (!stop->timer) {
+        free (stop);
+        return;
+    }
+    stop->next = self->stops;
+    self->stops = stop;
+}
+
+//  A task's deadline passed: its future fails now with ZX_ETIMEDOUT, and
+//  the work behind it is withdrawn or stopped as for a cancel.
+typedef struct {
+    zx_future_t *future;            //  A reference of its own
+    int64_t timeout_ms;
+    uint64_t timer;
+    char task [];
+} s_deadline_t;
+
+static void
+s_deadline_passed (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    s_deadline_t *deadline = (s_deadline_t *) arg;
+    deadline->timer = 0;
+    char text [400];
+    snprintf (text, sizeof text, zx_future_state (deadline->future) == ZX_FUTURE_RUNNING
+              ? "task '%s' passed its %lld ms deadline while running: it was asked to stop"
+              : "task '%s' passed its %lld ms deadline before it started",
+              deadline->task, (long long) deadline->timeout_ms);
+    zx__future_expire (deadline->future, ZX_ETIMEDOUT, text);
+}
+
+static void
+s_deadline_done (zx_future_t *future, void *arg)
+{
     (void) future;
-    zx__request_cancel ((zx__request_t *) arg);
+    s_deadline_t *deadline = (s_deadline_t *) arg;
+    if (deadline->timer)
+        zx_loop_cancel_timer (zx_future_loop (deadline->future), deadline->timer);
+    zx_future_destroy (&deadline->future);
+    free (deadline);
+}
+
+static void
+s_arm_deadline (zx_loop_t *loop, zx_future_t *future, const char *task, int64_t timeout_ms)
+{
+    if (timeout_ms <= 0 || zx_future_done (future))
+        return;
+    s_deadline_t *deadline = calloc (1, sizeof (s_deadline_t) + strlen (task) + 1);
+    if (!deadline)
+        return;
+    deadline->future = zx__future_ref (future);
+    deadline->timeout_ms = timeout_ms;
+    strcpy (deadline->task, task);
+    deadline->timer = zx_loop_call_later (loop, timeout_ms, s_deadline_passed, deadline);
+    if (!deadline->timer || zx_future_add_done_callback (future, s_deadline_done, deadline)) {
+        if (deadline->timer)
+            zx_loop_cancel_timer (loop, deadline->timer);
+        zx_future_destroy (&deadline->future);
+        free (deadline);
+    }
+}
+
+//  True when the executor's queue is full: requests waiting for a worker
+//  (local pools), or all requests not yet answered (remote executors,
+//  whose queue is at the broker).
+static bool
+s_full (const zx_executor_t *self)
+{
+    if (self->client)
+        return zx__client_outstanding (self->client) >= self->max_queue;
+    return self->dispatch && zx__dispatch_queued (self->dispatch) >= self->max_queue;
+}
+
+//  Wakes coroutines waiting for room in the queue.
+static void
+s_room (zx_executor_t *self)
+{
+    if (self->room && !s_full (self)) {
+        zx_future_set_result (self->room, NULL);
+        zx_future_destroy (&self->room);
+    }
+}
+
+//  In a coroutine, waits while the queue is full. Returns ZX_OK, or
+//  ZX_ECANCELLED when the coroutine was cancelled meanwhile.
+static zx_err_t
+s_wait_for_room (zx_executor_t *self, zx_loop_t *loop)
+{
+    while (s_full (self) && !self->shut_down) {
+        zx_err_t rc;
+        if (self->client)
+            rc = zx_sleep (1);      //  Answers come through the client: look again
+        else {
+            if (!self->room && !(self->room = zx_future_new (loop)))
+                return ZX_ENOMEM;
+            zx_future_t *room = zx__future_ref (self->room);
+            rc = zx_await (room);
+            zx_future_destroy (&room);
+        }
+        if (rc != ZX_OK)
+            return rc;
+    }
+    return ZX_OK;
 }
 
 static void
 s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
-          const char *task, zx_values_t *args)
+          const char *task, zx_values_t *args, const zx_task_opts_t *opts)
 {
+    zx_err_t waited = ZX_OK;
+    if (self->loop == loop && s_full (self) && zx_in_coro () && zx_loop_current () == loop)
+        waited = s_wait_for_room (self, loop);
+    if (waited != ZX_OK)
+        zx_future_set_error (future, waited, "%s while waiting for room in the executor's queue",
+                             waited == ZX_ECANCELLED ? "cancelled" : zx_strerror (waited));
+    else
     if (s_bind (self, loop) != ZX_OK)
         zx_future_set_error (future, ZX_EINVAL, "this executor is used with another loop");
     else
@@ -530,6 +746,10 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
     else
     if (!task)
         zx_future_set_error (future, ZX_EINVAL, "task name is NULL");
+    else
+    if (self->client && s_full (self))
+        zx_future_set_error (future, ZX_EQUEUE_FULL, "queue full: %zu requests are waiting "
+                             "for an answer from the broker", zx__client_outstanding (self->client));
     else
     if (self->client) {
         zx__client_submit (self->client, future, task, args);
@@ -556,6 +776,9 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
             zx_future_set_error (future, code, "cannot queue task '%s': %s", task, zx_strerror (code));
     }
     zx_values_destroy (&args);
+    int64_t timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : self->task_timeout_ms;
+    if (task && timeout_ms > 0)
+        s_arm_deadline (loop, future, task, timeout_ms);
 }
 
 static void
@@ -568,6 +791,13 @@ s_destroy_default (void *arg)
 zx_future_t *
 zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor, const char *task,
                     zx_values_t *args)
+{
+    return zx_run_in_executor_opts (loop, executor, task, args, NULL);
+}
+
+zx_future_t *
+zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor, const char *task,
+                         zx_values_t *args, const zx_task_opts_t *opts)
 {
     if (!loop)
         loop = executor && executor->loop ? executor->loop : zx_loop_current ();
@@ -590,7 +820,12 @@ zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor, const char *task,
             zx__loop_set_default_executor (loop, executor);
         }
     }
-    s_submit (executor, loop, future, task, args);
+    if (opts && opts->timeout_ms < 0) {
+        zx_future_set_error (future, ZX_EINVAL, "timeout_ms is negative");
+        zx_values_destroy (&args);
+        return future;
+    }
+    s_submit (executor, loop, future, task, args, opts);
     return future;
 }
 
@@ -691,6 +926,12 @@ zx_executor_destroy (zx_executor_t **self_p)
                                    "work in flight fails with 'executor shut down'");
     if (self->slots)
         s_stop_workers (self);
+    while (self->stops)
+        s_stop_free (self, self->stops);
+    if (self->room) {
+        zx_future_set_error (self->room, ZX_ESHUTDOWN, "executor destroyed");
+        zx_future_destroy (&self->room);
+    }
     zx__dispatch_destroy (&self->dispatch);
     zx__client_destroy (&self->client);
     zsock_destroy (&self->router);
@@ -752,12 +993,16 @@ zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts)
     if (!opts)
         opts = &defaults;
     if (!endpoint || opts->retries < 0 || opts->retries > 15
-    ||  opts->heartbeat_ms < 0 || opts->liveness < 0)
+    ||  opts->heartbeat_ms < 0 || opts->liveness < 0 || opts->task_timeout_ms < 0
+    ||  opts->cancel_grace_ms < 0)
         return NULL;
     zx_executor_t *self = calloc (1, sizeof (zx_executor_t));
     if (!self)
         return NULL;
     self->log = zx_log_get ("zexec.executor");
+    self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
+    self->task_timeout_ms = opts->task_timeout_ms;
+    self->cancel_grace_ms = opts->cancel_grace_ms ? opts->cancel_grace_ms : ZX_CANCEL_GRACE_MS;
     self->endpoint = strdup (endpoint);
     self->client = zx__client_new (endpoint, opts->service, opts->heartbeat_ms, opts->liveness,
                                    (uint8_t) opts->retries, s_idle, self);

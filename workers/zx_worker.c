@@ -20,6 +20,7 @@
 #include "zx_loop.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #define ZX_FLUSH_AGE_US     1000
 #define ZX_FLUSH_BYTES      (256 * 1024)
 #define ZX_PEEK_EVERY       32
+#define ZX_SLOW_TASK_US     100     //  Peek for CANCELs after tasks this long
 
 typedef struct s_job {
     struct s_job *next;
@@ -49,6 +51,8 @@ typedef struct {
     int64_t batch_started_us;
     bool dismissed;
     uint64_t withdrawn;         //  Jobs cancelled before they started
+    const s_job_t *running;     //  The job whose task runs now, or NULL
+    bool running_cancelled;     //  A CANCEL for it has arrived
     zx_logger_t *log;
 } s_worker_t;
 
@@ -177,8 +181,11 @@ s_on_request (s_worker_t *self, const uint8_t *batch, size_t size)
 static void
 s_on_cancel (s_worker_t *self, const uint8_t *ids, size_t size)
 {
+    uint64_t withdrawn = self->withdrawn;
     for (size_t at = 0; at + 8 <= size; at += 8) {
         uint64_t corr = zx__get_u64 (ids + at);
+        if (self->running && self->running->corr == corr)
+            self->running_cancelled = true;
         s_job_t **link = &self->head, *prev = NULL;
         while (*link) {
             s_job_t *job = *link;
@@ -196,6 +203,9 @@ s_on_cancel (s_worker_t *self, const uint8_t *ids, size_t size)
             link = &job->next;
         }
     }
+    //  Whoever cancelled waits for the answer: do not hold it back
+    if (self->withdrawn != withdrawn)
+        s_flush (self);
 }
 
 //  Reads every message waiting on the socket without blocking.
@@ -242,6 +252,21 @@ s_read_all (s_worker_t *self)
     }
 }
 
+//  The cancel token: zx_call_cancelled asks this, from the task's thread,
+//  whether a CANCEL has come for the running task.
+static bool
+s_poll_cancel (void *arg)
+{
+    s_worker_t *self = (s_worker_t *) arg;
+    int events = 0;
+    size_t events_size = sizeof events;
+    if (!self->running_cancelled
+    &&  zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &events_size) == 0
+    &&  (events & ZMQ_POLLIN))
+        s_read_all (self);
+    return self->running_cancelled;
+}
+
 static void
 s_run_job (s_worker_t *self, s_job_t *job)
 {
@@ -255,8 +280,22 @@ s_run_job (s_worker_t *self, s_job_t *job)
     }
     zx_call_t call;
     zx__call_init (&call, job->data, args);
+    call.poll = s_poll_cancel;
+    call.poll_arg = self;
+    call.poll_thread = pthread_self ();
+    self->running = job;
+    self->running_cancelled = false;
     zx_err_t outcome = zx__task_invoke (&call);
+    self->running = NULL;
     s_fault_point (S_FAULT_ENCODE, job->data);
+    if (self->running_cancelled) {
+        s_reply_text (self, job->corr, job->attempt, ZX_ECANCELLED, call.cancel_seen
+                      ? "cancelled while running: the task stopped at its cancel token"
+                      : "cancelled while running: the task finished before it saw the "
+                        "cancel; its result was dropped");
+        s_flush (self);
+    }
+    else
     if (outcome == ZX_OK) {
         size_t size = 0;
         const void *data = call.result ? zx__values_data (call.result, &size) : "";
@@ -391,9 +430,12 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         self.head = job->next;
         if (!self.head)
             self.tail = NULL;
+        int64_t job_started_us = zx__now_us ();
         s_run_job (&self, job);
         free (job);
         tasks_done++;
+        //  After a slow task, look for CANCELs of the jobs waiting here
+        bool peek = zx__now_us () - job_started_us > ZX_SLOW_TASK_US;
         if (s_retire_if_due (&self, tasks_done)) {
             why = ZX_WORKER_RETIRED;
             break;
@@ -401,7 +443,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         if (self.replies.size > ZX_FLUSH_BYTES
         ||  zx__now_us () - self.batch_started_us > ZX_FLUSH_AGE_US)
             s_flush (&self);
-        if (tasks_done % ZX_PEEK_EVERY == 0 || !self.head) {
+        if (peek || tasks_done % ZX_PEEK_EVERY == 0 || !self.head) {
             int events = 0;
             size_t events_size = sizeof events;
             if (zmq_getsockopt (self.socket, ZMQ_EVENTS, &events, &events_size) == 0
