@@ -858,6 +858,78 @@ test_a_service_nobody_serves_fails_with_no_workers (void **state)
     s_passed = true;
 }
 
+//  Backpressure with no worker anywhere: a million submissions from plain
+//  code into a remote executor whose queue holds 100,000. The rest fail
+//  at once with "queue full", memory stays bounded in the coordinator and
+//  the broker, and when a worker comes the accepted ones all complete.
+static long
+s_rss_mib (pid_t pid)
+{
+    char path [64], line [256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    long kib = -1;
+    while (fgets (line, sizeof line, file))
+        if (sscanf (line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose (file);
+    return kib / 1024;
+}
+
+static void
+test_a_million_submissions_with_no_worker_fail_past_the_queue_and_stay_bounded (void **state)
+{
+    (void) state;
+    enum { SUBMISSIONS = 1000000, QUEUE = 100000 };
+    s_broker_t broker;
+    s_broker_start (&broker, 0, "--no-worker-wait", "120000");
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_opts_t opts = s_remote_opts;
+    opts.max_queue = QUEUE;
+    zx_executor_t *remote = s_remote_new (&broker, &opts);
+    zx_future_t **accepted = calloc (QUEUE, sizeof (zx_future_t *));
+    assert_non_null (accepted);
+    long before = s_rss_mib (getpid ());
+    size_t taken = 0, full = 0;
+    for (int64_t i = 0; i < SUBMISSIONS; i++) {
+        zx_future_t *future = s_submit (loop, remote, "square", zx_values_pack ("i", i));
+        if (zx_future_done (future)) {
+            if (zx_future_error (future) != ZX_EQUEUE_FULL)
+                fail_msg ("submission %lld: %s", (long long) i, zx_future_message (future));
+            full++;
+            zx_future_destroy (&future);
+        }
+        else {
+            assert_true (taken < QUEUE);
+            accepted [taken++] = future;
+        }
+    }
+    assert_int_equal (taken, QUEUE);
+    assert_int_equal (full, SUBMISSIONS - QUEUE);
+    //  Let them reach the broker, which holds them for a worker
+    zx_future_t *nap = zx_future_new (loop);
+    zx_future_wait (nap, 1000);
+    zx_future_destroy (&nap);
+    long coordinator = s_rss_mib (getpid ()) - before;
+    long at_broker = s_rss_mib (broker.child->pid);
+    print_message ("1,000,000 submissions, no worker: coordinator +%ld MiB, broker %ld MiB\n",
+                   coordinator, at_broker);
+    assert_true (coordinator < 200);      //  Unbounded, it would be about 300
+    assert_true (at_broker < 200);
+    //  A worker arrives: every accepted task completes, right
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_all (accepted, QUEUE, 60000);
+    for (size_t i = 0; i < QUEUE; i++)
+        assert_int_equal (s_result_int (accepted [i], 0), (int64_t) (i * i));
+    (void) worker;
+    s_destroy_all (accepted, QUEUE);
+    free (accepted);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
 //  A coordinator whose loop stalls past its liveness, work outstanding,
 //  is dropped by the broker and its work cancelled there. Whatever it
 //  does next, such as submitting more, that work must end, not wait for
@@ -1069,6 +1141,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_broker_restarted_at_once_fails_work_in_flight_while_new_work_flows),
     cmocka_unit_test (test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks),
     cmocka_unit_test (test_a_service_nobody_serves_fails_with_no_workers),
+    cmocka_unit_test (test_a_million_submissions_with_no_worker_fail_past_the_queue_and_stay_bounded),
     cmocka_unit_test (test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang),
     cmocka_unit_test (test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker),
     cmocka_unit_test (test_zexec_broker_reports_argument_errors_with_exit_code_two),
