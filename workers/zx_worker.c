@@ -7,7 +7,9 @@
     when it grows large. So tiny tasks travel many to a message in both
     directions, while a slow task's reply is never held back by more than
     the task that follows it. Between jobs it peeks at the socket (cheaply,
-    through ZMQ_EVENTS) so a CANCEL can withdraw a job that has not started.
+    through ZMQ_EVENTS) so a CANCEL can withdraw a job that has not started;
+    while a job runs, its task's cancel token (zx_call_cancelled) peeks too,
+    so a CANCEL for the running job reaches the task.
     The same loop serves pool threads (a czmq actor pipe ends it) and
     process workers (they end when their parent does).                   */
 
