@@ -52,6 +52,7 @@ struct zx__client {
     zx__batch_t out;
     bool flush_scheduled;
     int64_t last_heard_us;
+    bool silence_from_send;     //  Start the silence clock at the next send
     uint64_t timer;
     void (*idle) (void *owner);
     void *owner;
@@ -216,6 +217,11 @@ s_flush (zx_loop_t *loop, void *arg)
         return;
     s_send (self, ZX_CMD_REQUEST, self->out.data, self->out.size, true);
     zx__batch_clear (&self->out);
+    if (self->silence_from_send) {
+        //  The broker could not have answered before it was asked
+        self->last_heard_us = zx__now_us ();
+        self->silence_from_send = false;
+    }
 }
 
 static void
@@ -312,6 +318,11 @@ s_on_tick (zx_loop_t *loop, void *arg)
     self->timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
     if (self->entries.live == 0)
         return;
+    //  What the broker sent while this loop was busy elsewhere is waiting
+    //  in the socket: read it before calling the broker silent
+    s_on_readable (loop, self);
+    if (self->entries.live == 0)
+        return;
     int64_t silent_us = zx__now_us () - self->last_heard_us;
     if (silent_us > (int64_t) self->heartbeat_ms * self->liveness * 1000) {
         char cause [400];
@@ -380,8 +391,10 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
             zx_future_set_error (future, ZX_ENOMEM, "cannot queue task '%s'", task);
         }
         else {
-            if (self->entries.live == 1)
-                self->last_heard_us = zx__now_us ();    //  Silence counts from now
+            if (self->entries.live == 1) {
+                self->last_heard_us = zx__now_us ();    //  Silence counts from now,
+                self->silence_from_send = true;         //  or from when it is sent
+            }
             zx__future_set_running (future);
             zx__future_set_canceller (future, s_cancel, entry);
             if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
