@@ -334,6 +334,38 @@ test_an_executor_wide_deadline_applies_to_every_task (void **state)
     zx_loop_destroy (&loop);
 }
 
+//  A local worker that stops answering (SIGSTOP) while busy looks like a
+//  long task: its deadline fails the future, and as it cannot stop at its
+//  token, SIGTERM (held while it is stopped) and then SIGKILL end it. The
+//  pool replaces it; nothing it says later can reach a future.
+static void
+test_a_stopped_busy_process_worker_is_ended_after_its_tasks_deadline (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 1, .cancel_grace_ms = 100 });
+    zx_future_t *future = zx_run_in_executor_opts (loop, pool, "polite_spin",
+        zx_values_pack ("i", (int64_t) 1000), &(zx_task_opts_t) { .timeout_ms = 400 });
+    s_until_started (loop, future);
+    pid_t pids [1];
+    assert_int_equal (zx_executor_worker_pids (pool, pids, 1), 1);
+    assert_int_equal (kill (pids [0], SIGSTOP), 0);
+    s_expect (future, ZX_ETIMEDOUT, "passed its 400 ms deadline while running");
+    //  The next task runs on a new worker once the stopped one is killed
+    zx_future_t *next = s_run (loop, pool, "whoami", 11);
+    assert_int_equal (zx_future_wait (next, 10000), ZX_OK);
+    int64_t pid = 0;
+    assert_int_equal (zx_values_get_int (zx_future_result (next), 1, &pid), ZX_OK);
+    assert_true (pid != pids [0]);
+    assert_int_equal (kill (pids [0], 0), -1);         //  Killed and reaped
+    assert_int_equal (zx_future_error (future), ZX_ETIMEDOUT);
+    zx_future_destroy (&next);
+    zx_future_destroy (&future);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 //  --------------------------------------------------------------------
 //  Backpressure
 
@@ -420,6 +452,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_a_deadline_fails_a_running_task_with_timedout_and_stops_it),
         cmocka_unit_test (test_a_deadline_passed_in_the_queue_means_the_task_never_runs),
         cmocka_unit_test (test_an_executor_wide_deadline_applies_to_every_task),
+        cmocka_unit_test (test_a_stopped_busy_process_worker_is_ended_after_its_tasks_deadline),
         cmocka_unit_test (test_a_full_queue_makes_a_coroutine_wait_and_plain_code_fail),
     };
     if (argc > 1)
