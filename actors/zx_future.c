@@ -131,6 +131,12 @@ s_fire (zx_loop_t *loop, void *arg)
     zx_future_destroy (&self);
 }
 
+bool
+zx__future_is_fire (zx_callback_fn *fn)
+{
+    return fn == s_fire;
+}
+
 static void
 s_schedule_fire (zx_future_t *self)
 {

@@ -23,6 +23,10 @@ void zx__future_defer_cancel (zx_future_t *self);
 //  deadline that passed). Returns false when it had already finished.
 bool zx__future_expire (zx_future_t *self, zx_err_t code, const char *message);
 
+//  True when fn is the loop callback that runs a finished future's done
+//  callbacks (zx_loop_destroy runs those and drops the rest).
+bool zx__future_is_fire (zx_callback_fn *fn);
+
 //  Marks a pending future running.
 void zx__future_set_running (zx_future_t *self);
 

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "zx_coro.h"
 #include "zx_loop.h"
+#include "zx_future.h"
 #include "zx_task.h"
 
 #include <errno.h>
@@ -130,6 +131,19 @@ zx_loop_destroy (zx_loop_t **self_p)
     while (self->closer_count > 0) {
         s_closer_t closer = self->closers [--self->closer_count];
         closer.fn (closer.arg);
+    }
+    //  Other callbacks not yet run are dropped, but finished futures' done
+    //  callbacks run, so that what they hold (the future, their argument)
+    //  is released; a few rounds, for done callbacks that finish futures
+    for (int round = 0; round < 8 && self->ready_count > 0; round++) {
+        size_t todo = self->ready_count;
+        while (todo-- > 0 && self->ready_count > 0) {
+            s_call_t call = self->ready [self->ready_head];
+            self->ready_head = (self->ready_head + 1) % self->ready_cap;
+            self->ready_count--;
+            if (zx__future_is_fire (call.fn))
+                call.fn (self, call.arg);
+        }
     }
     free (self->closers);
     free (self->ready);

@@ -288,7 +288,8 @@ zx_loop_t *zx_loop_new (void);
 //  coroutines that have not finished are cancelled first and the loop
 //  runs (for at most a second) so that they return and free what they
 //  hold; their futures end cancelled. Then its default executor is shut
-//  down, and callbacks and timers not yet run are dropped. Destroy the
+//  down, and callbacks and timers not yet run are dropped, except the done
+//  callbacks of futures that have finished, which run. Destroy the
 //  executors you made before the loop they were used with.
 void zx_loop_destroy (zx_loop_t **self_p);
 
