@@ -30,8 +30,9 @@ struct zx_future {
     bool fire_scheduled;
     char *message;
     zx_values_t *result;
-    s_callback_t *callbacks;
+    s_callback_t *callbacks;        //  inline_callbacks, or the heap
     uint32_t callback_count, callback_cap;
+    s_callback_t inline_callbacks [2];  //  Most futures have one or two
     zx__cancel_fn *canceller;
     void *canceller_arg;
     bool cancelling;            //  Cancel asked; the owner finishes it later
@@ -48,6 +49,8 @@ zx_future_new (zx_loop_t *loop)
         return NULL;
     self->loop = loop;
     self->refs = 1;
+    self->callbacks = self->inline_callbacks;
+    self->callback_cap = 2;
     self->state = ZX_FUTURE_PENDING;
     self->error = ZX_EPENDING;
     return self;
@@ -71,7 +74,8 @@ zx_future_destroy (zx_future_t **self_p)
         return;
     zx_values_destroy (&self->result);
     free (self->message);
-    free (self->callbacks);
+    if (self->callbacks != self->inline_callbacks)
+        free (self->callbacks);
     free (self);
 }
 
@@ -307,8 +311,14 @@ zx_future_add_done_callback (zx_future_t *self, zx_future_cb *fn, void *arg)
     if (!self || !fn)
         return ZX_EINVAL;
     if (self->callback_count == self->callback_cap) {
-        uint32_t cap = self->callback_cap ? self->callback_cap * 2 : 2;
-        s_callback_t *grown = realloc (self->callbacks, cap * sizeof (s_callback_t));
+        uint32_t cap = self->callback_cap * 2;
+        s_callback_t *grown;
+        if (self->callbacks == self->inline_callbacks) {
+            if ((grown = malloc (cap * sizeof (s_callback_t))))
+                memcpy (grown, self->callbacks, self->callback_count * sizeof (s_callback_t));
+        }
+        else
+            grown = realloc (self->callbacks, cap * sizeof (s_callback_t));
         if (!grown)
             return ZX_ENOMEM;
         self->callbacks = grown;

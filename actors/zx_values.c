@@ -21,13 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Small lists (most task arguments and results) live inside the struct:
+//  one allocation per list instead of three
+#define S_INLINE_DATA   48
+#define S_INLINE_ITEMS  4
+
 struct zx_values {
-    unsigned char *data;        //  Encoded items
+    unsigned char *data;        //  Encoded items: inline_data or the heap
     size_t size;                //  Bytes used in data
     size_t capacity;            //  Bytes allocated for data
     size_t *offsets;            //  Offset of each item's tag in data
     size_t count;               //  Number of items
     size_t offsets_capacity;    //  Entries allocated for offsets
+    unsigned char inline_data [S_INLINE_DATA];
+    size_t inline_offsets [S_INLINE_ITEMS];
 };
 
 //  Sizes of the fixed parts of an item
@@ -78,7 +85,34 @@ s_get_u64 (const unsigned char *p)
 zx_values_t *
 zx_values_new (void)
 {
-    return (zx_values_t *) calloc (1, sizeof (zx_values_t));
+    zx_values_t *self = (zx_values_t *) malloc (sizeof (zx_values_t));
+    if (self) {
+        self->data = self->inline_data;
+        self->size = 0;
+        self->capacity = S_INLINE_DATA;
+        self->offsets = self->inline_offsets;
+        self->count = 0;
+        self->offsets_capacity = S_INLINE_ITEMS;
+    }
+    return self;
+}
+
+//  Makes room for exactly size bytes and count items in an empty list.
+static zx_err_t
+s_allocate (zx_values_t *self, size_t size, size_t count)
+{
+    if (size > self->capacity) {
+        if (!(self->data = (unsigned char *) malloc (size)))
+            return ZX_ENOMEM;
+        self->capacity = size;
+    }
+    if (count > self->offsets_capacity) {
+        if (count > SIZE_MAX / sizeof (size_t)
+        ||  !(self->offsets = (size_t *) malloc (count * sizeof (size_t))))
+            return ZX_ENOMEM;
+        self->offsets_capacity = count;
+    }
+    return ZX_OK;
 }
 
 void
@@ -87,8 +121,10 @@ zx_values_destroy (zx_values_t **self_p)
     assert (self_p);
     zx_values_t *self = *self_p;
     if (self) {
-        free (self->data);
-        free (self->offsets);
+        if (self->data != self->inline_data)
+            free (self->data);
+        if (self->offsets != self->inline_offsets)
+            free (self->offsets);
         free (self);
         *self_p = NULL;
     }
@@ -121,7 +157,13 @@ s_reserve (zx_values_t *self, size_t item_size)
     if (need > self->capacity) {
         size_t capacity = self->capacity;
         s_grow_capacity (&capacity, need, 64);
-        unsigned char *data = (unsigned char *) realloc (self->data, capacity);
+        unsigned char *data;
+        if (self->data == self->inline_data) {
+            if ((data = (unsigned char *) malloc (capacity)))
+                memcpy (data, self->data, self->size);
+        }
+        else
+            data = (unsigned char *) realloc (self->data, capacity);
         if (!data)
             return ZX_ENOMEM;
         self->data = data;
@@ -132,8 +174,13 @@ s_reserve (zx_values_t *self, size_t item_size)
         if (capacity >= SIZE_MAX / sizeof (size_t) / 2)
             return ZX_ENOMEM;
         s_grow_capacity (&capacity, self->count + 1, 8);
-        size_t *offsets = (size_t *) realloc (self->offsets,
-                                              capacity * sizeof (size_t));
+        size_t *offsets;
+        if (self->offsets == self->inline_offsets) {
+            if ((offsets = (size_t *) malloc (capacity * sizeof (size_t))))
+                memcpy (offsets, self->offsets, self->count * sizeof (size_t));
+        }
+        else
+            offsets = (size_t *) realloc (self->offsets, capacity * sizeof (size_t));
         if (!offsets)
             return ZX_ENOMEM;
         self->offsets = offsets;
@@ -278,16 +325,14 @@ zx_values_dup (const zx_values_t *self)
     if (!copy)
         return NULL;
     if (self->count) {
-        copy->data = (unsigned char *) malloc (self->size);
-        copy->offsets = (size_t *) malloc (self->count * sizeof (size_t));
-        if (!copy->data || !copy->offsets) {
+        if (s_allocate (copy, self->size, self->count) != ZX_OK) {
             zx_values_destroy (&copy);
             return NULL;
         }
         memcpy (copy->data, self->data, self->size);
         memcpy (copy->offsets, self->offsets, self->count * sizeof (size_t));
-        copy->size = copy->capacity = self->size;
-        copy->count = copy->offsets_capacity = self->count;
+        copy->size = self->size;
+        copy->count = self->count;
     }
     return copy;
 }
@@ -473,15 +518,13 @@ zx__values_decode (const void *data, size_t size, zx_values_t **out)
     if (!self)
         return ZX_ENOMEM;
     if (count) {
-        self->data = (unsigned char *) malloc (size);
-        self->offsets = (size_t *) malloc (count * sizeof (size_t));
-        if (!self->data || !self->offsets) {
+        if (s_allocate (self, size, count) != ZX_OK) {
             zx_values_destroy (&self);
             return ZX_ENOMEM;
         }
         memcpy (self->data, data, size);
-        self->size = self->capacity = size;
-        self->count = self->offsets_capacity = count;
+        self->size = size;
+        self->count = count;
         //  Second pass over our own copy only fills in the offsets
         bool valid = s_scan (self->data, size, self->offsets, &count);
         assert (valid);
