@@ -44,6 +44,40 @@ s_process_gone (pid_t pid)
     return close_paren && close_paren [1] == ' ' && close_paren [2] == 'Z';
 }
 
+//  Workers killed from outside right after they start, before they say
+//  READY, are replaced; the pool is not marked broken (only workers that
+//  exit or crash on their own before READY count towards that).
+static void
+test_workers_killed_before_they_are_ready_do_not_break_the_pool (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    zx_future_t *future = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 12));
+    pid_t last = 0;
+    int kills = 0;
+    int64_t deadline = zx_test_now_ms () + 20000;
+    while (kills < 5 && zx_test_now_ms () < deadline) {
+        pid_t pid = 0;
+        if (zx_executor_worker_pids (pool, &pid, 1) == 1 && pid != last && pid > 0) {
+            assert_int_equal (kill (pid, SIGKILL), 0);
+            last = pid;
+            kills++;
+        }
+        zx_future_t *nap = zx_future_new (loop);
+        zx_future_wait (nap, 1);
+        zx_future_destroy (&nap);
+    }
+    assert_int_equal (kills, 5);
+    assert_int_equal (zx_future_wait (future, 20000), ZX_OK);
+    int64_t square = 0;
+    assert_int_equal (zx_values_get_int (zx_future_result (future), 0, &square), ZX_OK);
+    assert_int_equal (square, 144);
+    zx_future_destroy (&future);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 static void
 test_workers_are_separate_processes_with_their_own_pids (void **state)
 {
@@ -242,6 +276,7 @@ test_with_retries_a_killed_workers_task_runs_again_elsewhere (void **state)
 static const struct CMUnitTest tests [] = {
     POOL_CASES,
     cmocka_unit_test (test_workers_are_separate_processes_with_their_own_pids),
+    cmocka_unit_test (test_workers_killed_before_they_are_ready_do_not_break_the_pool),
     cmocka_unit_test (test_killed_busy_worker_fails_only_its_own_task),
     cmocka_unit_test (test_killed_idle_worker_is_replaced_and_nothing_fails),
     cmocka_unit_test (test_destroy_leaves_no_worker_processes),

@@ -375,7 +375,12 @@ s_process_exited (zx_executor_t *self, s_slot_t *slot, int status)
     else {
         if (!expected)
             zx_log_warning (self->log, "%s", cause);
-        if (!slot->ready && !expected && ++self->failures_before_ready >= ZX_SPAWN_FAILURES_MAX)
+        //  A worker that cannot start exits or crashes on its own; SIGKILL
+        //  and SIGTERM come from outside, and must not break the pool
+        bool killed = WIFSIGNALED (status)
+                      && (WTERMSIG (status) == SIGKILL || WTERMSIG (status) == SIGTERM);
+        if (!slot->ready && !expected && !killed
+        &&  ++self->failures_before_ready >= ZX_SPAWN_FAILURES_MAX)
             s_break (self, "worker processes exit before they are ready: "
                            "does main call zx_init (argc, argv) first?");
         zx__dispatch_worker_gone (self->dispatch, slot->identity, cause);
