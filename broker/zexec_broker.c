@@ -12,9 +12,18 @@
     completion becomes a reply record in that client's next REPLY batch.
     Heartbeats go both ways once a second by default; a worker or client
     not heard from for three intervals is gone: a worker's held tasks fail
-    or retry, a client's tasks are cancelled.                             */
+    or retry, a client's tasks are cancelled.
+
+    With CURVE (--cert, --clients, --workers), zx_auth answers the ZAP
+    handshakes and every message is checked against the roles its key
+    (the User-Id libzmq attaches to each frame) holds now: a worker face
+    message needs a worker's key, a client face message a coordinator's,
+    and a routing id stays with the key that first used it. When an
+    allow-list changes, peers whose key lost its role are sent DISCONNECT
+    (workers) or their tasks' failures (coordinators) and forgotten.     */
 
 #define _GNU_SOURCE
+#include "zx_auth.h"
 #include "zx_dispatch.h"
 #include "zx_idmap.h"
 #include "zx_loop.h"
@@ -23,6 +32,7 @@
 
 #include <czmq.h>
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +43,7 @@
 
 #define ZX_MAX_FRAMES    8
 #define ZX_BURST         4096
+#define ZX_RESCAN_MS     1000       //  How often the allow-lists are checked
 
 typedef struct s_client s_client_t;
 typedef struct s_ticket s_ticket_t;
@@ -51,6 +62,7 @@ struct s_ticket {
 };
 
 struct s_client {
+    char key [ZX_CURVE_KEY_LEN + 1];    //  With CURVE: the key it came with
     uint8_t identity [256];
     size_t identity_size;
     char label [96];
@@ -62,9 +74,18 @@ struct s_client {
     bool dirty;
 };
 
+//  With CURVE: the key a worker's routing id belongs to.
+typedef struct {
+    char key [ZX_CURVE_KEY_LEN + 1];
+    uint8_t identity [256];
+    size_t identity_size;
+} s_worker_key_t;
+
 typedef struct {
     zx_loop_t *loop;
     zsock_t *router;
+    zx__auth_t *auth;               //  NULL without CURVE
+    zhashx_t *worker_keys;          //  worker label -> s_worker_key_t * (CURVE)
     void *socket;
     s_service_t **services;
     size_t service_count;
@@ -76,6 +97,9 @@ typedef struct {
     size_t max_queue;
     size_t max_services;
     size_t max_workers;
+    size_t max_client_pending;
+    int64_t max_frame_bytes;
+    int handshake_ms;
     zx_logger_t *log;
     int signal_fd;
     int64_t last_tick_us;
@@ -147,7 +171,7 @@ s_service (s_broker_t *self, const char *name, bool create)
 //  Clients and tickets
 
 static s_client_t *
-s_client (s_broker_t *self, const zmq_msg_t *identity, bool create)
+s_client (s_broker_t *self, const zmq_msg_t *identity, const char *key, bool create)
 {
     char label [96];
     s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
@@ -160,6 +184,8 @@ s_client (s_broker_t *self, const zmq_msg_t *identity, bool create)
     client->identity_size = zmq_msg_size (identity);
     memcpy (client->identity, zmq_msg_data ((zmq_msg_t *) identity), client->identity_size);
     memcpy (client->label, label, sizeof label);
+    if (key)
+        snprintf (client->key, sizeof client->key, "%s", key);
     client->last_seen_us = zx__now_us ();
     zhashx_insert (self->clients, label, client);
     zx_log_info (self->log, "coordinator %s connected", label);
@@ -261,6 +287,13 @@ s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, si
                             self->stopping ? ZX_ESHUTDOWN : ZX_EINVAL, text, strlen (text));
             continue;
         }
+        if (client->outstanding >= self->max_client_pending) {
+            char text [160];
+            snprintf (text, sizeof text, "too many pending requests from this coordinator "
+                      "(--max-client-pending %zu)", self->max_client_pending);
+            s_client_reply (client, rec.corr, rec.attempt, ZX_EQUEUE_FULL, text, strlen (text));
+            continue;
+        }
         if (zx__idmap_get (&client->by_corr, rec.corr)) {
             zx_log_warning (self->log, "coordinator %s reused id %llu: dropped",
                             client->label, (unsigned long long) rec.corr);
@@ -319,7 +352,8 @@ static void
 s_on_client (s_broker_t *self, zmq_msg_t *frames, size_t count)
 {
     uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
-    s_client_t *client = s_client (self, &frames [0], command == ZX_CMD_REQUEST);
+    const char *key = self->auth ? zmq_msg_gets (&frames [1], "User-Id") : NULL;
+    s_client_t *client = s_client (self, &frames [0], key, command == ZX_CMD_REQUEST);
     if (!client) {
         char label [96];
         s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
@@ -360,6 +394,8 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
     else {
         zx_log_info (self->log, "worker %s left%s%s", identity, text [0] ? ": " : "", text);
         zhashx_delete (self->worker_service, identity);
+        if (self->worker_keys)
+            zhashx_delete (self->worker_keys, identity);
     }
 }
 
@@ -391,6 +427,18 @@ s_on_worker (s_broker_t *self, zmq_msg_t *frames, size_t count)
         }
         zhashx_insert (self->worker_service, label, service);
         mapped_now = true;
+        if (self->auth) {
+            s_worker_key_t *known = calloc (1, sizeof (s_worker_key_t));
+            const char *key = zmq_msg_gets (&frames [1], "User-Id");
+            if (known && key) {
+                snprintf (known->key, sizeof known->key, "%s", key);
+                known->identity_size = zmq_msg_size (&frames [0]);
+                memcpy (known->identity, zmq_msg_data (&frames [0]), known->identity_size);
+                zhashx_update (self->worker_keys, label, known);
+            }
+            else
+                free (known);
+        }
     }
     if (!service) {
         if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT) {
@@ -407,8 +455,199 @@ s_on_worker (s_broker_t *self, zmq_msg_t *frames, size_t count)
     zx__dispatch_handle (service->dispatch, frames, count);
     //  A READY its dispatcher refused (a bad info frame) made no worker
     //  that could ever leave: forget the id, or it would stay mapped
-    if (mapped_now && zx__dispatch_workers (service->dispatch) == workers)
+    if (mapped_now && zx__dispatch_workers (service->dispatch) == workers) {
         zhashx_delete (self->worker_service, label);
+        if (self->worker_keys)
+            zhashx_delete (self->worker_keys, label);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  CURVE: roles per message, allow-lists that change
+
+static void
+s_send_worker_bye (s_broker_t *self, const void *identity, size_t identity_size,
+                   const char *text)
+{
+    uint8_t bye [128] = { ZX_BYE_PROTOCOL };
+    size_t size = strlen (text) < sizeof bye - 1 ? strlen (text) : sizeof bye - 1;
+    memcpy (bye + 1, text, size);
+    uint8_t command = ZX_CMD_DISCONNECT;
+    const void *frames [] = { identity, ZX_PROTO_WORKER, &command, bye };
+    size_t sizes [] = { identity_size, ZX_PROTO_WORKER_LEN, 1, size + 1 };
+    zx__send_frames (self->socket, frames, sizes, 4, ZMQ_DONTWAIT);
+}
+
+//  A REQUEST from a key that may not submit work: every record in it is
+//  answered with an error, and nothing is queued or remembered.
+static void
+s_refuse_request (s_broker_t *self, zmq_msg_t *frames, size_t count, const char *label)
+{
+    zx_log_warning (self->log, "REQUEST from %s, whose key is not a coordinator's: refused",
+                    label);
+    if (count != 5)
+        return;
+    const char *text = "permission denied: this key is not in the broker's coordinators' "
+                       "allow-list";
+    zx__batch_t replies = { 0 };
+    const uint8_t *cursor = zmq_msg_data (&frames [4]);
+    const uint8_t *end = cursor + zmq_msg_size (&frames [4]);
+    zx__request_rec_t rec;
+    while (zx__batch_next_request (&cursor, end, &rec) == ZX_OK)
+        zx__batch_add_reply (&replies, rec.corr, rec.attempt, ZX_STATUS_TASK_ERROR,
+                             text, strlen (text));
+    if (replies.records) {
+        uint8_t command = ZX_CMD_REPLY;
+        const void *reply [] = { zmq_msg_data (&frames [0]), ZX_PROTO_CLIENT, &command,
+                                 replies.data };
+        size_t sizes [] = { zmq_msg_size (&frames [0]), ZX_PROTO_CLIENT_LEN, 1, replies.size };
+        zx__send_frames (self->socket, reply, sizes, 4, ZMQ_DONTWAIT);
+    }
+    zx__batch_free (&replies);
+}
+
+//  With CURVE, whether this message's key may speak on its face now, and
+//  under this routing id. What may not is answered (a READY with
+//  DISCONNECT, a REQUEST with errors) or dropped, and logged.
+static bool
+s_allowed (s_broker_t *self, zmq_msg_t *frames, size_t count, bool worker_face,
+           const char *label)
+{
+    if (!self->auth)
+        return true;
+    const char *key = zmq_msg_gets (&frames [1], "User-Id");
+    int role = zx__auth_role (self->auth, key);
+    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
+    bool quiet = command == ZX_CMD_HEARTBEAT || command == ZX_CMD_DISCONNECT;
+    if (!key) {
+        //  CURVE without our ZAP handler's answer: never expected
+        zx_log_error (self->log, "message from %s without an authenticated key: dropped", label);
+        return false;
+    }
+    if (worker_face) {
+        if (role & ZX_ROLE_WORKER) {
+            s_worker_key_t *known = zhashx_lookup (self->worker_keys, label);
+            if (!known || streq (known->key, key))
+                return true;
+            zx_log_warning (self->log, "worker routing id %s used by key %s, not its own: "
+                            "dropped", label, key);
+            return false;
+        }
+        if (command == ZX_CMD_READY) {
+            zx_log_warning (self->log, "READY from %s, whose key %s is not a worker's: "
+                            "disconnected", label, key);
+            s_send_worker_bye (self, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]),
+                               "this key may not serve as a worker");
+        }
+        else
+        if (!quiet)
+            zx_log_warning (self->log, "worker command %d from %s, whose key %s is not a "
+                            "worker's: dropped", command, label, key);
+        return false;
+    }
+    if (role & ZX_ROLE_CLIENT) {
+        s_client_t *client = zhashx_lookup (self->clients, label);
+        if (!client || streq (client->key, key))
+            return true;
+        zx_log_warning (self->log, "coordinator routing id %s used by key %s, not its own: "
+                        "dropped", label, key);
+        return false;
+    }
+    //  A worker's key is told why; a key no list holds (any more) is not
+    if ((role & ZX_ROLE_WORKER) && command == ZX_CMD_REQUEST)
+        s_refuse_request (self, frames, count, label);
+    else
+    if (!quiet)
+        zx_log_warning (self->log, "coordinator command %d from %s, whose key %s is not a "
+                        "coordinator's: dropped", command, label, key);
+    return false;
+}
+
+//  The allow-lists changed: peers whose key lost its role are told and
+//  forgotten. Their later messages fail s_allowed.
+static void
+s_enforce_allow_lists (s_broker_t *self)
+{
+    zlistx_t *gone = zlistx_new ();
+    for (s_client_t *client = zhashx_first (self->clients); client;
+         client = zhashx_next (self->clients))
+        if (!(zx__auth_role (self->auth, client->key) & ZX_ROLE_CLIENT))
+            zlistx_add_end (gone, client);
+    for (s_client_t *client = zlistx_first (gone); client; client = zlistx_next (gone)) {
+        uint8_t identity [256];
+        size_t identity_size = client->identity_size;
+        memcpy (identity, client->identity, identity_size);
+        zx_log_warning (self->log, "coordinator %s: key %s removed from the allow-list: "
+                        "disconnected", client->label, client->key);
+        s_client_drop (self, client, "its key was removed from the allow-list");
+        uint8_t command = ZX_CMD_DISCONNECT, bye = ZX_BYE_PROTOCOL;
+        const void *frames [] = { identity, ZX_PROTO_CLIENT, &command, &bye };
+        size_t sizes [] = { identity_size, ZX_PROTO_CLIENT_LEN, 1, 1 };
+        zx__send_frames (self->socket, frames, sizes, 4, ZMQ_DONTWAIT);
+    }
+    zlistx_purge (gone);
+    for (s_worker_key_t *known = zhashx_first (self->worker_keys); known;
+         known = zhashx_next (self->worker_keys))
+        if (!(zx__auth_role (self->auth, known->key) & ZX_ROLE_WORKER))
+            zlistx_add_end (gone, known);
+    for (s_worker_key_t *known = zlistx_first (gone); known; known = zlistx_next (gone)) {
+        char label [96];
+        s_label (label, sizeof label, known->identity, known->identity_size);
+        zx_log_warning (self->log, "worker %s: key %s removed from the allow-list: "
+                        "disconnected", label, known->key);
+        const char *text = "its key was removed from the allow-list";
+        s_send_worker_bye (self, known->identity, known->identity_size, text);
+        //  Its dispatcher forgets it as if it had said goodbye: what it
+        //  held is retried or fails, and s_worker_event unmaps it
+        s_service_t *service = zhashx_lookup (self->worker_service, label);
+        if (service) {
+            zmq_msg_t frames [4];
+            uint8_t bye [64] = { ZX_BYE_PROTOCOL };
+            memcpy (bye + 1, text, strlen (text));
+            zmq_msg_init_size (&frames [0], known->identity_size);
+            memcpy (zmq_msg_data (&frames [0]), known->identity, known->identity_size);
+            zmq_msg_init_size (&frames [1], ZX_PROTO_WORKER_LEN);
+            memcpy (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN);
+            zmq_msg_init_size (&frames [2], 1);
+            *(uint8_t *) zmq_msg_data (&frames [2]) = ZX_CMD_DISCONNECT;
+            zmq_msg_init_size (&frames [3], 1 + strlen (text));
+            memcpy (zmq_msg_data (&frames [3]), bye, 1 + strlen (text));
+            zx__dispatch_handle (service->dispatch, frames, 4);
+            for (int i = 0; i < 4; i++)
+                zmq_msg_close (&frames [i]);
+        }
+        zhashx_delete (self->worker_service, label);
+        zhashx_delete (self->worker_keys, label);       //  Frees known
+    }
+    zlistx_destroy (&gone);
+}
+
+static void s_flush_all (s_broker_t *self);
+
+static void
+s_worker_key_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_on_zap (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    s_broker_t *self = (s_broker_t *) arg;
+    zx__auth_handle (self->auth);
+}
+
+static void
+s_on_auth_tick (zx_loop_t *loop, void *arg)
+{
+    s_broker_t *self = (s_broker_t *) arg;
+    if (zx__auth_rescan (self->auth)) {
+        s_enforce_allow_lists (self);
+        s_flush_all (self);
+    }
+    zx_loop_call_later (loop, ZX_RESCAN_MS, s_on_auth_tick, self);
 }
 
 //  --------------------------------------------------------------------
@@ -445,11 +684,15 @@ s_on_readable (zx_loop_t *loop, void *arg)
         ||  zmq_msg_size (&frames [1]) != ZX_PROTO_WORKER_LEN)
             zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped", count, label);
         else
-        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0)
-            s_on_worker (self, frames, count);
+        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0) {
+            if (s_allowed (self, frames, count, true, label))
+                s_on_worker (self, frames, count);
+        }
         else
-        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0)
-            s_on_client (self, frames, count);
+        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0) {
+            if (s_allowed (self, frames, count, false, label))
+                s_on_client (self, frames, count);
+        }
         else
             zx_log_warning (self->log, "unknown protocol header from %s: dropped", label);
         for (size_t i = 0; i < count; i++)
@@ -526,6 +769,21 @@ s_usage (FILE *out)
         "  --max-queue N          requests queued per service (default 1000000)\n"
         "  --max-services N       services at most (default 1000)\n"
         "  --max-workers N        workers at most, over all services (default 10000)\n"
+        "  --max-client-pending N requests one coordinator may have queued or running\n"
+        "                         at once (default 100000); past it, `queue full'\n"
+        "  --max-frame-bytes N    largest frame a peer may send (default 268435456);\n"
+        "                         a bigger one closes its connection\n"
+        "  --handshake-timeout MS a connection that has not finished its handshake\n"
+        "                         by then is closed (default 5000)\n"
+        "\n"
+        "CURVE security (all three together; docs/SECURITY.md):\n"
+        "  --cert PATH            the broker's certificate (PATH or PATH_secret, as\n"
+        "                         zexec-keygen makes them)\n"
+        "  --clients DIR          public certificates of the coordinators that may\n"
+        "                         submit work\n"
+        "  --workers DIR          public certificates of the workers that may serve\n"
+        "                         (both directories are read again when they change)\n"
+        "\n"
         "  --verbose              log every worker and coordinator event\n"
         "  --help                 this text\n");
 }
@@ -549,10 +807,13 @@ main (int argc, char **argv)
     zsys_handler_set (NULL);
     s_broker_t broker = {
         .heartbeat_ms = 1000, .liveness = 3, .no_worker_wait_ms = 5000,
-        .max_queue = 1000000, .max_services = 1000, .max_workers = 10000 };
+        .max_queue = 1000000, .max_services = 1000, .max_workers = 10000,
+        .max_client_pending = 100000, .max_frame_bytes = 256 * 1024 * 1024,
+        .handshake_ms = 5000 };
     s_broker_t *self = &broker;
     const char *binds [16];
     size_t bind_count = 0;
+    const char *cert_path = NULL, *clients_dir = NULL, *workers_dir = NULL;
     zx_log_level_t level = ZX_LOG_WARNING;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
@@ -604,6 +865,37 @@ main (int argc, char **argv)
             self->max_workers = (size_t) number;
             i++;
         }
+        else
+        if (streq (arg, "--max-client-pending") && value
+        &&  s_number (value, 1, 1000000000, &number)) {
+            self->max_client_pending = (size_t) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--max-frame-bytes") && value && s_number (value, 64, LONG_MAX, &number)) {
+            self->max_frame_bytes = number;
+            i++;
+        }
+        else
+        if (streq (arg, "--handshake-timeout") && value && s_number (value, 100, 600000, &number)) {
+            self->handshake_ms = (int) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--cert") && value) {
+            cert_path = value;
+            i++;
+        }
+        else
+        if (streq (arg, "--clients") && value) {
+            clients_dir = value;
+            i++;
+        }
+        else
+        if (streq (arg, "--workers") && value) {
+            workers_dir = value;
+            i++;
+        }
         else {
             if (value && arg [0] == '-' && arg [1] == '-')
                 fprintf (stderr, "zexec-broker: bad value '%s' for %s\n", value, arg);
@@ -618,8 +910,29 @@ main (int argc, char **argv)
                          "Try 'zexec-broker --help'.\n");
         return 2;
     }
+    bool curve = cert_path || clients_dir || workers_dir;
+    if (curve && !(cert_path && clients_dir && workers_dir)) {
+        fprintf (stderr, "zexec-broker: CURVE needs --cert, --clients and --workers together "
+                         "(missing %s)\nTry 'zexec-broker --help'.\n",
+                 !cert_path ? "--cert" : !clients_dir ? "--clients" : "--workers");
+        return 2;
+    }
     zx_log_basic_config (level, "%(asctime)s zexec-broker %(levelname)s: %(message)s");
     self->log = zx_log_get ("zexec.broker");
+    //  Fail closed: whatever CURVE needs must be there before any bind
+    zcert_t *cert = NULL;
+    if (curve) {
+        char why [600] = "";
+        if (!zx__curve_usable (why, sizeof why)
+        ||  !(cert = zx__curve_load_secret (cert_path, why, sizeof why))
+        ||  !(self->auth = zx__auth_new (clients_dir, workers_dir, self->log, why, sizeof why))) {
+            fprintf (stderr, "zexec-broker: cannot enforce CURVE, refusing to start: %s\n", why);
+            zcert_destroy (&cert);
+            return 1;
+        }
+        self->worker_keys = zhashx_new ();
+        zhashx_set_destructor (self->worker_keys, s_worker_key_free);
+    }
     //  SIGINT and SIGTERM arrive through a signalfd in the loop
     sigset_t signals;
     sigemptyset (&signals);
@@ -632,18 +945,39 @@ main (int argc, char **argv)
     self->router = zsock_new (ZMQ_ROUTER);
     if (!self->router || signal_fd < 0) {
         fprintf (stderr, "zexec-broker: cannot create its sockets: %s\n", strerror (errno));
+        zcert_destroy (&cert);
+        zx__auth_destroy (&self->auth);
         return 1;
     }
     self->socket = zsock_resolve (self->router);
     zsock_set_rcvhwm (self->router, 0);
     zsock_set_sndhwm (self->router, 0);
+    zsock_set_handshake_ivl (self->router, self->handshake_ms);
+    zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &self->max_frame_bytes,
+                    sizeof self->max_frame_bytes);
+    if (curve) {
+        zsock_set_zap_domain (self->router, ZX_AUTH_DOMAIN);
+        zcert_apply (cert, self->router);
+        zsock_set_curve_server (self->router, 1);
+        //  A draft option where libzmq has it: no ZAP handler, no handshake
+        int one = 1;
+        zmq_setsockopt (self->socket, 93 /* ZMQ_ZAP_ENFORCE_DOMAIN */, &one, sizeof one);
+    }
     for (size_t i = 0; i < bind_count; i++) {
         if (zsock_bind (self->router, "%s", binds [i]) < 0) {
             fprintf (stderr, "zexec-broker: cannot bind %s: %s\n", binds [i], zmq_strerror (errno));
             zsock_destroy (&self->router);
+            zcert_destroy (&cert);
+            zx__auth_destroy (&self->auth);
             return 1;
         }
         fprintf (stderr, "zexec-broker: listening on %s\n", binds [i]);
+        if (curve)
+            fprintf (stderr, "zexec-broker: CURVE on %s: server key %s; %zu coordinator and "
+                     "%zu worker keys allowed\n", binds [i], zcert_public_txt (cert),
+                     zx__auth_count (self->auth, ZX_ROLE_CLIENT),
+                     zx__auth_count (self->auth, ZX_ROLE_WORKER));
+        else
         if (strncmp (binds [i], "tcp://", 6) == 0)
             fprintf (stderr, "zexec-broker: WARNING: no authentication on %s: anyone who can "
                              "reach it can submit work and run it as a worker\n", binds [i]);
@@ -653,6 +987,11 @@ main (int argc, char **argv)
     self->loop = zx_loop_new ();
     zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
     zx__loop_add_fd (self->loop, signal_fd, s_on_signal, self);
+    if (self->auth) {
+        zx__loop_add_socket (self->loop, zx__auth_socket (self->auth), s_on_zap, self);
+        zx_loop_call_later (self->loop, ZX_RESCAN_MS, s_on_auth_tick, self);
+    }
+    zcert_destroy (&cert);
     zx_loop_call_later (self->loop, self->heartbeat_ms, s_on_tick, self);
     zx_loop_run_forever (self->loop);
 
@@ -688,7 +1027,11 @@ main (int argc, char **argv)
     zsock_set_linger (self->router, 1000);
     zsock_destroy (&self->router);
     zhashx_destroy (&self->worker_service);
+    zhashx_destroy (&self->worker_keys);
     zhashx_destroy (&self->clients);
+    if (self->auth)
+        zx__loop_remove (self->loop, zx__auth_socket (self->auth), -1);
+    zx__auth_destroy (&self->auth);
     zx_loop_destroy (&self->loop);
     close (signal_fd);
     return 0;

@@ -572,6 +572,17 @@ typedef struct {
     //  (0 means 3).
     int heartbeat_ms;
     int liveness;
+    //  Remote executors and served workers, to a broker with CURVE
+    //  (docs/SECURITY.md): the broker's public key, as 40 Z85 characters
+    //  or the path of its public certificate file, and the path of this
+    //  peer's own certificate (czmq's format, as zexec-keygen makes it:
+    //  NAME, with NAME_secret beside it; either name may be given). Give
+    //  both or neither. Both NULL: the environment variables
+    //  ZEXEC_SERVER_KEY and ZEXEC_CERT, when set, stand in for them; else
+    //  no security. A key or certificate that cannot be read makes the
+    //  executor or worker constructor return NULL. Local pools ignore them.
+    const char *curve_server_key;
+    const char *curve_cert;
 } zx_executor_opts_t;
 
 //  Creates a pool of worker threads, each a czmq actor connected over

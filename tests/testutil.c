@@ -5,7 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 int64_t
@@ -48,4 +54,156 @@ zx_test_run_capture (char *const argv [], char **output)
     waitpid (pid, &status, 0);
     *output = buf;
     return status;
+}
+
+//  --------------------------------------------------------------------
+//  Child processes and their logs
+
+void
+zx_test_spawn (zx_test_child_t *child, const char *prefix, const char *const argv [])
+{
+    static unsigned serial;
+    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    snprintf (child->log, sizeof child->log, "%s/zexec-%s-%d-%u.log", tmp, prefix,
+              (int) getpid (), ++serial);
+    int fd = open (child->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true (fd >= 0 && null >= 0);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        dup2 (null, 0);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        execv (argv [0], (char *const *) argv);
+        _exit (127);
+    }
+    close (fd);
+    close (null);
+    assert_true (pid > 0);
+    child->pid = pid;
+    child->status = 0;
+}
+
+bool
+zx_test_alive (zx_test_child_t *child)
+{
+    if (child->pid > 0 && waitpid (child->pid, &child->status, WNOHANG) == child->pid)
+        child->pid = 0;
+    return child->pid > 0;
+}
+
+int
+zx_test_stop (zx_test_child_t *child, int sig, int64_t timeout_ms)
+{
+    if (zx_test_alive (child))
+        kill (child->pid, sig);
+    int64_t deadline = zx_test_now_ms () + timeout_ms;
+    while (zx_test_alive (child)) {
+        if (zx_test_now_ms () > deadline)
+            return -1;
+        usleep (5000);
+    }
+    return child->status;
+}
+
+void
+zx_test_reap (zx_test_child_t *child, bool show)
+{
+    if (child->pid > 0) {
+        kill (child->pid, SIGKILL);
+        waitpid (child->pid, &child->status, 0);
+        child->pid = 0;
+    }
+    if (!child->log [0])
+        return;
+    if (show) {
+        char *text = zx_test_read_file (child->log);
+        size_t size = strlen (text);
+        fprintf (stderr, "---- %s (last 6 KiB) ----\n%s\n", child->log,
+                 size > 6144 ? text + size - 6144 : text);
+        free (text);
+    }
+    unlink (child->log);
+    child->log [0] = 0;
+}
+
+char *
+zx_test_read_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    size_t size = 0, cap = 4096;
+    char *text = malloc (cap);
+    assert_non_null (text);
+    while (file && !feof (file) && !ferror (file)) {
+        if (cap - size < 1024) {
+            text = realloc (text, cap *= 2);
+            assert_non_null (text);
+        }
+        size += fread (text + size, 1, cap - size - 1, file);
+    }
+    text [size] = 0;
+    if (file)
+        fclose (file);
+    return text;
+}
+
+int
+zx_test_log_count (const char *path, const char *text, const char *more)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line [4096];
+    int count = 0;
+    while (fgets (line, sizeof line, file))
+        if (strstr (line, text) && (!more || strstr (line, more)))
+            count++;
+    fclose (file);
+    return count;
+}
+
+bool
+zx_test_log_wait (const char *path, const char *text, const char *more, int count,
+                  int64_t timeout_ms)
+{
+    int64_t deadline = zx_test_now_ms () + timeout_ms;
+    while (zx_test_log_count (path, text, more) < count) {
+        if (zx_test_now_ms () > deadline)
+            return false;
+        usleep (10000);
+    }
+    return true;
+}
+
+int
+zx_test_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in address = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t size = sizeof address;
+    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
+    close (fd);
+    return ntohs (address.sin_port);
+}
+
+long
+zx_test_rss_kib (pid_t pid)
+{
+    char path [64], line [256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long kib = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (sscanf (line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (file)
+        fclose (file);
+    return kib;
 }

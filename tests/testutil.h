@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
 #include <cmocka.h>
 #include "zexec.h"
 
@@ -31,5 +33,48 @@ int64_t zx_test_now_ms (void);
 //  into a malloc'd NUL-terminated buffer the caller frees. Returns the
 //  exit status as waitpid gives it, or -1 on failure to start.
 int zx_test_run_capture (char *const argv [], char **output);
+
+//  ---- Child processes and their logs (test_security.c; the same helpers
+//  as the static ones in test_remote.c and test_hostile.c, shared here)
+
+typedef struct {
+    pid_t pid;                  //  0 once reaped
+    int status;                 //  As waitpid gave it, once reaped
+    char log [256];             //  Its stdout and stderr
+} zx_test_child_t;
+
+//  Starts argv (NULL-terminated) with stdin from /dev/null and stdout and
+//  stderr into a fresh log file named after prefix; the child dies with
+//  this process. Fails the test when it cannot.
+void zx_test_spawn (zx_test_child_t *child, const char *prefix, const char *const argv []);
+
+//  True while the child runs; reaps it (keeping its status) once it ended.
+bool zx_test_alive (zx_test_child_t *child);
+
+//  Sends sig and waits up to timeout_ms for the child to end. Returns its
+//  status as waitpid gives it, or -1 when it is still running.
+int zx_test_stop (zx_test_child_t *child, int sig, int64_t timeout_ms);
+
+//  Kills (SIGKILL) and reaps the child if it runs, prints the last 6 KiB
+//  of its log when show is true, and removes the log.
+void zx_test_reap (zx_test_child_t *child, bool show);
+
+//  The whole file at path, NUL-terminated (empty when it cannot be read).
+//  Caller frees it.
+char *zx_test_read_file (const char *path);
+
+//  Counts the lines of the file at path that contain text and also more
+//  (when not NULL).
+int zx_test_log_count (const char *path, const char *text, const char *more);
+
+//  Waits up to timeout_ms for count such lines; true when they came.
+bool zx_test_log_wait (const char *path, const char *text, const char *more, int count,
+                       int64_t timeout_ms);
+
+//  A tcp port on 127.0.0.1 that was free a moment ago.
+int zx_test_free_port (void);
+
+//  The resident set of a process in KiB, -1 when unknown.
+long zx_test_rss_kib (pid_t pid);
 
 #endif

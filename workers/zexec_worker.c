@@ -34,6 +34,10 @@ s_usage (FILE *out)
         "  --window N           requests held at once (default: 32 per pool worker)\n"
         "  --heartbeat MS       heartbeat interval (default 1000)\n"
         "  --liveness N         silent intervals before the broker is gone (default 3)\n"
+        "  --server-key KEY|FILE  with CURVE: the broker's public key (40 Z85\n"
+        "                       characters) or its public certificate file\n"
+        "  --cert PATH          with CURVE: this worker's certificate (PATH or\n"
+        "                       PATH_secret, as zexec-keygen makes them)\n"
         "  --verbose            log connections\n"
         "  --help               this text\n");
 }
@@ -77,6 +81,16 @@ main (int argc, char **argv)
             i++;
         }
         else
+        if (strcmp (arg, "--server-key") == 0 && value) {
+            serve_opts.curve_server_key = value;
+            i++;
+        }
+        else
+        if (strcmp (arg, "--cert") == 0 && value) {
+            serve_opts.curve_cert = value;
+            i++;
+        }
+        else
         if (strcmp (arg, "--tasks") == 0 && value) {
             if (!dlopen (value, RTLD_NOW | RTLD_GLOBAL)) {
                 fprintf (stderr, "zexec-worker: cannot load %s: %s\n", value, dlerror ());
@@ -113,6 +127,11 @@ main (int argc, char **argv)
     zx_init (argc, argv);
     if (!endpoint) {
         fprintf (stderr, "zexec-worker: say which broker with --connect ENDPOINT\n"
+                         "Try 'zexec-worker --help'.\n");
+        return 2;
+    }
+    if (!serve_opts.curve_server_key != !serve_opts.curve_cert) {
+        fprintf (stderr, "zexec-worker: CURVE needs --server-key and --cert together\n"
                          "Try 'zexec-worker --help'.\n");
         return 2;
     }

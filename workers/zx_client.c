@@ -12,10 +12,14 @@
     broker is back. A reconnection is a new peer to the broker's ROUTER
     (and may be a new broker): it never answers what was outstanding,
     yet its heartbeats would keep silence from showing. So a monitor on
-    the DEALER fails what is outstanding as soon as the connection drops.*/
+    the DEALER fails what is outstanding as soon as the connection drops.
+    With CURVE the same monitor reports a handshake the broker refused
+    (an unknown key, a wrong server key), which fails what is outstanding
+    with a message that says so instead of waiting for the liveness.    */
 
 #define _GNU_SOURCE
 #include "zx_client.h"
+#include "zx_curve.h"
 #include "zx_future.h"
 #include "zx_idmap.h"
 #include "zx_loop.h"
@@ -57,11 +61,22 @@ struct zx__client {
     void (*idle) (void *owner);
     void *owner;
     zx_logger_t *log;
+    bool curve;
+    bool refusal_logged;
 };
 
 zx__client_t *
 zx__client_new (const char *endpoint, const char *service, int heartbeat_ms,
                 int liveness, uint8_t flags, void (*idle) (void *owner), void *owner)
+{
+    return zx__client_new_secure (endpoint, service, heartbeat_ms, liveness, flags, NULL, NULL,
+                                  idle, owner);
+}
+
+zx__client_t *
+zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_ms,
+                       int liveness, uint8_t flags, const char *server_key, const char *cert,
+                       void (*idle) (void *owner), void *owner)
 {
     if (!endpoint || (service && (!*service || strlen (service) > 255)))
         return NULL;
@@ -84,12 +99,26 @@ zx__client_new (const char *endpoint, const char *service, int heartbeat_ms,
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_linger (self->dealer, 500);
     self->socket = zsock_resolve (self->dealer);
+    if (!server_key && !cert) {
+        server_key = getenv ("ZEXEC_SERVER_KEY");
+        cert = getenv ("ZEXEC_CERT");
+    }
+    char why [600];
+    if (zx__curve_client (self->dealer, server_key, cert, why, sizeof why) != ZX_OK) {
+        zx_log_error (self->log, "cannot use CURVE to the broker at %s: %s", endpoint, why);
+        goto fail;
+    }
+    self->curve = server_key != NULL;
     //  A serial, not the address: a freed client's name may linger a while
     static atomic_uint serials;
     char monitor [64];
     snprintf (monitor, sizeof monitor, "inproc://zexec-client-monitor-%u",
               atomic_fetch_add (&serials, 1));
-    if (zmq_socket_monitor (self->socket, monitor, ZMQ_EVENT_DISCONNECTED) != 0
+    int events = ZMQ_EVENT_DISCONNECTED;
+    if (self->curve)
+        events |= ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor (self->socket, monitor, events) != 0
     ||  !(self->monitor = zsock_new (ZMQ_PAIR))
     ||  zsock_connect (self->monitor, "%s", monitor) != 0)
         goto fail;
@@ -292,6 +321,7 @@ s_on_monitor (zx_loop_t *loop, void *arg)
     (void) loop;
     zx__client_t *self = (zx__client_t *) arg;
     bool dropped = false;
+    uint16_t refused = 0;
     zmq_msg_t frame;
     zmq_msg_init (&frame);
     //  Each event is two frames: event (2 bytes) and value (4), endpoint
@@ -300,9 +330,26 @@ s_on_monitor (zx_loop_t *loop, void *arg)
             uint16_t event;
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
             dropped |= event == ZMQ_EVENT_DISCONNECTED;
+            if (event != ZMQ_EVENT_DISCONNECTED)
+                refused = event;
         }
     }
     zmq_msg_close (&frame);
+    if (refused) {
+        char cause [400];
+        if (refused == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            snprintf (cause, sizeof cause, "the broker at %s refused this coordinator's CURVE "
+                      "key", self->endpoint);
+        else
+            snprintf (cause, sizeof cause, "the CURVE handshake with the broker at %s failed "
+                      "(a wrong server key?)", self->endpoint);
+        if (!self->refusal_logged)
+            zx_log_error (self->log, "%s", cause);
+        self->refusal_logged = true;
+        if (self->entries.live)
+            s_fail_all (self, ZX_EPROTO, cause);
+        return;
+    }
     if (dropped && self->entries.live) {
         char cause [400];
         snprintf (cause, sizeof cause, "connection to the broker at %s lost", self->endpoint);

@@ -13,10 +13,21 @@ typedef struct zx__client zx__client_t;
 
 //  Creates a client for service at endpoint (connects at once; the broker
 //  may come later). idle (owner) runs whenever the last outstanding
-//  request completes. NULL on a bad endpoint or when out of memory.
+//  request completes. NULL on a bad endpoint or when out of memory. With
+//  ZEXEC_SERVER_KEY and ZEXEC_CERT in the environment it uses CURVE (see
+//  zx__client_new_secure).
 zx__client_t *zx__client_new (const char *endpoint, const char *service,
                               int heartbeat_ms, int liveness, uint8_t flags,
                               void (*idle) (void *owner), void *owner);
+
+//  As zx__client_new, and with CURVE when server_key (Z85 or a certificate
+//  file) and cert (this coordinator's certificate) are given. Both NULL:
+//  the environment's ZEXEC_SERVER_KEY and ZEXEC_CERT, when set, are used
+//  instead. NULL (with the reason logged) when a key cannot be read.
+zx__client_t *zx__client_new_secure (const char *endpoint, const char *service,
+                                     int heartbeat_ms, int liveness, uint8_t flags,
+                                     const char *server_key, const char *cert,
+                                     void (*idle) (void *owner), void *owner);
 
 //  Fails what is outstanding with ZX_ESHUTDOWN, says DISCONNECT and frees
 //  the client; accepts NULL and nulls the pointer.

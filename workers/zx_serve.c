@@ -8,9 +8,12 @@
     itself, so it keeps sending heartbeats while tasks run. When the broker
     falls silent (or says DISCONNECT) the bridge cancels what it was doing
     for it, drops the socket and connects again with backoff, announcing
-    itself anew: the broker has failed or retried that work meanwhile.   */
+    itself anew: the broker has failed or retried that work meanwhile.
+    With CURVE, the certificate and the broker's key are read once, when
+    the worker is made, and applied to every new connection.             */
 
 #define _GNU_SOURCE
+#include "zx_curve.h"
 #include "zx_future.h"
 #include "zx_idmap.h"
 #include "zx_loop.h"
@@ -61,6 +64,8 @@ struct zx_worker {
     zx__batch_t replies;
     bool flush_scheduled;
     zx_logger_t *log;
+    zcert_t *cert;              //  With CURVE: this worker's certificate
+    char server_key [ZX_CURVE_KEY_LEN + 1];
 };
 
 static void s_connect (zx_loop_t *loop, void *arg);
@@ -281,6 +286,10 @@ s_connect (zx_loop_t *loop, void *arg)
         return;
     }
     zsock_set_identity (self->dealer, self->identity);
+    if (self->cert) {
+        zcert_apply (self->cert, self->dealer);
+        zsock_set_curve_serverkey (self->dealer, self->server_key);
+    }
     zsock_set_rcvhwm (self->dealer, 0);
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_linger (self->dealer, 0);
@@ -354,6 +363,24 @@ zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
         zx_worker_destroy (&self);
         return NULL;
     }
+    const char *server_key = opts->curve_server_key, *cert = opts->curve_cert;
+    if (!server_key && !cert) {
+        server_key = getenv ("ZEXEC_SERVER_KEY");
+        cert = getenv ("ZEXEC_CERT");
+    }
+    if (server_key || cert) {
+        char why [600];
+        if (!server_key || !cert)
+            snprintf (why, sizeof why, "CURVE needs both the broker's public key and this "
+                      "worker's certificate");
+        if (!server_key || !cert || !zx__curve_usable (why, sizeof why)
+        ||  !zx__curve_public_key (server_key, self->server_key, why, sizeof why)
+        ||  !(self->cert = zx__curve_load_secret (cert, why, sizeof why))) {
+            zx_log_error (self->log, "cannot use CURVE to the broker at %s: %s", endpoint, why);
+            zx_worker_destroy (&self);
+            return NULL;
+        }
+    }
     s_connect (loop, self);
     if (!self->socket) {
         //  zmq_connect fails at once only on an endpoint it can never
@@ -383,6 +410,7 @@ zx_worker_destroy (zx_worker_t **self_p)
     if (self->connect_timer)
         zx_loop_cancel_timer (self->loop, self->connect_timer);
     zx__batch_free (&self->replies);
+    zcert_destroy (&self->cert);
     free (self->endpoint);
     free (self->service);
     free (self);
