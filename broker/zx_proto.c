@@ -11,38 +11,6 @@
 #include <string.h>
 #include <zmq.h>
 
-void
-zx__put_u32 (uint8_t *out, uint32_t value)
-{
-    for (int i = 0; i < 4; i++)
-        out [i] = (uint8_t) (value >> (8 * i));
-}
-
-void
-zx__put_u64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 0; i < 8; i++)
-        out [i] = (uint8_t) (value >> (8 * i));
-}
-
-uint32_t
-zx__get_u32 (const uint8_t *in)
-{
-    uint32_t value = 0;
-    for (int i = 3; i >= 0; i--)
-        value = (value << 8) | in [i];
-    return value;
-}
-
-uint64_t
-zx__get_u64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; i--)
-        value = (value << 8) | in [i];
-    return value;
-}
-
 static zx_err_t
 s_reserve (zx__batch_t *batch, size_t more)
 {

@@ -125,11 +125,39 @@ zx_err_t zx__batch_next_reply (const uint8_t **cursor, const uint8_t *end,
 zx__status_t zx__status_from_err (zx_err_t code);
 zx_err_t zx__status_to_err (uint8_t status);
 
-//  Little-endian helpers.
-void zx__put_u32 (uint8_t *out, uint32_t value);
-void zx__put_u64 (uint8_t *out, uint64_t value);
-uint32_t zx__get_u32 (const uint8_t *in);
-uint64_t zx__get_u64 (const uint8_t *in);
+//  Little-endian helpers, inline: they run for every field of every
+//  record, and the compiler turns each byte loop into one load or store.
+static inline void
+zx__put_u32 (uint8_t *out, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        out [i] = (uint8_t) (value >> (8 * i));
+}
+
+static inline void
+zx__put_u64 (uint8_t *out, uint64_t value)
+{
+    for (int i = 0; i < 8; i++)
+        out [i] = (uint8_t) (value >> (8 * i));
+}
+
+static inline uint32_t
+zx__get_u32 (const uint8_t *in)
+{
+    uint32_t value = 0;
+    for (int i = 3; i >= 0; i--)
+        value = (value << 8) | in [i];
+    return value;
+}
+
+static inline uint64_t
+zx__get_u64 (const uint8_t *in)
+{
+    uint64_t value = 0;
+    for (int i = 7; i >= 0; i--)
+        value = (value << 8) | in [i];
+    return value;
+}
 
 //  Receives one whole message waiting on a libzmq socket, without
 //  blocking, into frames [0 .. max). Returns how many frames it holds (0

@@ -673,7 +673,8 @@ typedef struct zx_worker zx_worker_t;
 //  on loop. It sends heartbeats (also while tasks run, since they run on
 //  the pool), and when the broker goes away it reconnects with backoff
 //  and announces itself again. opts->window is the number of requests it
-//  holds at once (0 means 32 per pool worker). Returns NULL on a bad
+//  holds at once (0 means 256 per pool worker; the broker deals it only
+//  as many as it runs in about 2 ms). Returns NULL on a bad
 //  endpoint or option. Caller owns the worker; run the loop to serve.
 zx_worker_t *zx_worker_new (zx_loop_t *loop, const char *endpoint,
                             zx_executor_t *executor, const zx_executor_opts_t *opts);

@@ -31,7 +31,7 @@ s_usage (FILE *out)
         "                       or as many processes as cores)\n"
         "  --processes          run tasks in worker processes, not threads\n"
         "  --service NAME       the service (named pool) to serve (default: default)\n"
-        "  --window N           requests held at once (default: 32 per pool worker)\n"
+        "  --window N           requests held at once (default: 256 per pool worker)\n"
         "  --heartbeat MS       heartbeat interval (default 1000)\n"
         "  --liveness N         silent intervals before the broker is gone (default 3)\n"
         "  --server-key KEY|FILE  with CURVE: the broker's public key (40 Z85\n"

@@ -354,7 +354,7 @@ zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
     size_t workers = zx_executor_worker_pids (executor, NULL, 0);
     self->parallel = workers ? (uint32_t) workers : 1;
     self->credits = opts->window ? (uint32_t) opts->window
-                                 : (uint32_t) (32 * (workers ? workers : 1));
+                                 : (uint32_t) (256 * (workers ? workers : 1));
     self->heartbeat_ms = opts->heartbeat_ms ? opts->heartbeat_ms : 1000;
     self->liveness = opts->liveness ? opts->liveness : 3;
     self->backoff_ms = ZX_BACKOFF_MIN_MS;
