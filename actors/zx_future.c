@@ -28,6 +28,8 @@ struct zx_future {
     zx_future_state_t state;
     zx_err_t error;
     bool fire_scheduled;
+    bool cancelling;            //  Cancel asked; the owner finishes it later
+    bool cancel_deferred;       //  Set by the canceller while it runs
     char *message;
     zx_values_t *result;
     s_callback_t *callbacks;        //  inline_callbacks, or the heap
@@ -35,8 +37,6 @@ struct zx_future {
     s_callback_t inline_callbacks [2];  //  Most futures have one or two
     zx__cancel_fn *canceller;
     void *canceller_arg;
-    bool cancelling;            //  Cancel asked; the owner finishes it later
-    bool cancel_deferred;       //  Set by the canceller while it runs
 };
 
 zx_future_t *

@@ -173,7 +173,9 @@ bench_broker_start (char *endpoint, size_t size, bool quiet)
         return -1;
     }
     snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
-    char *argv [] = { path, "--bind", endpoint, NULL };
+    //  A million tasks at once from one coordinator: past the broker's
+    //  default cap per coordinator
+    char *argv [] = { path, "--bind", endpoint, "--max-client-pending", "2000000", NULL };
     return bench_start (argv, quiet);
 }
 

@@ -125,6 +125,12 @@ zx_err_t zx__batch_next_reply (const uint8_t **cursor, const uint8_t *end,
 zx__status_t zx__status_from_err (zx_err_t code);
 zx_err_t zx__status_to_err (uint8_t status);
 
+//  Senders flush a batch once it holds this many bytes: glibc consolidates
+//  its heap on every free of 64 KiB or more, which a bigger message costs
+//  at the sender, in libzmq, and at the receiver; and a batch of a million
+//  records would be copied whole. One record past it is fine.
+#define ZX_BATCH_FLUSH_BYTES    (32 * 1024)
+
 //  Little-endian helpers, inline: they run for every field of every
 //  record, and the compiler turns each byte loop into one load or store.
 static inline void

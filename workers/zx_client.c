@@ -444,6 +444,8 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
             }
             zx__future_set_running (future);
             zx__future_set_canceller (future, s_cancel, entry);
+            if (self->out.size >= ZX_BATCH_FLUSH_BYTES)
+                s_flush (self->loop, self);
             if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
                 self->flush_scheduled = true;
         }

@@ -32,7 +32,6 @@
 #include <zmq.h>
 
 #define ZX_FLUSH_AGE_US     1000
-#define ZX_FLUSH_BYTES      (256 * 1024)
 #define ZX_PEEK_EVERY       32
 #define ZX_SLOW_TASK_US     100     //  Peek for CANCELs after tasks this long
 
@@ -442,7 +441,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
             why = ZX_WORKER_RETIRED;
             break;
         }
-        if (self.replies.size > ZX_FLUSH_BYTES
+        if (self.replies.size >= ZX_BATCH_FLUSH_BYTES
         ||  zx__now_us () - self.batch_started_us > ZX_FLUSH_AGE_US)
             s_flush (&self);
         if (peek || tasks_done % ZX_PEEK_EVERY == 0 || !self.head) {
