@@ -33,13 +33,14 @@ struct zx__request {
     zx__dispatch_t *dispatch;
     s_worker_t *worker;             //  NULL while queued
     void *cookie;                   //  NULL once completed
+    zx__complete_fn *complete;      //  Instead of events.complete, or NULL
     uint64_t corr;
     uint32_t attempt;
     uint32_t free_attempts;         //  Sends that never started: not counted
     uint8_t flags;                  //  Low 4 bits: retries allowed
     bool stopping;                  //  Cancel asked; ends when the worker stops
-    int64_t queued_us;              //  When it was submitted
     uint8_t name_len;
+    int64_t queued_us;              //  When it was submitted
     size_t args_size;
     char data [];                   //  Task name (NUL-terminated), then args
 };
@@ -156,6 +157,9 @@ s_complete (zx__dispatch_t *self, zx__request_t *request, zx_err_t code,
 {
     void *cookie = request->cookie;
     request->cookie = NULL;
+    if (cookie && request->complete)
+        request->complete (cookie, code, payload, size);
+    else
     if (cookie)
         self->events.complete (self->owner, cookie, code, payload, size);
 }
@@ -382,6 +386,7 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     request->dispatch = self;
     request->worker = NULL;
     request->cookie = cookie;
+    request->complete = NULL;
     request->corr = self->next_corr++;
     request->attempt = 1;
     request->free_attempts = 0;
@@ -396,6 +401,18 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     s_list_append (&self->queue, request);
     s_schedule_pump (self);
     *code = ZX_OK;
+    return request;
+}
+
+zx__request_t *
+zx__dispatch_submit_fn (zx__dispatch_t *self, const char *task, const void *args,
+                        size_t args_size, uint8_t flags, zx__complete_fn *complete,
+                        void *cookie, zx_err_t *code)
+{
+    zx__request_t *request = zx__dispatch_submit (self, task, args, args_size, flags,
+                                                  cookie, code);
+    if (request)
+        request->complete = complete;
     return request;
 }
 
@@ -444,7 +461,7 @@ s_deal_one (zx__dispatch_t *self, s_worker_t *worker)
     worker->credits--;
     worker->budget--;
     if (self->events.dispatched && request->cookie)
-        self->events.dispatched (self->owner, request->cookie);
+        self->events.dispatched (self->owner, request->complete ? NULL : request->cookie);
     return true;
 }
 

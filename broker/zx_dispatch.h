@@ -23,7 +23,8 @@ typedef struct {
     //  Called exactly once per submitted request.
     void (*complete) (void *owner, void *cookie, zx_err_t code,
                       const void *payload, size_t size);
-    //  A request was sent to a worker (optional).
+    //  A request was sent to a worker (optional); cookie is NULL for one
+    //  submitted with zx__dispatch_submit_fn.
     void (*dispatched) (void *owner, void *cookie);
     //  Nothing is queued or held any more (optional). Called after the
     //  event that emptied the dispatcher, including late replies to
@@ -61,6 +62,17 @@ zx_err_t zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop);
 zx__request_t *zx__dispatch_submit (zx__dispatch_t *self, const char *task,
                                     const void *args, size_t args_size,
                                     uint8_t flags, void *cookie, zx_err_t *code);
+
+//  Completes one request (see zx__dispatch_submit_fn).
+typedef void (zx__complete_fn) (void *cookie, zx_err_t code, const void *payload, size_t size);
+
+//  Same as zx__dispatch_submit, but this request completes through
+//  complete (cookie, ...) instead of the complete event, exactly once; the
+//  dispatched event is raised for it with a NULL cookie.
+zx__request_t *zx__dispatch_submit_fn (zx__dispatch_t *self, const char *task,
+                                       const void *args, size_t args_size, uint8_t flags,
+                                       zx__complete_fn *complete, void *cookie,
+                                       zx_err_t *code);
 
 //  Withdraws a request: a queued one is removed and never runs; one held
 //  by a worker is cancelled there and its late reply dropped. Either way

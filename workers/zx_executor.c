@@ -14,6 +14,7 @@
 #include "zx_actor.h"
 #include "zx_client.h"
 #include "zx_dispatch.h"
+#include "zx_executor.h"
 #include "zx_future.h"
 #include "zx_log.h"
 #include "zx_loop.h"
@@ -544,7 +545,8 @@ s_idle (void *owner)
 static void
 s_dispatched (void *owner, void *cookie)
 {
-    zx__future_set_running ((zx_future_t *) cookie);
+    if (cookie)
+        zx__future_set_running ((zx_future_t *) cookie);
     s_room ((zx_executor_t *) owner);
 }
 
@@ -604,31 +606,40 @@ s_stop_escalate (zx_loop_t *loop, void *arg)
     s_stop_free (self, stop);
 }
 
-//  The future of a request held by a worker was cancelled (or passed its
-//  deadline): ask the worker to stop it, and watch that it does.
-static void
-s_cancel (zx_future_t *future, void *arg)
+//  Asks the worker holding request to stop it, and watches that it does.
+//  Returns false when it was still queued: then it has been withdrawn.
+static bool
+s_stop_request (zx_executor_t *self, zx__request_t *request)
 {
-    zx__request_t *request = (zx__request_t *) arg;
-    zx_executor_t *self = (zx_executor_t *) zx__request_owner (request);
     uint64_t corr = zx__request_corr (request);
     if (!zx__request_stop (request))
-        return;                             //  Withdrawn before it ran
-    zx__future_defer_cancel (future);
+        return false;
     s_stop_t *stop = calloc (1, sizeof (s_stop_t));
     if (!stop || !zx__dispatch_holder (self->dispatch, corr, stop->identity, sizeof stop->identity)) {
         free (stop);
-        return;
+        return true;
     }
     stop->owner = self;
     stop->corr = corr;
     stop->timer = zx_loop_call_later (self->loop, self->cancel_grace_ms, s_stop_escalate, stop);
     if (!stop->timer) {
         free (stop);
-        return;
+        return true;
     }
     stop->next = self->stops;
     self->stops = stop;
+    return true;
+}
+
+//  The future of a request was cancelled (or passed its deadline): a
+//  queued one is withdrawn; one held by a worker is stopped, and its
+//  future ends when it has.
+static void
+s_cancel (zx_future_t *future, void *arg)
+{
+    zx__request_t *request = (zx__request_t *) arg;
+    if (s_stop_request ((zx_executor_t *) zx__request_owner (request), request))
+        zx__future_defer_cancel (future);
 }
 
 //  A task's deadline passed: its future fails now with ZX_ETIMEDOUT, and
@@ -784,6 +795,68 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
     int64_t timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : self->task_timeout_ms;
     if (task && timeout_ms > 0)
         s_arm_deadline (loop, future, task, timeout_ms);
+}
+
+//  --------------------------------------------------------------------
+//  Relays: encoded requests from a serving worker (zx_executor.h)
+
+bool
+zx__executor_is_local (const zx_executor_t *self)
+{
+    return self->dispatch != NULL;
+}
+
+zx__request_t *
+zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
+                    const void *args, size_t args_size,
+                    zx__complete_fn *complete, void *cookie)
+{
+    char text [320];
+    zx_err_t code = ZX_OK;
+    if (!self->dispatch || s_bind (self, loop) != ZX_OK) {
+        code = ZX_EINVAL;
+        snprintf (text, sizeof text, "this executor cannot relay from this loop");
+    }
+    else
+    if (self->shut_down) {
+        code = ZX_ESHUTDOWN;
+        snprintf (text, sizeof text, "cannot schedule new futures after shutdown");
+    }
+    else
+    if (self->broken) {
+        code = ZX_EWORKER_INIT;
+        snprintf (text, sizeof text, "%s", self->broken_message
+                  ? self->broken_message : "pool broken");
+    }
+    else {
+        zx__request_t *request = zx__dispatch_submit_fn (self->dispatch, task, args, args_size,
+                                                         self->retries, complete, cookie, &code);
+        if (request)
+            return request;
+        if (code == ZX_EQUEUE_FULL)
+            snprintf (text, sizeof text, "queue full: %zu requests are waiting for a worker",
+                      zx__dispatch_queued (self->dispatch));
+        else
+        if (code == ZX_EINVAL)
+            snprintf (text, sizeof text, "bad task name '%.255s': 1 to 255 bytes", task);
+        else
+            snprintf (text, sizeof text, "cannot queue task '%.255s': %s", task, zx_strerror (code));
+    }
+    complete (cookie, code, text, strlen (text));
+    return NULL;
+}
+
+void
+zx__executor_relay_stop (zx_executor_t *self, zx__request_t *request)
+{
+    s_stop_request (self, request);
+}
+
+void
+zx__executor_flush (zx_executor_t *self)
+{
+    if (self->dispatch)
+        zx__dispatch_flush (self->dispatch);
 }
 
 static void

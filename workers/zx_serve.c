@@ -2,9 +2,11 @@
 
     DESIGN: a bridge. On the broker's side it is one ZXW01 worker: a DEALER
     that says READY with its credits and answers REQUEST batches with REPLY
-    batches. On its own side every request becomes a future on a local
-    executor (a thread or process pool), and each future's completion adds
-    a record to the next reply batch. The bridge's loop never runs a task
+    batches. On its own side every request is relayed to a local pool with
+    its arguments still encoded (zx__executor_relay), and the pool's
+    completion adds the encoded result to the next reply batch: no future,
+    no decoding on the way. Over any other executor (a remote one) each
+    request becomes a future instead. The bridge's loop never runs a task
     itself, so it keeps sending heartbeats while tasks run. When the broker
     falls silent (or says DISCONNECT) the bridge cancels what it was doing
     for it, drops the socket and connects again with backoff, announcing
@@ -14,6 +16,7 @@
 
 #define _GNU_SOURCE
 #include "zx_curve.h"
+#include "zx_executor.h"
 #include "zx_future.h"
 #include "zx_idmap.h"
 #include "zx_loop.h"
@@ -35,12 +38,16 @@
 #define ZX_BACKOFF_MIN_MS   100
 #define ZX_BACKOFF_MAX_MS   3000
 
+//  One request from the broker. On a local pool it is relayed as it came
+//  (request); on any other executor it is a future.
 typedef struct {
     zx_worker_t *worker;
     zx_future_t *future;
+    zx__request_t *request;
     uint64_t corr;
     uint32_t attempt;
     unsigned generation;        //  Of the connection it came on
+    bool abandoned;             //  Its connection dropped: nobody wants it
 } s_job_t;
 
 struct zx_worker {
@@ -118,16 +125,83 @@ s_job_done (zx_future_t *future, void *arg)
 }
 
 static void
+s_add_reply (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload, size_t size)
+{
+    zx__batch_add_reply (&self->replies, job->corr, job->attempt,
+                         (uint8_t) zx__status_from_err (code), payload, size);
+    if (self->replies.size >= ZX_BATCH_FLUSH_BYTES)
+        s_flush (self->loop, self);
+    else
+    if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+        self->flush_scheduled = true;
+}
+
+//  A relayed request ended: its encoded result (or error text) goes into
+//  the reply batch as it is.
+static void
+s_relay_done (void *cookie, zx_err_t code, const void *payload, size_t size)
+{
+    s_job_t *job = (s_job_t *) cookie;
+    if (!job->abandoned) {
+        zx_worker_t *self = job->worker;
+        if (job->generation == self->generation
+        &&  zx__idmap_take (&self->jobs, job->corr) == job)
+            s_add_reply (self, job, code, payload, size);
+    }
+    free (job);
+}
+
+//  Relays one request to the local pool. Returns false when there was no
+//  memory for it (the caller answers).
+static bool
+s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
+{
+    s_job_t *job = calloc (1, sizeof (s_job_t));
+    if (!job)
+        return false;
+    job->worker = self;
+    job->corr = rec->corr;
+    job->attempt = rec->attempt;
+    job->generation = self->generation;
+    if (!zx__idmap_put (&self->jobs, rec->corr, job)) {
+        free (job);
+        return false;
+    }
+    //  It may end at once (shut-down pool, bad name): then job is gone
+    zx__request_t *request = zx__executor_relay (self->executor, self->loop, task,
+                                                 rec->args, rec->args_size, s_relay_done, job);
+    if (request)
+        job->request = request;
+    return true;
+}
+
+static void
 s_on_request (zx_worker_t *self, const zmq_msg_t *batch)
 {
     const uint8_t *cursor = zmq_msg_data ((zmq_msg_t *) batch);
     const uint8_t *end = cursor + zmq_msg_size (batch);
     zx__request_rec_t rec;
     zx_err_t rc;
+    bool relay = zx__executor_is_local (self->executor);
     while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
         char task [256];
         memcpy (task, rec.name, rec.name_len);
         task [rec.name_len] = 0;
+        if (relay) {
+            if (zx__idmap_get (&self->jobs, rec.corr)) {
+                char text [320];
+                snprintf (text, sizeof text, "malformed or duplicate request for task '%s'", task);
+                zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                     ZX_STATUS_BAD_REQUEST, text, strlen (text));
+            }
+            else
+            if (!s_relay (self, &rec, task)) {
+                const char *text = "worker out of memory";
+                zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                     ZX_STATUS_TASK_ERROR, text, strlen (text));
+            }
+            continue;
+        }
         zx_values_t *args = NULL;
         s_job_t *job = calloc (1, sizeof (s_job_t));
         if (!job || zx__values_decode (rec.args, rec.args_size, &args) != ZX_OK
@@ -159,6 +233,8 @@ s_on_request (zx_worker_t *self, const zmq_msg_t *batch)
     }
     if (rc == ZX_EPROTO)
         zx_log_warning (self->log, "malformed REQUEST batch from the broker: rest dropped");
+    if (relay)
+        zx__executor_flush (self->executor);    //  To the pool now, not next round
     if (self->replies.records && !self->flush_scheduled
     &&  zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
         self->flush_scheduled = true;
@@ -170,8 +246,11 @@ s_on_cancel (zx_worker_t *self, const zmq_msg_t *ids)
     const uint8_t *data = zmq_msg_data ((zmq_msg_t *) ids);
     for (size_t at = 0; at + 8 <= zmq_msg_size (ids); at += 8) {
         s_job_t *job = zx__idmap_get (&self->jobs, zx__get_u64 (data + at));
-        if (job)
+        if (job && job->future)
             zx_future_cancel (job->future);     //  Its reply says cancelled
+        else
+        if (job && job->request)
+            zx__executor_relay_stop (self->executor, job->request);
     }
 }
 
@@ -181,6 +260,13 @@ s_abandon_job (uint64_t id, void *value, void *arg)
     (void) id;
     (void) arg;
     s_job_t *job = (s_job_t *) value;
+    if (job->request) {
+        //  Its end frees it, maybe at once
+        zx_executor_t *executor = job->worker->executor;
+        job->abandoned = true;
+        zx__executor_relay_stop (executor, job->request);
+        return;
+    }
     zx__future_remove_callback (job->future, s_job_done, job);
     zx_future_cancel (job->future);
     zx_future_destroy (&job->future);
