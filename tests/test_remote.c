@@ -536,6 +536,39 @@ test_a_worker_killed_while_busy_fails_its_tasks_as_worker_lost_naming_it (void *
     s_passed = true;
 }
 
+//  Cancelling a remote future stops the task on its worker: the broker
+//  passes the cancel on, the serving worker stops its local pool's task at
+//  the cancel token, and the one pool thread is free at once for the next.
+static void
+test_a_cancelled_remote_task_stops_running_on_its_worker (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    s_child_t *worker = s_worker_start (&broker, 1, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *long_one = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 30000));
+    zx_future_t *nap = zx_future_new (loop);
+    zx_future_wait (nap, 300);                  //  It runs on the worker now
+    zx_future_destroy (&nap);
+    assert_true (zx_future_cancel (long_one));
+    assert_true (zx_future_cancelled (long_one));
+    int64_t start = zx_test_now_ms ();
+    zx_future_t *next = s_submit (loop, remote, "whoami", NULL);
+    s_wait_all (&next, 1, 10000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    assert_int_equal (s_result_int (next, 0), worker->pid);
+    print_message ("the next task ran %lld ms after the cancel\n", (long long) elapsed);
+    assert_true (elapsed < 3000);               //  Not after the 30 s sleep
+    zx_future_destroy (&next);
+    zx_future_destroy (&long_one);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
 static void
 test_a_worker_killed_while_idle_is_forgotten_and_nothing_fails (void **state)
 {
@@ -1141,6 +1174,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_worker_stopped_with_sigterm_leaves_cleanly_and_another_serves_later_work),
     cmocka_unit_test (test_a_worker_killed_while_busy_fails_its_tasks_as_worker_lost_naming_it),
     cmocka_unit_test (test_a_worker_killed_while_idle_is_forgotten_and_nothing_fails),
+    cmocka_unit_test (test_a_cancelled_remote_task_stops_running_on_its_worker),
     cmocka_unit_test (test_with_retries_a_killed_workers_tasks_complete_on_a_second_worker),
     cmocka_unit_test (test_a_broker_killed_and_restarted_fails_work_in_flight_then_serves_again),
     cmocka_unit_test (test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down),
