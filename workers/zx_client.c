@@ -118,9 +118,14 @@ zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_
     if (self->curve)
         events |= ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    //  libzmq's I/O thread sends monitor events with a blocking send: a
+    //  full pipe would stall every socket of the context (a refused
+    //  handshake repeats ten times a second), so the pipe is unbounded
     if (zmq_socket_monitor (self->socket, monitor, events) != 0
-    ||  !(self->monitor = zsock_new (ZMQ_PAIR))
-    ||  zsock_connect (self->monitor, "%s", monitor) != 0)
+    ||  !(self->monitor = zsock_new (ZMQ_PAIR)))
+        goto fail;
+    zsock_set_rcvhwm (self->monitor, 0);
+    if (zsock_connect (self->monitor, "%s", monitor) != 0)
         goto fail;
     if (zsock_connect (self->dealer, "%s", endpoint) != 0)
         goto fail;
@@ -207,7 +212,11 @@ zx__client_destroy (zx__client_t **self_p)
         size_t sizes [] = { ZX_PROTO_CLIENT_LEN, 1, 1 };
         zx__send_frames (self->socket, frames, sizes, 3, ZMQ_DONTWAIT);
     }
-    zsock_destroy (&self->dealer);      //  Also ends its monitor
+    //  The monitor stops first: a lingering DEALER still makes events, and
+    //  libzmq's I/O thread blocks sending one to a monitor nobody reads
+    if (self->socket && self->monitor)
+        zmq_socket_monitor (self->socket, NULL, 0);
+    zsock_destroy (&self->dealer);
     zsock_destroy (&self->monitor);
     zx__idmap_free (&self->entries);
     zx__batch_free (&self->out);
