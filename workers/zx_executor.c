@@ -1082,8 +1082,9 @@ zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts)
     self->task_timeout_ms = opts->task_timeout_ms;
     self->cancel_grace_ms = opts->cancel_grace_ms ? opts->cancel_grace_ms : ZX_CANCEL_GRACE_MS;
     self->endpoint = strdup (endpoint);
-    self->client = zx__client_new (endpoint, opts->service, opts->heartbeat_ms, opts->liveness,
-                                   (uint8_t) opts->retries, s_idle, self);
+    self->client = zx__client_new_secure (endpoint, opts->service, opts->heartbeat_ms,
+                                          opts->liveness, (uint8_t) opts->retries,
+                                          opts->curve_server_key, opts->curve_cert, s_idle, self);
     if (!self->endpoint || !self->client) {
         zx_executor_destroy (&self);
         return NULL;
