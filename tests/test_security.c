@@ -268,19 +268,28 @@ s_worker_start (const char *name)
 }
 
 //  A remote executor with certificate name and server key server (NULL:
-//  the broker's), passed both ways a program can: the options and the
-//  environment (which zx_remote_executor_new reads when the options do
-//  not reach the client). service NULL is "default".
+//  the broker's), given in its options. service NULL is "default".
 static zx_executor_t *
 s_coordinator (const char *name, const char *server, const char *service)
 {
     const char *key = server ? server : s_env.broker_key;
     const char *cert = s_key_path (name);
-    setenv ("ZEXEC_SERVER_KEY", key, 1);
-    setenv ("ZEXEC_CERT", cert, 1);
     zx_executor_opts_t opts = { .heartbeat_ms = atoi (HEARTBEAT), .liveness = 3,
                                 .service = service, .curve_server_key = key,
                                 .curve_cert = cert };
+    zx_executor_t *remote = zx_remote_executor_new (s_env.endpoint, &opts);
+    assert_non_null (remote);
+    return remote;
+}
+
+//  The same, with the keys in the environment only (ZEXEC_SERVER_KEY,
+//  ZEXEC_CERT), as the seed examples and other unchanged programs get them.
+static zx_executor_t *
+s_coordinator_from_env (const char *name)
+{
+    setenv ("ZEXEC_SERVER_KEY", s_env.broker_key, 1);
+    setenv ("ZEXEC_CERT", s_key_path (name), 1);
+    zx_executor_opts_t opts = { .heartbeat_ms = atoi (HEARTBEAT), .liveness = 3 };
     zx_executor_t *remote = zx_remote_executor_new (s_env.endpoint, &opts);
     unsetenv ("ZEXEC_SERVER_KEY");
     unsetenv ("ZEXEC_CERT");
@@ -558,6 +567,15 @@ test_listed_keys_run_tasks_and_the_broker_says_curve (void **state)
     s_expect_log (log, "CURVE on tcp://127.0.0.1", s_env.broker_key, 1);
     assert_int_equal (zx_test_log_count (log, "no authentication", NULL), 0);
     s_env_check ("start");
+    //  Keys from the environment work as well as from the options
+    zx_executor_t *from_env = s_coordinator_from_env ("c1");
+    zx_future_t *future = s_run_one (from_env, "square", 7, 10000);
+    assert_int_equal (zx_future_error (future), ZX_OK);
+    int64_t square = 0;
+    assert_int_equal (zx_values_get_int (zx_future_result (future), 0, &square), ZX_OK);
+    assert_int_equal (square, 49);
+    zx_future_destroy (&future);
+    zx_executor_destroy (&from_env);
     s_env_stop ();
     s_passed = true;
 }
