@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #   The main job: build zexec, run the two seed programs (thread pool, then
 #   process pool), then the distributed_primes demo: on a local pool, and
-#   across a zexec-broker and one zexec-worker on tcp loopback.
+#   across a zexec-broker and one zexec-worker on tcp loopback, with CURVE
+#   keys made by zexec-keygen (the secure setup of the README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
@@ -23,7 +24,7 @@ time "$build/examples/distributed_primes"
 #   background on tcp loopback, both stopped on the way out, however the
 #   script ends.
 echo
-echo "== distributed_primes (zexec-broker + one zexec-worker on tcp loopback)"
+echo "== distributed_primes (zexec-broker + one zexec-worker on tcp loopback, with CURVE keys)"
 broker_pid=""
 worker_pid=""
 log_dir=$(mktemp -d)
@@ -43,10 +44,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+#   A key pair for each peer; the broker lets in the coordinator's and
+#   the worker's public keys, each in its own role
+keys=$log_dir/keys
+mkdir -p "$keys/clients" "$keys/workers"
+for name in broker worker coordinator; do
+    "$build/broker/zexec-keygen" "$keys/$name" >/dev/null 2>&1
+done
+cp "$keys/coordinator" "$keys/clients/"
+cp "$keys/worker" "$keys/workers/"
+echo "keys:    zexec-keygen broker, worker and coordinator in $keys"
+
 #   A port that is free: the broker exits at once when it cannot bind
 for _ in 1 2 3 4 5; do
     port=${ZEXEC_DEMO_PORT:-$((20000 + RANDOM % 20000))}
-    "$build/broker/zexec-broker" --bind "tcp://127.0.0.1:$port" 2>"$log_dir/broker.log" &
+    "$build/broker/zexec-broker" --bind "tcp://127.0.0.1:$port" --cert "$keys/broker_secret" \
+        --clients "$keys/clients" --workers "$keys/workers" 2>"$log_dir/broker.log" &
     broker_pid=$!
     sleep 0.3
     kill -0 "$broker_pid" 2>/dev/null && break
@@ -59,13 +72,17 @@ if [ -z "$broker_pid" ]; then
     exit 1
 fi
 endpoint="tcp://127.0.0.1:$port"
-echo "broker:  zexec-broker --bind $endpoint (pid $broker_pid)"
+echo "broker:  zexec-broker --bind $endpoint --cert broker_secret --clients clients" \
+     "--workers workers (pid $broker_pid)"
 "$build/workers/zexec-worker" --connect "$endpoint" \
-    --tasks "$build/examples/libzexec-primes.so" --workers "$(nproc)" 2>"$log_dir/worker.log" &
+    --tasks "$build/examples/libzexec-primes.so" --workers "$(nproc)" \
+    --server-key "$keys/broker" --cert "$keys/worker_secret" 2>"$log_dir/worker.log" &
 worker_pid=$!
 echo "worker:  zexec-worker --connect $endpoint --tasks $build/examples/libzexec-primes.so" \
-     "--workers $(nproc) (pid $worker_pid)"
-time "$build/examples/distributed_primes" --endpoint "$endpoint"
+     "--workers $(nproc) --server-key broker --cert worker_secret (pid $worker_pid)"
+echo "coordinator: ZEXEC_SERVER_KEY=(broker's public key) ZEXEC_CERT=coordinator distributed_primes --endpoint $endpoint"
+time env ZEXEC_SERVER_KEY="$("$build/broker/zexec-keygen" --show "$keys/broker")" \
+    ZEXEC_CERT="$keys/coordinator" "$build/examples/distributed_primes" --endpoint "$endpoint"
 stop_servers
 echo
 echo "-- the broker's and the worker's stderr"
