@@ -97,6 +97,7 @@ typedef struct {
     size_t max_queue;
     size_t max_services;
     size_t max_workers;
+    size_t max_clients;
     size_t max_client_pending;
     int64_t max_frame_bytes;
     int handshake_ms;
@@ -170,13 +171,16 @@ s_service (s_broker_t *self, const char *name, bool create)
 //  --------------------------------------------------------------------
 //  Clients and tickets
 
+static void s_refuse_records (s_broker_t *self, zmq_msg_t *frames, size_t count,
+                              uint8_t status, const char *text);
+
 static s_client_t *
 s_client (s_broker_t *self, const zmq_msg_t *identity, const char *key, bool create)
 {
     char label [96];
     s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
     s_client_t *client = zhashx_lookup (self->clients, label);
-    if (client || !create)
+    if (client || !create || zhashx_size (self->clients) >= self->max_clients)
         return client;
     client = calloc (1, sizeof (s_client_t));
     if (!client)
@@ -354,6 +358,16 @@ s_on_client (s_broker_t *self, zmq_msg_t *frames, size_t count)
     uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
     const char *key = self->auth ? zmq_msg_gets (&frames [1], "User-Id") : NULL;
     s_client_t *client = s_client (self, &frames [0], key, command == ZX_CMD_REQUEST);
+    if (!client && command == ZX_CMD_REQUEST) {
+        //  Past --max-clients (or out of memory): its tasks fail at once
+        char label [96], text [120];
+        s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
+        snprintf (text, sizeof text, "too many coordinators at this broker (--max-clients %zu)",
+                  self->max_clients);
+        zx_log_warning (self->log, "REQUEST from coordinator %s refused: %s", label, text);
+        s_refuse_records (self, frames, count, ZX_STATUS_QUEUE_FULL, text);
+        return;
+    }
     if (!client) {
         char label [96];
         s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
@@ -478,24 +492,20 @@ s_send_worker_bye (s_broker_t *self, const void *identity, size_t identity_size,
     zx__send_frames (self->socket, frames, sizes, 4, ZMQ_DONTWAIT);
 }
 
-//  A REQUEST from a key that may not submit work: every record in it is
-//  answered with an error, and nothing is queued or remembered.
+//  Answers every record of a REQUEST with an error (status, text), queuing
+//  and remembering nothing.
 static void
-s_refuse_request (s_broker_t *self, zmq_msg_t *frames, size_t count, const char *label)
+s_refuse_records (s_broker_t *self, zmq_msg_t *frames, size_t count, uint8_t status,
+                  const char *text)
 {
-    zx_log_warning (self->log, "REQUEST from %s, whose key is not a coordinator's: refused",
-                    label);
     if (count != 5)
         return;
-    const char *text = "permission denied: this key is not in the broker's coordinators' "
-                       "allow-list";
     zx__batch_t replies = { 0 };
     const uint8_t *cursor = zmq_msg_data (&frames [4]);
     const uint8_t *end = cursor + zmq_msg_size (&frames [4]);
     zx__request_rec_t rec;
     while (zx__batch_next_request (&cursor, end, &rec) == ZX_OK)
-        zx__batch_add_reply (&replies, rec.corr, rec.attempt, ZX_STATUS_TASK_ERROR,
-                             text, strlen (text));
+        zx__batch_add_reply (&replies, rec.corr, rec.attempt, status, text, strlen (text));
     if (replies.records) {
         uint8_t command = ZX_CMD_REPLY;
         const void *reply [] = { zmq_msg_data (&frames [0]), ZX_PROTO_CLIENT, &command,
@@ -504,6 +514,18 @@ s_refuse_request (s_broker_t *self, zmq_msg_t *frames, size_t count, const char 
         zx__send_frames (self->socket, reply, sizes, 4, ZMQ_DONTWAIT);
     }
     zx__batch_free (&replies);
+}
+
+//  A REQUEST from a key that may not submit work: every record in it is
+//  answered with an error, and nothing is queued or remembered.
+static void
+s_refuse_request (s_broker_t *self, zmq_msg_t *frames, size_t count, const char *label)
+{
+    zx_log_warning (self->log, "REQUEST from %s, whose key is not a coordinator's: refused",
+                    label);
+    s_refuse_records (self, frames, count, ZX_STATUS_TASK_ERROR,
+                      "permission denied: this key is not in the broker's coordinators' "
+                      "allow-list");
 }
 
 //  With CURVE, whether this message's key may speak on its face now, and
@@ -769,6 +791,8 @@ s_usage (FILE *out)
         "  --max-queue N          requests queued per service (default 1000000)\n"
         "  --max-services N       services at most (default 1000)\n"
         "  --max-workers N        workers at most, over all services (default 10000)\n"
+        "  --max-clients N        coordinators at most (default 10000); past it, a new\n"
+        "                         one's tasks fail with `queue full'\n"
         "  --max-client-pending N requests one coordinator may have queued or running\n"
         "                         at once (default 100000); past it, `queue full'\n"
         "  --max-frame-bytes N    largest frame a peer may send (default 268435456);\n"
@@ -808,6 +832,7 @@ main (int argc, char **argv)
     s_broker_t broker = {
         .heartbeat_ms = 1000, .liveness = 3, .no_worker_wait_ms = 5000,
         .max_queue = 1000000, .max_services = 1000, .max_workers = 10000,
+        .max_clients = 10000,
         .max_client_pending = 100000, .max_frame_bytes = 256 * 1024 * 1024,
         .handshake_ms = 5000 };
     s_broker_t *self = &broker;
@@ -863,6 +888,11 @@ main (int argc, char **argv)
         else
         if (streq (arg, "--max-workers") && value && s_number (value, 1, 1000000, &number)) {
             self->max_workers = (size_t) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--max-clients") && value && s_number (value, 1, 1000000, &number)) {
+            self->max_clients = (size_t) number;
             i++;
         }
         else

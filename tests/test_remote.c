@@ -898,6 +898,57 @@ test_a_service_nobody_serves_fails_with_no_workers (void **state)
     s_passed = true;
 }
 
+//  The broker holds at most --max-clients coordinators: past it a new
+//  one's tasks fail at once with "queue full", nothing of it is kept, and
+//  once a coordinator leaves, the next one gets in.
+static void
+test_coordinators_past_max_clients_get_queue_full_until_one_leaves (void **state)
+{
+    (void) state;
+    s_broker_t broker;
+    s_broker_start (&broker, 0, "--max-clients", "2");
+    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *first = s_remote_new (&broker, NULL);
+    zx_executor_t *second = s_remote_new (&broker, NULL);
+    zx_executor_t *third = s_remote_new (&broker, NULL);
+    zx_future_t *futures [3] = {
+        s_submit (loop, first, "square", zx_values_pack ("i", (int64_t) 2)),
+        s_submit (loop, second, "square", zx_values_pack ("i", (int64_t) 3)),
+    };
+    s_wait_all (futures, 2, 10000);
+    assert_int_equal (s_result_int (futures [0], 0), 4);
+    assert_int_equal (s_result_int (futures [1], 0), 9);
+    futures [2] = s_submit (loop, third, "square", zx_values_pack ("i", (int64_t) 4));
+    s_wait_all (futures + 2, 1, 10000);
+    assert_int_equal (zx_future_error (futures [2]), ZX_EQUEUE_FULL);
+    assert_non_null (strstr (zx_future_message (futures [2]), "too many coordinators"));
+    s_destroy_all (futures, 3);
+    //  The first leaves (it says DISCONNECT): the third gets in
+    zx_executor_destroy (&first);
+    int64_t deadline = zx_test_now_ms () + 10000;
+    int64_t square = 0;
+    while (zx_test_now_ms () < deadline) {
+        zx_future_t *future = s_submit (loop, third, "square", zx_values_pack ("i", (int64_t) 5));
+        s_wait_all (&future, 1, 10000);
+        bool done = zx_future_error (future) == ZX_OK;
+        if (done)
+            square = s_result_int (future, 0);
+        zx_future_destroy (&future);
+        if (done)
+            break;
+        zx_future_t *nap = zx_future_new (loop);
+        zx_future_wait (nap, 50);
+        zx_future_destroy (&nap);
+    }
+    assert_int_equal (square, 25);
+    zx_executor_destroy (&third);
+    zx_executor_destroy (&second);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
 //  Backpressure with no worker anywhere: a million submissions from plain
 //  code into a remote executor whose queue holds 100,000. The rest fail
 //  at once with "queue full", memory stays bounded in the coordinator and
@@ -1200,6 +1251,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_broker_restarted_at_once_fails_work_in_flight_while_new_work_flows),
     cmocka_unit_test (test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks),
     cmocka_unit_test (test_a_service_nobody_serves_fails_with_no_workers),
+    cmocka_unit_test (test_coordinators_past_max_clients_get_queue_full_until_one_leaves),
     cmocka_unit_test (test_a_million_submissions_with_no_worker_fail_past_the_queue_and_stay_bounded),
     cmocka_unit_test (test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang),
     cmocka_unit_test (test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker),
