@@ -16,17 +16,11 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #if !defined (ZX_BROKER_PROGRAM) || !defined (ZX_WORKER_PROGRAM) || !defined (ZX_TEST_TASKS)
@@ -39,109 +33,41 @@
 static const zx_executor_opts_t s_remote_opts = { .heartbeat_ms = 100, .liveness = 3 };
 
 //  --------------------------------------------------------------------
-//  Child processes
+//  Child processes: those of testutil.h, listed here so that the
+//  teardown kills and reaps them and shows their logs
 
 #define MAX_CHILDREN 32
 
-typedef struct {
-    pid_t pid;                  //  0 once reaped
-    char log [256];             //  Its stdout and stderr
-} s_child_t;
-
-static s_child_t s_children [MAX_CHILDREN];
+static zx_test_child_t s_children [MAX_CHILDREN];
 static size_t s_child_count;
-static unsigned s_log_serial;
 static bool s_passed;           //  Set by each test as its last step
 static char s_hostname [64] = "host";
 
-//  Starts argv (NULL-terminated) with stdin from /dev/null and stdout and
-//  stderr into a fresh log file. The child dies with this process.
-static s_child_t *
+//  Starts argv (NULL-terminated) with zx_test_spawn, for the teardown.
+static zx_test_child_t *
 s_spawn (const char *const argv [])
 {
     assert_true (s_child_count < MAX_CHILDREN);
-    s_child_t *child = &s_children [s_child_count];
-    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
-    snprintf (child->log, sizeof child->log, "%s/zexec-remote-%d-%u.log", tmp, (int) getpid (),
-              ++s_log_serial);
-    int fd = open (child->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true (fd >= 0 && null >= 0);
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0) {
-        //  Only async-signal-safe calls until exec: this process has threads
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        dup2 (null, 0);
-        dup2 (fd, 1);
-        dup2 (fd, 2);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
-    }
-    close (fd);
-    close (null);
-    assert_true (pid > 0);
-    child->pid = pid;
-    s_child_count++;
+    zx_test_child_t *child = &s_children [s_child_count++];
+    zx_test_spawn (child, "remote", argv);
     return child;
 }
 
-//  Returns true once the child has exited, with its status; false if it
-//  is still running after timeout_ms. Lets the current loop run meanwhile.
-static bool
-s_child_wait (s_child_t *child, int64_t timeout_ms, int *status)
-{
-    int64_t deadline = zx_test_now_ms () + timeout_ms;
-    while (child->pid > 0) {
-        pid_t rc = waitpid (child->pid, status, WNOHANG);
-        if (rc == child->pid || (rc < 0 && errno == ECHILD))
-            child->pid = 0;
-        else
-        if (zx_test_now_ms () > deadline)
-            return false;
-        else
-            zx_sleep (5);
-    }
-    return true;
-}
-
-//  Sends sig and reaps the child; SIGKILL if it is still there after
-//  timeout_ms (then the test fails). Returns the status waitpid gave.
+//  Sends sig and reaps the child, letting the current loop run; SIGKILL
+//  if it is still there after timeout_ms (then the test fails). Returns
+//  the status waitpid gave.
 static int
-s_child_stop (s_child_t *child, int sig, int64_t timeout_ms)
+s_child_stop (zx_test_child_t *child, int sig, int64_t timeout_ms)
 {
-    int status = 0;
     assert_true (child->pid > 0);
     kill (child->pid, sig);
-    if (!s_child_wait (child, timeout_ms, &status)) {
-        kill (child->pid, SIGKILL);
-        waitpid (child->pid, &status, 0);
-        child->pid = 0;
+    int status = zx_test_wait_running (child, timeout_ms);
+    if (status < 0) {
+        zx_test_stop (child, SIGKILL, 5000);
         fail_msg ("process did not exit within %lld ms of signal %d",
                   (long long) timeout_ms, sig);
     }
     return status;
-}
-
-//  Reads a whole file into a NUL-terminated buffer the caller frees.
-static char *
-s_read_file (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    size_t size = 0, cap = 4096;
-    char *text = malloc (cap);
-    assert_non_null (text);
-    while (file && !feof (file)) {
-        if (cap - size < 1024)
-            text = realloc (text, cap *= 2);
-        size += fread (text + size, 1, cap - size - 1, file);
-    }
-    text [size] = 0;
-    if (file)
-        fclose (file);
-    return text;
 }
 
 static int
@@ -158,83 +84,21 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    for (size_t i = 0; i < s_child_count; i++) {
-        s_child_t *child = &s_children [i];
-        if (child->pid > 0) {
-            kill (child->pid, SIGKILL);
-            waitpid (child->pid, NULL, 0);
-            child->pid = 0;
-        }
-        if (!s_passed || getenv ("ZX_SHOW_LOGS")) {
-            char *text = s_read_file (child->log);
-            size_t size = strlen (text);
-            fprintf (stderr, "---- %s (last 4 KiB) ----\n%s\n", child->log,
-                     size > 4096 ? text + size - 4096 : text);
-            free (text);
-        }
-        unlink (child->log);
-    }
+    for (size_t i = 0; i < s_child_count; i++)
+        zx_test_reap (&s_children [i], !s_passed || getenv ("ZX_SHOW_LOGS"));
     s_child_count = 0;
     return 0;
-}
-
-//  --------------------------------------------------------------------
-//  Logs
-
-//  Counts the lines of the file at path that contain text, and also
-//  more when it is not NULL.
-static int
-s_log_count (const char *path, const char *text, const char *more)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    char line [2048];
-    int count = 0;
-    while (fgets (line, sizeof line, file))
-        if (strstr (line, text) && (!more || strstr (line, more)))
-            count++;
-    fclose (file);
-    return count;
-}
-
-//  Waits until s_log_count reaches count, letting the current loop run.
-static bool
-s_log_wait (const char *path, const char *text, const char *more, int count,
-            int64_t timeout_ms)
-{
-    int64_t deadline = zx_test_now_ms () + timeout_ms;
-    while (s_log_count (path, text, more) < count) {
-        if (zx_test_now_ms () > deadline)
-            return false;
-        zx_sleep (10);
-    }
-    return true;
 }
 
 //  --------------------------------------------------------------------
 //  Brokers and workers
 
 typedef struct {
-    s_child_t *child;
+    zx_test_child_t *child;
     int port;
     char endpoint [64];
 } s_broker_t;
 
-//  A port nothing listens on now: the kernel's choice for port 0.
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t size = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
 
 //  Starts a broker on port (0: a free one) with short heartbeats and up
 //  to two extra arguments, and waits until it listens. A port someone
@@ -243,16 +107,15 @@ static void
 s_broker_start_with (s_broker_t *broker, int port, const char *const more [4])
 {
     for (int attempt = 0; attempt < 20; attempt++) {
-        broker->port = port ? port : s_free_port ();
+        broker->port = port ? port : zx_test_free_port ();
         snprintf (broker->endpoint, sizeof broker->endpoint, "tcp://127.0.0.1:%d", broker->port);
         const char *argv [] = { ZX_BROKER_PROGRAM, "--bind", broker->endpoint,
                                 "--heartbeat", HEARTBEAT_MS, "--liveness", LIVENESS,
                                 "--verbose", more [0], more [1], more [2], more [3], NULL };
         broker->child = s_spawn (argv);
-        int status;
         int64_t deadline = zx_test_now_ms () + 10000;
-        while (!s_log_count (broker->child->log, "listening on", NULL)) {
-            if (s_child_wait (broker->child, 0, &status))
+        while (!zx_test_log_count (broker->child->log, "listening on", NULL)) {
+            if (!zx_test_alive (broker->child))
                 break;                  //  Could not bind: try again
             if (zx_test_now_ms () > deadline)
                 fail_msg ("zexec-broker did not listen on %s within 10 s", broker->endpoint);
@@ -274,7 +137,7 @@ s_broker_start (s_broker_t *broker, int port, const char *extra, const char *val
 
 //  Starts a zexec-worker with threads pool threads, serving service (NULL
 //  for the default) at the broker, with short heartbeats.
-static s_child_t *
+static zx_test_child_t *
 s_worker_start (const s_broker_t *broker, int threads, const char *service)
 {
     char count [16];
@@ -297,11 +160,11 @@ s_worker_name (char *name, size_t size, pid_t pid)
 //  Waits until the broker's log says the worker is ready (count times:
 //  a worker that reconnected says it again).
 static void
-s_wait_ready (const s_broker_t *broker, const s_child_t *worker)
+s_wait_ready (const s_broker_t *broker, const zx_test_child_t *worker)
 {
     char name [128];
     s_worker_name (name, sizeof name, worker->pid);
-    if (!s_log_wait (broker->child->log, name, " ready", 1, 10000))
+    if (!zx_test_log_wait_running (broker->child->log, name, " ready", 1, 10000))
         fail_msg ("%s never became ready at the broker", name);
 }
 
@@ -396,7 +259,7 @@ test_a_broker_and_one_worker_run_a_thousand_squares_and_three_sleeps_at_once (vo
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 3, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 3, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -454,7 +317,7 @@ test_a_worker_that_joins_after_the_work_was_submitted_runs_it (void **state)
     assert_int_equal (zx_wait (futures, COUNT, ZX_FIRST_COMPLETED, 300, NULL, &done,
                                NULL, NULL), ZX_OK);
     assert_int_equal (done, 0);
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_all (futures, COUNT, 10000);
     for (int i = 0; i < COUNT; i++) {
         assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
@@ -472,7 +335,7 @@ test_a_worker_stopped_with_sigterm_leaves_cleanly_and_another_serves_later_work 
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *first = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *first = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, first);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -491,9 +354,9 @@ test_a_worker_stopped_with_sigterm_leaves_cleanly_and_another_serves_later_work 
     assert_int_equal (WEXITSTATUS (status), 0);
     char name [128];
     s_worker_name (name, sizeof name, first_pid);
-    assert_true (s_log_wait (broker.child->log, name, " left: bye", 1, 2000));
+    assert_true (zx_test_log_wait_running (broker.child->log, name, " left: bye", 1, 2000));
 
-    s_child_t *second = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *second = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, second);
     for (int i = 0; i < 8; i++)
         futures [i] = s_submit (loop, remote, "whoami", NULL);
@@ -502,7 +365,7 @@ test_a_worker_stopped_with_sigterm_leaves_cleanly_and_another_serves_later_work 
         assert_int_equal (s_result_int (futures [i], 0), second->pid);
     s_destroy_all (futures, 8);
     //  Nothing was sent to the worker that left
-    assert_int_equal (s_log_count (broker.child->log, "unreachable", NULL), 0);
+    assert_int_equal (zx_test_log_count (broker.child->log, "unreachable", NULL), 0);
     zx_executor_destroy (&remote);
     zx_loop_destroy (&loop);
     s_passed = true;
@@ -514,7 +377,7 @@ test_a_worker_killed_while_busy_fails_its_tasks_as_worker_lost_naming_it (void *
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 3, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 3, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -552,7 +415,7 @@ test_a_cancelled_remote_task_stops_running_on_its_worker (void **state)
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 1, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 1, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -582,8 +445,8 @@ test_a_worker_killed_while_idle_is_forgotten_and_nothing_fails (void **state)
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *victim = s_worker_start (&broker, 2, NULL);
-    s_child_t *survivor = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *victim = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *survivor = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, victim);
     s_wait_ready (&broker, survivor);
     zx_loop_t *loop = zx_loop_new ();
@@ -614,8 +477,8 @@ test_with_retries_a_killed_workers_tasks_complete_on_a_second_worker (void **sta
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *victim = s_worker_start (&broker, 3, NULL);
-    s_child_t *survivor = s_worker_start (&broker, 3, NULL);
+    zx_test_child_t *victim = s_worker_start (&broker, 3, NULL);
+    zx_test_child_t *survivor = s_worker_start (&broker, 3, NULL);
     s_wait_ready (&broker, victim);
     s_wait_ready (&broker, survivor);
     zx_loop_t *loop = zx_loop_new ();
@@ -633,7 +496,8 @@ test_with_retries_a_killed_workers_tasks_complete_on_a_second_worker (void **sta
     for (int i = 0; i < 6; i++)
         assert_int_equal (s_result_int (futures [i], 0), survivor_pid);
     s_destroy_all (futures, 6);
-    assert_int_equal (s_log_count (broker.child->log, "goes to another worker (attempt 2)", NULL), 3);
+    assert_int_equal (zx_test_log_count (broker.child->log, "goes to another worker (attempt 2)",
+                                         NULL), 3);
     zx_executor_destroy (&remote);
     zx_loop_destroy (&loop);
     s_passed = true;
@@ -645,7 +509,7 @@ test_a_broker_killed_and_restarted_fails_work_in_flight_then_serves_again (void 
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -691,7 +555,7 @@ test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down (void **sta
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -730,7 +594,7 @@ test_a_silent_broker_fails_work_in_flight_within_the_liveness (void **state)
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -775,7 +639,7 @@ test_a_broker_restarted_at_once_fails_work_in_flight_while_new_work_flows (void 
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -828,7 +692,7 @@ test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks (void **state
     enum { PROCESSES = 10, THREADS = 5, COUNT = 5000 };
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *workers [PROCESSES];
+    zx_test_child_t *workers [PROCESSES];
     for (int i = 0; i < PROCESSES; i++)
         workers [i] = s_worker_start (&broker, THREADS, NULL);
     for (int i = 0; i < PROCESSES; i++)
@@ -871,7 +735,7 @@ test_a_service_nobody_serves_fails_with_no_workers (void **state)
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, "--no-worker-wait", "300");
-    s_child_t *worker = s_worker_start (&broker, 1, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 1, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_opts_t opts = s_remote_opts;
@@ -907,7 +771,7 @@ test_coordinators_past_max_clients_get_queue_full_until_one_leaves (void **state
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, "--max-clients", "2");
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *first = s_remote_new (&broker, NULL);
@@ -956,15 +820,8 @@ test_coordinators_past_max_clients_get_queue_full_until_one_leaves (void **state
 static long
 s_rss_mib (pid_t pid)
 {
-    char path [64], line [256];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    long kib = -1;
-    while (fgets (line, sizeof line, file))
-        if (sscanf (line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose (file);
+    long kib = zx_test_rss_kib (pid);
+    assert_true (kib >= 0);
     return kib / 1024;
 }
 
@@ -1027,7 +884,7 @@ test_a_million_submissions_with_no_worker_fail_past_the_queue_and_stay_bounded (
     assert_true (coordinator < bound);
     assert_true (at_broker < bound);
     //  A worker arrives: every accepted task completes, right
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_all (accepted, QUEUE, 60000);
     for (size_t i = 0; i < QUEUE; i++)
         assert_int_equal (s_result_int (accepted [i], 0), (int64_t) (i * i));
@@ -1049,7 +906,7 @@ test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang (void
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
@@ -1059,8 +916,9 @@ test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang (void
     zx_sleep (100);
     //  Blocked outside the loop: no heartbeats for 800 ms
     usleep (800 * 1000);
-    assert_true (s_log_wait (broker.child->log, "gone (not heard from): 2 tasks cancelled",
-                             NULL, 1, 2000));
+    assert_true (zx_test_log_wait_running (broker.child->log,
+                                           "gone (not heard from): 2 tasks cancelled", NULL, 1,
+                                           2000));
     futures [2] = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 7));
     s_wait_all (futures, 3, 3000);
     for (int i = 0; i < 2; i++)
@@ -1105,15 +963,15 @@ test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker (void **state)
     (void) state;
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
-    s_child_t *worker = s_worker_start (&broker, 2, NULL);
+    zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     char exe [4096];
     ssize_t length = readlink ("/proc/self/exe", exe, sizeof exe - 1);
     assert_true (length > 0);
     exe [length] = 0;
     const char *argv [] = { exe, "--coordinator-helper", broker.endpoint, NULL };
-    s_child_t *helper = s_spawn (argv);
-    if (!s_log_wait (helper->log, "submitted", NULL, 1, 10000))
+    zx_test_child_t *helper = s_spawn (argv);
+    if (!zx_test_log_wait_running (helper->log, "submitted", NULL, 1, 10000))
         fail_msg ("the helper coordinator did not submit its work");
 
     //  A second coordinator's task waits behind the helper's sleeps
@@ -1133,8 +991,9 @@ test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker (void **state)
     assert_true (elapsed < 4000);
     assert_int_equal (s_result_int (probe, 0), worker->pid);
     zx_future_destroy (&probe);
-    assert_true (s_log_wait (broker.child->log, "gone (not heard from): 100 tasks cancelled",
-                             NULL, 1, 1000));
+    assert_true (zx_test_log_wait_running (broker.child->log,
+                                           "gone (not heard from): 100 tasks cancelled", NULL, 1,
+                                           1000));
     //  Nothing of the helper's is left queued: more work runs at once
     zx_future_t *futures [10];
     start = zx_test_now_ms ();
@@ -1162,11 +1021,11 @@ test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker (void **state)
 static int
 s_run (const char *const argv [], char **output)
 {
-    s_child_t *child = s_spawn (argv);
-    int status = 0;
-    if (!s_child_wait (child, 10000, &status))
+    zx_test_child_t *child = s_spawn (argv);
+    int status = zx_test_wait_running (child, 10000);
+    if (status < 0)
         fail_msg ("%s did not exit within 10 s", argv [0]);
-    *output = s_read_file (child->log);
+    *output = zx_test_read_file (child->log);
     assert_true (WIFEXITED (status));
     return WEXITSTATUS (status);
 }
@@ -1193,7 +1052,7 @@ test_zexec_broker_reports_argument_errors_with_exit_code_two (void **state)
     const char *broker = ZX_BROKER_PROGRAM;
     const char *try = "Try 'zexec-broker --help'";
     char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", zx_test_free_port ());
     s_expect (0, "usage: zexec-broker --bind ENDPOINT", "--no-worker-wait MS", broker,
               "--help", NULL, NULL, NULL);
     s_expect (0, "usage: zexec-broker", NULL, broker, "--bind", endpoint, "-h", NULL);
@@ -1218,7 +1077,7 @@ test_zexec_worker_reports_argument_errors_with_exit_code_two (void **state)
     const char *worker = ZX_WORKER_PROGRAM;
     const char *try = "Try 'zexec-worker --help'";
     char endpoint [64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", zx_test_free_port ());
     s_expect (0, "usage: zexec-worker --connect ENDPOINT", "--tasks LIB.so", worker,
               "--help", NULL, NULL, NULL);
     s_expect (2, "'0' for --workers", try, worker, "--connect", endpoint, "--workers", "0");

@@ -1,6 +1,7 @@
 /*  testutil.c - helpers shared by the tests. */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,16 @@ zx_test_run_capture (char *const argv [], char **output)
 //  --------------------------------------------------------------------
 //  Child processes and their logs
 
+//  Passes ms between two polls: zx_sleep runs the current loop, if any
+static void
+s_nap (int64_t ms, bool run_loop)
+{
+    if (run_loop)
+        zx_sleep (ms);
+    else
+        usleep ((useconds_t) ms * 1000);
+}
+
 void
 zx_test_spawn (zx_test_child_t *child, const char *prefix, const char *const argv [])
 {
@@ -91,9 +102,24 @@ zx_test_spawn (zx_test_child_t *child, const char *prefix, const char *const arg
 bool
 zx_test_alive (zx_test_child_t *child)
 {
-    if (child->pid > 0 && waitpid (child->pid, &child->status, WNOHANG) == child->pid)
-        child->pid = 0;
+    if (child->pid > 0) {
+        pid_t rc = waitpid (child->pid, &child->status, WNOHANG);
+        if (rc == child->pid || (rc < 0 && errno == ECHILD))
+            child->pid = 0;
+    }
     return child->pid > 0;
+}
+
+static int
+s_wait (zx_test_child_t *child, int64_t timeout_ms, bool run_loop)
+{
+    int64_t deadline = zx_test_now_ms () + timeout_ms;
+    while (zx_test_alive (child)) {
+        if (zx_test_now_ms () > deadline)
+            return -1;
+        s_nap (5, run_loop);
+    }
+    return child->status;
 }
 
 int
@@ -101,13 +127,13 @@ zx_test_stop (zx_test_child_t *child, int sig, int64_t timeout_ms)
 {
     if (zx_test_alive (child))
         kill (child->pid, sig);
-    int64_t deadline = zx_test_now_ms () + timeout_ms;
-    while (zx_test_alive (child)) {
-        if (zx_test_now_ms () > deadline)
-            return -1;
-        usleep (5000);
-    }
-    return child->status;
+    return s_wait (child, timeout_ms, false);
+}
+
+int
+zx_test_wait_running (zx_test_child_t *child, int64_t timeout_ms)
+{
+    return s_wait (child, timeout_ms, true);
 }
 
 void
@@ -166,17 +192,31 @@ zx_test_log_count (const char *path, const char *text, const char *more)
     return count;
 }
 
-bool
-zx_test_log_wait (const char *path, const char *text, const char *more, int count,
-                  int64_t timeout_ms)
+static bool
+s_log_wait (const char *path, const char *text, const char *more, int count,
+            int64_t timeout_ms, bool run_loop)
 {
     int64_t deadline = zx_test_now_ms () + timeout_ms;
     while (zx_test_log_count (path, text, more) < count) {
         if (zx_test_now_ms () > deadline)
             return false;
-        usleep (10000);
+        s_nap (10, run_loop);
     }
     return true;
+}
+
+bool
+zx_test_log_wait (const char *path, const char *text, const char *more, int count,
+                  int64_t timeout_ms)
+{
+    return s_log_wait (path, text, more, count, timeout_ms, false);
+}
+
+bool
+zx_test_log_wait_running (const char *path, const char *text, const char *more,
+                          int count, int64_t timeout_ms)
+{
+    return s_log_wait (path, text, more, count, timeout_ms, true);
 }
 
 int

@@ -34,8 +34,11 @@ int64_t zx_test_now_ms (void);
 //  exit status as waitpid gives it, or -1 on failure to start.
 int zx_test_run_capture (char *const argv [], char **output);
 
-//  ---- Child processes and their logs (test_security.c; the same helpers
-//  as the static ones in test_remote.c and test_hostile.c, shared here)
+//  ---- Child processes and their logs (test_security.c, test_remote.c,
+//  test_hostile.c, test_fault.c). The helpers that wait poll; between
+//  polls they sleep the thread, or in their _running forms call zx_sleep,
+//  which runs the thread's current loop meanwhile: a test with a remote
+//  executor needs that for its heartbeats and replies to go on.
 
 typedef struct {
     pid_t pid;                  //  0 once reaped
@@ -48,12 +51,18 @@ typedef struct {
 //  this process. Fails the test when it cannot.
 void zx_test_spawn (zx_test_child_t *child, const char *prefix, const char *const argv []);
 
-//  True while the child runs; reaps it (keeping its status) once it ended.
+//  True while the child runs; reaps it (keeping its status) once it ended
+//  (or once someone else reaped it: then its status is not known).
 bool zx_test_alive (zx_test_child_t *child);
 
 //  Sends sig and waits up to timeout_ms for the child to end. Returns its
 //  status as waitpid gives it, or -1 when it is still running.
 int zx_test_stop (zx_test_child_t *child, int sig, int64_t timeout_ms);
+
+//  Waits up to timeout_ms for the child to end by itself, running the
+//  current loop meanwhile. Returns its status as waitpid gives it, or -1
+//  when it is still running.
+int zx_test_wait_running (zx_test_child_t *child, int64_t timeout_ms);
 
 //  Kills (SIGKILL) and reaps the child if it runs, prints the last 6 KiB
 //  of its log when show is true, and removes the log.
@@ -70,6 +79,10 @@ int zx_test_log_count (const char *path, const char *text, const char *more);
 //  Waits up to timeout_ms for count such lines; true when they came.
 bool zx_test_log_wait (const char *path, const char *text, const char *more, int count,
                        int64_t timeout_ms);
+
+//  The same, running the current loop meanwhile.
+bool zx_test_log_wait_running (const char *path, const char *text, const char *more,
+                               int count, int64_t timeout_ms);
 
 //  A tcp port on 127.0.0.1 that was free a moment ago.
 int zx_test_free_port (void);
