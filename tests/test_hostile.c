@@ -24,7 +24,6 @@
 #include "zx_values.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +31,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <zmq.h>
@@ -54,97 +52,38 @@
 #endif
 
 //  --------------------------------------------------------------------
-//  Child processes (as in test_remote.c)
+//  Child processes: those of testutil.h, listed here so that the
+//  teardown kills and reaps them and shows their logs
 
 #define MAX_CHILDREN 16
 
-typedef struct {
-    pid_t pid;                  //  0 once reaped
-    int status;                 //  As waitpid gave it, once reaped
-    char log [256];             //  Its stdout and stderr
-} s_child_t;
-
-static s_child_t s_children [MAX_CHILDREN];
+static zx_test_child_t s_children [MAX_CHILDREN];
 static size_t s_child_count;
-static unsigned s_log_serial;
 static bool s_passed;
 static void *s_ctx;             //  libzmq context of the raw sockets
 static void *s_sockets [256];   //  Raw sockets open, for the teardown
 
-static s_child_t *
+//  Starts argv (NULL-terminated) with zx_test_spawn, for the teardown.
+static zx_test_child_t *
 s_spawn (const char *const argv [])
 {
     assert_true (s_child_count < MAX_CHILDREN);
-    s_child_t *child = &s_children [s_child_count];
-    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
-    snprintf (child->log, sizeof child->log, "%s/zexec-hostile-%d-%u.log", tmp, (int) getpid (),
-              ++s_log_serial);
-    int fd = open (child->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true (fd >= 0 && null >= 0);
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        dup2 (null, 0);
-        dup2 (fd, 1);
-        dup2 (fd, 2);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
-    }
-    close (fd);
-    close (null);
-    assert_true (pid > 0);
-    child->pid = pid;
-    child->status = 0;
-    s_child_count++;
+    zx_test_child_t *child = &s_children [s_child_count++];
+    zx_test_spawn (child, "hostile", argv);
     return child;
-}
-
-//  True while the child runs; reaps it (keeping its status) once it ended.
-static bool
-s_alive (s_child_t *child)
-{
-    if (child->pid > 0 && waitpid (child->pid, &child->status, WNOHANG) == child->pid)
-        child->pid = 0;
-    return child->pid > 0;
 }
 
 //  Sends SIGTERM and expects the child to exit with 0 within timeout_ms.
 static void
-s_stop_cleanly (s_child_t *child, const char *what, int64_t timeout_ms)
+s_stop_cleanly (zx_test_child_t *child, const char *what, int64_t timeout_ms)
 {
-    if (!s_alive (child))
+    if (!zx_test_alive (child))
         fail_msg ("%s had already ended (status 0x%x)", what, child->status);
-    kill (child->pid, SIGTERM);
-    int64_t deadline = zx_test_now_ms () + timeout_ms;
-    while (s_alive (child)) {
-        if (zx_test_now_ms () > deadline)
-            fail_msg ("%s did not exit within %lld ms of SIGTERM", what, (long long) timeout_ms);
-        usleep (5000);
-    }
-    if (!WIFEXITED (child->status) || WEXITSTATUS (child->status) != 0)
-        fail_msg ("%s did not exit cleanly after SIGTERM (status 0x%x)", what, child->status);
-}
-
-static char *
-s_read_file (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    size_t size = 0, cap = 4096;
-    char *text = malloc (cap);
-    assert_non_null (text);
-    while (file && !feof (file)) {
-        if (cap - size < 1024)
-            text = realloc (text, cap *= 2);
-        size += fread (text + size, 1, cap - size - 1, file);
-    }
-    text [size] = 0;
-    if (file)
-        fclose (file);
-    return text;
+    int status = zx_test_stop (child, SIGTERM, timeout_ms);
+    if (status < 0)
+        fail_msg ("%s did not exit within %lld ms of SIGTERM", what, (long long) timeout_ms);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        fail_msg ("%s did not exit cleanly after SIGTERM (status 0x%x)", what, status);
 }
 
 static int
@@ -162,22 +101,8 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    for (size_t i = 0; i < s_child_count; i++) {
-        s_child_t *child = &s_children [i];
-        if (child->pid > 0) {
-            kill (child->pid, SIGKILL);
-            waitpid (child->pid, NULL, 0);
-            child->pid = 0;
-        }
-        if (!s_passed || getenv ("ZX_SHOW_LOGS")) {
-            char *text = s_read_file (child->log);
-            size_t size = strlen (text);
-            fprintf (stderr, "---- %s (last 6 KiB) ----\n%s\n", child->log,
-                     size > 6144 ? text + size - 6144 : text);
-            free (text);
-        }
-        unlink (child->log);
-    }
+    for (size_t i = 0; i < s_child_count; i++)
+        zx_test_reap (&s_children [i], !s_passed || getenv ("ZX_SHOW_LOGS"));
     s_child_count = 0;
     //  A failed test leaves raw sockets open: zmq_ctx_term waits for them
     for (size_t i = 0; i < sizeof s_sockets / sizeof s_sockets [0]; i++)
@@ -192,82 +117,22 @@ s_teardown (void **state)
     return 0;
 }
 
-//  Counts the lines of the log at path that contain text and also more
-//  (when not NULL).
-static int
-s_log_count (const char *path, const char *text, const char *more)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    char line [4096];
-    int count = 0;
-    while (fgets (line, sizeof line, file))
-        if (strstr (line, text) && (!more || strstr (line, more)))
-            count++;
-    fclose (file);
-    return count;
-}
-
-static bool
-s_log_wait (const char *path, const char *text, const char *more, int count,
-            int64_t timeout_ms)
-{
-    int64_t deadline = zx_test_now_ms () + timeout_ms;
-    while (s_log_count (path, text, more) < count) {
-        if (zx_test_now_ms () > deadline)
-            return false;
-        usleep (10000);
-    }
-    return true;
-}
-
 //  Fails unless the log at path gets count lines holding text and more.
 static void
 s_expect_log (const char *path, const char *text, const char *more, int count)
 {
-    if (!s_log_wait (path, text, more, count, 10000))
+    if (!zx_test_log_wait (path, text, more, count, 10000))
         fail_msg ("expected %d log lines with '%s'%s%s%s, found %d", count, text,
                   more ? " and '" : "", more ? more : "", more ? "'" : "",
-                  s_log_count (path, text, more));
-}
-
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t size = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
-//  The resident set of a process, in KiB.
-static long
-s_rss_kib (pid_t pid)
-{
-    char path [64], line [256];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen (path, "r");
-    long kib = -1;
-    while (file && fgets (line, sizeof line, file))
-        if (sscanf (line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    if (file)
-        fclose (file);
-    return kib;
+                  zx_test_log_count (path, text, more));
 }
 
 //  --------------------------------------------------------------------
 //  The good peers: a broker, a worker, a coordinator
 
 typedef struct {
-    s_child_t *broker;
-    s_child_t *worker;
+    zx_test_child_t *broker;
+    zx_test_child_t *worker;
     int port;
     char endpoint [64];
     const char *heartbeat;
@@ -284,7 +149,7 @@ s_broker_start (s_env_t *env, const char *heartbeat, const char *const *extra)
 {
     env->heartbeat = heartbeat;
     for (int attempt = 0; attempt < 20; attempt++) {
-        env->port = s_free_port ();
+        env->port = zx_test_free_port ();
         snprintf (env->endpoint, sizeof env->endpoint, "tcp://127.0.0.1:%d", env->port);
         const char *argv [16] = { ZX_BROKER_PROGRAM, "--bind", env->endpoint,
                                   "--heartbeat", heartbeat, "--liveness", "3", "--verbose" };
@@ -292,14 +157,14 @@ s_broker_start (s_env_t *env, const char *heartbeat, const char *const *extra)
             argv [8 + i] = extra [i];
         env->broker = s_spawn (argv);
         int64_t deadline = zx_test_now_ms () + 10000;
-        while (!s_log_count (env->broker->log, "listening on", NULL)) {
-            if (!s_alive (env->broker))
+        while (!zx_test_log_count (env->broker->log, "listening on", NULL)) {
+            if (!zx_test_alive (env->broker))
                 break;                  //  Could not bind: try another port
             if (zx_test_now_ms () > deadline)
                 fail_msg ("zexec-broker did not listen on %s within 10 s", env->endpoint);
             usleep (5000);
         }
-        if (s_alive (env->broker))
+        if (zx_test_alive (env->broker))
             return;
         usleep (100000);
     }
@@ -308,17 +173,17 @@ s_broker_start (s_env_t *env, const char *heartbeat, const char *const *extra)
 
 //  Starts a zexec-worker of two threads for service "default" and waits
 //  until the broker says it is ready.
-static s_child_t *
+static zx_test_child_t *
 s_worker_start (s_env_t *env)
 {
     const char *argv [] = { ZX_WORKER_PROGRAM, "--connect", env->endpoint,
                             "--tasks", ZX_TEST_TASKS, "--workers", "2",
                             "--heartbeat", env->heartbeat, "--liveness", "3", "--verbose", NULL };
-    s_child_t *worker = s_spawn (argv);
+    zx_test_child_t *worker = s_spawn (argv);
     char host [64] = "host", name [128];
     gethostname (host, sizeof host - 1);
     snprintf (name, sizeof name, "worker %s.%d.", host, (int) worker->pid);
-    if (!s_log_wait (env->broker->log, name, " ready", 1, 10000))
+    if (!zx_test_log_wait (env->broker->log, name, " ready", 1, 10000))
         fail_msg ("%s never became ready at the broker", name);
     return worker;
 }
@@ -348,9 +213,9 @@ s_env_start (s_env_t *env)
 static void
 s_env_check (s_env_t *env, const char *after)
 {
-    if (!s_alive (env->broker))
+    if (!zx_test_alive (env->broker))
         fail_msg ("the broker died after %s (status 0x%x)", after, env->broker->status);
-    if (!s_alive (env->worker))
+    if (!zx_test_alive (env->worker))
         fail_msg ("the good worker died after %s (status 0x%x)", after, env->worker->status);
     enum { COUNT = 20 };
     zx_future_t *futures [COUNT];
@@ -378,7 +243,7 @@ s_env_check (s_env_t *env, const char *after)
             fail_msg ("after %s a good task ran in process %lld", after, (long long) pid);
         zx_future_destroy (&futures [i]);
     }
-    if (!s_alive (env->broker))
+    if (!zx_test_alive (env->broker))
         fail_msg ("the broker died after %s (status 0x%x)", after, env->broker->status);
 }
 
@@ -659,8 +524,8 @@ test_unknown_protocol_headers_and_versions_are_dropped (void **state)
     s_expect_log (log, "malformed message (5 frames) from hostile-header: dropped", "WARNING", 1);
     s_env_check (&env, "unknown headers");
     //  None of them opened a service or registered a worker
-    assert_int_equal (s_log_count (log, "hostile-header ready", NULL), 0);
-    assert_int_equal (s_log_count (log, "service '", "opened"), 1);
+    assert_int_equal (zx_test_log_count (log, "hostile-header ready", NULL), 0);
+    assert_int_equal (zx_test_log_count (log, "service '", "opened"), 1);
     s_close (&raw);
     s_env_stop (&env);
     s_passed = true;
@@ -754,7 +619,7 @@ test_empty_300_byte_and_nul_service_names_are_refused (void **state)
     SEND (raw, S ("ZXW01"), S ("\x01"), B (long_name, 255), B (info, sizeof info), S ("w"));
     s_expect_log (log, "worker hostile-service ready", NULL, 1);
     s_env_check (&env, "bad service names");
-    assert_int_equal (s_log_count (log, "service '", "opened"), 2);
+    assert_int_equal (zx_test_log_count (log, "service '", "opened"), 2);
     zx__batch_free (&batch);
     s_close (&raw);
     s_env_stop (&env);
@@ -838,7 +703,7 @@ test_a_second_ready_is_dropped (void **state)
     //  its first service
     SEND (fake, S ("ZXW01"), S ("\x01"), S ("default"), B (info, sizeof info), S ("again"));
     s_expect_log (log, "second READY from worker hostile-twice: dropped", "WARNING", 2);
-    assert_int_equal (s_log_count (log, "worker hostile-twice ready", NULL), 1);
+    assert_int_equal (zx_test_log_count (log, "worker hostile-twice ready", NULL), 1);
     s_env_check (&env, "a second READY");
     s_close (&fake);
     s_env_stop (&env);
@@ -987,7 +852,7 @@ test_a_message_of_100000_tiny_frames_is_drained_and_dropped (void **state)
                   "WARNING", 2);
     print_message ("200,000 frames dropped in %lld ms\n", (long long) (zx_test_now_ms () - start));
     s_env_check (&env, "100,000 tiny frames");
-    assert_int_equal (s_log_count (env.broker->log, "hostile-frames ready", NULL), 0);
+    assert_int_equal (zx_test_log_count (env.broker->log, "hostile-frames ready", NULL), 0);
     s_close (&raw);
     s_env_stop (&env);
     s_passed = true;
@@ -1004,7 +869,7 @@ test_64_megabyte_frames_are_dropped_and_their_memory_returned (void **state)
     uint8_t *big = malloc (BIG);
     assert_non_null (big);
     memset (big, 0xff, BIG);
-    long before = s_rss_kib (env.broker->pid);
+    long before = zx_test_rss_kib (env.broker->pid);
     void *raw = s_dealer (env.endpoint, "hostile-big");
     //  As a header, a service name, a request batch and a reply batch
     SEND (raw, B (big, BIG), S ("\x01"), S ("default"));
@@ -1023,7 +888,7 @@ test_64_megabyte_frames_are_dropped_and_their_memory_returned (void **state)
         SEND (raw, S ("ZXC01"), S ("\x06"), B (big, BIG));
     SEND (raw, S ("ZXC01"), S ("\x04"));
     s_env_check (&env, "more big frames");
-    long after = s_rss_kib (env.broker->pid);
+    long after = zx_test_rss_kib (env.broker->pid);
     print_message ("broker RSS %ld KiB before, %ld KiB after 8 frames of %d MiB\n", before, after,
                    BIG >> 20);
 #ifndef ZX_SANITIZED
@@ -1061,7 +926,7 @@ test_a_multipart_message_never_finished_is_never_seen (void **state)
     SEND (raw, S ("default"), S ("info"), S ("w"), S ("ZXW01"), S ("\x04"), S ("more"));
     s_expect_log (log, "malformed message (8 frames) from hostile-late: dropped", "WARNING", 1);
     s_env_check (&env, "a message finished late");
-    assert_int_equal (s_log_count (log, "hostile-unfinished", NULL), 0);
+    assert_int_equal (zx_test_log_count (log, "hostile-unfinished", NULL), 0);
     s_close (&raw);
     s_env_stop (&env);
     s_passed = true;
@@ -1194,7 +1059,7 @@ test_readys_past_max_workers_are_dropped (void **state)
     s_expect_log (log, "worker hostile-many-", " ready", 19);
     s_env_check (&env, "200 READYs");
     usleep (200000);
-    assert_int_equal (s_log_count (log, "worker hostile-many-", " ready"), 19);
+    assert_int_equal (zx_test_log_count (log, "worker hostile-many-", " ready"), 19);
     for (int i = 0; i < FAKES; i++)
         s_close (&fakes [i]);
     s_env_stop (&env);
@@ -1223,7 +1088,7 @@ test_workers_that_never_registered_or_vanished_are_forgotten (void **state)
         s_expect_log (log, "malformed READY from", identity, 1);
         s_close (&raw);
     }
-    assert_int_equal (s_log_count (log, "too many workers", NULL), 0);
+    assert_int_equal (zx_test_log_count (log, "too many workers", NULL), 0);
     //  Two workers that say READY for the good service and go away
     for (int i = 0; i < 2; i++) {
         char identity [32];
@@ -1247,10 +1112,10 @@ test_workers_that_never_registered_or_vanished_are_forgotten (void **state)
     }
     s_expect_log (log, "is unreachable", "hostile-vanish-", 2);
     //  Room for a second good worker
-    s_child_t *second = s_worker_start (&env);
+    zx_test_child_t *second = s_worker_start (&env);
     env.other = second->pid;
     s_env_check (&env, "READYs that never made a worker");
-    assert_int_equal (s_log_count (log, "too many workers", NULL), 0);
+    assert_int_equal (zx_test_log_count (log, "too many workers", NULL), 0);
     s_stop_cleanly (second, "the second worker", 10000);
     s_env_stop (&env);
     s_passed = true;
@@ -1275,7 +1140,7 @@ s_fake_broker_new (s_fake_broker_t *self)
     zmq_setsockopt (self->router, ZMQ_SNDHWM, &zero, sizeof zero);
     zmq_setsockopt (self->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     for (int attempt = 0; attempt < 20; attempt++) {
-        self->port = s_free_port ();
+        self->port = zx_test_free_port ();
         snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", self->port);
         if (zmq_bind (self->router, self->endpoint) == 0)
             return;
@@ -1339,7 +1204,7 @@ test_a_worker_survives_garbage_from_a_fake_broker (void **state)
     const char *argv [] = { ZX_WORKER_PROGRAM, "--connect", fake.endpoint,
                             "--tasks", ZX_TEST_TASKS, "--workers", "2",
                             "--heartbeat", "1000", "--liveness", "20", NULL };
-    s_child_t *worker = s_spawn (argv);
+    zx_test_child_t *worker = s_spawn (argv);
     zmq_msg_t frames [6], identity;
     size_t count = s_expect (fake.router, 1, "ZXW01", ZX_CMD_READY, frames, 6);
     assert_int_equal (count, 6);
@@ -1424,7 +1289,7 @@ test_a_worker_survives_garbage_from_a_fake_broker (void **state)
     if (!(seen_42 && seen_100 && seen_101 && seen_102))
         fail_msg ("replies seen: 42 %d, 100 %d, 101 %d, 102 %d", seen_42, seen_100, seen_101,
                   seen_102);
-    assert_true (s_alive (worker));
+    assert_true (zx_test_alive (worker));
     s_expect_log (worker->log, "malformed message from the broker: dropped", NULL, 5);
     s_expect_log (worker->log, "unexpected command", "from the broker: dropped", 5);
     s_expect_log (worker->log, "malformed REQUEST batch from the broker: rest dropped", NULL, 1);
