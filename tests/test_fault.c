@@ -16,8 +16,8 @@
     This binary is also the process pools' worker program (zx_init in
     main), so its ZX_TASKs run in real worker processes. The remote tests
     start a real zexec-broker and zexec-worker, as test_remote.c does,
-    with compact helpers of their own (spawn, free port, log wait,
-    teardown that kills and reaps).
+    with testutil's child and log helpers; the teardown kills and reaps
+    what a test started.
 
     Under AddressSanitizer a SIGSEGV, abort or exit in a worker may end
     as another signal or exit code (ASan's handlers, LeakSanitizer at
@@ -36,10 +36,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -204,13 +200,8 @@ ZX_TASK (fault_target)
 
 #define MAX_CHILDREN 8
 
-typedef struct {
-    pid_t pid;                  //  0 once reaped
-    char log [300];             //  Its stdout and stderr
-} s_child_t;
-
 static char s_dir [256];        //  This test's scratch directory
-static s_child_t s_children [MAX_CHILDREN];
+static zx_test_child_t s_children [MAX_CHILDREN];
 static size_t s_child_count;
 static bool s_passed;           //  Set by each test as its last step
 static char s_hostname [64] = "host";
@@ -230,24 +221,6 @@ s_remove_entry (const char *path, const struct stat *info, int flag, struct FTW 
     (void) flag;
     (void) ftw;
     return remove (path);
-}
-
-static char *
-s_read_file (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    size_t size = 0, cap = 4096;
-    char *text = malloc (cap);
-    assert_non_null (text);
-    while (file && !feof (file) && !ferror (file)) {
-        if (cap - size < 1024)
-            assert_non_null (text = realloc (text, cap *= 2));
-        size += fread (text + size, 1, cap - size - 1, file);
-    }
-    text [size] = 0;
-    if (file)
-        fclose (file);
-    return text;
 }
 
 static int
@@ -270,20 +243,10 @@ s_teardown (void **state)
     (void) state;
     unsetenv ("ZEXEC_FAULT");
     for (size_t i = 0; i < s_child_count; i++) {
-        s_child_t *child = &s_children [i];
-        if (child->pid > 0) {
+        zx_test_child_t *child = &s_children [i];
+        if (child->pid > 0)
             kill (child->pid, SIGCONT);
-            kill (child->pid, SIGKILL);
-            waitpid (child->pid, NULL, 0);
-            child->pid = 0;
-        }
-        if (!s_passed || getenv ("ZX_SHOW_LOGS")) {
-            char *text = s_read_file (child->log);
-            size_t size = strlen (text);
-            fprintf (stderr, "---- %s (last 4 KiB) ----\n%s\n", child->log,
-                     size > 4096 ? text + size - 4096 : text);
-            free (text);
-        }
+        zx_test_reap (child, !s_passed || getenv ("ZX_SHOW_LOGS"));
     }
     s_child_count = 0;
     nftw (s_dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -294,7 +257,7 @@ s_teardown (void **state)
 static int
 s_lines (const char *path)
 {
-    char *text = s_read_file (path);
+    char *text = zx_test_read_file (path);
     int count = 0;
     for (char *at = text; *at; at++)
         count += *at == '\n';
@@ -306,7 +269,7 @@ s_lines (const char *path)
 static pid_t
 s_line_pid (const char *path, int index)
 {
-    char *text = s_read_file (path);
+    char *text = zx_test_read_file (path);
     char *at = text;
     for (int i = 0; i < index && at; i++)
         if ((at = strchr (at, '\n')))
@@ -886,91 +849,29 @@ test_a_task_that_crashes_while_running_fails_as_worker_lost_or_succeeds_on_retry
 
 static const zx_executor_opts_t s_remote_opts = { .heartbeat_ms = 100, .liveness = 3 };
 
-static s_child_t *
+//  Starts argv (NULL-terminated) with zx_test_spawn, for the teardown.
+static zx_test_child_t *
 s_spawn (const char *const argv [])
 {
     assert_true (s_child_count < MAX_CHILDREN);
-    s_child_t *child = &s_children [s_child_count];
-    snprintf (child->log, sizeof child->log, "%s/child-%zu.log", s_dir, s_child_count);
-    int fd = open (child->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true (fd >= 0 && null >= 0);
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0) {
-        //  Only async-signal-safe calls until exec: this process has threads
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        dup2 (null, 0);
-        dup2 (fd, 1);
-        dup2 (fd, 2);
-        execv (argv [0], (char *const *) argv);
-        _exit (127);
-    }
-    close (fd);
-    close (null);
-    assert_true (pid > 0);
-    child->pid = pid;
-    s_child_count++;
+    zx_test_child_t *child = &s_children [s_child_count++];
+    zx_test_spawn (child, "fault", argv);
     return child;
 }
 
-static int
-s_log_count (const char *path, const char *text, const char *more)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    char line [2048];
-    int count = 0;
-    while (fgets (line, sizeof line, file))
-        count += strstr (line, text) && (!more || strstr (line, more));
-    fclose (file);
-    return count;
-}
-
-static bool
-s_log_wait (const char *path, const char *text, const char *more, int count, int64_t timeout_ms)
-{
-    int64_t deadline = zx_test_now_ms () + timeout_ms;
-    while (s_log_count (path, text, more) < count) {
-        if (zx_test_now_ms () > deadline)
-            return false;
-        zx_sleep (10);
-    }
-    return true;
-}
-
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t size = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
 //  Starts zexec-broker on a free port; returns it once it listens.
-static s_child_t *
+static zx_test_child_t *
 s_broker_start (char *endpoint, size_t size)
 {
     for (int attempt = 0; attempt < 10; attempt++) {
-        snprintf (endpoint, size, "tcp://127.0.0.1:%d", s_free_port ());
+        snprintf (endpoint, size, "tcp://127.0.0.1:%d", zx_test_free_port ());
         const char *argv [] = { ZX_BROKER_PROGRAM, "--bind", endpoint, "--heartbeat",
                                 HEARTBEAT_MS, "--liveness", LIVENESS, "--verbose", NULL };
-        s_child_t *broker = s_spawn (argv);
+        zx_test_child_t *broker = s_spawn (argv);
         int64_t deadline = zx_test_now_ms () + 10000;
-        while (!s_log_count (broker->log, "listening on", NULL)) {
-            if (waitpid (broker->pid, NULL, WNOHANG) == broker->pid) {
-                broker->pid = 0;            //  Could not bind: another port
-                break;
-            }
+        while (!zx_test_log_count (broker->log, "listening on", NULL)) {
+            if (!zx_test_alive (broker))
+                break;                      //  Could not bind: another port
             if (zx_test_now_ms () > deadline)
                 fail_msg ("zexec-broker did not listen on %s within 10 s", endpoint);
             usleep (5000);
@@ -984,16 +885,16 @@ s_broker_start (char *endpoint, size_t size)
 
 //  Starts a zexec-worker of one thread and waits until the broker has it
 //  ready (generation 0).
-static s_child_t *
-s_remote_worker_start (const char *endpoint, const s_child_t *broker)
+static zx_test_child_t *
+s_remote_worker_start (const char *endpoint, const zx_test_child_t *broker)
 {
     const char *argv [] = { ZX_WORKER_PROGRAM, "--connect", endpoint, "--tasks", ZX_TEST_TASKS,
                             "--workers", "1", "--heartbeat", HEARTBEAT_MS,
                             "--liveness", LIVENESS, "--verbose", NULL };
-    s_child_t *worker = s_spawn (argv);
+    zx_test_child_t *worker = s_spawn (argv);
     char name [128];
     snprintf (name, sizeof name, "worker %s.%d.0 ready", s_hostname, (int) worker->pid);
-    if (!s_log_wait (broker->log, name, NULL, 1, 10000))
+    if (!zx_test_log_wait_running (broker->log, name, NULL, 1, 10000))
         fail_msg ("'%s' not in the broker's log within 10 s", name);
     return worker;
 }
@@ -1001,11 +902,11 @@ s_remote_worker_start (const char *endpoint, const s_child_t *broker)
 //  After SIGCONT: the broker sees the worker announce itself again, under
 //  a new generation of its routing id.
 static void
-s_expect_reconnected (const s_child_t *broker, const s_child_t *worker)
+s_expect_reconnected (const zx_test_child_t *broker, const zx_test_child_t *worker)
 {
     char name [128];
     snprintf (name, sizeof name, "worker %s.%d.", s_hostname, (int) worker->pid);
-    if (!s_log_wait (broker->log, name, " ready", 2, 5000))
+    if (!zx_test_log_wait_running (broker->log, name, " ready", 2, 5000))
         fail_msg ("%s did not announce itself again within 5 s", name);
 }
 
@@ -1032,8 +933,8 @@ test_a_stopped_remote_worker_is_lost_within_the_liveness_and_its_late_reply_drop
 {
     (void) state;
     char endpoint [64];
-    s_child_t *broker = s_broker_start (endpoint, sizeof endpoint);
-    s_child_t *worker = s_remote_worker_start (endpoint, broker);
+    zx_test_child_t *broker = s_broker_start (endpoint, sizeof endpoint);
+    zx_test_child_t *worker = s_remote_worker_start (endpoint, broker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = zx_remote_executor_new (endpoint, &s_remote_opts);
     assert_non_null (remote);
@@ -1077,9 +978,9 @@ test_with_retries_a_stopped_remote_workers_task_completes_once_on_another_worker
 {
     (void) state;
     char endpoint [64];
-    s_child_t *broker = s_broker_start (endpoint, sizeof endpoint);
-    s_child_t *stopped = s_remote_worker_start (endpoint, broker);
-    s_child_t *other = s_remote_worker_start (endpoint, broker);
+    zx_test_child_t *broker = s_broker_start (endpoint, sizeof endpoint);
+    zx_test_child_t *stopped = s_remote_worker_start (endpoint, broker);
+    zx_test_child_t *other = s_remote_worker_start (endpoint, broker);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_opts_t opts = s_remote_opts;
     opts.retries = 1;
@@ -1096,7 +997,8 @@ test_with_retries_a_stopped_remote_workers_task_completes_once_on_another_worker
     s_wait_all (futures, 2, 10000);
     for (int i = 0; i < 2; i++)
         assert_int_equal (s_result_int (futures [i], 0), other->pid);
-    assert_int_equal (s_log_count (broker->log, "goes to another worker (attempt 2)", NULL), 1);
+    assert_int_equal (zx_test_log_count (broker->log, "goes to another worker (attempt 2)", NULL),
+                      1);
 
     //  The stopped worker's own late answer changes nothing
     assert_int_equal (kill (stopped->pid, SIGCONT), 0);
@@ -1107,16 +1009,12 @@ test_with_retries_a_stopped_remote_workers_task_completes_once_on_another_worker
         assert_int_equal (s_result_int (futures [i], 0), other->pid);
     }
     s_expect_ended_once (calls, 2, 0);
-    assert_int_equal (s_log_count (broker->log, "goes to another worker", NULL), 1);
+    assert_int_equal (zx_test_log_count (broker->log, "goes to another worker", NULL), 1);
 
     //  With the other worker gone, the resumed one serves
     kill (other->pid, SIGTERM);
-    int status = 0;
-    int64_t deadline = zx_test_now_ms () + 5000;
-    while (waitpid (other->pid, &status, WNOHANG) != other->pid && zx_test_now_ms () < deadline)
-        zx_sleep (10);
-    assert_true (WIFEXITED (status));
-    other->pid = 0;
+    int status = zx_test_wait_running (other, 5000);
+    assert_true (status >= 0 && WIFEXITED (status));
     s_expect_served_by (loop, remote, stopped->pid, 10);
     for (int i = 0; i < 2; i++)
         zx_future_destroy (&futures [i]);
