@@ -384,37 +384,6 @@ s_fd_count (void)
     return count - 1;           //  The directory's own
 }
 
-//  Processes whose parent is this one.
-static size_t
-s_my_children (void)
-{
-    size_t count = 0;
-    DIR *dir = opendir ("/proc");
-    assert_non_null (dir);
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        char *end;
-        long pid = strtol (entry->d_name, &end, 10);
-        if (*end || pid <= 0)
-            continue;
-        char path [64], text [512] = "";
-        snprintf (path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *file = fopen (path, "r");
-        if (!file)
-            continue;
-        size_t length = fread (text, 1, sizeof text - 1, file);
-        fclose (file);
-        text [length] = 0;
-        char *after = strrchr (text, ')');
-        char state;
-        int ppid;
-        if (after && sscanf (after + 1, " %c %d", &state, &ppid) == 2 && ppid == (int) getpid ())
-            count++;
-    }
-    closedir (dir);
-    return count;
-}
-
 //  After a pool is destroyed: no child process, no zombie, and (within a
 //  second, as libzmq's reaper closes sockets) the fds of before.
 static void
@@ -424,7 +393,7 @@ s_expect_clean (int fds_before)
     pid_t zombie = waitpid (-1, NULL, WNOHANG);
     if (!(zombie == 0 || (zombie == -1 && errno == ECHILD)))
         fail_msg ("a child was left to reap: %d", (int) zombie);
-    assert_int_equal (s_my_children (), 0);
+    assert_int_equal (zx_test_children (NULL, 0), 0);
     int64_t deadline = zx_test_now_ms () + 1000;
     while (s_fd_count () != fds_before && zx_test_now_ms () < deadline)
         usleep (10000);

@@ -15,7 +15,6 @@
     printed after passing tests too.                                     */
 #define _GNU_SOURCE
 #include "testutil.h"
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,38 +215,6 @@ s_destroy_all (zx_future_t **futures, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         zx_future_destroy (&futures [i]);
-}
-
-//  Fills pids with the processes whose parent is this one.
-static size_t
-s_my_children (pid_t *pids, size_t size)
-{
-    size_t count = 0;
-    DIR *dir = opendir ("/proc");
-    assert_non_null (dir);
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        char *end;
-        long pid = strtol (entry->d_name, &end, 10);
-        if (*end || pid <= 0)
-            continue;
-        char path [64], text [512] = "";
-        snprintf (path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *file = fopen (path, "r");
-        if (!file)
-            continue;
-        size_t length = fread (text, 1, sizeof text - 1, file);
-        fclose (file);
-        text [length] = 0;
-        char *after = strrchr (text, ')');
-        char state;
-        int ppid;
-        if (after && sscanf (after + 1, " %c %d", &state, &ppid) == 2
-        &&  ppid == (int) getpid () && count < size)
-            pids [count++] = (pid_t) pid;
-    }
-    closedir (dir);
-    return count;
 }
 
 //  --------------------------------------------------------------------
@@ -1007,7 +974,7 @@ test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker (void **state)
 
     //  Only the broker and the worker are left
     pid_t children [8];
-    size_t count = s_my_children (children, 8);
+    size_t count = zx_test_children (children, 8);
     assert_int_equal (count, 2);
     for (size_t i = 0; i < count; i++)
         assert_true (children [i] == broker.child->pid || children [i] == worker->pid);

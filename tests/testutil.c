@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <time.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -246,4 +247,38 @@ zx_test_rss_kib (pid_t pid)
     if (file)
         fclose (file);
     return kib;
+}
+
+size_t
+zx_test_children (pid_t *pids, size_t size)
+{
+    size_t count = 0;
+    DIR *dir = opendir ("/proc");
+    assert_non_null (dir);
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        char *end;
+        long pid = strtol (entry->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path [64], text [512] = "";
+        snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *file = fopen (path, "r");
+        if (!file)
+            continue;
+        size_t length = fread (text, 1, sizeof text - 1, file);
+        fclose (file);
+        text [length] = 0;
+        char *after = strrchr (text, ')');
+        char state;
+        int ppid;
+        if (after && sscanf (after + 1, " %c %d", &state, &ppid) == 2
+        &&  ppid == (int) getpid ()) {
+            if (count < size)
+                pids [count] = (pid_t) pid;
+            count++;
+        }
+    }
+    closedir (dir);
+    return count;
 }

@@ -90,4 +90,9 @@ int zx_test_free_port (void);
 //  The resident set of a process in KiB, -1 when unknown.
 long zx_test_rss_kib (pid_t pid);
 
+//  Counts the processes whose parent is this one (zombies too), and
+//  stores the first size of their pids in pids (which may be NULL when
+//  size is 0).
+size_t zx_test_children (pid_t *pids, size_t size);
+
 #endif
