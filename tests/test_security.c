@@ -614,6 +614,8 @@ test_an_unknown_worker_key_is_refused_and_gets_no_work (void **state)
     s_public ("stranger", stranger);
     zx_test_child_t *intruder = s_worker_spawn ("stranger", NULL);
     s_expect_log (s_env.broker->log, "refused a CURVE handshake", stranger, 1);
+    //  The refused worker says why, once
+    s_expect_log (intruder->log, "refused this worker's CURVE key", NULL, 1);
     s_env_check ("an unknown worker");      //  Every task ran on the good worker
     char name [128];
     s_worker_name (name, sizeof name, intruder->pid);
@@ -693,6 +695,7 @@ test_a_wrong_server_key_gets_nothing (void **state)
     char name [128];
     s_worker_name (name, sizeof name, worker->pid);
     assert_int_equal (zx_test_log_count (s_env.broker->log, name, NULL), 0);
+    s_expect_log (worker->log, "CURVE handshake with the broker", "failed", 1);
     if (s_recv_anything (raw, 500))
         fail_msg ("a peer with a wrong server key got a message");
     assert_int_equal (zx_test_log_count (s_env.broker->log, "hostile-wrong-server", NULL), 0);

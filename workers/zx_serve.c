@@ -28,6 +28,7 @@
 #include <czmq.h>
 #include <pthread.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@ struct zx_worker {
     zx_logger_t *log;
     zcert_t *cert;              //  With CURVE: this worker's certificate
     char server_key [ZX_CURVE_KEY_LEN + 1];
+    zsock_t *monitor;           //  With CURVE: PAIR on the DEALER's handshake failures
+    uint16_t refused;           //  The last handshake failure logged, or 0
 };
 
 static void s_connect (zx_loop_t *loop, void *arg);
@@ -285,8 +288,66 @@ s_disconnect (zx_worker_t *self)
     zx__idmap_free (&self->jobs);
     zx__batch_clear (&self->replies);
     zx__loop_remove (self->loop, self->socket, -1);
+    if (self->monitor) {
+        //  Stop the events first: libzmq's I/O thread blocks on a monitor
+        //  pipe nobody reads
+        zmq_socket_monitor (self->socket, NULL, 0);
+        zx__loop_remove (self->loop, zsock_resolve (self->monitor), -1);
+        zsock_destroy (&self->monitor);
+    }
     zsock_destroy (&self->dealer);
     self->socket = NULL;
+}
+
+//  With CURVE, a failed handshake is all a refused worker would otherwise
+//  see of the broker (it just never answers): say why, once per kind.
+static void
+s_on_monitor (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    uint16_t failure = 0;
+    //  Each event is two frames: event (2 bytes) and value (4), endpoint
+    while (self->monitor
+    &&     zmq_msg_recv (&frame, zsock_resolve (self->monitor), ZMQ_DONTWAIT) >= 0)
+        if (zmq_msg_more (&frame) && zmq_msg_size (&frame) >= 2)
+            memcpy (&failure, zmq_msg_data (&frame), sizeof failure);
+    zmq_msg_close (&frame);
+    if (!failure || failure == self->refused)
+        return;
+    self->refused = failure;
+    if (failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        zx_log_error (self->log, "the broker at %s refused this worker's CURVE key: is its "
+                      "public certificate in the broker's workers directory?", self->endpoint);
+    else
+        zx_log_error (self->log, "the CURVE handshake with the broker at %s failed "
+                      "(a wrong server key?)", self->endpoint);
+}
+
+//  With CURVE: watches the new DEALER's handshake failures. Best effort.
+static void
+s_watch_handshakes (zx_worker_t *self)
+{
+    static atomic_uint serials;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://zexec-serve-monitor-%u",
+              atomic_fetch_add (&serials, 1));
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+               | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor (self->socket, endpoint, events) != 0)
+        return;
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (self->monitor) {
+        zsock_set_rcvhwm (self->monitor, 0);
+        if (zsock_connect (self->monitor, "%s", endpoint) == 0
+        &&  zx__loop_add_socket (self->loop, zsock_resolve (self->monitor), s_on_monitor,
+                                 self) == ZX_OK)
+            return;
+        zsock_destroy (&self->monitor);
+    }
+    zmq_socket_monitor (self->socket, NULL, 0);
 }
 
 static void
@@ -386,6 +447,8 @@ s_connect (zx_loop_t *loop, void *arg)
     }
     self->socket = zsock_resolve (self->dealer);
     zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
+    if (self->cert)
+        s_watch_handshakes (self);
     self->last_heard_us = zx__now_us ();
     uint8_t info [ZX_READY_INFO_SIZE];
     zx__put_u32 (info, self->credits);
