@@ -614,6 +614,9 @@ s_stop_request (zx_executor_t *self, zx__request_t *request)
     uint64_t corr = zx__request_corr (request);
     if (!zx__request_stop (request))
         return false;
+    for (s_stop_t *stop = self->stops; stop; stop = stop->next)
+        if (stop->corr == corr)
+            return true;                    //  Asked before: already watched
     s_stop_t *stop = calloc (1, sizeof (s_stop_t));
     if (!stop || !zx__dispatch_holder (self->dispatch, corr, stop->identity, sizeof stop->identity)) {
         free (stop);
