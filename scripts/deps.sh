@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 #   Installs the Debian packages zexec needs, only those missing.
-#   Sourced by run.sh and test.sh; needs root (or sudo) when anything is missing.
-zexec_packages="build-essential cmake pkg-config libzmq3-dev libczmq-dev libcmocka-dev iproute2"
-zexec_missing=""
-for package in $zexec_packages; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-        || zexec_missing="$zexec_missing $package"
-done
-if [ -n "$zexec_missing" ]; then
-    echo "zexec: installing$zexec_missing"
-    sudo_cmd=""
+#   Sourced by run.sh, test.sh, install-check.sh and fuzz.sh; needs root (or
+#   sudo) when anything is missing. fuzz.sh calls zexec_install for its own.
+
+#   zexec_install PACKAGE...: apt-get installs those of the packages that
+#   are not installed yet (nothing, not even apt-get update, when none).
+zexec_install () {
+    local missing="" package sudo_cmd=""
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing="$missing $package"
+    done
+    [ -n "$missing" ] || return 0
+    echo "zexec: installing$missing"
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $zexec_missing >/dev/null
-fi
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
+}
+
+zexec_install build-essential cmake pkg-config libzmq3-dev libczmq-dev libcmocka-dev iproute2

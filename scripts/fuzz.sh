@@ -12,19 +12,7 @@ seconds=${1:-30}
 build=${ZEXEC_FUZZ_BUILD_DIR:-build-fuzz}
 
 #   clang and its sanitizer and libFuzzer runtimes, only those missing
-fuzz_packages="clang libclang-rt-14-dev"
-fuzz_missing=""
-for package in $fuzz_packages; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-        || fuzz_missing="$fuzz_missing $package"
-done
-if [ -n "$fuzz_missing" ]; then
-    echo "zexec: installing$fuzz_missing"
-    sudo_cmd=""
-    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $fuzz_missing >/dev/null
-fi
+zexec_install clang libclang-rt-14-dev
 
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZEXEC_WERROR=ON \
     -DZEXEC_FUZZ=ON -DZEXEC_FUZZ_SECONDS="$seconds" >/dev/null
