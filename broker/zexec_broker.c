@@ -71,7 +71,8 @@ struct s_client {
     size_t outstanding;
     zx__idmap_t by_corr;            //  client corr -> ticket
     zx__batch_t replies;
-    bool dirty;
+    bool dirty;                     //  Replies wait in the batch: on the dirty list
+    s_client_t *dirty_prev, *dirty_next;
 };
 
 //  With CURVE: the key a worker's routing id belongs to.
@@ -91,6 +92,7 @@ typedef struct {
     size_t service_count;
     zhashx_t *worker_service;       //  worker label -> s_service_t *
     zhashx_t *clients;              //  client label -> s_client_t *
+    s_client_t *dirty;              //  Clients with replies to flush
     int heartbeat_ms;
     int liveness;
     int no_worker_wait_ms;
@@ -213,25 +215,66 @@ s_ticket_unlink (s_ticket_t *ticket)
     ticket->client = NULL;
 }
 
+//  Puts a client on the dirty list, or takes it off, so a flush visits
+//  only the clients with replies waiting rather than all of them.
 static void
-s_client_reply (s_client_t *client, uint64_t corr, uint32_t attempt, zx_err_t code,
-                const void *payload, size_t size)
+s_dirty_mark (s_broker_t *self, s_client_t *client)
+{
+    if (client->dirty)
+        return;
+    client->dirty = true;
+    client->dirty_prev = NULL;
+    client->dirty_next = self->dirty;
+    if (self->dirty)
+        self->dirty->dirty_prev = client;
+    self->dirty = client;
+}
+
+static void
+s_dirty_clear (s_broker_t *self, s_client_t *client)
+{
+    if (!client->dirty)
+        return;
+    if (client->dirty_prev)
+        client->dirty_prev->dirty_next = client->dirty_next;
+    else
+        self->dirty = client->dirty_next;
+    if (client->dirty_next)
+        client->dirty_next->dirty_prev = client->dirty_prev;
+    client->dirty = false;
+    client->dirty_prev = client->dirty_next = NULL;
+}
+
+//  Sends what waits in a client's batch, if anything
+static void
+s_client_flush (s_broker_t *self, s_client_t *client)
+{
+    if (!client->dirty)
+        return;
+    s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
+    zx__batch_clear (&client->replies);
+    s_dirty_clear (self, client);
+}
+
+static void
+s_client_reply (s_broker_t *self, s_client_t *client, uint64_t corr, uint32_t attempt,
+                zx_err_t code, const void *payload, size_t size)
 {
     if (zx__batch_add_reply (&client->replies, corr, attempt,
                              (uint8_t) zx__status_from_err (code), payload, size) == ZX_OK)
-        client->dirty = true;
+        s_dirty_mark (self, client);
 }
 
 //  The dispatcher finished a ticket: its reply goes in the client's batch.
 static void
 s_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_t size)
 {
-    (void) owner;
+    s_broker_t *self = (s_broker_t *) owner;
     s_ticket_t *ticket = (s_ticket_t *) cookie;
     s_client_t *client = ticket->client;
     if (client) {
         s_ticket_unlink (ticket);
-        s_client_reply (client, ticket->corr, ticket->attempt, code, payload, size);
+        s_client_reply (self, client, ticket->corr, ticket->attempt, code, payload, size);
     }
     free (ticket);
 }
@@ -250,14 +293,13 @@ s_client_drop (s_broker_t *self, s_client_t *client, const char *why)
               "its tasks", why);
     while (client->tickets) {
         s_ticket_t *ticket = client->tickets;
-        s_client_reply (client, ticket->corr, ticket->attempt, ZX_EWORKER_LOST,
+        s_client_reply (self, client, ticket->corr, ticket->attempt, ZX_EWORKER_LOST,
                         text, strlen (text));
         s_ticket_unlink (ticket);
         //  Completes the ticket (and frees it) through s_complete
         zx__request_cancel (ticket->request);
     }
-    if (client->dirty)
-        s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
+    s_client_flush (self, client);
     zhashx_delete (self->clients, client->label);
     zx__idmap_free (&client->by_corr);
     zx__batch_free (&client->replies);
@@ -287,7 +329,7 @@ s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, si
         if (self->stopping || !service) {
             const char *text = self->stopping ? "broker shutting down"
                                               : "too many services, or a bad service name";
-            s_client_reply (client, rec.corr, rec.attempt,
+            s_client_reply (self, client, rec.corr, rec.attempt,
                             self->stopping ? ZX_ESHUTDOWN : ZX_EINVAL, text, strlen (text));
             continue;
         }
@@ -295,7 +337,7 @@ s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, si
             char text [160];
             snprintf (text, sizeof text, "too many pending requests from this coordinator "
                       "(--max-client-pending %zu)", self->max_client_pending);
-            s_client_reply (client, rec.corr, rec.attempt, ZX_EQUEUE_FULL, text, strlen (text));
+            s_client_reply (self, client, rec.corr, rec.attempt, ZX_EQUEUE_FULL, text, strlen (text));
             continue;
         }
         if (zx__idmap_get (&client->by_corr, rec.corr)) {
@@ -308,7 +350,7 @@ s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, si
             free (ticket);
             const char *text = rec.corr == 0 || rec.corr == UINT64_MAX
                              ? "reserved correlation id" : "broker out of memory";
-            s_client_reply (client, rec.corr, rec.attempt, ZX_ETASK, text, strlen (text));
+            s_client_reply (self, client, rec.corr, rec.attempt, ZX_ETASK, text, strlen (text));
             continue;
         }
         ticket->client = client;
@@ -330,7 +372,7 @@ s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, si
                 snprintf (text, sizeof text, "queue full at the broker for service '%s'", name);
             else
                 snprintf (text, sizeof text, "cannot queue task '%s': %s", task, zx_strerror (code));
-            s_client_reply (client, rec.corr, rec.attempt, code, text, strlen (text));
+            s_client_reply (self, client, rec.corr, rec.attempt, code, text, strlen (text));
         }
     }
     if (rc == ZX_EPROTO)
@@ -680,13 +722,8 @@ s_flush_all (s_broker_t *self)
 {
     for (size_t i = 0; i < self->service_count; i++)
         zx__dispatch_flush (self->services [i]->dispatch);
-    for (s_client_t *client = zhashx_first (self->clients); client;
-         client = zhashx_next (self->clients))
-        if (client->dirty) {
-            s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
-            zx__batch_clear (&client->replies);
-            client->dirty = false;
-        }
+    while (self->dirty)
+        s_client_flush (self, self->dirty);
 }
 
 static void
@@ -1031,11 +1068,9 @@ main (int argc, char **argv)
     s_client_t *client;
     while ((client = zhashx_first (self->clients))) {
         for (s_ticket_t *ticket = client->tickets; ticket; ticket = ticket->next)
-            s_client_reply (client, ticket->corr, ticket->attempt, ZX_ESHUTDOWN,
+            s_client_reply (self, client, ticket->corr, ticket->attempt, ZX_ESHUTDOWN,
                             "broker shut down before the task finished", 41);
-        if (client->dirty)
-            s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
-        client->dirty = false;
+        s_client_flush (self, client);
         uint8_t bye = ZX_BYE_NORMAL;
         s_send_client (self, client, ZX_CMD_DISCONNECT, &bye, 1);
         //  Their tickets are answered: forget them without cancelling twice
