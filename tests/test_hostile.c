@@ -261,27 +261,6 @@ s_env_stop (s_env_t *env)
 //  --------------------------------------------------------------------
 //  Raw sockets and messages
 
-typedef struct {
-    const void *data;
-    size_t size;
-} s_frame_t;
-
-//  A frame from a string literal (without its NUL), or from bytes.
-#define S(literal)      ((s_frame_t) { (literal), sizeof (literal) - 1 })
-#define B(data, size)   ((s_frame_t) { (data), (size) })
-#define SEND(socket, ...) \
-    s_send (socket, (s_frame_t []) { __VA_ARGS__ }, \
-            sizeof ((s_frame_t []) { __VA_ARGS__ }) / sizeof (s_frame_t))
-
-static void
-s_send (void *socket, const s_frame_t *frames, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (zmq_send (socket, frames [i].data, frames [i].size,
-                      i + 1 < count ? ZMQ_SNDMORE : 0) < 0)
-            fail_msg ("zmq_send: %s", zmq_strerror (errno));
-}
-
 //  A raw socket of type, listed for the teardown.
 static void *
 s_socket_new (int type)
@@ -349,19 +328,6 @@ s_recv (void *socket, zmq_msg_t *frames, size_t max)
     return count;
 }
 
-static void
-s_close_frames (zmq_msg_t *frames, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        zmq_msg_close (&frames [i]);
-}
-
-static bool
-s_frame_is (zmq_msg_t *frame, const void *data, size_t size)
-{
-    return zmq_msg_size (frame) == size && memcmp (zmq_msg_data (frame), data, size) == 0;
-}
-
 //  Receives the next message whose header frame (frame at: 0 on a DEALER,
 //  1 on a ROUTER) is header and whose command is command, within 5 s;
 //  others, such as heartbeats, are skipped. Returns its frame count.
@@ -372,10 +338,10 @@ s_expect (void *socket, size_t at, const char *header, uint8_t command,
     int64_t deadline = zx_test_now_ms () + 5000;
     while (zx_test_now_ms () < deadline) {
         size_t count = s_recv (socket, frames, max);
-        if (count >= at + 2 && s_frame_is (&frames [at], header, 5)
-        &&  s_frame_is (&frames [at + 1], &command, 1))
+        if (count >= at + 2 && zx_test_frame_is (&frames [at], header, 5)
+        &&  zx_test_frame_is (&frames [at + 1], &command, 1))
             return count;
-        s_close_frames (frames, count);
+        zx_test_close_frames (frames, count);
     }
     fail_msg ("no command %d arrived within 5 s", command);
     return 0;
@@ -493,7 +459,7 @@ test_one_frame_messages_are_dropped_and_named_in_the_log (void **state)
     zmq_msg_t frames [4];
     size_t count = s_expect (raw, 0, "ZXW01", ZX_CMD_DISCONNECT, frames, 4);
     assert_int_equal (count, 3);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     s_env_check (&env, "header-and-command messages");
     s_close (&raw);
     s_env_stop (&env);
@@ -614,7 +580,7 @@ test_empty_300_byte_and_nul_service_names_are_refused (void **state)
                       ZX_OK);
     assert_int_equal (rec.corr, 1);
     assert_int_equal (rec.status, ZX_STATUS_TASK_ERROR);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     //  A 255-byte name is fine: it opens a service
     SEND (raw, S ("ZXW01"), S ("\x01"), B (long_name, 255), B (info, sizeof info), S ("w"));
     s_expect_log (log, "worker hostile-service ready", NULL, 1);
@@ -679,8 +645,8 @@ test_a_reply_before_ready_is_answered_with_disconnect (void **state)
     zmq_msg_t frames [4];
     size_t count = s_expect (raw, 0, "ZXW01", ZX_CMD_DISCONNECT, frames, 4);
     assert_int_equal (count, 3);
-    assert_true (s_frame_is (&frames [2], "\x00", 1));
-    s_close_frames (frames, count);
+    assert_true (zx_test_frame_is (&frames [2], "\x00", 1));
+    zx_test_close_frames (frames, count);
     s_env_check (&env, "a REPLY before READY");
     zx__batch_free (&batch);
     s_close (&raw);
@@ -794,7 +760,7 @@ test_truncated_batches_are_dropped_after_their_good_records (void **state)
     assert_int_equal (square, 25);
     zx_values_destroy (&values);
     assert_int_equal (zx__batch_next_reply (&cursor, end, &rec), ZX_EPENDING);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
 
     //  Record sizes that lie: huge, too small for the fixed part, a name
     //  longer than the record, a zero name length; and a lone size field
@@ -1150,24 +1116,24 @@ s_fake_broker_new (s_fake_broker_t *self)
 
 //  Sends frames to identity (the routing id frame first).
 static void
-s_fake_send (s_fake_broker_t *self, zmq_msg_t *identity, const s_frame_t *frames, size_t count)
+s_fake_send (s_fake_broker_t *self, zmq_msg_t *identity, const zx_test_frame_t *frames, size_t count)
 {
     if (zmq_send (self->router, zmq_msg_data (identity), zmq_msg_size (identity),
                   ZMQ_SNDMORE) < 0)
         fail_msg ("the fake broker cannot send: %s", zmq_strerror (errno));
-    s_send (self->router, frames, count);
+    zx_test_send (self->router, frames, count);
 }
 
 #define FAKE_SEND(self, identity, ...) \
-    s_fake_send (self, identity, (s_frame_t []) { __VA_ARGS__ }, \
-                 sizeof ((s_frame_t []) { __VA_ARGS__ }) / sizeof (s_frame_t))
+    s_fake_send (self, identity, (zx_test_frame_t []) { __VA_ARGS__ }, \
+                 sizeof ((zx_test_frame_t []) { __VA_ARGS__ }) / sizeof (zx_test_frame_t))
 
 //  The garbage both fake-broker tests send, with header as the protocol.
 static void
 s_fake_garbage (s_fake_broker_t *self, zmq_msg_t *identity, const char *header,
                 const uint8_t *big, size_t big_size)
 {
-    const s_frame_t h = B (header, 5);
+    const zx_test_frame_t h = B (header, 5);
     FAKE_SEND (self, identity, S (""));
     FAKE_SEND (self, identity, S (""), S (""), S (""));
     FAKE_SEND (self, identity, h);
@@ -1210,7 +1176,7 @@ test_a_worker_survives_garbage_from_a_fake_broker (void **state)
     assert_int_equal (count, 6);
     zmq_msg_init (&identity);
     zmq_msg_copy (&identity, &frames [0]);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
 
     enum { BIG = BIG_FRAME };
     uint8_t *big = malloc (BIG);
@@ -1284,7 +1250,7 @@ test_a_worker_survives_garbage_from_a_fake_broker (void **state)
                 seen_102++;
             }
         }
-        s_close_frames (frames, count);
+        zx_test_close_frames (frames, count);
     }
     if (!(seen_42 && seen_100 && seen_101 && seen_102))
         fail_msg ("replies seen: 42 %d, 100 %d, 101 %d, 102 %d", seen_42, seen_100, seen_101,
@@ -1297,8 +1263,8 @@ test_a_worker_survives_garbage_from_a_fake_broker (void **state)
     //  DISCONNECT: it connects again, under a new routing id
     FAKE_SEND (&fake, &identity, S ("ZXW01"), S ("\x05"), S ("\x03protocol"));
     count = s_expect (fake.router, 1, "ZXW01", ZX_CMD_READY, frames, 6);
-    assert_false (s_frame_is (&frames [0], zmq_msg_data (&identity), zmq_msg_size (&identity)));
-    s_close_frames (frames, count);
+    assert_false (zx_test_frame_is (&frames [0], zmq_msg_data (&identity), zmq_msg_size (&identity)));
+    zx_test_close_frames (frames, count);
     s_stop_cleanly (worker, "the worker", 10000);
     zmq_msg_close (&identity);
     zx__batch_free (&batch);
@@ -1338,7 +1304,7 @@ test_a_coordinator_survives_garbage_from_a_fake_broker (void **state)
     zx__request_rec_t rec;
     while (found < 4 && zx__batch_next_request (&cursor, end, &rec) == ZX_OK)
         corrs [found++] = rec.corr;
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     assert_int_equal (found, 4);
 
     enum { BIG = BIG_FRAME };

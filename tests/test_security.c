@@ -366,26 +366,6 @@ s_run_one (zx_executor_t *executor, const char *task, int64_t arg, int64_t timeo
 //  --------------------------------------------------------------------
 //  Raw sockets
 
-typedef struct {
-    const void *data;
-    size_t size;
-} s_frame_t;
-
-#define S(literal)      ((s_frame_t) { (literal), sizeof (literal) - 1 })
-#define B(data, size)   ((s_frame_t) { (data), (size) })
-#define SEND(socket, ...) \
-    s_send (socket, (s_frame_t []) { __VA_ARGS__ }, \
-            sizeof ((s_frame_t []) { __VA_ARGS__ }) / sizeof (s_frame_t))
-
-static void
-s_send (void *socket, const s_frame_t *frames, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (zmq_send (socket, frames [i].data, frames [i].size,
-                      i + 1 < count ? ZMQ_SNDMORE : 0) < 0)
-            fail_msg ("zmq_send: %s", zmq_strerror (errno));
-}
-
 typedef enum { RAW_NULL, RAW_PLAIN, RAW_CURVE } s_raw_kind_t;
 
 //  A raw DEALER with routing id identity: no security, PLAIN, or CURVE
@@ -487,13 +467,6 @@ s_recv_anything (void *socket, int64_t timeout_ms)
             zmq_msg_close (&frame);
     }
     return false;
-}
-
-static void
-s_close_frames (zmq_msg_t *frames, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        zmq_msg_close (&frames [i]);
 }
 
 //  A READY as a worker of service sends it.
@@ -721,7 +694,7 @@ test_a_coordinator_key_sending_ready_is_disconnected_and_never_gets_a_request (v
     size_t count = s_recv_command (raw, "ZXW01", ZX_CMD_DISCONNECT, frames, 4, 5000);
     if (count == 0)
         fail_msg ("a coordinator's key said READY and got no DISCONNECT");
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     s_expect_log (s_env.broker->log, "READY from hostile-client-as-worker", "disconnected", 1);
     //  It keeps trying: READY again, a REPLY, heartbeats. Work goes only
     //  to the good worker (s_env_check checks every task's process).
@@ -730,7 +703,7 @@ test_a_coordinator_key_sending_ready_is_disconnected_and_never_gets_a_request (v
     s_env_check ("a coordinator's key said READY");
     count = s_recv_command (raw, "ZXW01", ZX_CMD_REQUEST, frames, 4, 1000);
     if (count) {
-        s_close_frames (frames, count);
+        zx_test_close_frames (frames, count);
         fail_msg ("a coordinator's key got a REQUEST as a worker");
     }
     assert_int_equal (zx_test_log_count (s_env.broker->log, "worker hostile-client-as-worker",
@@ -752,7 +725,7 @@ test_a_worker_key_cannot_submit_work (void **state)
         fail_msg ("a worker's key that submitted work got no REPLY of refusals");
     assert_int_equal (s_count_replies (&frames [2], ZX_STATUS_TASK_ERROR, "permission denied"), 3);
     assert_int_equal (s_count_replies (&frames [2], ZX_STATUS_OK, NULL), 0);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     s_expect_log (s_env.broker->log, "REQUEST from hostile-worker-as-client", "refused", 1);
     assert_int_equal (zx_test_log_count (s_env.broker->log, "coordinator hostile-worker-as-client",
                                          "connected"), 0);
@@ -831,10 +804,10 @@ test_a_key_removed_from_the_allow_list_loses_its_live_connection (void **state)
     size_t count = s_recv_command (raw, "ZXC01", ZX_CMD_REPLY, frames, 4, 5000);
     assert_int_equal (count, 3);
     assert_int_equal (s_count_replies (&frames [2], ZX_STATUS_WORKER_LOST, NULL), 2);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     count = s_recv_command (raw, "ZXC01", ZX_CMD_DISCONNECT, frames, 4, 5000);
     assert_true (count >= 2);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     //  And what it sends later is dropped, with no reply at all
     s_send_request (raw, "default", 10, 2, "square");
     if (s_recv_anything (raw, 1500))
@@ -1061,7 +1034,7 @@ test_a_frame_over_max_frame_bytes_closes_its_connection (void **state)
     size_t count = s_recv_command (raw, "ZXC01", ZX_CMD_REPLY, frames, 4, 5000);
     assert_int_equal (count, 3);
     assert_int_equal (s_count_replies (&frames [2], ZX_STATUS_OK, NULL), 1);
-    s_close_frames (frames, count);
+    zx_test_close_frames (frames, count);
     //  A batch frame of 100 KB is not: the connection closes under it
     enum { BIG = 100 * 1024 };
     uint8_t *big = calloc (1, BIG);
@@ -1117,7 +1090,7 @@ test_ten_thousand_service_names_and_readys_leave_the_broker_bounded (void **stat
             while (zx__batch_next_reply (&cursor, end, &rec) == ZX_OK)
                 answered++;
         }
-        s_close_frames (frames, count);
+        zx_test_close_frames (frames, count);
     }
     print_message ("%d of %d requests answered, %d refused for too many services\n",
                    answered, MANY, refused);

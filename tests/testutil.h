@@ -95,4 +95,33 @@ long zx_test_rss_kib (pid_t pid);
 //  size is 0).
 size_t zx_test_children (pid_t *pids, size_t size);
 
+//  ---- Raw ZeroMQ messages (test_hostile.c, test_security.c), for
+//  speaking to the broker as a peer that does not follow the protocol.
+//  In testutil_raw.c: a test that uses them links libzmq.
+
+typedef struct {
+    const void *data;
+    size_t size;
+} zx_test_frame_t;
+
+//  Test-only shorthands: a frame from a string literal (without its NUL)
+//  or from bytes, and a whole message sent from a list of frames.
+#define S(literal)      ((zx_test_frame_t) { (literal), sizeof (literal) - 1 })
+#define B(data, size)   ((zx_test_frame_t) { (data), (size) })
+#define SEND(socket, ...) \
+    zx_test_send (socket, (zx_test_frame_t []) { __VA_ARGS__ }, \
+                  sizeof ((zx_test_frame_t []) { __VA_ARGS__ }) / sizeof (zx_test_frame_t))
+
+//  Sends count frames as one message on a raw ZeroMQ socket; a failed
+//  send fails the running test.
+void zx_test_send (void *socket, const zx_test_frame_t *frames, size_t count);
+
+//  Closes count received frames (zmq_msg_t *: void * here, so that this
+//  header needs no zmq.h).
+void zx_test_close_frames (void *frames, size_t count);
+
+//  True when a received frame (a zmq_msg_t *) holds exactly size bytes
+//  equal to data.
+bool zx_test_frame_is (void *frame, const void *data, size_t size);
+
 #endif
