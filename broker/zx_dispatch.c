@@ -58,6 +58,7 @@ struct s_worker {
     uint32_t credits;               //  Free credits: announced less held
     uint32_t limit;                 //  Adaptive cap on requests held
     uint32_t floor;                 //  Least cap: two per parallel task
+    uint32_t parallel;              //  Tasks it runs at once
     int64_t busy_since_us;          //  When it last went from idle to busy
     int64_t last_reply_us;
     double task_us;                 //  Average time per task, 0 unknown
@@ -79,6 +80,7 @@ struct zx__dispatch {
     size_t held;
     s_worker_t **workers;
     size_t worker_count, worker_cap;
+    size_t expected;                //  Workers on their way (zx__dispatch_expect)
     size_t round_robin;
     uint64_t next_corr;
     zx__idmap_t table;              //  corr -> held request
@@ -465,20 +467,42 @@ s_deal_one (zx__dispatch_t *self, s_worker_t *worker)
     return true;
 }
 
+//  How many requests a worker may hold now. While workers the owner is
+//  starting have not said READY, the first ones hold only what they run
+//  at once, none queued behind: otherwise the first worker up takes the
+//  first tasks two by two while the others, a moment later, find little
+//  left, and three slow tasks on three new workers would take twice as
+//  long as one.
+static uint32_t
+s_cap (const zx__dispatch_t *self, const s_worker_t *worker)
+{
+    if (self->worker_count < self->expected && worker->limit > worker->parallel)
+        return worker->parallel;
+    return worker->limit;
+}
+
 static void
 s_pump (zx__dispatch_t *self)
 {
     size_t count = self->worker_count;
     if (self->queue.count == 0 || count == 0)
         return;
-    bool progress = true;
-    while (progress && self->queue.count > 0) {
-        progress = false;
-        for (size_t k = 0; k < count && self->queue.count > 0; k++) {
-            s_worker_t *worker = self->workers [(self->round_robin + k) % count];
-            if (worker->credits > 0 && worker->held.count < worker->limit
-            &&  worker->budget > 0 && s_deal_one (self, worker))
-                progress = true;
+    //  Two rounds: first each worker gets what it can start at once, so
+    //  that an idle worker is never passed over for one that would only
+    //  queue it; then they are topped up to their caps, one at a time
+    for (int round = 0; round < 2; round++) {
+        bool progress = true;
+        while (progress && self->queue.count > 0) {
+            progress = false;
+            for (size_t k = 0; k < count && self->queue.count > 0; k++) {
+                s_worker_t *worker = self->workers [(self->round_robin + k) % count];
+                uint32_t cap = s_cap (self, worker);
+                if (round == 0 && cap > worker->parallel)
+                    cap = worker->parallel;
+                if (worker->credits > 0 && worker->held.count < cap
+                &&  worker->budget > 0 && s_deal_one (self, worker))
+                    progress = true;
+            }
         }
     }
     self->round_robin = (self->round_robin + 1) % count;
@@ -638,6 +662,12 @@ zx__dispatch_held (const zx__dispatch_t *self)
     return self->held;
 }
 
+void
+zx__dispatch_expect (zx__dispatch_t *self, size_t workers)
+{
+    self->expected = workers;
+}
+
 size_t
 zx__dispatch_workers (const zx__dispatch_t *self)
 {
@@ -690,6 +720,7 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
     uint32_t parallel = zmq_msg_size (&frames [1]) == ZX_READY_INFO_SIZE
                       ? zx__get_u32 (info + 12) : 1;
     parallel = parallel == 0 ? 1 : parallel > 32768 ? 32768 : parallel;
+    worker->parallel = parallel;
     worker->floor = 2 * parallel < worker->credits ? 2 * parallel : worker->credits;
     worker->limit = self->adaptive ? worker->floor : worker->credits;
     uint32_t max_tasks = zx__get_u32 (info + 4);

@@ -155,6 +155,13 @@ size_t zx__dispatch_expire (zx__dispatch_t *self, int64_t silence_us, int64_t wa
 //  Sends DISCONNECT to every known worker.
 void zx__dispatch_disconnect_all (zx__dispatch_t *self);
 
+//  Tells the dispatcher that workers are on their way: while fewer than
+//  workers have said READY, each ready worker holds only as many requests
+//  as it runs at once, so that slow first tasks spread over all of them.
+//  0 (the default, as for a broker, whose workers come when they come)
+//  turns this off.
+void zx__dispatch_expect (zx__dispatch_t *self, size_t workers);
+
 //  Counts: requests waiting for a worker, requests held by workers,
 //  workers that are ready.
 size_t zx__dispatch_queued (const zx__dispatch_t *self);

@@ -210,6 +210,37 @@ test_three_workers_run_three_sleeps_at_once (void **state)
     zx_loop_destroy (&loop);
 }
 
+//  A new pool with default options, no warm-up: its first slow tasks go
+//  one to each worker as the workers come up, not two to the first one
+//  ready (which would make three tasks on three workers take twice as
+//  long). No timing: which worker ran each task is the evidence.
+static void
+test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 3 });
+    assert_non_null (pool);
+    zx_future_t *futures [3];
+    for (int i = 0; i < 3; i++)
+        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 300));
+    s_wait_all (futures, 3);
+    int64_t pids [3], serials [3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
+        const zx_values_t *result = zx_future_result (futures [i]);
+        assert_int_equal (zx_values_get_int (result, 0, &pids [i]), ZX_OK);
+        assert_int_equal (zx_values_get_int (result, 2, &serials [i]), ZX_OK);
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            assert_true (pids [i] != pids [j] || serials [i] != serials [j]);
+    for (int i = 0; i < 3; i++)
+        zx_future_destroy (&futures [i]);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 static void
 test_task_error_reaches_the_future (void **state)
 {
@@ -592,6 +623,7 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
 #define POOL_CASES                                                          \
     cmocka_unit_test (test_ten_thousand_tiny_tasks_give_right_results),    \
     cmocka_unit_test (test_three_workers_run_three_sleeps_at_once),        \
+    cmocka_unit_test (test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers), \
     cmocka_unit_test (test_default_window_still_spreads_slow_tasks_after_tiny_ones), \
     cmocka_unit_test (test_task_error_reaches_the_future),                 \
     cmocka_unit_test (test_unknown_task_fails_with_no_such_task),          \

@@ -191,6 +191,7 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
     self->slots = calloc ((size_t) self->max_workers, sizeof (s_slot_t));
     if (!self->dispatch || !self->slots)
         goto fail;
+    zx__dispatch_expect (self->dispatch, (size_t) self->max_workers);
     for (int i = 0; i < self->max_workers; i++) {
         self->slots [i].owner = self;
         self->slots [i].index = i;
