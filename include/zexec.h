@@ -545,8 +545,13 @@ typedef struct {
     //  submission from a coroutine on the executor's loop waits for room;
     //  from anywhere else it fails with ZX_EQUEUE_FULL. 0 means 1,000,000.
     size_t max_queue;
-    //  Where workers connect, e.g. "inproc://..." or "ipc://...". NULL picks
-    //  a fresh inproc (threads) or ipc (processes) endpoint.
+    //  Where the pool's workers connect: any ZeroMQ endpoint the workers
+    //  can reach, e.g. "inproc://name" (threads only), "ipc:///path" or
+    //  "tcp://127.0.0.1:5600"; a wildcard ("tcp://127.0.0.1:*", "ipc://*")
+    //  binds a free one, which zx_executor_endpoint then returns. NULL picks
+    //  a fresh inproc (threads) or ipc (processes) endpoint. This face has
+    //  no authentication: bind tcp to a loopback or private address only
+    //  (a broker with CURVE keys is the way across machines).
     const char *endpoint;
     //  How many times a task goes to another worker when the worker
     //  holding it dies or vanishes (0 to 15). 0, the default, fails its

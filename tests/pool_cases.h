@@ -241,6 +241,35 @@ test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers (void **st
     zx_loop_destroy (&loop);
 }
 
+//  The endpoint is data: the same pool over tcp loopback, on a port the
+//  system picks, gives the same results.
+static void
+test_a_pool_on_a_tcp_endpoint_gives_right_results (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) {
+        .max_workers = 2, .endpoint = "tcp://127.0.0.1:*" });
+    assert_non_null (pool);
+    const char *endpoint = zx_executor_endpoint (pool);
+    assert_non_null (endpoint);
+    assert_memory_equal (endpoint, "tcp://127.0.0.1:", 16);
+    assert_null (strchr (endpoint, '*'));
+    enum { COUNT = 1000 };
+    zx_future_t *futures [COUNT];
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    s_wait_all (futures, COUNT);
+    for (int i = 0; i < COUNT; i++) {
+        int64_t value = -1;
+        assert_int_equal (zx_future_result_int (futures [i], &value), ZX_OK);
+        assert_int_equal (value, (int64_t) i * i);
+        zx_future_destroy (&futures [i]);
+    }
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 static void
 test_task_error_reaches_the_future (void **state)
 {
@@ -624,6 +653,7 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     cmocka_unit_test (test_ten_thousand_tiny_tasks_give_right_results),    \
     cmocka_unit_test (test_three_workers_run_three_sleeps_at_once),        \
     cmocka_unit_test (test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers), \
+    cmocka_unit_test (test_a_pool_on_a_tcp_endpoint_gives_right_results), \
     cmocka_unit_test (test_default_window_still_spreads_slow_tasks_after_tiny_ones), \
     cmocka_unit_test (test_task_error_reaches_the_future),                 \
     cmocka_unit_test (test_unknown_task_fails_with_no_such_task),          \

@@ -181,9 +181,20 @@ s_new (const zx_executor_opts_t *opts, bool is_process)
         goto fail;
     zsock_set_rcvhwm (self->router, 0);
     zsock_set_sndhwm (self->router, 0);
-    if (zsock_bind (self->router, "%s", self->endpoint) != 0) {
+    //  zsock_bind returns the port for tcp, 0 otherwise, -1 on failure
+    if (zsock_bind (self->router, "%s", self->endpoint) == -1) {
         zx_log_error (self->log, "cannot bind %s: %s", self->endpoint, zmq_strerror (errno));
         goto fail;
+    }
+    //  A wildcard ("tcp://127.0.0.1:*", "ipc://*") became a real address:
+    //  that is where the workers connect
+    const char *bound = zsock_endpoint (self->router);
+    if (bound && strcmp (bound, self->endpoint) != 0) {
+        char *copy = strdup (bound);
+        if (!copy)
+            goto fail;
+        free (self->endpoint);
+        self->endpoint = copy;
     }
     zx__dispatch_events_t events = { s_complete, s_dispatched, s_idle, s_worker_event };
     self->dispatch = zx__dispatch_new (zsock_resolve (self->router), &events, self,
