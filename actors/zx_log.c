@@ -7,10 +7,16 @@
     renders every piece into a single buffer (on the stack, moved to the
     heap only for long lines) that ends in '\n' and leaves in one write(2).
     One write per record is what keeps lines from many threads and
-    processes whole: the kernel never splits a pipe write of up to PIPE_BUF
-    bytes (4096 on Linux), and on Linux writes to a regular file through an
-    inherited or O_APPEND descriptor do not mix either. (A longer line into
-    a pipe may be split by the kernel itself; no logger can prevent that.)
+    processes whole: on Linux, writes to a regular file through an
+    inherited or O_APPEND descriptor do not mix, and the kernel never
+    splits a pipe write of up to PIPE_BUF bytes (4096). A longer line into
+    a pipe, socket or terminal may be split, so there every record is
+    written under a lock: a mutex among the process's threads and a POSIX
+    record lock (fcntl) on the file among processes, which holds even for
+    the descriptor that process workers inherit (flock would not: it
+    belongs to the open file, which they share). A writer waits for that
+    lock at most S_LOCK_WAIT_MS, then writes anyway: a process stopped
+    (SIGSTOP) while it holds the lock must not stop everyone's logging.
     Configurations that are replaced are never freed, since a record on
     another thread may still be reading one; they stay chained to the
     current one, tiny and rare.
@@ -27,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #if defined (__linux__)
 #   include <sys/syscall.h>
 #elif defined (__FreeBSD__) || defined (__OpenBSD__)
@@ -111,6 +119,9 @@ static s_config_t s_default_config = {
 static _Atomic (s_config_t *) s_config = &s_default_config;
 static pthread_mutex_t s_config_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int s_fd = STDERR_FILENO;
+static atomic_int s_fd_locks = -1;          //  s_fd needs the lock: -1 unknown
+static pthread_mutex_t s_write_lock = PTHREAD_MUTEX_INITIALIZER;
+#define S_LOCK_WAIT_MS 50
 
 static zx_logger_t *s_buckets [S_BUCKETS];
 static pthread_mutex_t s_loggers_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -318,6 +329,7 @@ zx__log_level (void)
 int
 zx_log_set_fd (int fd)
 {
+    atomic_store (&s_fd_locks, -1);
     return atomic_exchange (&s_fd, fd);
 }
 
@@ -668,6 +680,47 @@ s_write_all (int fd, const char *data, size_t size)
     }
 }
 
+//  Takes (F_WRLCK) or drops (F_UNLCK) the record lock on fd; taking it
+//  gives up after S_LOCK_WAIT_MS. Returns true if the lock is held.
+static bool
+s_file_lock (int fd, short type)
+{
+    struct flock lock = { .l_type = type, .l_whence = SEEK_SET };
+    for (int waited_us = 0; waited_us < S_LOCK_WAIT_MS * 1000; waited_us += 200) {
+        if (fcntl (fd, F_SETLK, &lock) == 0)
+            return true;
+        if (type == F_UNLCK || (errno != EAGAIN && errno != EACCES && errno != EINTR))
+            return false;           //  No locks on this file: write without
+        nanosleep (&(struct timespec) { 0, 200 * 1000 }, NULL);
+    }
+    return false;
+}
+
+//  Writes one whole record to fd (see DESIGN above)
+static void
+s_emit (int fd, const char *data, size_t size)
+{
+    int locks = atomic_load (&s_fd_locks);
+    if (locks < 0) {
+        struct stat info;
+        locks = fstat (fd, &info) == 0 && !S_ISREG (info.st_mode);
+        atomic_store (&s_fd_locks, locks);
+    }
+    if (!locks) {
+        s_write_all (fd, data, size);
+        return;
+    }
+    int saved_cancel;
+    pthread_setcancelstate (PTHREAD_CANCEL_DISABLE, &saved_cancel);
+    pthread_mutex_lock (&s_write_lock);
+    bool held = s_file_lock (fd, F_WRLCK);
+    s_write_all (fd, data, size);
+    if (held)
+        s_file_lock (fd, F_UNLCK);
+    pthread_mutex_unlock (&s_write_lock);
+    pthread_setcancelstate (saved_cancel, NULL);
+}
+
 void
 zx_logv (zx_logger_t *logger, zx_log_level_t level, const char *format,
          va_list args)
@@ -728,7 +781,7 @@ zx_logv (zx_logger_t *logger, zx_log_level_t level, const char *format,
     }
     //  s_buf_reserve always leaves one spare byte, even when full
     line.data [line.size++] = '\n';
-    s_write_all (atomic_load (&s_fd), line.data, line.size);
+    s_emit (atomic_load (&s_fd), line.data, line.size);
 
     s_buf_fini (&line);
     s_buf_fini (&message);

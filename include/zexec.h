@@ -210,8 +210,12 @@ bool zx_call_cancelled (zx_call_t *call);
     Format fields: %(name)s %(message)s %(levelname)s %(threadName)s
     %(process)s (also %(process)d) %(asctime)s, with optional width and
     left-justification as in %(name)18s or %(name)-18s. Each record is
-    written with one write() call, so lines from many threads and processes
-    never interleave.                                                     */
+    written with one write() call; into a pipe, socket or terminal, under
+    a lock that the process's threads and zexec's other processes on the
+    same file respect (see zx_log.c). Lines from many threads and
+    processes therefore never interleave, whatever their length, unless a
+    process holds the lock stopped for over 50 ms, after which the others
+    write without it.                                                     */
 
 typedef struct zx_logger zx_logger_t;
 

@@ -565,6 +565,85 @@ test_processes_flooding_one_pipe_never_interleave (void **state)
     free (text);
 }
 
+//  Lines far over PIPE_BUF, which the kernel may split into pieces on a
+//  pipe, from threads and processes at once: each must still come out
+//  whole. Every writer fills its lines with its own letter.
+#define LONG_LINE       20000
+#define LONG_RECORDS    40
+
+static void
+s_long_lines (char letter)
+{
+    char *payload = malloc (LONG_LINE + 1);
+    assert_non_null (payload);
+    memset (payload, letter, LONG_LINE);
+    payload [LONG_LINE] = 0;
+    zx_logger_t *logger = zx_log_getf ("long.%c", letter);
+    for (int i = 0; i < LONG_RECORDS; i++)
+        zx_log_info (logger, "%s", payload);
+    free (payload);
+}
+
+static void *
+s_long_flooder (void *arg)
+{
+    s_long_lines (*(const char *) arg);
+    return NULL;
+}
+
+static void
+test_long_lines_from_threads_and_processes_never_interleave (void **state)
+{
+    (void) state;
+    assert_int_equal (zx_log_basic_config (ZX_LOG_INFO, "%(name)s %(message)s"), ZX_OK);
+    capture_t capture;
+    s_capture_start (&capture);
+    //  Processes first: a fork while threads log could copy a held lock
+    static const char letters [] = "abcdefg";
+    pid_t pids [3];
+    for (int p = 0; p < 3; p++) {
+        pids [p] = fork ();
+        assert_true (pids [p] >= 0);
+        if (pids [p] == 0) {
+            s_long_lines (letters [p]);
+            _exit (0);
+        }
+    }
+    pthread_t threads [4];
+    for (int t = 0; t < 4; t++)
+        assert_int_equal (pthread_create (&threads [t], NULL, s_long_flooder,
+                                          (void *) &letters [3 + t]), 0);
+    for (int t = 0; t < 4; t++)
+        pthread_join (threads [t], NULL);
+    for (int p = 0; p < 3; p++) {
+        int status;
+        assert_int_equal (waitpid (pids [p], &status, 0), pids [p]);
+        assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
+    char *text = s_capture_stop (&capture);
+    int seen [7] = { 0 };
+    size_t lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r (text, "\n", &save); line;
+         line = strtok_r (NULL, "\n", &save), lines++) {
+        //  "long.X " then LONG_LINE times X
+        assert_int_equal (strlen (line), 7 + LONG_LINE);
+        assert_memory_equal (line, "long.", 5);
+        char letter = line [5];
+        assert_true (letter >= 'a' && letter <= 'g');
+        assert_int_equal (line [6], ' ');
+        for (size_t i = 7; i < 7 + LONG_LINE; i++)
+            if (line [i] != letter)
+                fail_msg ("a line of writer %c has a '%c' at byte %zu: lines mixed",
+                          letter, line [i], i);
+        seen [letter - 'a']++;
+    }
+    assert_int_equal (lines, 7 * LONG_RECORDS);
+    for (int w = 0; w < 7; w++)
+        assert_int_equal (seen [w], LONG_RECORDS);
+    free (text);
+}
+
 static void
 test_huge_message_comes_out_as_one_line (void **state)
 {
@@ -697,6 +776,7 @@ static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_thread_set_name_truncates_to_63_bytes),
     cmocka_unit_test (test_threads_flooding_one_pipe_never_interleave),
     cmocka_unit_test (test_processes_flooding_one_pipe_never_interleave),
+    cmocka_unit_test (test_long_lines_from_threads_and_processes_never_interleave),
     cmocka_unit_test (test_huge_message_comes_out_as_one_line),
     cmocka_unit_test (test_asctime_has_python_default_shape),
     cmocka_unit_test (test_logging_keeps_errno),
