@@ -424,7 +424,8 @@ zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
                               const char *format, ...) ZX_PRINTF (3, 4);
 
 //  Cancels the future if it has not finished. Work still queued is
-//  removed, never runs, and the future is cancelled at once. A task a
+//  removed, never runs, and the future is cancelled at once ("cancelled
+//  before it ran"). A task a
 //  local pool's worker already holds is asked to stop, and its future
 //  stays running until it has, then ends cancelled with a message that
 //  says how: "cancelled before it started"; "cancelled while running: the
