@@ -634,10 +634,18 @@ typedef struct {
     //  deadline before it started" or "while running") and the task is
     //  withdrawn or asked to stop as zx_future_cancel does.
     int64_t timeout_ms;
+    //  How many times this task goes to another worker when the worker
+    //  holding it dies or vanishes, instead of the executor's retries:
+    //  1 to 15; 0 (the default) takes the executor's setting, and
+    //  ZX_NO_RETRIES none at all (for a task that must not run twice).
+    int retries;
 } zx_task_opts_t;
 
-//  zx_run_in_executor with options (NULL: none). A negative timeout fails
-//  the future with ZX_EINVAL.
+//  zx_task_opts_t.retries: this task is never sent again
+#define ZX_NO_RETRIES (-1)
+
+//  zx_run_in_executor with options (NULL: none). A negative timeout, or
+//  retries outside ZX_NO_RETRIES..15, fails the future with ZX_EINVAL.
 zx_future_t *zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor,
                                       const char *task, zx_values_t *args,
                                       const zx_task_opts_t *opts);

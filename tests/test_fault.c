@@ -449,13 +449,17 @@ s_wait_pid_file (const char *path, int64_t timeout_ms)
 //  1. A worker killed mid-task
 
 //  Three workers, one request each at a time: the victim's announce_nap,
-//  two naps and twenty squares in flight around it.
+//  two naps and twenty squares in flight around it. The pool has
+//  pool_retries; the victim task its own task_retries (zx_task_opts_t:
+//  0 takes the pool's), and retries says which of the two it ends with.
 static void
-s_kill_mid_task (int retries)
+s_kill_mid_task (int pool_retries, int task_retries)
 {
+    int retries = task_retries == 0 ? pool_retries
+                : task_retries == ZX_NO_RETRIES ? 0 : task_retries;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) {
-        .max_workers = 3, .window = 1, .retries = retries });
+        .max_workers = 3, .window = 1, .retries = pool_retries });
     assert_non_null (pool);
     s_warm_up (loop, pool, 3);
     char path [300];
@@ -463,8 +467,11 @@ s_kill_mid_task (int retries)
     enum { OTHERS = 22 };
     zx_future_t *victim, *others [OTHERS];
     int victim_calls = 0, calls [OTHERS] = { 0 };
-    victim = s_submit (loop, pool, "announce_nap", zx_values_pack ("sii", path, (int64_t) 1500,
-                                                                    (int64_t) 7), &victim_calls);
+    victim = zx_run_in_executor_opts (loop, pool, "announce_nap",
+                                      zx_values_pack ("sii", path, (int64_t) 1500, (int64_t) 7),
+                                      &(zx_task_opts_t) { .retries = task_retries });
+    assert_non_null (victim);
+    assert_int_equal (zx_future_add_done_callback (victim, s_on_done, &victim_calls), ZX_OK);
     for (int i = 0; i < 2; i++)
         others [i] = s_submit (loop, pool, "nap", zx_values_pack ("i", (int64_t) 400), &calls [i]);
     for (int i = 2; i < OTHERS; i++)
@@ -532,7 +539,7 @@ static void
 test_a_worker_killed_mid_task_fails_only_that_task_at_once_naming_pid_signal_and_task (void **state)
 {
     (void) state;
-    s_kill_mid_task (0);
+    s_kill_mid_task (0, 0);
     s_passed = true;
 }
 
@@ -540,7 +547,48 @@ static void
 test_with_retries_a_worker_killed_mid_task_has_its_task_complete_on_another_worker (void **state)
 {
     (void) state;
-    s_kill_mid_task (1);
+    s_kill_mid_task (1, 0);
+    s_passed = true;
+}
+
+//  Retries per task: a task may allow them in a pool that does not, and
+//  a task that must not run twice refuses them in a pool that allows them
+static void
+test_a_task_with_its_own_retries_completes_in_a_pool_without (void **state)
+{
+    (void) state;
+    s_kill_mid_task (0, 2);
+    s_passed = true;
+}
+
+static void
+test_a_task_with_no_retries_fails_at_once_in_a_pool_with_them (void **state)
+{
+    (void) state;
+    s_kill_mid_task (3, ZX_NO_RETRIES);
+    s_passed = true;
+}
+
+static void
+test_task_retries_out_of_range_fail_the_future_clearly (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    assert_non_null (pool);
+    const int bad [] = { -2, 16 };
+    for (size_t i = 0; i < 2; i++) {
+        zx_future_t *future = zx_run_in_executor_opts (loop, pool, "square",
+                                                       zx_values_pack ("i", (int64_t) 3),
+                                                       &(zx_task_opts_t) { .retries = bad [i] });
+        assert_non_null (future);
+        assert_true (zx_future_done (future));
+        assert_int_equal (zx_future_error (future), ZX_EINVAL);
+        assert_non_null (strstr (zx_future_message (future), "ZX_NO_RETRIES (-1) to 15"));
+        zx_future_destroy (&future);
+    }
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
     s_passed = true;
 }
 
@@ -1293,6 +1341,9 @@ test_destroying_a_pool_with_a_stopped_idle_worker_kills_it_after_the_grace (void
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_worker_killed_mid_task_fails_only_that_task_at_once_naming_pid_signal_and_task),
     cmocka_unit_test (test_with_retries_a_worker_killed_mid_task_has_its_task_complete_on_another_worker),
+    cmocka_unit_test (test_a_task_with_its_own_retries_completes_in_a_pool_without),
+    cmocka_unit_test (test_a_task_with_no_retries_fails_at_once_in_a_pool_with_them),
+    cmocka_unit_test (test_task_retries_out_of_range_fail_the_future_clearly),
     cmocka_unit_test (test_a_task_that_kills_every_worker_is_quarantined_after_retries_plus_one_attempts),
     cmocka_unit_test (test_a_crash_before_decoding_the_arguments_fails_the_task_or_retries_it),
     cmocka_unit_test (test_a_crash_after_the_task_ran_before_its_reply_fails_it_or_runs_it_again),

@@ -50,7 +50,6 @@ struct zx__client {
     zx_loop_t *loop;
     int heartbeat_ms;
     int liveness;
-    uint8_t flags;
     uint64_t next_corr;
     zx__idmap_t entries;
     zx__batch_t out;
@@ -67,15 +66,15 @@ struct zx__client {
 
 zx__client_t *
 zx__client_new (const char *endpoint, const char *service, int heartbeat_ms,
-                int liveness, uint8_t flags, void (*idle) (void *owner), void *owner)
+                int liveness, void (*idle) (void *owner), void *owner)
 {
-    return zx__client_new_secure (endpoint, service, heartbeat_ms, liveness, flags, NULL, NULL,
+    return zx__client_new_secure (endpoint, service, heartbeat_ms, liveness, NULL, NULL,
                                   idle, owner);
 }
 
 zx__client_t *
 zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_ms,
-                       int liveness, uint8_t flags, const char *server_key, const char *cert,
+                       int liveness, const char *server_key, const char *cert,
                        void (*idle) (void *owner), void *owner)
 {
     if (!endpoint || (service && (!*service || strlen (service) > 255)))
@@ -87,7 +86,6 @@ zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_
     self->service = strdup (service ? service : "default");
     self->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 1000;
     self->liveness = liveness > 0 ? liveness : 3;
-    self->flags = flags;
     self->next_corr = 1;
     self->idle = idle;
     self->owner = owner;
@@ -423,7 +421,8 @@ s_cancel (zx_future_t *future, void *arg)
 }
 
 void
-zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx_values_t *args)
+zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx_values_t *args,
+                   uint8_t flags)
 {
     size_t name_len = task ? strlen (task) : 0;
     size_t size = 0;
@@ -439,7 +438,7 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
         entry->future = zx__future_ref (future);
         entry->corr = self->next_corr++;
         memcpy (entry->task, task, name_len + 1);
-        if (zx__batch_add_request (&self->out, entry->corr, 1, self->flags, task, name_len,
+        if (zx__batch_add_request (&self->out, entry->corr, 1, flags, task, name_len,
                                    data, size) != ZX_OK
         ||  !zx__idmap_put (&self->entries, entry->corr, entry)) {
             zx_future_destroy (&entry->future);

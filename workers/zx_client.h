@@ -17,7 +17,7 @@ typedef struct zx__client zx__client_t;
 //  ZEXEC_SERVER_KEY and ZEXEC_CERT in the environment it uses CURVE (see
 //  zx__client_new_secure).
 zx__client_t *zx__client_new (const char *endpoint, const char *service,
-                              int heartbeat_ms, int liveness, uint8_t flags,
+                              int heartbeat_ms, int liveness,
                               void (*idle) (void *owner), void *owner);
 
 //  As zx__client_new, and with CURVE when server_key (Z85 or a certificate
@@ -25,7 +25,7 @@ zx__client_t *zx__client_new (const char *endpoint, const char *service,
 //  the environment's ZEXEC_SERVER_KEY and ZEXEC_CERT, when set, are used
 //  instead. NULL (with the reason logged) when a key cannot be read.
 zx__client_t *zx__client_new_secure (const char *endpoint, const char *service,
-                                     int heartbeat_ms, int liveness, uint8_t flags,
+                                     int heartbeat_ms, int liveness,
                                      const char *server_key, const char *cert,
                                      void (*idle) (void *owner), void *owner);
 
@@ -37,9 +37,10 @@ void zx__client_destroy (zx__client_t **self_p);
 zx_err_t zx__client_attach (zx__client_t *self, zx_loop_t *loop);
 
 //  Sends task (args, taken) for future, which the client references until
-//  it completes it, exactly once. Errors fail the future.
+//  it completes it, exactly once; flags go on the wire (their low 4 bits:
+//  retries allowed). Errors fail the future.
 void zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task,
-                        zx_values_t *args);
+                        zx_values_t *args, uint8_t flags);
 
 //  Returns how many requests await their reply.
 size_t zx__client_outstanding (const zx__client_t *self);

@@ -754,6 +754,16 @@ s_wait_for_room (zx_executor_t *self, zx_loop_t *loop)
     return ZX_OK;
 }
 
+//  A request's wire flags: its retries, the task's own or else the
+//  executor's (opts checked by zx_run_in_executor_opts)
+static uint8_t
+s_flags (const zx_executor_t *self, const zx_task_opts_t *opts)
+{
+    if (!opts || opts->retries == 0)
+        return self->retries;
+    return opts->retries == ZX_NO_RETRIES ? 0 : (uint8_t) opts->retries;
+}
+
 static void
 s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
           const char *task, zx_values_t *args, const zx_task_opts_t *opts)
@@ -783,7 +793,7 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
                              "for an answer from the broker", zx__client_outstanding (self->client));
     else
     if (self->client) {
-        zx__client_submit (self->client, future, task, args);
+        zx__client_submit (self->client, future, task, args, s_flags (self, opts));
         args = NULL;
     }
     else {
@@ -791,7 +801,7 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
         const void *data = args ? zx__values_data (args, &size) : "";
         zx_err_t code;
         zx__request_t *request = zx__dispatch_submit (self->dispatch, task, data, size,
-                                                      self->retries, future, &code);
+                                                      s_flags (self, opts), future, &code);
         if (request) {
             zx__future_ref (future);
             zx__future_set_canceller (future, s_cancel, request);
@@ -915,6 +925,12 @@ zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor, const char *t
     }
     if (opts && opts->timeout_ms < 0) {
         zx_future_set_error (future, ZX_EINVAL, "timeout_ms is negative");
+        zx_values_destroy (&args);
+        return future;
+    }
+    if (opts && (opts->retries < ZX_NO_RETRIES || opts->retries > 15)) {
+        zx_future_set_error (future, ZX_EINVAL, "retries is %d: ZX_NO_RETRIES (-1) to 15",
+                             opts->retries);
         zx_values_destroy (&args);
         return future;
     }
@@ -1095,11 +1111,11 @@ zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts)
     self->log = zx_log_get ("zexec.executor");
     self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
     self->task_timeout_ms = opts->task_timeout_ms;
+    self->retries = (uint8_t) opts->retries;
     self->cancel_grace_ms = opts->cancel_grace_ms ? opts->cancel_grace_ms : ZX_CANCEL_GRACE_MS;
     self->endpoint = strdup (endpoint);
     self->client = zx__client_new_secure (endpoint, opts->service, opts->heartbeat_ms,
-                                          opts->liveness, (uint8_t) opts->retries,
-                                          opts->curve_server_key, opts->curve_cert, s_idle, self);
+                                          opts->liveness, opts->curve_server_key, opts->curve_cert, s_idle, self);
     if (!self->endpoint || !self->client) {
         zx_executor_destroy (&self);
         return NULL;
