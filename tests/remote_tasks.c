@@ -29,13 +29,11 @@ ZX_TASK (whoami)
     return 0;
 }
 
-//  sleep_ms (ms) -> [pid, thread name]. Sleeps in short slices and stops
-//  early once the caller cancels, where the runtime tells it so.
-ZX_TASK (sleep_ms)
+//  Sleeps ms in short slices; false when the caller cancelled meanwhile
+//  (where the runtime tells it so).
+static bool
+s_sleep (zx_call_t *call, int64_t ms)
 {
-    int64_t ms;
-    if (zx_call_arg_int (call, 0, &ms))
-        return -1;
     struct timespec start, now;
     clock_gettime (CLOCK_MONOTONIC, &start);
     while (true) {
@@ -43,15 +41,41 @@ ZX_TASK (sleep_ms)
         int64_t left = ms - ((int64_t) (now.tv_sec - start.tv_sec) * 1000
                              + (now.tv_nsec - start.tv_nsec) / 1000000);
         if (left <= 0)
-            break;
+            return true;
         if (zx_call_cancelled (call))
-            return zx_call_fail (call, "sleep cancelled");
+            return false;
         int64_t slice = left < 10 ? left : 10;
         struct timespec delay = { 0, slice * 1000000 };
         while (nanosleep (&delay, &delay) && errno == EINTR)
             ;
     }
+}
+
+//  sleep_ms (ms) -> [pid, thread name]. Sleeps in short slices and stops
+//  early once the caller cancels, where the runtime tells it so.
+ZX_TASK (sleep_ms)
+{
+    int64_t ms;
+    if (zx_call_arg_int (call, 0, &ms))
+        return -1;
+    if (!s_sleep (call, ms))
+        return zx_call_fail (call, "sleep cancelled");
     zx_values_add_int (zx_call_result (call), getpid ());
     zx_values_add_str (zx_call_result (call), zx_thread_name ());
     return 0;
+}
+
+//  slow_square (n, ms) -> [n * n, pid, parent pid]: square after a sleep
+//  of ms, so that work spreads over many workers; the parent pid tells a
+//  pool process of a zexec-worker --processes from the worker itself.
+ZX_TASK (slow_square)
+{
+    int64_t n, ms;
+    if (zx_call_arg_int (call, 0, &n) || zx_call_arg_int (call, 1, &ms))
+        return -1;
+    if (!s_sleep (call, ms))
+        return zx_call_fail (call, "sleep cancelled");
+    zx_values_add_int (zx_call_result (call), n * n);
+    zx_values_add_int (zx_call_result (call), getpid ());
+    return zx_call_return_int (call, getppid ());
 }

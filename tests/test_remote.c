@@ -35,7 +35,7 @@ static const zx_executor_opts_t s_remote_opts = { .heartbeat_ms = 100, .liveness
 //  Child processes: those of testutil.h, listed here so that the
 //  teardown kills and reaps them and shows their logs
 
-#define MAX_CHILDREN 32
+#define MAX_CHILDREN 64
 
 static zx_test_child_t s_children [MAX_CHILDREN];
 static size_t s_child_count;
@@ -134,18 +134,35 @@ s_broker_start (s_broker_t *broker, int port, const char *extra, const char *val
     s_broker_start_with (broker, port, more);
 }
 
+//  Starts a zexec-worker with a pool of size threads (or with processes,
+//  pool processes), serving service (NULL for the default) at the broker,
+//  with short heartbeats.
+static zx_test_child_t *
+s_worker_start_with (const s_broker_t *broker, int size, bool processes, const char *service)
+{
+    char count [16];
+    snprintf (count, sizeof count, "%d", size);
+    const char *more [4] = { NULL };
+    int next = 0;
+    if (processes)
+        more [next++] = "--processes";
+    if (service) {
+        more [next++] = "--service";
+        more [next++] = service;
+    }
+    const char *argv [] = { ZX_WORKER_PROGRAM, "--connect", broker->endpoint,
+                            "--tasks", ZX_TEST_TASKS, "--workers", count,
+                            "--heartbeat", HEARTBEAT_MS, "--liveness", LIVENESS, "--verbose",
+                            more [0], more [1], more [2], NULL };
+    return s_spawn (argv);
+}
+
 //  Starts a zexec-worker with threads pool threads, serving service (NULL
 //  for the default) at the broker, with short heartbeats.
 static zx_test_child_t *
 s_worker_start (const s_broker_t *broker, int threads, const char *service)
 {
-    char count [16];
-    snprintf (count, sizeof count, "%d", threads);
-    const char *argv [] = { ZX_WORKER_PROGRAM, "--connect", broker->endpoint,
-                            "--tasks", ZX_TEST_TASKS, "--workers", count,
-                            "--heartbeat", HEARTBEAT_MS, "--liveness", LIVENESS, "--verbose",
-                            service ? "--service" : NULL, service, NULL };
-    return s_spawn (argv);
+    return s_worker_start_with (broker, threads, false, service);
 }
 
 //  The broker names a worker "worker HOST.PID.GENERATION" in its log and
@@ -165,6 +182,28 @@ s_wait_ready (const s_broker_t *broker, const zx_test_child_t *worker)
     s_worker_name (name, sizeof name, worker->pid);
     if (!zx_test_log_wait_running (broker->child->log, name, " ready", 1, 10000))
         fail_msg ("%s never became ready at the broker", name);
+}
+
+//  Starts count zexec-workers of threads threads each into workers, and
+//  waits until the broker has each one ready.
+static void
+s_workers_start (const s_broker_t *broker, zx_test_child_t **workers, int count, int threads)
+{
+    for (int i = 0; i < count; i++)
+        workers [i] = s_worker_start (broker, threads, NULL);
+    for (int i = 0; i < count; i++)
+        s_wait_ready (broker, workers [i]);
+}
+
+//  Which of count workers has the pid a task returned; fails when none.
+static int
+s_worker_index (zx_test_child_t *const *workers, int count, int64_t pid)
+{
+    for (int i = 0; i < count; i++)
+        if (workers [i]->pid == pid)
+            return i;
+    fail_msg ("pid %lld is none of the %d workers", (long long) pid, count);
+    return -1;
 }
 
 //  --------------------------------------------------------------------
@@ -514,14 +553,21 @@ test_a_broker_killed_and_restarted_fails_work_in_flight_then_serves_again (void 
     s_passed = true;
 }
 
-//  A broker stopped with SIGTERM answers what it still holds before it
-//  goes, and its workers and coordinators find the next one.
+//  A broker stopped with sig (SIGTERM or SIGINT) answers what it still
+//  holds before it goes, and its workers and coordinators find the next
+//  one.
 static void
-test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down (void **state)
+s_broker_stopped_by_signal_fails_work_in_flight_as_shut_down (int sig)
 {
-    (void) state;
     s_broker_t broker;
+    //  A program started in the background by a shell without job control
+    //  ignores SIGINT, and so would the broker it starts: start it with the
+    //  default action, whatever this process inherited
+    struct sigaction inherited;
+    sigaction (sig, NULL, &inherited);
+    signal (sig, SIG_DFL);
     s_broker_start (&broker, 0, NULL, NULL);
+    sigaction (sig, &inherited, NULL);
     zx_test_child_t *worker = s_worker_start (&broker, 2, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
@@ -530,9 +576,12 @@ test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down (void **sta
     for (int i = 0; i < 4; i++)
         futures [i] = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
     zx_sleep (200);
-    int status = s_child_stop (broker.child, SIGTERM, 5000);
+    int status = s_child_stop (broker.child, sig, 5000);
     assert_true (WIFEXITED (status));
     assert_int_equal (WEXITSTATUS (status), 0);
+    char said [64];
+    snprintf (said, sizeof said, "signal %d: shutting down", sig);
+    assert_int_equal (zx_test_log_count (broker.child->log, said, NULL), 1);
     s_wait_all (futures, 4, 3000);
     for (int i = 0; i < 4; i++)
         if (zx_future_error (futures [i]) != ZX_ESHUTDOWN
@@ -551,6 +600,20 @@ test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down (void **sta
     zx_executor_destroy (&remote);
     zx_loop_destroy (&loop);
     s_passed = true;
+}
+
+static void
+test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down (void **state)
+{
+    (void) state;
+    s_broker_stopped_by_signal_fails_work_in_flight_as_shut_down (SIGTERM);
+}
+
+static void
+test_a_broker_stopped_with_sigint_fails_work_in_flight_as_shut_down (void **state)
+{
+    (void) state;
+    s_broker_stopped_by_signal_fails_work_in_flight_as_shut_down (SIGINT);
 }
 
 //  A broker that stops answering, its connections open (SIGSTOP), is
@@ -660,10 +723,7 @@ test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks (void **state
     s_broker_t broker;
     s_broker_start (&broker, 0, NULL, NULL);
     zx_test_child_t *workers [PROCESSES];
-    for (int i = 0; i < PROCESSES; i++)
-        workers [i] = s_worker_start (&broker, THREADS, NULL);
-    for (int i = 0; i < PROCESSES; i++)
-        s_wait_ready (&broker, workers [i]);
+    s_workers_start (&broker, workers, PROCESSES, THREADS);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = s_remote_new (&broker, NULL);
     zx_future_t **futures = calloc (COUNT, sizeof (zx_future_t *));
@@ -676,12 +736,7 @@ test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks (void **state
     int ran [PROCESSES] = { 0 };
     for (int i = 0; i < COUNT; i++) {
         assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
-        int64_t pid = s_result_int (futures [i], 1);
-        int which = 0;
-        while (which < PROCESSES && workers [which]->pid != pid)
-            which++;
-        assert_true (which < PROCESSES);
-        ran [which]++;
+        ran [s_worker_index (workers, PROCESSES, s_result_int (futures [i], 1))]++;
     }
     int used = 0;
     for (int i = 0; i < PROCESSES; i++)
@@ -692,6 +747,111 @@ test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks (void **state
     s_destroy_all (futures, COUNT);
     free (futures);
     zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  Fifty zexec-workers of one thread each: the broker sees fifty workers
+//  (the test above has fifty threads in ten). Five hundred squares that
+//  take 20 ms each come back right, every one of the fifty ran some, and
+//  together they take far less than the 10 s one worker would.
+static void
+test_fifty_workers_on_one_broker_all_run_work_and_give_right_results (void **state)
+{
+    (void) state;
+    enum { WORKERS = 50, COUNT = 500, TASK_MS = 20 };
+    s_broker_t broker;
+    s_broker_start (&broker, 0, NULL, NULL);
+    zx_test_child_t *workers [WORKERS];
+    int64_t start = zx_test_now_ms ();
+    s_workers_start (&broker, workers, WORKERS, 1);
+    int64_t ready_ms = zx_test_now_ms () - start;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    zx_future_t *futures [COUNT];
+    start = zx_test_now_ms ();
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, remote, "slow_square",
+                                zx_values_pack ("ii", (int64_t) i, (int64_t) TASK_MS));
+    s_wait_all (futures, COUNT, 20000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    int ran [WORKERS] = { 0 };
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+        ran [s_worker_index (workers, WORKERS, s_result_int (futures [i], 1))]++;
+    }
+    s_destroy_all (futures, COUNT);
+    int fewest = COUNT, most = 0;
+    for (int i = 0; i < WORKERS; i++) {
+        fewest = ran [i] < fewest ? ran [i] : fewest;
+        most = ran [i] > most ? ran [i] : most;
+    }
+    print_message ("%d workers ready in %lld ms; %d tasks of %d ms in %lld ms, "
+                   "%d to %d per worker\n", WORKERS, (long long) ready_ms, COUNT, TASK_MS,
+                   (long long) elapsed, fewest, most);
+    for (int i = 0; i < WORKERS; i++)
+        if (ran [i] == 0)
+            fail_msg ("worker %d (pid %d) ran none of the %d tasks", i, (int) workers [i]->pid,
+                      COUNT);
+    assert_true (elapsed < COUNT * TASK_MS / 4);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    s_passed = true;
+}
+
+//  zexec-worker --processes --workers 2 --service crunch: a coordinator of
+//  that service gets right results from two pool processes, children of
+//  the zexec-worker, never from the zexec-worker itself; a coordinator of
+//  the default service, which nobody serves, gets "no workers".
+static void
+test_a_process_pool_worker_serves_its_service_from_two_child_processes (void **state)
+{
+    (void) state;
+    enum { COUNT = 8 };
+    s_broker_t broker;
+    s_broker_start (&broker, 0, "--no-worker-wait", "300");
+    zx_test_child_t *worker = s_worker_start_with (&broker, 2, true, "crunch");
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_opts_t opts = s_remote_opts;
+    opts.service = "crunch";
+    zx_executor_t *crunch = s_remote_new (&broker, &opts);
+    zx_future_t *futures [COUNT];
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = s_submit (loop, crunch, "slow_square",
+                                zx_values_pack ("ii", (int64_t) i, (int64_t) 100));
+    s_wait_all (futures, COUNT, 10000);
+    int64_t pids [2] = { 0, 0 };
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal (s_result_int (futures [i], 0), (int64_t) i * i);
+        int64_t pid = s_result_int (futures [i], 1);
+        if (pid == worker->pid)
+            fail_msg ("task %d ran in zexec-worker (pid %d) itself", i, (int) pid);
+        assert_int_equal (s_result_int (futures [i], 2), worker->pid);
+        if (pid != pids [0] && pid != pids [1]) {
+            if (pids [1])
+                fail_msg ("a third pid %lld, after %lld and %lld", (long long) pid,
+                          (long long) pids [0], (long long) pids [1]);
+            pids [pids [0] ? 1 : 0] = pid;
+        }
+    }
+    s_destroy_all (futures, COUNT);
+    print_message ("zexec-worker %d ran its tasks in pool processes %lld and %lld\n",
+                   (int) worker->pid, (long long) pids [0], (long long) pids [1]);
+    assert_true (pids [0] > 0 && pids [1] > 0);
+
+    zx_executor_t *remote = s_remote_new (&broker, NULL);
+    int64_t start = zx_test_now_ms ();
+    zx_future_t *future = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 3));
+    s_wait_all (&future, 1, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    assert_int_equal (zx_future_error (future), ZX_ENOWORKERS);
+    assert_string_equal (zx_future_message (future), "no workers for service default");
+    assert_true (elapsed >= 250);
+    assert_true (elapsed < 2000);
+    zx_future_destroy (&future);
+    zx_executor_destroy (&remote);
+    zx_executor_destroy (&crunch);
     zx_loop_destroy (&loop);
     s_passed = true;
 }
@@ -1073,9 +1233,12 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_with_retries_a_killed_workers_tasks_complete_on_a_second_worker),
     cmocka_unit_test (test_a_broker_killed_and_restarted_fails_work_in_flight_then_serves_again),
     cmocka_unit_test (test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down),
+    cmocka_unit_test (test_a_broker_stopped_with_sigint_fails_work_in_flight_as_shut_down),
     cmocka_unit_test (test_a_silent_broker_fails_work_in_flight_within_the_liveness),
     cmocka_unit_test (test_a_broker_restarted_at_once_fails_work_in_flight_while_new_work_flows),
     cmocka_unit_test (test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks),
+    cmocka_unit_test (test_fifty_workers_on_one_broker_all_run_work_and_give_right_results),
+    cmocka_unit_test (test_a_process_pool_worker_serves_its_service_from_two_child_processes),
     cmocka_unit_test (test_a_service_nobody_serves_fails_with_no_workers),
     cmocka_unit_test (test_coordinators_past_max_clients_get_queue_full_until_one_leaves),
     cmocka_unit_test (test_a_million_submissions_with_no_worker_fail_past_the_queue_and_stay_bounded),
