@@ -177,7 +177,8 @@ static void s_refuse_records (s_broker_t *self, zmq_msg_t *frames, size_t count,
                               uint8_t status, const char *text);
 
 static s_client_t *
-s_client (s_broker_t *self, const zmq_msg_t *identity, const char *key, bool create)
+s_client (s_broker_t *self, const zmq_msg_t *identity, const char *key, const char *address,
+          bool create)
 {
     char label [96];
     s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
@@ -194,7 +195,11 @@ s_client (s_broker_t *self, const zmq_msg_t *identity, const char *key, bool cre
         snprintf (client->key, sizeof client->key, "%s", key);
     client->last_seen_us = zx__now_us ();
     zhashx_insert (self->clients, label, client);
-    zx_log_info (self->log, "coordinator %s connected", label);
+    //  The routing id libzmq makes up says nothing: name where it came from
+    if (address && *address)
+        zx_log_info (self->log, "coordinator %s connected from %s", label, address);
+    else
+        zx_log_info (self->log, "coordinator %s connected", label);
     return client;
 }
 
@@ -399,7 +404,9 @@ s_on_client (s_broker_t *self, zmq_msg_t *frames, size_t count)
 {
     uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
     const char *key = self->auth ? zmq_msg_gets (&frames [1], "User-Id") : NULL;
-    s_client_t *client = s_client (self, &frames [0], key, command == ZX_CMD_REQUEST);
+    //  Metadata rides on the frames the peer sent, not on the routing id
+    const char *address = zmq_msg_gets (&frames [1], "Peer-Address");
+    s_client_t *client = s_client (self, &frames [0], key, address, command == ZX_CMD_REQUEST);
     if (!client && command == ZX_CMD_REQUEST) {
         //  Past --max-clients (or out of memory): its tasks fail at once
         char label [96], text [120];

@@ -728,6 +728,9 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
     worker->pid = zx__get_u32 (info + 8);
     worker->last_seen_us = zx__now_us ();
     self->workers [self->worker_count++] = worker;
+    //  Heard at once: a worker that counts the broker's silence from its
+    //  READY must not give up on a broker that took it a moment ago
+    s_send_command (self, worker, ZX_CMD_HEARTBEAT, NULL, 0);
     if (self->events.worker_event)
         self->events.worker_event (self->owner, label, -1, "");
 }

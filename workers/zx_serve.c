@@ -66,6 +66,7 @@ struct zx_worker {
     int liveness;
     int backoff_ms;
     int64_t last_heard_us;
+    bool heard;                 //  The broker spoke on this connection
     uint64_t tick_timer;
     uint64_t connect_timer;
     zx__idmap_t jobs;           //  corr -> job, this connection's
@@ -389,6 +390,11 @@ s_on_readable (zx_loop_t *loop, void *arg)
         }
         self->last_heard_us = zx__now_us ();
         self->backoff_ms = ZX_BACKOFF_MIN_MS;
+        if (!self->heard) {
+            self->heard = true;
+            zx_log_info (self->log, "the broker at %s answered: serving as %s", self->endpoint,
+                         self->identity);
+        }
         bool bye = false;
         if (count >= 2 && zmq_msg_size (&frames [0]) == ZX_PROTO_WORKER_LEN
         &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
@@ -450,6 +456,7 @@ s_connect (zx_loop_t *loop, void *arg)
     if (self->cert)
         s_watch_handshakes (self);
     self->last_heard_us = zx__now_us ();
+    self->heard = false;
     uint8_t info [ZX_READY_INFO_SIZE];
     zx__put_u32 (info, self->credits);
     zx__put_u32 (info + 4, 0);
@@ -460,7 +467,8 @@ s_connect (zx_loop_t *loop, void *arg)
     size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, strlen (self->service), sizeof info,
                         strlen (self->identity) };
     zx__send_frames (self->socket, frames, sizes, 5, ZMQ_DONTWAIT);
-    zx_log_info (self->log, "connected to %s as %s for service '%s'", self->endpoint,
+    //  libzmq connects in the background: nothing is known to be there yet
+    zx_log_info (self->log, "READY sent to %s as %s for service '%s'", self->endpoint,
                  self->identity, self->service);
 }
 
