@@ -5,7 +5,11 @@
     running and done exactly once on one of three workers, the coordinator's
     lines in their fixed order, and results holding the six squares. Where
     the seed's order is not fixed (which worker, which finishes first, the
-    order of results) the check is order-insensitive.                     */
+    order of results) the check is order-insensitive.
+
+    Over a broker (--endpoint), the coordinator prints its five lines and
+    the worker (the same program with --worker, started here with a real
+    zexec-broker on tcp loopback) prints the twelve lines of the tasks.  */
 #define _GNU_SOURCE
 #include "testutil.h"
 #include <regex.h>
@@ -15,6 +19,10 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#if !defined (ZX_BROKER_PROGRAM)
+#   error "tests/CMakeLists.txt passes the path of zexec-broker"
+#endif
+
 #define MAX_LINES 64
 
 typedef struct {
@@ -23,17 +31,31 @@ typedef struct {
     char *buffer;
 } s_output_t;
 
+//  Splits output->buffer, which it takes, into lines.
 static void
-s_run (const char *program, s_output_t *output)
+s_split (s_output_t *output, char *buffer)
 {
-    char *argv [] = { (char *) program, NULL };
-    int status = zx_test_run_capture (argv, &output->buffer);
-    assert_true (WIFEXITED (status));
-    assert_int_equal (WEXITSTATUS (status), 0);
+    output->buffer = buffer;
     output->count = 0;
     for (char *line = strtok (output->buffer, "\n"); line && output->count < MAX_LINES;
          line = strtok (NULL, "\n"))
         output->lines [output->count++] = line;
+}
+
+//  Runs program (with --endpoint endpoint unless that is NULL), which must
+//  exit 0, and keeps its output.
+static void
+s_run (const char *program, const char *endpoint, s_output_t *output)
+{
+    char *argv [] = { (char *) program, endpoint ? "--endpoint" : NULL, (char *) endpoint, NULL };
+    char *buffer;
+    int status = zx_test_run_capture (argv, &buffer);
+    s_split (output, buffer);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        for (size_t i = 0; i < output->count; i++)
+            print_message ("| %s\n", output->lines [i]);
+        fail_msg ("%s did not exit 0 (status %d)", program, status);
+    }
 }
 
 //  Finds the one line equal to text; fails when there is not exactly one.
@@ -52,16 +74,16 @@ s_find (const s_output_t *output, const char *text)
     return found;
 }
 
-//  Checks the lines both programs share. worker_pattern matches the
-//  prefix of a worker line up to the logger name, with one capture group
-//  for the worker's name or pid; coordinator is the main thread's prefix.
-static void
-s_check_seed_output (const s_output_t *output, const char *coordinator,
-                     const char *worker_pattern)
+//  Checks the coordinator's lines both programs share; coordinator is the
+//  main thread's prefix. Between its 'creating' and 'results' lines come
+//  its 'waiting' line and tasks more lines, those of the tasks (none when
+//  they ran elsewhere). Returns the index of the 'creating' line.
+static size_t
+s_check_coordinator (const s_output_t *output, const char *coordinator, size_t tasks)
 {
     for (size_t i = 0; i < output->count; i++)
         print_message ("| %s\n", output->lines [i]);
-    assert_int_equal (output->count, 17);
+    assert_int_equal (output->count, 5 + tasks);
     char line [256];
     snprintf (line, sizeof line, "%s run_blocking_tasks: starting", coordinator);
     size_t starting = s_find (output, line);
@@ -74,14 +96,15 @@ s_check_seed_output (const s_output_t *output, const char *coordinator,
     assert_int_equal (starting, 0);
     assert_int_equal (creating, 1);
     assert_true (waiting > creating);
-    assert_int_equal (exiting, 16);
+    assert_int_equal (exiting, output->count - 1);
 
     //  The results line: the six squares, in any order
+    const char *results = output->lines [output->count - 2];
     snprintf (line, sizeof line, "%s run_blocking_tasks: results: [", coordinator);
-    assert_int_equal (strncmp (output->lines [15], line, strlen (line)), 0);
+    assert_int_equal (strncmp (results, line, strlen (line)), 0);
     int values [6], seen [6] = { 0 };
     char tail [8];
-    assert_int_equal (sscanf (output->lines [15] + strlen (line), "%d, %d, %d, %d, %d, %d%7s",
+    assert_int_equal (sscanf (results + strlen (line), "%d, %d, %d, %d, %d, %d%7s",
                               &values [0], &values [1], &values [2], &values [3],
                               &values [4], &values [5], tail), 7);
     assert_string_equal (tail, "]");
@@ -91,7 +114,16 @@ s_check_seed_output (const s_output_t *output, const char *coordinator,
                 seen [n]++;
     for (int n = 0; n < 6; n++)
         assert_int_equal (seen [n], 1);
+    return creating;
+}
 
+//  Checks the lines of the tasks, which must be among output's lines from
+//  begin to before end (other lines there are not theirs). worker_pattern matches
+//  the prefix of a task's line up to the logger name, with one capture
+//  group for the worker's name or pid.
+static void
+s_check_tasks (const s_output_t *output, size_t begin, size_t end, const char *worker_pattern)
+{
     //  Each blocks(n) runs and is done exactly once, on one worker, in
     //  the seed's "%(name)18s" width
     regex_t regex;
@@ -107,7 +139,7 @@ s_check_seed_output (const s_output_t *output, const char *coordinator,
         if (regexec (&regex, output->lines [i], 4, match, 0) != 0)
             continue;
         worker_lines++;
-        assert_true (i > creating && i < 15);
+        assert_true (i >= begin && i < end);
         //  Right-justified to 18 characters: "         blocks(n)"
         const char *name = strstr (output->lines [i], "blocks(");
         assert_true (name - output->lines [i] >= 9);
@@ -144,12 +176,46 @@ s_check_seed_output (const s_output_t *output, const char *coordinator,
     assert_true (distinct >= 2 && distinct <= 3);
 }
 
+//  Checks what a program printed that ran its tasks itself.
+static void
+s_check_seed_output (const s_output_t *output, const char *coordinator,
+                     const char *worker_pattern)
+{
+    size_t creating = s_check_coordinator (output, coordinator, 12);
+    s_check_tasks (output, creating + 1, output->count - 2, worker_pattern);
+}
+
+//  The process example's coordinator: its pid is the one on the
+//  "starting" line, and its prefix "PID %5d".
+static int
+s_process_coordinator (const s_output_t *output, char *prefix, size_t size)
+{
+    int pid = 0;
+    assert_int_equal (sscanf (output->lines [0], "PID %d", &pid), 1);
+    snprintf (prefix, size, "PID %5d", pid);
+    return pid;
+}
+
+//  The process example's tasks ran in processes with pids other than
+//  those given: every line of a task carries such a pid.
+static void
+s_check_task_pids (const s_output_t *output, int pid, int other)
+{
+    for (size_t i = 0; i < output->count; i++)
+        if (strstr (output->lines [i], "blocks(")) {
+            int task_pid = 0;
+            assert_int_equal (sscanf (output->lines [i], "PID %d", &task_pid), 1);
+            assert_true (task_pid != pid && task_pid != other);
+            assert_int_equal (output->lines [i][3], ' ');
+        }
+}
+
 static void
 test_thread_example_prints_the_seed_lines (void **state)
 {
     (void) state;
     s_output_t output;
-    s_run (EXAMPLE_THREAD, &output);
+    s_run (EXAMPLE_THREAD, NULL, &output);
     s_check_seed_output (&output, "MainThread", "(ThreadPoolExecutor-[0-9]+_[0-2])");
     free (output.buffer);
 }
@@ -159,27 +225,122 @@ test_process_example_prints_the_seed_lines_with_pids (void **state)
 {
     (void) state;
     s_output_t output;
-    s_run (EXAMPLE_PROCESS, &output);
-    //  The coordinator's pid is the one on the "starting" line
-    int coordinator_pid = 0;
-    assert_int_equal (sscanf (output.lines [0], "PID %d", &coordinator_pid), 1);
+    s_run (EXAMPLE_PROCESS, NULL, &output);
     char coordinator [32];
-    snprintf (coordinator, sizeof coordinator, "PID %5d", coordinator_pid);
+    int coordinator_pid = s_process_coordinator (&output, coordinator, sizeof coordinator);
     s_check_seed_output (&output, coordinator, "PID +([0-9]+)");
     //  Worker lines carry other pids than the coordinator's
-    for (size_t i = 0; i < output.count; i++)
-        if (strstr (output.lines [i], "blocks(")) {
-            int pid = 0;
-            assert_int_equal (sscanf (output.lines [i], "PID %d", &pid), 1);
-            assert_true (pid != coordinator_pid);
-            assert_int_equal (output.lines [i][3], ' ');
-        }
+    s_check_task_pids (&output, coordinator_pid, coordinator_pid);
     free (output.buffer);
 }
 
-static const struct CMUnitTest tests [] = {
+//  --------------------------------------------------------------------
+//  Over a broker: a zexec-broker on a free tcp port and the example as
+//  its worker (--worker ENDPOINT), both killed and reaped by the teardown
+
+static zx_test_child_t s_broker, s_worker;
+static bool s_passed;
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    zx_test_reap (&s_worker, !s_passed);
+    zx_test_reap (&s_broker, !s_passed);
+    s_passed = false;
+    return 0;
+}
+
+//  Starts the broker on a free port (another when someone took it
+//  meanwhile) and program as its worker; waits until the broker has the
+//  worker ready. Fills in endpoint.
+static void
+s_serve (const char *program, char *endpoint, size_t size)
+{
+    for (int attempt = 0; attempt < 20 && !s_broker.pid; attempt++) {
+        snprintf (endpoint, size, "tcp://127.0.0.1:%d", zx_test_free_port ());
+        const char *argv [] = { ZX_BROKER_PROGRAM, "--bind", endpoint, "--verbose", NULL };
+        zx_test_spawn (&s_broker, "examples", argv);
+        int64_t deadline = zx_test_now_ms () + 10000;
+        while (zx_test_alive (&s_broker)
+           && !zx_test_log_count (s_broker.log, "listening on", NULL)) {
+            if (zx_test_now_ms () > deadline)
+                fail_msg ("zexec-broker did not listen on %s within 10 s", endpoint);
+            usleep (5000);
+        }
+        if (!s_broker.pid)
+            zx_test_reap (&s_broker, false);    //  Could not bind: try again
+    }
+    assert_true (s_broker.pid > 0);
+    const char *argv [] = { program, "--worker", endpoint, NULL };
+    zx_test_spawn (&s_worker, "examples", argv);
+    char ready [64];
+    snprintf (ready, sizeof ready, ".%d.", (int) s_worker.pid);
+    if (!zx_test_log_wait (s_broker.log, ready, " ready", 1, 10000))
+        fail_msg ("%s --worker %s never became ready at the broker", program, endpoint);
+}
+
+//  The worker's log so far, as lines.
+static void
+s_worker_output (s_output_t *output)
+{
+    s_split (output, zx_test_read_file (s_worker.log));
+    for (size_t i = 0; i < output->count; i++)
+        print_message ("worker | %s\n", output->lines [i]);
+}
+
+static void
+test_thread_example_over_a_broker_prints_the_seed_lines (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    s_serve (EXAMPLE_THREAD, endpoint, sizeof endpoint);
+    s_output_t output, worker;
+    s_run (EXAMPLE_THREAD, endpoint, &output);
+    s_check_coordinator (&output, "MainThread", 0);
+    s_worker_output (&worker);
+    s_check_tasks (&worker, 0, worker.count, "(ThreadPoolExecutor-[0-9]+_[0-2])");
+    free (worker.buffer);
+    free (output.buffer);
+    s_passed = true;
+}
+
+static void
+test_process_example_over_a_broker_prints_the_seed_lines_with_pids (void **state)
+{
+    (void) state;
+    char endpoint [64];
+    s_serve (EXAMPLE_PROCESS, endpoint, sizeof endpoint);
+    s_output_t output, worker;
+    s_run (EXAMPLE_PROCESS, endpoint, &output);
+    char coordinator [32];
+    int coordinator_pid = s_process_coordinator (&output, coordinator, sizeof coordinator);
+    s_check_coordinator (&output, coordinator, 0);
+    s_worker_output (&worker);
+    s_check_tasks (&worker, 0, worker.count, "PID +([0-9]+)");
+    //  The tasks ran in the worker's pool processes: neither in the
+    //  coordinator nor in the worker program itself
+    s_check_task_pids (&worker, coordinator_pid, (int) s_worker.pid);
+    free (worker.buffer);
+    free (output.buffer);
+    s_passed = true;
+}
+
+static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_thread_example_prints_the_seed_lines),
     cmocka_unit_test (test_process_example_prints_the_seed_lines_with_pids),
+    cmocka_unit_test (test_thread_example_over_a_broker_prints_the_seed_lines),
+    cmocka_unit_test (test_process_example_over_a_broker_prints_the_seed_lines_with_pids),
 };
 
-ZX_TEST_MAIN (tests)
+int
+main (int argc, char **argv)
+{
+    zx_init (argc, argv);
+    //  The teardown kills what a test started, also when it failed
+    for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++)
+        tests [i].teardown_func = s_teardown;
+    if (argc > 1)
+        cmocka_set_test_filter (argv [1]);
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
