@@ -4,6 +4,7 @@
     worker processes: each is this program started again, and zx_init,
     first in main, turns it into a worker.                              */
 #include <zexec.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,20 +65,26 @@ main (int argc, char **argv)
     //  --endpoint ENDPOINT: run the tasks on the workers of a zexec-broker.
     //  --worker ENDPOINT: be such a worker, with three processes.
     const char *endpoint = NULL;
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp (argv [i], "--endpoint") == 0)
-            endpoint = argv [i + 1];
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 == argc || (strcmp (argv [i], "--endpoint") && strcmp (argv [i], "--worker"))) {
+            fprintf (stderr, "usage: %s [--endpoint ENDPOINT | --worker ENDPOINT]\n", argv [0]);
+            return 2;
+        }
         if (strcmp (argv [i], "--worker") == 0)
             return zx_serve (argv [i + 1], true,
                              &(zx_executor_opts_t) { .max_workers = 3 }, NULL) == ZX_OK ? 0 : 1;
+        endpoint = argv [i + 1];
     }
 
     //  Create a limited process pool (or reach the remote workers).
     zx_executor_t *executor = endpoint
         ? zx_remote_executor_new (endpoint, NULL)
         : zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 3 });
-    if (!executor)
+    if (!executor) {
+        fprintf (stderr, "%s: cannot start the executor%s%s\n", argv [0],
+                 endpoint ? " for " : "", endpoint ? endpoint : "");
         return 1;
+    }
 
     zx_loop_t *event_loop = zx_loop_new ();
     zx_future_t *main_task = zx_coro_start (event_loop, run_blocking_tasks, executor, 0);
