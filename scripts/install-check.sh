@@ -56,6 +56,25 @@ unset LD_LIBRARY_PATH CPATH C_INCLUDE_PATH LIBRARY_PATH CMAKE_PREFIX_PATH
 libdir=$(realpath "$(pkg-config --variable=libdir libzexec)")
 [ "$libdir" = "$prefix/lib" ] || fail "libzexec.pc says libdir is $libdir"
 
+#   The programs are installed and run from the prefix: each is an
+#   executable file that answers --help with its usage and exit 0, and one
+#   linked to the shared libzexec loads the installed one.
+for program in zexec-broker zexec-worker zexec-keygen; do
+    { [ -f "$prefix/bin/$program" ] && [ -x "$prefix/bin/$program" ]; } \
+        || fail "bin/$program was not installed as an executable file"
+    status=0
+    output=$(timeout 30 "$prefix/bin/$program" --help 2>&1) || status=$?
+    [ "$status" -eq 0 ] || fail "bin/$program --help exited with $status: $output"
+    grep -q "^usage: $program " <<<"$output" || fail "bin/$program --help printed '$output'"
+    echo "bin/$program --help: $(head -n 1 <<<"$output")"
+    #   (its RUNPATH is $ORIGIN/../lib, so ldd says $prefix/bin/../lib)
+    loaded=$(awk '$1 ~ /^libzexec/ { print $3 }' <<<"$(ldd "$prefix/bin/$program")")
+    if [ -n "$loaded" ]; then
+        [ "$(realpath "$loaded")" = "$(realpath "$prefix/lib/libzexec.so.0")" ] \
+            || fail "bin/$program loads $loaded, not $prefix/lib/libzexec.so.0"
+    fi
+done
+
 #   run NAME PROGRAM: runs a consumer build; it must say "consumer ok".
 run () {
     local output
