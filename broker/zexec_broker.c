@@ -67,6 +67,7 @@ struct s_client {
     size_t identity_size;
     char label [96];
     int64_t last_seen_us;
+    uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
     s_ticket_t *tickets;
     size_t outstanding;
     zx__idmap_t by_corr;            //  client corr -> ticket
@@ -165,6 +166,7 @@ s_service (s_broker_t *self, const char *name, bool create)
         free (service);
         return NULL;
     }
+    zx__dispatch_set_heartbeat (service->dispatch, self->heartbeat_ms, self->liveness);
     self->services [self->service_count++] = service;
     zx_log_info (self->log, "service '%s' opened", name);
     return service;
@@ -195,6 +197,11 @@ s_client (s_broker_t *self, const zmq_msg_t *identity, const char *key, const ch
         snprintf (client->key, sizeof client->key, "%s", key);
     client->last_seen_us = zx__now_us ();
     zhashx_insert (self->clients, label, client);
+    //  Our heartbeat interval at once: a coordinator with a shorter one
+    //  must not call us silent before our first tick
+    uint8_t interval [4];
+    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
+    s_send_client (self, client, ZX_CMD_HEARTBEAT, interval, sizeof interval);
     //  The routing id libzmq makes up says nothing: name where it came from
     if (address && *address)
         zx_log_info (self->log, "coordinator %s connected from %s", label, address);
@@ -435,6 +442,9 @@ s_on_client (s_broker_t *self, zmq_msg_t *frames, size_t count)
                 s_on_client_cancel (self, client, &frames [3]);
             break;
         case ZX_CMD_HEARTBEAT:
+            if (count == 4)
+                client->heartbeat_ms = zx__heartbeat_interval (zmq_msg_data (&frames [3]),
+                                                               zmq_msg_size (&frames [3]));
             break;
         case ZX_CMD_DISCONNECT:
             s_client_drop (self, client, "said goodbye");
@@ -794,12 +804,16 @@ s_on_tick (zx_loop_t *loop, void *arg)
     }
     //  Collect first: dropping a client changes the table
     zlistx_t *silent = zlistx_new ();
+    uint8_t interval [4];
+    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
     for (s_client_t *client = zhashx_first (self->clients); client;
          client = zhashx_next (self->clients))
-        if (now - client->last_seen_us > silence)
+        if (now - client->last_seen_us > silence     //  Huge when we stalled
+        &&  now - client->last_seen_us
+            > zx__silence_us (self->heartbeat_ms, self->liveness, client->heartbeat_ms))
             zlistx_add_end (silent, client);
         else
-            s_send_client (self, client, ZX_CMD_HEARTBEAT, NULL, 0);
+            s_send_client (self, client, ZX_CMD_HEARTBEAT, interval, sizeof interval);
     for (s_client_t *client = zlistx_first (silent); client; client = zlistx_next (silent))
         s_client_drop (self, client, "not heard from");
     zlistx_destroy (&silent);

@@ -55,6 +55,7 @@ struct s_worker {
     size_t identity_size;
     char label [96];                //  Printable identity for logs
     int64_t last_seen_us;           //  Any message counts
+    uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
     uint32_t credits;               //  Free credits: announced less held
     uint32_t limit;                 //  Adaptive cap on requests held
     uint32_t floor;                 //  Least cap: two per parallel task
@@ -81,6 +82,8 @@ struct zx__dispatch {
     s_worker_t **workers;
     size_t worker_count, worker_cap;
     size_t expected;                //  Workers on their way (zx__dispatch_expect)
+    int heartbeat_ms;               //  Ours, announced in HEARTBEAT (0: none)
+    int liveness;
     size_t round_robin;
     uint64_t next_corr;
     zx__idmap_t table;              //  corr -> held request
@@ -329,6 +332,16 @@ s_send_command (zx__dispatch_t *self, s_worker_t *worker, uint8_t command,
     if (zx__send_frames (self->router, frames, sizes, body ? 4 : 3, ZMQ_DONTWAIT))
         zx_log_debug (self->log, "cannot send command %d to worker %s: %s",
                       command, worker->label, zmq_strerror (errno));
+}
+
+//  A HEARTBEAT, with our interval when we have one
+static void
+s_send_heartbeat (zx__dispatch_t *self, s_worker_t *worker)
+{
+    uint8_t interval [4];
+    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
+    s_send_command (self, worker, ZX_CMD_HEARTBEAT, self->heartbeat_ms > 0 ? interval : NULL,
+                    sizeof interval);
 }
 
 void
@@ -730,7 +743,7 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
     self->workers [self->worker_count++] = worker;
     //  Heard at once: a worker that counts the broker's silence from its
     //  READY must not give up on a broker that took it a moment ago
-    s_send_command (self, worker, ZX_CMD_HEARTBEAT, NULL, 0);
+    s_send_heartbeat (self, worker);
     if (self->events.worker_event)
         self->events.worker_event (self->owner, label, -1, "");
 }
@@ -876,6 +889,9 @@ zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
                 s_on_reply (self, worker, &frames [3]);
             break;
         case ZX_CMD_HEARTBEAT:
+            if (count == 4)
+                worker->heartbeat_ms = zx__heartbeat_interval (zmq_msg_data (&frames [3]),
+                                                               zmq_msg_size (&frames [3]));
             break;
         default:
             zx_log_warning (self->log, "unknown command %d from %s: dropped", command, label);
@@ -920,10 +936,17 @@ zx__dispatch_flush (zx__dispatch_t *self)
 }
 
 void
+zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness)
+{
+    self->heartbeat_ms = heartbeat_ms;
+    self->liveness = liveness;
+}
+
+void
 zx__dispatch_heartbeat (zx__dispatch_t *self)
 {
     for (size_t i = 0; i < self->worker_count; i++)
-        s_send_command (self, self->workers [i], ZX_CMD_HEARTBEAT, NULL, 0);
+        s_send_heartbeat (self, self->workers [i]);
 }
 
 size_t
@@ -934,7 +957,11 @@ zx__dispatch_expire (zx__dispatch_t *self, int64_t silence_us, int64_t wait_us,
     size_t count = 0;
     for (size_t i = 0; silence_us > 0 && i < self->worker_count; i++) {
         s_worker_t *worker = self->workers [i];
-        if (now - worker->last_seen_us <= silence_us)
+        int64_t limit = silence_us;
+        if (self->liveness && worker->heartbeat_ms
+        &&  (int64_t) worker->heartbeat_ms * self->liveness * 1000 > limit)
+            limit = (int64_t) worker->heartbeat_ms * self->liveness * 1000;
+        if (now - worker->last_seen_us <= limit)
             continue;
         char cause [256];
         snprintf (cause, sizeof cause, "worker %s (pid %u) silent for %lld ms",

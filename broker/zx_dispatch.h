@@ -142,10 +142,16 @@ void zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
 //  Deals queued requests to workers with credit and reports idleness.
 void zx__dispatch_flush (zx__dispatch_t *self);
 
+//  Sets the heartbeat interval this side announces in every HEARTBEAT
+//  (0, the default: none) and its liveness, by which zx__dispatch_expire
+//  also waits for a worker that announced a longer interval of its own.
+void zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness);
+
 //  Sends HEARTBEAT to every worker.
 void zx__dispatch_heartbeat (zx__dispatch_t *self);
 
-//  Declares lost every worker not heard from for silence_us (when > 0),
+//  Declares lost every worker not heard from for silence_us (when > 0) or,
+//  when it announced a longer interval, liveness times that interval,
 //  failing or retrying what it held; and, while there is no worker, fails
 //  requests queued for wait_us or more (when >= 0) with ZX_ENOWORKERS and
 //  the message no_workers. Returns how many workers and requests it ended.

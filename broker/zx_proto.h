@@ -28,7 +28,7 @@ typedef enum {
     ZX_CMD_READY      = 0x01,   //  W->D: service | info | name
     ZX_CMD_REQUEST    = 0x02,   //  D->W: batch of request records
     ZX_CMD_REPLY      = 0x03,   //  W->D: batch of reply records
-    ZX_CMD_HEARTBEAT  = 0x04,   //  both ways, no body
+    ZX_CMD_HEARTBEAT  = 0x04,   //  both ways: [interval (u32 ms)]
     ZX_CMD_DISCONNECT = 0x05,   //  both ways: reason (1 byte) | text
     ZX_CMD_CANCEL     = 0x06    //  D->W: correlation ids, 8 bytes each
 } zx__cmd_t;
@@ -163,6 +163,31 @@ zx__get_u64 (const uint8_t *in)
     for (int i = 7; i >= 0; i--)
         value = (value << 8) | in [i];
     return value;
+}
+
+//  A HEARTBEAT may carry its sender's heartbeat interval in ms (u32), so
+//  that peers set up with different intervals do not call each other
+//  silent: each side waits liveness times the longer of the two. Returns
+//  the interval in a heartbeat body of size bytes, or 0 when it has none
+//  (a peer that does not say) or it is out of range.
+#define ZX_HEARTBEAT_MAX_MS     3600000
+
+static inline uint32_t
+zx__heartbeat_interval (const void *body, size_t size)
+{
+    if (!body || size != 4)
+        return 0;
+    uint32_t interval = zx__get_u32 ((const uint8_t *) body);
+    return interval <= ZX_HEARTBEAT_MAX_MS ? interval : 0;
+}
+
+//  The silence, in microseconds, after which a peer counts as lost: our
+//  liveness times the longer of our interval and the one it announced.
+static inline int64_t
+zx__silence_us (int heartbeat_ms, int liveness, uint32_t peer_ms)
+{
+    int64_t interval = peer_ms > (uint32_t) heartbeat_ms ? (int64_t) peer_ms : heartbeat_ms;
+    return interval * liveness * 1000;
 }
 
 //  Receives one whole message waiting on a libzmq socket, without

@@ -616,6 +616,55 @@ test_a_broker_stopped_with_sigint_fails_work_in_flight_as_shut_down (void **stat
     s_broker_stopped_by_signal_fails_work_in_flight_as_shut_down (SIGINT);
 }
 
+//  Peers set up with different heartbeat intervals announce them, and
+//  each side waits liveness times the longer one. fast_ms is the broker's
+//  (with it, silent after 3 x fast_ms); slow_ms the worker's and the
+//  coordinator's, or the other way round. A task runs for three of the
+//  longer intervals: without the announcements someone would be dropped.
+static void
+s_mixed_heartbeats (const char *broker_ms, const char *peer_ms, int64_t task_ms)
+{
+    s_broker_t broker;
+    s_broker_start (&broker, 0, "--heartbeat", broker_ms);
+    const char *argv [] = { ZX_WORKER_PROGRAM, "--connect", broker.endpoint,
+                            "--tasks", ZX_TEST_TASKS, "--workers", "1",
+                            "--heartbeat", peer_ms, "--liveness", LIVENESS, "--verbose", NULL };
+    zx_test_child_t *worker = s_spawn (argv);
+    s_wait_ready (&broker, worker);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = s_remote_new (&broker, &(zx_executor_opts_t) {
+        .heartbeat_ms = atoi (peer_ms), .liveness = atoi (LIVENESS) });
+    zx_future_t *future = s_submit (loop, remote, "sleep_ms", zx_values_pack ("i", task_ms));
+    s_wait_all (&future, 1, task_ms + 10000);
+    assert_int_equal (s_result_int (future, 0), worker->pid);
+    zx_future_destroy (&future);
+    assert_int_equal (zx_test_log_count (broker.child->log, "declared lost", NULL), 0);
+    assert_int_equal (zx_test_log_count (broker.child->log, "not heard from", NULL), 0);
+    assert_int_equal (zx_test_log_count (worker->log, "not heard from", NULL), 0);
+    //  One connection all along: the worker never came back as another
+    char name [128];
+    s_worker_name (name, sizeof name, worker->pid);
+    assert_int_equal (zx_test_log_count (broker.child->log, name, " ready"), 1);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+}
+
+static void
+test_peers_with_longer_heartbeats_than_the_broker_are_not_called_silent (void **state)
+{
+    (void) state;
+    s_mixed_heartbeats ("100", "600", 2000);
+    s_passed = true;
+}
+
+static void
+test_a_broker_with_a_longer_heartbeat_than_its_peers_is_not_called_silent (void **state)
+{
+    (void) state;
+    s_mixed_heartbeats ("700", "100", 2500);
+    s_passed = true;
+}
+
 //  A broker that stops answering, its connections open (SIGSTOP), is
 //  found out by silence; once it runs again, so does the work.
 static void
@@ -1235,6 +1284,8 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_broker_stopped_with_sigterm_fails_work_in_flight_as_shut_down),
     cmocka_unit_test (test_a_broker_stopped_with_sigint_fails_work_in_flight_as_shut_down),
     cmocka_unit_test (test_a_silent_broker_fails_work_in_flight_within_the_liveness),
+    cmocka_unit_test (test_peers_with_longer_heartbeats_than_the_broker_are_not_called_silent),
+    cmocka_unit_test (test_a_broker_with_a_longer_heartbeat_than_its_peers_is_not_called_silent),
     cmocka_unit_test (test_a_broker_restarted_at_once_fails_work_in_flight_while_new_work_flows),
     cmocka_unit_test (test_fifty_worker_threads_in_ten_processes_run_five_thousand_tasks),
     cmocka_unit_test (test_fifty_workers_on_one_broker_all_run_work_and_give_right_results),

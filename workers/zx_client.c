@@ -50,6 +50,7 @@ struct zx__client {
     zx_loop_t *loop;
     int heartbeat_ms;
     int liveness;
+    uint32_t broker_heartbeat_ms;   //  The broker's, as it announced it (0: unknown)
     uint64_t next_corr;
     zx__idmap_t entries;
     zx__batch_t out;
@@ -243,6 +244,15 @@ s_send (zx__client_t *self, uint8_t command, const void *body, size_t size, bool
                         self->endpoint, zmq_strerror (errno));
 }
 
+//  A HEARTBEAT announces our interval (see zx__heartbeat_interval)
+static void
+s_send_heartbeat (zx__client_t *self)
+{
+    uint8_t interval [4];
+    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
+    s_send (self, ZX_CMD_HEARTBEAT, interval, sizeof interval, false);
+}
+
 static void
 s_flush (zx_loop_t *loop, void *arg)
 {
@@ -257,6 +267,9 @@ s_flush (zx_loop_t *loop, void *arg)
         //  The broker could not have answered before it was asked
         self->last_heard_us = zx__now_us ();
         self->silence_from_send = false;
+        //  First work after a quiet spell: tell the broker (perhaps a new
+        //  one) our heartbeat interval now, not a whole interval later
+        s_send_heartbeat (self);
     }
 }
 
@@ -309,7 +322,13 @@ s_on_readable (zx_loop_t *loop, void *arg)
             if (command == ZX_CMD_REPLY && count == 3)
                 s_on_reply (self, &frames [2]);
             else
-            if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT)
+            if (command == ZX_CMD_HEARTBEAT) {
+                if (count == 3)
+                    self->broker_heartbeat_ms = zx__heartbeat_interval (
+                        zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]));
+            }
+            else
+            if (command != ZX_CMD_DISCONNECT)
                 zx_log_warning (self->log, "unexpected command %d from the broker: dropped", command);
         }
         else
@@ -378,7 +397,8 @@ s_on_tick (zx_loop_t *loop, void *arg)
     if (self->entries.live == 0)
         return;
     int64_t silent_us = zx__now_us () - self->last_heard_us;
-    if (silent_us > (int64_t) self->heartbeat_ms * self->liveness * 1000) {
+    if (silent_us > zx__silence_us (self->heartbeat_ms, self->liveness,
+                                    self->broker_heartbeat_ms)) {
         char cause [400];
         snprintf (cause, sizeof cause, "broker at %s not heard from for %lld ms",
                   self->endpoint, (long long) silent_us / 1000);
@@ -386,7 +406,7 @@ s_on_tick (zx_loop_t *loop, void *arg)
         s_fail_all (self, ZX_EWORKER_LOST, cause);
         return;
     }
-    s_send (self, ZX_CMD_HEARTBEAT, NULL, 0, false);
+    s_send_heartbeat (self);
 }
 
 zx_err_t

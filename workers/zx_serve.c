@@ -64,6 +64,7 @@ struct zx_worker {
     uint32_t parallel;          //  Pool workers: tasks run at once
     int heartbeat_ms;
     int liveness;
+    uint32_t broker_heartbeat_ms;   //  The broker's, as it announced it (0: unknown)
     int backoff_ms;
     int64_t last_heard_us;
     bool heard;                 //  The broker spoke on this connection
@@ -89,6 +90,15 @@ s_send (zx_worker_t *self, uint8_t command, const void *body, size_t size)
     const void *frames [] = { ZX_PROTO_WORKER, &command, body };
     size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, size };
     return zx__send_frames (self->socket, frames, sizes, body ? 3 : 2, ZMQ_DONTWAIT);
+}
+
+//  A HEARTBEAT announces our interval (see zx__heartbeat_interval)
+static void
+s_send_heartbeat (zx_worker_t *self)
+{
+    uint8_t interval [4];
+    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
+    s_send (self, ZX_CMD_HEARTBEAT, interval, sizeof interval);
 }
 
 static void
@@ -409,7 +419,12 @@ s_on_readable (zx_loop_t *loop, void *arg)
             if (command == ZX_CMD_DISCONNECT)
                 bye = true;
             else
-            if (command != ZX_CMD_HEARTBEAT)
+            if (command == ZX_CMD_HEARTBEAT) {
+                if (count == 3)
+                    self->broker_heartbeat_ms = zx__heartbeat_interval (
+                        zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]));
+            }
+            else
                 zx_log_warning (self->log, "unexpected command %d from the broker: dropped", command);
         }
         else
@@ -467,6 +482,9 @@ s_connect (zx_loop_t *loop, void *arg)
     size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, strlen (self->service), sizeof info,
                         strlen (self->identity) };
     zx__send_frames (self->socket, frames, sizes, 5, ZMQ_DONTWAIT);
+    //  Our heartbeat interval at once, so that a broker with a shorter one
+    //  waits for ours before it calls us silent
+    s_send_heartbeat (self);
     //  libzmq connects in the background: nothing is known to be there yet
     zx_log_info (self->log, "READY sent to %s as %s for service '%s'", self->endpoint,
                  self->identity, self->service);
@@ -480,13 +498,13 @@ s_on_tick (zx_loop_t *loop, void *arg)
     if (!self->socket)
         return;
     int64_t silent = zx__now_us () - self->last_heard_us;
-    if (silent > (int64_t) self->heartbeat_ms * self->liveness * 1000) {
+    if (silent > zx__silence_us (self->heartbeat_ms, self->liveness, self->broker_heartbeat_ms)) {
         char why [128];
         snprintf (why, sizeof why, "broker not heard from for %lld ms", (long long) silent / 1000);
         s_reconnect_later (self, why);
         return;
     }
-    s_send (self, ZX_CMD_HEARTBEAT, NULL, 0);
+    s_send_heartbeat (self);
 }
 
 zx_worker_t *
@@ -578,7 +596,7 @@ bool
 zx_worker_connected (const zx_worker_t *self)
 {
     return self->socket && zx__now_us () - self->last_heard_us
-           <= (int64_t) self->heartbeat_ms * self->liveness * 1000;
+           <= zx__silence_us (self->heartbeat_ms, self->liveness, self->broker_heartbeat_ms);
 }
 
 //  --------------------------------------------------------------------
