@@ -354,6 +354,39 @@ test_cancel_before_start_means_the_task_never_runs (void **state)
     zx_loop_destroy (&loop);
 }
 
+//  With the default window the worker already holds the second task
+//  behind the first; a cancel reaches it there and it is skipped. The
+//  future ends when the worker says so, cancelled, and the task never ran.
+static void
+test_cancel_of_a_task_its_worker_holds_but_has_not_started_means_it_never_runs (void **state)
+{
+    (void) state;
+    char path [256];
+    s_temp_path (path, sizeof path, "held");
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    zx_future_t *busy = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 500));
+    zx_future_t *held = s_submit (loop, pool, "touch", zx_values_pack ("s", path));
+    for (int i = 0; i < 500 && zx_future_state (held) != ZX_FUTURE_RUNNING; i++)
+        zx_sleep (10);
+    assert_int_equal (zx_future_state (held), ZX_FUTURE_RUNNING);    //  Sent to the worker
+    assert_false (zx_future_done (busy));
+    assert_true (zx_future_cancel (held));
+    assert_int_equal (zx_await (held), ZX_ECANCELLED);
+    assert_non_null (strstr (zx_future_message (held), "before it started"));
+    assert_false (zx_future_cancel (held));         //  Ends once
+    assert_int_equal (zx_await (busy), ZX_OK);
+    zx_future_t *after = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 3));
+    assert_int_equal (zx_await (after), ZX_OK);
+    struct stat info;
+    assert_int_equal (stat (path, &info), -1);
+    zx_future_destroy (&busy);
+    zx_future_destroy (&held);
+    zx_future_destroy (&after);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 static void
 test_shutdown_with_cancel_futures_cancels_queued_work (void **state)
 {
@@ -659,6 +692,7 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     cmocka_unit_test (test_unknown_task_fails_with_no_such_task),          \
     cmocka_unit_test (test_argument_of_the_wrong_type_is_a_clear_error),   \
     cmocka_unit_test (test_cancel_before_start_means_the_task_never_runs), \
+    cmocka_unit_test (test_cancel_of_a_task_its_worker_holds_but_has_not_started_means_it_never_runs), \
     cmocka_unit_test (test_shutdown_with_cancel_futures_cancels_queued_work), \
     cmocka_unit_test (test_max_tasks_per_child_replaces_workers_without_a_hang), \
     cmocka_unit_test (test_initializer_runs_in_every_worker_before_tasks), \
