@@ -443,8 +443,8 @@ s_on_client (s_broker_t *self, zmq_msg_t *frames, size_t count)
             break;
         case ZX_CMD_HEARTBEAT:
             if (count == 4)
-                client->heartbeat_ms = zx__heartbeat_interval (zmq_msg_data (&frames [3]),
-                                                               zmq_msg_size (&frames [3]));
+                zx__heartbeat_learn (&client->heartbeat_ms, zmq_msg_data (&frames [3]),
+                                     zmq_msg_size (&frames [3]));
             break;
         case ZX_CMD_DISCONNECT:
             s_client_drop (self, client, "said goodbye");

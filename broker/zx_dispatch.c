@@ -890,8 +890,8 @@ zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
             break;
         case ZX_CMD_HEARTBEAT:
             if (count == 4)
-                worker->heartbeat_ms = zx__heartbeat_interval (zmq_msg_data (&frames [3]),
-                                                               zmq_msg_size (&frames [3]));
+                zx__heartbeat_learn (&worker->heartbeat_ms, zmq_msg_data (&frames [3]),
+                                     zmq_msg_size (&frames [3]));
             break;
         default:
             zx_log_warning (self->log, "unknown command %d from %s: dropped", command, label);

@@ -167,18 +167,20 @@ zx__get_u64 (const uint8_t *in)
 
 //  A HEARTBEAT may carry its sender's heartbeat interval in ms (u32), so
 //  that peers set up with different intervals do not call each other
-//  silent: each side waits liveness times the longer of the two. Returns
-//  the interval in a heartbeat body of size bytes, or 0 when it has none
-//  (a peer that does not say) or it is out of range.
-#define ZX_HEARTBEAT_MAX_MS     3600000
+//  silent: each side waits liveness times the longer of the two. Stores
+//  the interval in a heartbeat body of size bytes in *interval; a body
+//  that is not 4 bytes or says 0 or more than a minute (a peer may not
+//  make itself all but impossible to call silent) leaves it as it was.
+#define ZX_HEARTBEAT_MAX_MS     60000
 
-static inline uint32_t
-zx__heartbeat_interval (const void *body, size_t size)
+static inline void
+zx__heartbeat_learn (uint32_t *interval, const void *body, size_t size)
 {
-    if (!body || size != 4)
-        return 0;
-    uint32_t interval = zx__get_u32 ((const uint8_t *) body);
-    return interval <= ZX_HEARTBEAT_MAX_MS ? interval : 0;
+    if (body && size == 4) {
+        uint32_t announced = zx__get_u32 ((const uint8_t *) body);
+        if (announced > 0 && announced <= ZX_HEARTBEAT_MAX_MS)
+            *interval = announced;
+    }
 }
 
 //  The silence, in microseconds, after which a peer counts as lost: our

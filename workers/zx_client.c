@@ -324,8 +324,8 @@ s_on_readable (zx_loop_t *loop, void *arg)
             else
             if (command == ZX_CMD_HEARTBEAT) {
                 if (count == 3)
-                    self->broker_heartbeat_ms = zx__heartbeat_interval (
-                        zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]));
+                    zx__heartbeat_learn (&self->broker_heartbeat_ms, zmq_msg_data (&frames [2]),
+                                         zmq_msg_size (&frames [2]));
             }
             else
             if (command != ZX_CMD_DISCONNECT)

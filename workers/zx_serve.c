@@ -114,6 +114,18 @@ s_flush (zx_loop_t *loop, void *arg)
 }
 
 static void
+s_add_reply (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload, size_t size)
+{
+    zx__batch_add_reply (&self->replies, job->corr, job->attempt,
+                         (uint8_t) zx__status_from_err (code), payload, size);
+    if (self->replies.size >= ZX_BATCH_FLUSH_BYTES)
+        s_flush (self->loop, self);
+    else
+    if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+        self->flush_scheduled = true;
+}
+
+static void
 s_job_done (zx_future_t *future, void *arg)
 {
     s_job_t *job = (s_job_t *) arg;
@@ -129,25 +141,10 @@ s_job_done (zx_future_t *future, void *arg)
             payload = zx_future_message (future);
             size = strlen (payload);
         }
-        zx__batch_add_reply (&self->replies, job->corr, job->attempt,
-                             (uint8_t) zx__status_from_err (code), payload, size);
-        if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
-            self->flush_scheduled = true;
+        s_add_reply (self, job, code, payload, size);
     }
     zx_future_destroy (&job->future);
     free (job);
-}
-
-static void
-s_add_reply (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload, size_t size)
-{
-    zx__batch_add_reply (&self->replies, job->corr, job->attempt,
-                         (uint8_t) zx__status_from_err (code), payload, size);
-    if (self->replies.size >= ZX_BATCH_FLUSH_BYTES)
-        s_flush (self->loop, self);
-    else
-    if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
-        self->flush_scheduled = true;
 }
 
 //  A relayed request ended: its encoded result (or error text) goes into
@@ -421,8 +418,8 @@ s_on_readable (zx_loop_t *loop, void *arg)
             else
             if (command == ZX_CMD_HEARTBEAT) {
                 if (count == 3)
-                    self->broker_heartbeat_ms = zx__heartbeat_interval (
-                        zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]));
+                    zx__heartbeat_learn (&self->broker_heartbeat_ms, zmq_msg_data (&frames [2]),
+                                         zmq_msg_size (&frames [2]));
             }
             else
                 zx_log_warning (self->log, "unexpected command %d from the broker: dropped", command);
