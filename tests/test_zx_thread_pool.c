@@ -56,6 +56,19 @@ test_null_executor_means_a_default_pool_made_on_first_use (void **state)
     int64_t value;
     zx_future_result_int (second, &value);
     assert_int_equal (value, 81);
+    //  Made once: later work runs on the same pool ("ThreadPoolExecutor-N_")
+    char pool_name [64];
+    snprintf (pool_name, sizeof pool_name, "%s", name);
+    assert_non_null (strchr (pool_name, '_'));
+    strchr (pool_name, '_') [1] = 0;
+    for (int i = 0; i < 20; i++) {
+        zx_future_t *later = zx_run_in_executor (loop, NULL, "whoami", NULL);
+        assert_int_equal (zx_await (later), ZX_OK);
+        const char *later_name;
+        assert_int_equal (zx_values_get_str (zx_future_result (later), 1, &later_name), ZX_OK);
+        assert_memory_equal (later_name, pool_name, strlen (pool_name));
+        zx_future_destroy (&later);
+    }
     zx_future_destroy (&first);
     zx_future_destroy (&second);
     zx_loop_destroy (&loop);        //  Also destroys the default pool
