@@ -164,6 +164,30 @@ test_ten_thousand_tiny_tasks_give_right_results (void **state)
     zx_loop_destroy (&loop);
 }
 
+//  Each of count succeeded futures of whoami-like tasks (pid, thread
+//  name, serial) ran on a different worker: another process, or another
+//  thread (with its own name) of the same process.
+static void
+s_expect_distinct_workers (zx_future_t **futures, size_t count)
+{
+    int64_t pids [16], serials [16];
+    const char *names [16];
+    assert_true (count <= 16);
+    for (size_t i = 0; i < count; i++) {
+        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
+        const zx_values_t *result = zx_future_result (futures [i]);
+        assert_int_equal (zx_values_get_int (result, 0, &pids [i]), ZX_OK);
+        assert_int_equal (zx_values_get_str (result, 1, &names [i]), ZX_OK);
+        assert_int_equal (zx_values_get_int (result, 2, &serials [i]), ZX_OK);
+    }
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = i + 1; j < count; j++) {
+            assert_true (pids [i] != pids [j] || serials [i] != serials [j]);
+            if (pids [i] == pids [j])
+                assert_string_not_equal (names [i], names [j]);
+        }
+}
+
 static void
 test_three_workers_run_three_sleeps_at_once (void **state)
 {
@@ -188,22 +212,7 @@ test_three_workers_run_three_sleeps_at_once (void **state)
     //  One after another would take 300 ms; together about 100 ms
     assert_true (elapsed >= 95);
     assert_true (elapsed < 280);
-    //  Three different workers ran them
-    int64_t pids [3], serials [3];
-    const char *names [3];
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
-        const zx_values_t *result = zx_future_result (futures [i]);
-        assert_int_equal (zx_values_get_int (result, 0, &pids [i]), ZX_OK);
-        assert_int_equal (zx_values_get_str (result, 1, &names [i]), ZX_OK);
-        assert_int_equal (zx_values_get_int (result, 2, &serials [i]), ZX_OK);
-    }
-    for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++) {
-            assert_true (pids [i] != pids [j] || serials [i] != serials [j]);
-            if (pids [i] == pids [j])
-                assert_string_not_equal (names [i], names [j]);
-        }
+    s_expect_distinct_workers (futures, 3);
     for (int i = 0; i < 3; i++)
         zx_future_destroy (&futures [i]);
     zx_executor_destroy (&pool);
@@ -225,16 +234,7 @@ test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers (void **st
     for (int i = 0; i < 3; i++)
         futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 300));
     s_wait_all (futures, 3);
-    int64_t pids [3], serials [3];
-    for (int i = 0; i < 3; i++) {
-        assert_int_equal (zx_future_error (futures [i]), ZX_OK);
-        const zx_values_t *result = zx_future_result (futures [i]);
-        assert_int_equal (zx_values_get_int (result, 0, &pids [i]), ZX_OK);
-        assert_int_equal (zx_values_get_int (result, 2, &serials [i]), ZX_OK);
-    }
-    for (int i = 0; i < 3; i++)
-        for (int j = i + 1; j < 3; j++)
-            assert_true (pids [i] != pids [j] || serials [i] != serials [j]);
+    s_expect_distinct_workers (futures, 3);
     for (int i = 0; i < 3; i++)
         zx_future_destroy (&futures [i]);
     zx_executor_destroy (&pool);

@@ -256,6 +256,29 @@ s_destroy_all (zx_future_t **futures, size_t count)
         zx_future_destroy (&futures [i]);
 }
 
+//  A task for service (NULL: the default) fails with "no workers for
+//  service NAME" once the broker's --no-worker-wait (300 ms) has passed,
+//  not at once and not much later.
+static void
+s_expect_no_workers (const s_broker_t *broker, zx_loop_t *loop, const char *service)
+{
+    zx_executor_opts_t opts = s_remote_opts;
+    opts.service = service;
+    zx_executor_t *remote = s_remote_new (broker, &opts);
+    int64_t start = zx_test_now_ms ();
+    zx_future_t *future = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 3));
+    s_wait_all (&future, 1, 5000);
+    int64_t elapsed = zx_test_now_ms () - start;
+    char text [300];
+    snprintf (text, sizeof text, "no workers for service %s", service ? service : "default");
+    assert_int_equal (zx_future_error (future), ZX_ENOWORKERS);
+    assert_string_equal (zx_future_message (future), text);
+    assert_true (elapsed >= 250);
+    assert_true (elapsed < 2000);
+    zx_future_destroy (&future);
+    zx_executor_destroy (&remote);
+}
+
 //  --------------------------------------------------------------------
 //  Tests
 
@@ -889,17 +912,7 @@ test_a_process_pool_worker_serves_its_service_from_two_child_processes (void **s
                    (int) worker->pid, (long long) pids [0], (long long) pids [1]);
     assert_true (pids [0] > 0 && pids [1] > 0);
 
-    zx_executor_t *remote = s_remote_new (&broker, NULL);
-    int64_t start = zx_test_now_ms ();
-    zx_future_t *future = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 3));
-    s_wait_all (&future, 1, 5000);
-    int64_t elapsed = zx_test_now_ms () - start;
-    assert_int_equal (zx_future_error (future), ZX_ENOWORKERS);
-    assert_string_equal (zx_future_message (future), "no workers for service default");
-    assert_true (elapsed >= 250);
-    assert_true (elapsed < 2000);
-    zx_future_destroy (&future);
-    zx_executor_destroy (&remote);
+    s_expect_no_workers (&broker, loop, NULL);
     zx_executor_destroy (&crunch);
     zx_loop_destroy (&loop);
     s_passed = true;
@@ -914,26 +927,14 @@ test_a_service_nobody_serves_fails_with_no_workers (void **state)
     zx_test_child_t *worker = s_worker_start (&broker, 1, NULL);
     s_wait_ready (&broker, worker);
     zx_loop_t *loop = zx_loop_new ();
-    zx_executor_opts_t opts = s_remote_opts;
-    opts.service = "nobody";
-    zx_executor_t *nobody = s_remote_new (&broker, &opts);
-    int64_t start = zx_test_now_ms ();
-    zx_future_t *future = s_submit (loop, nobody, "square", zx_values_pack ("i", (int64_t) 3));
-    s_wait_all (&future, 1, 5000);
-    int64_t elapsed = zx_test_now_ms () - start;
-    assert_int_equal (zx_future_error (future), ZX_ENOWORKERS);
-    assert_string_equal (zx_future_message (future), "no workers for service nobody");
-    assert_true (elapsed >= 250);
-    assert_true (elapsed < 2000);
-    zx_future_destroy (&future);
+    s_expect_no_workers (&broker, loop, "nobody");
     //  The default service, which has a worker, is unaffected
     zx_executor_t *remote = s_remote_new (&broker, NULL);
-    future = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 3));
+    zx_future_t *future = s_submit (loop, remote, "square", zx_values_pack ("i", (int64_t) 3));
     s_wait_all (&future, 1, 5000);
     assert_int_equal (s_result_int (future, 0), 9);
     zx_future_destroy (&future);
     zx_executor_destroy (&remote);
-    zx_executor_destroy (&nobody);
     zx_loop_destroy (&loop);
     s_passed = true;
 }
