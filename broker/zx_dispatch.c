@@ -957,11 +957,10 @@ zx__dispatch_expire (zx__dispatch_t *self, int64_t silence_us, int64_t wait_us,
     size_t count = 0;
     for (size_t i = 0; silence_us > 0 && i < self->worker_count; i++) {
         s_worker_t *worker = self->workers [i];
-        int64_t limit = silence_us;
-        if (self->liveness && worker->heartbeat_ms
-        &&  (int64_t) worker->heartbeat_ms * self->liveness * 1000 > limit)
-            limit = (int64_t) worker->heartbeat_ms * self->liveness * 1000;
-        if (now - worker->last_seen_us <= limit)
+        //  silence_us, or longer for a worker that announced a longer interval
+        int64_t limit = self->liveness ? zx__silence_us (self->heartbeat_ms, self->liveness,
+                                                         worker->heartbeat_ms) : 0;
+        if (now - worker->last_seen_us <= (limit > silence_us ? limit : silence_us))
             continue;
         char cause [256];
         snprintf (cause, sizeof cause, "worker %s (pid %u) silent for %lld ms",
