@@ -244,7 +244,7 @@ s_send (zx__client_t *self, uint8_t command, const void *body, size_t size, bool
                         self->endpoint, zmq_strerror (errno));
 }
 
-//  A HEARTBEAT announces our interval (see zx__heartbeat_interval)
+//  A HEARTBEAT announces our interval (see zx__heartbeat_learn)
 static void
 s_send_heartbeat (zx__client_t *self)
 {

@@ -1115,7 +1115,8 @@ zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts)
     self->cancel_grace_ms = opts->cancel_grace_ms ? opts->cancel_grace_ms : ZX_CANCEL_GRACE_MS;
     self->endpoint = strdup (endpoint);
     self->client = zx__client_new_secure (endpoint, opts->service, opts->heartbeat_ms,
-                                          opts->liveness, opts->curve_server_key, opts->curve_cert, s_idle, self);
+                                          opts->liveness, opts->curve_server_key,
+                                          opts->curve_cert, s_idle, self);
     if (!self->endpoint || !self->client) {
         zx_executor_destroy (&self);
         return NULL;

@@ -92,7 +92,7 @@ s_send (zx_worker_t *self, uint8_t command, const void *body, size_t size)
     return zx__send_frames (self->socket, frames, sizes, body ? 3 : 2, ZMQ_DONTWAIT);
 }
 
-//  A HEARTBEAT announces our interval (see zx__heartbeat_interval)
+//  A HEARTBEAT announces our interval (see zx__heartbeat_learn)
 static void
 s_send_heartbeat (zx_worker_t *self)
 {
