@@ -349,7 +349,8 @@ s_on_client_request (s_broker_t *self, s_client_t *client, zmq_msg_t *frames, si
             char text [160];
             snprintf (text, sizeof text, "too many pending requests from this coordinator "
                       "(--max-client-pending %zu)", self->max_client_pending);
-            s_client_reply (self, client, rec.corr, rec.attempt, ZX_EQUEUE_FULL, text, strlen (text));
+            s_client_reply (self, client, rec.corr, rec.attempt, ZX_EQUEUE_FULL,
+                            text, strlen (text));
             continue;
         }
         if (zx__idmap_get (&client->by_corr, rec.corr)) {
