@@ -741,30 +741,31 @@ s_stage_crash (zx_loop_t *loop, const char *stage, const char *action, int retri
     zx_executor_destroy (&pool);
 }
 
+//  s_stage_crash at stage for each way of dying, without and with a retry
 static void
-test_a_crash_before_decoding_the_arguments_fails_the_task_or_retries_it (void **state)
+s_stage_crashes (const char *stage)
 {
-    (void) state;
     zx_loop_t *loop = zx_loop_new ();
     const char *actions [] = { "segv", "abort", "exit" };
     for (int i = 0; i < 3; i++)
         for (int retries = 0; retries <= 1; retries++)
-            s_stage_crash (loop, "decode", actions [i], retries);
+            s_stage_crash (loop, stage, actions [i], retries);
     zx_loop_destroy (&loop);
     s_passed = true;
+}
+
+static void
+test_a_crash_before_decoding_the_arguments_fails_the_task_or_retries_it (void **state)
+{
+    (void) state;
+    s_stage_crashes ("decode");
 }
 
 static void
 test_a_crash_after_the_task_ran_before_its_reply_fails_it_or_runs_it_again (void **state)
 {
     (void) state;
-    zx_loop_t *loop = zx_loop_new ();
-    const char *actions [] = { "segv", "abort", "exit" };
-    for (int i = 0; i < 3; i++)
-        for (int retries = 0; retries <= 1; retries++)
-            s_stage_crash (loop, "encode", actions [i], retries);
-    zx_loop_destroy (&loop);
-    s_passed = true;
+    s_stage_crashes ("encode");
 }
 
 //  The reply got out before the crash: the future has its result, the

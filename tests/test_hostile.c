@@ -217,32 +217,8 @@ s_env_check (s_env_t *env, const char *after)
         fail_msg ("the broker died after %s (status 0x%x)", after, env->broker->status);
     if (!zx_test_alive (env->worker))
         fail_msg ("the good worker died after %s (status 0x%x)", after, env->worker->status);
-    enum { COUNT = 20 };
-    zx_future_t *futures [COUNT];
-    int64_t first = env->next;
-    for (int i = 0; i < COUNT; i++) {
-        futures [i] = zx_run_in_executor (env->loop, env->remote, "square",
-                                          zx_values_pack ("i", env->next++));
-        assert_non_null (futures [i]);
-    }
-    size_t done = 0;
-    assert_int_equal (zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 10000, NULL, &done,
-                               NULL, NULL), ZX_OK);
-    if (done != COUNT)
-        fail_msg ("after %s only %zu of %d good tasks finished in 10 s", after, done, COUNT);
-    for (int i = 0; i < COUNT; i++) {
-        if (zx_future_error (futures [i]) != ZX_OK)
-            fail_msg ("after %s a good task failed: %s: %s", after,
-                      zx_strerror (zx_future_error (futures [i])),
-                      zx_future_message (futures [i]));
-        int64_t square = 0, pid = 0;
-        assert_int_equal (zx_values_get_int (zx_future_result (futures [i]), 0, &square), ZX_OK);
-        assert_int_equal (zx_values_get_int (zx_future_result (futures [i]), 1, &pid), ZX_OK);
-        assert_int_equal (square, (first + i) * (first + i));
-        if (pid != env->worker->pid && (env->other == 0 || pid != env->other))
-            fail_msg ("after %s a good task ran in process %lld", after, (long long) pid);
-        zx_future_destroy (&futures [i]);
-    }
+    zx_test_expect_squares (env->loop, env->remote, &env->next, 20, env->worker->pid,
+                            env->other, after);
     if (!zx_test_alive (env->broker))
         fail_msg ("the broker died after %s (status 0x%x)", after, env->broker->status);
 }

@@ -315,30 +315,8 @@ s_env_check (const char *after)
 {
     if (!zx_test_alive (s_env.broker))
         fail_msg ("the broker died after %s (status 0x%x)", after, s_env.broker->status);
-    enum { COUNT = 20 };
-    zx_future_t *futures [COUNT];
-    int64_t first = s_env.next;
-    for (int i = 0; i < COUNT; i++)
-        futures [i] = zx_run_in_executor (s_env.loop, s_env.remote, "square",
-                                          zx_values_pack ("i", s_env.next++));
-    size_t done = 0;
-    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 10000, NULL, &done, NULL, NULL);
-    if (done != COUNT)
-        fail_msg ("after %s only %zu of %d good tasks finished in 10 s", after, done, COUNT);
-    for (int i = 0; i < COUNT; i++) {
-        if (zx_future_error (futures [i]) != ZX_OK)
-            fail_msg ("after %s a good task failed: %s: %s", after,
-                      zx_strerror (zx_future_error (futures [i])),
-                      zx_future_message (futures [i]));
-        int64_t square = 0, pid = 0;
-        assert_int_equal (zx_values_get_int (zx_future_result (futures [i]), 0, &square), ZX_OK);
-        assert_int_equal (zx_values_get_int (zx_future_result (futures [i]), 1, &pid), ZX_OK);
-        assert_int_equal (square, (first + i) * (first + i));
-        if (pid != s_env.worker->pid)
-            fail_msg ("after %s a good task ran in process %lld, not the good worker",
-                      after, (long long) pid);
-        zx_future_destroy (&futures [i]);
-    }
+    zx_test_expect_squares (s_env.loop, s_env.remote, &s_env.next, 20, s_env.worker->pid, 0,
+                            after);
 }
 
 static void

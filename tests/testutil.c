@@ -282,3 +282,37 @@ zx_test_children (pid_t *pids, size_t size)
     closedir (dir);
     return count;
 }
+
+void
+zx_test_expect_squares (zx_loop_t *loop, zx_executor_t *executor, int64_t *next,
+                        int count, pid_t worker, pid_t other, const char *after)
+{
+    zx_future_t **futures = calloc ((size_t) count, sizeof (zx_future_t *));
+    assert_non_null (futures);
+    int64_t first = *next;
+    for (int i = 0; i < count; i++) {
+        futures [i] = zx_run_in_executor (loop, executor, "square",
+                                          zx_values_pack ("i", (*next)++));
+        assert_non_null (futures [i]);
+    }
+    size_t done = 0;
+    assert_int_equal (zx_wait (futures, (size_t) count, ZX_ALL_COMPLETED, 10000, NULL, &done,
+                               NULL, NULL), ZX_OK);
+    if (done != (size_t) count)
+        fail_msg ("after %s only %zu of %d good tasks finished in 10 s", after, done, count);
+    for (int i = 0; i < count; i++) {
+        if (zx_future_error (futures [i]) != ZX_OK)
+            fail_msg ("after %s a good task failed: %s: %s", after,
+                      zx_strerror (zx_future_error (futures [i])),
+                      zx_future_message (futures [i]));
+        int64_t square = 0, pid = 0;
+        assert_int_equal (zx_values_get_int (zx_future_result (futures [i]), 0, &square), ZX_OK);
+        assert_int_equal (zx_values_get_int (zx_future_result (futures [i]), 1, &pid), ZX_OK);
+        assert_int_equal (square, (first + i) * (first + i));
+        if (pid != worker && (other == 0 || pid != other))
+            fail_msg ("after %s a good task ran in process %lld, not the good worker",
+                      after, (long long) pid);
+        zx_future_destroy (&futures [i]);
+    }
+    free (futures);
+}

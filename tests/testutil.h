@@ -95,6 +95,14 @@ long zx_test_rss_kib (pid_t pid);
 //  size is 0).
 size_t zx_test_children (pid_t *pids, size_t size);
 
+//  Submits count tasks "square" (n) for n = *next, *next + 1, ... on
+//  executor (advancing *next) and checks, within 10 s, that each returns
+//  [n * n, pid] with pid one of worker and other (0: only worker); fails
+//  the test naming after otherwise. For the tests that check that a good
+//  coordinator is still served after an attack.
+void zx_test_expect_squares (zx_loop_t *loop, zx_executor_t *executor, int64_t *next,
+                             int count, pid_t worker, pid_t other, const char *after);
+
 //  ---- Raw ZeroMQ messages (test_hostile.c, test_security.c), for
 //  speaking to the broker as a peer that does not follow the protocol.
 //  In testutil_raw.c: a test that uses them links libzmq.
