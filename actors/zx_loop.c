@@ -89,10 +89,21 @@ zx__now_us (void)
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+//  What runs first in every zx_loop_new: workers/ registers its process
+//  worker check (zx_init) here, so this layer needs to know nothing of it
+static void (*s_start_hook) (void);
+
+void
+zx__loop_set_start_hook (void (*fn) (void))
+{
+    s_start_hook = fn;
+}
+
 zx_loop_t *
 zx_loop_new (void)
 {
-    zx_init (0, NULL);
+    if (s_start_hook)
+        s_start_hook ();
     zx_loop_t *self = calloc (1, sizeof (zx_loop_t));
     if (!self)
         return NULL;

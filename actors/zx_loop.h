@@ -36,6 +36,11 @@ void zx__loop_set_default_executor (zx_loop_t *self, void *executor);
 //  iterations (its callbacks, handlers or coroutines).
 bool zx__loop_running (zx_loop_t *self);
 
+//  Sets a function that zx_loop_new calls first, before it makes a loop
+//  (workers/ registers the process worker check of zx_init, from a
+//  constructor). Call before any loop is made.
+void zx__loop_set_start_hook (void (*fn) (void));
+
 //  Monotonic time in microseconds.
 int64_t zx__now_us (void);
 

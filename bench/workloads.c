@@ -529,7 +529,7 @@ bench_mem_child (const char *kind_name, long count, int workers)
         zx_future_destroy (&futures [i]);
     }
     free (futures);
-    char name [48], suffix [16];
+    char name [64], suffix [24];       //  Room for any long: -Wformat-truncation at -O3
     bench_count_name (count, suffix, sizeof suffix);
     if (!failed) {
         snprintf (name, sizeof name, "peak_rss_%s", suffix);

@@ -39,32 +39,72 @@ extern "C" {
 #   define ZX_PRINTF(f, a)
 #endif
 
+//  ZX_EXPORT marks the public API: libzexec is built with hidden
+//  visibility, so only what this header declares with it is exported from
+//  the shared library (as libuv's UV_EXTERN and nng's NNG_DECL do).
+#if defined(__GNUC__)
+#   define ZX_EXPORT __attribute__ ((visibility ("default")))
+#else
+#   define ZX_EXPORT
+#endif
+
+//  The version this header belongs to, as one number (10000 * major + 100
+//  * minor + patch), for compile-time checks.
+#define ZEXEC_VERSION \
+    (ZEXEC_VERSION_MAJOR * 10000 + ZEXEC_VERSION_MINOR * 100 + ZEXEC_VERSION_PATCH)
+
+//  Returns the version of the library loaded at run time, in the form of
+//  ZEXEC_VERSION; when it differs from the header's, the program was built
+//  against another release. Sets *major, *minor and *patch when they are
+//  not NULL.
+ZX_EXPORT int zx_version (int *major, int *minor, int *patch);
+
+//  Returns the library's version as a constant string, such as "0.1.0".
+ZX_EXPORT const char *zx_version_string (void);
+
+/*  ---------------------------------------------------------------------
+    How the API grows
+
+    - Functions are never removed or changed in a minor release; new ones
+      are added.
+    - Option structs (zx_executor_opts_t, zx_task_opts_t, ...) only grow at
+      their end, and a zero field always means "the default", so a caller
+      that zeroes the struct (a designated initializer, `= { 0 }` or
+      memset) and sets what it knows keeps its meaning when a later header
+      adds fields. The library is told nothing of the struct's size: a
+      program built against an older header and run with a newer
+      libzexec.so.0 passes a shorter struct, so fields are only added with
+      a new soname (libzexec.so.1) before 1.0, and with size-tagged
+      variants (zx_THING_new2) after it.
+    - zx_err_t values are numbered explicitly and never renumbered; new
+      codes take new numbers.                                             */
+
 /*  ---------------------------------------------------------------------
     Errors                                                                */
 
 typedef enum {
-    ZX_OK = 0,
-    ZX_EINVAL,          //  A caller passed a bad argument
-    ZX_ENOMEM,          //  Out of memory
-    ZX_ETIMEDOUT,       //  A deadline passed
-    ZX_ECANCELLED,      //  The future was cancelled
-    ZX_ETASK,           //  The task ran and reported failure
-    ZX_ENOTASK,         //  No task is registered under that name
-    ZX_ETYPE,           //  An argument or result has another type
-    ZX_EWORKER_LOST,    //  The worker holding the task died or vanished
-    ZX_EPROTO,          //  A malformed or unexpected protocol message
-    ZX_ESHUTDOWN,       //  The executor is shut down
-    ZX_EPENDING,        //  The future has not finished yet
-    ZX_EBUSY,           //  Cannot block here (inside a running loop)
-    ZX_EQUEUE_FULL,     //  A bounded queue is full
-    ZX_ESYS,            //  A system call failed; the message has errno
-    ZX_EWORKER_INIT,    //  A worker's initializer failed
-    ZX_ENOWORKERS       //  No worker serves the service asked for
+    ZX_OK = 0,              //  Numbers are fixed: never renumbered
+    ZX_EINVAL = 1,          //  A caller passed a bad argument
+    ZX_ENOMEM = 2,          //  Out of memory
+    ZX_ETIMEDOUT = 3,       //  A deadline passed
+    ZX_ECANCELLED = 4,      //  The future was cancelled
+    ZX_ETASK = 5,           //  The task ran and reported failure
+    ZX_ENOTASK = 6,         //  No task is registered under that name
+    ZX_ETYPE = 7,           //  An argument or result has another type
+    ZX_EWORKER_LOST = 8,    //  The worker holding the task died or vanished
+    ZX_EPROTO = 9,          //  A malformed or unexpected protocol message
+    ZX_ESHUTDOWN = 10,      //  The executor is shut down
+    ZX_EPENDING = 11,       //  The future has not finished yet
+    ZX_EBUSY = 12,          //  Cannot block here (inside a running loop)
+    ZX_EQUEUE_FULL = 13,    //  A bounded queue is full
+    ZX_ESYS = 14,           //  A system call failed; the message has errno
+    ZX_EWORKER_INIT = 15,   //  A worker's initializer failed
+    ZX_ENOWORKERS = 16,     //  No worker serves the service asked for
 } zx_err_t;
 
 //  Returns a short constant description of an error code, such as
 //  "worker lost". Never returns NULL.
-const char *zx_strerror (zx_err_t code);
+ZX_EXPORT const char *zx_strerror (zx_err_t code);
 
 /*  ---------------------------------------------------------------------
     Values: typed argument and result lists
@@ -86,49 +126,49 @@ typedef enum {
 
 //  Creates an empty list. Caller owns the result; NULL only when out of
 //  memory.
-zx_values_t *zx_values_new (void);
+ZX_EXPORT zx_values_t *zx_values_new (void);
 
 //  Creates a list from a format string: 'i' takes an int64_t (pass
 //  integers through (int64_t) when they are not already 64-bit), 'd' a
 //  double, 's' a NUL-terminated string (copied), 'b' a pointer and a
 //  size_t length (copied), 'n' nothing (a none value). Returns NULL on an
 //  unknown format character or when out of memory. Caller owns the result.
-zx_values_t *zx_values_pack (const char *format, ...);
+ZX_EXPORT zx_values_t *zx_values_pack (const char *format, ...);
 
 //  Destroys a list; accepts NULL and nulls the caller's pointer.
-void zx_values_destroy (zx_values_t **self_p);
+ZX_EXPORT void zx_values_destroy (zx_values_t **self_p);
 
 //  Returns a deep copy, or NULL when out of memory. Caller owns the copy.
-zx_values_t *zx_values_dup (const zx_values_t *self);
+ZX_EXPORT zx_values_t *zx_values_dup (const zx_values_t *self);
 
 //  Append one value each. The string and bytes variants copy their input.
 //  Return ZX_OK, ZX_EINVAL (NULL string) or ZX_ENOMEM.
-zx_err_t zx_values_add_int (zx_values_t *self, int64_t value);
-zx_err_t zx_values_add_double (zx_values_t *self, double value);
-zx_err_t zx_values_add_str (zx_values_t *self, const char *value);
-zx_err_t zx_values_add_bytes (zx_values_t *self, const void *data, size_t size);
-zx_err_t zx_values_add_none (zx_values_t *self);
+ZX_EXPORT zx_err_t zx_values_add_int (zx_values_t *self, int64_t value);
+ZX_EXPORT zx_err_t zx_values_add_double (zx_values_t *self, double value);
+ZX_EXPORT zx_err_t zx_values_add_str (zx_values_t *self, const char *value);
+ZX_EXPORT zx_err_t zx_values_add_bytes (zx_values_t *self, const void *data, size_t size);
+ZX_EXPORT zx_err_t zx_values_add_none (zx_values_t *self);
 
 //  Returns how many values the list holds.
-size_t zx_values_count (const zx_values_t *self);
+ZX_EXPORT size_t zx_values_count (const zx_values_t *self);
 
 //  Returns the type of the value at index, or 0 when index is out of range.
-zx_type_t zx_values_type (const zx_values_t *self, size_t index);
+ZX_EXPORT zx_type_t zx_values_type (const zx_values_t *self, size_t index);
 
 //  Read one value. Return ZX_OK and set *out; ZX_EINVAL when index is out
 //  of range; ZX_ETYPE when the value has another type (out is untouched).
 //  zx_values_get_double also accepts an int value and converts it. String
 //  and bytes pointers are borrowed: valid while the list lives unchanged.
-zx_err_t zx_values_get_int (const zx_values_t *self, size_t index, int64_t *out);
-zx_err_t zx_values_get_double (const zx_values_t *self, size_t index, double *out);
-zx_err_t zx_values_get_str (const zx_values_t *self, size_t index, const char **out);
-zx_err_t zx_values_get_bytes (const zx_values_t *self, size_t index,
-                              const void **data, size_t *size);
+ZX_EXPORT zx_err_t zx_values_get_int (const zx_values_t *self, size_t index, int64_t *out);
+ZX_EXPORT zx_err_t zx_values_get_double (const zx_values_t *self, size_t index, double *out);
+ZX_EXPORT zx_err_t zx_values_get_str (const zx_values_t *self, size_t index, const char **out);
+ZX_EXPORT zx_err_t zx_values_get_bytes (const zx_values_t *self, size_t index,
+                                        const void **data, size_t *size);
 
 //  Writes a Python-like rendering, such as "[1, 2.5, 'x', b'...', None]",
 //  into buf (always NUL-terminated when size > 0). Returns the length the
 //  full rendering needs, like snprintf.
-size_t zx_values_repr (const zx_values_t *self, char *buf, size_t size);
+ZX_EXPORT size_t zx_values_repr (const zx_values_t *self, char *buf, size_t size);
 
 /*  ---------------------------------------------------------------------
     Tasks: functions that workers run, registered by name
@@ -163,37 +203,37 @@ typedef int (zx_task_fn) (zx_call_t *call);
 //  Registers fn under name (at most 255 bytes). A later registration of
 //  the same name replaces the earlier one. Thread-safe. Returns ZX_OK,
 //  ZX_EINVAL (empty or long name, NULL fn) or ZX_ENOMEM.
-zx_err_t zx_task_register (const char *name, zx_task_fn *fn);
+ZX_EXPORT zx_err_t zx_task_register (const char *name, zx_task_fn *fn);
 
 //  Returns the function registered under name, or NULL. Thread-safe.
-zx_task_fn *zx_task_lookup (const char *name);
+ZX_EXPORT zx_task_fn *zx_task_lookup (const char *name);
 
 //  Returns the arguments of the call (borrowed, valid during the call).
-const zx_values_t *zx_call_args (zx_call_t *call);
+ZX_EXPORT const zx_values_t *zx_call_args (zx_call_t *call);
 
 //  Typed argument getters. On success they return ZX_OK. On a missing
 //  argument or a type mismatch they mark the call failed with ZX_ETYPE and
 //  a message such as "task 'blocks': argument 0 is str, expected int",
 //  and return that code, so the task can simply return -1.
-zx_err_t zx_call_arg_int (zx_call_t *call, size_t index, int64_t *out);
-zx_err_t zx_call_arg_double (zx_call_t *call, size_t index, double *out);
-zx_err_t zx_call_arg_str (zx_call_t *call, size_t index, const char **out);
-zx_err_t zx_call_arg_bytes (zx_call_t *call, size_t index,
-                            const void **data, size_t *size);
+ZX_EXPORT zx_err_t zx_call_arg_int (zx_call_t *call, size_t index, int64_t *out);
+ZX_EXPORT zx_err_t zx_call_arg_double (zx_call_t *call, size_t index, double *out);
+ZX_EXPORT zx_err_t zx_call_arg_str (zx_call_t *call, size_t index, const char **out);
+ZX_EXPORT zx_err_t zx_call_arg_bytes (zx_call_t *call, size_t index,
+                                      const void **data, size_t *size);
 
 //  Returns the result list the task fills (borrowed; the runtime sends it).
-zx_values_t *zx_call_result (zx_call_t *call);
+ZX_EXPORT zx_values_t *zx_call_result (zx_call_t *call);
 
 //  Appends one int to the result; returns 0, or -1 when out of memory
 //  (the call is then marked failed).
-int zx_call_return_int (zx_call_t *call, int64_t value);
+ZX_EXPORT int zx_call_return_int (zx_call_t *call, int64_t value);
 
 //  Marks the call failed with ZX_ETASK and a printf-style message; the
 //  caller's future fails with it. Returns -1 for `return zx_call_fail (...)`.
-int zx_call_fail (zx_call_t *call, const char *format, ...) ZX_PRINTF (2, 3);
+ZX_EXPORT int zx_call_fail (zx_call_t *call, const char *format, ...) ZX_PRINTF (2, 3);
 
 //  Returns the name of the running task (borrowed).
-const char *zx_call_task (zx_call_t *call);
+ZX_EXPORT const char *zx_call_task (zx_call_t *call);
 
 //  The cancel token: returns true once the caller has cancelled this call
 //  (zx_future_cancel, or a deadline passed), for tasks that poll it in
@@ -202,7 +242,7 @@ const char *zx_call_task (zx_call_t *call);
 //  a cancel message at most once a millisecond. Call it from the thread
 //  that runs the task; from other threads it only reports what that
 //  thread has already seen.
-bool zx_call_cancelled (zx_call_t *call);
+ZX_EXPORT bool zx_call_cancelled (zx_call_t *call);
 
 /*  ---------------------------------------------------------------------
     Logger: Python-style named loggers
@@ -231,26 +271,26 @@ typedef enum {
 //  format means "%(levelname)s:%(name)s:%(message)s". Process workers
 //  started afterwards inherit both. Returns ZX_EINVAL on a malformed format
 //  (such as an unknown field), leaving the old configuration in place.
-zx_err_t zx_log_basic_config (zx_log_level_t level, const char *format);
+ZX_EXPORT zx_err_t zx_log_basic_config (zx_log_level_t level, const char *format);
 
 //  Sends records to fd instead of stderr (fd stays the caller's). Returns
 //  the previous fd.
-int zx_log_set_fd (int fd);
+ZX_EXPORT int zx_log_set_fd (int fd);
 
 //  Returns the logger for name, creating it on first use. Loggers live
 //  until the process exits; the caller does not free them. Thread-safe.
 //  Returns NULL only when out of memory.
-zx_logger_t *zx_log_get (const char *name);
+ZX_EXPORT zx_logger_t *zx_log_get (const char *name);
 
 //  Same as zx_log_get with a printf-style name, e.g. ("blocks(%d)", n).
-zx_logger_t *zx_log_getf (const char *format, ...) ZX_PRINTF (1, 2);
+ZX_EXPORT zx_logger_t *zx_log_getf (const char *format, ...) ZX_PRINTF (1, 2);
 
 //  Writes one record at level when level is enabled. Thread-safe. A NULL
 //  logger writes as the "root" logger.
-void zx_log (zx_logger_t *logger, zx_log_level_t level, const char *format, ...)
-    ZX_PRINTF (3, 4);
-void zx_logv (zx_logger_t *logger, zx_log_level_t level, const char *format,
-              va_list args);
+ZX_EXPORT void zx_log (zx_logger_t *logger, zx_log_level_t level, const char *format, ...)
+              ZX_PRINTF (3, 4);
+ZX_EXPORT void zx_logv (zx_logger_t *logger, zx_log_level_t level, const char *format,
+                        va_list args);
 
 #define zx_log_debug(lg, ...)    zx_log ((lg), ZX_LOG_DEBUG, __VA_ARGS__)
 #define zx_log_info(lg, ...)     zx_log ((lg), ZX_LOG_INFO, __VA_ARGS__)
@@ -260,10 +300,10 @@ void zx_logv (zx_logger_t *logger, zx_log_level_t level, const char *format,
 //  Sets the name that %(threadName)s prints for the calling thread (copied,
 //  at most 63 bytes). The thread that first uses zexec is "MainThread" when
 //  it is the process's main thread, else "Thread-N".
-void zx_thread_set_name (const char *name);
+ZX_EXPORT void zx_thread_set_name (const char *name);
 
 //  Returns the calling thread's name (borrowed, thread-local).
-const char *zx_thread_name (void);
+ZX_EXPORT const char *zx_thread_name (void);
 
 /*  ---------------------------------------------------------------------
     Process start-up                                                      */
@@ -274,7 +314,7 @@ const char *zx_thread_name (void);
 //  If main does not call it, zx_loop_new and the pool constructors do the
 //  same check, but code that ran before them has then run in the worker
 //  too (as code above Python's `if __name__ == '__main__'` does).
-void zx_init (int argc, char **argv);
+ZX_EXPORT void zx_init (int argc, char **argv);
 
 /*  ---------------------------------------------------------------------
     Event loop: the coordinator actor                                     */
@@ -286,7 +326,7 @@ typedef void (zx_callback_fn) (zx_loop_t *loop, void *arg);
 //  Creates an event loop owned by the calling thread, which becomes that
 //  thread's current loop. Returns NULL when out of memory or file
 //  descriptors. Caller owns the loop.
-zx_loop_t *zx_loop_new (void);
+ZX_EXPORT zx_loop_t *zx_loop_new (void);
 
 //  Destroys a loop; accepts NULL and nulls the caller's pointer. Its
 //  coroutines that have not finished are cancelled first and the loop
@@ -295,46 +335,46 @@ zx_loop_t *zx_loop_new (void);
 //  down, and callbacks and timers not yet run are dropped, except the done
 //  callbacks of futures that have finished, which run. Destroy the
 //  executors you made before the loop they were used with.
-void zx_loop_destroy (zx_loop_t **self_p);
+ZX_EXPORT void zx_loop_destroy (zx_loop_t **self_p);
 
 //  Returns the calling thread's current loop: the one running on it, else
 //  the one last created on it and not yet destroyed, else NULL.
-zx_loop_t *zx_loop_current (void);
+ZX_EXPORT zx_loop_t *zx_loop_current (void);
 
 //  Schedules fn (loop, arg) to run once on the loop's next iteration, in
 //  the order of scheduling. Returns ZX_OK or ZX_ENOMEM.
-zx_err_t zx_loop_call_soon (zx_loop_t *self, zx_callback_fn *fn, void *arg);
+ZX_EXPORT zx_err_t zx_loop_call_soon (zx_loop_t *self, zx_callback_fn *fn, void *arg);
 
 //  Same as zx_loop_call_soon, but callable from any thread; it wakes the
 //  loop if it is waiting. Thread-safe. Returns ZX_OK or ZX_ENOMEM.
-zx_err_t zx_loop_call_soon_threadsafe (zx_loop_t *self, zx_callback_fn *fn,
-                                       void *arg);
+ZX_EXPORT zx_err_t zx_loop_call_soon_threadsafe (zx_loop_t *self, zx_callback_fn *fn,
+                                                 void *arg);
 
 //  Schedules fn (loop, arg) to run once, delay_ms from now. Returns a timer
 //  id (never 0) for zx_loop_cancel_timer, or 0 when out of memory.
-uint64_t zx_loop_call_later (zx_loop_t *self, int64_t delay_ms,
-                             zx_callback_fn *fn, void *arg);
+ZX_EXPORT uint64_t zx_loop_call_later (zx_loop_t *self, int64_t delay_ms,
+                                       zx_callback_fn *fn, void *arg);
 
 //  Cancels a timer that has not fired. Returns true if it was cancelled,
 //  false if it had fired, was cancelled, or never existed.
-bool zx_loop_cancel_timer (zx_loop_t *self, uint64_t timer_id);
+ZX_EXPORT bool zx_loop_cancel_timer (zx_loop_t *self, uint64_t timer_id);
 
 //  Runs the loop until future is done (or failed or cancelled). Returns the
 //  future's outcome as zx_future_error does, or ZX_EBUSY when called from
 //  inside the loop's own callbacks or coroutines.
-zx_err_t zx_loop_run_until_complete (zx_loop_t *self, zx_future_t *future);
+ZX_EXPORT zx_err_t zx_loop_run_until_complete (zx_loop_t *self, zx_future_t *future);
 
 //  Runs the loop until zx_loop_stop is called. Returns ZX_OK, or ZX_EBUSY
 //  when the loop is already running.
-zx_err_t zx_loop_run_forever (zx_loop_t *self);
+ZX_EXPORT zx_err_t zx_loop_run_forever (zx_loop_t *self);
 
 //  Makes zx_loop_run_forever return after the current iteration. Safe to
 //  call from the loop's callbacks and coroutines; from another thread use
 //  zx_loop_call_soon_threadsafe with a callback that calls it.
-void zx_loop_stop (zx_loop_t *self);
+ZX_EXPORT void zx_loop_stop (zx_loop_t *self);
 
 //  Returns the loop's monotonic clock in milliseconds.
-int64_t zx_loop_time (zx_loop_t *self);
+ZX_EXPORT int64_t zx_loop_time (zx_loop_t *self);
 
 /*  ---------------------------------------------------------------------
     Coroutines: stackful, run by the loop
@@ -352,19 +392,19 @@ typedef void (zx_coro_fn) (void *arg);
 //  the values fn put in zx_coro_result), failed when fn called
 //  zx_coro_fail, or cancelled when it was cancelled. Caller owns the
 //  future. Returns NULL when out of memory. stack_size 0 means 256 KiB.
-zx_future_t *zx_coro_start (zx_loop_t *loop, zx_coro_fn *fn, void *arg,
-                            size_t stack_size);
+ZX_EXPORT zx_future_t *zx_coro_start (zx_loop_t *loop, zx_coro_fn *fn, void *arg,
+                                      size_t stack_size);
 
 //  Returns true when called from inside a coroutine.
-bool zx_in_coro (void);
+ZX_EXPORT bool zx_in_coro (void);
 
 //  Returns the result list of the running coroutine (borrowed), to which it
 //  adds its return values; NULL outside a coroutine.
-zx_values_t *zx_coro_result (void);
+ZX_EXPORT zx_values_t *zx_coro_result (void);
 
 //  Makes the running coroutine's future fail with code and a message when
 //  the coroutine returns. Returns code, or ZX_EINVAL outside a coroutine.
-zx_err_t zx_coro_fail (zx_err_t code, const char *format, ...) ZX_PRINTF (2, 3);
+ZX_EXPORT zx_err_t zx_coro_fail (zx_err_t code, const char *format, ...) ZX_PRINTF (2, 3);
 
 //  Waits for future to finish: inside a coroutine it suspends the
 //  coroutine; outside, it runs the current loop. Returns the future's
@@ -372,11 +412,11 @@ zx_err_t zx_coro_fail (zx_err_t code, const char *format, ...) ZX_PRINTF (2, 3);
 //  ZX_ECANCELLED). Inside a coroutine that is itself cancelled while
 //  waiting it returns ZX_ECANCELLED at once; the coroutine should then
 //  return. Returns ZX_EBUSY when called from a loop callback.
-zx_err_t zx_await (zx_future_t *future);
+ZX_EXPORT zx_err_t zx_await (zx_future_t *future);
 
 //  Sleeps ms milliseconds, letting the loop run. Returns ZX_OK,
 //  ZX_ECANCELLED (the coroutine was cancelled) or ZX_EBUSY.
-zx_err_t zx_sleep (int64_t ms);
+ZX_EXPORT zx_err_t zx_sleep (int64_t ms);
 
 /*  ---------------------------------------------------------------------
     Futures                                                               */
@@ -394,34 +434,34 @@ typedef void (zx_future_cb) (zx_future_t *future, void *arg);
 //  Creates a pending future on loop, to be completed with
 //  zx_future_set_result or zx_future_set_error. Caller owns it. NULL when
 //  out of memory.
-zx_future_t *zx_future_new (zx_loop_t *loop);
+ZX_EXPORT zx_future_t *zx_future_new (zx_loop_t *loop);
 
 //  Drops the caller's reference; accepts NULL and nulls the pointer. Work
 //  behind a pending future goes on; its result is then discarded.
-void zx_future_destroy (zx_future_t **self_p);
+ZX_EXPORT void zx_future_destroy (zx_future_t **self_p);
 
 //  Returns the loop the future belongs to.
-zx_loop_t *zx_future_loop (zx_future_t *self);
+ZX_EXPORT zx_loop_t *zx_future_loop (zx_future_t *self);
 
 //  Returns the future's state.
-zx_future_state_t zx_future_state (const zx_future_t *self);
+ZX_EXPORT zx_future_state_t zx_future_state (const zx_future_t *self);
 
 //  Returns true when the future is done, failed or cancelled.
-bool zx_future_done (const zx_future_t *self);
+ZX_EXPORT bool zx_future_done (const zx_future_t *self);
 
 //  Returns true when the future was cancelled.
-bool zx_future_cancelled (const zx_future_t *self);
+ZX_EXPORT bool zx_future_cancelled (const zx_future_t *self);
 
 //  Completes the future with values (taken: *values_p is nulled; NULL
 //  values means an empty result). Done callbacks and waiters run on the
 //  loop's next iteration. Returns ZX_EINVAL when the future already
 //  finished (values are then destroyed).
-zx_err_t zx_future_set_result (zx_future_t *self, zx_values_t **values_p);
+ZX_EXPORT zx_err_t zx_future_set_result (zx_future_t *self, zx_values_t **values_p);
 
 //  Fails the future with code (not ZX_OK) and a printf-style message.
 //  Returns ZX_EINVAL when it already finished.
-zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
-                              const char *format, ...) ZX_PRINTF (3, 4);
+ZX_EXPORT zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
+                                        const char *format, ...) ZX_PRINTF (3, 4);
 
 //  Cancels the future if it has not finished. Work still queued is
 //  removed, never runs, and the future is cancelled at once ("cancelled
@@ -439,33 +479,33 @@ zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
 //  passes the cancel on). Other futures (coroutines, gather) are
 //  cancelled at once. Returns true if the future is cancelled or will end
 //  cancelled, false if it had already finished otherwise.
-bool zx_future_cancel (zx_future_t *self);
+ZX_EXPORT bool zx_future_cancel (zx_future_t *self);
 
 //  Returns the outcome: ZX_OK when done, the error code when failed,
 //  ZX_ECANCELLED when cancelled, ZX_EPENDING when not finished.
-zx_err_t zx_future_error (const zx_future_t *self);
+ZX_EXPORT zx_err_t zx_future_error (const zx_future_t *self);
 
 //  Returns the error message of a failed or cancelled future, or "".
 //  Borrowed: valid while the future lives.
-const char *zx_future_message (const zx_future_t *self);
+ZX_EXPORT const char *zx_future_message (const zx_future_t *self);
 
 //  Returns the result values of a done future (borrowed: valid while the
 //  future lives), or NULL when it is not done with a result.
-const zx_values_t *zx_future_result (const zx_future_t *self);
+ZX_EXPORT const zx_values_t *zx_future_result (const zx_future_t *self);
 
 //  Reads the first result value as an int. Returns ZX_OK; the future's
 //  outcome when it did not finish with a result; or ZX_ETYPE.
-zx_err_t zx_future_result_int (const zx_future_t *self, int64_t *out);
+ZX_EXPORT zx_err_t zx_future_result_int (const zx_future_t *self, int64_t *out);
 
 //  Adds a callback that runs on the loop once the future finishes (on the
 //  next iteration if it already has). Returns ZX_OK or ZX_ENOMEM.
-zx_err_t zx_future_add_done_callback (zx_future_t *self, zx_future_cb *fn,
-                                      void *arg);
+ZX_EXPORT zx_err_t zx_future_add_done_callback (zx_future_t *self, zx_future_cb *fn,
+                                                void *arg);
 
 //  Blocks until the future finishes or timeout_ms passes: in a coroutine it
 //  suspends, outside it runs the future's loop. Returns the outcome as
 //  zx_future_error does, ZX_ETIMEDOUT (the future keeps going) or ZX_EBUSY.
-zx_err_t zx_future_wait (zx_future_t *self, int64_t timeout_ms);
+ZX_EXPORT zx_err_t zx_future_wait (zx_future_t *self, int64_t timeout_ms);
 
 /*  ---------------------------------------------------------------------
     Waiting for many futures                                              */
@@ -483,14 +523,14 @@ typedef enum {
 //  not wanted). The futures stay the caller's. Returns ZX_OK (also on
 //  timeout: the pending set says what is left), ZX_ECANCELLED when the
 //  calling coroutine was cancelled, ZX_EBUSY or ZX_EINVAL.
-zx_err_t zx_wait (zx_future_t **futures, size_t count, zx_wait_mode_t mode,
-                  int64_t timeout_ms, zx_future_t **done, size_t *done_count,
-                  zx_future_t **pending, size_t *pending_count);
+ZX_EXPORT zx_err_t zx_wait (zx_future_t **futures, size_t count, zx_wait_mode_t mode,
+                            int64_t timeout_ms, zx_future_t **done, size_t *done_count,
+                            zx_future_t **pending, size_t *pending_count);
 
 //  Waits for future at most timeout_ms, like asyncio.wait_for: on timeout
 //  the future is cancelled and ZX_ETIMEDOUT returned. Otherwise returns the
 //  future's outcome.
-zx_err_t zx_wait_for (zx_future_t *future, int64_t timeout_ms);
+ZX_EXPORT zx_err_t zx_wait_for (zx_future_t *future, int64_t timeout_ms);
 
 //  Returns a new future that finishes when all of futures have: done with
 //  one value per input future (its first result value, none when it had
@@ -498,27 +538,27 @@ zx_err_t zx_wait_for (zx_future_t *future, int64_t timeout_ms);
 //  or cancelled if the gather future itself is cancelled (which cancels
 //  the inputs). The inputs stay the caller's and must outlive the result.
 //  Caller owns the result; NULL when out of memory.
-zx_future_t *zx_gather (zx_loop_t *loop, zx_future_t **futures, size_t count);
+ZX_EXPORT zx_future_t *zx_gather (zx_loop_t *loop, zx_future_t **futures, size_t count);
 
 typedef struct zx_as_completed zx_as_completed_t;
 
 //  Creates an iterator over futures in the order they finish, like
 //  asyncio.as_completed; timeout_ms bounds the whole iteration. The futures
 //  stay the caller's. Caller owns the iterator; NULL when out of memory.
-zx_as_completed_t *zx_as_completed_new (zx_future_t **futures, size_t count,
-                                        int64_t timeout_ms);
+ZX_EXPORT zx_as_completed_t *zx_as_completed_new (zx_future_t **futures, size_t count,
+                                                  int64_t timeout_ms);
 
 //  Waits for and returns the next finished future (borrowed), or NULL when
 //  all have been returned or the timeout passed (then
 //  zx_as_completed_error says ZX_ETIMEDOUT).
-zx_future_t *zx_as_completed_next (zx_as_completed_t *self);
+ZX_EXPORT zx_future_t *zx_as_completed_next (zx_as_completed_t *self);
 
 //  Returns ZX_ETIMEDOUT after a timeout, ZX_ECANCELLED when the calling
 //  coroutine was cancelled, ZX_EBUSY when it could not wait, else ZX_OK.
-zx_err_t zx_as_completed_error (const zx_as_completed_t *self);
+ZX_EXPORT zx_err_t zx_as_completed_error (const zx_as_completed_t *self);
 
 //  Destroys the iterator; accepts NULL and nulls the caller's pointer.
-void zx_as_completed_destroy (zx_as_completed_t **self_p);
+ZX_EXPORT void zx_as_completed_destroy (zx_as_completed_t **self_p);
 
 /*  ---------------------------------------------------------------------
     Executors: pools of worker actors                                     */
@@ -598,13 +638,13 @@ typedef struct {
 //  Creates a pool of worker threads, each a czmq actor connected over
 //  inproc. opts may be NULL for defaults (copied). Returns NULL on a bad
 //  option or when resources run out. Caller owns the executor.
-zx_executor_t *zx_thread_pool_new (const zx_executor_opts_t *opts);
+ZX_EXPORT zx_executor_t *zx_thread_pool_new (const zx_executor_opts_t *opts);
 
 //  Creates a pool of worker processes, each this program started again by
 //  exec (see zx_init), connected over ipc; each runs the program's own
 //  registered tasks and exits when its parent dies. opts may be NULL.
 //  Returns NULL on a bad option or when resources run out. Caller owns it.
-zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
+ZX_EXPORT zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
 
 //  Creates an executor whose workers are on other machines, behind a
 //  zexec-broker at endpoint (such as "tcp://10.0.0.2:5555"); it is used
@@ -614,7 +654,7 @@ zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
 //  request the broker cannot serve in time fails with ZX_ENOWORKERS.
 //  opts may be NULL. Returns NULL on a bad endpoint or option. Caller
 //  owns the executor.
-zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
+ZX_EXPORT zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
 
 //  Runs task (args) on executor, like loop.run_in_executor. executor NULL
 //  means the loop's default thread pool, made on first use and destroyed
@@ -624,8 +664,8 @@ zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_o
 //  rather than being returned here. NULL only when out of memory. Called
 //  from a coroutine on the executor's loop while the queue is full (see
 //  max_queue), it waits for room first (backpressure).
-zx_future_t *zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor,
-                                 const char *task, zx_values_t *args);
+ZX_EXPORT zx_future_t *zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor,
+                                           const char *task, zx_values_t *args);
 
 //  Options of one submission; zero them all for the executor's defaults.
 typedef struct {
@@ -646,15 +686,15 @@ typedef struct {
 
 //  zx_run_in_executor with options (NULL: none). A negative timeout, or
 //  retries outside ZX_NO_RETRIES..15, fails the future with ZX_EINVAL.
-zx_future_t *zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor,
-                                      const char *task, zx_values_t *args,
-                                      const zx_task_opts_t *opts);
+ZX_EXPORT zx_future_t *zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor,
+                                                const char *task, zx_values_t *args,
+                                                const zx_task_opts_t *opts);
 
 //  Same as zx_run_in_executor on the loop the executor is used with, or
 //  else the calling thread's current loop. Returns NULL (and destroys
 //  args) when there is no such loop or memory ran out.
-zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task,
-                                 zx_values_t *args);
+ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task,
+                                           zx_values_t *args);
 
 //  Stops the executor, like Executor.shutdown: no new work is accepted
 //  (later submissions fail with ZX_ESHUTDOWN); with cancel_futures, work
@@ -662,23 +702,23 @@ zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task,
 //  coroutine, awaits) until all work sent to workers has finished and the
 //  workers have exited. Returns ZX_OK, or ZX_EBUSY when asked to wait from
 //  a loop callback. Calling it again is harmless.
-zx_err_t zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures);
+ZX_EXPORT zx_err_t zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures);
 
 //  Shuts down with wait (unless already shut down), stops the workers and
 //  frees the executor; accepts NULL and nulls the caller's pointer.
-void zx_executor_destroy (zx_executor_t **self_p);
+ZX_EXPORT void zx_executor_destroy (zx_executor_t **self_p);
 
 //  Returns the endpoint workers connect to (borrowed).
-const char *zx_executor_endpoint (const zx_executor_t *self);
+ZX_EXPORT const char *zx_executor_endpoint (const zx_executor_t *self);
 
 //  Fills pids with the process IDs of the live workers of a process pool
 //  (the caller's pid for a thread pool, once per worker); returns how many
 //  there are, which may exceed size.
-size_t zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size);
+ZX_EXPORT size_t zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size);
 
 //  Returns how many tasks are queued in the coordinator plus how many are
 //  held by workers.
-size_t zx_executor_backlog (const zx_executor_t *self);
+ZX_EXPORT size_t zx_executor_backlog (const zx_executor_t *self);
 
 /*  ---------------------------------------------------------------------
     Serving a broker: this process as a remote worker                      */
@@ -694,16 +734,16 @@ typedef struct zx_worker zx_worker_t;
 //  holds at once (0 means 256 per pool worker; the broker deals it only
 //  as many as it runs in about 2 ms). Returns NULL on a bad
 //  endpoint or option. Caller owns the worker; run the loop to serve.
-zx_worker_t *zx_worker_new (zx_loop_t *loop, const char *endpoint,
-                            zx_executor_t *executor, const zx_executor_opts_t *opts);
+ZX_EXPORT zx_worker_t *zx_worker_new (zx_loop_t *loop, const char *endpoint,
+                                      zx_executor_t *executor, const zx_executor_opts_t *opts);
 
 //  Tells the broker this worker leaves (tasks still running are
 //  cancelled) and frees it; accepts NULL and nulls the caller's pointer.
-void zx_worker_destroy (zx_worker_t **self_p);
+ZX_EXPORT void zx_worker_destroy (zx_worker_t **self_p);
 
 //  Returns true while the worker is connected and has heard from the
 //  broker within its liveness.
-bool zx_worker_connected (const zx_worker_t *self);
+ZX_EXPORT bool zx_worker_connected (const zx_worker_t *self);
 
 //  Serves the broker at endpoint with this program's registered tasks
 //  until SIGINT or SIGTERM: makes a loop, a pool of threads (or of
@@ -713,9 +753,9 @@ bool zx_worker_connected (const zx_worker_t *self);
 //  thread while it runs (to read them from a signalfd) and restores the
 //  mask after. Returns ZX_OK after a signal, or ZX_EINVAL when it could
 //  not start (bad endpoint or option).
-zx_err_t zx_serve (const char *endpoint, bool processes,
-                   const zx_executor_opts_t *pool_opts,
-                   const zx_executor_opts_t *serve_opts);
+ZX_EXPORT zx_err_t zx_serve (const char *endpoint, bool processes,
+                             const zx_executor_opts_t *pool_opts,
+                             const zx_executor_opts_t *serve_opts);
 
 /*  ---------------------------------------------------------------------
     map: lazy, ordered                                                    */
@@ -731,9 +771,9 @@ typedef zx_values_t *(zx_map_next_fn) (void *state);
 //  and keeps at most in_flight of them submitted (0 means 64), pulling
 //  more only as results are taken, so an endless input is fine. Results
 //  come back in input order. Caller owns the map; NULL when out of memory.
-zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
-                           zx_map_next_fn *next, void *state,
-                           size_t chunksize, size_t in_flight);
+ZX_EXPORT zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
+                                     zx_map_next_fn *next, void *state,
+                                     size_t chunksize, size_t in_flight);
 
 //  Waits for the next result in input order. Returns ZX_OK with *result
 //  set to its values (borrowed: valid until the next call or destroy), or
@@ -741,14 +781,14 @@ zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
 //  input's task failed it returns the error (see zx_map_message) with
 //  *result NULL, and the next call goes on with the next input. Returns
 //  ZX_EBUSY when called from a loop callback.
-zx_err_t zx_map_next (zx_map_t *self, const zx_values_t **result);
+ZX_EXPORT zx_err_t zx_map_next (zx_map_t *self, const zx_values_t **result);
 
 //  Returns the error message of the last result zx_map_next returned, or
 //  "" (borrowed).
-const char *zx_map_message (const zx_map_t *self);
+ZX_EXPORT const char *zx_map_message (const zx_map_t *self);
 
 //  Cancels what is still outstanding and frees the map; accepts NULL.
-void zx_map_destroy (zx_map_t **self_p);
+ZX_EXPORT void zx_map_destroy (zx_map_t **self_p);
 
 #ifdef __cplusplus
 }

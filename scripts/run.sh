@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 build=${ZEXEC_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZEXEC_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 echo "== asyncio_executor_thread (3 worker threads)"
 time "$build/examples/asyncio_executor_thread"

@@ -480,6 +480,20 @@ s_unhex (const char *text, uint8_t *out, size_t size)
     return count;
 }
 
+static void
+s_start_hook (void)
+{
+    zx_init (0, NULL);
+}
+
+//  A program that makes a loop before it calls zx_init (or never does) is
+//  still turned into a worker when a pool started it as one
+__attribute__ ((constructor)) static void
+s_register_start_hook (void)
+{
+    zx__loop_set_start_hook (s_start_hook);
+}
+
 void
 zx_init (int argc, char **argv)
 {
