@@ -867,8 +867,30 @@ s_usage (FILE *out)
         "  --workers DIR          public certificates of the workers that may serve\n"
         "                         (both directories are read again when they change)\n"
         "\n"
+        "  --endpoint-file PATH   once listening, write the endpoints bound, one per\n"
+        "                         line, to PATH (a wildcard such as tcp://127.0.0.1:*\n"
+        "                         written as the port it got)\n"
         "  --verbose              log every worker and coordinator event\n"
         "  --help                 this text\n");
+}
+
+//  Writes the endpoints bound, one per line, to path: into a file beside
+//  it, then renamed, so whoever waits for path never reads half of it.
+static bool
+s_write_endpoints (const char *path, zlistx_t *endpoints)
+{
+    char *temp = zsys_sprintf ("%s.%d.tmp", path, (int) getpid ());
+    FILE *file = temp ? fopen (temp, "w") : NULL;
+    bool written = file != NULL;
+    for (char *item = file ? zlistx_first (endpoints) : NULL; item; item = zlistx_next (endpoints))
+        written = written && fprintf (file, "%s\n", item) > 0;
+    if (file && fclose (file) != 0)
+        written = false;
+    written = written && rename (temp, path) == 0;
+    if (temp && !written)
+        unlink (temp);
+    zstr_free (&temp);
+    return written;
 }
 
 static bool
@@ -898,6 +920,8 @@ main (int argc, char **argv)
     const char *binds [16];
     size_t bind_count = 0;
     const char *cert_path = NULL, *clients_dir = NULL, *workers_dir = NULL;
+    const char *endpoint_file = NULL;
+    zlistx_t *endpoints = NULL;
     zx_log_level_t level = ZX_LOG_WARNING;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
@@ -968,6 +992,11 @@ main (int argc, char **argv)
         else
         if (streq (arg, "--handshake-timeout") && value && s_number (value, 100, 600000, &number)) {
             self->handshake_ms = (int) number;
+            i++;
+        }
+        else
+        if (streq (arg, "--endpoint-file") && value) {
+            endpoint_file = value;
             i++;
         }
         else
@@ -1060,16 +1089,37 @@ main (int argc, char **argv)
             zx__auth_destroy (&self->auth);
             return 1;
         }
-        fprintf (stderr, "zexec-broker: listening on %s\n", binds [i]);
+        //  A wildcard (tcp://127.0.0.1:*) became a real address: say which
+        const char *bound = zsock_last_endpoint (self->router);
+        if (!bound)
+            bound = binds [i];
+        fprintf (stderr, "zexec-broker: listening on %s\n", bound);
+        if (endpoint_file) {
+            if (i == 0)
+                endpoints = zlistx_new ();
+            zlistx_add_end (endpoints, strdup (bound));
+        }
         if (curve)
             fprintf (stderr, "zexec-broker: CURVE on %s: server key %s; %zu coordinator and "
-                     "%zu worker keys allowed\n", binds [i], zcert_public_txt (cert),
+                     "%zu worker keys allowed\n", bound, zcert_public_txt (cert),
                      zx__auth_count (self->auth, ZX_ROLE_CLIENT),
                      zx__auth_count (self->auth, ZX_ROLE_WORKER));
         else
         if (strncmp (binds [i], "tcp://", 6) == 0)
             fprintf (stderr, "zexec-broker: WARNING: no authentication on %s: anyone who can "
-                             "reach it can submit work and run it as a worker\n", binds [i]);
+                             "reach it can submit work and run it as a worker\n", bound);
+    }
+    if (endpoint_file && !s_write_endpoints (endpoint_file, endpoints)) {
+        fprintf (stderr, "zexec-broker: cannot write %s: %s\n", endpoint_file, strerror (errno));
+        zsock_destroy (&self->router);
+        zcert_destroy (&cert);
+        zx__auth_destroy (&self->auth);
+        return 1;
+    }
+    if (endpoints) {
+        for (char *item = zlistx_first (endpoints); item; item = zlistx_next (endpoints))
+            free (item);
+        zlistx_destroy (&endpoints);
     }
     self->worker_service = zhashx_new ();
     self->clients = zhashx_new ();

@@ -1,0 +1,247 @@
+/*  zexec/executor.h - executors (thread, process and remote pools), serving a broker, and map.
+
+    Part of the public API: include <zexec.h>, which includes every part. */
+#ifndef ZEXEC_EXECUTOR_H_INCLUDED
+#define ZEXEC_EXECUTOR_H_INCLUDED
+
+#include "zexec/future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  ---------------------------------------------------------------------
+    Executors: pools of worker actors                                     */
+
+typedef struct zx_executor zx_executor_t;
+
+typedef struct {
+    //  Number of workers. 0 means min (32, cores + 4) for threads (as
+    //  CPython) and the number of cores for processes.
+    int max_workers;
+    //  Thread pools: thread names are PREFIX_M. NULL means
+    //  "ThreadPoolExecutor-N" with N counting pools, as CPython does.
+    const char *thread_name_prefix;
+    //  Name of a registered task each worker runs once before any work,
+    //  with initargs (copied; may be NULL). If it fails, the pool is broken
+    //  and every queued and later future fails with ZX_EWORKER_INIT.
+    const char *initializer;
+    const zx_values_t *initargs;
+    //  A worker retires after this many tasks and a fresh one replaces it.
+    //  0 means never.
+    int max_tasks_per_child;
+    //  Requests a worker may hold at once (its credits). 0 means adaptive:
+    //  up to 256, as many as the worker runs in about 2 ms and at least 2,
+    //  so tiny tasks travel many to a message and slow ones stay spread
+    //  over all workers. A number fixes it (1 gives strict one-at-a-time).
+    int window;
+    //  Most requests queued in the coordinator and not yet sent to a worker
+    //  (remote executors: sent and not yet answered). When it is full, a
+    //  submission from a coroutine on the executor's loop waits for room;
+    //  from anywhere else it fails with ZX_EQUEUE_FULL. 0 means 1,000,000.
+    size_t max_queue;
+    //  Where the pool's workers connect: any ZeroMQ endpoint the workers
+    //  can reach, e.g. "inproc://name" (threads only), "ipc:///path" or
+    //  "tcp://127.0.0.1:5600"; a wildcard ("tcp://127.0.0.1:*", "ipc://*")
+    //  binds a free one, which zx_executor_endpoint then returns. NULL picks
+    //  a fresh inproc (threads) or ipc (processes) endpoint. This face has
+    //  no authentication: bind tcp to a loopback or private address only
+    //  (a broker with CURVE keys is the way across machines).
+    const char *endpoint;
+    //  How many times a task goes to another worker when the worker
+    //  holding it dies or vanishes (0 to 15). 0, the default, fails its
+    //  future with ZX_EWORKER_LOST at once: a task may have run partly.
+    //  After its last attempt a task is quarantined: its future fails and
+    //  it is never sent again.
+    int retries;
+    //  Deadline of every task, in ms from submission (0: none; a task's
+    //  own zx_task_opts_t.timeout_ms overrides it). When it passes, the
+    //  future fails with ZX_ETIMEDOUT at once and the task is withdrawn or
+    //  stopped as zx_future_cancel does.
+    int64_t task_timeout_ms;
+    //  How long a running task that was cancelled (or passed its deadline)
+    //  has to stop at its cancel token (zx_call_cancelled) before a process
+    //  worker gets SIGTERM, and as long again before SIGKILL; a thread
+    //  pool then stops waiting for it. 0 means 1000.
+    int cancel_grace_ms;
+    //  Remote executors and served workers: the service (named pool) at
+    //  the broker. NULL means "default".
+    const char *service;
+    //  Remote executors and served workers: heartbeat interval in ms (0
+    //  means 1000) and how many silent intervals mean the broker is gone
+    //  (0 means 3).
+    int heartbeat_ms;
+    int liveness;
+    //  Remote executors and served workers, to a broker with CURVE
+    //  (docs/SECURITY.md): the broker's public key, as 40 Z85 characters
+    //  or the path of its public certificate file, and the path of this
+    //  peer's own certificate (czmq's format, as zexec-keygen makes it:
+    //  NAME, with NAME_secret beside it; either name may be given). Give
+    //  both or neither. Both NULL: the environment variables
+    //  ZEXEC_SERVER_KEY and ZEXEC_CERT, when set, stand in for them; else
+    //  no security. A key or certificate that cannot be read makes the
+    //  executor or worker constructor return NULL. Local pools ignore them.
+    const char *curve_server_key;
+    const char *curve_cert;
+} zx_executor_opts_t;
+
+//  Creates a pool of worker threads, each one of zexec's worker actors
+//  connected over inproc. opts may be NULL for defaults (copied). Returns NULL on a bad
+//  option or when resources run out. Caller owns the executor.
+ZX_EXPORT zx_executor_t *zx_thread_pool_new (const zx_executor_opts_t *opts);
+
+//  Creates a pool of worker processes, each this program started again by
+//  exec (see zx_init), connected over ipc; each runs the program's own
+//  registered tasks and exits when its parent dies. opts may be NULL.
+//  Returns NULL on a bad option or when resources run out. Caller owns it.
+ZX_EXPORT zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
+
+//  Creates an executor whose workers are on other machines, behind a
+//  zexec-broker at endpoint (such as "tcp://10.0.0.2:5555"); it is used
+//  exactly as a local pool is. Requests go to opts->service. When the
+//  broker is not heard from for liveness heartbeats, work in flight fails
+//  with ZX_EWORKER_LOST; later submissions go through once it is back. A
+//  request the broker cannot serve in time fails with ZX_ENOWORKERS.
+//  opts may be NULL. Returns NULL on a bad endpoint or option. Caller
+//  owns the executor.
+ZX_EXPORT zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
+
+//  Runs task (args) on executor, like loop.run_in_executor. executor NULL
+//  means the loop's default thread pool, made on first use and destroyed
+//  with the loop. Takes ownership of args (NULL means no arguments).
+//  Returns a future the caller owns; every problem (unknown task, type
+//  errors, shut-down executor, full queue, lost worker) fails that future
+//  rather than being returned here. NULL only when out of memory. Called
+//  from a coroutine on the executor's loop while the queue is full (see
+//  max_queue), it waits for room first (backpressure).
+ZX_EXPORT zx_future_t *zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor,
+                                           const char *task, zx_values_t *args);
+
+//  Options of one submission; zero them all for the executor's defaults.
+typedef struct {
+    //  Deadline in ms from now (0: the executor's task_timeout_ms). When it
+    //  passes, the future fails with ZX_ETIMEDOUT ("passed its N ms
+    //  deadline before it started" or "while running") and the task is
+    //  withdrawn or asked to stop as zx_future_cancel does.
+    int64_t timeout_ms;
+    //  How many times this task goes to another worker when the worker
+    //  holding it dies or vanishes, instead of the executor's retries:
+    //  1 to 15; 0 (the default) takes the executor's setting, and
+    //  ZX_NO_RETRIES none at all (for a task that must not run twice).
+    int retries;
+} zx_task_opts_t;
+
+//  zx_task_opts_t.retries: this task is never sent again
+#define ZX_NO_RETRIES (-1)
+
+//  zx_run_in_executor with options (NULL: none). A negative timeout, or
+//  retries outside ZX_NO_RETRIES..15, fails the future with ZX_EINVAL.
+ZX_EXPORT zx_future_t *zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor,
+                                                const char *task, zx_values_t *args,
+                                                const zx_task_opts_t *opts);
+
+//  Same as zx_run_in_executor on the loop the executor is used with, or
+//  else the calling thread's current loop. Returns NULL (and destroys
+//  args) when there is no such loop or memory ran out.
+ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task,
+                                           zx_values_t *args);
+
+//  Stops the executor, like Executor.shutdown: no new work is accepted
+//  (later submissions fail with ZX_ESHUTDOWN); with cancel_futures, work
+//  still queued in the coordinator is cancelled; with wait, runs (or, in a
+//  coroutine, awaits) until all work sent to workers has finished and the
+//  workers have exited. Returns ZX_OK, or ZX_EBUSY when asked to wait from
+//  a loop callback. Calling it again is harmless.
+ZX_EXPORT zx_err_t zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures);
+
+//  Shuts down with wait (unless already shut down), stops the workers and
+//  frees the executor; accepts NULL and nulls the caller's pointer.
+ZX_EXPORT void zx_executor_destroy (zx_executor_t **self_p);
+
+//  Returns the endpoint workers connect to (borrowed).
+ZX_EXPORT const char *zx_executor_endpoint (const zx_executor_t *self);
+
+//  Fills pids with the process IDs of the live workers of a process pool
+//  (the caller's pid for a thread pool, once per worker); returns how many
+//  there are, which may exceed size.
+ZX_EXPORT size_t zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size);
+
+//  Returns how many tasks are queued in the coordinator plus how many are
+//  held by workers.
+ZX_EXPORT size_t zx_executor_backlog (const zx_executor_t *self);
+
+/*  ---------------------------------------------------------------------
+    Serving a broker: this process as a remote worker                      */
+
+typedef struct zx_worker zx_worker_t;
+
+//  Makes this process a worker of a zexec-broker at endpoint: it announces
+//  itself for opts->service and runs every task it is sent on executor (a
+//  thread or process pool the caller owns and keeps until after destroy),
+//  on loop. It sends heartbeats (also while tasks run, since they run on
+//  the pool), and when the broker goes away it reconnects with backoff
+//  and announces itself again. opts->window is the number of requests it
+//  holds at once (0 means 256 per pool worker; the broker deals it only
+//  as many as it runs in about 2 ms). Returns NULL on a bad
+//  endpoint or option. Caller owns the worker; run the loop to serve.
+ZX_EXPORT zx_worker_t *zx_worker_new (zx_loop_t *loop, const char *endpoint,
+                                      zx_executor_t *executor, const zx_executor_opts_t *opts);
+
+//  Tells the broker this worker leaves (tasks still running are
+//  cancelled) and frees it; accepts NULL and nulls the caller's pointer.
+ZX_EXPORT void zx_worker_destroy (zx_worker_t **self_p);
+
+//  Returns true while the worker is connected and has heard from the
+//  broker within its liveness.
+ZX_EXPORT bool zx_worker_connected (const zx_worker_t *self);
+
+//  Serves the broker at endpoint with this program's registered tasks
+//  until SIGINT or SIGTERM: makes a loop, a pool of threads (or of
+//  processes when processes is true) from pool_opts, and a zx_worker_t
+//  from serve_opts (either may be NULL), runs, then says goodbye to the
+//  broker and cleans up. It blocks SIGINT and SIGTERM in the calling
+//  thread while it runs (to read them from a signalfd) and restores the
+//  mask after. Returns ZX_OK after a signal, or ZX_EINVAL when it could
+//  not start (bad endpoint or option).
+ZX_EXPORT zx_err_t zx_serve (const char *endpoint, bool processes,
+                             const zx_executor_opts_t *pool_opts,
+                             const zx_executor_opts_t *serve_opts);
+
+/*  ---------------------------------------------------------------------
+    map: lazy, ordered                                                    */
+
+typedef struct zx_map zx_map_t;
+
+//  Produces the next argument list (caller of map owns nothing of it: map
+//  takes each list), or NULL when the input is exhausted.
+typedef zx_values_t *(zx_map_next_fn) (void *state);
+
+//  Runs task over the argument lists that next (state) produces, like
+//  Executor.map but lazy: it pulls chunksize inputs at a time (0 means 1)
+//  and keeps at most in_flight of them submitted (0 means 64), pulling
+//  more only as results are taken, so an endless input is fine. Results
+//  come back in input order. Caller owns the map; NULL when out of memory.
+ZX_EXPORT zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
+                                     zx_map_next_fn *next, void *state,
+                                     size_t chunksize, size_t in_flight);
+
+//  Waits for the next result in input order. Returns ZX_OK with *result
+//  set to its values (borrowed: valid until the next call or destroy), or
+//  ZX_OK with *result NULL when every input has been returned. When that
+//  input's task failed it returns the error (see zx_map_message) with
+//  *result NULL, and the next call goes on with the next input. Returns
+//  ZX_EBUSY when called from a loop callback.
+ZX_EXPORT zx_err_t zx_map_next (zx_map_t *self, const zx_values_t **result);
+
+//  Returns the error message of the last result zx_map_next returned, or
+//  "" (borrowed).
+ZX_EXPORT const char *zx_map_message (const zx_map_t *self);
+
+//  Cancels what is still outstanding and frees the map; accepts NULL.
+ZX_EXPORT void zx_map_destroy (zx_map_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

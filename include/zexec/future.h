@@ -1,0 +1,158 @@
+/*  zexec/future.h - futures, and waiting for many of them.
+
+    Part of the public API: include <zexec.h>, which includes every part. */
+#ifndef ZEXEC_FUTURE_H_INCLUDED
+#define ZEXEC_FUTURE_H_INCLUDED
+
+#include "zexec/loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*  ---------------------------------------------------------------------
+    Futures                                                               */
+
+typedef enum {
+    ZX_FUTURE_PENDING,      //  Created or queued, not yet running
+    ZX_FUTURE_RUNNING,      //  Sent to a worker, or a coroutine has started
+    ZX_FUTURE_DONE,         //  Finished with a result
+    ZX_FUTURE_FAILED,       //  Finished with an error code and message
+    ZX_FUTURE_CANCELLED     //  Cancelled before it finished
+} zx_future_state_t;
+
+typedef void (zx_future_cb) (zx_future_t *future, void *arg);
+
+//  Creates a pending future on loop, to be completed with
+//  zx_future_set_result or zx_future_set_error. Caller owns it. NULL when
+//  out of memory.
+ZX_EXPORT zx_future_t *zx_future_new (zx_loop_t *loop);
+
+//  Drops the caller's reference; accepts NULL and nulls the pointer. Work
+//  behind a pending future goes on; its result is then discarded.
+ZX_EXPORT void zx_future_destroy (zx_future_t **self_p);
+
+//  Returns the loop the future belongs to.
+ZX_EXPORT zx_loop_t *zx_future_loop (zx_future_t *self);
+
+//  Returns the future's state.
+ZX_EXPORT zx_future_state_t zx_future_state (const zx_future_t *self);
+
+//  Returns true when the future is done, failed or cancelled.
+ZX_EXPORT bool zx_future_done (const zx_future_t *self);
+
+//  Returns true when the future was cancelled.
+ZX_EXPORT bool zx_future_cancelled (const zx_future_t *self);
+
+//  Completes the future with values (taken: *values_p is nulled; NULL
+//  values means an empty result). Done callbacks and waiters run on the
+//  loop's next iteration. Returns ZX_EINVAL when the future already
+//  finished (values are then destroyed).
+ZX_EXPORT zx_err_t zx_future_set_result (zx_future_t *self, zx_values_t **values_p);
+
+//  Fails the future with code (not ZX_OK) and a printf-style message.
+//  Returns ZX_EINVAL when it already finished.
+ZX_EXPORT zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
+                                        const char *format, ...) ZX_PRINTF (3, 4);
+
+//  Cancels the future if it has not finished. Work still queued is
+//  removed, never runs, and the future is cancelled at once ("cancelled
+//  before it ran"). A task that a local pool's worker already holds is
+//  asked to stop, and its future stays running until it has, then ends
+//  cancelled with a message that says how: "cancelled before it started"; "cancelled while running: the
+//  task stopped at its cancel token" (see zx_call_cancelled); "...the task
+//  finished before it saw the cancel; its result was dropped"; for a
+//  process worker that did not stop within the pool's cancel_grace_ms,
+//  "...ended by SIGTERM" or "...killed by SIGKILL" (the worker is
+//  replaced, and what it held but had not started goes to another one);
+//  for a thread that did not stop, "...its thread goes on until it
+//  returns". Remote executors' futures are cancelled at once (the broker
+//  passes the cancel on). Other futures (coroutines, gather) are
+//  cancelled at once. Returns true if the future is cancelled or will end
+//  cancelled, false if it had already finished otherwise.
+ZX_EXPORT bool zx_future_cancel (zx_future_t *self);
+
+//  Returns the outcome: ZX_OK when done, the error code when failed,
+//  ZX_ECANCELLED when cancelled, ZX_EPENDING when not finished.
+ZX_EXPORT zx_err_t zx_future_error (const zx_future_t *self);
+
+//  Returns the error message of a failed or cancelled future, or "".
+//  Borrowed: valid while the future lives.
+ZX_EXPORT const char *zx_future_message (const zx_future_t *self);
+
+//  Returns the result values of a done future (borrowed: valid while the
+//  future lives), or NULL when it is not done with a result.
+ZX_EXPORT const zx_values_t *zx_future_result (const zx_future_t *self);
+
+//  Reads the first result value as an int. Returns ZX_OK; the future's
+//  outcome when it did not finish with a result; or ZX_ETYPE.
+ZX_EXPORT zx_err_t zx_future_result_int (const zx_future_t *self, int64_t *out);
+
+//  Adds a callback that runs on the loop once the future finishes (on the
+//  next iteration if it already has). Returns ZX_OK or ZX_ENOMEM.
+ZX_EXPORT zx_err_t zx_future_add_done_callback (zx_future_t *self, zx_future_cb *fn,
+                                                void *arg);
+
+//  Blocks until the future finishes or timeout_ms passes: in a coroutine it
+//  suspends, outside it runs the future's loop. Returns the outcome as
+//  zx_future_error does, ZX_ETIMEDOUT (the future keeps going) or ZX_EBUSY.
+ZX_EXPORT zx_err_t zx_future_wait (zx_future_t *self, int64_t timeout_ms);
+
+/*  ---------------------------------------------------------------------
+    Waiting for many futures                                              */
+
+typedef enum {
+    ZX_ALL_COMPLETED,
+    ZX_FIRST_COMPLETED,
+    ZX_FIRST_EXCEPTION      //  First failed (or cancelled) one, else all
+} zx_wait_mode_t;
+
+//  Waits, like asyncio.wait, until mode is satisfied or timeout_ms passes.
+//  On return done[0..*done_count) holds the finished futures and
+//  pending[0..*pending_count) the others, each in input order; both arrays
+//  are the caller's, with room for count entries (either may be NULL when
+//  not wanted). The futures stay the caller's. Returns ZX_OK (also on
+//  timeout: the pending set says what is left), ZX_ECANCELLED when the
+//  calling coroutine was cancelled, ZX_EBUSY or ZX_EINVAL.
+ZX_EXPORT zx_err_t zx_wait (zx_future_t **futures, size_t count, zx_wait_mode_t mode,
+                            int64_t timeout_ms, zx_future_t **done, size_t *done_count,
+                            zx_future_t **pending, size_t *pending_count);
+
+//  Waits for future at most timeout_ms, like asyncio.wait_for: on timeout
+//  the future is cancelled and ZX_ETIMEDOUT returned. Otherwise returns the
+//  future's outcome.
+ZX_EXPORT zx_err_t zx_wait_for (zx_future_t *future, int64_t timeout_ms);
+
+//  Returns a new future that finishes when all of futures have: done with
+//  one value per input future (its first result value, none when it had
+//  none), or failed with the first failure among them (the others go on),
+//  or cancelled if the gather future itself is cancelled (which cancels
+//  the inputs). The inputs stay the caller's and must outlive the result.
+//  Caller owns the result; NULL when out of memory.
+ZX_EXPORT zx_future_t *zx_gather (zx_loop_t *loop, zx_future_t **futures, size_t count);
+
+typedef struct zx_as_completed zx_as_completed_t;
+
+//  Creates an iterator over futures in the order they finish, like
+//  asyncio.as_completed; timeout_ms bounds the whole iteration. The futures
+//  stay the caller's. Caller owns the iterator; NULL when out of memory.
+ZX_EXPORT zx_as_completed_t *zx_as_completed_new (zx_future_t **futures, size_t count,
+                                                  int64_t timeout_ms);
+
+//  Waits for and returns the next finished future (borrowed), or NULL when
+//  all have been returned or the timeout passed (then
+//  zx_as_completed_error says ZX_ETIMEDOUT).
+ZX_EXPORT zx_future_t *zx_as_completed_next (zx_as_completed_t *self);
+
+//  Returns ZX_ETIMEDOUT after a timeout, ZX_ECANCELLED when the calling
+//  coroutine was cancelled, ZX_EBUSY when it could not wait, else ZX_OK.
+ZX_EXPORT zx_err_t zx_as_completed_error (const zx_as_completed_t *self);
+
+//  Destroys the iterator; accepts NULL and nulls the caller's pointer.
+ZX_EXPORT void zx_as_completed_destroy (zx_as_completed_t **self_p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
