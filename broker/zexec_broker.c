@@ -1090,9 +1090,9 @@ main (int argc, char **argv)
             return 1;
         }
         //  A wildcard (tcp://127.0.0.1:*) became a real address: say which
-        const char *bound = zsock_last_endpoint (self->router);
-        if (!bound)
-            bound = binds [i];
+        //  zsock_last_endpoint's string is ours to free
+        char *last = zsock_last_endpoint (self->router);
+        const char *bound = last ? last : binds [i];
         fprintf (stderr, "zexec-broker: listening on %s\n", bound);
         if (endpoint_file) {
             if (i == 0)
@@ -1108,6 +1108,7 @@ main (int argc, char **argv)
         if (strncmp (binds [i], "tcp://", 6) == 0)
             fprintf (stderr, "zexec-broker: WARNING: no authentication on %s: anyone who can "
                              "reach it can submit work and run it as a worker\n", bound);
+        zstr_free (&last);
     }
     if (endpoint_file && !s_write_endpoints (endpoint_file, endpoints)) {
         fprintf (stderr, "zexec-broker: cannot write %s: %s\n", endpoint_file, strerror (errno));
