@@ -58,7 +58,8 @@ struct zx_worker {
     char *service;
     char identity [128];
     zsock_t *dealer;
-    void *socket;
+    void *socket;               //  Its libzmq handle; NULL between connections
+    zx__route_t route;          //  To the broker, over it
     unsigned generation;
     uint32_t credits;
     uint32_t parallel;          //  Pool workers: tasks run at once
@@ -82,23 +83,12 @@ struct zx_worker {
 
 static void s_connect (zx_loop_t *loop, void *arg);
 
-static zx_err_t
-s_send (zx_worker_t *self, uint8_t command, const void *body, size_t size)
-{
-    if (!self->socket)
-        return ZX_EINVAL;
-    const void *frames [] = { ZX_PROTO_WORKER, &command, body };
-    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, size };
-    return zx__send_frames (self->socket, frames, sizes, body ? 3 : 2, ZMQ_DONTWAIT);
-}
-
 //  A HEARTBEAT announces our interval (see zx__heartbeat_learn)
 static void
 s_send_heartbeat (zx_worker_t *self)
 {
-    uint8_t interval [4];
-    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
-    s_send (self, ZX_CMD_HEARTBEAT, interval, sizeof interval);
+    if (self->socket)
+        zx__send_heartbeat (&self->route, (uint32_t) self->heartbeat_ms);
 }
 
 static void
@@ -109,7 +99,8 @@ s_flush (zx_loop_t *loop, void *arg)
     self->flush_scheduled = false;
     if (self->replies.records == 0)
         return;
-    s_send (self, ZX_CMD_REPLY, self->replies.data, self->replies.size);
+    if (self->socket)
+        zx__send_reply_batch (&self->route, &self->replies);
     zx__batch_clear (&self->replies);
 }
 
@@ -187,10 +178,10 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
 }
 
 static void
-s_on_request (zx_worker_t *self, const zmq_msg_t *batch)
+s_on_request (zx_worker_t *self, const zx__msg_t *msg)
 {
-    const uint8_t *cursor = zmq_msg_data ((zmq_msg_t *) batch);
-    const uint8_t *end = cursor + zmq_msg_size (batch);
+    const uint8_t *cursor = msg->batch;
+    const uint8_t *end = cursor + msg->batch_size;
     zx__request_rec_t rec;
     zx_err_t rc;
     bool relay = zx__executor_is_local (self->executor);
@@ -252,11 +243,10 @@ s_on_request (zx_worker_t *self, const zmq_msg_t *batch)
 }
 
 static void
-s_on_cancel (zx_worker_t *self, const zmq_msg_t *ids)
+s_on_cancel (zx_worker_t *self, const zx__msg_t *msg)
 {
-    const uint8_t *data = zmq_msg_data ((zmq_msg_t *) ids);
-    for (size_t at = 0; at + 8 <= zmq_msg_size (ids); at += 8) {
-        s_job_t *job = zx__idmap_get (&self->jobs, zx__get_u64 (data + at));
+    for (size_t i = 0; i < msg->id_count; i++) {
+        s_job_t *job = zx__idmap_get (&self->jobs, zx__msg_cancel_id (msg, i));
         if (job && job->future)
             zx_future_cancel (job->future);     //  Its reply says cancelled
         else
@@ -367,8 +357,7 @@ s_reconnect_later (zx_worker_t *self, const char *why)
     //  after all (it was only slow): it then forgets this identity at once
     //  instead of dealing it work until it notices the silence
     if (self->socket) {
-        uint8_t bye [] = { ZX_BYE_NORMAL, 'r', 'e', 'c', 'o', 'n', 'n', 'e', 'c', 't', 'i', 'n', 'g' };
-        s_send (self, ZX_CMD_DISCONNECT, bye, sizeof bye);
+        zx__send_disconnect (&self->route, ZX_BYE_NORMAL, "reconnecting");
         zsock_set_linger (self->dealer, 100);
     }
     s_disconnect (self);
@@ -383,16 +372,15 @@ s_on_readable (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     zx_worker_t *self = (zx_worker_t *) arg;
-    zmq_msg_t frames [4];
+    zx__msg_t msg;
     for (int burst = 0; burst < 4096 && self->socket; burst++) {
-        bool overflow;
-        size_t count = zx__recv_message (self->socket, frames, 4, &overflow);
-        if (count == 0)
+        zx__recv_t rc = zx__recv_dealer (self->socket, ZX_FACE_WORKER, &msg);
+        if (rc == ZX_RECV_NONE)
             break;
-        if (overflow) {
-            zx_log_warning (self->log, "message with more than 4 frames: dropped");
-            for (size_t i = 0; i < count; i++)
-                zmq_msg_close (&frames [i]);
+        if (rc == ZX_RECV_TOO_MANY) {
+            zx_log_warning (self->log, "message with more than %d frames: dropped",
+                            ZX_DEALER_MAX_FRAMES);
+            zx__msg_close (&msg);
             continue;
         }
         self->last_heard_us = zx__now_us ();
@@ -402,32 +390,29 @@ s_on_readable (zx_loop_t *loop, void *arg)
             zx_log_info (self->log, "the broker at %s answered: serving as %s", self->endpoint,
                          self->identity);
         }
+        //  REQUEST and CANCEL must be exactly what the protocol defines
+        bool exact = msg.ok && msg.extra == 0;
         bool bye = false;
-        if (count >= 2 && zmq_msg_size (&frames [0]) == ZX_PROTO_WORKER_LEN
-        &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
-        &&  zmq_msg_size (&frames [1]) == 1) {
-            uint8_t command = *(uint8_t *) zmq_msg_data (&frames [1]);
-            if (command == ZX_CMD_REQUEST && count == 3)
-                s_on_request (self, &frames [2]);
-            else
-            if (command == ZX_CMD_CANCEL && count == 3)
-                s_on_cancel (self, &frames [2]);
-            else
-            if (command == ZX_CMD_DISCONNECT)
-                bye = true;
-            else
-            if (command == ZX_CMD_HEARTBEAT) {
-                if (count == 3)
-                    zx__heartbeat_learn (&self->broker_heartbeat_ms, zmq_msg_data (&frames [2]),
-                                         zmq_msg_size (&frames [2]));
-            }
-            else
-                zx_log_warning (self->log, "unexpected command %d from the broker: dropped", command);
+        if (rc != ZX_RECV_OK)
+            zx_log_warning (self->log, "malformed message from the broker: dropped");
+        else
+        if (msg.command == ZX_CMD_REQUEST && exact)
+            s_on_request (self, &msg);
+        else
+        if (msg.command == ZX_CMD_CANCEL && exact)
+            s_on_cancel (self, &msg);
+        else
+        if (msg.command == ZX_CMD_DISCONNECT)
+            bye = true;
+        else
+        if (msg.command == ZX_CMD_HEARTBEAT) {
+            if (msg.interval)
+                self->broker_heartbeat_ms = msg.interval;
         }
         else
-            zx_log_warning (self->log, "malformed message from the broker: dropped");
-        for (size_t i = 0; i < count; i++)
-            zmq_msg_close (&frames [i]);
+            zx_log_warning (self->log, "unexpected command %d from the broker: dropped",
+                            msg.command);
+        zx__msg_close (&msg);
         if (bye) {
             s_reconnect_later (self, "the broker said goodbye");
             break;
@@ -464,21 +449,15 @@ s_connect (zx_loop_t *loop, void *arg)
         return;
     }
     self->socket = zsock_resolve (self->dealer);
+    self->route = (zx__route_t) { self->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0 };
     zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
     if (self->cert)
         s_watch_handshakes (self);
     self->last_heard_us = zx__now_us ();
     self->heard = false;
-    uint8_t info [ZX_READY_INFO_SIZE];
-    zx__put_u32 (info, self->credits);
-    zx__put_u32 (info + 4, 0);
-    zx__put_u32 (info + 8, (uint32_t) getpid ());
-    zx__put_u32 (info + 12, self->parallel);
-    uint8_t command = ZX_CMD_READY;
-    const void *frames [] = { ZX_PROTO_WORKER, &command, self->service, info, self->identity };
-    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, strlen (self->service), sizeof info,
-                        strlen (self->identity) };
-    zx__send_frames (self->socket, frames, sizes, 5, ZMQ_DONTWAIT);
+    //  No task budget: its pool replaces its own workers
+    zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel };
+    zx__send_ready (&self->route, self->service, &ready, self->identity);
     //  Our heartbeat interval at once, so that a broker with a shorter one
     //  waits for ours before it calls us silent
     s_send_heartbeat (self);
@@ -572,8 +551,7 @@ zx_worker_destroy (zx_worker_t **self_p)
     zx_worker_t *self = *self_p;
     if (self->socket) {
         s_flush (self->loop, self);
-        uint8_t bye [] = { ZX_BYE_NORMAL, 'b', 'y', 'e' };
-        s_send (self, ZX_CMD_DISCONNECT, bye, sizeof bye);
+        zx__send_disconnect (&self->route, ZX_BYE_NORMAL, "bye");
         zsock_set_linger (self->dealer, 500);
     }
     s_disconnect (self);

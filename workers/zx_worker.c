@@ -47,6 +47,7 @@ typedef struct s_job {
 typedef struct {
     const zx__worker_opts_t *opts;
     void *socket;               //  libzmq handle of the DEALER
+    zx__route_t route;          //  To the dispatcher, over it
     s_job_t *head, *tail;
     zx__batch_t replies;
     int64_t batch_started_us;
@@ -106,20 +107,12 @@ zx__czmq_quiet (void)
         zsys_handler_set (NULL);
 }
 
-static zx_err_t
-s_send (s_worker_t *self, uint8_t command, const void *body, size_t size, size_t frames)
-{
-    const void *parts [] = { ZX_PROTO_WORKER, &command, body };
-    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, size };
-    return zx__send_frames (self->socket, parts, sizes, frames, 0);
-}
-
 static void
 s_flush (s_worker_t *self)
 {
     if (self->replies.records == 0)
         return;
-    if (s_send (self, ZX_CMD_REPLY, self->replies.data, self->replies.size, 3))
+    if (zx__send_reply_batch (&self->route, &self->replies))
         zx_log_error (self->log, "worker %s cannot send replies: %s",
                       self->opts->identity, zmq_strerror (errno));
     zx__batch_clear (&self->replies);
@@ -148,9 +141,9 @@ s_reply_text (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
 }
 
 static void
-s_on_request (s_worker_t *self, const uint8_t *batch, size_t size)
+s_on_request (s_worker_t *self, const zx__msg_t *msg)
 {
-    const uint8_t *cursor = batch, *end = batch + size;
+    const uint8_t *cursor = msg->batch, *end = msg->batch + msg->batch_size;
     zx__request_rec_t rec;
     zx_err_t rc;
     while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
@@ -180,11 +173,11 @@ s_on_request (s_worker_t *self, const uint8_t *batch, size_t size)
 }
 
 static void
-s_on_cancel (s_worker_t *self, const uint8_t *ids, size_t size)
+s_on_cancel (s_worker_t *self, const zx__msg_t *msg)
 {
     uint64_t withdrawn = self->withdrawn;
-    for (size_t at = 0; at + 8 <= size; at += 8) {
-        uint64_t corr = zx__get_u64 (ids + at);
+    for (size_t i = 0; i < msg->id_count; i++) {
+        uint64_t corr = zx__msg_cancel_id (msg, i);
         if (self->running && self->running->corr == corr)
             self->running_cancelled = true;
         s_job_t **link = &self->head, *prev = NULL;
@@ -213,43 +206,31 @@ s_on_cancel (s_worker_t *self, const uint8_t *ids, size_t size)
 static void
 s_read_all (s_worker_t *self)
 {
-    zmq_msg_t frames [4];
-    while (true) {
-        bool overflow;
-        size_t count = zx__recv_message (self->socket, frames, 4, &overflow);
-        if (count == 0)
-            return;
-        if (overflow) {
-            zx_log_warning (self->log, "message with more than 4 frames: dropped");
-            for (size_t i = 0; i < count; i++)
-                zmq_msg_close (&frames [i]);
-            continue;
-        }
-        if (count >= 2
-        &&  zmq_msg_size (&frames [0]) == ZX_PROTO_WORKER_LEN
-        &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
-        &&  zmq_msg_size (&frames [1]) == 1) {
-            uint8_t command = *(uint8_t *) zmq_msg_data (&frames [1]);
-            const uint8_t *body = count > 2 ? zmq_msg_data (&frames [2]) : NULL;
-            size_t size = count > 2 ? zmq_msg_size (&frames [2]) : 0;
-            if (command == ZX_CMD_REQUEST && body)
-                s_on_request (self, body, size);
-            else
-            if (command == ZX_CMD_CANCEL && body)
-                s_on_cancel (self, body, size);
-            else
-            if (command == ZX_CMD_DISCONNECT)
-                self->dismissed = true;
-            else
-            if (command != ZX_CMD_HEARTBEAT)
-                zx_log_warning (self->log, "worker %s: unknown command %d dropped",
-                                self->opts->identity, command);
-        }
+    zx__msg_t msg;
+    zx__recv_t rc;
+    while ((rc = zx__recv_dealer (self->socket, ZX_FACE_WORKER, &msg)) != ZX_RECV_NONE) {
+        //  Frames after those a command defines are ignored here
+        if (rc == ZX_RECV_TOO_MANY)
+            zx_log_warning (self->log, "message with more than %d frames: dropped",
+                            ZX_DEALER_MAX_FRAMES);
         else
+        if (rc != ZX_RECV_OK)
             zx_log_warning (self->log, "worker %s: malformed message dropped",
                             self->opts->identity);
-        for (size_t i = 0; i < count; i++)
-            zmq_msg_close (&frames [i]);
+        else
+        if (msg.command == ZX_CMD_REQUEST && msg.ok)
+            s_on_request (self, &msg);
+        else
+        if (msg.command == ZX_CMD_CANCEL && msg.ok)
+            s_on_cancel (self, &msg);
+        else
+        if (msg.command == ZX_CMD_DISCONNECT)
+            self->dismissed = true;
+        else
+        if (msg.command != ZX_CMD_HEARTBEAT)
+            zx_log_warning (self->log, "worker %s: unknown command %d dropped",
+                            self->opts->identity, msg.command);
+        zx__msg_close (&msg);
     }
 }
 
@@ -344,8 +325,7 @@ s_retire_if_due (s_worker_t *self, uint64_t tasks_done)
     if (!max_tasks || tasks_done + self->withdrawn < max_tasks)
         return false;
     s_flush (self);
-    uint8_t body [] = { ZX_BYE_RETIRING, 'r', 'e', 't', 'i', 'r', 'i', 'n', 'g' };
-    s_send (self, ZX_CMD_DISCONNECT, body, sizeof body, 3);
+    zx__send_disconnect (&self->route, ZX_BYE_RETIRING, "retiring");
     return true;
 }
 
@@ -366,33 +346,20 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         return ZX_WORKER_BROKEN;
     }
     self.socket = zsock_resolve (dealer);
+    self.route = (zx__route_t) { self.socket, ZX_FACE_WORKER, 0, NULL, 0 };
     zx__worker_exit_t why = ZX_WORKER_DISMISSED;
 
     char *failure = s_initialize (opts);
     if (failure) {
-        size_t size = strlen (failure);
-        uint8_t *body = malloc (size + 1);
-        if (body) {
-            body [0] = ZX_BYE_INIT_FAILED;
-            memcpy (body + 1, failure, size);
-            s_send (&self, ZX_CMD_DISCONNECT, body, size + 1, 3);
-            free (body);
-        }
+        zx__send_disconnect (&self.route, ZX_BYE_INIT_FAILED, failure);
         free (failure);
         zsock_destroy (&dealer);
         return ZX_WORKER_INIT_FAILED;
     }
-    uint8_t info [ZX_READY_INFO_SIZE];
-    zx__put_u32 (info, opts->credits);
-    zx__put_u32 (info + 4, opts->max_tasks);
-    zx__put_u32 (info + 8, (uint32_t) getpid ());
-    zx__put_u32 (info + 12, 1);
-    const char *service = opts->service ? opts->service : "default";
-    const char *name = opts->name ? opts->name : opts->identity;
-    uint8_t command = ZX_CMD_READY;
-    const void *parts [] = { ZX_PROTO_WORKER, &command, service, info, name };
-    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, strlen (service), sizeof info, strlen (name) };
-    zx__send_frames (self.socket, parts, sizes, 5, 0);
+    //  A pool worker runs one task at a time
+    zx__ready_t ready = { opts->credits, opts->max_tasks, (uint32_t) getpid (), 1 };
+    zx__send_ready (&self.route, opts->service ? opts->service : "default", &ready,
+                    opts->name ? opts->name : opts->identity);
 
     uint64_t tasks_done = 0;
     zmq_pollitem_t items [] = {
