@@ -59,16 +59,19 @@ typedef struct {
 } s_worker_t;
 
 //  --------------------------------------------------------------------
-//  Fault injection for the fault tests: ZEXEC_FAULT="STAGE:ACTION:TASK"
-//  in a process worker's environment makes it crash, at STAGE of running
-//  TASK, by ACTION. STAGE is decode (before the arguments are decoded),
-//  encode (after the task ran, before its result is encoded) or replied
-//  (right after the reply has been handed to libzmq); ACTION is segv,
-//  abort or exit (exit (1)). Read once, by process workers only: a thread
-//  pool never crashes its own coordinator on purpose.
+//  Fault injection for the fault tests, compiled only into the test
+//  library (zexec-testing, built with ZX_FAULT_INJECTION): libzexec
+//  itself never reads ZEXEC_FAULT. ZEXEC_FAULT="STAGE:ACTION:TASK" in a
+//  process worker's environment makes it crash, at STAGE of running TASK,
+//  by ACTION. STAGE is decode (before the arguments are decoded), encode
+//  (after the task ran, before its result is encoded) or replied (right
+//  after the reply has been handed to libzmq); ACTION is segv, abort or
+//  exit (exit (1)). Read once, by process workers only: a thread pool
+//  never crashes its own coordinator on purpose.
 
 typedef enum { S_FAULT_NONE, S_FAULT_DECODE, S_FAULT_ENCODE, S_FAULT_REPLIED } s_fault_stage_t;
 
+#ifdef ZX_FAULT_INJECTION
 static struct {
     s_fault_stage_t stage;
     char action [8];
@@ -76,8 +79,9 @@ static struct {
 } s_fault;
 
 static void
-s_fault_configure (const char *spec)
+s_fault_configure (void)
 {
+    const char *spec = getenv ("ZEXEC_FAULT");
     char stage [16];
     if (!spec || sscanf (spec, "%15[a-z]:%7[a-z]:%255s", stage, s_fault.action, s_fault.task) != 3)
         return;
@@ -86,10 +90,17 @@ s_fault_configure (const char *spec)
                   : streq (stage, "replied")? S_FAULT_REPLIED: S_FAULT_NONE;
 }
 
+//  True when the fault is set for stage of task
+static bool
+s_fault_due (s_fault_stage_t stage, const char *task)
+{
+    return s_fault.stage == stage && streq (task, s_fault.task);
+}
+
 static void
 s_fault_point (s_fault_stage_t stage, const char *task)
 {
-    if (s_fault.stage != stage || !streq (task, s_fault.task))
+    if (!s_fault_due (stage, task))
         return;
     if (streq (s_fault.action, "exit"))
         _exit (1);
@@ -98,6 +109,28 @@ s_fault_point (s_fault_stage_t stage, const char *task)
     raise (SIGSEGV);
     _exit (139);                //  SIGSEGV was blocked or handled
 }
+#else
+//  As shipped: no hook, and nothing for the compiler to keep
+static void
+s_fault_configure (void)
+{
+}
+
+static bool
+s_fault_due (s_fault_stage_t stage, const char *task)
+{
+    (void) stage;
+    (void) task;
+    return false;
+}
+
+static void
+s_fault_point (s_fault_stage_t stage, const char *task)
+{
+    (void) stage;
+    (void) task;
+}
+#endif
 
 void
 zx__czmq_quiet (void)
@@ -288,7 +321,7 @@ s_run_job (s_worker_t *self, s_job_t *job)
                       call.message ? call.message : zx_strerror (call.error));
     zx__call_reset (&call);
     zx_values_destroy (&args);
-    if (s_fault.stage == S_FAULT_REPLIED && streq (job->data, s_fault.task)) {
+    if (s_fault_due (S_FAULT_REPLIED, job->data)) {
         s_flush (self);
         usleep (50 * 1000);     //  Let libzmq's I/O thread put it on the wire
         s_fault_point (S_FAULT_REPLIED, job->data);
@@ -492,7 +525,7 @@ zx_init (int argc, char **argv)
         opts.initargs = initargs;
         opts.initargs_size = initargs ? s_unhex (hex ? hex : "", initargs, size) : 0;
     }
-    s_fault_configure (getenv ("ZEXEC_FAULT"));
+    s_fault_configure ();
     if ((value = getenv ("ZEXEC_LOG_FORMAT")))
         zx_log_basic_config ((zx_log_level_t) atoi (getenv ("ZEXEC_LOG_LEVEL") ? getenv ("ZEXEC_LOG_LEVEL") : "30"), value);
     const char *names [] = { "ZEXEC_WORKER_ENDPOINT", "ZEXEC_WORKER_ID", "ZEXEC_WORKER_CREDITS",
