@@ -20,10 +20,10 @@
 #include "zx_future.h"
 #include "zx_idmap.h"
 #include "zx_loop.h"
+#include "zx_pool_worker.h"
 #include "zx_proto.h"
 #include "zx_task.h"
 #include "zx_values.h"
-#include "zx_worker.h"
 
 #include <czmq.h>
 #include <pthread.h>

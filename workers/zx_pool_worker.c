@@ -1,4 +1,4 @@
-/*  zx_worker.c - the worker actor: receive requests, run tasks, reply.
+/*  zx_pool_worker.c - a pool's worker: receive requests, run tasks, reply.
 
     DESIGN: a worker announces READY with its credits, then loops: it reads
     every message waiting on its DEALER into a local FIFO of jobs, runs the
@@ -14,7 +14,7 @@
     process workers (they end when their parent does).                   */
 
 #define _GNU_SOURCE
-#include "zx_worker.h"
+#include "zx_pool_worker.h"
 #include "zx_log.h"
 #include "zx_proto.h"
 #include "zx_task.h"
