@@ -1,4 +1,4 @@
-/*  zx_serve.c - this process as a remote worker of a zexec-broker.
+/*  zx_worker.c - zx_worker_t and zx_serve: this process as a broker's worker.
 
     DESIGN: a bridge. On the broker's side it is one ZXW01 worker: a DEALER
     that says READY with its credits and answers REQUEST batches with REPLY
