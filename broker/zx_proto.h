@@ -351,8 +351,9 @@ zx_err_t zx__send_cancel (const zx__route_t *route, const uint64_t *ids, size_t 
 void zx__label (char *label, size_t size, const void *identity, size_t identity_size);
 
 //  --------------------------------------------------------------------
-//  Raw frames, under the messages above. What speaks the protocol uses
-//  those; zexec_broker.c still uses these until it is converted.
+//  Raw frames, under the messages above. Whatever speaks ZXW01 or ZXC01
+//  uses the messages; these stay for ZAP (zx_auth.c), and for
+//  zexec_broker.c until it is converted to the messages.
 
 //  Receives one whole message waiting on a libzmq socket, without
 //  blocking, into frames [0 .. max). Returns how many frames it holds (0
