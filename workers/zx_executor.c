@@ -20,7 +20,7 @@
 #include "zx_loop.h"
 #include "zx_task.h"
 #include "zx_values.h"
-#include "zx_worker.h"
+#include "zx_pool_worker.h"
 
 #include <errno.h>
 #include <signal.h>
