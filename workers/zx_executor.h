@@ -39,7 +39,7 @@ typedef struct {
 //  One request as the front hands it over; borrowed for the call.
 typedef struct {
     const char *task;               //  NUL-terminated; the back end checks it
-    const void *args;               //  Encoded values (never NULL)
+    const void *args;               //  Encoded values, args_size bytes
     size_t args_size;
     uint8_t flags;                  //  Wire flags: low 4 bits, retries allowed
     //  The list args is the encoding of, or NULL (relays): a back end that
