@@ -1233,11 +1233,11 @@ test_zexec_broker_reports_argument_errors_with_exit_code_two (void **state)
     s_expect (0, "usage: zexec-broker --bind ENDPOINT", "--no-worker-wait MS", broker,
               "--help", NULL, NULL, NULL);
     s_expect (0, "usage: zexec-broker", NULL, broker, "--bind", endpoint, "-h", NULL);
-    s_expect (2, "'fast' for --heartbeat", try, broker, "--bind", endpoint, "--heartbeat", "fast");
-    s_expect (2, "'1' for --liveness", try, broker, "--bind", endpoint, "--liveness", "1");
-    s_expect (2, "'-5' for --no-worker-wait", try, broker, "--bind", endpoint,
+    s_expect (2, "--heartbeat: 'fast' is not a number", try, broker, "--bind", endpoint, "--heartbeat", "fast");
+    s_expect (2, "--liveness: '1'", try, broker, "--bind", endpoint, "--liveness", "1");
+    s_expect (2, "--no-worker-wait: '-5'", try, broker, "--bind", endpoint,
               "--no-worker-wait", "-5");
-    s_expect (2, "'0' for --max-queue", try, broker, "--bind", endpoint, "--max-queue", "0");
+    s_expect (2, "--max-queue: '0'", try, broker, "--bind", endpoint, "--max-queue", "0");
     s_expect (2, "'--heartbeat'", try, broker, "--bind", endpoint, "--heartbeat", NULL);
     s_expect (2, "'--frobnicate'", try, broker, "--frobnicate", NULL, NULL, NULL);
     s_expect (2, "--bind ENDPOINT", try, broker, "--heartbeat", "100", NULL, NULL);
