@@ -1,8 +1,8 @@
 /*  zx_cli.c - the command-line options of zexec's programs.
 
     DESIGN: a program's options are one table; everything about them is
-    derived from it, so the help, the man page, the config file and the
-    checks cannot disagree. The table is turned into getopt_long's (each
+    derived from it (help and man page in zx_cli_help.c), so the help,
+    the man page, the config file and the checks cannot disagree. The table is turned into getopt_long's (each
     option's val is its letter, or 256 plus its index) and errors are ours
     (opterr 0), so that each names the option and the value. A value is
     checked the same way wherever it comes from: argv, the config file or
@@ -25,9 +25,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define ZX_CLI_WIDTH    79          //  Help lines wrap here
-#define ZX_CLI_COLUMN   26          //  Help text starts here at most
-
 //  The options every program has, after its table
 enum { S_CONFIG, S_HELP, S_VERSION, S_MAN, S_BUILTINS };
 
@@ -35,7 +32,7 @@ static const zx_cli_opt_t s_builtins [S_BUILTINS] = {
     [S_CONFIG] = { "config", 0, ZX_CLI_STRING, "FILE", "read options from FILE, one "
                    "`name = value' a line (names as here without --, # comments); the "
                    "command line overrides it", .section = "" },
-    [S_HELP] = { "help", 'h', ZX_CLI_FLAG, NULL, "this text, then exit" },
+    [S_HELP] = { "help", 'h', ZX_CLI_FLAG, NULL, "print this help, then exit" },
     [S_VERSION] = { "version", 0, ZX_CLI_FLAG, NULL, "print the version, then exit" },
     [S_MAN] = { "man", 0, ZX_CLI_FLAG, NULL, "print the man page (roff), then exit" },
 };
@@ -56,15 +53,16 @@ struct zx_cli {
     size_t operand_count;
 };
 
-static const zx_cli_opt_t *
-s_opt (const zx_cli_spec_t *spec, size_t index)
+const zx_cli_opt_t *
+zx_cli_option (const zx_cli_spec_t *spec, size_t index)
 {
+    assert (index < zx_cli_total (spec));
     return index < spec->option_count ? &spec->options [index]
                                       : &s_builtins [index - spec->option_count];
 }
 
-static size_t
-s_total (const zx_cli_spec_t *spec)
+size_t
+zx_cli_total (const zx_cli_spec_t *spec)
 {
     return spec->option_count + S_BUILTINS;
 }
@@ -144,7 +142,7 @@ s_check (const zx_cli_opt_t *opt, const char *value, long *number, char *why, si
 static int
 s_set (zx_cli_t *self, size_t index, const char *value, const char *where, bool from_argv)
 {
-    const zx_cli_opt_t *opt = s_opt (self->spec, index);
+    const zx_cli_opt_t *opt = zx_cli_option (self->spec, index);
     s_slot_t *slot = &self->slots [index];
     long number = 0;
     char why [256] = "";
@@ -189,14 +187,14 @@ s_set (zx_cli_t *self, size_t index, const char *value, const char *where, bool 
 static int
 s_val (const zx_cli_spec_t *spec, size_t index)
 {
-    const zx_cli_opt_t *opt = s_opt (spec, index);
+    const zx_cli_opt_t *opt = zx_cli_option (spec, index);
     return opt->letter ? opt->letter : 256 + (int) index;
 }
 
 static size_t
 s_by_val (const zx_cli_spec_t *spec, int val)
 {
-    for (size_t i = 0; i < s_total (spec); i++)
+    for (size_t i = 0; i < zx_cli_total (spec); i++)
         if (val && s_val (spec, i) == val)
             return i;
     return SIZE_MAX;
@@ -210,7 +208,7 @@ s_unknown (zx_cli_t *self, const char *arg)
     const zx_cli_spec_t *spec = self->spec;
     size_t index = s_by_val (spec, optopt);
     if (index != SIZE_MAX) {
-        s_fail (self, NULL, "option '--%s' takes no value", s_opt (spec, index)->name);
+        s_fail (self, NULL, "option '--%s' takes no value", zx_cli_option (spec, index)->name);
         return;
     }
     if (optopt) {
@@ -219,8 +217,8 @@ s_unknown (zx_cli_t *self, const char *arg)
     }
     size_t length = strcspn (arg, "=");
     size_t matches = 0;
-    for (size_t i = 0; i < s_total (spec) && length > 2; i++)
-        if (strncmp (s_opt (spec, i)->name, arg + 2, length - 2) == 0)
+    for (size_t i = 0; i < zx_cli_total (spec) && length > 2; i++)
+        if (strncmp (zx_cli_option (spec, i)->name, arg + 2, length - 2) == 0)
             matches++;
     s_fail (self, NULL, "%s option '%.*s'", matches > 1 ? "ambiguous" : "unknown",
             (int) length, arg);
@@ -231,7 +229,7 @@ static int
 s_parse_argv (zx_cli_t *self, int argc, char **argv, FILE *out)
 {
     const zx_cli_spec_t *spec = self->spec;
-    size_t total = s_total (spec);
+    size_t total = zx_cli_total (spec);
     struct option *longs = calloc (total + 1, sizeof (struct option));
     char *letters = calloc (2 * total + 2, 1);
     int status = -1;
@@ -243,7 +241,7 @@ s_parse_argv (zx_cli_t *self, int argc, char **argv, FILE *out)
     if (letters)
         letters [at++] = ':';       //  A missing value returns ':'
     for (size_t i = 0; i < total && status < 0; i++) {
-        const zx_cli_opt_t *opt = s_opt (spec, i);
+        const zx_cli_opt_t *opt = zx_cli_option (spec, i);
         bool arg = opt->kind != ZX_CLI_FLAG;
         longs [i] = (struct option) { opt->name, arg ? required_argument : no_argument,
                                       NULL, s_val (spec, i) };
@@ -261,7 +259,7 @@ s_parse_argv (zx_cli_t *self, int argc, char **argv, FILE *out)
             break;
         size_t index = s_by_val (spec, got == ':' ? optopt : got);
         if (got == ':') {
-            const zx_cli_opt_t *opt = s_opt (spec, index);
+            const zx_cli_opt_t *opt = zx_cli_option (spec, index);
             s_fail (self, NULL, "option '--%s' needs a value (%s)", opt->name, opt->arg);
             status = 2;
         }
@@ -402,7 +400,7 @@ zx_cli_parse (const zx_cli_spec_t *spec, int argc, char **argv, FILE *out, FILE 
     if (self) {
         self->spec = spec;
         self->err = err;
-        self->slots = calloc (s_total (spec), sizeof (s_slot_t));
+        self->slots = calloc (zx_cli_total (spec), sizeof (s_slot_t));
         self->operands = calloc (spec->max_operands + 1, sizeof (char *));
     }
     if (!self || !self->slots || !self->operands) {
@@ -442,7 +440,7 @@ zx_cli_destroy (zx_cli_t **self_p)
     zx_cli_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; self->slots && i < s_total (self->spec); i++) {
+    for (size_t i = 0; self->slots && i < zx_cli_total (self->spec); i++) {
         for (size_t j = 0; self->slots [i].values && j < self->slots [i].count; j++)
             free (self->slots [i].values [j]);
         free (self->slots [i].values);
@@ -459,21 +457,21 @@ zx_cli_destroy (zx_cli_t **self_p)
 bool
 zx_cli_given (const zx_cli_t *self, size_t option)
 {
-    assert (option < s_total (self->spec));
+    assert (option < zx_cli_total (self->spec));
     return self->slots [option].given;
 }
 
 bool
 zx_cli_flag (const zx_cli_t *self, size_t option)
 {
-    assert (s_opt (self->spec, option)->kind == ZX_CLI_FLAG);
+    assert (zx_cli_option (self->spec, option)->kind == ZX_CLI_FLAG);
     return self->slots [option].count > 0;
 }
 
 const char *
 zx_cli_string (const zx_cli_t *self, size_t option)
 {
-    assert (s_opt (self->spec, option)->kind != ZX_CLI_FLAG);
+    assert (zx_cli_option (self->spec, option)->kind != ZX_CLI_FLAG);
     const s_slot_t *slot = &self->slots [option];
     return slot->count ? slot->values [slot->count - 1] : NULL;
 }
@@ -481,21 +479,21 @@ zx_cli_string (const zx_cli_t *self, size_t option)
 long
 zx_cli_int (const zx_cli_t *self, size_t option)
 {
-    assert (s_opt (self->spec, option)->kind == ZX_CLI_INT);
+    assert (zx_cli_option (self->spec, option)->kind == ZX_CLI_INT);
     return self->slots [option].number;
 }
 
 size_t
 zx_cli_count (const zx_cli_t *self, size_t option)
 {
-    assert (option < s_total (self->spec));
+    assert (option < zx_cli_total (self->spec));
     return self->slots [option].count;
 }
 
 const char *
 zx_cli_item (const zx_cli_t *self, size_t option, size_t index)
 {
-    assert (s_opt (self->spec, option)->kind != ZX_CLI_FLAG);
+    assert (zx_cli_option (self->spec, option)->kind != ZX_CLI_FLAG);
     return index < self->slots [option].count ? self->slots [option].values [index] : NULL;
 }
 
@@ -509,223 +507,4 @@ const char *
 zx_cli_operand (const zx_cli_t *self, size_t index)
 {
     return index < self->operand_count ? self->operands [index] : NULL;
-}
-
-//  --------------------------------------------------------------------
-//  Help and man page
-
-//  What help and man page say after an option's own text: its range,
-//  that it repeats, its default. Empty when nothing.
-static void
-s_suffix (const zx_cli_opt_t *opt, char *text, size_t size)
-{
-    char range [96] = "";
-    if (opt->kind == ZX_CLI_INT && opt->high == LONG_MAX)
-        snprintf (range, sizeof range, "at least %ld", opt->low);
-    else
-    if (opt->kind == ZX_CLI_INT)
-        snprintf (range, sizeof range, "%ld to %ld", opt->low, opt->high);
-    else
-    if (opt->kind == ZX_CLI_LIST && opt->max_count)
-        snprintf (range, sizeof range, "repeatable, up to %zu", opt->max_count);
-    else
-    if (opt->kind == ZX_CLI_LIST)
-        snprintf (range, sizeof range, "repeatable");
-    const char *fallback = opt->fallback ? opt->fallback : "";
-    snprintf (text, size, "%s%s%s%s%s%s", *range || *fallback ? " (" : "", range,
-              *range && *fallback ? ", " : "", *fallback ? "default " : "", fallback,
-              *range || *fallback ? ")" : "");
-}
-
-//  Writes text from column at (the cursor is there), wrapped at spaces
-//  to ZX_CLI_WIDTH, later lines indented to column indent.
-static void
-s_wrap (FILE *out, const char *text, size_t at, size_t indent)
-{
-    while (*text) {
-        size_t word = strcspn (text, " ");
-        if (at > indent && at + 1 + word > ZX_CLI_WIDTH) {
-            fprintf (out, "\n%*s", (int) indent, "");
-            at = indent;
-        }
-        else
-        if (at > indent) {
-            fputc (' ', out);
-            at++;
-        }
-        fprintf (out, "%.*s", (int) word, text);
-        at += word;
-        text += word;
-        while (*text == ' ')
-            text++;
-    }
-    fputc ('\n', out);
-}
-
-//  "  -h, --name ARG": an option as help lists it.
-static void
-s_left (const zx_cli_opt_t *opt, char *text, size_t size)
-{
-    char letter [8] = "";
-    if (opt->letter)
-        snprintf (letter, sizeof letter, "-%c, ", opt->letter);
-    snprintf (text, size, "  %s--%s%s%s", letter, opt->name,
-              opt->kind == ZX_CLI_FLAG ? "" : " ", opt->kind == ZX_CLI_FLAG ? "" : opt->arg);
-}
-
-void
-zx_cli_help (const zx_cli_spec_t *spec, FILE *out)
-{
-    const char *form = spec->usage;
-    for (bool first = true; form; first = false) {
-        size_t length = strcspn (form, "\n");
-        fprintf (out, "%s %s %.*s\n", first ? "usage:" : "      ", spec->program,
-                 (int) length, form);
-        form = form [length] ? form + length + 1 : NULL;
-    }
-    fprintf (out, "\n%s\n\n", spec->summary);
-    size_t column = 0;
-    for (size_t i = 0; i < s_total (spec); i++) {
-        char left [128];
-        s_left (s_opt (spec, i), left, sizeof left);
-        if (strlen (left) + 2 > column)
-            column = strlen (left) + 2;
-    }
-    column = column > ZX_CLI_COLUMN ? ZX_CLI_COLUMN : column;
-    for (size_t i = 0; i < s_total (spec) - 1; i++) {      //  --man is not listed
-        const zx_cli_opt_t *opt = s_opt (spec, i);
-        if (opt->section)
-            fprintf (out, "%s%s%s", i ? "\n" : "", opt->section, *opt->section ? "\n" : "");
-        char left [128], suffix [160], text [1024];
-        s_left (opt, left, sizeof left);
-        s_suffix (opt, suffix, sizeof suffix);
-        snprintf (text, sizeof text, "%s%s", opt->help, suffix);
-        fputs (left, out);
-        if (strlen (left) + 1 > column) {
-            fprintf (out, "\n%*s", (int) column, "");
-            s_wrap (out, text, column, column);
-        }
-        else {
-            fprintf (out, "%*s", (int) (column - strlen (left)), "");
-            s_wrap (out, text, column, column);
-        }
-    }
-}
-
-//  Writes text for roff: backslashes and dashes escaped, a line that
-//  would start with a request or a blank guarded.
-static void
-s_roff (FILE *out, const char *text, size_t length)
-{
-    bool line_start = true;
-    for (size_t i = 0; i < length && text [i]; i++) {
-        char c = text [i];
-        if (line_start && (c == '.' || c == '\''))
-            fputs ("\\&", out);
-        if (c == '\\')
-            fputs ("\\e", out);
-        else
-        if (c == '-')
-            fputs ("\\-", out);
-        else
-            fputc (c, out);
-        line_start = c == '\n';
-    }
-}
-
-static void
-s_roff_all (FILE *out, const char *text)
-{
-    s_roff (out, text, strlen (text));
-}
-
-//  Paragraphs (separated by blank lines) as .PP blocks.
-static void
-s_roff_paragraphs (FILE *out, const char *text)
-{
-    while (text && *text) {
-        const char *end = strstr (text, "\n\n");
-        size_t length = end ? (size_t) (end - text) : strlen (text);
-        fputs (".PP\n", out);
-        s_roff (out, text, length);
-        fputc ('\n', out);
-        text = end ? end + 2 : NULL;
-    }
-}
-
-static void
-s_man_options (const zx_cli_spec_t *spec, FILE *out)
-{
-    fputs (".SH OPTIONS\n", out);
-    for (size_t i = 0; i < s_total (spec) - 1; i++) {
-        const zx_cli_opt_t *opt = s_opt (spec, i);
-        if (opt->section && *opt->section) {
-            size_t length = strlen (opt->section);
-            fputs (".SS ", out);
-            s_roff (out, opt->section, opt->section [length - 1] == ':' ? length - 1 : length);
-            fputc ('\n', out);
-        }
-        fputs (".TP\n", out);
-        if (opt->letter)
-            fprintf (out, "\\fB\\-%c\\fR, ", opt->letter);
-        fputs ("\\fB\\-\\-", out);
-        s_roff_all (out, opt->name);
-        fputs ("\\fR", out);
-        if (opt->kind != ZX_CLI_FLAG) {
-            fputs (" \\fI", out);
-            s_roff_all (out, opt->arg);
-            fputs ("\\fR", out);
-        }
-        char suffix [160];
-        s_suffix (opt, suffix, sizeof suffix);
-        fputc ('\n', out);
-        s_roff_all (out, opt->help);
-        s_roff_all (out, suffix);
-        fputs (".\n", out);
-    }
-}
-
-void
-zx_cli_man (const zx_cli_spec_t *spec, FILE *out)
-{
-    char title [64];
-    size_t i = 0;
-    for (; spec->program [i] && i < sizeof title - 1; i++)
-        title [i] = (char) toupper ((unsigned char) spec->program [i]);
-    title [i] = 0;
-    fprintf (out, ".TH %s 1 \"\" \"zexec %s\" \"zexec manual\"\n.SH NAME\n", title,
-             zx_version_string ());
-    s_roff_all (out, spec->program);
-    fputs (" \\- ", out);
-    size_t length = strlen (spec->summary);
-    fputc (tolower ((unsigned char) spec->summary [0]), out);
-    s_roff (out, spec->summary + 1, spec->summary [length - 1] == '.' ? length - 2 : length - 1);
-    fputs ("\n.SH SYNOPSIS\n", out);
-    for (const char *form = spec->usage; form; ) {
-        size_t end = strcspn (form, "\n");
-        fputs (".B ", out);
-        s_roff_all (out, spec->program);
-        fputs ("\n", out);
-        s_roff (out, form, end);
-        fputs ("\n.br\n", out);
-        form = form [end] ? form + end + 1 : NULL;
-    }
-    fputs (".SH DESCRIPTION\n", out);
-    s_roff_paragraphs (out, spec->summary);
-    s_roff_paragraphs (out, spec->description);
-    s_man_options (spec, out);
-    fputs (".SH CONFIGURATION FILE\nWith \\fB\\-\\-config\\fR \\fIFILE\\fR, options are "
-           "also read from \\fIFILE\\fR: one \\fIname\\fR = \\fIvalue\\fR a line, the names "
-           "being the long options without their dashes (a flag alone, or = yes or no); "
-           "blank lines and lines starting with # are skipped. A repeatable option is "
-           "repeated. An option on the command line overrides the file's.\n", out);
-    fputs (".SH EXIT STATUS\n.TP\n0\nSuccess (also after \\fB\\-\\-help\\fR and "
-           "\\fB\\-\\-version\\fR).\n.TP\n1\n", out);
-    s_roff_all (out, spec->exit_failure);
-    fputs (".\n.TP\n2\nA bad option, value or configuration file.\n", out);
-    if (spec->see_also) {
-        fputs (".SH SEE ALSO\n", out);
-        s_roff_all (out, spec->see_also);
-        fputc ('\n', out);
-    }
 }

@@ -58,6 +58,12 @@ typedef struct {
 //  Options every program has besides its table: --config FILE, --help
 //  (-h), --version and --man (not listed in help).
 
+//  How many options a program has: its table's, then those four.
+size_t zx_cli_total (const zx_cli_spec_t *spec);
+
+//  The index-th of them (index below zx_cli_total); the last is --man.
+const zx_cli_opt_t *zx_cli_option (const zx_cli_spec_t *spec, size_t index);
+
 typedef struct zx_cli zx_cli_t;
 
 //  Parses argv (argc elements; getopt_long may reorder them) against
