@@ -216,9 +216,12 @@ s_serve (s_program_t *self)
     return 0;
 }
 
+//  Runs the broker as the command line says; returns the exit status.
 static int
-s_run (zx_cli_t *cli)
+s_run (zx_cli_t *cli, int argc, char **argv)
 {
+    (void) argc;
+    (void) argv;
     zx_broker_opts_t opts;
     if (!s_broker_opts (cli, &opts))
         return 2;
@@ -261,10 +264,5 @@ main (int argc, char **argv)
 {
     zx_init (argc, argv);
     zsys_handler_set (NULL);
-    int status;
-    zx_cli_t *cli = zx_cli_parse (&s_spec, argc, argv, stdout, stderr, &status);
-    if (cli)
-        status = s_run (cli);
-    zx_cli_destroy (&cli);
-    return status;
+    return zx_cli_main (&s_spec, argc, argv, s_run);
 }

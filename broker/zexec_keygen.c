@@ -143,9 +143,13 @@ s_write (zcert_t *cert, const char *path, const char *secret, bool force)
     return 0;
 }
 
+//  Shows or makes a certificate as the command line says; returns the exit
+//  status.
 static int
-s_run (zx_cli_t *cli)
+s_run (zx_cli_t *cli, int argc, char **argv)
 {
+    (void) argc;
+    (void) argv;
     if (zx_cli_string (cli, O_SHOW))
         return s_show (zx_cli_string (cli, O_SHOW));
     const char *path = zx_cli_operand (cli, 0);
@@ -170,10 +174,5 @@ s_run (zx_cli_t *cli)
 int
 main (int argc, char **argv)
 {
-    int status;
-    zx_cli_t *cli = zx_cli_parse (&s_spec, argc, argv, stdout, stderr, &status);
-    if (cli)
-        status = s_run (cli);
-    zx_cli_destroy (&cli);
-    return status;
+    return zx_cli_main (&s_spec, argc, argv, s_run);
 }

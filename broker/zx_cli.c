@@ -67,13 +67,16 @@ zx_cli_total (const zx_cli_spec_t *spec)
     return spec->option_count + S_BUILTINS;
 }
 
+//  Reports an argument error: "PROGRAM: [where: ]message" and the hint.
 static void
-s_hint (const zx_cli_t *self)
+s_vfail (const zx_cli_t *self, const char *where, const char *format, va_list args)
 {
+    fprintf (self->err, "%s: %s%s", self->spec->program, where ? where : "", where ? ": " : "");
+    vfprintf (self->err, format, args);
+    fprintf (self->err, "\n");
     fprintf (self->err, "Try '%s --help'.\n", self->spec->program);
 }
 
-//  Reports an argument error: "PROGRAM: [where: ]message" and the hint.
 static void
 s_fail (const zx_cli_t *self, const char *where, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
@@ -81,25 +84,19 @@ s_fail (const zx_cli_t *self, const char *where, const char *format, ...)
 static void
 s_fail (const zx_cli_t *self, const char *where, const char *format, ...)
 {
-    fprintf (self->err, "%s: %s%s", self->spec->program, where ? where : "", where ? ": " : "");
     va_list args;
     va_start (args, format);
-    vfprintf (self->err, format, args);
+    s_vfail (self, where, format, args);
     va_end (args);
-    fprintf (self->err, "\n");
-    s_hint (self);
 }
 
 int
 zx_cli_error (const zx_cli_t *self, const char *format, ...)
 {
-    fprintf (self->err, "%s: ", self->spec->program);
     va_list args;
     va_start (args, format);
-    vfprintf (self->err, format, args);
+    s_vfail (self, NULL, format, args);
     va_end (args);
-    fprintf (self->err, "\n");
-    s_hint (self);
     return 2;
 }
 
@@ -431,6 +428,17 @@ zx_cli_parse (const zx_cli_spec_t *spec, int argc, char **argv, FILE *out, FILE 
         zx_cli_destroy (&self);
     }
     return self;
+}
+
+int
+zx_cli_main (const zx_cli_spec_t *spec, int argc, char **argv, zx_cli_run_fn *run)
+{
+    int status;
+    zx_cli_t *cli = zx_cli_parse (spec, argc, argv, stdout, stderr, &status);
+    if (cli)
+        status = run (cli, argc, argv);
+    zx_cli_destroy (&cli);
+    return status;
 }
 
 void

@@ -78,6 +78,14 @@ typedef struct zx_cli zx_cli_t;
 zx_cli_t *zx_cli_parse (const zx_cli_spec_t *spec, int argc, char **argv,
                         FILE *out, FILE *err, int *status);
 
+//  A program's work once its options are parsed: returns its exit status.
+typedef int (zx_cli_run_fn) (zx_cli_t *cli, int argc, char **argv);
+
+//  The whole of a program's main: parses argv against spec (output on
+//  stdout, errors on stderr) and, unless that ended the program, calls
+//  run. Returns the exit status for main to return.
+int zx_cli_main (const zx_cli_spec_t *spec, int argc, char **argv, zx_cli_run_fn *run);
+
 //  Frees the result and every value it holds; accepts NULL and nulls the
 //  caller's pointer.
 void zx_cli_destroy (zx_cli_t **self_p);

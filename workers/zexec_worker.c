@@ -103,10 +103,5 @@ s_run (zx_cli_t *cli, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
-    int status;
-    zx_cli_t *cli = zx_cli_parse (&s_spec, argc, argv, stdout, stderr, &status);
-    if (cli)
-        status = s_run (cli, argc, argv);
-    zx_cli_destroy (&cli);
-    return status;
+    return zx_cli_main (&s_spec, argc, argv, s_run);
 }
