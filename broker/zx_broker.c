@@ -363,6 +363,7 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
         int one = 1;
         zmq_setsockopt (self->socket, 93 /* ZMQ_ZAP_ENFORCE_DOMAIN */, &one, sizeof one);
     }
+    s_why (why, why_size, "%s", "");
     return self;
 fail:
     zx_broker_destroy (&self);

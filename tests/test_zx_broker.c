@@ -287,13 +287,14 @@ test_a_bad_option_returns_null_with_the_reason (void **state)
                                             .curve_clients_dir = "/nonexistent/clients",
                                             .curve_workers_dir = "/nonexistent/workers" },
                       "cannot enforce CURVE, refusing to start: ");
-    //  The edges of the ranges, and no waiting, are good
-    char why [256] = "";
+    //  The edges of the ranges, and no waiting, are good; no reason then
+    char why [256] = "stale";
     zx_broker_t *broker = zx_broker_new (&(zx_broker_opts_t) {
         .heartbeat_ms = 10, .liveness = 100, .no_worker_wait_ms = ZX_BROKER_NO_WAIT,
         .max_frame_bytes = 64, .handshake_timeout_ms = 600000 }, why, sizeof why);
     if (!broker)
         fail_msg ("zx_broker_new: %s", why);
+    assert_string_equal (why, "");
     zx_broker_destroy (&broker);
 }
 
