@@ -380,13 +380,15 @@ zx_broker_bind (zx_broker_t *self, const char *endpoint, char *why, size_t why_s
         return NULL;
     }
     //  A wildcard (tcp://127.0.0.1:*) became a real address: keep which
-    const char *bound = zsock_last_endpoint (self->router);
-    char *copy = strdup (bound ? bound : endpoint);
+    //  (czmq makes the string; it is ours to free)
+    char *copy = zsock_last_endpoint (self->router);
+    if (!copy)
+        copy = strdup (endpoint);
     char **grown = copy ? realloc (self->endpoints,
                                    (self->endpoint_count + 1) * sizeof *grown) : NULL;
     if (!grown) {
         //  Bound all the same: unbind, so that what is bound is what we list
-        zsock_unbind (self->router, "%s", bound ? bound : endpoint);
+        zsock_unbind (self->router, "%s", copy ? copy : endpoint);
         free (copy);
         s_why (why, why_size, "cannot bind %s: out of memory", endpoint);
         return NULL;
