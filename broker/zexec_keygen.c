@@ -40,12 +40,14 @@ s_check_meta (const char *value, char *why, size_t size)
 }
 
 static const zx_cli_opt_t s_options [O_COUNT] = {
-    [O_META] = { "meta", 0, ZX_CLI_LIST, "NAME=VALUE", "metadata to store in the "
-        "certificate; " S_TEXT (ZX_CURVE_MAX_META) " bytes at most in all, as ZMTP encodes it",
+    [O_META] = { .name = "meta", .kind = ZX_CLI_LIST, .arg = "NAME=VALUE",
+        .help = "metadata to store in the certificate; " S_TEXT (ZX_CURVE_MAX_META)
+                " bytes at most in all, as ZMTP encodes it",
         .max_count = 64, .check = s_check_meta },
-    [O_FORCE] = { "force", 0, ZX_CLI_FLAG, NULL, "replace PATH and PATH_secret if they exist" },
-    [O_SHOW] = { "show", 0, ZX_CLI_STRING, "PATH",
-        "print the public key (Z85) of the certificate at PATH" },
+    [O_FORCE] = { .name = "force", .kind = ZX_CLI_FLAG,
+        .help = "replace PATH and PATH_secret if they exist" },
+    [O_SHOW] = { .name = "show", .kind = ZX_CLI_STRING, .arg = "PATH",
+        .help = "print the public key (Z85) of the certificate at PATH" },
 };
 
 static const zx_cli_spec_t s_spec = {

@@ -29,12 +29,15 @@
 enum { S_CONFIG, S_HELP, S_VERSION, S_MAN, S_BUILTINS };
 
 static const zx_cli_opt_t s_builtins [S_BUILTINS] = {
-    [S_CONFIG] = { "config", 0, ZX_CLI_STRING, "FILE", "read options from FILE, one "
-                   "`name = value' a line (names as here without --, # comments); the "
-                   "command line overrides it", .section = "" },
-    [S_HELP] = { "help", 'h', ZX_CLI_FLAG, NULL, "print this help, then exit" },
-    [S_VERSION] = { "version", 0, ZX_CLI_FLAG, NULL, "print the version, then exit" },
-    [S_MAN] = { "man", 0, ZX_CLI_FLAG, NULL, "print the man page (roff), then exit" },
+    [S_CONFIG] = { .name = "config", .kind = ZX_CLI_STRING, .arg = "FILE", .section = "",
+        .help = "read options from FILE, one `name = value' a line (names as here "
+                "without --, # comments); the command line overrides it" },
+    [S_HELP] = { .name = "help", .letter = 'h', .kind = ZX_CLI_FLAG,
+        .help = "print this help, then exit" },
+    [S_VERSION] = { .name = "version", .kind = ZX_CLI_FLAG,
+        .help = "print the version, then exit" },
+    [S_MAN] = { .name = "man", .kind = ZX_CLI_FLAG,
+        .help = "print the man page (roff), then exit" },
 };
 
 typedef struct {

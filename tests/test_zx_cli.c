@@ -26,14 +26,18 @@ s_check_pair (const char *value, char *why, size_t size)
 }
 
 static const zx_cli_opt_t s_options [O_COUNT] = {
-    [O_LEVEL] = { "level", 0, ZX_CLI_INT, "N", "how loud", "5", 1, 100 },
-    [O_NAME] = { "name", 'n', ZX_CLI_STRING, "NAME", "what to call it", NULL, 1, 8 },
-    [O_ITEM] = { "item", 0, ZX_CLI_LIST, "ITEM", "an item", .max_count = 3,
-                 .required = "say what" },
-    [O_LOUD] = { "loud", 0, ZX_CLI_FLAG, NULL, "shout",
+    [O_LEVEL] = { .name = "level", .kind = ZX_CLI_INT, .arg = "N", .help = "how loud",
+                  .fallback = "5", .low = 1, .high = 100 },
+    [O_NAME] = { .name = "name", .letter = 'n', .kind = ZX_CLI_STRING, .arg = "NAME",
+                 .help = "what to call it", .low = 1, .high = 8 },
+    [O_ITEM] = { .name = "item", .kind = ZX_CLI_LIST, .arg = "ITEM", .help = "an item",
+                 .max_count = 3, .required = "say what" },
+    [O_LOUD] = { .name = "loud", .kind = ZX_CLI_FLAG, .help = "shout",
                  .section = "Noise (all optional):" },
-    [O_SIZE] = { "size", 0, ZX_CLI_INT, "BYTES", "a size", NULL, 64, LONG_MAX },
-    [O_PAIR] = { "pair", 0, ZX_CLI_STRING, "A=B", "a pair", .check = s_check_pair },
+    [O_SIZE] = { .name = "size", .kind = ZX_CLI_INT, .arg = "BYTES", .help = "a size",
+                 .low = 64, .high = LONG_MAX },
+    [O_PAIR] = { .name = "pair", .kind = ZX_CLI_STRING, .arg = "A=B", .help = "a pair",
+                 .check = s_check_pair },
 };
 
 static const zx_cli_spec_t s_spec = {

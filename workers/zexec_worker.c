@@ -23,28 +23,36 @@ enum {
 };
 
 static const zx_cli_opt_t s_options [O_COUNT] = {
-    [O_CONNECT] = { "connect", 0, ZX_CLI_STRING, "ENDPOINT",
-        "the broker, e.g. tcp://10.0.0.2:5555", .required = "say which broker" },
-    [O_TASKS] = { "tasks", 0, ZX_CLI_LIST, "LIB.so",
-        "a task library to load; its ZX_TASK functions become available" },
-    [O_WORKERS] = { "workers", 0, ZX_CLI_INT, "N", "pool size; by default min (32, "
-        "cores + 4) threads, or as many processes as cores", NULL, 1, 1024 },
-    [O_PROCESSES] = { "processes", 0, ZX_CLI_FLAG, NULL,
-        "run tasks in worker processes, not threads" },
-    [O_SERVICE] = { "service", 0, ZX_CLI_STRING, "NAME",
-        "the service (named pool) to serve; `default' unless given", NULL, 1, 255 },
-    [O_WINDOW] = { "window", 0, ZX_CLI_INT, "N",
-        "requests held at once; by default 256 per pool worker", NULL, 1, 65536 },
-    [O_HEARTBEAT] = { "heartbeat", 0, ZX_CLI_INT, "MS", "heartbeat interval", "1000",
-        10, 600000 },
-    [O_LIVENESS] = { "liveness", 0, ZX_CLI_INT, "N",
-        "silent intervals before the broker is gone", "3", 2, 100 },
-    [O_SERVER_KEY] = { "server-key", 0, ZX_CLI_STRING, "KEY|FILE",
-        "the broker's public key (40 Z85 characters) or its public certificate file",
+    [O_CONNECT] = { .name = "connect", .kind = ZX_CLI_STRING, .arg = "ENDPOINT",
+        .help = "the broker, e.g. tcp://10.0.0.2:5555", .required = "say which broker" },
+    [O_TASKS] = { .name = "tasks", .kind = ZX_CLI_LIST, .arg = "LIB.so",
+        .help = "a task library to load; its ZX_TASK functions become available" },
+    [O_WORKERS] = { .name = "workers", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "pool size; by default min (32, cores + 4) threads, or as many processes "
+                "as cores",
+        .low = 1, .high = 1024 },
+    [O_PROCESSES] = { .name = "processes", .kind = ZX_CLI_FLAG,
+        .help = "run tasks in worker processes, not threads" },
+    [O_SERVICE] = { .name = "service", .kind = ZX_CLI_STRING, .arg = "NAME",
+        .help = "the service (named pool) to serve; `default' unless given",
+        .low = 1, .high = 255 },
+    [O_WINDOW] = { .name = "window", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "requests held at once; by default 256 per pool worker",
+        .low = 1, .high = 65536 },
+    [O_HEARTBEAT] = { .name = "heartbeat", .kind = ZX_CLI_INT, .arg = "MS",
+        .help = "heartbeat interval", .fallback = "1000", .low = 10, .high = 600000 },
+    [O_LIVENESS] = { .name = "liveness", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "silent intervals before the broker is gone", .fallback = "3",
+        .low = 2, .high = 100 },
+    [O_SERVER_KEY] = { .name = "server-key", .kind = ZX_CLI_STRING, .arg = "KEY|FILE",
+        .help = "the broker's public key (40 Z85 characters) or its public certificate "
+                "file",
         .section = "CURVE security (both together; docs/SECURITY.md):" },
-    [O_CERT] = { "cert", 0, ZX_CLI_STRING, "PATH",
-        "this worker's certificate (PATH or PATH_secret, as zexec-keygen makes them)" },
-    [O_VERBOSE] = { "verbose", 0, ZX_CLI_FLAG, NULL, "log connections", .section = "" },
+    [O_CERT] = { .name = "cert", .kind = ZX_CLI_STRING, .arg = "PATH",
+        .help = "this worker's certificate (PATH or PATH_secret, as zexec-keygen makes "
+                "them)" },
+    [O_VERBOSE] = { .name = "verbose", .kind = ZX_CLI_FLAG, .help = "log connections",
+        .section = "" },
 };
 
 static const zx_cli_spec_t s_spec = {
