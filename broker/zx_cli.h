@@ -41,6 +41,14 @@ typedef struct {
     bool (*check) (const char *value, char *why, size_t size);
 } zx_cli_opt_t;
 
+//  An entry of the help's and man page's ENVIRONMENT, FILES or EXAMPLES:
+//  a variable, a path, or an example's command line (lines separated by
+//  "\n"), and what it is or does. A list of them ends with { .term = NULL }.
+typedef struct {
+    const char *term;
+    const char *text;
+} zx_cli_note_t;
+
 typedef struct {
     const char *program;    //  "zexec-broker"
     const char *usage;      //  Its synopsis after the program's name; more
@@ -51,6 +59,9 @@ typedef struct {
     size_t max_operands;    //  Arguments that are not options (0: none)
     const char *exit_failure;   //  What exit status 1 means
     const char *see_also;   //  The man page's SEE ALSO, or NULL
+    const zx_cli_note_t *environment;   //  Variables it reads, or NULL
+    const zx_cli_note_t *files;         //  Files it is used with, or NULL
+    const zx_cli_note_t *examples;      //  Command lines, each with what it does; or NULL
     const zx_cli_opt_t *options;
     size_t option_count;
 } zx_cli_spec_t;

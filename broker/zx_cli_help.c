@@ -5,8 +5,10 @@
     zx_cli.c parses with, and say the same things: each option's phrase,
     then what the table knows of its value (its range, that it repeats,
     its default), so a limit changed in the table changes its
-    documentation. Help wraps at 79 columns beside the options; the man
-    page is plain roff (man(7)) with every dash and backslash escaped.   */
+    documentation. The program's environment variables, files and
+    examples are notes in its spec that both list too. Help wraps at 79
+    columns beside the options; the man page is plain roff (man(7)) with
+    every dash and backslash escaped.                                    */
 
 #define _GNU_SOURCE
 #include "zx_cli.h"
@@ -83,6 +85,36 @@ s_left (const zx_cli_opt_t *opt, char *text, size_t size)
               opt->kind == ZX_CLI_FLAG ? "" : " ", opt->kind == ZX_CLI_FLAG ? "" : opt->arg);
 }
 
+//  Help's Environment, Files or Examples: each term with its text beside
+//  it, as options are; an example's text, then its command lines below.
+static void
+s_help_notes (FILE *out, const char *heading, const zx_cli_note_t *notes, size_t column,
+              bool examples)
+{
+    if (!notes || !notes->term)
+        return;
+    fprintf (out, "\n%s\n", heading);
+    for (; notes->term; notes++) {
+        if (examples) {
+            fputs ("  ", out);
+            s_wrap (out, notes->text, strlen (notes->text), 2, 2);
+            for (const char *line = notes->term; line; ) {
+                size_t length = strcspn (line, "\n");
+                fprintf (out, "    %.*s\n", (int) length, line);
+                line = line [length] ? line + length + 1 : NULL;
+            }
+            continue;
+        }
+        size_t at = 2 + strlen (notes->term);
+        fprintf (out, "  %s", notes->term);
+        if (at + 1 > column)
+            fprintf (out, "\n%*s", (int) column, "");         //  Too long: text below
+        else
+            fprintf (out, "%*s", (int) (column - at), "");
+        s_wrap (out, notes->text, strlen (notes->text), column, column);
+    }
+}
+
 void
 zx_cli_help (const zx_cli_spec_t *spec, FILE *out)
 {
@@ -124,6 +156,9 @@ zx_cli_help (const zx_cli_spec_t *spec, FILE *out)
             fprintf (out, "%*s", (int) (column - strlen (left)), "");
         s_wrap (out, text, strlen (text), column, column);
     }
+    s_help_notes (out, "Environment:", spec->environment, column, false);
+    s_help_notes (out, "Files:", spec->files, column, false);
+    s_help_notes (out, "Examples:", spec->examples, column, true);
 }
 
 //  Writes text for roff: backslashes and dashes escaped, a line that
@@ -171,6 +206,7 @@ static void
 s_man_options (const zx_cli_spec_t *spec, FILE *out)
 {
     fputs (".SH OPTIONS\n", out);
+    bool grouped = false;           //  Under a heading: a later "" section ends it
     for (size_t i = 0; i < zx_cli_total (spec) - 1; i++) {
         const zx_cli_opt_t *opt = zx_cli_option (spec, i);
         if (opt->section && *opt->section) {
@@ -178,6 +214,12 @@ s_man_options (const zx_cli_spec_t *spec, FILE *out)
             fputs (".SS ", out);
             s_roff (out, opt->section, opt->section [length - 1] == ':' ? length - 1 : length);
             fputc ('\n', out);
+            grouped = true;
+        }
+        else
+        if (opt->section && grouped) {
+            fputs (".SS Other options\n", out);
+            grouped = false;
         }
         fputs (".TP\n", out);
         if (opt->letter)
@@ -196,6 +238,38 @@ s_man_options (const zx_cli_spec_t *spec, FILE *out)
         s_roff_all (out, opt->help);
         s_roff_all (out, suffix);
         fputs (".\n", out);
+    }
+}
+
+//  ENVIRONMENT or FILES: a tagged paragraph per term, in font (B or I).
+static void
+s_man_notes (FILE *out, const char *heading, const zx_cli_note_t *notes, char font)
+{
+    if (!notes || !notes->term)
+        return;
+    fprintf (out, ".SH %s\n", heading);
+    for (; notes->term; notes++) {
+        fprintf (out, ".TP\n\\f%c", font);
+        s_roff_all (out, notes->term);
+        fputs ("\\fR\n", out);
+        s_roff_all (out, notes->text);
+        fputs (".\n", out);
+    }
+}
+
+//  EXAMPLES: what each does, then its command lines as they are.
+static void
+s_man_examples (FILE *out, const zx_cli_note_t *notes)
+{
+    if (!notes || !notes->term)
+        return;
+    fputs (".SH EXAMPLES\n", out);
+    for (; notes->term; notes++) {
+        fputs (".PP\n", out);
+        s_roff_all (out, notes->text);
+        fputs ("\n.PP\n.RS 4\n.nf\n", out);
+        s_roff_all (out, notes->term);
+        fputs ("\n.fi\n.RE\n", out);
     }
 }
 
@@ -237,8 +311,11 @@ zx_cli_man (const zx_cli_spec_t *spec, FILE *out)
            "\\fB\\-\\-version\\fR).\n.TP\n1\n", out);
     s_roff_all (out, spec->exit_failure);
     fputs (".\n.TP\n2\nA bad option, value or configuration file.\n", out);
+    s_man_notes (out, "ENVIRONMENT", spec->environment, 'B');
+    s_man_notes (out, "FILES", spec->files, 'I');
+    s_man_examples (out, spec->examples);
     if (spec->see_also) {
-        fputs (".SH SEE ALSO\n", out);
+        fputs (".SH SEE ALSO\n.ad l\n", out);          //  Not stretched to the margin
         s_roff_all (out, spec->see_also);
         fputc ('\n', out);
     }

@@ -47,6 +47,15 @@ static const zx_cli_spec_t s_spec = {
     .description = "First paragraph.\n\n.A line that starts with a dot, and a back\\slash.",
     .max_operands = 1,
     .exit_failure = "It failed",
+    .environment = (const zx_cli_note_t []) {
+        { .term = "ZX_TEST_KEY", .text = "the key, when --name is not given" },
+        { .term = NULL } },
+    .files = (const zx_cli_note_t []) {
+        { .term = "/etc/zx-test/a-path-too-long-to-fit-beside.conf", .text = "its config" },
+        { .term = NULL } },
+    .examples = (const zx_cli_note_t []) {
+        { .term = "zx-test --item a \\\n    --loud", .text = "Shout an item:" },
+        { .term = NULL } },
     .options = s_options,
     .option_count = O_COUNT,
 };
@@ -323,6 +332,12 @@ test_help_lists_every_option_of_the_table_with_its_range_and_default (void **sta
     assert_non_null (strstr (run.out, "  -n, --name NAME"));
     assert_non_null (strstr (run.out, "  -h, --help"));
     assert_non_null (strstr (run.out, "\nNoise (all optional):\n  --loud"));
+    //  Then the environment, files and examples
+    assert_non_null (strstr (run.out, "\nEnvironment:\n  ZX_TEST_KEY "));
+    assert_non_null (strstr (run.out, " the key, when --name is not given\n"));
+    assert_non_null (strstr (run.out, "\nFiles:\n  /etc/zx-test/a-path-too-long-to-fit-beside.conf\n"));
+    assert_non_null (strstr (run.out, "\nExamples:\n  Shout an item:\n"
+                                      "    zx-test --item a \\\n        --loud\n"));
     //  Every line fits in 79 columns
     for (const char *line = run.out; *line; ) {
         size_t length = strcspn (line, "\n");
@@ -357,7 +372,13 @@ test_version_and_man_page_come_from_the_same_table (void **state)
                                 "\\fB\\-\\-level\\fR \\fIN\\fR\nhow loud (1 to 100, default 5).\n",
                                 "\\fB\\-n\\fR, \\fB\\-\\-name\\fR",
                                 "\n.SS Noise (all optional)\n", "\nIt failed.\n",
-                                "\\&.A line that starts with a dot", "back\\eslash" };
+                                "\n.SS Other options\n.TP\n\\fB\\-\\-config\\fR",
+                                "\\&.A line that starts with a dot", "back\\eslash",
+                                "\n.SH ENVIRONMENT\n.TP\n\\fBZX_TEST_KEY\\fR\n"
+                                "the key, when \\-\\-name is not given.\n",
+                                "\n.SH FILES\n.TP\n\\fI/etc/zx\\-test/",
+                                "\n.SH EXAMPLES\n.PP\nShout an item:\n.PP\n.RS 4\n.nf\n"
+                                "zx\\-test \\-\\-item a \\e\n    \\-\\-loud\n.fi\n.RE\n" };
     for (size_t i = 0; i < sizeof sections / sizeof sections [0]; i++)
         if (!strstr (run.out, sections [i]))
             fail_msg ("man page lacks '%s':\n%s", sections [i], run.out);
