@@ -111,7 +111,26 @@ static const zx_cli_spec_t s_spec = {
         "fails the work in flight as shut down, dismisses its workers and exits 0.",
     .exit_failure = "The broker could not start: it cannot enforce CURVE, bind an endpoint "
                     "or write the endpoint file",
-    .see_also = "zexec-worker(1), zexec-keygen(1)",
+    .see_also = "zexec-worker(1), zexec-keygen(1), systemd.exec(5); "
+                "OPERATIONS.md and SECURITY.md in /usr/share/doc/zexec/docs/",
+    .files = (const zx_cli_note_t []) {
+        { .term = "/etc/zexec/broker.conf",
+          .text = "the configuration the Debian package's zexec-broker.service runs it with "
+                  "(--config), every option in it explained" },
+        { .term = "/etc/zexec/keys/",
+          .text = "that unit's CURVE keys: broker_secret (owned by the user zexec, mode "
+                  "0600) and the allow-lists clients/ and workers/" },
+        { .term = NULL } },
+    .examples = (const zx_cli_note_t []) {
+        { .text = "Listen on one address, letting in only the keys listed "
+                  "(zexec-keygen(1) makes them):",
+          .term = "zexec-broker --bind tcp://10.0.0.2:5555 --cert broker_secret \\\n"
+                  "    --clients clients/ --workers workers/" },
+        { .text = "Listen on a free loopback port without keys, and write which to a file:",
+          .term = "zexec-broker --bind 'tcp://127.0.0.1:*' --endpoint-file broker.endpoint" },
+        { .text = "Run as the systemd unit does:",
+          .term = "zexec-broker --config /etc/zexec/broker.conf" },
+        { .term = NULL } },
     .options = s_options,
     .option_count = O_COUNT,
 };

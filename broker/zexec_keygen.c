@@ -62,7 +62,20 @@ static const zx_cli_spec_t s_spec = {
     .max_operands = 1,
     .exit_failure = "The key pair could not be written (PATH exists, or a file cannot be "
                     "created), or the certificate to show cannot be read",
-    .see_also = "zexec-broker(1), zexec-worker(1)",
+    .see_also = "zexec-broker(1), zexec-worker(1); "
+                "OPERATIONS.md and SECURITY.md in /usr/share/doc/zexec/docs/",
+    .files = (const zx_cli_note_t []) {
+        { .term = "/etc/zexec/keys/",
+          .text = "where the Debian package's units look for keys: a secret file there "
+                  "must be owned by the user zexec, which they run as" },
+        { .term = NULL } },
+    .examples = (const zx_cli_note_t []) {
+        { .text = "Make the broker's key pair for the packaged units, and let them read it:",
+          .term = "zexec-keygen /etc/zexec/keys/broker\n"
+                  "chown zexec /etc/zexec/keys/broker_secret" },
+        { .text = "Print a certificate's public key, for ZEXEC_SERVER_KEY:",
+          .term = "zexec-keygen --show /etc/zexec/keys/broker" },
+        { .term = NULL } },
     .options = s_options,
     .option_count = O_COUNT,
 };

@@ -64,12 +64,39 @@ static const zx_cli_spec_t s_spec = {
         "themselves as they load), starts a local pool of threads or processes, and serves "
         "the broker with it: it announces itself for its service, runs what it is sent and "
         "heartbeats meanwhile. When the broker goes away it connects again with backoff. "
-        "On SIGINT or SIGTERM it says goodbye to the broker and exits 0.\n\n"
-        "Without --server-key and --cert, the environment variables ZEXEC_SERVER_KEY and "
-        "ZEXEC_CERT stand in for them when set.",
+        "On SIGINT or SIGTERM it says goodbye to the broker and exits 0.",
     .exit_failure = "It could not serve: a bad endpoint, or a key or certificate it cannot "
                     "read",
-    .see_also = "zexec-broker(1), zexec-keygen(1)",
+    .see_also = "zexec-broker(1), zexec-keygen(1), systemd.exec(5); "
+                "OPERATIONS.md and SECURITY.md in /usr/share/doc/zexec/docs/",
+    .environment = (const zx_cli_note_t []) {
+        { .term = "ZEXEC_SERVER_KEY",
+          .text = "the broker's public key or certificate file, when neither --server-key "
+                  "nor --cert is given" },
+        { .term = "ZEXEC_CERT",
+          .text = "this worker's certificate, when neither --server-key nor --cert is given" },
+        { .term = "TMPDIR",
+          .text = "where --processes makes its pool's ipc sockets (default /tmp)" },
+        { .term = NULL } },
+    .files = (const zx_cli_note_t []) {
+        { .term = "/etc/zexec/worker-NAME.conf",
+          .text = "the configuration the Debian package's zexec-worker@NAME.service runs it "
+                  "with (--config); worker-default.conf explains every option" },
+        { .term = "/etc/zexec/keys/",
+          .text = "that unit's CURVE keys, each secret one owned by the user zexec, mode "
+                  "0600" },
+        { .term = NULL } },
+    .examples = (const zx_cli_note_t []) {
+        { .text = "Serve a broker with the tasks of a library, on four processes:",
+          .term = "zexec-worker --connect tcp://10.0.0.2:5555 \\\n"
+                  "    --tasks /usr/local/lib/libmytasks.so --workers 4 --processes" },
+        { .text = "The same with CURVE keys (zexec-keygen(1) makes them):",
+          .term = "zexec-worker --connect tcp://10.0.0.2:5555 \\\n"
+                  "    --tasks /usr/local/lib/libmytasks.so \\\n"
+                  "    --server-key broker --cert worker_secret" },
+        { .text = "Run as the systemd unit zexec-worker@default does:",
+          .term = "zexec-worker --config /etc/zexec/worker-default.conf" },
+        { .term = NULL } },
     .options = s_options,
     .option_count = O_COUNT,
 };
