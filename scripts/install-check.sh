@@ -36,7 +36,9 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 
 for file in lib/libzexec.a lib/libzexec.so lib/libzexec.so.0 include/zexec.h \
             lib/pkgconfig/libzexec.pc lib/cmake/zexec/zexecConfig.cmake \
-            lib/cmake/zexec/zexecConfigVersion.cmake lib/cmake/zexec/zexecTargets.cmake; do
+            lib/cmake/zexec/zexecConfigVersion.cmake lib/cmake/zexec/zexecTargets.cmake \
+            share/man/man1/zexec-broker.1 share/man/man1/zexec-worker.1 \
+            share/man/man1/zexec-keygen.1; do
     [ -e "$prefix/$file" ] || fail "$file was not installed"
 done
 { [ -L "$prefix/lib/libzexec.so" ] && [ -L "$prefix/lib/libzexec.so.0" ]; } \
