@@ -68,6 +68,9 @@ had_group=no
 getent group zexec >/dev/null && had_group=yes
 had_run_dir=no
 [ -e /run/zexec ] && had_run_dir=yes
+#   systemd-analyze verify leaves this stamp where no systemd runs
+had_units_load=no
+[ -e /run/systemd/systemd-units-load ] && had_units_load=yes
 pids=()
 
 #   However it ends: stop what it started, purge the packages and what
@@ -81,6 +84,7 @@ cleanup () {
         wait "$pid" 2>/dev/null || true
     done
     [ "$had_run_dir" = yes ] || rm -rf /run/zexec
+    [ "$had_units_load" = yes ] || rm -f /run/systemd/systemd-units-load
     echo "== purge"
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq zexec-dev zexec >"$scratch/purge.log" 2>&1 \
         || { cat "$scratch/purge.log" >&2; status=1; }
