@@ -17,7 +17,7 @@
     when the test fails (then their logs are printed). Every wait is
     bounded.                                                              */
 #define _GNU_SOURCE
-#include "testutil.h"
+#include "testutil_raw.h"
 #include "zx_proto.h"
 #include "zx_values.h"
 

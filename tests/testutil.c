@@ -25,6 +25,22 @@ zx_test_now_ms (void)
 }
 
 int
+zx_test_run (int argc, char **argv, struct CMUnitTest *tests, size_t count,
+             CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (setup)
+            tests [i].setup_func = setup;
+        if (teardown)
+            tests [i].teardown_func = teardown;
+    }
+    if (argc > 1)
+        cmocka_set_test_filter (argv [1]);
+    //  The name cmocka_run_group_tests (tests, ...) would print
+    return _cmocka_run_group_tests ("tests", tests, count, NULL, NULL);
+}
+
+int
 zx_test_run_capture (char *const argv [], char **output)
 {
     int fds [2];
@@ -56,6 +72,74 @@ zx_test_run_capture (char *const argv [], char **output)
     waitpid (pid, &status, 0);
     *output = buf;
     return status;
+}
+
+//  --------------------------------------------------------------------
+//  Futures
+
+zx_future_t *
+zx_test_submit (zx_loop_t *loop, zx_executor_t *executor, const char *task, zx_values_t *args)
+{
+    zx_future_t *future = zx_run_in_executor (loop, executor, task, args);
+    assert_non_null (future);
+    return future;
+}
+
+void
+zx_test_wait_all (zx_future_t **futures, size_t count, int64_t timeout_ms)
+{
+    size_t done = 0;
+    assert_int_equal (zx_wait (futures, count, ZX_ALL_COMPLETED, timeout_ms, NULL, &done,
+                               NULL, NULL), ZX_OK);
+    if (done != count)
+        fail_msg ("only %zu of %zu futures finished within %lld ms", done, count,
+                  (long long) timeout_ms);
+}
+
+int64_t
+zx_test_result_int (const zx_future_t *future, size_t index)
+{
+    if (zx_future_error (future) != ZX_OK)
+        fail_msg ("future failed: %s: %s", zx_strerror (zx_future_error (future)),
+                  zx_future_message (future));
+    int64_t value = 0;
+    assert_int_equal (zx_values_get_int (zx_future_result (future), index, &value), ZX_OK);
+    return value;
+}
+
+void
+zx_test_destroy_all (zx_future_t **futures, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        zx_future_destroy (&futures [i]);
+}
+
+void
+zx_test_submit_many (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,
+                     int count, const char *task, int64_t arg)
+{
+    for (int i = 0; i < count; i++)
+        futures [i] = zx_test_submit (loop, executor, task, zx_values_pack ("i", arg));
+}
+
+void
+zx_test_submit_squares (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,
+                        int count)
+{
+    for (int i = 0; i < count; i++)
+        futures [i] = zx_test_submit (loop, executor, "square", zx_values_pack ("i", (int64_t) i));
+}
+
+void
+zx_test_check_squares (zx_future_t **futures, int count, int64_t timeout_ms, pid_t pid)
+{
+    zx_test_wait_all (futures, (size_t) count, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        assert_int_equal (zx_test_result_int (futures [i], 0), (int64_t) i * i);
+        if (pid)
+            assert_int_equal (zx_test_result_int (futures [i], 1), pid);
+    }
+    zx_test_destroy_all (futures, (size_t) count);
 }
 
 //  --------------------------------------------------------------------
@@ -178,6 +262,15 @@ zx_test_read_file (const char *path)
     return text;
 }
 
+void
+zx_test_expect_log (const char *path, const char *text, const char *more, int count)
+{
+    if (!zx_test_log_wait (path, text, more, count, 10000))
+        fail_msg ("expected %d log lines with '%s'%s%s%s, found %d", count, text,
+                  more ? " and '" : "", more ? more : "", more ? "'" : "",
+                  zx_test_log_count (path, text, more));
+}
+
 int
 zx_test_log_count (const char *path, const char *text, const char *more)
 {
@@ -218,6 +311,17 @@ zx_test_log_wait_running (const char *path, const char *text, const char *more,
                           int count, int64_t timeout_ms)
 {
     return s_log_wait (path, text, more, count, timeout_ms, true);
+}
+
+int
+zx_test_tcp_connect (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    assert_int_equal (connect (fd, (struct sockaddr *) &address, sizeof address), 0);
+    return fd;
 }
 
 int
@@ -290,11 +394,8 @@ zx_test_expect_squares (zx_loop_t *loop, zx_executor_t *executor, int64_t *next,
     zx_future_t **futures = calloc ((size_t) count, sizeof (zx_future_t *));
     assert_non_null (futures);
     int64_t first = *next;
-    for (int i = 0; i < count; i++) {
-        futures [i] = zx_run_in_executor (loop, executor, "square",
-                                          zx_values_pack ("i", (*next)++));
-        assert_non_null (futures [i]);
-    }
+    for (int i = 0; i < count; i++)
+        futures [i] = zx_test_submit (loop, executor, "square", zx_values_pack ("i", (*next)++));
     size_t done = 0;
     assert_int_equal (zx_wait (futures, (size_t) count, ZX_ALL_COMPLETED, 10000, NULL, &done,
                                NULL, NULL), ZX_OK);

@@ -25,6 +25,15 @@
         return cmocka_run_group_tests (tests, NULL, NULL);                  \
     }
 
+//  The rest of a test program's main once zx_init has run: gives each of
+//  the count tests setup and teardown (where not NULL; cmocka runs the
+//  teardown also when the test fails), runs them all, or only the one
+//  argv [1] names, and returns cmocka's verdict.
+int zx_test_run (int argc, char **argv, struct CMUnitTest *tests, size_t count,
+                 CMFixtureFunction setup, CMFixtureFunction teardown);
+
+#define ZX_TEST_COUNT(tests) (sizeof (tests) / sizeof ((tests) [0]))
+
 //  Monotonic clock in milliseconds, for tests that check that things
 //  overlap in time (with wide margins), never for speed.
 int64_t zx_test_now_ms (void);
@@ -34,8 +43,36 @@ int64_t zx_test_now_ms (void);
 //  exit status as waitpid gives it, or -1 on failure to start.
 int zx_test_run_capture (char *const argv [], char **output);
 
-//  ---- Child processes and their logs (test_security.c, test_remote.c,
-//  test_hostile.c, test_fault.c). The helpers that wait poll; between
+//  ---- Futures. Each helper fails the running test when what it expects
+//  does not happen.
+
+//  Submits task (taking args) on executor; the future never is NULL.
+zx_future_t *zx_test_submit (zx_loop_t *loop, zx_executor_t *executor, const char *task,
+                             zx_values_t *args);
+
+//  Waits up to timeout_ms (running the loop) for all count futures to end.
+void zx_test_wait_all (zx_future_t **futures, size_t count, int64_t timeout_ms);
+
+//  Value index, an int, of the result of a future that succeeded.
+int64_t zx_test_result_int (const zx_future_t *future, size_t index);
+
+//  Destroys count futures.
+void zx_test_destroy_all (zx_future_t **futures, size_t count);
+
+//  Submits count tasks task (arg) into futures.
+void zx_test_submit_many (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,
+                          int count, const char *task, int64_t arg);
+
+//  Submits the task "square" (i) for i from 0 to count - 1 into futures.
+void zx_test_submit_squares (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,
+                             int count);
+
+//  Waits up to timeout_ms for the count futures of zx_test_submit_squares;
+//  each must hold i * i, and pid after it unless pid is 0. Destroys them.
+void zx_test_check_squares (zx_future_t **futures, int count, int64_t timeout_ms, pid_t pid);
+
+//  ---- Child processes and their logs (testutil_peers.h builds on these
+//  for zexec-broker and zexec-worker). The helpers that wait poll; between
 //  polls they sleep the thread, or in their _running forms call zx_sleep,
 //  which runs the thread's current loop meanwhile: a test with a remote
 //  executor needs that for its heartbeats and replies to go on.
@@ -84,6 +121,15 @@ bool zx_test_log_wait (const char *path, const char *text, const char *more, int
 bool zx_test_log_wait_running (const char *path, const char *text, const char *more,
                                int count, int64_t timeout_ms);
 
+//  Waits up to 10 s (not running the loop) for count lines holding text
+//  and more (when not NULL) in the log at path; fails the test, saying
+//  how many there were, when they do not come.
+void zx_test_expect_log (const char *path, const char *text, const char *more, int count);
+
+//  A plain tcp socket connected to port on 127.0.0.1 (no ZMTP); the
+//  caller closes it.
+int zx_test_tcp_connect (int port);
+
 //  A tcp port on 127.0.0.1 that was free a moment ago.
 int zx_test_free_port (void);
 
@@ -102,34 +148,5 @@ size_t zx_test_children (pid_t *pids, size_t size);
 //  coordinator is still served after an attack.
 void zx_test_expect_squares (zx_loop_t *loop, zx_executor_t *executor, int64_t *next,
                              int count, pid_t worker, pid_t other, const char *after);
-
-//  ---- Raw ZeroMQ messages (test_hostile.c, test_security.c), for
-//  speaking to the broker as a peer that does not follow the protocol.
-//  In testutil_raw.c: a test that uses them links libzmq.
-
-typedef struct {
-    const void *data;
-    size_t size;
-} zx_test_frame_t;
-
-//  Test-only shorthands: a frame from a string literal (without its NUL)
-//  or from bytes, and a whole message sent from a list of frames.
-#define S(literal)      ((zx_test_frame_t) { (literal), sizeof (literal) - 1 })
-#define B(data, size)   ((zx_test_frame_t) { (data), (size) })
-#define SEND(socket, ...) \
-    zx_test_send (socket, (zx_test_frame_t []) { __VA_ARGS__ }, \
-                  sizeof ((zx_test_frame_t []) { __VA_ARGS__ }) / sizeof (zx_test_frame_t))
-
-//  Sends count frames as one message on a raw ZeroMQ socket; a failed
-//  send fails the running test.
-void zx_test_send (void *socket, const zx_test_frame_t *frames, size_t count);
-
-//  Closes count received frames (zmq_msg_t *: void * here, so that this
-//  header needs no zmq.h).
-void zx_test_close_frames (void *frames, size_t count);
-
-//  True when a received frame (a zmq_msg_t *) holds exactly size bytes
-//  equal to data.
-bool zx_test_frame_is (void *frame, const void *data, size_t size);
 
 #endif
