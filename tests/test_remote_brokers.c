@@ -632,6 +632,6 @@ main (int argc, char **argv)
     zx_init (argc, argv);
     if (argc > 2 && strcmp (argv [1], "--coordinator-helper") == 0)
         return s_coordinator_helper (argv [2]);
-    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), zx_test_peers_setup,
-                        zx_test_peers_teardown);
+    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), zx_test_setup,
+                        zx_test_teardown);
 }

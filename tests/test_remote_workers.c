@@ -458,6 +458,6 @@ int
 main (int argc, char **argv)
 {
     zx_init (argc, argv);
-    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), zx_test_peers_setup,
-                        zx_test_peers_teardown);
+    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), zx_test_setup,
+                        zx_test_teardown);
 }

@@ -105,6 +105,47 @@ int zx_test_wait_running (zx_test_child_t *child, int64_t timeout_ms);
 //  of its log when show is true, and removes the log.
 void zx_test_reap (zx_test_child_t *child, bool show);
 
+//  ---- The fixture: a test's processes and scratch directory. The
+//  processes a test starts with zx_test_peer_spawn (testutil_peers.h
+//  starts brokers and workers with it) are listed, and the teardown
+//  kills and reaps them all, also when the test failed, and then prints
+//  their logs; as it does after a passing test when ZX_SHOW_LOGS is set
+//  in the environment. The files a test makes go in its scratch
+//  directory, which the teardown removes.
+
+//  cmocka setup: no processes yet, a fresh scratch directory, the test
+//  not passed. Returns 0, or -1 when the directory cannot be made.
+int zx_test_setup (void **state);
+
+//  cmocka teardown: kills (SIGKILL) and reaps every process the test
+//  started, prints their logs unless it passed, removes the logs and the
+//  scratch directory. Returns 0.
+int zx_test_teardown (void **state);
+
+//  Marks the running test as passed: each test's last step.
+void zx_test_pass (void);
+
+//  The running test's scratch directory.
+const char *zx_test_scratch (void);
+
+//  Writes the scratch directory's path for name into path; fails the
+//  test when it does not fit.
+void zx_test_scratch_path (char *path, size_t size, const char *name);
+
+//  Starts argv (NULL-terminated) with zx_test_spawn and lists it for the
+//  teardown.
+zx_test_child_t *zx_test_peer_spawn (const char *const argv []);
+
+//  Sends sig to the child and waits up to timeout_ms for it to end.
+//  Returns its status as waitpid gives it; when it does not end, kills it
+//  and fails the test.
+int zx_test_peer_stop (zx_test_child_t *child, int sig, int64_t timeout_ms);
+
+//  Sends SIGTERM and expects the child, which what names in the failure
+//  message, to exit with status 0 within timeout_ms. Under the sanitizers
+//  a leak or a race found at exit fails the test here.
+void zx_test_peer_stop_cleanly (zx_test_child_t *child, const char *what, int64_t timeout_ms);
+
 //  The whole file at path, NUL-terminated (empty when it cannot be read).
 //  Caller frees it.
 char *zx_test_read_file (const char *path);

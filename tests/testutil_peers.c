@@ -1,135 +1,28 @@
 /*  testutil_peers.c - real zexec-broker and zexec-worker processes for
     the tests (see testutil_peers.h).
 
-    The one idea: the fixture, not the test, owns every process and file
-    a test makes. Processes go into one list that the teardown empties
-    whatever happened, and files into one scratch directory that it
-    removes; so a test that fails half-way leaves nothing running and
-    nothing behind, and shows the logs of what it started. A broker
-    reports the port it bound in a file in that directory, which it
-    writes whole (by rename) once it listens.                            */
+    Each is one of the test's processes (zx_test_peer_spawn), so the
+    fixture's teardown ends it whatever happened. The one idea: no test
+    chooses a port. A broker binds tcp://127.0.0.1:* and writes the
+    endpoint it got into a file of the test's scratch directory, whole
+    (by rename) once it listens; the helpers read the port from there,
+    and a broker started again binds that port.                          */
 #define _GNU_SOURCE
 #include "testutil_peers.h"
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #if !defined (ZX_BROKER_PROGRAM) || !defined (ZX_WORKER_PROGRAM) || !defined (ZX_TEST_TASKS)
 #   error "tests/CMakeLists.txt passes the paths of zexec-broker, zexec-worker and the tasks"
 #endif
 
-#define MAX_CHILDREN    64
 #define MAX_ARGS        16
 #define LIVENESS        "3"
-
-static zx_test_child_t s_children [MAX_CHILDREN];
-static size_t s_child_count;
-static bool s_passed;
-static char s_scratch [256];
-
-//  --------------------------------------------------------------------
-//  The fixture
-
-int
-zx_test_peers_setup (void **state)
-{
-    (void) state;
-    s_passed = false;
-    s_child_count = 0;
-    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
-    snprintf (s_scratch, sizeof s_scratch, "%s/zexec-%s-XXXXXX", tmp,
-              program_invocation_short_name);
-    return mkdtemp (s_scratch) ? 0 : -1;
-}
-
-//  Removes one entry of the scratch directory, even one a test made
-//  unreadable
-static int
-s_remove (const char *path, const struct stat *info, int flag, struct FTW *ftw)
-{
-    (void) info;
-    (void) flag;
-    (void) ftw;
-    chmod (path, 0700);
-    return remove (path);
-}
-
-int
-zx_test_peers_teardown (void **state)
-{
-    (void) state;
-    bool show = !s_passed || getenv ("ZX_SHOW_LOGS");
-    for (size_t i = 0; i < s_child_count; i++)
-        zx_test_reap (&s_children [i], show);
-    s_child_count = 0;
-    if (s_scratch [0])
-        nftw (s_scratch, s_remove, 16, FTW_DEPTH | FTW_PHYS);
-    s_scratch [0] = 0;
-    return 0;
-}
-
-void
-zx_test_pass (void)
-{
-    s_passed = true;
-}
-
-const char *
-zx_test_scratch (void)
-{
-    assert_true (s_scratch [0]);
-    return s_scratch;
-}
-
-void
-zx_test_scratch_path (char *path, size_t size, const char *name)
-{
-    int length = snprintf (path, size, "%s/%s", zx_test_scratch (), name);
-    assert_true (length > 0 && (size_t) length < size);
-}
-
-zx_test_child_t *
-zx_test_peer_spawn (const char *const argv [])
-{
-    assert_true (s_child_count < MAX_CHILDREN);
-    zx_test_child_t *child = &s_children [s_child_count++];
-    zx_test_spawn (child, program_invocation_short_name, argv);
-    return child;
-}
-
-int
-zx_test_peer_stop (zx_test_child_t *child, int sig, int64_t timeout_ms)
-{
-    assert_true (child->pid > 0);
-    kill (child->pid, sig);
-    pid_t pid = child->pid;
-    int status = zx_test_wait_running (child, timeout_ms);
-    if (status < 0) {
-        zx_test_stop (child, SIGKILL, 5000);
-        fail_msg ("process %d did not exit within %lld ms of signal %d", (int) pid,
-                  (long long) timeout_ms, sig);
-    }
-    return status;
-}
-
-void
-zx_test_peer_stop_cleanly (zx_test_child_t *child, const char *what, int64_t timeout_ms)
-{
-    if (!zx_test_alive (child))
-        fail_msg ("%s had already ended (status 0x%x)", what, child->status);
-    kill (child->pid, SIGTERM);
-    int status = zx_test_wait_running (child, timeout_ms);
-    if (status < 0)
-        fail_msg ("%s did not exit within %lld ms of SIGTERM", what, (long long) timeout_ms);
-    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-        fail_msg ("%s did not exit cleanly after SIGTERM (status 0x%x)", what, status);
-}
 
 //  --------------------------------------------------------------------
 //  Brokers

@@ -3,12 +3,11 @@
     programs started as peers (an example as a worker, the test binary
     itself as a helper coordinator).
 
-    Every process a test starts through these helpers is listed in the
-    fixture. zx_test_peers_teardown kills and reaps them all, also when
-    the test failed, and then prints their logs (each one's stdout and
-    stderr, in a file of its own), as it does after a passing test when
-    ZX_SHOW_LOGS is set in the environment. Each test also gets a
-    scratch directory, which the teardown removes.
+    Every process these helpers start is one of the test's processes
+    (zx_test_peer_spawn, testutil.h): the fixture's teardown kills and
+    reaps it, also when the test failed, and then prints its log (its
+    stdout and stderr, in a file of its own). A test that uses them has
+    zx_test_setup and zx_test_teardown (testutil.h) around it.
 
     A broker binds tcp://127.0.0.1:* and says which port it got through
     --endpoint-file: no test picks a port or tries another. A broker
@@ -26,41 +25,6 @@
 #define ZX_TESTUTIL_PEERS_H_INCLUDED
 
 #include "testutil.h"
-
-//  ---- The fixture: a test's processes and scratch directory
-
-//  cmocka setup: no processes yet, a fresh scratch directory, the test
-//  not passed. Returns 0, or -1 when the directory cannot be made.
-int zx_test_peers_setup (void **state);
-
-//  cmocka teardown: kills (SIGKILL) and reaps every process the test
-//  started, prints their logs unless it passed, removes the logs and the
-//  scratch directory. Returns 0.
-int zx_test_peers_teardown (void **state);
-
-//  Marks the running test as passed: each test's last step.
-void zx_test_pass (void);
-
-//  The running test's scratch directory.
-const char *zx_test_scratch (void);
-
-//  Writes the scratch directory's path for name into path; fails the
-//  test when it does not fit.
-void zx_test_scratch_path (char *path, size_t size, const char *name);
-
-//  Starts argv (NULL-terminated) with zx_test_spawn and lists it for the
-//  teardown.
-zx_test_child_t *zx_test_peer_spawn (const char *const argv []);
-
-//  Sends sig to the child and waits up to timeout_ms for it to end.
-//  Returns its status as waitpid gives it; when it does not end, kills it
-//  and fails the test.
-int zx_test_peer_stop (zx_test_child_t *child, int sig, int64_t timeout_ms);
-
-//  Sends SIGTERM and expects the child, which what names in the failure
-//  message, to exit with status 0 within timeout_ms. Under the sanitizers
-//  a leak or a race found at exit fails the test here.
-void zx_test_peer_stop_cleanly (zx_test_child_t *child, const char *what, int64_t timeout_ms);
 
 //  ---- Brokers
 
