@@ -7,6 +7,8 @@
 #include "testutil_raw.h"
 #include "zx_values.h"
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_SOCKETS 256
@@ -14,22 +16,40 @@
 static void *s_ctx;                     //  The running test's context
 static void *s_sockets [MAX_SOCKETS];   //  Its raw sockets still open
 
-void
-zx_test_raw_setup (void)
+int
+zx_test_raw_setup (void **state)
 {
     s_ctx = zmq_ctx_new ();
     assert_non_null (s_ctx);
+    return zx_test_setup (state);
 }
 
-void
-zx_test_raw_teardown (void)
+int
+zx_test_raw_teardown (void **state)
 {
+    zx_test_teardown (state);
     for (size_t i = 0; i < MAX_SOCKETS; i++)
         if (s_sockets [i])
             zx_test_raw_close (&s_sockets [i]);
     if (s_ctx)
         zmq_ctx_term (s_ctx);
     s_ctx = NULL;
+    return 0;
+}
+
+void
+zx_test_raw_malloc_may_fail (void)
+{
+#if defined (__SANITIZE_ADDRESS__) || defined (__SANITIZE_THREAD__)
+    const char *names [] = { "ASAN_OPTIONS", "TSAN_OPTIONS" };
+    for (int i = 0; i < 2; i++) {
+        char options [1024];
+        const char *given = getenv (names [i]);
+        snprintf (options, sizeof options, "%s%sallocator_may_return_null=1",
+                  given ? given : "", given && *given ? ":" : "");
+        setenv (names [i], options, 1);
+    }
+#endif
 }
 
 void *
@@ -56,6 +76,14 @@ zx_test_raw_dealer (const char *identity, int linger_ms, int timeout_ms)
     zmq_setsockopt (socket, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
     zmq_setsockopt (socket, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     zmq_setsockopt (socket, ZMQ_SNDHWM, &zero, sizeof zero);
+    return socket;
+}
+
+void *
+zx_test_raw_connect (const char *endpoint, const char *identity)
+{
+    void *socket = zx_test_raw_dealer (identity, 2000, 5000);
+    assert_int_equal (zmq_connect (socket, endpoint), 0);
     return socket;
 }
 
@@ -135,6 +163,16 @@ zx_test_recv_command (void *socket, size_t at, const char *header, uint8_t comma
     return 0;
 }
 
+size_t
+zx_test_expect_command (void *socket, size_t at, const char *header, uint8_t command,
+                        zmq_msg_t *frames, size_t max)
+{
+    size_t count = zx_test_recv_command (socket, at, header, command, frames, max, 5000);
+    if (count == 0)
+        fail_msg ("no command %d arrived within 5 s", command);
+    return count;
+}
+
 //  --------------------------------------------------------------------
 //  Records
 
@@ -154,6 +192,18 @@ zx_test_send_ready (void *socket, const char *service, uint32_t credits, const c
     zx_test_ready_info (info, credits);
     SEND (socket, S ("ZXW01"), S ("\x01"), B (service, strlen (service)),
           B (info, sizeof info), B (name, strlen (name)));
+}
+
+void *
+zx_test_fake_worker (const zx_test_broker_t *broker, const char *identity, const char *service,
+                     uint32_t credits)
+{
+    void *socket = zx_test_raw_connect (broker->endpoint, identity);
+    zx_test_send_ready (socket, service, credits, identity);
+    char name [128];
+    snprintf (name, sizeof name, "worker %s ready", identity);
+    zx_test_expect_log (broker->child->log, name, NULL, 1);
+    return socket;
 }
 
 void
