@@ -383,10 +383,4 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_destroying_a_pool_with_a_stopped_idle_worker_kills_it_after_the_grace),
 };
 
-int
-main (int argc, char **argv)
-{
-    zx_init (argc, argv);
-    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), s_setup,
-                        zx_test_teardown);
-}
+ZX_TEST_MAIN_WITH (tests, s_setup, zx_test_teardown)

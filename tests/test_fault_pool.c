@@ -555,9 +555,4 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_task_that_crashes_while_running_fails_as_worker_lost_or_succeeds_on_retry),
 };
 
-int
-main (int argc, char **argv)
-{
-    zx_init (argc, argv);
-    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), s_setup, s_teardown);
-}
+ZX_TEST_MAIN_WITH (tests, s_setup, s_teardown)

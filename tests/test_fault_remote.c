@@ -152,10 +152,4 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_with_retries_a_stopped_remote_workers_task_completes_once_on_another_worker),
 };
 
-int
-main (int argc, char **argv)
-{
-    zx_init (argc, argv);
-    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), s_setup,
-                        zx_test_teardown);
-}
+ZX_TEST_MAIN_WITH (tests, s_setup, zx_test_teardown)

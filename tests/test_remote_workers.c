@@ -454,10 +454,4 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_service_nobody_serves_fails_with_no_workers),
 };
 
-int
-main (int argc, char **argv)
-{
-    zx_init (argc, argv);
-    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), zx_test_setup,
-                        zx_test_teardown);
-}
+ZX_TEST_MAIN_WITH (tests, zx_test_setup, zx_test_teardown)

@@ -123,6 +123,16 @@ zx_test_destroy_all (zx_future_t **futures, size_t count)
         zx_future_destroy (&futures [i]);
 }
 
+zx_future_t *
+zx_test_run_one (zx_loop_t *loop, zx_executor_t *executor, const char *task, int64_t arg,
+                 int64_t timeout_ms)
+{
+    zx_future_t *future = zx_test_submit (loop, executor, task, zx_values_pack ("i", arg));
+    size_t done = 0;
+    zx_wait (&future, 1, ZX_ALL_COMPLETED, timeout_ms, NULL, &done, NULL, NULL);
+    return future;
+}
+
 void
 zx_test_submit_many (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,
                      int count, const char *task, int64_t arg)

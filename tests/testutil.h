@@ -34,6 +34,16 @@ int zx_test_run (int argc, char **argv, struct CMUnitTest *tests, size_t count,
 
 #define ZX_TEST_COUNT(tests) (sizeof (tests) / sizeof ((tests) [0]))
 
+//  A test program's main: zx_init, then zx_test_run with setup and
+//  teardown around each test.
+#define ZX_TEST_MAIN_WITH(tests, setup, teardown)                           \
+    int main (int argc, char **argv)                                        \
+    {                                                                       \
+        zx_init (argc, argv);                                               \
+        return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests),       \
+                            setup, teardown);                               \
+    }
+
 //  Monotonic clock in milliseconds, for tests that check that things
 //  overlap in time (with wide margins), never for speed.
 int64_t zx_test_now_ms (void);
@@ -58,6 +68,11 @@ int64_t zx_test_result_int (const zx_future_t *future, size_t index);
 
 //  Destroys count futures.
 void zx_test_destroy_all (zx_future_t **futures, size_t count);
+
+//  Submits task (arg) and waits up to timeout_ms for its end; returns the
+//  future, done or not. Caller destroys it.
+zx_future_t *zx_test_run_one (zx_loop_t *loop, zx_executor_t *executor, const char *task,
+                              int64_t arg, int64_t timeout_ms);
 
 //  Submits count tasks task (arg) into futures.
 void zx_test_submit_many (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,

@@ -4,6 +4,7 @@
     the internal codec, which the tests of the public API alone do not
     link. Every socket it makes is listed, so that the teardown of a test
     that failed half-way can close them: zmq_ctx_term waits for them. */
+#define _GNU_SOURCE
 #include "testutil_raw.h"
 #include "zx_values.h"
 #include <errno.h>
@@ -204,6 +205,33 @@ zx_test_fake_worker (const zx_test_broker_t *broker, const char *identity, const
     snprintf (name, sizeof name, "worker %s ready", identity);
     zx_test_expect_log (broker->child->log, name, NULL, 1);
     return socket;
+}
+
+void
+zx_test_send_request (void *socket, const char *service, uint64_t first, int count,
+                      const char *task)
+{
+    zx__batch_t batch = { 0 };
+    for (int i = 0; i < count; i++)
+        zx_test_add_request (&batch, first + (uint64_t) i, task, 3);
+    SEND (socket, S ("ZXC01"), S ("\x02"), B (service, strlen (service)),
+          B (batch.data, batch.size));
+    zx__batch_free (&batch);
+}
+
+int
+zx_test_count_replies (const zmq_msg_t *batch, uint8_t status, const char *text)
+{
+    zmq_msg_t *msg = (zmq_msg_t *) batch;   //  libzmq's getters take no const
+    const uint8_t *cursor = zmq_msg_data (msg);
+    const uint8_t *end = cursor + zmq_msg_size (msg);
+    zx__reply_rec_t rec;
+    int count = 0;
+    while (zx__batch_next_reply (&cursor, end, &rec) == ZX_OK)
+        if (rec.status == status
+        &&  (!text || memmem (rec.payload, rec.payload_size, text, strlen (text))))
+            count++;
+    return count;
 }
 
 void

@@ -121,6 +121,15 @@ void zx_test_send_ready (void *socket, const char *service, uint32_t credits, co
 void *zx_test_fake_worker (const zx_test_broker_t *broker, const char *identity,
                            const char *service, uint32_t credits);
 
+//  Sends a REQUEST for service of count records (ids from first) of task
+//  with the argument 3.
+void zx_test_send_request (void *socket, const char *service, uint64_t first, int count,
+                           const char *task);
+
+//  Counts the reply records in a REPLY's batch frame whose status is
+//  status and whose payload holds text (NULL: any).
+int zx_test_count_replies (const zmq_msg_t *batch, uint8_t status, const char *text);
+
 //  Appends a request record (attempt 1) for task with one int argument.
 void zx_test_add_request (zx__batch_t *batch, uint64_t corr, const char *task, int64_t arg);
 
