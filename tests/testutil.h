@@ -186,9 +186,6 @@ void zx_test_expect_log (const char *path, const char *text, const char *more, i
 //  caller closes it.
 int zx_test_tcp_connect (int port);
 
-//  A tcp port on 127.0.0.1 that was free a moment ago.
-int zx_test_free_port (void);
-
 //  The resident set of a process in KiB, -1 when unknown.
 long zx_test_rss_kib (pid_t pid);
 
