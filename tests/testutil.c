@@ -33,6 +33,24 @@ zx_test_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+uint8_t *
+zx_test_heap_copy (const void *data, size_t size)
+{
+    uint8_t *copy = malloc (size ? size : 1);
+    assert_non_null (copy);
+    if (data && size)
+        memcpy (copy, data, size);
+    return copy;
+}
+
+void
+zx_test_loop_finish (zx_loop_t **loop_p)
+{
+    assert_int_equal (zx_sleep (5), ZX_OK);
+    zx_loop_destroy (loop_p);
+    assert_null (*loop_p);
+}
+
 int
 zx_test_run (int argc, char **argv, struct CMUnitTest *tests, size_t count,
              CMFixtureFunction setup, CMFixtureFunction teardown)

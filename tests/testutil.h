@@ -44,6 +44,17 @@ int zx_test_run (int argc, char **argv, struct CMUnitTest *tests, size_t count,
                             setup, teardown);                               \
     }
 
+//  Lets the loop run a few milliseconds (so callbacks that hold futures
+//  run), then destroys it.
+void zx_test_loop_finish (zx_loop_t **loop_p);
+
+//  A malloc'd copy of exactly size bytes, or of size bytes left for the
+//  caller to fill when data is NULL (at least one byte is allocated, so a
+//  zero-size copy is still a valid, distinct pointer): handed to a
+//  decoder, a read past its end fails the test under AddressSanitizer.
+//  Caller frees it.
+uint8_t *zx_test_heap_copy (const void *data, size_t size);
+
 //  Monotonic clock in milliseconds, for tests that check that things
 //  overlap in time (with wide margins), never for speed.
 int64_t zx_test_now_ms (void);
