@@ -44,16 +44,7 @@ int zx_test_run (int argc, char **argv, struct CMUnitTest *tests, size_t count,
                             setup, teardown);                               \
     }
 
-//  Lets the loop run a few milliseconds (so callbacks that hold futures
-//  run), then destroys it.
-void zx_test_loop_finish (zx_loop_t **loop_p);
-
-//  A malloc'd copy of exactly size bytes, or of size bytes left for the
-//  caller to fill when data is NULL (at least one byte is allocated, so a
-//  zero-size copy is still a valid, distinct pointer): handed to a
-//  decoder, a read past its end fails the test under AddressSanitizer.
-//  Caller frees it.
-uint8_t *zx_test_heap_copy (const void *data, size_t size);
+//  ---- Odds and ends
 
 //  Monotonic clock in milliseconds, for tests that check that things
 //  overlap in time (with wide margins), never for speed.
@@ -63,6 +54,29 @@ int64_t zx_test_now_ms (void);
 //  into a malloc'd NUL-terminated buffer the caller frees. Returns the
 //  exit status as waitpid gives it, or -1 on failure to start.
 int zx_test_run_capture (char *const argv [], char **output);
+
+//  A malloc'd copy of exactly size bytes, or of size bytes left for the
+//  caller to fill when data is NULL (at least one byte is allocated, so a
+//  zero-size copy is still a valid, distinct pointer): handed to a
+//  decoder, a read past its end fails the test under AddressSanitizer.
+//  Caller frees it.
+uint8_t *zx_test_heap_copy (const void *data, size_t size);
+
+//  Lets the loop run a few milliseconds (so callbacks that hold futures
+//  run), then destroys it.
+void zx_test_loop_finish (zx_loop_t **loop_p);
+
+//  A plain tcp socket connected to port on 127.0.0.1 (no ZMTP); the
+//  caller closes it.
+int zx_test_tcp_connect (int port);
+
+//  The resident set of a process in KiB, -1 when unknown.
+long zx_test_rss_kib (pid_t pid);
+
+//  Counts the processes whose parent is this one (zombies too), and
+//  stores the first size of their pids in pids (which may be NULL when
+//  size is 0).
+size_t zx_test_children (pid_t *pids, size_t size);
 
 //  ---- Futures. Each helper fails the running test when what it expects
 //  does not happen.
@@ -97,6 +111,14 @@ void zx_test_submit_squares (zx_loop_t *loop, zx_executor_t *executor, zx_future
 //  each must hold i * i, and pid after it unless pid is 0. Destroys them.
 void zx_test_check_squares (zx_future_t **futures, int count, int64_t timeout_ms, pid_t pid);
 
+//  Submits count tasks "square" (n) for n = *next, *next + 1, ... on
+//  executor (advancing *next) and checks, within 10 s, that each returns
+//  [n * n, pid] with pid one of worker and other (0: only worker); fails
+//  the test naming after otherwise. For the tests that check that a good
+//  coordinator is still served after an attack.
+void zx_test_expect_squares (zx_loop_t *loop, zx_executor_t *executor, int64_t *next,
+                             int count, pid_t worker, pid_t other, const char *after);
+
 //  ---- Child processes and their logs (testutil_peers.h builds on these
 //  for zexec-broker and zexec-worker). The helpers that wait poll; between
 //  polls they sleep the thread, or in their _running forms call zx_sleep,
@@ -130,6 +152,27 @@ int zx_test_wait_running (zx_test_child_t *child, int64_t timeout_ms);
 //  Kills (SIGKILL) and reaps the child if it runs, prints the last 6 KiB
 //  of its log when show is true, and removes the log.
 void zx_test_reap (zx_test_child_t *child, bool show);
+
+//  The whole file at path, NUL-terminated (empty when it cannot be read).
+//  Caller frees it.
+char *zx_test_read_file (const char *path);
+
+//  Counts the lines of the file at path that contain text and also more
+//  (when not NULL).
+int zx_test_log_count (const char *path, const char *text, const char *more);
+
+//  Waits up to timeout_ms for count such lines; true when they came.
+bool zx_test_log_wait (const char *path, const char *text, const char *more, int count,
+                       int64_t timeout_ms);
+
+//  The same, running the current loop meanwhile.
+bool zx_test_log_wait_running (const char *path, const char *text, const char *more,
+                               int count, int64_t timeout_ms);
+
+//  Waits up to 10 s (not running the loop) for count lines holding text
+//  and more (when not NULL) in the log at path; fails the test, saying
+//  how many there were, when they do not come.
+void zx_test_expect_log (const char *path, const char *text, const char *more, int count);
 
 //  ---- The fixture: a test's processes and scratch directory. The
 //  processes a test starts with zx_test_peer_spawn (testutil_peers.h
@@ -171,46 +214,5 @@ int zx_test_peer_stop (zx_test_child_t *child, int sig, int64_t timeout_ms);
 //  message, to exit with status 0 within timeout_ms. Under the sanitizers
 //  a leak or a race found at exit fails the test here.
 void zx_test_peer_stop_cleanly (zx_test_child_t *child, const char *what, int64_t timeout_ms);
-
-//  The whole file at path, NUL-terminated (empty when it cannot be read).
-//  Caller frees it.
-char *zx_test_read_file (const char *path);
-
-//  Counts the lines of the file at path that contain text and also more
-//  (when not NULL).
-int zx_test_log_count (const char *path, const char *text, const char *more);
-
-//  Waits up to timeout_ms for count such lines; true when they came.
-bool zx_test_log_wait (const char *path, const char *text, const char *more, int count,
-                       int64_t timeout_ms);
-
-//  The same, running the current loop meanwhile.
-bool zx_test_log_wait_running (const char *path, const char *text, const char *more,
-                               int count, int64_t timeout_ms);
-
-//  Waits up to 10 s (not running the loop) for count lines holding text
-//  and more (when not NULL) in the log at path; fails the test, saying
-//  how many there were, when they do not come.
-void zx_test_expect_log (const char *path, const char *text, const char *more, int count);
-
-//  A plain tcp socket connected to port on 127.0.0.1 (no ZMTP); the
-//  caller closes it.
-int zx_test_tcp_connect (int port);
-
-//  The resident set of a process in KiB, -1 when unknown.
-long zx_test_rss_kib (pid_t pid);
-
-//  Counts the processes whose parent is this one (zombies too), and
-//  stores the first size of their pids in pids (which may be NULL when
-//  size is 0).
-size_t zx_test_children (pid_t *pids, size_t size);
-
-//  Submits count tasks "square" (n) for n = *next, *next + 1, ... on
-//  executor (advancing *next) and checks, within 10 s, that each returns
-//  [n * n, pid] with pid one of worker and other (0: only worker); fails
-//  the test naming after otherwise. For the tests that check that a good
-//  coordinator is still served after an attack.
-void zx_test_expect_squares (zx_loop_t *loop, zx_executor_t *executor, int64_t *next,
-                             int count, pid_t worker, pid_t other, const char *after);
 
 #endif
