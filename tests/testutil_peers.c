@@ -9,7 +9,6 @@
     and a broker started again binds that port.                          */
 #define _GNU_SOURCE
 #include "testutil_peers.h"
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -52,7 +52,7 @@ void zx_test_broker_restart (zx_test_broker_t *broker);
 //  Starts zexec-worker --connect the broker's endpoint --tasks (the test
 //  tasks) --workers threads, with the broker's heartbeat and liveness 3
 //  when the broker has a heartbeat, --verbose, then args (NULL-terminated,
-//  at most 8; NULL for none). Does not wait for it: zx_test_wait_ready
+//  at most 16; NULL for none). Does not wait for it: zx_test_wait_ready
 //  does.
 zx_test_child_t *zx_test_worker_start (const zx_test_broker_t *broker, int threads,
                                        const char *const *args);
