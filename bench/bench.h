@@ -20,7 +20,7 @@ typedef struct {
     int workers;                //  Workers per pool (2)
     int window;                 //  Credit window; 0 = adaptive
     int tasks;                  //  Tiny tasks in the all-at-once run
-    const char *only;           //  Workloads to run, as digits: "0123456p"
+    const char *only;           //  Workloads to run: "0123456up"
 } bench_opts_t;
 
 //  An executor under test: what workloads.c needs to make one with n
@@ -142,6 +142,15 @@ int bench_mem_child (const char *kind, long count, int workers);
 //  Hidden mode --blocking-child KIND: workload 4 in a fresh process;
 //  prints its CSV lines on stdout. Returns the exit status.
 int bench_blocking_child (const char *kind);
+
+//  ---------------------------------------------------------------------
+//  uv.c
+
+//  Hidden mode --uv-child WORKERS COUNT quick|full: the tiny-task
+//  workload on libuv's uv_queue_work with WORKERS threads, in a fresh
+//  process; prints its CSV lines (executor "libuv"). Returns the exit
+//  status (1 when built without libuv).
+int bench_uv_child (int workers, long count, bool quick);
 
 //  Makes the row suffix for a count: 1000000 -> "1m", 20000 -> "20k".
 void bench_count_name (long count, char *buf, size_t size);

@@ -148,6 +148,16 @@ bench_report_run_end (void)
         if (!isnan (rtt) && !isnan (raw_rtt) && raw_rtt > 0)
             bench_report ("rtt_p50_vs_raw", pairs [i][0], rtt / raw_rtt, "x");
     }
+    //  zexec's thread pool beside libuv's, the same number of threads
+    const char *depths [] = { "tiny_throughput", "tiny_throughput_1", "tiny_throughput_1000" };
+    for (size_t i = 0; i < sizeof depths / sizeof depths [0]; i++) {
+        double rate = s_last (depths [i], "thread");
+        double uv_rate = s_last (depths [i], "libuv");
+        char name [64];
+        snprintf (name, sizeof name, "%s_vs_libuv", depths [i]);
+        if (!isnan (rate) && !isnan (uv_rate) && uv_rate > 0)
+            bench_report (name, "thread", rate / uv_rate, "x");
+    }
 }
 
 int
@@ -292,7 +302,7 @@ s_format (double value, char *buf, size_t size)
 static bool
 s_is_zexec (const char *executor)
 {
-    return strncmp (executor, "py_", 3) != 0;
+    return strncmp (executor, "py_", 3) != 0 && strcmp (executor, "libuv") != 0;
 }
 
 //  Prints one target line: measured against limit (either may be NAN).
@@ -376,7 +386,7 @@ bench_report_table (void)
     bool header = false;
     for (size_t i = 0; i < s_count; i++) {
         s_row_t *row = &s_rows [i];
-        if (s_is_zexec (row->executor) || s_find (row->workload, row->executor + 3))
+        if (strncmp (row->executor, "py_", 3) != 0 || s_find (row->workload, row->executor + 3))
             continue;
         if (!header)
             printf ("\nPython peer only\n");
@@ -384,6 +394,21 @@ bench_report_table (void)
         char value [32];
         s_format (row->value, value, sizeof value);
         printf ("%-24s %-10s %12s %s\n", row->workload, row->executor, value, row->unit);
+    }
+    header = false;
+    for (size_t i = 0; i < s_count; i++) {
+        s_row_t *row = &s_rows [i];
+        if (strcmp (row->executor, "libuv") != 0)
+            continue;
+        if (!header)
+            printf ("\nThe C peer: libuv's uv_queue_work, as many threads (thread rows "
+                    "*_vs_libuv above)\n");
+        header = true;
+        char value [32], ours [32];
+        s_format (row->value, value, sizeof value);
+        s_format (s_value (row->workload, "thread"), ours, sizeof ours);
+        printf ("%-24s %-10s %12s %-8s zexec thread %12s\n", row->workload, row->executor,
+                value, row->unit, ours);
     }
     s_targets ();
     if (*s_notes)

@@ -12,10 +12,11 @@
     and not the run. Then,
     when python3 is on PATH, bench/peers/asyncio_peer.py runs the same
     workloads on asyncio's run_in_executor, and the table puts its figures
-    beside zexec's (report.c). The hidden modes come first in main, after
+    beside zexec's (report.c). libuv's thread pool, the C peer, runs the
+    tiny tasks in a fresh process (uv.c, --uv-child). The hidden modes come first in main, after
     zx_init, so that every process this program starts is this program.
 
-        zexec-bench [--quick] [--csv] [--runs N] [--only 0123456p]
+        zexec-bench [--quick] [--csv] [--runs N] [--only 0123456up]
                     [--workers N] [--window N] [--tasks N] [--no-peer]
                     [--peer SCRIPT] [--verbose]                         */
 
@@ -237,6 +238,20 @@ s_blocking (const bench_opts_t *opts, const char *kind)
     s_child (argv, what);
 }
 
+//  The C peer: libuv's uv_queue_work on the tiny-task workload, in a
+//  fresh process (uv.c), beside zexec's thread pool of this run
+static void
+s_libuv (const bench_opts_t *opts)
+{
+    bench_progress (opts, "u libuv's thread pool, tiny tasks (fresh process)");
+    char workers [16], count [24];
+    snprintf (workers, sizeof workers, "%d", opts->workers);
+    snprintf (count, sizeof count, "%d", opts->tasks);
+    char *argv [] = { (char *) bench_self (), "--uv-child", workers, count,
+                      opts->quick ? "quick" : "full", NULL };
+    s_child (argv, "libuv's thread pool");
+}
+
 static void
 s_peer (const bench_opts_t *opts, const char *script)
 {
@@ -275,6 +290,7 @@ s_usage (void)
         "  --runs N       run everything N times and keep each figure's best\n"
         "  --only LIST    workloads to run: 0 calibration, 1 round trips, 2 tiny tasks,\n"
         "                 3 CPU scaling, 4 blocking, 5 payloads, 6 a million tasks,\n"
+        "                 u libuv's thread pool on tiny tasks (the C peer),\n"
         "                 p the Python peer (default all)\n");
     return 2;
 }
@@ -293,8 +309,10 @@ main (int argc, char **argv)
         return bench_mem_child (argv [2], atol (argv [3]), atoi (argv [4]));
     if (argc == 3 && strcmp (argv [1], "--blocking-child") == 0)
         return bench_blocking_child (argv [2]);
+    if (argc == 5 && strcmp (argv [1], "--uv-child") == 0)
+        return bench_uv_child (atoi (argv [2]), atol (argv [3]), strcmp (argv [4], "quick") == 0);
 
-    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456p" };
+    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456up" };
     int runs = 1;
     bool peer = true;
     const char *script = BENCH_PEER_SCRIPT;
@@ -367,6 +385,8 @@ main (int argc, char **argv)
             bench_stop (broker);
         }
         zx_loop_destroy (&loop);
+        if (strchr (opts.only, 'u'))
+            s_libuv (&opts);
         bench_report_run_end ();
         if (strchr (opts.only, '4'))
             for (size_t k = 0; k < sizeof names / sizeof names [0]; k++)

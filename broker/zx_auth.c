@@ -194,6 +194,10 @@ zx__auth_destroy (zx__auth_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx__auth_t *self = *self_p;
+    //  Closing alone frees the endpoint only once libzmq's reaper gets to
+    //  it: unbinding frees it now, so another handler can bind at once
+    if (self->handler)
+        zsock_unbind (self->handler, ZX_ZAP_ENDPOINT);
     zsock_destroy (&self->handler);
     for (int i = 0; i < 2; i++) {
         zhashx_destroy (&self->lists [i].keys);

@@ -16,7 +16,6 @@
 #include "zx_idmap.h"
 #include "zx_loop.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +52,8 @@ typedef struct {
 struct s_worker {
     uint8_t identity [ZX_MAX_IDENTITY];
     size_t identity_size;
-    char label [96];                //  Printable identity for logs
+    char label [ZX_LABEL_SIZE];     //  Printable identity for logs
+    zx__route_t route;              //  Where its messages go
     int64_t last_seen_us;           //  Any message counts
     uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
     uint32_t credits;               //  Free credits: announced less held
@@ -233,19 +233,6 @@ s_worker_find (zx__dispatch_t *self, const void *identity, size_t size)
     return NULL;
 }
 
-static void
-s_label (char *label, size_t label_size, const uint8_t *identity, size_t size)
-{
-    size_t at = 0;
-    for (size_t i = 0; i < size && at + 5 < label_size; i++) {
-        if (isprint (identity [i]) && identity [i] != '\\')
-            label [at++] = (char) identity [i];
-        else
-            at += (size_t) snprintf (label + at, label_size - at, "\\x%02x", identity [i]);
-    }
-    label [at] = 0;
-}
-
 static void s_schedule_pump (zx__dispatch_t *self);
 
 //  Fails what the worker holds, or requeues what may be retried, and
@@ -323,13 +310,11 @@ zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const char
     }
 }
 
+//  A command that is not a REQUEST may be lost with its worker: say so
 static void
-s_send_command (zx__dispatch_t *self, s_worker_t *worker, uint8_t command,
-                const void *body, size_t size)
+s_sent (zx__dispatch_t *self, s_worker_t *worker, uint8_t command, zx_err_t rc)
 {
-    const void *frames [] = { worker->identity, ZX_PROTO_WORKER, &command, body };
-    size_t sizes [] = { worker->identity_size, ZX_PROTO_WORKER_LEN, 1, size };
-    if (zx__send_frames (self->router, frames, sizes, body ? 4 : 3, ZMQ_DONTWAIT))
+    if (rc != ZX_OK)
         zx_log_debug (self->log, "cannot send command %d to worker %s: %s",
                       command, worker->label, zmq_strerror (errno));
 }
@@ -338,18 +323,25 @@ s_send_command (zx__dispatch_t *self, s_worker_t *worker, uint8_t command,
 static void
 s_send_heartbeat (zx__dispatch_t *self, s_worker_t *worker)
 {
-    uint8_t interval [4];
-    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
-    s_send_command (self, worker, ZX_CMD_HEARTBEAT, self->heartbeat_ms > 0 ? interval : NULL,
-                    sizeof interval);
+    uint32_t interval = self->heartbeat_ms > 0 ? (uint32_t) self->heartbeat_ms : 0;
+    s_sent (self, worker, ZX_CMD_HEARTBEAT, zx__send_heartbeat (&worker->route, interval));
+}
+
+static void
+s_send_cancel (zx__dispatch_t *self, zx__request_t *request)
+{
+    s_sent (self, request->worker, ZX_CMD_CANCEL,
+            zx__send_cancel (&request->worker->route, &request->corr, 1));
 }
 
 void
 zx__dispatch_disconnect_all (zx__dispatch_t *self)
 {
-    uint8_t reason = ZX_BYE_NORMAL;
-    for (size_t i = 0; i < self->worker_count; i++)
-        s_send_command (self, self->workers [i], ZX_CMD_DISCONNECT, &reason, 1);
+    for (size_t i = 0; i < self->worker_count; i++) {
+        s_worker_t *worker = self->workers [i];
+        s_sent (self, worker, ZX_CMD_DISCONNECT,
+                zx__send_disconnect (&worker->route, ZX_BYE_NORMAL, NULL));
+    }
 }
 
 //  --------------------------------------------------------------------
@@ -525,10 +517,7 @@ s_pump (zx__dispatch_t *self)
         s_worker_t *worker = self->workers [i];
         if (worker->batch.records == 0)
             continue;
-        uint8_t command = ZX_CMD_REQUEST;
-        const void *frames [] = { worker->identity, ZX_PROTO_WORKER, &command, worker->batch.data };
-        size_t sizes [] = { worker->identity_size, ZX_PROTO_WORKER_LEN, 1, worker->batch.size };
-        zx_err_t rc = zx__send_frames (self->router, frames, sizes, 4, ZMQ_DONTWAIT);
+        zx_err_t rc = zx__send_request_batch (&worker->route, NULL, &worker->batch);
         int error = errno;
         zx__batch_clear (&worker->batch);
         if (rc == ZX_OK) {
@@ -567,11 +556,8 @@ zx__request_fail (zx__request_t *request, zx_err_t code, const char *text)
     //  The worker skips it if it has not started and stops it at its
     //  cancel token if it has; the reply comes back either way and
     //  returns the credit
-    if (!request->stopping) {
-        uint8_t corr [8];
-        zx__put_u64 (corr, request->corr);
-        s_send_command (self, request->worker, ZX_CMD_CANCEL, corr, sizeof corr);
-    }
+    if (!request->stopping)
+        s_send_cancel (self, request);
     s_complete_text (self, request, code, text);
 }
 
@@ -594,9 +580,7 @@ zx__request_stop (zx__request_t *request)
     }
     if (!request->stopping) {
         request->stopping = true;
-        uint8_t corr [8];
-        zx__put_u64 (corr, request->corr);
-        s_send_command (self, request->worker, ZX_CMD_CANCEL, corr, sizeof corr);
+        s_send_cancel (self, request);
     }
     return true;
 }
@@ -691,17 +675,13 @@ zx__dispatch_workers (const zx__dispatch_t *self)
 //  Reading the socket
 
 static void
-s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, size_t count)
+s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
 {
-    char label [96];
-    s_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity));
-    if (count < 2 || zmq_msg_size (identity) > ZX_MAX_IDENTITY
-    ||  (zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE
-         && zmq_msg_size (&frames [1]) != ZX_READY_INFO_SIZE_V0)) {
+    if (!msg->ok || msg->identity_size > ZX_MAX_IDENTITY) {
         zx_log_warning (self->log, "malformed READY from %s: dropped", label);
         return;
     }
-    if (s_worker_find (self, zmq_msg_data ((zmq_msg_t *) identity), zmq_msg_size (identity))) {
+    if (s_worker_find (self, msg->identity, msg->identity_size)) {
         zx_log_warning (self->log, "second READY from worker %s: dropped", label);
         return;
     }
@@ -722,23 +702,23 @@ s_on_ready (zx__dispatch_t *self, const zmq_msg_t *identity, zmq_msg_t *frames, 
         zx_log_error (self->log, "out of memory accepting worker %s", label);
         return;
     }
-    const uint8_t *info = zmq_msg_data (&frames [1]);
-    worker->identity_size = zmq_msg_size (identity);
-    memcpy (worker->identity, zmq_msg_data ((zmq_msg_t *) identity), worker->identity_size);
-    memcpy (worker->label, label, sizeof label);
-    uint32_t credits = zx__get_u32 (info);
+    worker->identity_size = msg->identity_size;
+    memcpy (worker->identity, msg->identity, worker->identity_size);
+    snprintf (worker->label, sizeof worker->label, "%s", label);
+    worker->route = (zx__route_t) { self->router, ZX_FACE_WORKER, ZMQ_DONTWAIT,
+                                    worker->identity, worker->identity_size };
+    uint32_t credits = msg->ready.credits;
     worker->credits = credits == 0 ? 1 : credits > 65536 ? 65536 : credits;
     //  Adaptive: start with two per task it runs at once and let measured
     //  task times raise it (see s_adapt); fixed: use every credit
-    uint32_t parallel = zmq_msg_size (&frames [1]) == ZX_READY_INFO_SIZE
-                      ? zx__get_u32 (info + 12) : 1;
+    uint32_t parallel = msg->ready.parallel;
     parallel = parallel == 0 ? 1 : parallel > 32768 ? 32768 : parallel;
     worker->parallel = parallel;
     worker->floor = 2 * parallel < worker->credits ? 2 * parallel : worker->credits;
     worker->limit = self->adaptive ? worker->floor : worker->credits;
-    uint32_t max_tasks = zx__get_u32 (info + 4);
+    uint32_t max_tasks = msg->ready.max_tasks;
     worker->budget = max_tasks ? max_tasks : UINT64_MAX;
-    worker->pid = zx__get_u32 (info + 8);
+    worker->pid = msg->ready.pid;
     worker->last_seen_us = zx__now_us ();
     self->workers [self->worker_count++] = worker;
     //  Heard at once: a worker that counts the broker's silence from its
@@ -775,10 +755,10 @@ s_adapt (zx__dispatch_t *self, s_worker_t *worker, size_t accepted)
 }
 
 static void
-s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
+s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zx__msg_t *msg)
 {
-    const uint8_t *cursor = zmq_msg_data ((zmq_msg_t *) batch);
-    const uint8_t *end = cursor + zmq_msg_size (batch);
+    const uint8_t *cursor = msg->batch;
+    const uint8_t *end = cursor + msg->batch_size;
     zx__reply_rec_t rec;
     zx_err_t rc;
     size_t accepted = 0;
@@ -831,41 +811,27 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zmq_msg_t *batch)
         s_adapt (self, worker, accepted);
 }
 
-void
-zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
+//  Handles one worker-face message; rc is what decoding made of it.
+static void
+s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
 {
-    //  identity | header | command | body...
-    char label [96];
-    s_label (label, sizeof label, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
-    if (count < 3 || zmq_msg_size (&frames [1]) != ZX_PROTO_WORKER_LEN
-    ||  memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN)
-    ||  zmq_msg_size (&frames [2]) != 1) {
-        zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped", count, label);
+    char label [ZX_LABEL_SIZE];
+    zx__label (label, sizeof label, msg->identity, msg->identity_size);
+    if (rc != ZX_RECV_OK) {
+        zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
+                        msg->count, label);
         return;
     }
-    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
-    if (command == ZX_CMD_READY) {
-        s_on_ready (self, &frames [0], frames + 3, count - 3);
+    if (msg->command == ZX_CMD_READY) {
+        s_on_ready (self, msg, label);
         return;
     }
-    s_worker_t *worker = s_worker_find (self, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]));
-    if (command == ZX_CMD_DISCONNECT) {
+    s_worker_t *worker = s_worker_find (self, msg->identity, msg->identity_size);
+    if (msg->command == ZX_CMD_DISCONNECT) {
         //  Also from a worker that never got as far as READY: its reason
         //  (an initializer that failed) is worth hearing
-        int reason = ZX_BYE_NORMAL;
-        char text [256] = "";
-        if (count >= 4 && zmq_msg_size (&frames [3]) >= 1) {
-            const uint8_t *body = zmq_msg_data (&frames [3]);
-            size_t size = zmq_msg_size (&frames [3]) - 1;
-            reason = body [0];
-            if (size >= sizeof text)
-                size = sizeof text - 1;
-            memcpy (text, body + 1, size);
-            text [size] = 0;
-            for (size_t i = 0; i < size; i++)
-                if ((unsigned char) text [i] < 32)
-                    text [i] = '?';
-        }
+        char text [256];
+        zx__msg_bye_text (msg, text, sizeof text);
         if (worker) {
             char cause [400];
             snprintf (cause, sizeof cause, "worker %s left (%s)", label,
@@ -873,50 +839,56 @@ zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
             s_worker_remove (self, worker, cause);
         }
         if (self->events.worker_event)
-            self->events.worker_event (self->owner, label, reason, text);
+            self->events.worker_event (self->owner, label, msg->reason, text);
         return;
     }
     if (!worker) {
-        zx_log_warning (self->log, "command %d from %s before READY: dropped", command, label);
+        zx_log_warning (self->log, "command %d from %s before READY: dropped",
+                        msg->command, label);
         return;
     }
     worker->last_seen_us = zx__now_us ();
-    switch (command) {
+    switch (msg->command) {
         case ZX_CMD_REPLY:
-            if (count != 4)
+            if (!msg->ok || msg->extra)
                 zx_log_warning (self->log, "malformed REPLY from %s: dropped", label);
             else
-                s_on_reply (self, worker, &frames [3]);
+                s_on_reply (self, worker, msg);
             break;
         case ZX_CMD_HEARTBEAT:
-            if (count == 4)
-                zx__heartbeat_learn (&worker->heartbeat_ms, zmq_msg_data (&frames [3]),
-                                     zmq_msg_size (&frames [3]));
+            if (msg->interval)
+                worker->heartbeat_ms = msg->interval;
             break;
         default:
-            zx_log_warning (self->log, "unknown command %d from %s: dropped", command, label);
+            zx_log_warning (self->log, "unknown command %d from %s: dropped", msg->command, label);
     }
 }
 
-#define ZX_MAX_FRAMES 8
+void
+zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
+{
+    zx__msg_t msg;
+    zx__recv_t rc = zx__msg_decode (&msg, frames, count, ZX_FACE_WORKER, true);
+    s_handle (self, &msg, rc);
+    zx__msg_close (&msg);
+}
 
 static void
 s_on_readable (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     zx__dispatch_t *self = (zx__dispatch_t *) arg;
-    zmq_msg_t frames [ZX_MAX_FRAMES];
+    zx__msg_t msg;
     for (int burst = 0; burst < ZX_BURST; burst++) {
-        bool too_many;
-        size_t count = zx__recv_message (self->router, frames, ZX_MAX_FRAMES, &too_many);
-        if (count == 0)
+        zx__recv_t rc = zx__recv_router (self->router, ZX_FACE_WORKER, &msg);
+        if (rc == ZX_RECV_NONE)
             break;                          //  Nothing more to read now
-        if (too_many)
-            zx_log_warning (self->log, "message with more than %d frames: dropped", ZX_MAX_FRAMES);
+        if (rc == ZX_RECV_TOO_MANY)
+            zx_log_warning (self->log, "message with more than %d frames: dropped",
+                            ZX_ROUTER_MAX_FRAMES);
         else
-            zx__dispatch_handle (self, frames, count);
-        for (size_t i = 0; i < count; i++)
-            zmq_msg_close (&frames [i]);
+            s_handle (self, &msg, rc);
+        zx__msg_close (&msg);
     }
     s_pump (self);
     s_check_idle (self);

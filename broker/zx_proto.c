@@ -1,12 +1,22 @@
-/*  zx_proto.c - codec for ZXW01 batches and frames.
+/*  zx_proto.c - the codec of ZXW01 and ZXC01: records, batches, messages.
 
-    DESIGN: records are length-prefixed so a decoder can always find the
-    next one, and every read is checked against the end of the frame
-    before it happens; nothing here trusts a byte it has not bounded.    */
+    DESIGN: the one place where the protocols' bytes are laid out. Records
+    are length-prefixed so a decoder can always find the next one, and
+    every read is checked against the end of its frame before it happens;
+    nothing here trusts a byte it has not bounded. A received message is
+    decoded once, into a zx__msg_t whose fields point into its frames, and
+    says both whether its command's frames are well formed and how many
+    frames follow them: the receivers differ only in what they do with a
+    message (some ignore trailing frames, some refuse them), never in how
+    they read one. Senders name a command and its fields; the frames are
+    built here.                                                          */
 
 #include "zx_proto.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -191,6 +201,363 @@ zx__status_to_err (uint8_t status)
         case ZX_STATUS_SHUTDOWN:     return ZX_ESHUTDOWN;
         default:                     return ZX_EPROTO;
     }
+}
+
+//  --------------------------------------------------------------------
+//  Receiving messages
+
+//  Empties the decoded fields, which come before the frames in zx__msg_t
+static void
+s_msg_reset (zx__msg_t *msg)
+{
+    memset (msg, 0, offsetof (zx__msg_t, frames));
+}
+
+static const uint8_t *
+s_data (zmq_msg_t *frame)
+{
+    return (const uint8_t *) zmq_msg_data (frame);
+}
+
+static void
+s_decode_ready (zx__msg_t *msg, zmq_msg_t *body, size_t count)
+{
+    //  service | info | [name]
+    msg->extra = count > 3 ? count - 3 : 0;
+    if (msg->face != ZX_FACE_WORKER || count < 2)
+        return;
+    size_t info_size = zmq_msg_size (&body [1]);
+    if (info_size != ZX_READY_INFO_SIZE && info_size != ZX_READY_INFO_SIZE_V0)
+        return;
+    const uint8_t *info = s_data (&body [1]);
+    msg->service = s_data (&body [0]);
+    msg->service_size = zmq_msg_size (&body [0]);
+    msg->ready.credits = zx__get_u32 (info);
+    msg->ready.max_tasks = zx__get_u32 (info + 4);
+    msg->ready.pid = zx__get_u32 (info + 8);
+    msg->ready.parallel = info_size == ZX_READY_INFO_SIZE ? zx__get_u32 (info + 12) : 1;
+    if (count > 2) {
+        msg->name = s_data (&body [2]);
+        msg->name_size = zmq_msg_size (&body [2]);
+    }
+    msg->ok = true;
+}
+
+static void
+s_decode_request (zx__msg_t *msg, zmq_msg_t *body, size_t count)
+{
+    //  Worker face: batch. Client face: service | batch.
+    size_t defined = msg->face == ZX_FACE_CLIENT ? 2 : 1;
+    msg->extra = count > defined ? count - defined : 0;
+    if (count < defined)
+        return;
+    if (msg->face == ZX_FACE_CLIENT) {
+        size_t size = zmq_msg_size (&body [0]);
+        if (size == 0 || size > 255)
+            return;
+        msg->service = s_data (&body [0]);
+        msg->service_size = size;
+    }
+    msg->batch = s_data (&body [defined - 1]);
+    msg->batch_size = zmq_msg_size (&body [defined - 1]);
+    msg->ok = true;
+}
+
+static void
+s_decode_body (zx__msg_t *msg, zmq_msg_t *body, size_t count)
+{
+    //  Every command but READY defines at most one frame
+    if (msg->command != ZX_CMD_READY)
+        msg->extra = count > 1 ? count - 1 : 0;
+    switch (msg->command) {
+        case ZX_CMD_READY:
+            s_decode_ready (msg, body, count);
+            break;
+        case ZX_CMD_REQUEST:
+            s_decode_request (msg, body, count);
+            break;
+        case ZX_CMD_REPLY:
+            if (count >= 1) {
+                msg->batch = s_data (&body [0]);
+                msg->batch_size = zmq_msg_size (&body [0]);
+                msg->ok = true;
+            }
+            break;
+        case ZX_CMD_HEARTBEAT:
+            //  The interval only from a lone frame: see zx__heartbeat_learn
+            if (count == 1)
+                zx__heartbeat_learn (&msg->interval, s_data (&body [0]),
+                                     zmq_msg_size (&body [0]));
+            msg->ok = true;
+            break;
+        case ZX_CMD_DISCONNECT:
+            msg->reason = ZX_BYE_NORMAL;
+            if (count >= 1 && zmq_msg_size (&body [0]) >= 1) {
+                msg->reason = s_data (&body [0]) [0];
+                msg->text = s_data (&body [0]) + 1;
+                msg->text_size = zmq_msg_size (&body [0]) - 1;
+            }
+            msg->ok = true;
+            break;
+        case ZX_CMD_CANCEL:
+            if (count >= 1) {
+                msg->ids = s_data (&body [0]);
+                msg->id_count = zmq_msg_size (&body [0]) / 8;
+                msg->ok = true;
+            }
+            break;
+        default:
+            msg->extra = 0;
+    }
+}
+
+zx__recv_t
+zx__msg_decode (zx__msg_t *msg, zmq_msg_t *frames, size_t count, zx__face_t face, bool routed)
+{
+    s_msg_reset (msg);
+    msg->frames = frames;
+    msg->count = count;
+    msg->owned = frames == msg->own;        //  Else the caller's to close
+    size_t first = routed ? 1 : 0;
+    if (routed && count >= 1) {
+        msg->identity = s_data (&frames [0]);
+        msg->identity_size = zmq_msg_size (&frames [0]);
+    }
+    if (count < first + 2
+    ||  zmq_msg_size (&frames [first]) != ZX_PROTO_WORKER_LEN
+    ||  zmq_msg_size (&frames [first + 1]) != 1)
+        return ZX_RECV_MALFORMED;
+    const uint8_t *header = s_data (&frames [first]);
+    zx__face_t found = memcmp (header, ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
+                     ? ZX_FACE_WORKER
+                     : memcmp (header, ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0
+                     ? ZX_FACE_CLIENT : ZX_FACE_ANY;
+    if (found == ZX_FACE_ANY)
+        return face == ZX_FACE_ANY ? ZX_RECV_UNKNOWN_FACE : ZX_RECV_MALFORMED;
+    if (face != ZX_FACE_ANY && found != face)
+        return ZX_RECV_MALFORMED;
+    msg->face = found;
+    msg->command = s_data (&frames [first + 1]) [0];
+    s_decode_body (msg, frames + first + 2, count - first - 2);
+    return ZX_RECV_OK;
+}
+
+static zx__recv_t
+s_recv (void *socket, zx__face_t face, zx__msg_t *msg, bool routed)
+{
+    s_msg_reset (msg);
+    msg->frames = msg->own;
+    msg->owned = true;
+    bool overflow;
+    msg->count = zx__recv_message (socket, msg->own,
+                                   routed ? ZX_ROUTER_MAX_FRAMES : ZX_DEALER_MAX_FRAMES,
+                                   &overflow);
+    if (msg->count == 0)
+        return ZX_RECV_NONE;
+    if (!overflow)
+        return zx__msg_decode (msg, msg->own, msg->count, face, routed);
+    //  The first frame is the message's own even so
+    if (routed) {
+        msg->identity = s_data (&msg->own [0]);
+        msg->identity_size = zmq_msg_size (&msg->own [0]);
+    }
+    return ZX_RECV_TOO_MANY;
+}
+
+zx__recv_t
+zx__recv_dealer (void *socket, zx__face_t face, zx__msg_t *msg)
+{
+    return s_recv (socket, face, msg, false);
+}
+
+zx__recv_t
+zx__recv_router (void *socket, zx__face_t face, zx__msg_t *msg)
+{
+    return s_recv (socket, face, msg, true);
+}
+
+void
+zx__msg_close (zx__msg_t *msg)
+{
+    if (msg->owned)
+        for (size_t i = 0; i < msg->count; i++)
+            zmq_msg_close (&msg->own [i]);
+    s_msg_reset (msg);
+    msg->frames = NULL;
+    msg->count = 0;
+    msg->owned = false;
+}
+
+void
+zx__msg_bye_text (const zx__msg_t *msg, char *text, size_t size)
+{
+    size_t length = msg->text_size < size - 1 ? msg->text_size : size - 1;
+    if (length)
+        memcpy (text, msg->text, length);
+    text [length] = 0;
+    for (size_t i = 0; i < length; i++)
+        if ((unsigned char) text [i] < 32)
+            text [i] = '?';
+}
+
+//  --------------------------------------------------------------------
+//  Sending messages
+
+//  Sends [identity] | header | command | count body frames.
+static zx_err_t
+s_send (const zx__route_t *route, uint8_t command, const void *const *body,
+        const size_t *body_sizes, size_t count)
+{
+    const void *frames [6];
+    size_t sizes [6], n = 0;
+    if (route->identity) {
+        frames [n] = route->identity;
+        sizes [n++] = route->identity_size;
+    }
+    frames [n] = route->face == ZX_FACE_CLIENT ? ZX_PROTO_CLIENT : ZX_PROTO_WORKER;
+    sizes [n++] = ZX_PROTO_WORKER_LEN;
+    frames [n] = &command;
+    sizes [n++] = 1;
+    for (size_t i = 0; i < count && n < 6; i++) {
+        frames [n] = body [i];
+        sizes [n++] = body_sizes [i];
+    }
+    return zx__send_frames (route->socket, frames, sizes, n, route->flags);
+}
+
+zx_err_t
+zx__send_ready (const zx__route_t *route, const char *service, const zx__ready_t *ready,
+                const char *name)
+{
+    if (!service || !name || !ready)
+        return ZX_EINVAL;
+    uint8_t info [ZX_READY_INFO_SIZE];
+    zx__put_u32 (info, ready->credits);
+    zx__put_u32 (info + 4, ready->max_tasks);
+    zx__put_u32 (info + 8, ready->pid);
+    zx__put_u32 (info + 12, ready->parallel);
+    const void *body [] = { service, info, name };
+    size_t sizes [] = { strlen (service), sizeof info, strlen (name) };
+    return s_send (route, ZX_CMD_READY, body, sizes, 3);
+}
+
+zx_err_t
+zx__send_request_batch (const zx__route_t *route, const char *service,
+                        const zx__batch_t *batch)
+{
+    if (route->face == ZX_FACE_CLIENT) {
+        size_t service_size = service ? strlen (service) : 0;
+        if (service_size == 0 || service_size > 255)
+            return ZX_EINVAL;
+        const void *body [] = { service, batch->data };
+        size_t sizes [] = { service_size, batch->size };
+        return s_send (route, ZX_CMD_REQUEST, body, sizes, 2);
+    }
+    if (service)
+        return ZX_EINVAL;
+    const void *body [] = { batch->data };
+    size_t sizes [] = { batch->size };
+    return s_send (route, ZX_CMD_REQUEST, body, sizes, 1);
+}
+
+zx_err_t
+zx__send_reply_batch (const zx__route_t *route, const zx__batch_t *batch)
+{
+    const void *body [] = { batch->data };
+    size_t sizes [] = { batch->size };
+    return s_send (route, ZX_CMD_REPLY, body, sizes, 1);
+}
+
+zx_err_t
+zx__send_heartbeat (const zx__route_t *route, uint32_t interval_ms)
+{
+    uint8_t interval [4];
+    zx__put_u32 (interval, interval_ms);
+    const void *body [] = { interval };
+    size_t sizes [] = { sizeof interval };
+    return s_send (route, ZX_CMD_HEARTBEAT, body, sizes, interval_ms ? 1 : 0);
+}
+
+//  Sends command with one body frame of size bytes that fill makes, in a
+//  buffer on the stack when it is small.
+static zx_err_t
+s_send_built (const zx__route_t *route, uint8_t command, size_t size,
+              void (*fill) (uint8_t *out, const void *arg), const void *arg)
+{
+    uint8_t small [256];
+    uint8_t *body = size <= sizeof small ? small : malloc (size);
+    if (!body)
+        return ZX_ENOMEM;
+    fill (body, arg);
+    const void *frames [] = { body };
+    zx_err_t rc = s_send (route, command, frames, &size, 1);
+    if (body != small) {
+        int error = errno;
+        free (body);
+        errno = error;
+    }
+    return rc;
+}
+
+typedef struct {
+    uint8_t reason;
+    const char *text;
+    size_t text_size;
+} s_bye_t;
+
+static void
+s_fill_bye (uint8_t *out, const void *arg)
+{
+    const s_bye_t *bye = (const s_bye_t *) arg;
+    out [0] = bye->reason;
+    if (bye->text_size)
+        memcpy (out + 1, bye->text, bye->text_size);
+}
+
+zx_err_t
+zx__send_disconnect (const zx__route_t *route, uint8_t reason, const char *text)
+{
+    s_bye_t bye = { reason, text, text ? strlen (text) : 0 };
+    return s_send_built (route, ZX_CMD_DISCONNECT, 1 + bye.text_size, s_fill_bye, &bye);
+}
+
+typedef struct {
+    const uint64_t *ids;
+    size_t count;
+} s_ids_t;
+
+static void
+s_fill_ids (uint8_t *out, const void *arg)
+{
+    const s_ids_t *ids = (const s_ids_t *) arg;
+    for (size_t i = 0; i < ids->count; i++)
+        zx__put_u64 (out + 8 * i, ids->ids [i]);
+}
+
+zx_err_t
+zx__send_cancel (const zx__route_t *route, const uint64_t *ids, size_t count)
+{
+    if (!ids || count == 0 || count > SIZE_MAX / 8)
+        return ZX_EINVAL;
+    s_ids_t list = { ids, count };
+    return s_send_built (route, ZX_CMD_CANCEL, 8 * count, s_fill_ids, &list);
+}
+
+//  --------------------------------------------------------------------
+//  Labels and raw frames
+
+void
+zx__label (char *label, size_t size, const void *identity, size_t identity_size)
+{
+    const uint8_t *octets = (const uint8_t *) identity;
+    size_t at = 0;
+    for (size_t i = 0; i < identity_size && at + 5 < size; i++) {
+        if (isprint (octets [i]) && octets [i] != '\\')
+            label [at++] = (char) octets [i];
+        else
+            at += (size_t) snprintf (label + at, size - at, "\\x%02x", octets [i]);
+    }
+    label [at] = 0;
 }
 
 zx_err_t

@@ -1,10 +1,13 @@
-/*  zx_proto.h - internal: the ZXW01 worker protocol, frames and records.
+/*  zx_proto.h - internal: the codec of ZXW01 and ZXC01, every byte of both.
 
-    docs/PROTOCOL.md is the specification; this is its codec. A message on
-    the worker face is, after the ROUTER's identity frame:
+    docs/PROTOCOL.md is the specification; this is its codec, and nothing
+    else in zexec reads or writes the protocols' frames and offsets. A
+    message is, after a ROUTER's identity frame:
 
-        "ZXW01" | command (1 byte) | command-specific frames
+        "ZXW01" or "ZXC01" | command (1 byte) | command-specific frames
 
+    Receivers get a message decoded into a zx__msg_t (zx__recv_dealer,
+    zx__recv_router); senders say what to send (zx__send_ready, ...).
     REQUEST and REPLY carry a batch frame: records, each prefixed with its
     size as a uint32, so one message moves many tasks. Everything here is
     little-endian, and every decoder checks every length against what is
@@ -191,6 +194,166 @@ zx__silence_us (int heartbeat_ms, int liveness, uint32_t peer_ms)
     int64_t interval = peer_ms > (uint32_t) heartbeat_ms ? (int64_t) peer_ms : heartbeat_ms;
     return interval * liveness * 1000;
 }
+
+//  --------------------------------------------------------------------
+//  Messages: every frame of ZXW01 and ZXC01 is read and written here
+
+//  The two faces. ZX_FACE_ANY only receives (the broker's one ROUTER
+//  carries both): the header then says which face a message is on.
+typedef enum {
+    ZX_FACE_ANY    = 0,
+    ZX_FACE_WORKER = 1,         //  "ZXW01"
+    ZX_FACE_CLIENT = 2          //  "ZXC01"
+} zx__face_t;
+
+//  READY's info frame
+typedef struct {
+    uint32_t credits;
+    uint32_t max_tasks;         //  0: no limit
+    uint32_t pid;
+    uint32_t parallel;          //  1 when it came in the 12-octet form
+} zx__ready_t;
+
+//  The most frames a receiver reads of one message: a DEALER the header,
+//  the command and two more; a ROUTER the identity and seven more. A
+//  longer message is read to its end and dropped.
+#define ZX_DEALER_MAX_FRAMES    4
+#define ZX_ROUTER_MAX_FRAMES    8
+
+//  One message as received. The fields a command defines point into its
+//  frames and stay valid until zx__msg_close. Fields of other commands
+//  are zero.
+typedef struct {
+    zx__face_t face;
+    uint8_t command;
+    const uint8_t *identity;    //  From a ROUTER: the sender's routing id
+    size_t identity_size;
+    //  ok: every frame the command defines is there and well formed (see
+    //  zx__msg_decode). extra: how many frames follow those; version 1
+    //  leaves them for compatible growth, and each receiver ignores them
+    //  or refuses the message (docs/PROTOCOL.md, 16 and 17.1).
+    bool ok;
+    size_t extra;
+    const uint8_t *service;     //  READY; REQUEST on the client face
+    size_t service_size;
+    zx__ready_t ready;          //  READY
+    const uint8_t *name;        //  READY: the worker's label, may be empty
+    size_t name_size;
+    const uint8_t *batch;       //  REQUEST, REPLY: records (zx__batch_next_*)
+    size_t batch_size;
+    uint8_t reason;             //  DISCONNECT: ZX_BYE_NORMAL when no bye frame
+    const uint8_t *text;        //  DISCONNECT: the bye text, not terminated
+    size_t text_size;
+    size_t id_count;            //  CANCEL: ids, read with zx__msg_cancel_id
+    const uint8_t *ids;
+    uint32_t interval;          //  HEARTBEAT: the sender's interval, ms; 0 none
+    //  The frames, identity first from a ROUTER
+    zmq_msg_t *frames;
+    size_t count;
+    bool owned;                 //  Received into own, closed by zx__msg_close
+    zmq_msg_t own [ZX_ROUTER_MAX_FRAMES];
+} zx__msg_t;
+
+//  What a receive made of the next message
+typedef enum {
+    ZX_RECV_NONE = 0,           //  Nothing was waiting
+    ZX_RECV_OK,                 //  A good header and command: see msg->ok
+    ZX_RECV_TOO_MANY,           //  More frames than the receiver reads: dropped
+    ZX_RECV_MALFORMED,          //  Too few frames, a bad header or command frame
+    ZX_RECV_UNKNOWN_FACE        //  ZX_FACE_ANY: a 5-octet header of neither face
+} zx__recv_t;
+
+//  Receives the next whole message waiting on a DEALER (or, with the
+//  identity frame first, on a ROUTER) without blocking, and decodes it as
+//  face speaks it (zx__msg_decode). Whatever it returns, msg holds the
+//  frames read until zx__msg_close, which the caller must call; identity
+//  is set from a ROUTER whenever a frame was read.
+zx__recv_t zx__recv_dealer (void *socket, zx__face_t face, zx__msg_t *msg);
+zx__recv_t zx__recv_router (void *socket, zx__face_t face, zx__msg_t *msg);
+
+//  Decodes the count frames of one message read elsewhere (identity first
+//  when routed), which the caller keeps open and closes, into msg. The
+//  message is: [identity] | header | command | frames. Returns
+//  ZX_RECV_MALFORMED for fewer than 2 frames after the identity, a header
+//  frame that is not the face's 5 octets, or a command frame not of 1
+//  octet; ZX_RECV_UNKNOWN_FACE for a 5-octet header of neither face when
+//  face is ZX_FACE_ANY; ZX_RECV_OK otherwise, with msg->ok set when the
+//  frames after the command are those the command needs (more are
+//  counted in msg->extra):
+//  - READY (worker face): a service frame (any size: the broker checks
+//    it), an info frame of 16 or 12 octets, then an optional name frame;
+//  - REQUEST: a batch frame; on the client face a service frame of 1 to
+//    255 octets before it;
+//  - REPLY: a batch frame;
+//  - HEARTBEAT: anything. interval is set from a lone frame of 4 octets
+//    holding 1 to ZX_HEARTBEAT_MAX_MS, and is 0 otherwise;
+//  - DISCONNECT: anything. reason and text come from the first frame when
+//    it is not empty: a reason octet, then the text;
+//  - CANCEL: a frame of ids, 8 octets each; a partial id at its end is
+//    not counted;
+//  - any other command, and READY on the client face: never ok.
+zx__recv_t zx__msg_decode (zx__msg_t *msg, zmq_msg_t *frames, size_t count,
+                           zx__face_t face, bool routed);
+
+//  Closes the frames msg received itself (none when it was decoded from
+//  someone else's) and empties it. Safe to call twice.
+void zx__msg_close (zx__msg_t *msg);
+
+//  Returns id index (below msg->id_count) of a CANCEL.
+static inline uint64_t
+zx__msg_cancel_id (const zx__msg_t *msg, size_t index)
+{
+    return zx__get_u64 (msg->ids + 8 * index);
+}
+
+//  Copies a DISCONNECT's text into text (size bytes, at least 1), cut to
+//  size - 1 octets, every control octet (below 0x20, NUL included) shown
+//  as '?', NUL-terminated: fit for a log line.
+void zx__msg_bye_text (const zx__msg_t *msg, char *text, size_t size);
+
+//  Where a message goes: the socket, the face whose header it carries,
+//  the send flags (0 to block, or ZMQ_DONTWAIT), and, from a ROUTER, the
+//  routing id of the peer (NULL over a DEALER).
+typedef struct {
+    void *socket;
+    zx__face_t face;
+    int flags;
+    const void *identity;
+    size_t identity_size;
+} zx__route_t;
+
+//  Each sends one command, whole, to route. They return ZX_OK, ZX_ENOMEM,
+//  ZX_EINVAL when a field cannot be encoded (named below), or ZX_ESYS with
+//  errno set by libzmq (EHOSTUNREACH when a ROUTER's peer is gone, EAGAIN
+//  when it would block).
+//  READY (worker face): service, the 16-octet info frame, name. EINVAL
+//  for a NULL service or name.
+zx_err_t zx__send_ready (const zx__route_t *route, const char *service,
+                         const zx__ready_t *ready, const char *name);
+//  REQUEST: the batch's records; on the client face after service (1 to
+//  255 octets, else EINVAL), which the worker face has none of (NULL).
+zx_err_t zx__send_request_batch (const zx__route_t *route, const char *service,
+                                 const zx__batch_t *batch);
+//  REPLY: the batch's records.
+zx_err_t zx__send_reply_batch (const zx__route_t *route, const zx__batch_t *batch);
+//  HEARTBEAT: with the sender's interval in ms, or no frame when 0.
+zx_err_t zx__send_heartbeat (const zx__route_t *route, uint32_t interval_ms);
+//  DISCONNECT: the reason octet, then text (NULL: none).
+zx_err_t zx__send_disconnect (const zx__route_t *route, uint8_t reason, const char *text);
+//  CANCEL: count correlation ids (count >= 1, else EINVAL).
+zx_err_t zx__send_cancel (const zx__route_t *route, const uint64_t *ids, size_t count);
+
+//  Writes the printable label of a routing id into label (size bytes):
+//  printable octets as they are, the others and '\' as \xNN, cut so that
+//  it fits; logs and the broker's tables name peers by it. ZX_LABEL_SIZE
+//  holds the first 91 octets of a printable id, 23 of any id.
+#define ZX_LABEL_SIZE 96
+void zx__label (char *label, size_t size, const void *identity, size_t identity_size);
+
+//  --------------------------------------------------------------------
+//  Raw frames, under the messages above. Whatever speaks ZXW01 or ZXC01
+//  uses the messages; these stay for ZAP (zx_auth.c), and for
+//  zexec_broker.c until it is converted to the messages.
 
 //  Receives one whole message waiting on a libzmq socket, without
 //  blocking, into frames [0 .. max). Returns how many frames it holds (0

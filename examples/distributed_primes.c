@@ -6,8 +6,8 @@
     DESIGN: the coordinator splits [0, limit) into chunks and runs the task
     count_primes (primes_tasks.c) on each, keeping at most S_IN_FLIGHT
     chunks submitted at a time and waiting for whichever finishes first,
-    so memory stays flat for any limit and the progress bar moves with
-    every result. The same code runs on a thread pool, a process pool or
+    so memory stays flat for any limit; a zx_progress_t watches every
+    chunk's future and draws the progress on stderr. The same code runs on a thread pool, a process pool or
     the remote workers behind a zexec-broker: only the executor differs.
     Each result carries the label of the worker that ran it, so the
     summary shows how the work was spread.
@@ -25,8 +25,6 @@
 #include <unistd.h>
 
 #define S_IN_FLIGHT     256     //  Chunks submitted and not yet finished, at most
-#define S_BAR_WIDTH     30
-#define S_DRAW_EVERY_MS 100     //  Progress bar redraws, at most this often
 #define S_LIMIT_MAX     ((int64_t) 1 << 62)
 
 typedef struct {
@@ -52,10 +50,7 @@ typedef struct {
     s_worker_t *per_worker;
     size_t worker_count;
     double started, finished;
-    //  Progress
-    bool tty;
-    int deciles_shown;
-    double last_draw;
+    zx_progress_t *progress;    //  On stderr: a bar on a terminal, else a line per 10 %
 } s_job_t;
 
 //  --------------------------------------------------------------------
@@ -112,41 +107,6 @@ s_by_label (const void *a, const void *b)
 }
 
 //  --------------------------------------------------------------------
-//  Progress on stderr: a bar redrawn in place on a terminal, else a line
-//  at every tenth of the work
-
-static void
-s_progress (s_job_t *job, bool final)
-{
-    double now = s_now ();
-    int64_t total = job->tasks ? job->tasks : 1;
-    if (job->tty) {
-        if (!final && now - job->last_draw < S_DRAW_EVERY_MS / 1000.0)
-            return;
-        job->last_draw = now;
-        int filled = (int) (job->done * S_BAR_WIDTH / total);
-        char bar [S_BAR_WIDTH + 1];
-        for (int i = 0; i < S_BAR_WIDTH; i++)
-            bar [i] = i < filled ? '#' : '.';
-        bar [S_BAR_WIDTH] = 0;
-        fprintf (stderr, "\r[%s] %3d%%  %lld/%lld tasks  %.1f s ", bar,
-                 (int) (job->done * 100 / total), (long long) job->done,
-                 (long long) job->tasks, now - job->started);
-        if (final)
-            fputc ('\n', stderr);
-        fflush (stderr);
-        return;
-    }
-    int deciles = (int) (job->done * 10 / total);
-    while (job->deciles_shown < deciles) {
-        job->deciles_shown++;
-        fprintf (stderr, "progress: %3d%% (%lld of %lld tasks, %.1f s)\n",
-                 job->deciles_shown * 10, (long long) (job->tasks * job->deciles_shown / 10),
-                 (long long) job->tasks, now - job->started);
-    }
-}
-
-//  --------------------------------------------------------------------
 //  The coordinator: a coroutine that keeps the executor fed
 
 static void
@@ -193,6 +153,7 @@ s_run (void *arg)
                 job->stopping = true;
                 break;
             }
+            zx_progress_watch (job->progress, future);
             in_flight [count++] = future;
             next = hi;
         }
@@ -218,10 +179,9 @@ s_run (void *arg)
         }
         memcpy (in_flight, pending, pending_count * sizeof pending [0]);
         count = pending_count;
-        s_progress (job, false);
     }
     job->finished = s_now ();
-    s_progress (job, true);
+    zx_progress_finish (job->progress);
 }
 
 //  --------------------------------------------------------------------
@@ -325,7 +285,11 @@ main (int argc, char **argv)
         job.workers = cores > 0 ? (int) cores : 1;
     }
     job.tasks = job.limit / job.chunk + (job.limit % job.chunk != 0);
-    job.tty = isatty (STDERR_FILENO);
+    job.progress = zx_progress_new ("count_primes", job.tasks, NULL);
+    if (!job.progress) {
+        fprintf (stderr, "distributed_primes: out of memory\n");
+        return 1;
+    }
 
     //  count_primes is safe to run twice: a chunk whose worker is lost
     //  goes to another worker, up to three times
@@ -357,6 +321,7 @@ main (int argc, char **argv)
     zx_future_destroy (&main_task);
     zx_executor_destroy (&job.executor);
     zx_loop_destroy (&loop);
+    zx_progress_destroy (&job.progress);
     if (outcome != ZX_OK) {
         fprintf (stderr, "distributed_primes: %s\n", zx_strerror (outcome));
         return 1;

@@ -9,8 +9,10 @@
     The API is in parts, each its own header under zexec/, all included
     here: common.h (versions, errors, how the API grows), values.h, task.h,
     log.h, loop.h (start-up, the event loop, coroutines), future.h (futures
-    and waits) and executor.h (pools, remote executors, serving a broker,
-    map). Include this file, not the parts.
+    and waits), executor.h (pools, remote executors, serving a broker,
+    map), progress.h (progress over many futures) and broker.h (the broker
+    that zexec-broker runs, as an object a program can run on its own
+    loop). Include this file, not the parts.
 
     Conventions used by every function below:
     - Objects are created with `zx_THING_new` and freed with
@@ -32,5 +34,7 @@
 #include "zexec/loop.h"
 #include "zexec/future.h"
 #include "zexec/executor.h"
+#include "zexec/progress.h"
+#include "zexec/broker.h"
 
 #endif

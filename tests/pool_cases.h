@@ -490,7 +490,7 @@ test_map_is_lazy_and_keeps_input_order (void **state)
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
     s_counter_t counter = { 0, 1000 };
-    zx_map_t *map = zx_executor_map (pool, "square", s_count_up, &counter, 4, 16);
+    zx_map_t *map = zx_map_new (pool, "square", s_count_up, &counter, 4, 16);
     assert_non_null (map);
     const zx_values_t *result;
     for (int64_t i = 0; i < 1000; i++) {
@@ -517,13 +517,40 @@ test_map_reports_a_failed_input_and_goes_on (void **state)
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
     //  An endless input: map must not try to read it all
     s_counter_t counter = { 0, INT64_MAX };
-    zx_map_t *map = zx_executor_map (pool, "fail_with", s_count_up, &counter, 1, 4);
+    zx_map_t *map = zx_map_new (pool, "fail_with", s_count_up, &counter, 1, 4);
     const zx_values_t *result;
     assert_int_equal (zx_map_next (map, &result), ZX_ETYPE);   //  int, not str
     assert_null (result);
     assert_non_null (strstr (zx_map_message (map), "expected str"));
     assert_int_equal (zx_map_next (map, &result), ZX_ETYPE);
     assert_true (counter.next <= 6);
+    zx_map_destroy (&map);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
+//  zx_executor_map, zx_map_new's former name, is kept for existing callers
+static void
+test_deprecated_zx_executor_map_still_makes_a_map (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
+    s_counter_t counter = { 0, 3 };
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    zx_map_t *map = zx_executor_map (pool, "square", s_count_up, &counter, 1, 2);
+#pragma GCC diagnostic pop
+    assert_non_null (map);
+    const zx_values_t *result;
+    for (int64_t i = 0; i < 3; i++) {
+        int64_t value;
+        assert_int_equal (zx_map_next (map, &result), ZX_OK);
+        assert_int_equal (zx_values_get_int (result, 0, &value), ZX_OK);
+        assert_int_equal (value, i * i);
+    }
+    assert_int_equal (zx_map_next (map, &result), ZX_OK);
+    assert_null (result);
     zx_map_destroy (&map);
     zx_executor_destroy (&pool);
     zx_loop_destroy (&loop);
@@ -671,6 +698,7 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     cmocka_unit_test (test_failing_initializer_breaks_the_pool_with_a_clear_error), \
     cmocka_unit_test (test_map_is_lazy_and_keeps_input_order),             \
     cmocka_unit_test (test_map_reports_a_failed_input_and_goes_on),        \
+    cmocka_unit_test (test_deprecated_zx_executor_map_still_makes_a_map),  \
     cmocka_unit_test (test_coroutine_awaits_pool_work_with_gather),        \
     cmocka_unit_test (test_full_queue_fails_submissions_clearly)
 

@@ -567,11 +567,12 @@ test_zexec_broker_reports_argument_errors_with_exit_code_two (void **state)
     s_expect (0, "usage: zexec-broker --bind ENDPOINT", "--no-worker-wait MS", broker,
               "--help", NULL, NULL, NULL);
     s_expect (0, "usage: zexec-broker", NULL, broker, "--bind", endpoint, "-h", NULL);
-    s_expect (2, "'fast' for --heartbeat", try, broker, "--bind", endpoint, "--heartbeat", "fast");
-    s_expect (2, "'1' for --liveness", try, broker, "--bind", endpoint, "--liveness", "1");
-    s_expect (2, "'-5' for --no-worker-wait", try, broker, "--bind", endpoint,
+    s_expect (2, "--heartbeat: 'fast' is not a number", try, broker, "--bind", endpoint,
+              "--heartbeat", "fast");
+    s_expect (2, "--liveness: '1'", try, broker, "--bind", endpoint, "--liveness", "1");
+    s_expect (2, "--no-worker-wait: '-5'", try, broker, "--bind", endpoint,
               "--no-worker-wait", "-5");
-    s_expect (2, "'0' for --max-queue", try, broker, "--bind", endpoint, "--max-queue", "0");
+    s_expect (2, "--max-queue: '0'", try, broker, "--bind", endpoint, "--max-queue", "0");
     s_expect (2, "'--heartbeat'", try, broker, "--bind", endpoint, "--heartbeat", NULL);
     s_expect (2, "'--frobnicate'", try, broker, "--frobnicate", NULL, NULL, NULL);
     s_expect (2, "--bind ENDPOINT", try, broker, "--heartbeat", "100", NULL, NULL);
@@ -594,11 +595,12 @@ test_zexec_worker_reports_argument_errors_with_exit_code_two (void **state)
     snprintf (endpoint, sizeof endpoint, "ipc://%s", path);
     s_expect (0, "usage: zexec-worker --connect ENDPOINT", "--tasks LIB.so", worker,
               "--help", NULL, NULL, NULL);
-    s_expect (2, "'0' for --workers", try, worker, "--connect", endpoint, "--workers", "0");
-    s_expect (2, "'many' for --workers", try, worker, "--connect", endpoint, "--workers", "many");
-    s_expect (2, "'5' for --heartbeat", try, worker, "--connect", endpoint, "--heartbeat", "5");
-    s_expect (2, "'1' for --liveness", try, worker, "--connect", endpoint, "--liveness", "1");
-    s_expect (2, "'' for --service", try, worker, "--connect", endpoint, "--service", "");
+    s_expect (2, "--workers: '0' is not a number from 1 to 1024", try, worker,
+              "--connect", endpoint, "--workers", "0");
+    s_expect (2, "--workers: 'many'", try, worker, "--connect", endpoint, "--workers", "many");
+    s_expect (2, "--heartbeat: '5'", try, worker, "--connect", endpoint, "--heartbeat", "5");
+    s_expect (2, "--liveness: '1'", try, worker, "--connect", endpoint, "--liveness", "1");
+    s_expect (2, "--service: ''", try, worker, "--connect", endpoint, "--service", "");
     s_expect (2, "'--window'", try, worker, "--connect", endpoint, "--window", NULL);
     s_expect (2, "'--frobnicate'", try, worker, "--connect", endpoint, "--frobnicate", NULL);
     s_expect (2, "cannot load /nonexistent/libnothing.so", NULL, worker,

@@ -1,7 +1,9 @@
-/*  test_zx_proto.c - the ZXW01 codec: batches round trip, the encoder's
-    limits, the byte layout, statuses, and sending frames. (See
-    test_zx_proto_decode.c for the decoder given malformed and random
-    bytes; the ctest entries of both are test_zx_proto.*.)
+/*  test_zx_proto.c - the codec's records and batches: they round trip,
+    the encoder's limits, the byte layout, statuses, and sending frames.
+    (See test_zx_proto_batch_decode.c for the batch decoder given
+    malformed and random bytes; the ctest entries of both are
+    test_zx_proto.*. test_zx_proto_msg.c and test_zx_proto_decode.c pin
+    the messages.)
 
     DESIGN: each test pins one rule of docs/PROTOCOL.md as the codec in
     broker/zx_proto.c implements it. Every buffer handed to a decoder is a

@@ -2,144 +2,114 @@
 
     Loads task libraries (shared objects whose ZX_TASK registrations run
     as they load), starts a local pool of threads or processes, and serves
-    a broker with it until SIGINT or SIGTERM.
+    a broker with it until SIGINT or SIGTERM. Its options are a zx_cli
+    table, so --help, --config and the man page come from it.
 
         zexec-worker --connect tcp://broker:5555 --tasks ./libtasks.so   */
 
 #define _GNU_SOURCE
 #include <zexec.h>
+#include "zx_cli.h"
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void
-s_usage (FILE *out)
-{
-    fprintf (out,
-        "usage: zexec-worker --connect ENDPOINT [--tasks LIB.so ...] [options]\n"
-        "\n"
-        "Runs tasks for a zexec-broker.\n"
-        "\n"
-        "  --connect ENDPOINT   the broker, e.g. tcp://10.0.0.2:5555\n"
-        "  --tasks LIB.so       a task library to load (repeatable); its ZX_TASK\n"
-        "                       functions become available\n"
-        "  --workers N          pool size (default: min (32, cores + 4) threads,\n"
-        "                       or as many processes as cores)\n"
-        "  --processes          run tasks in worker processes, not threads\n"
-        "  --service NAME       the service (named pool) to serve (default: default)\n"
-        "  --window N           requests held at once (default: 256 per pool worker)\n"
-        "  --heartbeat MS       heartbeat interval (default 1000)\n"
-        "  --liveness N         silent intervals before the broker is gone (default 3)\n"
-        "  --server-key KEY|FILE  with CURVE: the broker's public key (40 Z85\n"
-        "                       characters) or its public certificate file\n"
-        "  --cert PATH          with CURVE: this worker's certificate (PATH or\n"
-        "                       PATH_secret, as zexec-keygen makes them)\n"
-        "  --verbose            log connections\n"
-        "  --help               this text\n");
-}
+enum {
+    O_CONNECT, O_TASKS, O_WORKERS, O_PROCESSES, O_SERVICE, O_WINDOW, O_HEARTBEAT,
+    O_LIVENESS, O_SERVER_KEY, O_CERT, O_VERBOSE, O_COUNT
+};
 
-static bool
-s_number (const char *text, long low, long high, int *out)
+static const zx_cli_opt_t s_options [O_COUNT] = {
+    [O_CONNECT] = { .name = "connect", .kind = ZX_CLI_STRING, .arg = "ENDPOINT",
+        .help = "the broker, e.g. tcp://10.0.0.2:5555", .required = "say which broker" },
+    [O_TASKS] = { .name = "tasks", .kind = ZX_CLI_LIST, .arg = "LIB.so",
+        .help = "a task library to load; its ZX_TASK functions become available" },
+    [O_WORKERS] = { .name = "workers", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "pool size; by default min (32, cores + 4) threads, or as many processes "
+                "as cores",
+        .low = 1, .high = 1024 },
+    [O_PROCESSES] = { .name = "processes", .kind = ZX_CLI_FLAG,
+        .help = "run tasks in worker processes, not threads" },
+    [O_SERVICE] = { .name = "service", .kind = ZX_CLI_STRING, .arg = "NAME",
+        .help = "the service (named pool) to serve; `default' unless given",
+        .low = 1, .high = 255 },
+    [O_WINDOW] = { .name = "window", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "requests held at once; by default 256 per pool worker",
+        .low = 1, .high = 65536 },
+    [O_HEARTBEAT] = { .name = "heartbeat", .kind = ZX_CLI_INT, .arg = "MS",
+        .help = "heartbeat interval", .fallback = "1000", .low = 10, .high = 600000 },
+    [O_LIVENESS] = { .name = "liveness", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "silent intervals before the broker is gone", .fallback = "3",
+        .low = 2, .high = 100 },
+    [O_SERVER_KEY] = { .name = "server-key", .kind = ZX_CLI_STRING, .arg = "KEY|FILE",
+        .help = "the broker's public key (40 Z85 characters) or its public certificate "
+                "file",
+        .section = "CURVE security (both together; docs/SECURITY.md):" },
+    [O_CERT] = { .name = "cert", .kind = ZX_CLI_STRING, .arg = "PATH",
+        .help = "this worker's certificate (PATH or PATH_secret, as zexec-keygen makes "
+                "them)" },
+    [O_VERBOSE] = { .name = "verbose", .kind = ZX_CLI_FLAG, .help = "log connections",
+        .section = "" },
+};
+
+static const zx_cli_spec_t s_spec = {
+    .program = "zexec-worker",
+    .usage = "--connect ENDPOINT [--tasks LIB.so ...] [options]",
+    .summary = "Runs tasks for a zexec-broker.",
+    .description =
+        "Loads the task libraries given (shared objects whose ZX_TASK functions register "
+        "themselves as they load), starts a local pool of threads or processes, and serves "
+        "the broker with it: it announces itself for its service, runs what it is sent and "
+        "heartbeats meanwhile. When the broker goes away it connects again with backoff. "
+        "On SIGINT or SIGTERM it says goodbye to the broker and exits 0.\n\n"
+        "Without --server-key and --cert, the environment variables ZEXEC_SERVER_KEY and "
+        "ZEXEC_CERT stand in for them when set.",
+    .exit_failure = "It could not serve: a bad endpoint, or a key or certificate it cannot "
+                    "read",
+    .see_also = "zexec-broker(1), zexec-keygen(1)",
+    .options = s_options,
+    .option_count = O_COUNT,
+};
+
+//  Serves as the command line says; returns the exit status.
+static int
+s_run (zx_cli_t *cli, int argc, char **argv)
 {
-    char *end;
-    errno = 0;
-    long value = strtol (text, &end, 10);
-    if (errno || *end || end == text || value < low || value > high)
-        return false;
-    *out = (int) value;
-    return true;
+    //  Task libraries load before zx_init: worker processes started by the
+    //  pool run this main again and need the same tasks
+    for (size_t i = 0; i < zx_cli_count (cli, O_TASKS); i++)
+        if (!dlopen (zx_cli_item (cli, O_TASKS, i), RTLD_NOW | RTLD_GLOBAL)) {
+            fprintf (stderr, "zexec-worker: cannot load %s: %s\n", zx_cli_item (cli, O_TASKS, i),
+                     dlerror ());
+            return 2;
+        }
+    zx_init (argc, argv);
+    const char *endpoint = zx_cli_string (cli, O_CONNECT);
+    zx_executor_opts_t pool_opts = { .max_workers = (int) zx_cli_int (cli, O_WORKERS) };
+    zx_executor_opts_t serve_opts = {
+        .service = zx_cli_string (cli, O_SERVICE),
+        .window = (int) zx_cli_int (cli, O_WINDOW),
+        .heartbeat_ms = (int) zx_cli_int (cli, O_HEARTBEAT),
+        .liveness = (int) zx_cli_int (cli, O_LIVENESS),
+        .curve_server_key = zx_cli_string (cli, O_SERVER_KEY),
+        .curve_cert = zx_cli_string (cli, O_CERT),
+    };
+    if (!serve_opts.curve_server_key != !serve_opts.curve_cert)
+        return zx_cli_error (cli, "CURVE needs --server-key and --cert together");
+    zx_log_basic_config (zx_cli_flag (cli, O_VERBOSE) ? ZX_LOG_INFO : ZX_LOG_WARNING,
+                         "%(asctime)s zexec-worker[%(process)d] %(levelname)s: %(message)s");
+    fprintf (stderr, "zexec-worker: serving %s\n", endpoint);
+    zx_err_t rc = zx_serve (endpoint, zx_cli_flag (cli, O_PROCESSES), &pool_opts, &serve_opts);
+    if (rc != ZX_OK)
+        fprintf (stderr, "zexec-worker: cannot serve %s: %s\n", endpoint, zx_strerror (rc));
+    return rc == ZX_OK ? 0 : 1;
 }
 
 int
 main (int argc, char **argv)
 {
-    const char *endpoint = NULL;
-    zx_executor_opts_t pool_opts = { 0 }, serve_opts = { 0 };
-    bool processes = false, verbose = false;
-    //  Task libraries load before zx_init: worker processes started by the
-    //  pool run this main again and need the same tasks
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv [i];
-        const char *value = i + 1 < argc ? argv [i + 1] : NULL;
-        if (strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0) {
-            s_usage (stdout);
-            return 0;
-        }
-        else
-        if (strcmp (arg, "--processes") == 0)
-            processes = true;
-        else
-        if (strcmp (arg, "--verbose") == 0)
-            verbose = true;
-        else
-        if (strcmp (arg, "--connect") == 0 && value) {
-            endpoint = value;
-            i++;
-        }
-        else
-        if (strcmp (arg, "--server-key") == 0 && value) {
-            serve_opts.curve_server_key = value;
-            i++;
-        }
-        else
-        if (strcmp (arg, "--cert") == 0 && value) {
-            serve_opts.curve_cert = value;
-            i++;
-        }
-        else
-        if (strcmp (arg, "--tasks") == 0 && value) {
-            if (!dlopen (value, RTLD_NOW | RTLD_GLOBAL)) {
-                fprintf (stderr, "zexec-worker: cannot load %s: %s\n", value, dlerror ());
-                return 2;
-            }
-            i++;
-        }
-        else
-        if (strcmp (arg, "--service") == 0 && value && *value && strlen (value) < 256) {
-            serve_opts.service = value;
-            i++;
-        }
-        else
-        if (strcmp (arg, "--workers") == 0 && value && s_number (value, 1, 1024, &pool_opts.max_workers))
-            i++;
-        else
-        if (strcmp (arg, "--window") == 0 && value && s_number (value, 1, 65536, &serve_opts.window))
-            i++;
-        else
-        if (strcmp (arg, "--heartbeat") == 0 && value && s_number (value, 10, 600000, &serve_opts.heartbeat_ms))
-            i++;
-        else
-        if (strcmp (arg, "--liveness") == 0 && value && s_number (value, 2, 100, &serve_opts.liveness))
-            i++;
-        else {
-            if (value && arg [0] == '-' && arg [1] == '-')
-                fprintf (stderr, "zexec-worker: bad value '%s' for %s\n", value, arg);
-            else
-                fprintf (stderr, "zexec-worker: unknown or incomplete argument '%s'\n", arg);
-            fprintf (stderr, "Try 'zexec-worker --help'.\n");
-            return 2;
-        }
-    }
-    zx_init (argc, argv);
-    if (!endpoint) {
-        fprintf (stderr, "zexec-worker: say which broker with --connect ENDPOINT\n"
-                         "Try 'zexec-worker --help'.\n");
-        return 2;
-    }
-    if (!serve_opts.curve_server_key != !serve_opts.curve_cert) {
-        fprintf (stderr, "zexec-worker: CURVE needs --server-key and --cert together\n"
-                         "Try 'zexec-worker --help'.\n");
-        return 2;
-    }
-    zx_log_basic_config (verbose ? ZX_LOG_INFO : ZX_LOG_WARNING,
-                         "%(asctime)s zexec-worker[%(process)d] %(levelname)s: %(message)s");
-    fprintf (stderr, "zexec-worker: serving %s\n", endpoint);
-    zx_err_t rc = zx_serve (endpoint, processes, &pool_opts, &serve_opts);
-    if (rc != ZX_OK)
-        fprintf (stderr, "zexec-worker: cannot serve %s: %s\n", endpoint, zx_strerror (rc));
-    return rc == ZX_OK ? 0 : 1;
+    return zx_cli_main (&s_spec, argc, argv, s_run);
 }

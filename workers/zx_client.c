@@ -44,6 +44,7 @@ typedef struct {
 struct zx__client {
     zsock_t *dealer;
     void *socket;
+    zx__route_t route;          //  To the broker, over the DEALER
     zsock_t *monitor;           //  PAIR: the DEALER's disconnect events
     char *endpoint;
     char *service;
@@ -98,6 +99,7 @@ zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_linger (self->dealer, 500);
     self->socket = zsock_resolve (self->dealer);
+    self->route = (zx__route_t) { self->socket, ZX_FACE_CLIENT, ZMQ_DONTWAIT, NULL, 0 };
     if (!server_key && !cert) {
         server_key = getenv ("ZEXEC_SERVER_KEY");
         cert = getenv ("ZEXEC_CERT");
@@ -205,12 +207,8 @@ zx__client_destroy (zx__client_t **self_p)
     self->idle = NULL;
     if (self->entries.live)
         s_fail_all (self, ZX_ESHUTDOWN, "executor shut down before the reply came");
-    if (self->socket) {
-        uint8_t command = ZX_CMD_DISCONNECT, bye = ZX_BYE_NORMAL;
-        const void *frames [] = { ZX_PROTO_CLIENT, &command, &bye };
-        size_t sizes [] = { ZX_PROTO_CLIENT_LEN, 1, 1 };
-        zx__send_frames (self->socket, frames, sizes, 3, ZMQ_DONTWAIT);
-    }
+    if (self->socket)
+        zx__send_disconnect (&self->route, ZX_BYE_NORMAL, NULL);
     //  The monitor stops first: a lingering DEALER still makes events, and
     //  libzmq's I/O thread blocks sending one to a monitor nobody reads
     if (self->socket && self->monitor)
@@ -225,21 +223,11 @@ zx__client_destroy (zx__client_t **self_p)
     *self_p = NULL;
 }
 
+//  A message that could not go is dropped, with a log line
 static void
-s_send (zx__client_t *self, uint8_t command, const void *body, size_t size, bool with_service)
+s_sent (zx__client_t *self, zx_err_t rc)
 {
-    const void *frames [4] = { ZX_PROTO_CLIENT, &command };
-    size_t sizes [4] = { ZX_PROTO_CLIENT_LEN, 1 };
-    size_t count = 2;
-    if (with_service) {
-        frames [count] = self->service;
-        sizes [count++] = strlen (self->service);
-    }
-    if (body) {
-        frames [count] = body;
-        sizes [count++] = size;
-    }
-    if (zx__send_frames (self->socket, frames, sizes, count, ZMQ_DONTWAIT))
+    if (rc != ZX_OK)
         zx_log_warning (self->log, "cannot send to the broker at %s: %s",
                         self->endpoint, zmq_strerror (errno));
 }
@@ -248,9 +236,7 @@ s_send (zx__client_t *self, uint8_t command, const void *body, size_t size, bool
 static void
 s_send_heartbeat (zx__client_t *self)
 {
-    uint8_t interval [4];
-    zx__put_u32 (interval, (uint32_t) self->heartbeat_ms);
-    s_send (self, ZX_CMD_HEARTBEAT, interval, sizeof interval, false);
+    s_sent (self, zx__send_heartbeat (&self->route, (uint32_t) self->heartbeat_ms));
 }
 
 static void
@@ -261,7 +247,7 @@ s_flush (zx_loop_t *loop, void *arg)
     self->flush_scheduled = false;
     if (self->out.records == 0)
         return;
-    s_send (self, ZX_CMD_REQUEST, self->out.data, self->out.size, true);
+    s_sent (self, zx__send_request_batch (&self->route, self->service, &self->out));
     zx__batch_clear (&self->out);
     if (self->silence_from_send) {
         //  The broker could not have answered before it was asked
@@ -274,10 +260,10 @@ s_flush (zx_loop_t *loop, void *arg)
 }
 
 static void
-s_on_reply (zx__client_t *self, const zmq_msg_t *batch)
+s_on_reply (zx__client_t *self, const zx__msg_t *msg)
 {
-    const uint8_t *cursor = zmq_msg_data ((zmq_msg_t *) batch);
-    const uint8_t *end = cursor + zmq_msg_size (batch);
+    const uint8_t *cursor = msg->batch;
+    const uint8_t *end = cursor + msg->batch_size;
     zx__reply_rec_t rec;
     zx_err_t rc;
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
@@ -302,40 +288,34 @@ s_on_readable (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     zx__client_t *self = (zx__client_t *) arg;
-    zmq_msg_t frames [4];
+    zx__msg_t msg;
     for (int burst = 0; burst < 4096; burst++) {
-        bool overflow;
-        size_t count = zx__recv_message (self->socket, frames, 4, &overflow);
-        if (count == 0)
+        zx__recv_t rc = zx__recv_dealer (self->socket, ZX_FACE_CLIENT, &msg);
+        if (rc == ZX_RECV_NONE)
             break;
-        if (overflow) {
-            zx_log_warning (self->log, "message with more than 4 frames: dropped");
-            for (size_t i = 0; i < count; i++)
-                zmq_msg_close (&frames [i]);
+        if (rc == ZX_RECV_TOO_MANY) {
+            zx_log_warning (self->log, "message with more than %d frames: dropped",
+                            ZX_DEALER_MAX_FRAMES);
+            zx__msg_close (&msg);
             continue;
         }
         self->last_heard_us = zx__now_us ();
-        if (count >= 2 && zmq_msg_size (&frames [0]) == ZX_PROTO_CLIENT_LEN
-        &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0
-        &&  zmq_msg_size (&frames [1]) == 1) {
-            uint8_t command = *(uint8_t *) zmq_msg_data (&frames [1]);
-            if (command == ZX_CMD_REPLY && count == 3)
-                s_on_reply (self, &frames [2]);
-            else
-            if (command == ZX_CMD_HEARTBEAT) {
-                if (count == 3)
-                    zx__heartbeat_learn (&self->broker_heartbeat_ms, zmq_msg_data (&frames [2]),
-                                         zmq_msg_size (&frames [2]));
-            }
-            else
-            if (command != ZX_CMD_DISCONNECT)
-                zx_log_warning (self->log, "unexpected command %d from the broker: dropped", command);
-        }
-        else
+        if (rc != ZX_RECV_OK)
             zx_log_warning (self->log, "malformed message from the broker at %s: dropped",
                             self->endpoint);
-        for (size_t i = 0; i < count; i++)
-            zmq_msg_close (&frames [i]);
+        else
+        if (msg.command == ZX_CMD_REPLY && msg.ok && msg.extra == 0)
+            s_on_reply (self, &msg);
+        else
+        if (msg.command == ZX_CMD_HEARTBEAT) {
+            if (msg.interval)
+                self->broker_heartbeat_ms = msg.interval;
+        }
+        else
+        if (msg.command != ZX_CMD_DISCONNECT)
+            zx_log_warning (self->log, "unexpected command %d from the broker: dropped",
+                            msg.command);
+        zx__msg_close (&msg);
     }
 }
 
@@ -433,9 +413,7 @@ s_cancel (zx_future_t *future, void *arg)
     //  The request may still be in the outgoing batch: send it first, so
     //  the broker sees the cancel after it
     s_flush (self->loop, self);
-    uint8_t corr [8];
-    zx__put_u64 (corr, entry->corr);
-    s_send (self, ZX_CMD_CANCEL, corr, sizeof corr, false);
+    s_sent (self, zx__send_cancel (&self->route, &entry->corr, 1));
     const char *text = "cancelled";
     s_finish (self, entry, ZX_ECANCELLED, text, strlen (text));
 }

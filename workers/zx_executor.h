@@ -1,4 +1,18 @@
-/*  zx_executor.h - internal: relaying encoded requests to a local pool.
+/*  zx_executor.h - internal: the executor's front, its back ends, relays.
+
+    An executor is a front (zx_executor.c) over one back end. The front is
+    what the user sees and is the same for every kind: the public API,
+    futures, deadlines, backpressure (max_queue), the one loop it is used
+    with, the default executor, shutdown. A back end moves requests to
+    workers and their completions back: the local pool (zx_pool.c, thread
+    or process workers on a dispatcher) and the remote client (zx_remote.c,
+    the coordinator's face of a broker). As nng's transports do, a back
+    end fills an operations table in which every entry has a contract,
+    optional entries may be NULL, and close (does not block), stop (waits)
+    and destroy (frees) are distinct. Each kind's public constructor
+    (zx_thread_pool_new, ...) lives with its back end and is a thin wrapper
+    over zx__executor_new and zx__executor_open, as nng_pair_open is over
+    nni_proto_open. Once attached to a loop, every entry runs on its thread.
 
     A serving worker (zx_serve) receives requests whose arguments are
     already encoded and sends back encoded results. Through a relay they
@@ -9,6 +23,145 @@
 #define ZX_EXECUTOR_H_INCLUDED
 #include "zexec.h"
 #include "zx_dispatch.h"
+
+/*  ---------------------------------------------------------------------
+    The operations table                                                  */
+
+typedef struct zx__executor_ops zx__executor_ops_t;
+
+//  Every back end's struct begins with this, so that the front can reach
+//  its operations (as every libuv handle begins with uv_handle_t's fields).
+typedef struct {
+    const zx__executor_ops_t *ops;
+    zx_executor_t *front;           //  For the calls back, below
+} zx__backend_t;
+
+//  One request as the front hands it over; borrowed for the call.
+typedef struct {
+    const char *task;               //  NUL-terminated; the back end checks it
+    const void *args;               //  Encoded values, args_size bytes
+    size_t args_size;
+    uint8_t flags;                  //  Wire flags: low 4 bits, retries allowed
+    //  The list args is the encoding of, or NULL (relays): a back end that
+    //  wants the list may take it (nulling *values_p) rather than copy args.
+    zx_values_t **values_p;
+} zx__submission_t;
+
+//  Who hears how a request ends: exactly one of future and complete is set.
+typedef struct {
+    //  A submission through the public API. The back end references the
+    //  future until it ends it, exactly once (zx__executor_complete,
+    //  zx__executor_refuse), marks it running once a worker holds it, and
+    //  sets its canceller: that withdraws a queued request at once, or
+    //  asks a held one to stop and defers the cancel until it has.
+    zx_future_t *future;
+    //  A relay: complete (cookie, ...) is called exactly once with the
+    //  encoded result (ZX_OK) or an error text, possibly before submit
+    //  returns.
+    zx__complete_fn *complete;
+    void *cookie;
+} zx__completion_t;
+
+struct zx__executor_ops {
+    //  True when submit takes relays (completions by function) as well as
+    //  futures: zx__executor_is_local.
+    bool relays;
+    //  True when the back end calls zx__executor_room as its queue drains;
+    //  otherwise a coroutine waiting for room looks again every ms.
+    bool signals_room;
+
+    //  Starts watching its sockets, timers and workers on loop; the front
+    //  calls it once, on first use, before any submit. Returns ZX_OK, or
+    //  the loop's error.
+    zx_err_t (*attach) (zx__backend_t *self, zx_loop_t *loop);
+
+    //  Queues request for done (see zx__completion_t), or ends done at once
+    //  with the error (full queue, bad task name, out of memory, a relay
+    //  to a kind that cannot take one). Returns a handle for cancel, valid
+    //  until done has ended; NULL when it has ended already, or when the
+    //  back end gives no handle (its future's canceller does that job).
+    zx__request_t *(*submit) (zx__backend_t *self, const zx__submission_t *request,
+                              const zx__completion_t *done);
+
+    //  Optional (with relays): asks request to stop, as a future's
+    //  canceller does: a queued one ends now with ZX_ECANCELLED (returns
+    //  false); a held one ends when its worker has stopped it, or has been
+    //  stopped (returns true).
+    bool (*cancel) (zx__backend_t *self, zx__request_t *request);
+
+    //  Optional: deals what is queued to the workers now rather than on
+    //  the loop's next iteration.
+    void (*flush) (zx__backend_t *self);
+
+    //  Sets *waiting to the requests that count against max_queue (a pool:
+    //  not yet dealt to a worker; remote: sent and not yet answered) and
+    //  *held to those that workers hold besides.
+    void (*counts) (const zx__backend_t *self, size_t *waiting, size_t *held);
+
+    //  Optional: returns why it can take no more work (a pool whose workers
+    //  cannot start), or NULL while it can (borrowed).
+    const char *(*broken) (const zx__backend_t *self);
+
+    //  Optional: no new work will come. Workers that end are replaced only
+    //  while work remains; with cancel_queued, requests not yet dealt to a
+    //  worker end now with ZX_ECANCELLED. Does not block; harmless twice.
+    void (*close) (zx__backend_t *self, bool cancel_queued);
+
+    //  Optional: closes, dismisses the workers and waits until they have
+    //  gone (a process that ignores it is killed); what they still held
+    //  ends as lost. Harmless twice.
+    void (*stop) (zx__backend_t *self);
+
+    //  Stops (if the front did not), ends what is left with ZX_ESHUTDOWN
+    //  and frees the back end; nulls the caller's pointer.
+    void (*destroy) (zx__backend_t **self_p);
+
+    //  Returns where its workers connect, or the broker it connects to
+    //  (borrowed).
+    const char *(*endpoint) (const zx__backend_t *self);
+
+    //  Optional: fills pids with the process IDs of the live workers (the
+    //  caller's pid for a thread, once per worker) and returns how many
+    //  there are, which may exceed size. NULL: it has none of its own.
+    size_t (*worker_pids) (const zx__backend_t *self, pid_t *pids, size_t size);
+};
+
+//  The front's half of every constructor: starts zexec (zx_init), checks
+//  the options every kind shares (retries, task_timeout_ms,
+//  cancel_grace_ms; opts may be NULL) and makes a front without a back
+//  end. NULL on a bad option or when out of memory.
+zx_executor_t *zx__executor_new (const zx_executor_opts_t *opts);
+
+//  Gives front (which may be NULL) its back end and returns it; when
+//  backend is NULL (the back end could not start) it destroys the front
+//  and returns NULL.
+zx_executor_t *zx__executor_open (zx_executor_t *front, zx__backend_t *backend);
+
+/*  ---------------------------------------------------------------------
+    What back ends call                                                   */
+
+//  Ends future, which the back end referenced at submit, as a dispatcher
+//  completion says: ZX_OK with payload the encoded result (a malformed
+//  one fails it with ZX_EPROTO), else code with payload its message (size
+//  bytes, no NUL). Drops the back end's reference.
+void zx__executor_complete (zx_future_t *future, zx_err_t code,
+                            const void *payload, size_t size);
+
+//  Ends a request that never reached a queue with code and a message
+//  (printf-style): fails its future, or calls its complete function.
+void zx__executor_refuse (const zx__completion_t *done, zx_err_t code,
+                          const char *format, ...) ZX_PRINTF (3, 4);
+
+//  The back end's queue has shrunk: wakes the coroutines waiting for
+//  room in it, if there is room now.
+void zx__executor_room (zx_executor_t *self);
+
+//  The back end has nothing queued or held any more: wakes a shutdown
+//  that waits for that.
+void zx__executor_idle (zx_executor_t *self);
+
+/*  ---------------------------------------------------------------------
+    Relays, for a serving worker (zx_serve)                               */
 
 //  True when the executor is a local pool, which relays can use (a remote
 //  executor cannot).

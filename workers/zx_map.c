@@ -25,8 +25,8 @@ struct zx_map {
 };
 
 zx_map_t *
-zx_executor_map (zx_executor_t *executor, const char *task, zx_map_next_fn *next,
-                 void *state, size_t chunksize, size_t in_flight)
+zx_map_new (zx_executor_t *executor, const char *task, zx_map_next_fn *next,
+            void *state, size_t chunksize, size_t in_flight)
 {
     if (!executor || !task || !next)
         return NULL;
@@ -47,6 +47,13 @@ zx_executor_map (zx_executor_t *executor, const char *task, zx_map_next_fn *next
         return NULL;
     }
     return self;
+}
+
+zx_map_t *
+zx_executor_map (zx_executor_t *executor, const char *task, zx_map_next_fn *next,
+                 void *state, size_t chunksize, size_t in_flight)
+{
+    return zx_map_new (executor, task, next, state, chunksize, in_flight);
 }
 
 //  Pulls whole chunks while they fit.

@@ -9,7 +9,7 @@
     zx_init. Everything the child needs is prepared before fork.         */
 
 #define _GNU_SOURCE
-#include "zx_worker.h"
+#include "zx_pool_worker.h"
 
 #include <errno.h>
 #include <fcntl.h>

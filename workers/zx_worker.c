@@ -1,545 +1,625 @@
-/*  zx_worker.c - the worker actor: receive requests, run tasks, reply.
+/*  zx_worker.c - zx_worker_t and zx_serve: this process as a broker's worker.
 
-    DESIGN: a worker announces READY with its credits, then loops: it reads
-    every message waiting on its DEALER into a local FIFO of jobs, runs the
-    jobs one at a time, and collects the replies into one batch that it
-    sends when it runs out of work, when the batch is a millisecond old, or
-    when it grows large. So tiny tasks travel many to a message in both
-    directions, while a slow task's reply is never held back by more than
-    the task that follows it. Between jobs it peeks at the socket (cheaply,
-    through ZMQ_EVENTS) so a CANCEL can withdraw a job that has not started;
-    while a job runs, its task's cancel token (zx_call_cancelled) peeks too,
-    so a CANCEL for the running job reaches the task.
-    The same loop serves pool threads (a czmq actor pipe ends it) and
-    process workers (they end when their parent does).                   */
+    DESIGN: a bridge. On the broker's side it is one ZXW01 worker: a DEALER
+    that says READY with its credits and answers REQUEST batches with REPLY
+    batches. On its own side every request is relayed to a local pool with
+    its arguments still encoded (zx__executor_relay), and the pool's
+    completion adds the encoded result to the next reply batch: no future,
+    no decoding on the way. Over any other executor (a remote one) each
+    request becomes a future instead. The bridge's loop never runs a task
+    itself, so it keeps sending heartbeats while tasks run. When the broker
+    falls silent (or says DISCONNECT) the bridge cancels what it was doing
+    for it, drops the socket and connects again with backoff, announcing
+    itself anew: the broker has failed or retried that work meanwhile.
+    With CURVE, the certificate and the broker's key are read once, when
+    the worker is made, and applied to every new connection.             */
 
 #define _GNU_SOURCE
-#include "zx_worker.h"
-#include "zx_log.h"
+#include "zx_curve.h"
+#include "zx_executor.h"
+#include "zx_future.h"
+#include "zx_idmap.h"
+#include "zx_loop.h"
+#include "zx_pool_worker.h"
 #include "zx_proto.h"
 #include "zx_task.h"
 #include "zx_values.h"
-#include "zx_loop.h"
 
-#include <errno.h>
+#include <czmq.h>
 #include <pthread.h>
-#include <signal.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
-#include <zmq.h>
+#include <sys/signalfd.h>
 
-#define ZX_FLUSH_AGE_US     1000
-#define ZX_PEEK_EVERY       32
-#define ZX_SLOW_TASK_US     100     //  Peek for CANCELs after tasks this long
+#define ZX_BACKOFF_MIN_MS   100
+#define ZX_BACKOFF_MAX_MS   3000
 
-typedef struct s_job {
-    struct s_job *next;
+//  One request from the broker. On a local pool it is relayed as it came
+//  (request); on any other executor it is a future.
+typedef struct {
+    zx_worker_t *worker;
+    zx_future_t *future;
+    zx__request_t *request;
     uint64_t corr;
     uint32_t attempt;
-    size_t args_size;
-    uint8_t name_len;
-    char data [];               //  Name, NUL, then encoded arguments
+    unsigned generation;        //  Of the connection it came on
+    bool abandoned;             //  Its connection dropped: nobody wants it
 } s_job_t;
 
-typedef struct {
-    const zx__worker_opts_t *opts;
-    void *socket;               //  libzmq handle of the DEALER
-    s_job_t *head, *tail;
+struct zx_worker {
+    zx_loop_t *loop;
+    zx_executor_t *executor;
+    char *endpoint;
+    char *service;
+    char identity [128];
+    zsock_t *dealer;
+    void *socket;               //  Its libzmq handle; NULL between connections
+    zx__route_t route;          //  To the broker, over it
+    unsigned generation;
+    uint32_t credits;
+    uint32_t parallel;          //  Pool workers: tasks run at once
+    int heartbeat_ms;
+    int liveness;
+    uint32_t broker_heartbeat_ms;   //  The broker's, as it announced it (0: unknown)
+    int backoff_ms;
+    int64_t last_heard_us;
+    bool heard;                 //  The broker spoke on this connection
+    uint64_t tick_timer;
+    uint64_t connect_timer;
+    zx__idmap_t jobs;           //  corr -> job, this connection's
     zx__batch_t replies;
-    int64_t batch_started_us;
-    bool dismissed;
-    uint64_t withdrawn;         //  Jobs cancelled before they started
-    const s_job_t *running;     //  The job whose task runs now, or NULL
-    bool running_cancelled;     //  A CANCEL for it has arrived
+    bool flush_scheduled;
     zx_logger_t *log;
-} s_worker_t;
+    zcert_t *cert;              //  With CURVE: this worker's certificate
+    char server_key [ZX_CURVE_KEY_LEN + 1];
+    zsock_t *monitor;           //  With CURVE: PAIR on the DEALER's handshake failures
+    uint16_t refused;           //  The last handshake failure logged, or 0
+};
 
-//  --------------------------------------------------------------------
-//  Fault injection for the fault tests: ZEXEC_FAULT="STAGE:ACTION:TASK"
-//  in a process worker's environment makes it crash, at STAGE of running
-//  TASK, by ACTION. STAGE is decode (before the arguments are decoded),
-//  encode (after the task ran, before its result is encoded) or replied
-//  (right after the reply has been handed to libzmq); ACTION is segv,
-//  abort or exit (exit (1)). Read once, by process workers only: a thread
-//  pool never crashes its own coordinator on purpose.
+static void s_connect (zx_loop_t *loop, void *arg);
 
-typedef enum { S_FAULT_NONE, S_FAULT_DECODE, S_FAULT_ENCODE, S_FAULT_REPLIED } s_fault_stage_t;
-
-static struct {
-    s_fault_stage_t stage;
-    char action [8];
-    char task [256];
-} s_fault;
-
+//  A HEARTBEAT announces our interval (see zx__heartbeat_learn)
 static void
-s_fault_configure (const char *spec)
+s_send_heartbeat (zx_worker_t *self)
 {
-    char stage [16];
-    if (!spec || sscanf (spec, "%15[a-z]:%7[a-z]:%255s", stage, s_fault.action, s_fault.task) != 3)
-        return;
-    s_fault.stage = streq (stage, "decode")? S_FAULT_DECODE
-                  : streq (stage, "encode")? S_FAULT_ENCODE
-                  : streq (stage, "replied")? S_FAULT_REPLIED: S_FAULT_NONE;
+    if (self->socket)
+        zx__send_heartbeat (&self->route, (uint32_t) self->heartbeat_ms);
 }
 
 static void
-s_fault_point (s_fault_stage_t stage, const char *task)
+s_flush (zx_loop_t *loop, void *arg)
 {
-    if (s_fault.stage != stage || !streq (task, s_fault.task))
-        return;
-    if (streq (s_fault.action, "exit"))
-        _exit (1);
-    if (streq (s_fault.action, "abort"))
-        abort ();
-    raise (SIGSEGV);
-    _exit (139);                //  SIGSEGV was blocked or handled
-}
-
-void
-zx__czmq_quiet (void)
-{
-    static atomic_bool done;
-    if (!atomic_exchange (&done, true))
-        zsys_handler_set (NULL);
-}
-
-static zx_err_t
-s_send (s_worker_t *self, uint8_t command, const void *body, size_t size, size_t frames)
-{
-    const void *parts [] = { ZX_PROTO_WORKER, &command, body };
-    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, size };
-    return zx__send_frames (self->socket, parts, sizes, frames, 0);
-}
-
-static void
-s_flush (s_worker_t *self)
-{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    self->flush_scheduled = false;
     if (self->replies.records == 0)
         return;
-    if (s_send (self, ZX_CMD_REPLY, self->replies.data, self->replies.size, 3))
-        zx_log_error (self->log, "worker %s cannot send replies: %s",
-                      self->opts->identity, zmq_strerror (errno));
+    if (self->socket)
+        zx__send_reply_batch (&self->route, &self->replies);
     zx__batch_clear (&self->replies);
 }
 
 static void
-s_reply (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
-         const void *payload, size_t size)
+s_add_reply (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload, size_t size)
 {
-    if (self->replies.records == 0)
-        self->batch_started_us = zx__now_us ();
-    if (zx__batch_add_reply (&self->replies, corr, attempt,
-                             (uint8_t) zx__status_from_err (code), payload, size)) {
-        //  No memory for the result: say so, briefly, rather than vanish
-        const char *text = "worker out of memory encoding the result";
-        zx__batch_add_reply (&self->replies, corr, attempt, ZX_STATUS_TASK_ERROR,
-                             text, strlen (text));
-    }
-}
-
-static void
-s_reply_text (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
-              const char *text)
-{
-    s_reply (self, corr, attempt, code, text, strlen (text));
-}
-
-static void
-s_on_request (s_worker_t *self, const uint8_t *batch, size_t size)
-{
-    const uint8_t *cursor = batch, *end = batch + size;
-    zx__request_rec_t rec;
-    zx_err_t rc;
-    while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
-        s_job_t *job = malloc (sizeof (s_job_t) + rec.name_len + 1 + rec.args_size);
-        if (!job) {
-            s_reply_text (self, rec.corr, rec.attempt, ZX_ETASK, "worker out of memory");
-            continue;
-        }
-        job->next = NULL;
-        job->corr = rec.corr;
-        job->attempt = rec.attempt;
-        job->name_len = rec.name_len;
-        job->args_size = rec.args_size;
-        memcpy (job->data, rec.name, rec.name_len);
-        job->data [rec.name_len] = 0;
-        if (rec.args_size)
-            memcpy (job->data + rec.name_len + 1, rec.args, rec.args_size);
-        if (self->tail)
-            self->tail->next = job;
-        else
-            self->head = job;
-        self->tail = job;
-    }
-    if (rc == ZX_EPROTO)
-        zx_log_warning (self->log, "worker %s got a malformed request batch: rest dropped",
-                        self->opts->identity);
-}
-
-static void
-s_on_cancel (s_worker_t *self, const uint8_t *ids, size_t size)
-{
-    uint64_t withdrawn = self->withdrawn;
-    for (size_t at = 0; at + 8 <= size; at += 8) {
-        uint64_t corr = zx__get_u64 (ids + at);
-        if (self->running && self->running->corr == corr)
-            self->running_cancelled = true;
-        s_job_t **link = &self->head, *prev = NULL;
-        while (*link) {
-            s_job_t *job = *link;
-            if (job->corr == corr) {
-                *link = job->next;
-                if (self->tail == job)
-                    self->tail = prev;
-                s_reply_text (self, job->corr, job->attempt, ZX_ECANCELLED,
-                              "cancelled before it started");
-                free (job);
-                self->withdrawn++;
-                break;
-            }
-            prev = job;
-            link = &job->next;
-        }
-    }
-    //  Whoever cancelled waits for the answer: do not hold it back
-    if (self->withdrawn != withdrawn)
-        s_flush (self);
-}
-
-//  Reads every message waiting on the socket without blocking.
-static void
-s_read_all (s_worker_t *self)
-{
-    zmq_msg_t frames [4];
-    while (true) {
-        bool overflow;
-        size_t count = zx__recv_message (self->socket, frames, 4, &overflow);
-        if (count == 0)
-            return;
-        if (overflow) {
-            zx_log_warning (self->log, "message with more than 4 frames: dropped");
-            for (size_t i = 0; i < count; i++)
-                zmq_msg_close (&frames [i]);
-            continue;
-        }
-        if (count >= 2
-        &&  zmq_msg_size (&frames [0]) == ZX_PROTO_WORKER_LEN
-        &&  memcmp (zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0
-        &&  zmq_msg_size (&frames [1]) == 1) {
-            uint8_t command = *(uint8_t *) zmq_msg_data (&frames [1]);
-            const uint8_t *body = count > 2 ? zmq_msg_data (&frames [2]) : NULL;
-            size_t size = count > 2 ? zmq_msg_size (&frames [2]) : 0;
-            if (command == ZX_CMD_REQUEST && body)
-                s_on_request (self, body, size);
-            else
-            if (command == ZX_CMD_CANCEL && body)
-                s_on_cancel (self, body, size);
-            else
-            if (command == ZX_CMD_DISCONNECT)
-                self->dismissed = true;
-            else
-            if (command != ZX_CMD_HEARTBEAT)
-                zx_log_warning (self->log, "worker %s: unknown command %d dropped",
-                                self->opts->identity, command);
-        }
-        else
-            zx_log_warning (self->log, "worker %s: malformed message dropped",
-                            self->opts->identity);
-        for (size_t i = 0; i < count; i++)
-            zmq_msg_close (&frames [i]);
-    }
-}
-
-//  The cancel token: zx_call_cancelled asks this, from the task's thread,
-//  whether a CANCEL has come for the running task.
-static bool
-s_poll_cancel (void *arg)
-{
-    s_worker_t *self = (s_worker_t *) arg;
-    int events = 0;
-    size_t events_size = sizeof events;
-    if (!self->running_cancelled
-    &&  zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &events_size) == 0
-    &&  (events & ZMQ_POLLIN))
-        s_read_all (self);
-    return self->running_cancelled;
-}
-
-static void
-s_run_job (s_worker_t *self, s_job_t *job)
-{
-    zx_values_t *args = NULL;
-    s_fault_point (S_FAULT_DECODE, job->data);
-    if (zx__values_decode (job->data + job->name_len + 1, job->args_size, &args) != ZX_OK) {
-        char text [320];
-        snprintf (text, sizeof text, "malformed arguments for task '%s'", job->data);
-        s_reply_text (self, job->corr, job->attempt, ZX_EPROTO, text);
-        return;
-    }
-    zx_call_t call;
-    zx__call_init (&call, job->data, args);
-    call.poll = s_poll_cancel;
-    call.poll_arg = self;
-    call.poll_thread = pthread_self ();
-    self->running = job;
-    self->running_cancelled = false;
-    zx_err_t outcome = zx__task_invoke (&call);
-    self->running = NULL;
-    s_fault_point (S_FAULT_ENCODE, job->data);
-    if (self->running_cancelled) {
-        s_reply_text (self, job->corr, job->attempt, ZX_ECANCELLED, call.cancel_seen
-                      ? "cancelled while running: the task stopped at its cancel token"
-                      : "cancelled while running: the task finished before it saw the "
-                        "cancel; its result was dropped");
-        s_flush (self);
-    }
+    zx__batch_add_reply (&self->replies, job->corr, job->attempt,
+                         (uint8_t) zx__status_from_err (code), payload, size);
+    if (self->replies.size >= ZX_BATCH_FLUSH_BYTES)
+        s_flush (self->loop, self);
     else
-    if (outcome == ZX_OK) {
+    if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+        self->flush_scheduled = true;
+}
+
+static void
+s_job_done (zx_future_t *future, void *arg)
+{
+    s_job_t *job = (s_job_t *) arg;
+    zx_worker_t *self = job->worker;
+    if (job->generation == self->generation
+    &&  zx__idmap_take (&self->jobs, job->corr) == job) {
+        zx_err_t code = zx_future_error (future);
         size_t size = 0;
-        const void *data = call.result ? zx__values_data (call.result, &size) : "";
-        s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
+        const void *payload;
+        if (code == ZX_OK)
+            payload = zx__values_data (zx_future_result (future), &size);
+        else {
+            payload = zx_future_message (future);
+            size = strlen (payload);
+        }
+        s_add_reply (self, job, code, payload, size);
     }
-    else
-        s_reply_text (self, job->corr, job->attempt, call.error,
-                      call.message ? call.message : zx_strerror (call.error));
-    zx__call_reset (&call);
-    zx_values_destroy (&args);
-    if (s_fault.stage == S_FAULT_REPLIED && streq (job->data, s_fault.task)) {
-        s_flush (self);
-        usleep (50 * 1000);     //  Let libzmq's I/O thread put it on the wire
-        s_fault_point (S_FAULT_REPLIED, job->data);
-    }
+    zx_future_destroy (&job->future);
+    free (job);
 }
 
-//  Runs the initializer, if any. Returns NULL on success, or a message.
-static char *
-s_initialize (const zx__worker_opts_t *opts)
+//  A relayed request ended: its encoded result (or error text) goes into
+//  the reply batch as it is.
+static void
+s_relay_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 {
-    if (!opts->initializer)
-        return NULL;
-    zx_values_t *args = NULL;
-    if (zx__values_decode (opts->initargs, opts->initargs_size, &args) != ZX_OK)
-        return zx__strdupf ("malformed initializer arguments");
-    zx_call_t call;
-    zx__call_init (&call, opts->initializer, args);
-    char *message = NULL;
-    if (zx__task_invoke (&call) != ZX_OK)
-        message = zx__strdupf ("initializer '%s' failed: %s", opts->initializer,
-                               call.message ? call.message : zx_strerror (call.error));
-    zx__call_reset (&call);
-    zx_values_destroy (&args);
-    return message;
+    s_job_t *job = (s_job_t *) cookie;
+    if (!job->abandoned) {
+        zx_worker_t *self = job->worker;
+        if (job->generation == self->generation
+        &&  zx__idmap_take (&self->jobs, job->corr) == job)
+            s_add_reply (self, job, code, payload, size);
+    }
+    free (job);
 }
 
-//  Retires the worker once it has used its max_tasks: the dispatcher
-//  counts every request it sent, those cancelled here before they started
-//  too. Returns true when it said DISCONNECT.
+//  Relays one request to the local pool. Returns false when there was no
+//  memory for it (the caller answers).
 static bool
-s_retire_if_due (s_worker_t *self, uint64_t tasks_done)
+s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
 {
-    uint32_t max_tasks = self->opts->max_tasks;
-    if (!max_tasks || tasks_done + self->withdrawn < max_tasks)
+    s_job_t *job = calloc (1, sizeof (s_job_t));
+    if (!job)
         return false;
-    s_flush (self);
-    uint8_t body [] = { ZX_BYE_RETIRING, 'r', 'e', 't', 'i', 'r', 'i', 'n', 'g' };
-    s_send (self, ZX_CMD_DISCONNECT, body, sizeof body, 3);
+    job->worker = self;
+    job->corr = rec->corr;
+    job->attempt = rec->attempt;
+    job->generation = self->generation;
+    if (!zx__idmap_put (&self->jobs, rec->corr, job)) {
+        free (job);
+        return false;
+    }
+    //  It may end at once (shut-down pool, bad name): then job is gone
+    zx__request_t *request = zx__executor_relay (self->executor, self->loop, task,
+                                                 rec->args, rec->args_size, s_relay_done, job);
+    if (request)
+        job->request = request;
     return true;
 }
 
-zx__worker_exit_t
-zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
+static void
+s_on_request (zx_worker_t *self, const zx__msg_t *msg)
 {
-    zx__czmq_quiet ();
-    s_worker_t self = { .opts = opts, .log = zx_log_get ("zexec.worker") };
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    if (!dealer)
-        return ZX_WORKER_BROKEN;
-    zsock_set_identity (dealer, opts->identity);
-    zsock_set_linger (dealer, 2000);        //  Deliver the last replies
-    zsock_set_rcvhwm (dealer, 0);
-    zsock_set_sndhwm (dealer, 0);
-    if (zsock_connect (dealer, "%s", opts->endpoint)) {
-        zsock_destroy (&dealer);
-        return ZX_WORKER_BROKEN;
-    }
-    self.socket = zsock_resolve (dealer);
-    zx__worker_exit_t why = ZX_WORKER_DISMISSED;
-
-    char *failure = s_initialize (opts);
-    if (failure) {
-        size_t size = strlen (failure);
-        uint8_t *body = malloc (size + 1);
-        if (body) {
-            body [0] = ZX_BYE_INIT_FAILED;
-            memcpy (body + 1, failure, size);
-            s_send (&self, ZX_CMD_DISCONNECT, body, size + 1, 3);
-            free (body);
-        }
-        free (failure);
-        zsock_destroy (&dealer);
-        return ZX_WORKER_INIT_FAILED;
-    }
-    uint8_t info [ZX_READY_INFO_SIZE];
-    zx__put_u32 (info, opts->credits);
-    zx__put_u32 (info + 4, opts->max_tasks);
-    zx__put_u32 (info + 8, (uint32_t) getpid ());
-    zx__put_u32 (info + 12, 1);
-    const char *service = opts->service ? opts->service : "default";
-    const char *name = opts->name ? opts->name : opts->identity;
-    uint8_t command = ZX_CMD_READY;
-    const void *parts [] = { ZX_PROTO_WORKER, &command, service, info, name };
-    size_t sizes [] = { ZX_PROTO_WORKER_LEN, 1, strlen (service), sizeof info, strlen (name) };
-    zx__send_frames (self.socket, parts, sizes, 5, 0);
-
-    uint64_t tasks_done = 0;
-    zmq_pollitem_t items [] = {
-        { self.socket, 0, ZMQ_POLLIN, 0 },
-        { pipe ? zsock_resolve (pipe) : NULL, 0, ZMQ_POLLIN, 0 }
-    };
-    while (true) {
-        if (!self.head) {
-            s_flush (&self);
-            if (self.dismissed)
-                break;
-            if (s_retire_if_due (&self, tasks_done)) {
-                why = ZX_WORKER_RETIRED;
-                break;
+    const uint8_t *cursor = msg->batch;
+    const uint8_t *end = cursor + msg->batch_size;
+    zx__request_rec_t rec;
+    zx_err_t rc;
+    bool relay = zx__executor_is_local (self->executor);
+    while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
+        char task [256];
+        memcpy (task, rec.name, rec.name_len);
+        task [rec.name_len] = 0;
+        if (relay) {
+            if (zx__idmap_get (&self->jobs, rec.corr)) {
+                char text [320];
+                snprintf (text, sizeof text, "malformed or duplicate request for task '%s'", task);
+                zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                     ZX_STATUS_BAD_REQUEST, text, strlen (text));
             }
-            long timeout = opts->parent ? 500 : -1;
-            int rc = zmq_poll (items, pipe ? 2 : 1, timeout);
-            if (rc < 0 && errno != EINTR)
-                break;
-            if (pipe && (items [1].revents & ZMQ_POLLIN)) {
-                char *text = zstr_recv (pipe);
-                bool term = !text || streq (text, "$TERM");
-                zstr_free (&text);
-                if (term)
-                    break;
-            }
-            if (items [0].revents & ZMQ_POLLIN)
-                s_read_all (&self);
-            if (opts->parent && getppid () != opts->parent) {
-                why = ZX_WORKER_ORPHANED;
-                break;
+            else
+            if (!s_relay (self, &rec, task)) {
+                const char *text = "worker out of memory";
+                zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                     ZX_STATUS_TASK_ERROR, text, strlen (text));
             }
             continue;
         }
-        s_job_t *job = self.head;
-        self.head = job->next;
-        if (!self.head)
-            self.tail = NULL;
-        int64_t job_started_us = zx__now_us ();
-        s_run_job (&self, job);
-        free (job);
-        tasks_done++;
-        //  After a slow task, look for CANCELs of the jobs waiting here
-        bool peek = zx__now_us () - job_started_us > ZX_SLOW_TASK_US;
-        if (s_retire_if_due (&self, tasks_done)) {
-            why = ZX_WORKER_RETIRED;
-            break;
+        zx_values_t *args = NULL;
+        s_job_t *job = calloc (1, sizeof (s_job_t));
+        if (!job || zx__values_decode (rec.args, rec.args_size, &args) != ZX_OK
+        ||  zx__idmap_get (&self->jobs, rec.corr)) {
+            char text [320];
+            snprintf (text, sizeof text, job ? "malformed or duplicate request for task '%s'"
+                                             : "worker out of memory for task '%s'", task);
+            zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                 job ? ZX_STATUS_BAD_REQUEST : ZX_STATUS_TASK_ERROR,
+                                 text, strlen (text));
+            zx_values_destroy (&args);
+            free (job);
+            continue;
         }
-        if (self.replies.size >= ZX_BATCH_FLUSH_BYTES
-        ||  zx__now_us () - self.batch_started_us > ZX_FLUSH_AGE_US)
-            s_flush (&self);
-        if (peek || tasks_done % ZX_PEEK_EVERY == 0 || !self.head) {
-            int events = 0;
-            size_t events_size = sizeof events;
-            if (zmq_getsockopt (self.socket, ZMQ_EVENTS, &events, &events_size) == 0
-            &&  (events & ZMQ_POLLIN))
-                s_read_all (&self);
+        job->worker = self;
+        job->corr = rec.corr;
+        job->attempt = rec.attempt;
+        job->generation = self->generation;
+        job->future = zx_run_in_executor (self->loop, self->executor, task, args);
+        if (!job->future || !zx__idmap_put (&self->jobs, rec.corr, job)) {
+            zx_future_destroy (&job->future);
+            free (job);
+            const char *text = "worker out of memory";
+            zx__batch_add_reply (&self->replies, rec.corr, rec.attempt, ZX_STATUS_TASK_ERROR,
+                                 text, strlen (text));
+            continue;
         }
+        zx_future_add_done_callback (job->future, s_job_done, job);
     }
-    s_flush (&self);
-    while (self.head) {
-        s_job_t *job = self.head;
-        self.head = job->next;
-        free (job);
-    }
-    zx__batch_free (&self.replies);
-    zsock_destroy (&dealer);
-    return why;
-}
-
-//  --------------------------------------------------------------------
-//  Process worker start-up
-
-static size_t
-s_unhex (const char *text, uint8_t *out, size_t size)
-{
-    size_t count = 0;
-    while (text [0] && text [1] && count < size) {
-        unsigned value;
-        if (sscanf (text, "%2x", &value) != 1)
-            break;
-        out [count++] = (uint8_t) value;
-        text += 2;
-    }
-    return count;
+    if (rc == ZX_EPROTO)
+        zx_log_warning (self->log, "malformed REQUEST batch from the broker: rest dropped");
+    if (relay)
+        zx__executor_flush (self->executor);    //  To the pool now, not next round
+    if (self->replies.records && !self->flush_scheduled
+    &&  zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+        self->flush_scheduled = true;
 }
 
 static void
-s_start_hook (void)
+s_on_cancel (zx_worker_t *self, const zx__msg_t *msg)
 {
-    zx_init (0, NULL);
+    for (size_t i = 0; i < msg->id_count; i++) {
+        s_job_t *job = zx__idmap_get (&self->jobs, zx__msg_cancel_id (msg, i));
+        if (job && job->future)
+            zx_future_cancel (job->future);     //  Its reply says cancelled
+        else
+        if (job && job->request)
+            zx__executor_relay_stop (self->executor, job->request);
+    }
 }
 
-//  A program that makes a loop before it calls zx_init (or never does) is
-//  still turned into a worker when a pool started it as one
-__attribute__ ((constructor)) static void
-s_register_start_hook (void)
+static void
+s_abandon_job (uint64_t id, void *value, void *arg)
 {
-    zx__loop_set_start_hook (s_start_hook);
+    (void) id;
+    (void) arg;
+    s_job_t *job = (s_job_t *) value;
+    if (job->request) {
+        //  Its end frees it, maybe at once
+        zx_executor_t *executor = job->worker->executor;
+        job->abandoned = true;
+        zx__executor_relay_stop (executor, job->request);
+        return;
+    }
+    zx__future_remove_callback (job->future, s_job_done, job);
+    zx_future_cancel (job->future);
+    zx_future_destroy (&job->future);
+    free (job);
+}
+
+//  Drops the connection: what ran for it is cancelled (the broker has
+//  given up on it) and replies not yet sent are discarded.
+static void
+s_disconnect (zx_worker_t *self)
+{
+    if (!self->socket)
+        return;
+    self->generation++;
+    zx__idmap_each (&self->jobs, s_abandon_job, NULL);
+    zx__idmap_free (&self->jobs);
+    zx__batch_clear (&self->replies);
+    zx__loop_remove (self->loop, self->socket, -1);
+    if (self->monitor) {
+        //  Stop the events first: libzmq's I/O thread blocks on a monitor
+        //  pipe nobody reads
+        zmq_socket_monitor (self->socket, NULL, 0);
+        zx__loop_remove (self->loop, zsock_resolve (self->monitor), -1);
+        zsock_destroy (&self->monitor);
+    }
+    zsock_destroy (&self->dealer);
+    self->socket = NULL;
+}
+
+//  With CURVE, a failed handshake is all a refused worker would otherwise
+//  see of the broker (it just never answers): say why, once per kind.
+static void
+s_on_monitor (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    uint16_t failure = 0;
+    //  Each event is two frames: event (2 bytes) and value (4), endpoint
+    while (self->monitor
+    &&     zmq_msg_recv (&frame, zsock_resolve (self->monitor), ZMQ_DONTWAIT) >= 0)
+        if (zmq_msg_more (&frame) && zmq_msg_size (&frame) >= 2)
+            memcpy (&failure, zmq_msg_data (&frame), sizeof failure);
+    zmq_msg_close (&frame);
+    if (!failure || failure == self->refused)
+        return;
+    self->refused = failure;
+    if (failure == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        zx_log_error (self->log, "the broker at %s refused this worker's CURVE key: is its "
+                      "public certificate in the broker's workers directory?", self->endpoint);
+    else
+        zx_log_error (self->log, "the CURVE handshake with the broker at %s failed "
+                      "(a wrong server key?)", self->endpoint);
+}
+
+//  With CURVE: watches the new DEALER's handshake failures. Best effort.
+static void
+s_watch_handshakes (zx_worker_t *self)
+{
+    static atomic_uint serials;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://zexec-serve-monitor-%u",
+              atomic_fetch_add (&serials, 1));
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+               | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    if (zmq_socket_monitor (self->socket, endpoint, events) != 0)
+        return;
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (self->monitor) {
+        zsock_set_rcvhwm (self->monitor, 0);
+        if (zsock_connect (self->monitor, "%s", endpoint) == 0
+        &&  zx__loop_add_socket (self->loop, zsock_resolve (self->monitor), s_on_monitor,
+                                 self) == ZX_OK)
+            return;
+        zsock_destroy (&self->monitor);
+    }
+    zmq_socket_monitor (self->socket, NULL, 0);
+}
+
+static void
+s_reconnect_later (zx_worker_t *self, const char *why)
+{
+    zx_log_warning (self->log, "%s: connecting again to %s in %d ms", why, self->endpoint,
+                    self->backoff_ms);
+    //  Say goodbye on the old connection, in case the broker is alive
+    //  after all (it was only slow): it then forgets this identity at once
+    //  instead of dealing it work until it notices the silence
+    if (self->socket) {
+        zx__send_disconnect (&self->route, ZX_BYE_NORMAL, "reconnecting");
+        zsock_set_linger (self->dealer, 100);
+    }
+    s_disconnect (self);
+    if (!self->connect_timer)
+        self->connect_timer = zx_loop_call_later (self->loop, self->backoff_ms, s_connect, self);
+    self->backoff_ms = self->backoff_ms * 2 > ZX_BACKOFF_MAX_MS ? ZX_BACKOFF_MAX_MS
+                                                              : self->backoff_ms * 2;
+}
+
+static void
+s_on_readable (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    zx__msg_t msg;
+    for (int burst = 0; burst < 4096 && self->socket; burst++) {
+        zx__recv_t rc = zx__recv_dealer (self->socket, ZX_FACE_WORKER, &msg);
+        if (rc == ZX_RECV_NONE)
+            break;
+        if (rc == ZX_RECV_TOO_MANY) {
+            zx_log_warning (self->log, "message with more than %d frames: dropped",
+                            ZX_DEALER_MAX_FRAMES);
+            zx__msg_close (&msg);
+            continue;
+        }
+        self->last_heard_us = zx__now_us ();
+        self->backoff_ms = ZX_BACKOFF_MIN_MS;
+        if (!self->heard) {
+            self->heard = true;
+            zx_log_info (self->log, "the broker at %s answered: serving as %s", self->endpoint,
+                         self->identity);
+        }
+        //  REQUEST and CANCEL must be exactly what the protocol defines
+        bool exact = msg.ok && msg.extra == 0;
+        bool bye = false;
+        if (rc != ZX_RECV_OK)
+            zx_log_warning (self->log, "malformed message from the broker: dropped");
+        else
+        if (msg.command == ZX_CMD_REQUEST && exact)
+            s_on_request (self, &msg);
+        else
+        if (msg.command == ZX_CMD_CANCEL && exact)
+            s_on_cancel (self, &msg);
+        else
+        if (msg.command == ZX_CMD_DISCONNECT)
+            bye = true;
+        else
+        if (msg.command == ZX_CMD_HEARTBEAT) {
+            if (msg.interval)
+                self->broker_heartbeat_ms = msg.interval;
+        }
+        else
+            zx_log_warning (self->log, "unexpected command %d from the broker: dropped",
+                            msg.command);
+        zx__msg_close (&msg);
+        if (bye) {
+            s_reconnect_later (self, "the broker said goodbye");
+            break;
+        }
+    }
+}
+
+static void
+s_connect (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_worker_t *self = (zx_worker_t *) arg;
+    self->connect_timer = 0;
+    char hostname [64] = "host";
+    gethostname (hostname, sizeof hostname - 1);
+    snprintf (self->identity, sizeof self->identity, "%s.%d.%u", hostname, (int) getpid (),
+              self->generation);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        s_reconnect_later (self, "cannot create a socket");
+        return;
+    }
+    zsock_set_identity (self->dealer, self->identity);
+    if (self->cert) {
+        zcert_apply (self->cert, self->dealer);
+        zsock_set_curve_serverkey (self->dealer, self->server_key);
+    }
+    zsock_set_rcvhwm (self->dealer, 0);
+    zsock_set_sndhwm (self->dealer, 0);
+    zsock_set_linger (self->dealer, 0);
+    if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
+        zsock_destroy (&self->dealer);
+        self->connect_timer = zx_loop_call_later (self->loop, self->backoff_ms, s_connect, self);
+        return;
+    }
+    self->socket = zsock_resolve (self->dealer);
+    self->route = (zx__route_t) { self->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0 };
+    zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
+    if (self->cert)
+        s_watch_handshakes (self);
+    self->last_heard_us = zx__now_us ();
+    self->heard = false;
+    //  No task budget: its pool replaces its own workers
+    zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel };
+    zx__send_ready (&self->route, self->service, &ready, self->identity);
+    //  Our heartbeat interval at once, so that a broker with a shorter one
+    //  waits for ours before it calls us silent
+    s_send_heartbeat (self);
+    //  libzmq connects in the background: nothing is known to be there yet
+    zx_log_info (self->log, "READY sent to %s as %s for service '%s'", self->endpoint,
+                 self->identity, self->service);
+}
+
+static void
+s_on_tick (zx_loop_t *loop, void *arg)
+{
+    zx_worker_t *self = (zx_worker_t *) arg;
+    self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+    if (!self->socket)
+        return;
+    int64_t silent = zx__now_us () - self->last_heard_us;
+    if (silent > zx__silence_us (self->heartbeat_ms, self->liveness, self->broker_heartbeat_ms)) {
+        char why [128];
+        snprintf (why, sizeof why, "broker not heard from for %lld ms", (long long) silent / 1000);
+        s_reconnect_later (self, why);
+        return;
+    }
+    s_send_heartbeat (self);
+}
+
+zx_worker_t *
+zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
+               const zx_executor_opts_t *opts)
+{
+    zx_executor_opts_t defaults = { 0 };
+    if (!opts)
+        opts = &defaults;
+    const char *service = opts->service ? opts->service : "default";
+    if (!loop || !endpoint || !executor || !*service || strlen (service) > 255
+    ||  opts->window < 0 || opts->heartbeat_ms < 0 || opts->liveness < 0)
+        return NULL;
+    zx__czmq_quiet ();
+    zx_worker_t *self = calloc (1, sizeof (zx_worker_t));
+    if (!self)
+        return NULL;
+    self->loop = loop;
+    self->executor = executor;
+    self->endpoint = strdup (endpoint);
+    self->service = strdup (service);
+    size_t workers = zx_executor_worker_pids (executor, NULL, 0);
+    self->parallel = workers ? (uint32_t) workers : 1;
+    self->credits = opts->window ? (uint32_t) opts->window
+                                 : (uint32_t) (256 * (workers ? workers : 1));
+    self->heartbeat_ms = opts->heartbeat_ms ? opts->heartbeat_ms : 1000;
+    self->liveness = opts->liveness ? opts->liveness : 3;
+    self->backoff_ms = ZX_BACKOFF_MIN_MS;
+    self->log = zx_log_get ("zexec.serve");
+    if (!self->endpoint || !self->service) {
+        zx_worker_destroy (&self);
+        return NULL;
+    }
+    const char *server_key = opts->curve_server_key, *cert = opts->curve_cert;
+    if (!server_key && !cert) {
+        server_key = getenv ("ZEXEC_SERVER_KEY");
+        cert = getenv ("ZEXEC_CERT");
+    }
+    if (server_key || cert) {
+        char why [600];
+        if (!server_key || !cert)
+            snprintf (why, sizeof why, "CURVE needs both the broker's public key and this "
+                      "worker's certificate");
+        if (!server_key || !cert || !zx__curve_usable (why, sizeof why)
+        ||  !zx__curve_public_key (server_key, self->server_key, why, sizeof why)
+        ||  !(self->cert = zx__curve_load_secret (cert, why, sizeof why))) {
+            zx_log_error (self->log, "cannot use CURVE to the broker at %s: %s", endpoint, why);
+            zx_worker_destroy (&self);
+            return NULL;
+        }
+    }
+    s_connect (loop, self);
+    if (!self->socket) {
+        //  zmq_connect fails at once only on an endpoint it can never
+        //  reach (bad syntax or transport): say so rather than retry
+        zx_worker_destroy (&self);
+        return NULL;
+    }
+    self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+    return self;
 }
 
 void
-zx_init (int argc, char **argv)
+zx_worker_destroy (zx_worker_t **self_p)
 {
-    (void) argc;
-    (void) argv;
-    static atomic_bool checked;
-    if (atomic_exchange (&checked, true))
+    if (!self_p || !*self_p)
         return;
-    const char *endpoint = getenv ("ZEXEC_WORKER_ENDPOINT");
-    if (!endpoint)
-        return;
-    //  We are a process worker: copy what the pool told us and clear it,
-    //  so processes this worker's tasks start are not mistaken for workers
-    char *endpoint_copy = strdup (endpoint);
-    char *identity = strdup (getenv ("ZEXEC_WORKER_ID") ? getenv ("ZEXEC_WORKER_ID") : "w");
-    const char *value;
-    zx__worker_opts_t opts = { .endpoint = endpoint_copy, .identity = identity };
-    opts.credits = (value = getenv ("ZEXEC_WORKER_CREDITS")) ? (uint32_t) atoi (value) : 1;
-    opts.max_tasks = (value = getenv ("ZEXEC_WORKER_MAX_TASKS")) ? (uint32_t) atoi (value) : 0;
-    opts.parent = (value = getenv ("ZEXEC_WORKER_PARENT")) ? (pid_t) atoi (value) : 0;
-    char *initializer = NULL;
-    uint8_t *initargs = NULL;
-    if ((value = getenv ("ZEXEC_WORKER_INIT")) && *value) {
-        initializer = strdup (value);
-        opts.initializer = initializer;
-        const char *hex = getenv ("ZEXEC_WORKER_INITARGS");
-        size_t size = hex ? strlen (hex) / 2 : 0;
-        initargs = malloc (size + 1);
-        opts.initargs = initargs;
-        opts.initargs_size = initargs ? s_unhex (hex ? hex : "", initargs, size) : 0;
+    zx_worker_t *self = *self_p;
+    if (self->socket) {
+        s_flush (self->loop, self);
+        zx__send_disconnect (&self->route, ZX_BYE_NORMAL, "bye");
+        zsock_set_linger (self->dealer, 500);
     }
-    s_fault_configure (getenv ("ZEXEC_FAULT"));
-    if ((value = getenv ("ZEXEC_LOG_FORMAT")))
-        zx_log_basic_config ((zx_log_level_t) atoi (getenv ("ZEXEC_LOG_LEVEL") ? getenv ("ZEXEC_LOG_LEVEL") : "30"), value);
-    const char *names [] = { "ZEXEC_WORKER_ENDPOINT", "ZEXEC_WORKER_ID", "ZEXEC_WORKER_CREDITS",
-        "ZEXEC_WORKER_MAX_TASKS", "ZEXEC_WORKER_PARENT", "ZEXEC_WORKER_INIT",
-        "ZEXEC_WORKER_INITARGS", "ZEXEC_LOG_FORMAT", "ZEXEC_LOG_LEVEL" };
-    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
-        unsetenv (names [i]);
-    char label [64];
-    snprintf (label, sizeof label, "pid %d", (int) getpid ());
-    opts.name = label;
-    zx__worker_exit_t why = zx__worker_run (&opts, NULL);
-    free (endpoint_copy);
-    free (identity);
-    free (initializer);
-    free (initargs);
-    exit ((int) why);
+    s_disconnect (self);
+    if (self->tick_timer)
+        zx_loop_cancel_timer (self->loop, self->tick_timer);
+    if (self->connect_timer)
+        zx_loop_cancel_timer (self->loop, self->connect_timer);
+    zx__batch_free (&self->replies);
+    zcert_destroy (&self->cert);
+    free (self->endpoint);
+    free (self->service);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+zx_worker_connected (const zx_worker_t *self)
+{
+    return self->socket && zx__now_us () - self->last_heard_us
+           <= zx__silence_us (self->heartbeat_ms, self->liveness, self->broker_heartbeat_ms);
+}
+
+//  --------------------------------------------------------------------
+//  zx_serve: the whole worker program in one call
+
+static int s_signal_fd = -1;
+
+static void
+s_on_signal (zx_loop_t *loop, void *arg)
+{
+    (void) arg;
+    struct signalfd_siginfo info;
+    if (read (s_signal_fd, &info, sizeof info) < 0)
+        return;
+    zx_loop_stop (loop);
+}
+
+zx_err_t
+zx_serve (const char *endpoint, bool processes, const zx_executor_opts_t *pool_opts,
+          const zx_executor_opts_t *serve_opts)
+{
+    if (!endpoint)
+        return ZX_EINVAL;
+    sigset_t signals, previous;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &signals, &previous);
+    s_signal_fd = signalfd (-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = processes ? zx_process_pool_new (pool_opts)
+                                    : zx_thread_pool_new (pool_opts);
+    zx_worker_t *worker = loop && pool ? zx_worker_new (loop, endpoint, pool, serve_opts) : NULL;
+    zx_err_t rc = worker && s_signal_fd >= 0 ? ZX_OK : ZX_EINVAL;
+    if (rc == ZX_OK) {
+        zx_log_info (zx_log_get ("zexec.serve"), "serving %s with %zu %s", endpoint,
+                     zx_executor_worker_pids (pool, NULL, 0), processes ? "processes" : "threads");
+        zx__loop_add_fd (loop, s_signal_fd, s_on_signal, NULL);
+        zx_loop_run_forever (loop);
+    }
+    zx_worker_destroy (&worker);
+    if (pool)
+        zx_executor_shutdown (pool, false, true);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+    if (s_signal_fd >= 0)
+        close (s_signal_fd);
+    s_signal_fd = -1;
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+    return rc;
 }

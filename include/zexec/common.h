@@ -24,6 +24,14 @@ extern "C" {
 #   define ZX_PRINTF(f, a)
 #endif
 
+//  ZX_DEPRECATED marks a name kept for existing callers: it still works,
+//  and the compiler points new code to its replacement.
+#if defined(__GNUC__)
+#   define ZX_DEPRECATED(why) __attribute__ ((deprecated (why)))
+#else
+#   define ZX_DEPRECATED(why)
+#endif
+
 //  ZX_EXPORT marks the public API: libzexec is built with hidden
 //  visibility, so only what this header declares with it is exported from
 //  the shared library (as libuv's UV_EXTERN and nng's NNG_DECL do).

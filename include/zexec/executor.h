@@ -216,14 +216,24 @@ typedef struct zx_map zx_map_t;
 //  takes each list), or NULL when the input is exhausted.
 typedef zx_values_t *(zx_map_next_fn) (void *state);
 
-//  Runs task over the argument lists that next (state) produces, like
-//  Executor.map but lazy: it pulls chunksize inputs at a time (0 means 1)
-//  and keeps at most in_flight of them submitted (0 means 64), pulling
-//  more only as results are taken, so an endless input is fine. Results
-//  come back in input order. Caller owns the map; NULL when out of memory.
+//  Runs task over the argument lists that next (state) produces on
+//  executor, like Executor.map but lazy: it pulls chunksize inputs at a
+//  time (0 means 1) and keeps at most in_flight of them submitted (0
+//  means 64), pulling more only as results are taken, so an endless input
+//  is fine. Results come back in input order. Caller owns the map and
+//  frees it with zx_map_destroy; NULL when executor, task or next is NULL
+//  or memory ran out.
+ZX_EXPORT zx_map_t *zx_map_new (zx_executor_t *executor, const char *task,
+                                zx_map_next_fn *next, void *state,
+                                size_t chunksize, size_t in_flight);
+
+//  Deprecated: the former name of zx_map_new, which it calls with the same
+//  arguments. Kept for existing callers; new code calls zx_map_new, whose
+//  name pairs with zx_map_destroy.
 ZX_EXPORT zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
                                      zx_map_next_fn *next, void *state,
-                                     size_t chunksize, size_t in_flight);
+                                     size_t chunksize, size_t in_flight)
+    ZX_DEPRECATED ("use zx_map_new");
 
 //  Waits for the next result in input order. Returns ZX_OK with *result
 //  set to its values (borrowed: valid until the next call or destroy), or

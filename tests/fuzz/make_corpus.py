@@ -9,6 +9,7 @@ docs/PROTOCOL.md and actors/zx_values.h rather than from nothing:
     corpus/values/    wire encodings of value lists (fuzz_values.c)
     corpus/batch/     request and reply batch frames (fuzz_batch.c)
     corpus/dispatch/  worker-face scripts (format in fuzz_dispatch.c)
+    corpus/msg/       one message, frame by frame (format in fuzz_msg.c)
 """
 import os
 import struct
@@ -189,6 +190,26 @@ def main():
     write("dispatch", "no_workers", setup(3) + action(2, 2))
     #   A full queue: submissions beyond 16 are refused
     write("dispatch", "queue_full", setup(7) + action(1, 0) * 12 + ready(b"W1", 65537))
+
+    #   Messages: a byte for options, then frames as in the dispatch scripts
+    def msg(*frames):
+        return b"\0" + b"".join(frame(f) for f in frames)
+    info = struct.pack("<IIII", 256, 0, 4242, 4)
+    batch = request(1, 1, 3, b"count_primes", v_int(0) + v_int(100))
+    write("msg", "ready", msg(b"ZXW01", bytes([READY]), b"default", info, b"host.42.0"))
+    write("msg", "ready_routed_v0", msg(b"w0.1", b"ZXW01", bytes([READY]), b"default",
+                                         info[:12], b"pid 42"))
+    write("msg", "request_worker", msg(b"ZXW01", bytes([REQUEST]), batch))
+    write("msg", "request_client_routed", msg(b"\0K3\xb6\xdf", b"ZXC01", bytes([REQUEST]),
+                                               b"default", batch))
+    write("msg", "reply", msg(b"ZXC01", bytes([REPLY]), reply(1, 1, OK, v_int(25))))
+    write("msg", "heartbeat", msg(b"ZXC01", bytes([HEARTBEAT]), struct.pack("<I", 1000)))
+    write("msg", "heartbeat_bad_interval", msg(b"ZXW01", bytes([HEARTBEAT]),
+                                                struct.pack("<I", 60001), b"extra"))
+    write("msg", "disconnect", msg(b"ZXW01", bytes([DISCONNECT]), b"\x02init failed:\n\0x"))
+    write("msg", "cancel", msg(b"ZXC01", bytes([CANCEL]), struct.pack("<QQ", 7, 8) + b"\x01\x02"))
+    write("msg", "unknown_header", msg(b"id", b"MDPW0", b"\x01", b"default"))
+    write("msg", "too_many_frames", msg(*[b"ZXW01", bytes([HEARTBEAT])] + [b"x"] * 8))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-/*  zx_worker.h - internal: the worker actor runtime and worker start-up.
+/*  zx_pool_worker.h - internal: the pool worker runtime and its start-up.
 
     One worker is one DEALER socket connected to a dispatcher's ROUTER and
     one thread that runs tasks: a pool thread (a czmq actor) or the main
     thread of a process worker. Both run zx__worker_run.                  */
-#ifndef ZX_WORKER_H_INCLUDED
-#define ZX_WORKER_H_INCLUDED
+#ifndef ZX_POOL_WORKER_H_INCLUDED
+#define ZX_POOL_WORKER_H_INCLUDED
 #include "zexec.h"
 #include <czmq.h>
 

@@ -1,0 +1,479 @@
+/*  zx_broker.c - the broker: coordinators on one side, workers on the
+    other, over tcp (or ipc), run by the caller's loop.
+
+    DESIGN: one ROUTER socket, bound where the caller says, carries both
+    faces; the first frame after the identity tells them apart: "ZXW01"
+    for workers, "ZXC01" for coordinators (clients, zx_broker_client.c).
+    Each service (a named pool) is a dispatcher from broker/zx_dispatch,
+    the same code a local pool runs inside its coordinator; they share the
+    socket, and the broker routes each worker message to its service's
+    dispatcher by the worker's identity. Heartbeats go both ways once a
+    second by default; a worker or client not heard from for three
+    intervals is gone: a worker's held tasks fail or retry, a client's
+    tasks are cancelled. With CURVE every message is first checked against
+    the roles its key holds (zx_broker_curve.c). The broker owns no loop
+    and no signal: the loop it is attached to reads its socket and fires
+    its tick; zexec-broker is this object, options and a signalfd.       */
+
+#define _GNU_SOURCE
+#include "zx_broker_int.h"
+#include "zx_loop.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ZX_MAX_FRAMES    8
+#define ZX_BURST         4096
+
+//  --------------------------------------------------------------------
+//  Helpers
+
+void
+zx__broker_label (char *label, size_t size, const uint8_t *identity, size_t identity_size)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < identity_size && at + 5 < size; i++) {
+        if (isprint (identity [i]) && identity [i] != '\\')
+            label [at++] = (char) identity [i];
+        else
+            at += (size_t) snprintf (label + at, size - at, "\\x%02x", identity [i]);
+    }
+    label [at] = 0;
+}
+
+static void
+s_why (char *why, size_t size, const char *format, ...) ZX_PRINTF (3, 4);
+
+static void
+s_why (char *why, size_t size, const char *format, ...)
+{
+    if (!why || size == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, size, format, args);
+    va_end (args);
+}
+
+//  --------------------------------------------------------------------
+//  Options
+
+//  The options with their defaults filled in (0 means the default), or
+//  false with the reason. The CURVE paths are checked, not kept.
+static bool
+s_options (const zx_broker_opts_t *given, zx_broker_opts_t *opts, char *why, size_t size)
+{
+    *opts = given ? *given : (zx_broker_opts_t) { 0 };
+    opts->curve_cert = opts->curve_clients_dir = opts->curve_workers_dir = NULL;
+    bool no_wait = opts->no_worker_wait_ms == ZX_BROKER_NO_WAIT;
+    //  size_t values past INT64_MAX turn negative here: out of range
+    struct {
+        const char *name;
+        int64_t value, fallback, low, high;
+    } field [] = {
+        { "heartbeat_ms", opts->heartbeat_ms, ZX__BROKER_HEARTBEAT_MS,
+          ZX__BROKER_HEARTBEAT_MIN, ZX__BROKER_HEARTBEAT_MAX },
+        { "liveness", opts->liveness, ZX__BROKER_LIVENESS,
+          ZX__BROKER_LIVENESS_MIN, ZX__BROKER_LIVENESS_MAX },
+        { "no_worker_wait_ms", no_wait ? 0 : opts->no_worker_wait_ms,
+          ZX__BROKER_NO_WORKER_WAIT_MS, 0, ZX__BROKER_NO_WORKER_WAIT_MAX },
+        { "max_queue", (int64_t) opts->max_queue, ZX__BROKER_MAX_QUEUE,
+          1, ZX__BROKER_MAX_QUEUE_MAX },
+        { "max_services", (int64_t) opts->max_services, ZX__BROKER_MAX_SERVICES,
+          1, ZX__BROKER_MAX_SERVICES_MAX },
+        { "max_workers", (int64_t) opts->max_workers, ZX__BROKER_MAX_WORKERS,
+          1, ZX__BROKER_MAX_WORKERS_MAX },
+        { "max_clients", (int64_t) opts->max_clients, ZX__BROKER_MAX_CLIENTS,
+          1, ZX__BROKER_MAX_CLIENTS_MAX },
+        { "max_client_pending", (int64_t) opts->max_client_pending, ZX__BROKER_MAX_PENDING,
+          1, ZX__BROKER_MAX_PENDING_MAX },
+        { "max_frame_bytes", opts->max_frame_bytes, ZX__BROKER_MAX_FRAME,
+          ZX__BROKER_MAX_FRAME_MIN, INT64_MAX },
+        { "handshake_timeout_ms", opts->handshake_timeout_ms, ZX__BROKER_HANDSHAKE_MS,
+          ZX__BROKER_HANDSHAKE_MIN, ZX__BROKER_HANDSHAKE_MAX },
+    };
+    for (size_t i = 0; i < sizeof field / sizeof field [0]; i++) {
+        if (field [i].value == 0)
+            field [i].value = field [i].fallback;
+        if (field [i].value < field [i].low || field [i].value > field [i].high) {
+            s_why (why, size, "bad option %s: %lld is not from %lld to %lld", field [i].name,
+                   (long long) field [i].value, (long long) field [i].low,
+                   (long long) field [i].high);
+            return false;
+        }
+    }
+    opts->heartbeat_ms = (int) field [0].value;
+    opts->liveness = (int) field [1].value;
+    opts->no_worker_wait_ms = no_wait ? 0 : (int) field [2].value;
+    opts->max_queue = (size_t) field [3].value;
+    opts->max_services = (size_t) field [4].value;
+    opts->max_workers = (size_t) field [5].value;
+    opts->max_clients = (size_t) field [6].value;
+    opts->max_client_pending = (size_t) field [7].value;
+    opts->max_frame_bytes = field [8].value;
+    opts->handshake_timeout_ms = (int) field [9].value;
+    bool curve = given && (given->curve_cert || given->curve_clients_dir
+                           || given->curve_workers_dir);
+    if (curve && !(given->curve_cert && given->curve_clients_dir && given->curve_workers_dir)) {
+        s_why (why, size, "CURVE needs curve_cert, curve_clients_dir and curve_workers_dir "
+               "together (missing %s)", !given->curve_cert ? "curve_cert"
+               : !given->curve_clients_dir ? "curve_clients_dir" : "curve_workers_dir");
+        return false;
+    }
+    return true;
+}
+
+//  --------------------------------------------------------------------
+//  Services
+
+static void s_worker_event (void *owner, const char *identity, int reason,
+                            const char *text);
+
+zx__bservice_t *
+zx__broker_service (zx_broker_t *self, const char *name, bool create)
+{
+    for (size_t i = 0; i < self->service_count; i++)
+        if (streq (self->services [i]->name, name))
+            return self->services [i];
+    if (!create || self->service_count >= self->opts.max_services)
+        return NULL;
+    zx__bservice_t *service = calloc (1, sizeof (zx__bservice_t));
+    zx__bservice_t **grown = realloc (self->services,
+                                      (self->service_count + 1) * sizeof *grown);
+    if (grown)
+        self->services = grown;         //  The old block is gone once it moved
+    if (!service || !grown) {
+        free (service);
+        return NULL;
+    }
+    snprintf (service->name, sizeof service->name, "%s", name);
+    zx__dispatch_events_t events = { zx__broker_complete, NULL, NULL, s_worker_event };
+    service->dispatch = zx__dispatch_new (self->socket, &events, self, self->opts.max_queue,
+                                          true);
+    if (!service->dispatch) {
+        free (service);
+        return NULL;
+    }
+    zx__dispatch_set_heartbeat (service->dispatch, self->opts.heartbeat_ms,
+                                self->opts.liveness);
+    self->services [self->service_count++] = service;
+    zx_log_info (self->log, "service '%s' opened", name);
+    return service;
+}
+
+//  --------------------------------------------------------------------
+//  Workers
+
+static void
+s_worker_event (void *owner, const char *identity, int reason, const char *text)
+{
+    zx_broker_t *self = (zx_broker_t *) owner;
+    if (reason < 0)
+        zx_log_info (self->log, "worker %s ready", identity);
+    else {
+        zx_log_info (self->log, "worker %s left%s%s", identity, text [0] ? ": " : "", text);
+        zhashx_delete (self->worker_service, identity);
+        zx__broker_worker_key_forget (self, identity);
+    }
+}
+
+//  A READY from a worker not mapped yet: its service, opened if need be
+//  and now mapped, or NULL when the READY is dropped (logged).
+static zx__bservice_t *
+s_worker_join (zx_broker_t *self, zmq_msg_t *frames, size_t count, const char *label)
+{
+    if (zhashx_size (self->worker_service) >= self->opts.max_workers) {
+        zx_log_warning (self->log, "too many workers: READY from %s dropped", label);
+        return NULL;
+    }
+    size_t size = count > 3 ? zmq_msg_size (&frames [3]) : 0;
+    if (size == 0 || size > 255 || memchr (zmq_msg_data (&frames [3]), 0, size)) {
+        zx_log_warning (self->log, "READY with a bad service name from %s: dropped", label);
+        return NULL;
+    }
+    char name [256];
+    memcpy (name, zmq_msg_data (&frames [3]), size);
+    name [size] = 0;
+    zx__bservice_t *service = zx__broker_service (self, name, true);
+    if (!service) {
+        zx_log_warning (self->log, "too many services: READY from %s dropped", label);
+        return NULL;
+    }
+    zhashx_insert (self->worker_service, label, service);
+    zx__broker_worker_key_add (self, label, frames);
+    return service;
+}
+
+static void
+s_on_worker (zx_broker_t *self, zmq_msg_t *frames, size_t count)
+{
+    char label [ZX__BROKER_LABEL];
+    zx__broker_label (label, sizeof label, zmq_msg_data (&frames [0]),
+                      zmq_msg_size (&frames [0]));
+    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
+    zx__bservice_t *service = zhashx_lookup (self->worker_service, label);
+    bool mapped_now = false;
+    if (command == ZX_CMD_READY && !service) {
+        service = s_worker_join (self, frames, count, label);
+        if (!service)
+            return;
+        mapped_now = true;
+    }
+    if (!service) {
+        if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT) {
+            //  A worker we forgot (expired, or a broker restart): ask it
+            //  to start again, as MDP does
+            uint8_t bye = ZX_BYE_NORMAL;
+            const void *reply [] = { zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, "\x05", &bye };
+            size_t sizes [] = { zmq_msg_size (&frames [0]), ZX_PROTO_WORKER_LEN, 1, 1 };
+            zx__send_frames (self->socket, reply, sizes, 4, ZMQ_DONTWAIT);
+        }
+        return;
+    }
+    size_t workers = zx__dispatch_workers (service->dispatch);
+    zx__dispatch_handle (service->dispatch, frames, count);
+    //  A READY its dispatcher refused (a bad info frame) made no worker
+    //  that could ever leave: forget the id, or it would stay mapped
+    if (mapped_now && zx__dispatch_workers (service->dispatch) == workers) {
+        zhashx_delete (self->worker_service, label);
+        zx__broker_worker_key_forget (self, label);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  The socket and the tick
+
+void
+zx__broker_flush_all (zx_broker_t *self)
+{
+    for (size_t i = 0; i < self->service_count; i++)
+        zx__dispatch_flush (self->services [i]->dispatch);
+    while (self->dirty)
+        zx__broker_client_flush (self, self->dirty);
+}
+
+static void
+s_on_readable (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_broker_t *self = (zx_broker_t *) arg;
+    zmq_msg_t frames [ZX_MAX_FRAMES];
+    for (int burst = 0; burst < ZX_BURST; burst++) {
+        bool too_many;
+        size_t count = zx__recv_message (self->socket, frames, ZX_MAX_FRAMES, &too_many);
+        if (count == 0)
+            break;
+        char label [ZX__BROKER_LABEL];
+        zx__broker_label (label, sizeof label, zmq_msg_data (&frames [0]),
+                          zmq_msg_size (&frames [0]));
+        if (too_many || count < 3 || zmq_msg_size (&frames [2]) != 1
+        ||  zmq_msg_size (&frames [1]) != ZX_PROTO_WORKER_LEN)
+            zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
+                            count, label);
+        else
+        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0) {
+            if (zx__broker_allowed (self, frames, count, true, label))
+                s_on_worker (self, frames, count);
+        }
+        else
+        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0) {
+            if (zx__broker_allowed (self, frames, count, false, label))
+                zx__broker_on_client (self, frames, count);
+        }
+        else
+            zx_log_warning (self->log, "unknown protocol header from %s: dropped", label);
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+    }
+    zx__broker_flush_all (self);
+}
+
+static void
+s_on_tick (zx_loop_t *loop, void *arg)
+{
+    zx_broker_t *self = (zx_broker_t *) arg;
+    self->tick_timer = 0;
+    int64_t silence = (int64_t) self->opts.heartbeat_ms * self->opts.liveness * 1000;
+    //  Read what is waiting first: peers' heartbeats may be queued there
+    s_on_readable (loop, self);
+    int64_t now = zx__now_us ();
+    //  A broker that was itself stalled (stopped, starved of CPU) has not
+    //  heard anyone: give peers one more interval before judging them
+    bool stalled = self->last_tick_us
+                && now - self->last_tick_us > 2 * (int64_t) self->opts.heartbeat_ms * 1000;
+    self->last_tick_us = now;
+    if (stalled) {
+        zx_log_warning (self->log, "broker stalled: peers get one more heartbeat interval");
+        silence = INT64_MAX / 2;
+    }
+    for (size_t i = 0; i < self->service_count; i++) {
+        zx__bservice_t *service = self->services [i];
+        char text [320];
+        snprintf (text, sizeof text, "no workers for service %s", service->name);
+        zx__dispatch_expire (service->dispatch, silence,
+                             (int64_t) self->opts.no_worker_wait_ms * 1000, text);
+        zx__dispatch_heartbeat (service->dispatch);
+    }
+    zx__broker_clients_tick (self, now, silence);
+    zx__broker_flush_all (self);
+    self->tick_timer = zx_loop_call_later (loop, self->opts.heartbeat_ms, s_on_tick, self);
+}
+
+//  --------------------------------------------------------------------
+//  The object
+
+zx_broker_t *
+zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
+{
+    s_why (why, why_size, "out of memory");
+    zx_broker_t *self = calloc (1, sizeof (zx_broker_t));
+    if (!self)
+        return NULL;
+    if (!s_options (opts, &self->opts, why, why_size))
+        goto fail;
+    self->log = zx_log_get ("zexec.broker");
+    self->worker_service = zhashx_new ();
+    self->clients = zhashx_new ();
+    if (!self->worker_service || !self->clients)
+        goto fail;
+    //  Fail closed: whatever CURVE needs must be there before any bind
+    if (opts && opts->curve_cert && !zx__broker_curve_start (self, opts, why, why_size))
+        goto fail;
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router) {
+        s_why (why, why_size, "cannot create its sockets: %s", strerror (errno));
+        goto fail;
+    }
+    self->socket = zsock_resolve (self->router);
+    zsock_set_rcvhwm (self->router, 0);
+    zsock_set_sndhwm (self->router, 0);
+    zsock_set_handshake_ivl (self->router, self->opts.handshake_timeout_ms);
+    zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &self->opts.max_frame_bytes,
+                    sizeof self->opts.max_frame_bytes);
+    if (self->auth) {
+        zsock_set_zap_domain (self->router, ZX_AUTH_DOMAIN);
+        zcert_apply (self->cert, self->router);
+        zsock_set_curve_server (self->router, 1);
+        //  A draft option where libzmq has it: no ZAP handler, no handshake
+        int one = 1;
+        zmq_setsockopt (self->socket, 93 /* ZMQ_ZAP_ENFORCE_DOMAIN */, &one, sizeof one);
+    }
+    s_why (why, why_size, "%s", "");
+    return self;
+fail:
+    zx_broker_destroy (&self);
+    return NULL;
+}
+
+const char *
+zx_broker_bind (zx_broker_t *self, const char *endpoint, char *why, size_t why_size)
+{
+    assert (self);
+    if (!endpoint || zsock_bind (self->router, "%s", endpoint) < 0) {
+        s_why (why, why_size, "cannot bind %s: %s", endpoint ? endpoint : "(null)",
+               endpoint ? zmq_strerror (errno) : "no endpoint");
+        return NULL;
+    }
+    //  A wildcard (tcp://127.0.0.1:*) became a real address: keep which
+    //  (czmq makes the string; it is ours to free)
+    char *copy = zsock_last_endpoint (self->router);
+    if (!copy)
+        copy = strdup (endpoint);
+    char **grown = copy ? realloc (self->endpoints,
+                                   (self->endpoint_count + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        //  Bound all the same: unbind, so that what is bound is what we list
+        zsock_unbind (self->router, "%s", copy ? copy : endpoint);
+        free (copy);
+        s_why (why, why_size, "cannot bind %s: out of memory", endpoint);
+        return NULL;
+    }
+    self->endpoints = grown;
+    self->endpoints [self->endpoint_count++] = copy;
+    return copy;
+}
+
+const char *
+zx_broker_endpoint (const zx_broker_t *self, size_t index)
+{
+    assert (self);
+    return index < self->endpoint_count ? self->endpoints [index] : NULL;
+}
+
+const char *
+zx_broker_curve_key (const zx_broker_t *self)
+{
+    assert (self);
+    return self->cert ? zcert_public_txt (self->cert) : NULL;
+}
+
+zx_err_t
+zx_broker_attach (zx_broker_t *self, zx_loop_t *loop)
+{
+    assert (self);
+    assert (loop);
+    if (self->loop)
+        return ZX_EINVAL;
+    if (zx__loop_add_socket (loop, self->socket, s_on_readable, self) != ZX_OK)
+        return ZX_ENOMEM;
+    self->loop = loop;
+    self->tick_timer = zx_loop_call_later (loop, self->opts.heartbeat_ms, s_on_tick, self);
+    if (!self->tick_timer || zx__broker_curve_attach (self, loop) != ZX_OK) {
+        if (self->tick_timer)
+            zx_loop_cancel_timer (loop, self->tick_timer);
+        self->tick_timer = 0;
+        zx__loop_remove (loop, self->socket, -1);
+        self->loop = NULL;
+        return ZX_ENOMEM;
+    }
+    return ZX_OK;
+}
+
+void
+zx_broker_close (zx_broker_t *self)
+{
+    assert (self);
+    self->closed = true;
+}
+
+void
+zx_broker_destroy (zx_broker_t **self_p)
+{
+    assert (self_p);
+    zx_broker_t *self = *self_p;
+    if (!self)
+        return;
+    //  Coordinators hear that their tasks will not finish here, workers
+    //  are dismissed, then the last messages go out
+    if (self->clients)
+        zx__broker_clients_shutdown (self);
+    for (size_t i = 0; i < self->service_count; i++) {
+        zx__dispatch_disconnect_all (self->services [i]->dispatch);
+        zx__dispatch_destroy (&self->services [i]->dispatch);
+        free (self->services [i]);
+    }
+    free (self->services);
+    if (self->loop) {
+        if (self->tick_timer)
+            zx_loop_cancel_timer (self->loop, self->tick_timer);
+        zx__loop_remove (self->loop, self->socket, -1);
+        zx__broker_curve_detach (self);
+    }
+    if (self->router) {
+        zsock_set_linger (self->router, 1000);
+        zsock_destroy (&self->router);
+    }
+    for (size_t i = 0; i < self->endpoint_count; i++)
+        free (self->endpoints [i]);
+    free (self->endpoints);
+    zhashx_destroy (&self->worker_service);
+    zhashx_destroy (&self->clients);
+    zx__broker_curve_stop (self);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,180 @@
+/*  zx_broker_int.h - internal: what the broker's three files share.
+
+    zx_broker.c holds the object (options, the socket, the loop glue,
+    services and the worker face, shutdown), zx_broker_client.c the
+    coordinators and their tickets, zx_broker_curve.c CURVE enforcement.
+    The option limits are here too, so that zexec-broker's option table
+    shows and checks the same numbers the library does.                  */
+#ifndef ZX_BROKER_INT_H_INCLUDED
+#define ZX_BROKER_INT_H_INCLUDED
+#include "zexec.h"
+#include "zx_auth.h"
+#include "zx_dispatch.h"
+#include "zx_idmap.h"
+#include "zx_proto.h"
+
+#include <czmq.h>
+
+//  Each option's default and range (zx_broker_opts_t, zexec-broker's
+//  options). Plain numbers: the program's help prints them as text.
+#define ZX__BROKER_HEARTBEAT_MS         1000
+#define ZX__BROKER_HEARTBEAT_MIN        10
+#define ZX__BROKER_HEARTBEAT_MAX        600000
+#define ZX__BROKER_LIVENESS             3
+#define ZX__BROKER_LIVENESS_MIN         2
+#define ZX__BROKER_LIVENESS_MAX         100
+#define ZX__BROKER_NO_WORKER_WAIT_MS    5000
+#define ZX__BROKER_NO_WORKER_WAIT_MAX   86400000
+#define ZX__BROKER_MAX_QUEUE            1000000
+#define ZX__BROKER_MAX_QUEUE_MAX        1000000000
+#define ZX__BROKER_MAX_SERVICES         1000
+#define ZX__BROKER_MAX_SERVICES_MAX     1000000
+#define ZX__BROKER_MAX_WORKERS          10000
+#define ZX__BROKER_MAX_WORKERS_MAX      1000000
+#define ZX__BROKER_MAX_CLIENTS          10000
+#define ZX__BROKER_MAX_CLIENTS_MAX      1000000
+#define ZX__BROKER_MAX_PENDING          100000
+#define ZX__BROKER_MAX_PENDING_MAX      1000000000
+#define ZX__BROKER_MAX_FRAME            268435456
+#define ZX__BROKER_MAX_FRAME_MIN        64
+#define ZX__BROKER_HANDSHAKE_MS         5000
+#define ZX__BROKER_HANDSHAKE_MIN        100
+#define ZX__BROKER_HANDSHAKE_MAX        600000
+
+#define ZX__BROKER_LABEL    96          //  A peer's printable label, with its NUL
+
+typedef struct zx__bclient zx__bclient_t;
+typedef struct zx__bticket zx__bticket_t;
+
+//  A service: a named pool with its own dispatcher on the broker's socket.
+typedef struct {
+    char name [256];
+    zx__dispatch_t *dispatch;
+} zx__bservice_t;
+
+//  A coordinator's request on its way through a dispatcher (the cookie).
+struct zx__bticket {
+    zx__bticket_t *next, *prev;     //  In the client's list
+    zx__bclient_t *client;          //  NULL once the client is gone
+    zx__request_t *request;
+    uint64_t corr;                  //  The client's id
+    uint32_t attempt;
+};
+
+//  A coordinator (a client of the broker).
+struct zx__bclient {
+    char key [ZX_CURVE_KEY_LEN + 1];    //  With CURVE: the key it came with
+    uint8_t identity [256];
+    size_t identity_size;
+    char label [ZX__BROKER_LABEL];
+    int64_t last_seen_us;
+    uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
+    zx__bticket_t *tickets;
+    size_t outstanding;
+    zx__idmap_t by_corr;            //  client corr -> ticket
+    zx__batch_t replies;
+    bool dirty;                     //  Replies wait in the batch: on the dirty list
+    zx__bclient_t *dirty_prev, *dirty_next;
+};
+
+//  With CURVE: the key a worker's routing id belongs to.
+typedef struct {
+    char key [ZX_CURVE_KEY_LEN + 1];
+    uint8_t identity [256];
+    size_t identity_size;
+} zx__bworker_key_t;
+
+struct zx_broker {
+    zx_broker_opts_t opts;          //  Defaults filled in; no CURVE paths
+    zx_logger_t *log;
+    zsock_t *router;
+    void *socket;                   //  The router's libzmq socket
+    char **endpoints;               //  Bound, as resolved
+    size_t endpoint_count;
+    zx_loop_t *loop;                //  NULL until attached
+    uint64_t tick_timer, auth_timer;
+    zx__auth_t *auth;               //  NULL without CURVE
+    zcert_t *cert;                  //  The broker's own, with CURVE
+    zhashx_t *worker_keys;          //  worker label -> zx__bworker_key_t * (CURVE)
+    zx__bservice_t **services;
+    size_t service_count;
+    zhashx_t *worker_service;       //  worker label -> zx__bservice_t *
+    zhashx_t *clients;              //  client label -> zx__bclient_t *
+    zx__bclient_t *dirty;           //  Clients with replies to flush
+    int64_t last_tick_us;
+    bool closed;                    //  zx_broker_close: new work is refused
+};
+
+//  ---- zx_broker.c
+
+//  Writes a printable label for a routing id into label (size octets).
+void zx__broker_label (char *label, size_t size, const uint8_t *identity, size_t identity_size);
+
+//  Returns the service called name, opening it when create is true (and
+//  max_services allows). NULL when there is none or it cannot be opened.
+zx__bservice_t *zx__broker_service (zx_broker_t *self, const char *name, bool create);
+
+//  Flushes every dispatcher and every client's waiting replies.
+void zx__broker_flush_all (zx_broker_t *self);
+
+//  ---- zx_broker_client.c
+
+//  Handles a message on the client face (frames: identity, header,
+//  command, ...; count at least 3, the command frame one octet).
+void zx__broker_on_client (zx_broker_t *self, zmq_msg_t *frames, size_t count);
+
+//  The dispatchers' complete event: a ticket finished.
+void zx__broker_complete (void *owner, void *cookie, zx_err_t code,
+                          const void *payload, size_t size);
+
+//  Sends what waits in a client's reply batch, if anything.
+void zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client);
+
+//  Forgets a client: what it still has queued or running is cancelled
+//  and answered as lost, with why in the text.
+void zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why);
+
+//  Heartbeats every client, and drops those silent for longer than
+//  silence_us and their own announced interval allows.
+void zx__broker_clients_tick (zx_broker_t *self, int64_t now, int64_t silence_us);
+
+//  Answers every client's tickets with ZX_ESHUTDOWN, says DISCONNECT to
+//  each and frees them all; the tickets are left to their dispatchers.
+void zx__broker_clients_shutdown (zx_broker_t *self);
+
+//  Answers every record of a REQUEST message (5 frames) with status and
+//  text, queuing and remembering nothing.
+void zx__broker_refuse_records (zx_broker_t *self, zmq_msg_t *frames, size_t count,
+                                uint8_t status, const char *text);
+
+//  ---- zx_broker_curve.c
+
+//  Loads what CURVE needs from the options (certificate, allow-lists, the
+//  ZAP handler) and makes the socket a CURVE server. Returns false with
+//  the reason in why (size octets): the broker must not start.
+bool zx__broker_curve_start (zx_broker_t *self, const zx_broker_opts_t *opts,
+                             char *why, size_t size);
+
+//  Frees what zx__broker_curve_start made (safe when it made nothing).
+void zx__broker_curve_stop (zx_broker_t *self);
+
+//  Starts and stops watching the ZAP handler and the allow-lists on loop.
+zx_err_t zx__broker_curve_attach (zx_broker_t *self, zx_loop_t *loop);
+void zx__broker_curve_detach (zx_broker_t *self);
+
+//  With CURVE, whether this message's key may speak on its face now, and
+//  under this routing id; true without CURVE. What may not is answered
+//  or dropped, and logged.
+bool zx__broker_allowed (zx_broker_t *self, zmq_msg_t *frames, size_t count,
+                         bool worker_face, const char *label);
+
+//  With CURVE, remembers the key a worker (its routing id and label)
+//  joined with; forgets it again.
+void zx__broker_worker_key_add (zx_broker_t *self, const char *label, zmq_msg_t *frames);
+void zx__broker_worker_key_forget (zx_broker_t *self, const char *label);
+
+//  With CURVE: how many keys the allow-list of role (ZX_ROLE_CLIENT or
+//  ZX_ROLE_WORKER) holds now; 0 without.
+size_t zx__broker_allowed_keys (const zx_broker_t *self, int role);
+
+#endif

@@ -1,0 +1,138 @@
+/*  zx_remote.c - the remote executor: a back end over a broker's client.
+
+    DESIGN: an adapter. zx_client already does the work of a remote
+    executor (it batches requests to the broker, matches replies,
+    heartbeats, and fails what is outstanding when the broker goes), and
+    it ends futures itself: it marks each one running when it is sent,
+    sets its canceller, and completes it once. So this back end takes
+    futures only, and no relays (a serving worker over a remote executor
+    makes futures instead). Its queue is at the broker: what counts
+    against max_queue is every request not yet answered, and as the
+    client reports no room as that drains, a coroutine waiting for room
+    looks again every millisecond. It has no workers of its own to close,
+    stop or list.                                                         */
+
+#include "zx_executor.h"
+#include "zx_client.h"
+#include "zx_values.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    zx__backend_t base;         //  First: the front reaches the ops through it
+    zx__client_t *client;
+    char *endpoint;             //  The broker's
+    size_t max_queue;
+} s_remote_t;
+
+static const zx__executor_ops_t s_ops;
+
+static void
+s_idle (void *owner)
+{
+    s_remote_t *self = (s_remote_t *) owner;
+    zx__executor_idle (self->base.front);
+}
+
+static void
+s_destroy (zx__backend_t **base_p)
+{
+    if (!base_p || !*base_p)
+        return;
+    s_remote_t *self = (s_remote_t *) *base_p;
+    zx__client_destroy (&self->client);
+    free (self->endpoint);
+    free (self);
+    *base_p = NULL;
+}
+
+static zx__backend_t *
+s_new (zx_executor_t *front, const char *endpoint, const zx_executor_opts_t *opts)
+{
+    static const zx_executor_opts_t defaults;
+    if (!opts)
+        opts = &defaults;
+    if (!endpoint || opts->heartbeat_ms < 0 || opts->liveness < 0)
+        return NULL;
+    s_remote_t *self = calloc (1, sizeof (s_remote_t));
+    if (!self)
+        return NULL;
+    self->base = (zx__backend_t) { &s_ops, front };
+    self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
+    self->endpoint = strdup (endpoint);
+    self->client = zx__client_new_secure (endpoint, opts->service, opts->heartbeat_ms,
+                                          opts->liveness, opts->curve_server_key,
+                                          opts->curve_cert, s_idle, self);
+    if (!self->endpoint || !self->client) {
+        zx__backend_t *base = &self->base;
+        s_destroy (&base);
+        return NULL;
+    }
+    return &self->base;
+}
+
+zx_executor_t *
+zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts)
+{
+    zx_executor_t *front = zx__executor_new (opts);
+    return zx__executor_open (front, front ? s_new (front, endpoint, opts) : NULL);
+}
+
+static zx_err_t
+s_attach (zx__backend_t *base, zx_loop_t *loop)
+{
+    return zx__client_attach (((s_remote_t *) base)->client, loop);
+}
+
+static zx__request_t *
+s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion_t *done)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    if (!done->future) {
+        zx__executor_refuse (done, ZX_EINVAL, "a remote executor cannot relay");
+        return NULL;
+    }
+    size_t outstanding = zx__client_outstanding (self->client);
+    if (outstanding >= self->max_queue) {
+        zx__executor_refuse (done, ZX_EQUEUE_FULL, "queue full: %zu requests are waiting "
+                             "for an answer from the broker", outstanding);
+        return NULL;
+    }
+    zx_values_t *args = NULL;
+    if (sub->values_p) {
+        args = *sub->values_p;
+        *sub->values_p = NULL;
+    }
+    else
+    if (zx__values_decode (sub->args, sub->args_size, &args) != ZX_OK) {
+        zx__executor_refuse (done, ZX_EINVAL, "malformed arguments for task '%s'", sub->task);
+        return NULL;
+    }
+    //  The client ends the future and sets its canceller: no handle
+    zx__client_submit (self->client, done->future, sub->task, args, sub->flags);
+    return NULL;
+}
+
+static void
+s_counts (const zx__backend_t *base, size_t *waiting, size_t *held)
+{
+    *waiting = zx__client_outstanding (((const s_remote_t *) base)->client);
+    *held = 0;
+}
+
+static const char *
+s_endpoint (const zx__backend_t *base)
+{
+    return ((const s_remote_t *) base)->endpoint;
+}
+
+static const zx__executor_ops_t s_ops = {
+    .relays = false,
+    .signals_room = false,
+    .attach = s_attach,
+    .submit = s_submit,
+    .counts = s_counts,
+    .destroy = s_destroy,
+    .endpoint = s_endpoint,
+};
