@@ -113,22 +113,8 @@ typedef struct {
     zx_loop_t *loop;
 } s_fixture_t;
 
-static zx_future_t *
-s_submit (zx_loop_t *loop, zx_executor_t *pool, const char *task, zx_values_t *args)
-{
-    zx_future_t *future = zx_run_in_executor (loop, pool, task, args);
-    assert_non_null (future);
-    return future;
-}
-
-static void
-s_wait_all (zx_future_t **futures, size_t count)
-{
-    size_t done = 0;
-    assert_int_equal (zx_wait (futures, count, ZX_ALL_COMPLETED, 30000, NULL, &done,
-                               NULL, NULL), ZX_OK);
-    assert_int_equal (done, count);
-}
+//  How long a pool test waits for its futures
+#define WAIT_MS 30000
 
 static void
 s_temp_path (char *path, size_t size, const char *what)
@@ -150,15 +136,8 @@ test_ten_thousand_tiny_tasks_give_right_results (void **state)
     assert_non_null (pool);
     enum { COUNT = 10000 };
     zx_future_t **futures = calloc (COUNT, sizeof (zx_future_t *));
-    for (int i = 0; i < COUNT; i++)
-        futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    s_wait_all (futures, COUNT);
-    for (int i = 0; i < COUNT; i++) {
-        int64_t value = -1;
-        assert_int_equal (zx_future_result_int (futures [i], &value), ZX_OK);
-        assert_int_equal (value, (int64_t) i * i);
-        zx_future_destroy (&futures [i]);
-    }
+    zx_test_submit_squares (loop, pool, futures, COUNT);
+    zx_test_check_squares (futures, COUNT, WAIT_MS, 0);
     free (futures);
     zx_executor_destroy (&pool);
     zx_loop_destroy (&loop);
@@ -188,6 +167,21 @@ s_expect_distinct_workers (zx_future_t **futures, size_t count)
         }
 }
 
+//  Runs three sleeps of ms on pool and checks that they ran on three
+//  workers; returns how long they took, all together.
+static int64_t
+s_three_sleeps_on_three_workers (zx_loop_t *loop, zx_executor_t *pool, int64_t ms)
+{
+    zx_future_t *futures [3];
+    int64_t start = zx_test_now_ms ();
+    zx_test_submit_many (loop, pool, futures, 3, "sleep_ms", ms);
+    zx_test_wait_all (futures, 3, WAIT_MS);
+    int64_t elapsed = zx_test_now_ms () - start;
+    s_expect_distinct_workers (futures, 3);
+    zx_test_destroy_all (futures, 3);
+    return elapsed;
+}
+
 static void
 test_three_workers_run_three_sleeps_at_once (void **state)
 {
@@ -197,24 +191,14 @@ test_three_workers_run_three_sleeps_at_once (void **state)
     assert_non_null (pool);
     //  Warm up: all three workers ready before timing
     zx_future_t *warm [3];
-    for (int i = 0; i < 3; i++)
-        warm [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 30));
-    s_wait_all (warm, 3);
-    for (int i = 0; i < 3; i++)
-        zx_future_destroy (&warm [i]);
+    zx_test_submit_many (loop, pool, warm, 3, "sleep_ms", 30);
+    zx_test_wait_all (warm, 3, WAIT_MS);
+    zx_test_destroy_all (warm, 3);
 
-    zx_future_t *futures [3];
-    int64_t start = zx_test_now_ms ();
-    for (int i = 0; i < 3; i++)
-        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
-    s_wait_all (futures, 3);
-    int64_t elapsed = zx_test_now_ms () - start;
+    int64_t elapsed = s_three_sleeps_on_three_workers (loop, pool, 100);
     //  One after another would take 300 ms; together about 100 ms
     assert_true (elapsed >= 95);
     assert_true (elapsed < 280);
-    s_expect_distinct_workers (futures, 3);
-    for (int i = 0; i < 3; i++)
-        zx_future_destroy (&futures [i]);
     zx_executor_destroy (&pool);
     zx_loop_destroy (&loop);
 }
@@ -230,13 +214,7 @@ test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers (void **st
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 3 });
     assert_non_null (pool);
-    zx_future_t *futures [3];
-    for (int i = 0; i < 3; i++)
-        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 300));
-    s_wait_all (futures, 3);
-    s_expect_distinct_workers (futures, 3);
-    for (int i = 0; i < 3; i++)
-        zx_future_destroy (&futures [i]);
+    s_three_sleeps_on_three_workers (loop, pool, 300);
     zx_executor_destroy (&pool);
     zx_loop_destroy (&loop);
 }
@@ -257,15 +235,8 @@ test_a_pool_on_a_tcp_endpoint_gives_right_results (void **state)
     assert_null (strchr (endpoint, '*'));
     enum { COUNT = 1000 };
     zx_future_t *futures [COUNT];
-    for (int i = 0; i < COUNT; i++)
-        futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    s_wait_all (futures, COUNT);
-    for (int i = 0; i < COUNT; i++) {
-        int64_t value = -1;
-        assert_int_equal (zx_future_result_int (futures [i], &value), ZX_OK);
-        assert_int_equal (value, (int64_t) i * i);
-        zx_future_destroy (&futures [i]);
-    }
+    zx_test_submit_squares (loop, pool, futures, COUNT);
+    zx_test_check_squares (futures, COUNT, WAIT_MS, 0);
     zx_executor_destroy (&pool);
     zx_loop_destroy (&loop);
 }
@@ -276,7 +247,7 @@ test_task_error_reaches_the_future (void **state)
     (void) state;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
-    zx_future_t *future = s_submit (loop, pool, "fail_with", zx_values_pack ("s", "boom"));
+    zx_future_t *future = zx_test_submit (loop, pool, "fail_with", zx_values_pack ("s", "boom"));
     assert_int_equal (zx_await (future), ZX_ETASK);
     assert_int_equal (zx_future_state (future), ZX_FUTURE_FAILED);
     assert_string_equal (zx_future_message (future), "failed on purpose: boom");
@@ -292,11 +263,11 @@ test_unknown_task_fails_with_no_such_task (void **state)
     (void) state;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
-    zx_future_t *future = s_submit (loop, pool, "no_such_thing", NULL);
+    zx_future_t *future = zx_test_submit (loop, pool, "no_such_thing", NULL);
     assert_int_equal (zx_await (future), ZX_ENOTASK);
     assert_string_equal (zx_future_message (future), "no such task 'no_such_thing'");
     //  The worker is fine afterwards
-    zx_future_t *next = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 7));
+    zx_future_t *next = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 7));
     int64_t value;
     assert_int_equal (zx_await (next), ZX_OK);
     assert_int_equal (zx_future_result_int (next, &value), ZX_OK);
@@ -313,11 +284,11 @@ test_argument_of_the_wrong_type_is_a_clear_error (void **state)
     (void) state;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
-    zx_future_t *future = s_submit (loop, pool, "square", zx_values_pack ("s", "seven"));
+    zx_future_t *future = zx_test_submit (loop, pool, "square", zx_values_pack ("s", "seven"));
     assert_int_equal (zx_await (future), ZX_ETYPE);
     assert_string_equal (zx_future_message (future),
                          "task 'square': argument 0 is str, expected int");
-    zx_future_t *missing = s_submit (loop, pool, "square", NULL);
+    zx_future_t *missing = zx_test_submit (loop, pool, "square", NULL);
     assert_int_equal (zx_await (missing), ZX_ETYPE);
     assert_non_null (strstr (zx_future_message (missing), "missing argument 0"));
     zx_future_destroy (&future);
@@ -334,15 +305,16 @@ test_cancel_before_start_means_the_task_never_runs (void **state)
     s_temp_path (path, sizeof path, "never");
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1, .window = 1 });
-    zx_future_t *busy = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 150));
-    zx_future_t *queued = s_submit (loop, pool, "touch", zx_values_pack ("s", path));
+    zx_future_t *busy = zx_test_submit (loop, pool, "sleep_ms",
+                                        zx_values_pack ("i", (int64_t) 150));
+    zx_future_t *queued = zx_test_submit (loop, pool, "touch", zx_values_pack ("s", path));
     zx_sleep (20);
     assert_true (zx_future_cancel (queued));
     assert_true (zx_future_cancelled (queued));
     assert_false (zx_future_cancel (queued));       //  Ends once
     assert_int_equal (zx_await (busy), ZX_OK);
     //  Give a wrongly dispatched task every chance to show itself
-    zx_future_t *after = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 3));
+    zx_future_t *after = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 3));
     assert_int_equal (zx_await (after), ZX_OK);
     struct stat info;
     assert_int_equal (stat (path, &info), -1);
@@ -365,8 +337,9 @@ test_cancel_of_a_task_its_worker_holds_but_has_not_started_means_it_never_runs (
     s_temp_path (path, sizeof path, "held");
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
-    zx_future_t *busy = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 500));
-    zx_future_t *held = s_submit (loop, pool, "touch", zx_values_pack ("s", path));
+    zx_future_t *busy = zx_test_submit (loop, pool, "sleep_ms",
+                                        zx_values_pack ("i", (int64_t) 500));
+    zx_future_t *held = zx_test_submit (loop, pool, "touch", zx_values_pack ("s", path));
     for (int i = 0; i < 500 && zx_future_state (held) != ZX_FUTURE_RUNNING; i++)
         zx_sleep (10);
     assert_int_equal (zx_future_state (held), ZX_FUTURE_RUNNING);    //  Sent to the worker
@@ -376,7 +349,7 @@ test_cancel_of_a_task_its_worker_holds_but_has_not_started_means_it_never_runs (
     assert_non_null (strstr (zx_future_message (held), "before it started"));
     assert_false (zx_future_cancel (held));         //  Ends once
     assert_int_equal (zx_await (busy), ZX_OK);
-    zx_future_t *after = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 3));
+    zx_future_t *after = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 3));
     assert_int_equal (zx_await (after), ZX_OK);
     struct stat info;
     assert_int_equal (stat (path, &info), -1);
@@ -393,10 +366,11 @@ test_shutdown_with_cancel_futures_cancels_queued_work (void **state)
     (void) state;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1, .window = 1 });
-    zx_future_t *running = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
+    zx_future_t *running = zx_test_submit (loop, pool, "sleep_ms",
+                                           zx_values_pack ("i", (int64_t) 100));
     zx_future_t *queued [5];
     for (int i = 0; i < 5; i++)
-        queued [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+        queued [i] = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
     //  Until the first is with the worker (a process worker can take a
     //  while to start, under ThreadSanitizer above all)
     for (int i = 0; i < 500 && zx_future_state (running) != ZX_FUTURE_RUNNING; i++)
@@ -409,7 +383,7 @@ test_shutdown_with_cancel_futures_cancels_queued_work (void **state)
         zx_future_destroy (&queued [i]);
     }
     //  No new work after shutdown
-    zx_future_t *late = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 1));
+    zx_future_t *late = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 1));
     assert_int_equal (zx_await (late), ZX_ESHUTDOWN);
     zx_future_destroy (&late);
     zx_future_destroy (&running);
@@ -427,8 +401,8 @@ test_max_tasks_per_child_replaces_workers_without_a_hang (void **state)
     enum { COUNT = 40 };
     zx_future_t *futures [COUNT];
     for (int i = 0; i < COUNT; i++)
-        futures [i] = s_submit (loop, pool, "whoami", NULL);
-    s_wait_all (futures, COUNT);
+        futures [i] = zx_test_submit (loop, pool, "whoami", NULL);
+    zx_test_wait_all (futures, COUNT, WAIT_MS);
     //  Count distinct workers (pid, serial): at least COUNT / 3
     int64_t seen [COUNT][2];
     size_t distinct = 0;
@@ -464,8 +438,8 @@ test_initializer_runs_in_every_worker_before_tasks (void **state)
     assert_non_null (pool);
     zx_future_t *futures [8];
     for (int i = 0; i < 8; i++)
-        futures [i] = s_submit (loop, pool, "init_get", NULL);
-    s_wait_all (futures, 8);
+        futures [i] = zx_test_submit (loop, pool, "init_get", NULL);
+    zx_test_wait_all (futures, 8, WAIT_MS);
     for (int i = 0; i < 8; i++) {
         int64_t value = 0;
         assert_int_equal (zx_future_result_int (futures [i], &value), ZX_OK);
@@ -484,10 +458,10 @@ test_failing_initializer_breaks_the_pool_with_a_clear_error (void **state)
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) {
         .max_workers = 2, .initializer = "init_refuse" });
     assert_non_null (pool);
-    zx_future_t *future = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 2));
+    zx_future_t *future = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 2));
     assert_int_equal (zx_await (future), ZX_EWORKER_INIT);
     assert_non_null (strstr (zx_future_message (future), "this initializer always fails"));
-    zx_future_t *later = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 2));
+    zx_future_t *later = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 2));
     assert_int_equal (zx_await (later), ZX_EWORKER_INIT);
     zx_future_destroy (&future);
     zx_future_destroy (&later);
@@ -628,13 +602,13 @@ test_full_queue_fails_submissions_clearly (void **state)
         .max_workers = 1, .window = 1, .max_queue = 5 });
     zx_future_t *futures [10];
     for (int i = 0; i < 10; i++)
-        futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+        futures [i] = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
     //  Nothing has left the coordinator yet: five queued, five refused
     for (int i = 5; i < 10; i++) {
         assert_int_equal (zx_future_error (futures [i]), ZX_EQUEUE_FULL);
         assert_non_null (strstr (zx_future_message (futures [i]), "queue full"));
     }
-    s_wait_all (futures, 10);
+    zx_test_wait_all (futures, 10, WAIT_MS);
     for (int i = 0; i < 5; i++)
         assert_int_equal (zx_future_error (futures [i]), ZX_OK);
     for (int i = 0; i < 10; i++)
@@ -653,9 +627,8 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     //  until three short sleeps land on three different workers
     for (int round = 0; round < 50; round++) {
         zx_future_t *warm [3];
-        for (int i = 0; i < 3; i++)
-            warm [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 20));
-        s_wait_all (warm, 3);
+        zx_test_submit_many (loop, pool, warm, 3, "sleep_ms", 20);
+        zx_test_wait_all (warm, 3, WAIT_MS);
         int64_t pid [3], serial [3];
         for (int i = 0; i < 3; i++) {
             zx_values_get_int (zx_future_result (warm [i]), 0, &pid [i]);
@@ -673,16 +646,15 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     enum { TINY = 3000 };
     zx_future_t **tiny = calloc (TINY, sizeof (zx_future_t *));
     for (int i = 0; i < TINY; i++)
-        tiny [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    s_wait_all (tiny, TINY);
+        tiny [i] = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    zx_test_wait_all (tiny, TINY, WAIT_MS);
     for (int i = 0; i < TINY; i++)
         zx_future_destroy (&tiny [i]);
     free (tiny);
     //  Then six 100 ms tasks: dealt two per worker, not piled on one
     zx_future_t *slow [6];
-    for (int i = 0; i < 6; i++)
-        slow [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
-    s_wait_all (slow, 6);
+    zx_test_submit_many (loop, pool, slow, 6, "sleep_ms", 100);
+    zx_test_wait_all (slow, 6, WAIT_MS);
     int64_t workers [6][2];
     int runs [6] = { 0 };
     size_t distinct = 0;

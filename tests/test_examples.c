@@ -11,17 +11,13 @@
     the worker (the same program with --worker, started here with a real
     zexec-broker on tcp loopback) prints the twelve lines of the tasks.  */
 #define _GNU_SOURCE
-#include "testutil.h"
+#include "testutil_peers.h"
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
-
-#if !defined (ZX_BROKER_PROGRAM)
-#   error "tests/CMakeLists.txt passes the path of zexec-broker"
-#endif
 
 #define MAX_LINES 64
 
@@ -235,56 +231,30 @@ test_process_example_prints_the_seed_lines_with_pids (void **state)
 }
 
 //  --------------------------------------------------------------------
-//  Over a broker: a zexec-broker on a free tcp port and the example as
-//  its worker (--worker ENDPOINT), both killed and reaped by the teardown
+//  Over a broker: a zexec-broker on a tcp port of its choosing and the
+//  example as its worker (--worker ENDPOINT), both the fixture's, which
+//  kills and reaps them (testutil_peers.h)
 
-static zx_test_child_t s_broker, s_worker;
-static bool s_passed;
+static zx_test_child_t *s_worker;
 
-static int
-s_teardown (void **state)
-{
-    (void) state;
-    zx_test_reap (&s_worker, !s_passed);
-    zx_test_reap (&s_broker, !s_passed);
-    s_passed = false;
-    return 0;
-}
-
-//  Starts the broker on a free port (another when someone took it
-//  meanwhile) and program as its worker; waits until the broker has the
-//  worker ready. Fills in endpoint.
+//  Starts the broker and program as its worker; waits until the broker
+//  has the worker ready. Fills in endpoint.
 static void
 s_serve (const char *program, char *endpoint, size_t size)
 {
-    for (int attempt = 0; attempt < 20 && !s_broker.pid; attempt++) {
-        snprintf (endpoint, size, "tcp://127.0.0.1:%d", zx_test_free_port ());
-        const char *argv [] = { ZX_BROKER_PROGRAM, "--bind", endpoint, "--verbose", NULL };
-        zx_test_spawn (&s_broker, "examples", argv);
-        int64_t deadline = zx_test_now_ms () + 10000;
-        while (zx_test_alive (&s_broker)
-           && !zx_test_log_count (s_broker.log, "listening on", NULL)) {
-            if (zx_test_now_ms () > deadline)
-                fail_msg ("zexec-broker did not listen on %s within 10 s", endpoint);
-            usleep (5000);
-        }
-        if (!s_broker.pid)
-            zx_test_reap (&s_broker, false);    //  Could not bind: try again
-    }
-    assert_true (s_broker.pid > 0);
+    zx_test_broker_t broker;
+    zx_test_broker_start (&broker, 0, NULL);
+    snprintf (endpoint, size, "%s", broker.endpoint);
     const char *argv [] = { program, "--worker", endpoint, NULL };
-    zx_test_spawn (&s_worker, "examples", argv);
-    char ready [64];
-    snprintf (ready, sizeof ready, ".%d.", (int) s_worker.pid);
-    if (!zx_test_log_wait (s_broker.log, ready, " ready", 1, 10000))
-        fail_msg ("%s --worker %s never became ready at the broker", program, endpoint);
+    s_worker = zx_test_peer_spawn (argv);
+    zx_test_wait_ready (&broker, s_worker);
 }
 
 //  The worker's log so far, as lines.
 static void
 s_worker_output (s_output_t *output)
 {
-    s_split (output, zx_test_read_file (s_worker.log));
+    s_split (output, zx_test_read_file (s_worker->log));
     for (size_t i = 0; i < output->count; i++)
         print_message ("worker | %s\n", output->lines [i]);
 }
@@ -302,7 +272,7 @@ test_thread_example_over_a_broker_prints_the_seed_lines (void **state)
     s_check_tasks (&worker, 0, worker.count, "(ThreadPoolExecutor-[0-9]+_[0-2])");
     free (worker.buffer);
     free (output.buffer);
-    s_passed = true;
+    zx_test_pass ();
 }
 
 static void
@@ -320,10 +290,10 @@ test_process_example_over_a_broker_prints_the_seed_lines_with_pids (void **state
     s_check_tasks (&worker, 0, worker.count, "PID +([0-9]+)");
     //  The tasks ran in the worker's pool processes: neither in the
     //  coordinator nor in the worker program itself
-    s_check_task_pids (&worker, coordinator_pid, (int) s_worker.pid);
+    s_check_task_pids (&worker, coordinator_pid, (int) s_worker->pid);
     free (worker.buffer);
     free (output.buffer);
-    s_passed = true;
+    zx_test_pass ();
 }
 
 static struct CMUnitTest tests [] = {
@@ -333,14 +303,5 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_process_example_over_a_broker_prints_the_seed_lines_with_pids),
 };
 
-int
-main (int argc, char **argv)
-{
-    zx_init (argc, argv);
-    //  The teardown kills what a test started, also when it failed
-    for (size_t i = 0; i < sizeof tests / sizeof tests [0]; i++)
-        tests [i].teardown_func = s_teardown;
-    if (argc > 1)
-        cmocka_set_test_filter (argv [1]);
-    return cmocka_run_group_tests (tests, NULL, NULL);
-}
+//  The fixture kills what a test started, also when it failed
+ZX_TEST_MAIN_WITH (tests, zx_test_setup, zx_test_teardown)

@@ -19,9 +19,8 @@ static void
 s_warm_up (zx_loop_t *loop, zx_executor_t *pool, int workers)
 {
     zx_future_t *futures [16];
-    for (int i = 0; i < workers; i++)
-        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 50));
-    s_wait_all (futures, (size_t) workers);
+    zx_test_submit_many (loop, pool, futures, workers, "sleep_ms", 50);
+    zx_test_wait_all (futures, (size_t) workers, WAIT_MS);
     for (int i = 0; i < workers; i++)
         zx_future_destroy (&futures [i]);
 }
@@ -53,7 +52,7 @@ test_workers_killed_before_they_are_ready_do_not_break_the_pool (void **state)
     (void) state;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
-    zx_future_t *future = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 12));
+    zx_future_t *future = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 12));
     pid_t last = 0;
     int kills = 0;
     int64_t deadline = zx_test_now_ms () + 20000;
@@ -104,14 +103,13 @@ test_killed_busy_worker_fails_only_its_own_task (void **state)
     zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 3, .window = 1 });
     s_warm_up (loop, pool, 3);
     zx_future_t *futures [3];
-    for (int i = 0; i < 3; i++)
-        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 600));
+    zx_test_submit_many (loop, pool, futures, 3, "sleep_ms", 600);
     zx_sleep (200);
     pid_t pids [3];
     assert_int_equal (zx_executor_worker_pids (pool, pids, 3), 3);
     pid_t victim = pids [1];
     assert_int_equal (kill (victim, SIGKILL), 0);
-    s_wait_all (futures, 3);
+    zx_test_wait_all (futures, 3, WAIT_MS);
     int lost = 0;
     char expected [64];
     snprintf (expected, sizeof expected, "worker process %d was killed by signal 9 (SIGKILL)", (int) victim);
@@ -133,8 +131,8 @@ test_killed_busy_worker_fails_only_its_own_task (void **state)
     //  The pool replaced the worker and goes on
     zx_future_t *more [9];
     for (int i = 0; i < 9; i++)
-        more [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    s_wait_all (more, 9);
+        more [i] = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    zx_test_wait_all (more, 9, WAIT_MS);
     for (int i = 0; i < 9; i++) {
         int64_t value;
         assert_int_equal (zx_future_result_int (more [i], &value), ZX_OK);
@@ -161,8 +159,8 @@ test_killed_idle_worker_is_replaced_and_nothing_fails (void **state)
     zx_sleep (100);
     zx_future_t *futures [20];
     for (int i = 0; i < 20; i++)
-        futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    s_wait_all (futures, 20);
+        futures [i] = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
+    zx_test_wait_all (futures, 20, WAIT_MS);
     for (int i = 0; i < 20; i++) {
         assert_int_equal (zx_future_error (futures [i]), ZX_OK);
         zx_future_destroy (&futures [i]);
@@ -254,14 +252,13 @@ test_with_retries_a_killed_workers_task_runs_again_elsewhere (void **state)
         .max_workers = 2, .window = 1, .retries = 1 });
     s_warm_up (loop, pool, 2);
     zx_future_t *futures [2];
-    for (int i = 0; i < 2; i++)
-        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 400));
+    zx_test_submit_many (loop, pool, futures, 2, "sleep_ms", 400);
     zx_sleep (150);
     pid_t pids [2];
     assert_int_equal (zx_executor_worker_pids (pool, pids, 2), 2);
     pid_t victim = pids [0];
     assert_int_equal (kill (victim, SIGKILL), 0);
-    s_wait_all (futures, 2);
+    zx_test_wait_all (futures, 2, WAIT_MS);
     for (int i = 0; i < 2; i++) {
         assert_int_equal (zx_future_error (futures [i]), ZX_OK);
         int64_t pid;

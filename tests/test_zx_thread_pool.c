@@ -15,9 +15,8 @@ test_worker_threads_are_named_as_cpython_names_them (void **state)
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 2, .window = 1 });
     zx_future_t *futures [2];
-    for (int i = 0; i < 2; i++)
-        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 50));
-    s_wait_all (futures, 2);
+    zx_test_submit_many (loop, pool, futures, 2, "sleep_ms", 50);
+    zx_test_wait_all (futures, 2, WAIT_MS);
     for (int i = 0; i < 2; i++) {
         const char *name;
         assert_int_equal (zx_values_get_str (zx_future_result (futures [i]), 1, &name), ZX_OK);
@@ -31,7 +30,7 @@ test_worker_threads_are_named_as_cpython_names_them (void **state)
 
     pool = zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 1,
                                                        .thread_name_prefix = "crunch" });
-    zx_future_t *future = s_submit (loop, pool, "whoami", NULL);
+    zx_future_t *future = zx_test_submit (loop, pool, "whoami", NULL);
     assert_int_equal (zx_await (future), ZX_OK);
     const char *name;
     zx_values_get_str (zx_future_result (future), 1, &name);
@@ -83,9 +82,8 @@ test_a_pool_of_forty_workers_uses_them_all (void **state)
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 40, .window = 1 });
     zx_future_t *futures [40];
-    for (int i = 0; i < 40; i++)
-        futures [i] = s_submit (loop, pool, "sleep_ms", zx_values_pack ("i", (int64_t) 100));
-    s_wait_all (futures, 40);
+    zx_test_submit_many (loop, pool, futures, 40, "sleep_ms", 100);
+    zx_test_wait_all (futures, 40, WAIT_MS);
     int64_t serials [40];
     for (int i = 0; i < 40; i++) {
         assert_int_equal (zx_future_error (futures [i]), ZX_OK);

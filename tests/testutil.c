@@ -1,4 +1,11 @@
-/*  testutil.c - helpers shared by the tests. */
+/*  testutil.c - helpers shared by the tests.
+
+    The one idea of its fixture: the fixture, not the test, owns every
+    process and file a test makes. Processes go into one list that the
+    teardown empties whatever happened, and files into one scratch
+    directory that it removes; so a test that fails half-way leaves
+    nothing running and nothing behind, and shows the logs of what it
+    started.                                                            */
 #define _GNU_SOURCE
 #include "testutil.h"
 #include <errno.h>
@@ -8,12 +15,14 @@
 #include <dirent.h>
 #include <time.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 int64_t
@@ -22,6 +31,40 @@ zx_test_now_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint8_t *
+zx_test_heap_copy (const void *data, size_t size)
+{
+    uint8_t *copy = malloc (size ? size : 1);
+    assert_non_null (copy);
+    if (data && size)
+        memcpy (copy, data, size);
+    return copy;
+}
+
+void
+zx_test_loop_finish (zx_loop_t **loop_p)
+{
+    assert_int_equal (zx_sleep (5), ZX_OK);
+    zx_loop_destroy (loop_p);
+    assert_null (*loop_p);
+}
+
+int
+zx_test_run (int argc, char **argv, struct CMUnitTest *tests, size_t count,
+             CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (setup)
+            tests [i].setup_func = setup;
+        if (teardown)
+            tests [i].teardown_func = teardown;
+    }
+    if (argc > 1)
+        cmocka_set_test_filter (argv [1]);
+    //  The name cmocka_run_group_tests (tests, ...) would print
+    return _cmocka_run_group_tests ("tests", tests, count, NULL, NULL);
 }
 
 int
@@ -56,6 +99,84 @@ zx_test_run_capture (char *const argv [], char **output)
     waitpid (pid, &status, 0);
     *output = buf;
     return status;
+}
+
+//  --------------------------------------------------------------------
+//  Futures
+
+zx_future_t *
+zx_test_submit (zx_loop_t *loop, zx_executor_t *executor, const char *task, zx_values_t *args)
+{
+    zx_future_t *future = zx_run_in_executor (loop, executor, task, args);
+    assert_non_null (future);
+    return future;
+}
+
+void
+zx_test_wait_all (zx_future_t **futures, size_t count, int64_t timeout_ms)
+{
+    size_t done = 0;
+    assert_int_equal (zx_wait (futures, count, ZX_ALL_COMPLETED, timeout_ms, NULL, &done,
+                               NULL, NULL), ZX_OK);
+    if (done != count)
+        fail_msg ("only %zu of %zu futures finished within %lld ms", done, count,
+                  (long long) timeout_ms);
+}
+
+int64_t
+zx_test_result_int (const zx_future_t *future, size_t index)
+{
+    if (zx_future_error (future) != ZX_OK)
+        fail_msg ("future failed: %s: %s", zx_strerror (zx_future_error (future)),
+                  zx_future_message (future));
+    int64_t value = 0;
+    assert_int_equal (zx_values_get_int (zx_future_result (future), index, &value), ZX_OK);
+    return value;
+}
+
+void
+zx_test_destroy_all (zx_future_t **futures, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        zx_future_destroy (&futures [i]);
+}
+
+zx_future_t *
+zx_test_run_one (zx_loop_t *loop, zx_executor_t *executor, const char *task, int64_t arg,
+                 int64_t timeout_ms)
+{
+    zx_future_t *future = zx_test_submit (loop, executor, task, zx_values_pack ("i", arg));
+    size_t done = 0;
+    zx_wait (&future, 1, ZX_ALL_COMPLETED, timeout_ms, NULL, &done, NULL, NULL);
+    return future;
+}
+
+void
+zx_test_submit_many (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,
+                     int count, const char *task, int64_t arg)
+{
+    for (int i = 0; i < count; i++)
+        futures [i] = zx_test_submit (loop, executor, task, zx_values_pack ("i", arg));
+}
+
+void
+zx_test_submit_squares (zx_loop_t *loop, zx_executor_t *executor, zx_future_t **futures,
+                        int count)
+{
+    for (int i = 0; i < count; i++)
+        futures [i] = zx_test_submit (loop, executor, "square", zx_values_pack ("i", (int64_t) i));
+}
+
+void
+zx_test_check_squares (zx_future_t **futures, int count, int64_t timeout_ms, pid_t pid)
+{
+    zx_test_wait_all (futures, (size_t) count, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        assert_int_equal (zx_test_result_int (futures [i], 0), (int64_t) i * i);
+        if (pid)
+            assert_int_equal (zx_test_result_int (futures [i], 1), pid);
+    }
+    zx_test_destroy_all (futures, (size_t) count);
 }
 
 //  --------------------------------------------------------------------
@@ -158,6 +279,112 @@ zx_test_reap (zx_test_child_t *child, bool show)
     child->log [0] = 0;
 }
 
+//  --------------------------------------------------------------------
+//  The fixture: the test's processes and scratch directory
+
+#define MAX_CHILDREN    64
+
+static zx_test_child_t s_children [MAX_CHILDREN];
+static size_t s_child_count;
+static bool s_passed;
+static char s_scratch [256];
+
+
+int
+zx_test_setup (void **state)
+{
+    (void) state;
+    s_passed = false;
+    s_child_count = 0;
+    const char *tmp = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    snprintf (s_scratch, sizeof s_scratch, "%s/zexec-%s-XXXXXX", tmp,
+              program_invocation_short_name);
+    return mkdtemp (s_scratch) ? 0 : -1;
+}
+
+//  Removes one entry of the scratch directory, even one a test made
+//  unreadable
+static int
+s_remove (const char *path, const struct stat *info, int flag, struct FTW *ftw)
+{
+    (void) info;
+    (void) flag;
+    (void) ftw;
+    chmod (path, 0700);
+    return remove (path);
+}
+
+int
+zx_test_teardown (void **state)
+{
+    (void) state;
+    bool show = !s_passed || getenv ("ZX_SHOW_LOGS");
+    for (size_t i = 0; i < s_child_count; i++)
+        zx_test_reap (&s_children [i], show);
+    s_child_count = 0;
+    if (s_scratch [0])
+        nftw (s_scratch, s_remove, 16, FTW_DEPTH | FTW_PHYS);
+    s_scratch [0] = 0;
+    return 0;
+}
+
+void
+zx_test_pass (void)
+{
+    s_passed = true;
+}
+
+const char *
+zx_test_scratch (void)
+{
+    assert_true (s_scratch [0]);
+    return s_scratch;
+}
+
+void
+zx_test_scratch_path (char *path, size_t size, const char *name)
+{
+    int length = snprintf (path, size, "%s/%s", zx_test_scratch (), name);
+    assert_true (length > 0 && (size_t) length < size);
+}
+
+zx_test_child_t *
+zx_test_peer_spawn (const char *const argv [])
+{
+    assert_true (s_child_count < MAX_CHILDREN);
+    zx_test_child_t *child = &s_children [s_child_count++];
+    zx_test_spawn (child, program_invocation_short_name, argv);
+    return child;
+}
+
+int
+zx_test_peer_stop (zx_test_child_t *child, int sig, int64_t timeout_ms)
+{
+    assert_true (child->pid > 0);
+    kill (child->pid, sig);
+    pid_t pid = child->pid;
+    int status = zx_test_wait_running (child, timeout_ms);
+    if (status < 0) {
+        zx_test_stop (child, SIGKILL, 5000);
+        fail_msg ("process %d did not exit within %lld ms of signal %d", (int) pid,
+                  (long long) timeout_ms, sig);
+    }
+    return status;
+}
+
+void
+zx_test_peer_stop_cleanly (zx_test_child_t *child, const char *what, int64_t timeout_ms)
+{
+    if (!zx_test_alive (child))
+        fail_msg ("%s had already ended (status 0x%x)", what, child->status);
+    kill (child->pid, SIGTERM);
+    int status = zx_test_wait_running (child, timeout_ms);
+    if (status < 0)
+        fail_msg ("%s did not exit within %lld ms of SIGTERM", what, (long long) timeout_ms);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        fail_msg ("%s did not exit cleanly after SIGTERM (status 0x%x)", what, status);
+}
+
 char *
 zx_test_read_file (const char *path)
 {
@@ -176,6 +403,15 @@ zx_test_read_file (const char *path)
     if (file)
         fclose (file);
     return text;
+}
+
+void
+zx_test_expect_log (const char *path, const char *text, const char *more, int count)
+{
+    if (!zx_test_log_wait (path, text, more, count, 10000))
+        fail_msg ("expected %d log lines with '%s'%s%s%s, found %d", count, text,
+                  more ? " and '" : "", more ? more : "", more ? "'" : "",
+                  zx_test_log_count (path, text, more));
 }
 
 int
@@ -221,17 +457,14 @@ zx_test_log_wait_running (const char *path, const char *text, const char *more,
 }
 
 int
-zx_test_free_port (void)
+zx_test_tcp_connect (int port)
 {
     int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true (fd >= 0);
-    struct sockaddr_in address = { .sin_family = AF_INET,
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
                                    .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t size = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
+    assert_int_equal (connect (fd, (struct sockaddr *) &address, sizeof address), 0);
+    return fd;
 }
 
 long
@@ -290,11 +523,8 @@ zx_test_expect_squares (zx_loop_t *loop, zx_executor_t *executor, int64_t *next,
     zx_future_t **futures = calloc ((size_t) count, sizeof (zx_future_t *));
     assert_non_null (futures);
     int64_t first = *next;
-    for (int i = 0; i < count; i++) {
-        futures [i] = zx_run_in_executor (loop, executor, "square",
-                                          zx_values_pack ("i", (*next)++));
-        assert_non_null (futures [i]);
-    }
+    for (int i = 0; i < count; i++)
+        futures [i] = zx_test_submit (loop, executor, "square", zx_values_pack ("i", (*next)++));
     size_t done = 0;
     assert_int_equal (zx_wait (futures, (size_t) count, ZX_ALL_COMPLETED, 10000, NULL, &done,
                                NULL, NULL), ZX_OK);

@@ -1,0 +1,338 @@
+/*  test_hostile_floods.c - what a peer can make a real zexec-broker read
+    or remember: a message of 100,000 frames, frames of 64 MiB, a message
+    never finished, bytes on a raw tcp connection that are not ZMTP, a
+    frame claiming 2^62 octets, READYs past --max-workers, and workers
+    that never registered or vanished. (See test_hostile_messages.c for
+    the malformed messages; the ctest entries are test_hostile.*.)
+
+    As there, each test starts the good peers (testutil_peers.h), attacks
+    the broker, checks after each attack that it still runs and that the
+    good coordinator is still served by the good worker, and ends by
+    stopping both with SIGTERM, expecting exit 0.                       */
+#define _GNU_SOURCE
+#include "testutil_raw.h"
+#include "zx_values.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#if defined (__SANITIZE_ADDRESS__) || defined (__SANITIZE_THREAD__)
+#   define ZX_SANITIZED 1       //  Freed memory is held back: no RSS bounds
+#endif
+
+//  The good peers: a broker, a worker of two threads, a coordinator; all
+//  with heartbeats of 500 ms.
+static void
+s_env_start (zx_test_env_t *env)
+{
+    zx_test_env_start (env, &(zx_test_env_opts_t) { .heartbeat_ms = 500 });
+}
+
+//  --------------------------------------------------------------------
+//  Floods, big frames, unfinished messages, raw tcp
+
+static void
+test_a_message_of_100000_tiny_frames_is_drained_and_dropped (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    void *raw = zx_test_raw_connect (env.broker.endpoint, "hostile-frames");
+    enum { FRAMES = 100000 };
+    int64_t start = zx_test_now_ms ();
+    //  A valid start (a READY) and then far too many frames
+    assert_true (zmq_send (raw, "ZXW01", 5, ZMQ_SNDMORE) == 5);
+    assert_true (zmq_send (raw, "\x01", 1, ZMQ_SNDMORE) == 1);
+    for (int i = 0; i < FRAMES; i++)
+        assert_true (zmq_send (raw, "x", i % 2, i + 1 < FRAMES ? ZMQ_SNDMORE : 0) >= 0);
+    //  And 100,000 empty frames
+    for (int i = 0; i < FRAMES; i++)
+        assert_true (zmq_send (raw, "", 0, i + 1 < FRAMES ? ZMQ_SNDMORE : 0) == 0);
+    zx_test_expect_log (env.broker.child->log,
+                        "malformed message (8 frames) from hostile-frames: dropped", "WARNING", 2);
+    print_message ("200,000 frames dropped in %lld ms\n", (long long) (zx_test_now_ms () - start));
+    zx_test_env_check (&env, "100,000 tiny frames");
+    assert_int_equal (zx_test_log_count (env.broker.child->log, "hostile-frames ready", NULL), 0);
+    zx_test_raw_close (&raw);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+static void
+test_64_megabyte_frames_are_dropped_and_their_memory_returned (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    const char *log = env.broker.child->log;
+    enum { BIG = ZX_TEST_BIG_FRAME };
+    uint8_t *big = malloc (BIG);
+    assert_non_null (big);
+    memset (big, 0xff, BIG);
+    long before = zx_test_rss_kib (env.broker.child->pid);
+    void *raw = zx_test_raw_connect (env.broker.endpoint, "hostile-big");
+    //  As a header, a service name, a request batch and a reply batch
+    SEND (raw, B (big, BIG), S ("\x01"), S ("default"));
+    SEND (raw, S ("ZXW01"), S ("\x01"), B (big, BIG), S ("info"), S ("w"));
+    SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), B (big, BIG));
+    zx_test_expect_log (log, "malformed message (4 frames) from hostile-big: dropped",
+                        "WARNING", 1);
+    zx_test_expect_log (log, "READY with a bad service name from hostile-big: dropped",
+                        "WARNING", 1);
+    zx_test_expect_log (log, "malformed REQUEST batch from coordinator hostile-big: rest dropped",
+                        "WARNING", 1);
+    void *fake = zx_test_fake_worker (&env.broker, "hostile-big-w", "hostile", 1);
+    SEND (fake, S ("ZXW01"), S ("\x03"), B (big, BIG));
+    zx_test_expect_log (log, "malformed REPLY batch from hostile-big-w: rest dropped",
+                        "WARNING", 1);
+    zx_test_env_check (&env, "big frames");
+    //  Four more, as bodies of a known coordinator's commands
+    for (int i = 0; i < 4; i++)
+        SEND (raw, S ("ZXC01"), S ("\x06"), B (big, BIG));
+    SEND (raw, S ("ZXC01"), S ("\x04"));
+    zx_test_env_check (&env, "more big frames");
+    long after = zx_test_rss_kib (env.broker.child->pid);
+    print_message ("broker RSS %ld KiB before, %ld KiB after 8 frames of %d MiB\n", before, after,
+                   BIG >> 20);
+#ifndef ZX_SANITIZED
+    assert_true (after - before < 96 * 1024);
+#endif
+    free (big);
+    zx_test_raw_close (&fake);
+    zx_test_raw_close (&raw);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+static void
+test_a_multipart_message_never_finished_is_never_seen (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    const char *log = env.broker.child->log;
+    //  Frames sent with SNDMORE, then the socket closes: never delivered
+    void *raw = zx_test_raw_connect (env.broker.endpoint, "hostile-unfinished");
+    SEND (raw, S ("ZXC01"), S ("\x04"));        //  Known... only as traffic
+    for (int i = 0; i < 3; i++)
+        assert_true (zmq_send (raw, "ZXW01", 5, ZMQ_SNDMORE) == 5);
+    usleep (100000);
+    zx_test_env_check (&env, "an unfinished message on an open connection");
+    zx_test_raw_close (&raw);
+    zx_test_env_check (&env, "an unfinished message and its connection closed");
+    //  One left open while the good peers work, then finished much later:
+    //  the broker sees one long malformed message
+    raw = zx_test_raw_connect (env.broker.endpoint, "hostile-late");
+    assert_true (zmq_send (raw, "ZXW01", 5, ZMQ_SNDMORE) == 5);
+    assert_true (zmq_send (raw, "\x01", 1, ZMQ_SNDMORE) == 1);
+    zx_test_env_check (&env, "an unfinished message");
+    SEND (raw, S ("default"), S ("info"), S ("w"), S ("ZXW01"), S ("\x04"), S ("more"));
+    zx_test_expect_log (log, "malformed message (8 frames) from hostile-late: dropped",
+                        "WARNING", 1);
+    zx_test_env_check (&env, "a message finished late");
+    assert_int_equal (zx_test_log_count (log, "hostile-unfinished", NULL), 0);
+    zx_test_raw_close (&raw);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+//  Connects a plain tcp socket to the broker, writes size bytes and
+//  closes it (after a pause, so the broker reads them).
+static void
+s_tcp_garbage (const zx_test_env_t *env, const void *data, size_t size, int pause_ms)
+{
+    int fd = zx_test_tcp_connect (env->broker.port);
+    const uint8_t *at = data;
+    while (size > 0) {
+        ssize_t sent = send (fd, at, size, MSG_NOSIGNAL);
+        if (sent <= 0)
+            break;                      //  The broker closed it: fine
+        at += sent;
+        size -= (size_t) sent;
+    }
+    usleep ((useconds_t) pause_ms * 1000);
+    close (fd);
+}
+
+static void
+test_garbage_on_a_raw_tcp_connection_is_dropped (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    //  Random bytes
+    enum { SIZE = 256 * 1024 };
+    uint8_t *noise = malloc (SIZE);
+    assert_non_null (noise);
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < SIZE; i++) {
+        seed = seed * 1103515245 + 12345;
+        noise [i] = (uint8_t) (seed >> 16);
+    }
+    s_tcp_garbage (&env, noise, SIZE, 50);
+    zx_test_env_check (&env, "random bytes on tcp");
+    //  Text from another protocol
+    const char *http = "GET / HTTP/1.1\r\nHost: zexec\r\n\r\n";
+    s_tcp_garbage (&env, http, strlen (http), 50);
+    //  A ZMTP signature and then noise
+    uint8_t greeting [64 + 64] = { 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f };
+    memcpy (greeting + 10, noise, sizeof greeting - 10);
+    s_tcp_garbage (&env, greeting, sizeof greeting, 50);
+    //  A whole ZMTP 3.0 NULL greeting, then a READY command whose property
+    //  claims four gigabytes, then a frame that claims 2^62 octets
+    uint8_t zmtp [64 + 64] = { 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0, 'N', 'U', 'L', 'L' };
+    uint8_t *command = zmtp + 64;
+    const uint8_t ready [] = { 0x04, 30, 5, 'R', 'E', 'A', 'D', 'Y', 11, 'S', 'o', 'c', 'k',
+                               'e', 't', '-', 'T', 'y', 'p', 'e', 0xff, 0xff, 0xff, 0xff,
+                               'D', 'E', 'A', 'L', 'E', 'R', 0, 0 };
+    memcpy (command, ready, sizeof ready);
+    s_tcp_garbage (&env, zmtp, 64 + sizeof ready, 50);
+    zx_test_env_check (&env, "ZMTP greetings with garbage");
+    //  Connections that say nothing, one held open meanwhile
+    int silent = zx_test_tcp_connect (env.broker.port);
+    for (int i = 0; i < 20; i++)
+        s_tcp_garbage (&env, NULL, 0, 0);
+    zx_test_env_check (&env, "silent tcp connections");
+    close (silent);
+    free (noise);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+//  A valid ZMTP 3.0 handshake as a DEALER, then a frame header claiming
+//  2^62 octets: libzmq must refuse it, not try to allocate it.
+static void
+test_a_frame_claiming_exabytes_is_refused (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    uint8_t out [512];
+    size_t size = 0;
+    const uint8_t greeting [64] = { 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 0,
+                                    'N', 'U', 'L', 'L' };
+    memcpy (out, greeting, sizeof greeting);
+    size = sizeof greeting;
+    const uint8_t ready [] = { 0x04, 28, 5, 'R', 'E', 'A', 'D', 'Y', 11, 'S', 'o', 'c', 'k',
+                               'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 6,
+                               'D', 'E', 'A', 'L', 'E', 'R' };
+    memcpy (out + size, ready, sizeof ready);
+    size += sizeof ready;
+    //  A long frame (flags 0x02) of 2^62 octets, and a few of them
+    const uint8_t huge [] = { 0x02, 0x40, 0, 0, 0, 0, 0, 0, 0, 'x', 'x', 'x' };
+    memcpy (out + size, huge, sizeof huge);
+    size += sizeof huge;
+    s_tcp_garbage (&env, out, size, 100);
+    zx_test_env_check (&env, "a frame claiming 2^62 octets");
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+//  --------------------------------------------------------------------
+//  Caps and leaks: what a peer can make the broker remember
+
+//  --max-workers bounds the workers a broker maps; READYs past it are
+//  dropped with a warning, and the good worker goes on.
+static void
+test_readys_past_max_workers_are_dropped (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    const char *extra [] = { "--max-workers", "20", NULL };
+    zx_test_env_start (&env, &(zx_test_env_opts_t) { .heartbeat_ms = 1000,
+                                                     .broker_args = extra });
+    enum { FAKES = 200 };
+    void *fakes [FAKES];
+    uint8_t info [ZX_READY_INFO_SIZE];
+    zx_test_ready_info (info, 1);
+    for (int i = 0; i < FAKES; i++) {
+        char identity [32];
+        snprintf (identity, sizeof identity, "hostile-many-%d", i);
+        fakes [i] = zx_test_raw_connect (env.broker.endpoint, identity);
+        SEND (fakes [i], S ("ZXW01"), S ("\x01"), S ("fake"), B (info, sizeof info), S ("w"));
+    }
+    const char *log = env.broker.child->log;
+    zx_test_expect_log (log, "too many workers: READY from hostile-many-", "WARNING", FAKES - 19);
+    zx_test_expect_log (log, "worker hostile-many-", " ready", 19);
+    zx_test_env_check (&env, "200 READYs");
+    usleep (200000);
+    assert_int_equal (zx_test_log_count (log, "worker hostile-many-", " ready"), 19);
+    for (int i = 0; i < FAKES; i++)
+        zx_test_raw_close (&fakes [i]);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+//  READYs that never made a worker, and workers that vanished while work
+//  was dealt to them, must not stay in the broker's tables: with a cap of
+//  three workers, a second good worker must still get in.
+static void
+test_workers_that_never_registered_or_vanished_are_forgotten (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    const char *extra [] = { "--max-workers", "3", NULL };
+    zx_test_env_start (&env, &(zx_test_env_opts_t) { .heartbeat_ms = 1000,
+                                                     .broker_args = extra });
+    const char *log = env.broker.child->log;
+    uint8_t info [ZX_READY_INFO_SIZE];
+    zx_test_ready_info (info, 1);
+    //  Good service, bad info frame: mapped, then refused by the dispatcher
+    for (int i = 0; i < 5; i++) {
+        char identity [32];
+        snprintf (identity, sizeof identity, "hostile-badinfo-%d", i);
+        void *raw = zx_test_raw_connect (env.broker.endpoint, identity);
+        SEND (raw, S ("ZXW01"), S ("\x01"), S ("default"), B (info, 3), S ("w"));
+        zx_test_expect_log (log, "malformed READY from", identity, 1);
+        zx_test_raw_close (&raw);
+    }
+    assert_int_equal (zx_test_log_count (log, "too many workers", NULL), 0);
+    //  Two workers that say READY for the good service and go away
+    for (int i = 0; i < 2; i++) {
+        char identity [32];
+        snprintf (identity, sizeof identity, "hostile-vanish-%d", i);
+        void *raw = zx_test_fake_worker (&env.broker, identity, "default", 4);
+        zx_test_raw_close (&raw);
+    }
+    usleep (200000);                //  The broker notices the closed connections
+    //  Work dealt to them finds them gone and goes to the good worker
+    zx_future_t *futures [12];
+    for (int i = 0; i < 12; i++)
+        futures [i] = zx_run_in_executor (env.loop, env.remote, "square",
+                                          zx_values_pack ("i", (int64_t) i));
+    size_t done = 0;
+    zx_wait (futures, 12, ZX_ALL_COMPLETED, 10000, NULL, &done, NULL, NULL);
+    assert_int_equal (done, 12);
+    for (int i = 0; i < 12; i++) {
+        if (zx_future_error (futures [i]) != ZX_OK)
+            fail_msg ("task %d: %s", i, zx_future_message (futures [i]));
+        zx_future_destroy (&futures [i]);
+    }
+    zx_test_expect_log (log, "is unreachable", "hostile-vanish-", 2);
+    //  Room for a second good worker
+    zx_test_child_t *second = zx_test_worker_start (&env.broker, 2, NULL);
+    zx_test_wait_ready (&env.broker, second);
+    env.other = second->pid;
+    zx_test_env_check (&env, "READYs that never made a worker");
+    assert_int_equal (zx_test_log_count (log, "too many workers", NULL), 0);
+    zx_test_peer_stop_cleanly (second, "the second worker", 10000);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+
+static struct CMUnitTest tests [] = {
+    cmocka_unit_test (test_a_message_of_100000_tiny_frames_is_drained_and_dropped),
+    cmocka_unit_test (test_64_megabyte_frames_are_dropped_and_their_memory_returned),
+    cmocka_unit_test (test_a_multipart_message_never_finished_is_never_seen),
+    cmocka_unit_test (test_garbage_on_a_raw_tcp_connection_is_dropped),
+    cmocka_unit_test (test_a_frame_claiming_exabytes_is_refused),
+    cmocka_unit_test (test_readys_past_max_workers_are_dropped),
+    cmocka_unit_test (test_workers_that_never_registered_or_vanished_are_forgotten),
+};
+
+ZX_TEST_RAW_MAIN (tests)
