@@ -23,7 +23,6 @@
 #include <zmq.h>
 
 #define ZX_MAX_IDENTITY     255
-#define ZX_BURST            4096    //  Messages read per wake-up, for fairness
 
 typedef struct s_worker s_worker_t;
 
@@ -811,6 +810,34 @@ s_on_reply (zx__dispatch_t *self, s_worker_t *worker, const zx__msg_t *msg)
         s_adapt (self, worker, accepted);
 }
 
+//  A worker said DISCONNECT with reason and text (printable): it is
+//  forgotten, what it held is retried or fails, and the owner hears.
+//  Also from a worker that never got as far as READY: its reason (an
+//  initializer that failed) is worth hearing.
+static void
+s_worker_left (zx__dispatch_t *self, const void *identity, size_t identity_size,
+               const char *label, uint8_t reason, const char *text)
+{
+    s_worker_t *worker = s_worker_find (self, identity, identity_size);
+    if (worker) {
+        char cause [400];
+        snprintf (cause, sizeof cause, "worker %s left (%s)", label,
+                  text [0] ? text : "no reason");
+        s_worker_remove (self, worker, cause);
+    }
+    if (self->events.worker_event)
+        self->events.worker_event (self->owner, label, reason, text);
+}
+
+void
+zx__dispatch_worker_left (zx__dispatch_t *self, const void *identity, size_t identity_size,
+                          uint8_t reason, const char *text)
+{
+    char label [ZX_LABEL_SIZE];
+    zx__label (label, sizeof label, identity, identity_size);
+    s_worker_left (self, identity, identity_size, label, reason, text);
+}
+
 //  Handles one worker-face message; rc is what decoding made of it.
 static void
 s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
@@ -826,22 +853,13 @@ s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
         s_on_ready (self, msg, label);
         return;
     }
-    s_worker_t *worker = s_worker_find (self, msg->identity, msg->identity_size);
     if (msg->command == ZX_CMD_DISCONNECT) {
-        //  Also from a worker that never got as far as READY: its reason
-        //  (an initializer that failed) is worth hearing
         char text [256];
         zx__msg_bye_text (msg, text, sizeof text);
-        if (worker) {
-            char cause [400];
-            snprintf (cause, sizeof cause, "worker %s left (%s)", label,
-                      text [0] ? text : "no reason");
-            s_worker_remove (self, worker, cause);
-        }
-        if (self->events.worker_event)
-            self->events.worker_event (self->owner, label, msg->reason, text);
+        s_worker_left (self, msg->identity, msg->identity_size, label, msg->reason, text);
         return;
     }
+    s_worker_t *worker = s_worker_find (self, msg->identity, msg->identity_size);
     if (!worker) {
         zx_log_warning (self->log, "command %d from %s before READY: dropped",
                         msg->command, label);
@@ -865,12 +883,9 @@ s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
 }
 
 void
-zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count)
+zx__dispatch_handle (zx__dispatch_t *self, const zx__msg_t *msg)
 {
-    zx__msg_t msg;
-    zx__recv_t rc = zx__msg_decode (&msg, frames, count, ZX_FACE_WORKER, true);
-    s_handle (self, &msg, rc);
-    zx__msg_close (&msg);
+    s_handle (self, msg, msg->face == ZX_FACE_WORKER ? ZX_RECV_OK : ZX_RECV_MALFORMED);
 }
 
 static void
@@ -879,7 +894,7 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx__dispatch_t *self = (zx__dispatch_t *) arg;
     zx__msg_t msg;
-    for (int burst = 0; burst < ZX_BURST; burst++) {
+    for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
         zx__recv_t rc = zx__recv_router (self->router, ZX_FACE_WORKER, &msg);
         if (rc == ZX_RECV_NONE)
             break;                          //  Nothing more to read now
