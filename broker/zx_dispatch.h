@@ -5,9 +5,12 @@
     announced in READY, and deals requests round-robin to workers with
     credit, batching all of one worker's share into one message. Each
     reply record returns one credit. It is driven by a loop (the
-    coordinator's for local pools; the broker program's later) and knows
-    nothing of futures: the owner gives each request a cookie and gets it
-    back exactly once through the complete event.                        */
+    coordinator's for a local pool; the broker's, which reads its one
+    ROUTER itself and hands each service's dispatcher its workers'
+    messages) and knows nothing of futures: the owner gives each request a
+    cookie and gets it back exactly once through the complete event.
+    zx_dispatch.c holds the queue and the requests, zx_dispatch_workers.c
+    the workers and their face of the socket (zx_dispatch_int.h).      */
 #ifndef ZX_DISPATCH_H_INCLUDED
 #define ZX_DISPATCH_H_INCLUDED
 #include "zexec.h"
