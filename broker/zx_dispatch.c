@@ -370,16 +370,24 @@ zx__dispatch_abandon (zx__dispatch_t *self, uint64_t corr, zx_err_t code, const 
 }
 
 size_t
-zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *message)
+zx__dispatch_fail_waiting (zx__dispatch_t *self, int64_t queued_by_us, zx_err_t code,
+                           const char *message)
 {
     size_t count = 0;
     zx__request_t *request;
-    while ((request = self->queue.head)) {
+    while ((request = self->queue.head) && request->queued_us <= queued_by_us) {
         zx__reqlist_remove (&self->queue, request);
         zx__dispatch_complete_text (self, request, code, message);
         free (request);
         count++;
     }
+    return count;
+}
+
+size_t
+zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *message)
+{
+    size_t count = zx__dispatch_fail_waiting (self, INT64_MAX, code, message);
     if (count)
         zx__dispatch_check_idle (self);
     return count;

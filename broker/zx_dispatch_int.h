@@ -141,6 +141,12 @@ void zx__dispatch_complete_text (zx__dispatch_t *self, zx__request_t *request,
 //  Raises the idle event when nothing is queued or held.
 void zx__dispatch_check_idle (zx__dispatch_t *self);
 
+//  Completes queued requests with code and message, from the head of the
+//  queue on, while they were queued at or before queued_by_us (INT64_MAX:
+//  all); they never run. Returns how many. The caller checks idleness.
+size_t zx__dispatch_fail_waiting (zx__dispatch_t *self, int64_t queued_by_us, zx_err_t code,
+                                  const char *message);
+
 //  Deals the queue to workers with credit now and sends each its share;
 //  zx__dispatch_schedule_pump does it once, soon, from the loop.
 void zx__dispatch_pump (zx__dispatch_t *self);

@@ -500,15 +500,8 @@ zx__dispatch_expire (zx__dispatch_t *self, int64_t silence_us, int64_t wait_us,
         i--;
         count++;
     }
-    if (self->worker_count == 0 && wait_us >= 0) {
-        zx__request_t *request;
-        while ((request = self->queue.head) && now - request->queued_us >= wait_us) {
-            zx__reqlist_remove (&self->queue, request);
-            zx__dispatch_complete_text (self, request, ZX_ENOWORKERS, no_workers);
-            free (request);
-            count++;
-        }
-    }
+    if (self->worker_count == 0 && wait_us >= 0)
+        count += zx__dispatch_fail_waiting (self, now - wait_us, ZX_ENOWORKERS, no_workers);
     if (count)
         zx__dispatch_check_idle (self);
     return count;
