@@ -211,30 +211,41 @@ s_admit (zx__ratelog_t *self, const char *peer, const char *kind, bool once)
     return true;
 }
 
+//  The two calls below differ only in once.
+static bool
+s_ratelogv (zx__ratelog_t *self, zx_log_level_t level, const char *peer, const char *kind,
+            bool once, const char *format, va_list args) ZX_PRINTF (6, 0);
+
+static bool
+s_ratelogv (zx__ratelog_t *self, zx_log_level_t level, const char *peer, const char *kind,
+            bool once, const char *format, va_list args)
+{
+    if (!s_admit (self, peer, kind, once))
+        return false;
+    zx_logv (self->log, level, format, args);
+    return true;
+}
+
 bool
 zx__ratelog (zx__ratelog_t *self, zx_log_level_t level, const char *peer, const char *kind,
              const char *format, ...)
 {
-    if (!s_admit (self, peer, kind, false))
-        return false;
     va_list args;
     va_start (args, format);
-    zx_logv (self->log, level, format, args);
+    bool logged = s_ratelogv (self, level, peer, kind, false, format, args);
     va_end (args);
-    return true;
+    return logged;
 }
 
 bool
 zx__ratelog_once (zx__ratelog_t *self, zx_log_level_t level, const char *peer,
                   const char *kind, const char *format, ...)
 {
-    if (!s_admit (self, peer, kind, true))
-        return false;
     va_list args;
     va_start (args, format);
-    zx_logv (self->log, level, format, args);
+    bool logged = s_ratelogv (self, level, peer, kind, true, format, args);
     va_end (args);
-    return true;
+    return logged;
 }
 
 size_t

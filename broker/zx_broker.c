@@ -20,31 +20,14 @@
 #include "zx_loop.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ZX_MAX_FRAMES    8
-#define ZX_BURST         4096
-
 //  --------------------------------------------------------------------
 //  Helpers
-
-void
-zx__broker_label (char *label, size_t size, const uint8_t *identity, size_t identity_size)
-{
-    size_t at = 0;
-    for (size_t i = 0; i < identity_size && at + 5 < size; i++) {
-        if (isprint (identity [i]) && identity [i] != '\\')
-            label [at++] = (char) identity [i];
-        else
-            at += (size_t) snprintf (label + at, size - at, "\\x%02x", identity [i]);
-    }
-    label [at] = 0;
-}
 
 static void
 s_why (char *why, size_t size, const char *format, ...) ZX_PRINTF (3, 4);
@@ -185,19 +168,21 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
 //  A READY from a worker not mapped yet: its service, opened if need be
 //  and now mapped, or NULL when the READY is dropped (logged).
 static zx__bservice_t *
-s_worker_join (zx_broker_t *self, zmq_msg_t *frames, size_t count, const char *label)
+s_worker_join (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     if (zhashx_size (self->worker_service) >= self->opts.max_workers) {
         zx_log_warning (self->log, "too many workers: READY from %s dropped", label);
         return NULL;
     }
-    size_t size = count > 3 ? zmq_msg_size (&frames [3]) : 0;
-    if (size == 0 || size > 255 || memchr (zmq_msg_data (&frames [3]), 0, size)) {
+    //  The service frame is judged here, before the dispatcher reads the
+    //  rest: the codec gives it whenever it is there
+    size_t size = msg->service_size;
+    if (size == 0 || size > 255 || memchr (msg->service, 0, size)) {
         zx_log_warning (self->log, "READY with a bad service name from %s: dropped", label);
         return NULL;
     }
     char name [256];
-    memcpy (name, zmq_msg_data (&frames [3]), size);
+    memcpy (name, msg->service, size);
     name [size] = 0;
     zx__bservice_t *service = zx__broker_service (self, name, true);
     if (!service) {
@@ -205,38 +190,33 @@ s_worker_join (zx_broker_t *self, zmq_msg_t *frames, size_t count, const char *l
         return NULL;
     }
     zhashx_insert (self->worker_service, label, service);
-    zx__broker_worker_key_add (self, label, frames);
+    zx__broker_worker_key_add (self, label, msg);
     return service;
 }
 
 static void
-s_on_worker (zx_broker_t *self, zmq_msg_t *frames, size_t count)
+s_on_worker (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
-    char label [ZX__BROKER_LABEL];
-    zx__broker_label (label, sizeof label, zmq_msg_data (&frames [0]),
-                      zmq_msg_size (&frames [0]));
-    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
     zx__bservice_t *service = zhashx_lookup (self->worker_service, label);
     bool mapped_now = false;
-    if (command == ZX_CMD_READY && !service) {
-        service = s_worker_join (self, frames, count, label);
+    if (msg->command == ZX_CMD_READY && !service) {
+        service = s_worker_join (self, msg, label);
         if (!service)
             return;
         mapped_now = true;
     }
     if (!service) {
-        if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT) {
+        if (msg->command != ZX_CMD_HEARTBEAT && msg->command != ZX_CMD_DISCONNECT) {
             //  A worker we forgot (expired, or a broker restart): ask it
             //  to start again, as MDP does
-            uint8_t bye = ZX_BYE_NORMAL;
-            const void *reply [] = { zmq_msg_data (&frames [0]), ZX_PROTO_WORKER, "\x05", &bye };
-            size_t sizes [] = { zmq_msg_size (&frames [0]), ZX_PROTO_WORKER_LEN, 1, 1 };
-            zx__send_frames (self->socket, reply, sizes, 4, ZMQ_DONTWAIT);
+            zx__route_t route = zx__broker_route (self, ZX_FACE_WORKER, msg->identity,
+                                                  msg->identity_size);
+            zx__send_disconnect (&route, ZX_BYE_NORMAL, NULL);
         }
         return;
     }
     size_t workers = zx__dispatch_workers (service->dispatch);
-    zx__dispatch_handle (service->dispatch, frames, count);
+    zx__dispatch_handle (service->dispatch, msg);
     //  A READY its dispatcher refused (a bad info frame) made no worker
     //  that could ever leave: forget the id, or it would stay mapped
     if (mapped_now && zx__dispatch_workers (service->dispatch) == workers) {
@@ -262,33 +242,28 @@ s_on_readable (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     zx_broker_t *self = (zx_broker_t *) arg;
-    zmq_msg_t frames [ZX_MAX_FRAMES];
-    for (int burst = 0; burst < ZX_BURST; burst++) {
-        bool too_many;
-        size_t count = zx__recv_message (self->socket, frames, ZX_MAX_FRAMES, &too_many);
-        if (count == 0)
+    zx__msg_t msg;
+    for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
+        //  Both faces on one socket: the header says which
+        zx__recv_t rc = zx__recv_router (self->socket, ZX_FACE_ANY, &msg);
+        if (rc == ZX_RECV_NONE)
             break;
-        char label [ZX__BROKER_LABEL];
-        zx__broker_label (label, sizeof label, zmq_msg_data (&frames [0]),
-                          zmq_msg_size (&frames [0]));
-        if (too_many || count < 3 || zmq_msg_size (&frames [2]) != 1
-        ||  zmq_msg_size (&frames [1]) != ZX_PROTO_WORKER_LEN)
-            zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
-                            count, label);
-        else
-        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN) == 0) {
-            if (zx__broker_allowed (self, frames, count, true, label))
-                s_on_worker (self, frames, count);
-        }
-        else
-        if (memcmp (zmq_msg_data (&frames [1]), ZX_PROTO_CLIENT, ZX_PROTO_CLIENT_LEN) == 0) {
-            if (zx__broker_allowed (self, frames, count, false, label))
-                zx__broker_on_client (self, frames, count);
-        }
-        else
+        char label [ZX_LABEL_SIZE];
+        zx__label (label, sizeof label, msg.identity, msg.identity_size);
+        if (rc == ZX_RECV_UNKNOWN_FACE)
             zx_log_warning (self->log, "unknown protocol header from %s: dropped", label);
-        for (size_t i = 0; i < count; i++)
-            zmq_msg_close (&frames [i]);
+        else
+        if (rc != ZX_RECV_OK)
+            zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
+                            msg.count, label);
+        else
+        if (zx__broker_allowed (self, &msg, label)) {
+            if (msg.face == ZX_FACE_WORKER)
+                s_on_worker (self, &msg, label);
+            else
+                zx__broker_on_client (self, &msg, label);
+        }
+        zx__msg_close (&msg);
     }
     zx__broker_flush_all (self);
 }

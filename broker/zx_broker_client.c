@@ -20,42 +20,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Messages to clients go without blocking; one that cannot go (the
+//  client is gone) is dropped, and the client's silence ends it.
 static void
-s_send_client (zx_broker_t *self, zx__bclient_t *client, uint8_t command,
-               const void *body, size_t size)
+s_send_heartbeat (zx_broker_t *self, zx__bclient_t *client)
 {
-    const void *frames [] = { client->identity, ZX_PROTO_CLIENT, &command, body };
-    size_t sizes [] = { client->identity_size, ZX_PROTO_CLIENT_LEN, 1, size };
-    zx__send_frames (self->socket, frames, sizes, body ? 4 : 3, ZMQ_DONTWAIT);
+    zx__send_heartbeat (&client->route, (uint32_t) self->opts.heartbeat_ms);
 }
 
-//  The client with this routing id; with create, a new one when there is
-//  none (and max_clients allows), which is sent our heartbeat interval.
+//  The client with this routing id (called label); with create, a new one
+//  when there is none (and max_clients allows), which is sent our
+//  heartbeat interval.
 static zx__bclient_t *
-s_client (zx_broker_t *self, const zmq_msg_t *identity, const char *key, const char *address,
-          bool create)
+s_client (zx_broker_t *self, const zx__msg_t *msg, const char *label, const char *key,
+          const char *address, bool create)
 {
-    char label [ZX__BROKER_LABEL];
-    zx__broker_label (label, sizeof label, zmq_msg_data ((zmq_msg_t *) identity),
-                      zmq_msg_size (identity));
     zx__bclient_t *client = zhashx_lookup (self->clients, label);
     if (client || !create || zhashx_size (self->clients) >= self->opts.max_clients)
         return client;
     client = calloc (1, sizeof (zx__bclient_t));
     if (!client)
         return NULL;
-    client->identity_size = zmq_msg_size (identity);
-    memcpy (client->identity, zmq_msg_data ((zmq_msg_t *) identity), client->identity_size);
-    memcpy (client->label, label, sizeof label);
+    client->identity_size = msg->identity_size;
+    memcpy (client->identity, msg->identity, client->identity_size);
+    client->route = zx__broker_route (self, ZX_FACE_CLIENT, client->identity,
+                                      client->identity_size);
+    snprintf (client->label, sizeof client->label, "%s", label);
     if (key)
         snprintf (client->key, sizeof client->key, "%s", key);
     client->last_seen_us = zx__now_us ();
     zhashx_insert (self->clients, label, client);
     //  Our heartbeat interval at once: a coordinator with a shorter one
     //  must not call us silent before our first tick
-    uint8_t interval [4];
-    zx__put_u32 (interval, (uint32_t) self->opts.heartbeat_ms);
-    s_send_client (self, client, ZX_CMD_HEARTBEAT, interval, sizeof interval);
+    s_send_heartbeat (self, client);
     //  The routing id libzmq makes up says nothing: name where it came from
     if (address && *address)
         zx_log_info (self->log, "coordinator %s connected from %s", label, address);
@@ -128,7 +125,7 @@ zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client)
 {
     if (!client->dirty)
         return;
-    s_send_client (self, client, ZX_CMD_REPLY, client->replies.data, client->replies.size);
+    zx__send_reply_batch (&client->route, &client->replies);
     zx__batch_clear (&client->replies);
     s_dirty_clear (self, client);
 }
@@ -242,19 +239,19 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
 }
 
 static void
-s_on_client_request (zx_broker_t *self, zx__bclient_t *client, zmq_msg_t *frames, size_t count)
+s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *msg)
 {
-    if (count != 5 || zmq_msg_size (&frames [3]) == 0 || zmq_msg_size (&frames [3]) > 255) {
+    if (!msg->ok || msg->extra) {
         zx_log_warning (self->log, "malformed REQUEST from coordinator %s: dropped", client->label);
         return;
     }
     char name [256];
-    memcpy (name, zmq_msg_data (&frames [3]), zmq_msg_size (&frames [3]));
-    name [zmq_msg_size (&frames [3])] = 0;
-    zx__bservice_t *service = memchr (name, 0, zmq_msg_size (&frames [3])) ? NULL
+    memcpy (name, msg->service, msg->service_size);
+    name [msg->service_size] = 0;
+    zx__bservice_t *service = memchr (name, 0, msg->service_size) ? NULL
                             : zx__broker_service (self, name, true);
-    const uint8_t *cursor = zmq_msg_data (&frames [4]);
-    const uint8_t *end = cursor + zmq_msg_size (&frames [4]);
+    const uint8_t *cursor = msg->batch;
+    const uint8_t *end = cursor + msg->batch_size;
     zx__request_rec_t rec;
     zx_err_t rc;
     while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
@@ -276,11 +273,10 @@ s_on_client_request (zx_broker_t *self, zx__bclient_t *client, zmq_msg_t *frames
 }
 
 static void
-s_on_client_cancel (zx__bclient_t *client, const zmq_msg_t *ids)
+s_on_client_cancel (zx__bclient_t *client, const zx__msg_t *msg)
 {
-    const uint8_t *data = zmq_msg_data ((zmq_msg_t *) ids);
-    for (size_t at = 0; at + 8 <= zmq_msg_size (ids); at += 8) {
-        zx__bticket_t *ticket = zx__idmap_get (&client->by_corr, zx__get_u64 (data + at));
+    for (size_t i = 0; i < msg->id_count; i++) {
+        zx__bticket_t *ticket = zx__idmap_get (&client->by_corr, zx__msg_cancel_id (msg, i));
         if (ticket) {
             s_ticket_unlink (ticket);
             zx__request_cancel (ticket->request);
@@ -291,79 +287,74 @@ s_on_client_cancel (zx__bclient_t *client, const zmq_msg_t *ids)
 //  A message from a coordinator the broker does not know (or will not
 //  take): a REQUEST's records fail, anything else is dropped.
 static void
-s_on_stranger (zx_broker_t *self, zmq_msg_t *frames, size_t count, uint8_t command)
+s_on_stranger (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
-    char label [ZX__BROKER_LABEL];
-    zx__broker_label (label, sizeof label, zmq_msg_data (&frames [0]),
-                      zmq_msg_size (&frames [0]));
-    if (command == ZX_CMD_REQUEST) {
+    if (msg->command == ZX_CMD_REQUEST) {
         //  Past --max-clients (or out of memory): its tasks fail at once
         char text [120];
         snprintf (text, sizeof text, "too many coordinators at this broker (--max-clients %zu)",
                   self->opts.max_clients);
         zx_log_warning (self->log, "REQUEST from coordinator %s refused: %s", label, text);
-        zx__broker_refuse_records (self, frames, count, ZX_STATUS_QUEUE_FULL, text);
+        zx__broker_refuse_records (self, msg, ZX_STATUS_QUEUE_FULL, text);
     }
     else
-    if (command != ZX_CMD_DISCONNECT && command != ZX_CMD_HEARTBEAT)
+    if (msg->command != ZX_CMD_DISCONNECT && msg->command != ZX_CMD_HEARTBEAT)
         zx_log_warning (self->log, "command %d from unknown coordinator %s: dropped",
-                        command, label);
+                        msg->command, label);
 }
 
 void
-zx__broker_on_client (zx_broker_t *self, zmq_msg_t *frames, size_t count)
+zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
-    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
-    const char *key = self->auth ? zmq_msg_gets (&frames [1], "User-Id") : NULL;
-    //  Metadata rides on the frames the peer sent, not on the routing id
-    const char *address = zmq_msg_gets (&frames [1], "Peer-Address");
-    zx__bclient_t *client = s_client (self, &frames [0], key, address,
-                                      command == ZX_CMD_REQUEST);
+    const char *key = self->auth ? zx__msg_gets (msg, "User-Id") : NULL;
+    const char *address = zx__msg_gets (msg, "Peer-Address");
+    zx__bclient_t *client = s_client (self, msg, label, key, address,
+                                      msg->command == ZX_CMD_REQUEST);
     if (!client) {
-        s_on_stranger (self, frames, count, command);
+        s_on_stranger (self, msg, label);
         return;
     }
     client->last_seen_us = zx__now_us ();
-    switch (command) {
+    switch (msg->command) {
         case ZX_CMD_REQUEST:
-            s_on_client_request (self, client, frames, count);
+            s_on_client_request (self, client, msg);
             break;
         case ZX_CMD_CANCEL:
-            if (count == 4)
-                s_on_client_cancel (client, &frames [3]);
+            //  Its one frame of ids and nothing after it, or nothing is done
+            if (msg->ok && msg->extra == 0)
+                s_on_client_cancel (client, msg);
             break;
         case ZX_CMD_HEARTBEAT:
-            if (count == 4)
-                zx__heartbeat_learn (&client->heartbeat_ms, zmq_msg_data (&frames [3]),
-                                     zmq_msg_size (&frames [3]));
+            //  The codec reads an interval only from a lone frame
+            if (msg->interval)
+                client->heartbeat_ms = msg->interval;
             break;
         case ZX_CMD_DISCONNECT:
             zx__broker_client_drop (self, client, "said goodbye");
             break;
         default:
             zx_log_warning (self->log, "unknown command %d from coordinator %s: dropped",
-                            command, client->label);
+                            msg->command, client->label);
     }
 }
 
 void
-zx__broker_refuse_records (zx_broker_t *self, zmq_msg_t *frames, size_t count, uint8_t status,
+zx__broker_refuse_records (zx_broker_t *self, const zx__msg_t *msg, uint8_t status,
                            const char *text)
 {
-    if (count != 5)
+    //  The service frame is not judged: the codec gives the batch anyway
+    if (!msg->batch || msg->extra)
         return;
     zx__batch_t replies = { 0 };
-    const uint8_t *cursor = zmq_msg_data (&frames [4]);
-    const uint8_t *end = cursor + zmq_msg_size (&frames [4]);
+    const uint8_t *cursor = msg->batch;
+    const uint8_t *end = cursor + msg->batch_size;
     zx__request_rec_t rec;
     while (zx__batch_next_request (&cursor, end, &rec) == ZX_OK)
         zx__batch_add_reply (&replies, rec.corr, rec.attempt, status, text, strlen (text));
     if (replies.records) {
-        uint8_t command = ZX_CMD_REPLY;
-        const void *reply [] = { zmq_msg_data (&frames [0]), ZX_PROTO_CLIENT, &command,
-                                 replies.data };
-        size_t sizes [] = { zmq_msg_size (&frames [0]), ZX_PROTO_CLIENT_LEN, 1, replies.size };
-        zx__send_frames (self->socket, reply, sizes, 4, ZMQ_DONTWAIT);
+        zx__route_t route = zx__broker_route (self, ZX_FACE_CLIENT, msg->identity,
+                                              msg->identity_size);
+        zx__send_reply_batch (&route, &replies);
     }
     zx__batch_free (&replies);
 }
@@ -373,8 +364,6 @@ zx__broker_clients_tick (zx_broker_t *self, int64_t now, int64_t silence_us)
 {
     //  Collect first: dropping a client changes the table
     zlistx_t *silent = zlistx_new ();
-    uint8_t interval [4];
-    zx__put_u32 (interval, (uint32_t) self->opts.heartbeat_ms);
     for (zx__bclient_t *client = zhashx_first (self->clients); client;
          client = zhashx_next (self->clients))
         if (now - client->last_seen_us > silence_us     //  Huge when we stalled
@@ -383,7 +372,7 @@ zx__broker_clients_tick (zx_broker_t *self, int64_t now, int64_t silence_us)
                                                          client->heartbeat_ms))
             zlistx_add_end (silent, client);
         else
-            s_send_client (self, client, ZX_CMD_HEARTBEAT, interval, sizeof interval);
+            s_send_heartbeat (self, client);
     for (zx__bclient_t *client = zlistx_first (silent); client; client = zlistx_next (silent))
         zx__broker_client_drop (self, client, "not heard from");
     zlistx_destroy (&silent);
@@ -399,8 +388,7 @@ zx__broker_clients_shutdown (zx_broker_t *self)
             s_client_reply (self, client, ticket->corr, ticket->attempt, ZX_ESHUTDOWN,
                             text, strlen (text));
         zx__broker_client_flush (self, client);
-        uint8_t bye = ZX_BYE_NORMAL;
-        s_send_client (self, client, ZX_CMD_DISCONNECT, &bye, 1);
+        zx__send_disconnect (&client->route, ZX_BYE_NORMAL, NULL);
         //  Their tickets are answered: forget them without cancelling twice
         while (client->tickets)
             s_ticket_unlink (client->tickets);

@@ -23,37 +23,35 @@
 
 #define ZX_RESCAN_MS     1000       //  How often the allow-lists are checked
 
+//  Tells a worker it may not serve: DISCONNECT PROTOCOL with text, cut to
+//  127 octets.
 static void
 s_send_worker_bye (zx_broker_t *self, const void *identity, size_t identity_size,
                    const char *text)
 {
-    uint8_t bye [128] = { ZX_BYE_PROTOCOL };
-    size_t size = strlen (text) < sizeof bye - 1 ? strlen (text) : sizeof bye - 1;
-    memcpy (bye + 1, text, size);
-    uint8_t command = ZX_CMD_DISCONNECT;
-    const void *frames [] = { identity, ZX_PROTO_WORKER, &command, bye };
-    size_t sizes [] = { identity_size, ZX_PROTO_WORKER_LEN, 1, size + 1 };
-    zx__send_frames (self->socket, frames, sizes, 4, ZMQ_DONTWAIT);
+    char cut [128];
+    snprintf (cut, sizeof cut, "%s", text);
+    zx__route_t route = zx__broker_route (self, ZX_FACE_WORKER, identity, identity_size);
+    zx__send_disconnect (&route, ZX_BYE_PROTOCOL, cut);
 }
 
 //  A REQUEST from a key that may not submit work: every record in it is
 //  answered with an error, and nothing is queued or remembered.
 static void
-s_refuse_request (zx_broker_t *self, zmq_msg_t *frames, size_t count, const char *label)
+s_refuse_request (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     zx_log_warning (self->log, "REQUEST from %s, whose key is not a coordinator's: refused",
                     label);
-    zx__broker_refuse_records (self, frames, count, ZX_STATUS_TASK_ERROR,
+    zx__broker_refuse_records (self, msg, ZX_STATUS_TASK_ERROR,
                                "permission denied: this key is not in the broker's "
                                "coordinators' allow-list");
 }
 
 //  The worker face half of zx__broker_allowed.
 static bool
-s_allowed_worker (zx_broker_t *self, zmq_msg_t *frames, const char *key, int role,
+s_allowed_worker (zx_broker_t *self, const zx__msg_t *msg, const char *key, int role,
                   const char *label)
 {
-    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
     if (role & ZX_ROLE_WORKER) {
         zx__bworker_key_t *known = zhashx_lookup (self->worker_keys, label);
         if (!known || streq (known->key, key))
@@ -62,25 +60,24 @@ s_allowed_worker (zx_broker_t *self, zmq_msg_t *frames, const char *key, int rol
                         "dropped", label, key);
         return false;
     }
-    if (command == ZX_CMD_READY) {
+    if (msg->command == ZX_CMD_READY) {
         zx_log_warning (self->log, "READY from %s, whose key %s is not a worker's: "
                         "disconnected", label, key);
-        s_send_worker_bye (self, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]),
+        s_send_worker_bye (self, msg->identity, msg->identity_size,
                            "this key may not serve as a worker");
     }
     else
-    if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT)
+    if (msg->command != ZX_CMD_HEARTBEAT && msg->command != ZX_CMD_DISCONNECT)
         zx_log_warning (self->log, "worker command %d from %s, whose key %s is not a "
-                        "worker's: dropped", command, label, key);
+                        "worker's: dropped", msg->command, label, key);
     return false;
 }
 
 //  The client face half of zx__broker_allowed.
 static bool
-s_allowed_client (zx_broker_t *self, zmq_msg_t *frames, size_t count, const char *key,
-                  int role, const char *label)
+s_allowed_client (zx_broker_t *self, const zx__msg_t *msg, const char *key, int role,
+                  const char *label)
 {
-    uint8_t command = *(uint8_t *) zmq_msg_data (&frames [2]);
     if (role & ZX_ROLE_CLIENT) {
         zx__bclient_t *client = zhashx_lookup (self->clients, label);
         if (!client || streq (client->key, key))
@@ -90,30 +87,29 @@ s_allowed_client (zx_broker_t *self, zmq_msg_t *frames, size_t count, const char
         return false;
     }
     //  A worker's key is told why; a key no list holds (any more) is not
-    if ((role & ZX_ROLE_WORKER) && command == ZX_CMD_REQUEST)
-        s_refuse_request (self, frames, count, label);
+    if ((role & ZX_ROLE_WORKER) && msg->command == ZX_CMD_REQUEST)
+        s_refuse_request (self, msg, label);
     else
-    if (command != ZX_CMD_HEARTBEAT && command != ZX_CMD_DISCONNECT)
+    if (msg->command != ZX_CMD_HEARTBEAT && msg->command != ZX_CMD_DISCONNECT)
         zx_log_warning (self->log, "coordinator command %d from %s, whose key %s is not a "
-                        "coordinator's: dropped", command, label, key);
+                        "coordinator's: dropped", msg->command, label, key);
     return false;
 }
 
 bool
-zx__broker_allowed (zx_broker_t *self, zmq_msg_t *frames, size_t count, bool worker_face,
-                    const char *label)
+zx__broker_allowed (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     if (!self->auth)
         return true;
-    const char *key = zmq_msg_gets (&frames [1], "User-Id");
+    const char *key = zx__msg_gets (msg, "User-Id");
     if (!key) {
         //  CURVE without our ZAP handler's answer: never expected
         zx_log_error (self->log, "message from %s without an authenticated key: dropped", label);
         return false;
     }
     int role = zx__auth_role (self->auth, key);
-    return worker_face ? s_allowed_worker (self, frames, key, role, label)
-                       : s_allowed_client (self, frames, count, key, role, label);
+    return msg->face == ZX_FACE_WORKER ? s_allowed_worker (self, msg, key, role, label)
+                                       : s_allowed_client (self, msg, key, role, label);
 }
 
 //  --------------------------------------------------------------------
@@ -136,33 +132,10 @@ s_enforce_clients (zx_broker_t *self)
         zx_log_warning (self->log, "coordinator %s: key %s removed from the allow-list: "
                         "disconnected", client->label, client->key);
         zx__broker_client_drop (self, client, "its key was removed from the allow-list");
-        uint8_t command = ZX_CMD_DISCONNECT, bye = ZX_BYE_PROTOCOL;
-        const void *frames [] = { identity, ZX_PROTO_CLIENT, &command, &bye };
-        size_t sizes [] = { identity_size, ZX_PROTO_CLIENT_LEN, 1, 1 };
-        zx__send_frames (self->socket, frames, sizes, 4, ZMQ_DONTWAIT);
+        zx__route_t route = zx__broker_route (self, ZX_FACE_CLIENT, identity, identity_size);
+        zx__send_disconnect (&route, ZX_BYE_PROTOCOL, NULL);
     }
     zlistx_destroy (&gone);
-}
-
-//  Hands service's dispatcher a DISCONNECT from the worker known, with
-//  text as its reason, as if the worker had sent it.
-static void
-s_worker_said_bye (zx__bservice_t *service, const zx__bworker_key_t *known, const char *text)
-{
-    zmq_msg_t frames [4];
-    uint8_t bye [64] = { ZX_BYE_PROTOCOL };
-    memcpy (bye + 1, text, strlen (text));
-    zmq_msg_init_size (&frames [0], known->identity_size);
-    memcpy (zmq_msg_data (&frames [0]), known->identity, known->identity_size);
-    zmq_msg_init_size (&frames [1], ZX_PROTO_WORKER_LEN);
-    memcpy (zmq_msg_data (&frames [1]), ZX_PROTO_WORKER, ZX_PROTO_WORKER_LEN);
-    zmq_msg_init_size (&frames [2], 1);
-    *(uint8_t *) zmq_msg_data (&frames [2]) = ZX_CMD_DISCONNECT;
-    zmq_msg_init_size (&frames [3], 1 + strlen (text));
-    memcpy (zmq_msg_data (&frames [3]), bye, 1 + strlen (text));
-    zx__dispatch_handle (service->dispatch, frames, 4);
-    for (int i = 0; i < 4; i++)
-        zmq_msg_close (&frames [i]);
 }
 
 //  Workers whose key lost its role: told, and forgotten by their
@@ -176,16 +149,22 @@ s_enforce_workers (zx_broker_t *self)
         if (!(zx__auth_role (self->auth, known->key) & ZX_ROLE_WORKER))
             zlistx_add_end (gone, known);
     for (zx__bworker_key_t *known = zlistx_first (gone); known; known = zlistx_next (gone)) {
-        char label [ZX__BROKER_LABEL];
-        zx__broker_label (label, sizeof label, known->identity, known->identity_size);
+        //  A copy: the worker event below frees known
+        uint8_t identity [256];
+        size_t identity_size = known->identity_size;
+        memcpy (identity, known->identity, identity_size);
+        char label [ZX_LABEL_SIZE];
+        zx__label (label, sizeof label, identity, identity_size);
         zx_log_warning (self->log, "worker %s: key %s removed from the allow-list: "
                         "disconnected", label, known->key);
         const char *text = "its key was removed from the allow-list";
-        s_send_worker_bye (self, known->identity, known->identity_size, text);
-        //  What it held is retried or fails, and the worker event unmaps it
+        s_send_worker_bye (self, identity, identity_size, text);
+        //  Its dispatcher forgets it as if it had said goodbye: what it
+        //  held is retried or fails, and the worker event unmaps it
         zx__bservice_t *service = zhashx_lookup (self->worker_service, label);
         if (service)
-            s_worker_said_bye (service, known, text);
+            zx__dispatch_worker_left (service->dispatch, identity, identity_size,
+                                      ZX_BYE_PROTOCOL, text);
         zhashx_delete (self->worker_service, label);
         zhashx_delete (self->worker_keys, label);       //  Frees known
     }
@@ -224,16 +203,16 @@ s_worker_key_free (void **item)
 }
 
 void
-zx__broker_worker_key_add (zx_broker_t *self, const char *label, zmq_msg_t *frames)
+zx__broker_worker_key_add (zx_broker_t *self, const char *label, const zx__msg_t *msg)
 {
     if (!self->auth)
         return;
     zx__bworker_key_t *known = calloc (1, sizeof (zx__bworker_key_t));
-    const char *key = zmq_msg_gets (&frames [1], "User-Id");
+    const char *key = zx__msg_gets (msg, "User-Id");
     if (known && key) {
         snprintf (known->key, sizeof known->key, "%s", key);
-        known->identity_size = zmq_msg_size (&frames [0]);
-        memcpy (known->identity, zmq_msg_data (&frames [0]), known->identity_size);
+        known->identity_size = msg->identity_size;
+        memcpy (known->identity, msg->identity, known->identity_size);
         zhashx_update (self->worker_keys, label, known);
     }
     else

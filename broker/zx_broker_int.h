@@ -41,8 +41,6 @@
 #define ZX__BROKER_HANDSHAKE_MIN        100
 #define ZX__BROKER_HANDSHAKE_MAX        600000
 
-#define ZX__BROKER_LABEL    96          //  A peer's printable label, with its NUL
-
 typedef struct zx__bclient zx__bclient_t;
 typedef struct zx__bticket zx__bticket_t;
 
@@ -66,7 +64,8 @@ struct zx__bclient {
     char key [ZX_CURVE_KEY_LEN + 1];    //  With CURVE: the key it came with
     uint8_t identity [256];
     size_t identity_size;
-    char label [ZX__BROKER_LABEL];
+    zx__route_t route;              //  To it: its identity, the client face
+    char label [ZX_LABEL_SIZE];     //  Printable identity, its key in clients
     int64_t last_seen_us;
     uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
     zx__bticket_t *tickets;
@@ -105,10 +104,21 @@ struct zx_broker {
     bool closed;                    //  zx_broker_close: new work is refused
 };
 
-//  ---- zx_broker.c
+//  Where a message to a peer goes: over the broker's socket, without
+//  blocking, on face, to the routing id given (which must stay put until
+//  the message is sent).
+static inline zx__route_t
+zx__broker_route (const zx_broker_t *self, zx__face_t face, const void *identity,
+                  size_t identity_size)
+{
+    return (zx__route_t) { self->socket, face, ZMQ_DONTWAIT, identity, identity_size };
+}
 
-//  Writes a printable label for a routing id into label (size octets).
-void zx__broker_label (char *label, size_t size, const uint8_t *identity, size_t identity_size);
+//  Every peer is named in logs and keyed in the tables by zx__label of its
+//  routing id (ZX_LABEL_SIZE octets with the NUL), which a message's
+//  handlers get as label.
+
+//  ---- zx_broker.c
 
 //  Returns the service called name, opening it when create is true (and
 //  max_services allows). NULL when there is none or it cannot be opened.
@@ -119,9 +129,9 @@ void zx__broker_flush_all (zx_broker_t *self);
 
 //  ---- zx_broker_client.c
 
-//  Handles a message on the client face (frames: identity, header,
-//  command, ...; count at least 3, the command frame one octet).
-void zx__broker_on_client (zx_broker_t *self, zmq_msg_t *frames, size_t count);
+//  Handles a message on the client face (received with ZX_RECV_OK) from
+//  the peer called label.
+void zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label);
 
 //  The dispatchers' complete event: a ticket finished.
 void zx__broker_complete (void *owner, void *cookie, zx_err_t code,
@@ -142,10 +152,11 @@ void zx__broker_clients_tick (zx_broker_t *self, int64_t now, int64_t silence_us
 //  each and frees them all; the tickets are left to their dispatchers.
 void zx__broker_clients_shutdown (zx_broker_t *self);
 
-//  Answers every record of a REQUEST message (5 frames) with status and
-//  text, queuing and remembering nothing.
-void zx__broker_refuse_records (zx_broker_t *self, zmq_msg_t *frames, size_t count,
-                                uint8_t status, const char *text);
+//  Answers every record of a client's REQUEST with status and text,
+//  queuing and remembering nothing; a REQUEST without its batch frame, or
+//  with frames after it, gets no answer.
+void zx__broker_refuse_records (zx_broker_t *self, const zx__msg_t *msg, uint8_t status,
+                                const char *text);
 
 //  ---- zx_broker_curve.c
 
@@ -163,14 +174,13 @@ zx_err_t zx__broker_curve_attach (zx_broker_t *self, zx_loop_t *loop);
 void zx__broker_curve_detach (zx_broker_t *self);
 
 //  With CURVE, whether this message's key may speak on its face now, and
-//  under this routing id; true without CURVE. What may not is answered
-//  or dropped, and logged.
-bool zx__broker_allowed (zx_broker_t *self, zmq_msg_t *frames, size_t count,
-                         bool worker_face, const char *label);
+//  under this routing id (label); true without CURVE. What may not is
+//  answered or dropped, and logged.
+bool zx__broker_allowed (zx_broker_t *self, const zx__msg_t *msg, const char *label);
 
-//  With CURVE, remembers the key a worker (its routing id and label)
-//  joined with; forgets it again.
-void zx__broker_worker_key_add (zx_broker_t *self, const char *label, zmq_msg_t *frames);
+//  With CURVE, remembers the key a worker (the sender of msg, its READY,
+//  called label) joined with; forgets it again.
+void zx__broker_worker_key_add (zx_broker_t *self, const char *label, const zx__msg_t *msg);
 void zx__broker_worker_key_forget (zx_broker_t *self, const char *label);
 
 //  With CURVE: how many keys the allow-list of role (ZX_ROLE_CLIENT or

@@ -5,9 +5,12 @@
     announced in READY, and deals requests round-robin to workers with
     credit, batching all of one worker's share into one message. Each
     reply record returns one credit. It is driven by a loop (the
-    coordinator's for local pools; the broker program's later) and knows
-    nothing of futures: the owner gives each request a cookie and gets it
-    back exactly once through the complete event.                        */
+    coordinator's for a local pool; the broker's, which reads its one
+    ROUTER itself and hands each service's dispatcher its workers'
+    messages) and knows nothing of futures: the owner gives each request a
+    cookie and gets it back exactly once through the complete event.
+    zx_dispatch.c holds the queue and the requests, zx_dispatch_workers.c
+    the workers and their face of the socket (zx_dispatch_int.h).      */
 #ifndef ZX_DISPATCH_H_INCLUDED
 #define ZX_DISPATCH_H_INCLUDED
 #include "zexec.h"
@@ -133,11 +136,20 @@ void zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const
 //  does when the socket is readable.
 void zx__dispatch_read (zx__dispatch_t *self);
 
-//  Handles one worker-face message read by someone else (a broker that
-//  shares one ROUTER among several dispatchers): frames [0] is the
-//  identity, then "ZXW01", the command and its frames. Call
-//  zx__dispatch_flush after a burst of them.
-void zx__dispatch_handle (zx__dispatch_t *self, zmq_msg_t *frames, size_t count);
+//  Handles one message read and decoded by someone else (a broker that
+//  shares one ROUTER among several dispatchers): msg came from a ROUTER
+//  (zx__recv_router, zx__msg_decode routed) with ZX_RECV_OK on the worker
+//  face; on any other it is logged as malformed. Call zx__dispatch_flush
+//  after a burst of them.
+void zx__dispatch_handle (zx__dispatch_t *self, const zx__msg_t *msg);
+
+//  Forgets the worker with this routing id as if it had said DISCONNECT
+//  with reason and text (printable, NUL-terminated): what it held is
+//  retried or fails with "worker LABEL left (TEXT)", and the owner's
+//  worker event runs with reason and text, whether the worker was known
+//  or not.
+void zx__dispatch_worker_left (zx__dispatch_t *self, const void *identity,
+                               size_t identity_size, uint8_t reason, const char *text);
 
 //  Deals queued requests to workers with credit and reports idleness.
 void zx__dispatch_flush (zx__dispatch_t *self);

@@ -12,6 +12,7 @@
     built here.                                                          */
 
 #include "zx_proto.h"
+#include "zx_loop.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,6 +41,24 @@ s_reserve (zx__batch_t *batch, size_t more)
     return ZX_OK;
 }
 
+//  Appends a record of size octets (after its size field) with the head
+//  every record starts with, corr and attempt, and returns the record
+//  for the caller to fill in from offset 12 on; NULL when out of memory.
+//  size is at most UINT32_MAX: the callers check.
+static uint8_t *
+s_add_record (zx__batch_t *batch, size_t size, uint64_t corr, uint32_t attempt)
+{
+    if (size > SIZE_MAX - 4 || s_reserve (batch, 4 + size))
+        return NULL;
+    uint8_t *out = batch->data + batch->size;
+    zx__put_u32 (out, (uint32_t) size);
+    zx__put_u64 (out + 4, corr);
+    zx__put_u32 (out + 12, attempt);
+    batch->size += 4 + size;
+    batch->records++;
+    return out + 4;
+}
+
 zx_err_t
 zx__batch_add_request (zx__batch_t *batch, uint64_t corr, uint32_t attempt,
                        uint8_t flags, const char *name, size_t name_len,
@@ -51,20 +70,14 @@ zx__batch_add_request (zx__batch_t *batch, uint64_t corr, uint32_t attempt,
         return ZX_EINVAL;
     if (args_size > UINT32_MAX - ZX_REQUEST_FIXED - name_len)
         return ZX_EINVAL;
-    size_t body = ZX_REQUEST_FIXED + name_len + args_size;
-    if (body > SIZE_MAX - 4 || s_reserve (batch, 4 + body))
+    uint8_t *out = s_add_record (batch, ZX_REQUEST_FIXED + name_len + args_size, corr, attempt);
+    if (!out)
         return ZX_ENOMEM;
-    uint8_t *out = batch->data + batch->size;
-    zx__put_u32 (out, (uint32_t) body);
-    zx__put_u64 (out + 4, corr);
-    zx__put_u32 (out + 12, attempt);
-    out [16] = flags;
-    out [17] = (uint8_t) name_len;
-    memcpy (out + 18, name, name_len);
+    out [12] = flags;
+    out [13] = (uint8_t) name_len;
+    memcpy (out + ZX_REQUEST_FIXED, name, name_len);
     if (args_size)
-        memcpy (out + 18 + name_len, args, args_size);
-    batch->size += 4 + body;
-    batch->records++;
+        memcpy (out + ZX_REQUEST_FIXED + name_len, args, args_size);
     return ZX_OK;
 }
 
@@ -74,18 +87,12 @@ zx__batch_add_reply (zx__batch_t *batch, uint64_t corr, uint32_t attempt,
 {
     if (payload_size > UINT32_MAX - ZX_REPLY_FIXED)
         return ZX_EINVAL;
-    size_t body = ZX_REPLY_FIXED + payload_size;
-    if (body > SIZE_MAX - 4 || s_reserve (batch, 4 + body))
+    uint8_t *out = s_add_record (batch, ZX_REPLY_FIXED + payload_size, corr, attempt);
+    if (!out)
         return ZX_ENOMEM;
-    uint8_t *out = batch->data + batch->size;
-    zx__put_u32 (out, (uint32_t) body);
-    zx__put_u64 (out + 4, corr);
-    zx__put_u32 (out + 12, attempt);
-    out [16] = status;
+    out [12] = status;
     if (payload_size)
-        memcpy (out + 17, payload, payload_size);
-    batch->size += 4 + body;
-    batch->records++;
+        memcpy (out + ZX_REPLY_FIXED, payload, payload_size);
     return ZX_OK;
 }
 
@@ -103,11 +110,13 @@ zx__batch_free (zx__batch_t *batch)
     memset (batch, 0, sizeof *batch);
 }
 
-//  Finds the next record's body: returns ZX_OK with *body and *size set,
-//  ZX_EPENDING at the end, ZX_EPROTO when the size does not fit.
+//  Finds the next record and reads the head every record starts with:
+//  returns ZX_OK with *body (the record after its size), *size, *corr and
+//  *attempt set, ZX_EPENDING at the end, ZX_EPROTO when the size does not
+//  fit in the batch or the record is shorter than fixed.
 static zx_err_t
-s_next_record (const uint8_t **cursor, const uint8_t *end,
-               const uint8_t **body, size_t *size)
+s_next_record (const uint8_t **cursor, const uint8_t *end, size_t fixed,
+               const uint8_t **body, size_t *size, uint64_t *corr, uint32_t *attempt)
 {
     const uint8_t *at = *cursor;
     if (at == end)
@@ -120,6 +129,10 @@ s_next_record (const uint8_t **cursor, const uint8_t *end,
     *body = at + 4;
     *size = length;
     *cursor = at + 4 + length;
+    if (length < fixed)
+        return ZX_EPROTO;
+    *corr = zx__get_u64 (*body);
+    *attempt = zx__get_u32 (*body + 8);
     return ZX_OK;
 }
 
@@ -129,13 +142,10 @@ zx__batch_next_request (const uint8_t **cursor, const uint8_t *end,
 {
     const uint8_t *body;
     size_t size;
-    zx_err_t rc = s_next_record (cursor, end, &body, &size);
+    zx_err_t rc = s_next_record (cursor, end, ZX_REQUEST_FIXED, &body, &size,
+                                 &rec->corr, &rec->attempt);
     if (rc != ZX_OK)
         return rc;
-    if (size < ZX_REQUEST_FIXED)
-        return ZX_EPROTO;
-    rec->corr = zx__get_u64 (body);
-    rec->attempt = zx__get_u32 (body + 8);
     rec->flags = body [12];
     rec->name_len = body [13];
     if (rec->name_len == 0 || size - ZX_REQUEST_FIXED < rec->name_len)
@@ -154,13 +164,10 @@ zx__batch_next_reply (const uint8_t **cursor, const uint8_t *end,
 {
     const uint8_t *body;
     size_t size;
-    zx_err_t rc = s_next_record (cursor, end, &body, &size);
+    zx_err_t rc = s_next_record (cursor, end, ZX_REPLY_FIXED, &body, &size,
+                                 &rec->corr, &rec->attempt);
     if (rc != ZX_OK)
         return rc;
-    if (size < ZX_REPLY_FIXED)
-        return ZX_EPROTO;
-    rec->corr = zx__get_u64 (body);
-    rec->attempt = zx__get_u32 (body + 8);
     rec->status = body [12];
     rec->payload = body + ZX_REPLY_FIXED;
     rec->payload_size = size - ZX_REPLY_FIXED;
@@ -224,14 +231,17 @@ s_decode_ready (zx__msg_t *msg, zmq_msg_t *body, size_t count)
 {
     //  service | info | [name]
     msg->extra = count > 3 ? count - 3 : 0;
-    if (msg->face != ZX_FACE_WORKER || count < 2)
+    if (msg->face != ZX_FACE_WORKER || count < 1)
+        return;
+    //  The service even when the info frame is missing or bad: see zx__msg_t
+    msg->service = s_data (&body [0]);
+    msg->service_size = zmq_msg_size (&body [0]);
+    if (count < 2)
         return;
     size_t info_size = zmq_msg_size (&body [1]);
     if (info_size != ZX_READY_INFO_SIZE && info_size != ZX_READY_INFO_SIZE_V0)
         return;
     const uint8_t *info = s_data (&body [1]);
-    msg->service = s_data (&body [0]);
-    msg->service_size = zmq_msg_size (&body [0]);
     msg->ready.credits = zx__get_u32 (info);
     msg->ready.max_tasks = zx__get_u32 (info + 4);
     msg->ready.pid = zx__get_u32 (info + 8);
@@ -251,15 +261,15 @@ s_decode_request (zx__msg_t *msg, zmq_msg_t *body, size_t count)
     msg->extra = count > defined ? count - defined : 0;
     if (count < defined)
         return;
-    if (msg->face == ZX_FACE_CLIENT) {
-        size_t size = zmq_msg_size (&body [0]);
-        if (size == 0 || size > 255)
-            return;
-        msg->service = s_data (&body [0]);
-        msg->service_size = size;
-    }
     msg->batch = s_data (&body [defined - 1]);
     msg->batch_size = zmq_msg_size (&body [defined - 1]);
+    if (msg->face == ZX_FACE_CLIENT) {
+        //  Set whatever its size, and the batch too: see zx__msg_t
+        msg->service = s_data (&body [0]);
+        msg->service_size = zmq_msg_size (&body [0]);
+        if (msg->service_size == 0 || msg->service_size > 255)
+            return;
+    }
     msg->ok = true;
 }
 
@@ -376,6 +386,24 @@ zx__recv_router (void *socket, zx__face_t face, zx__msg_t *msg)
     return s_recv (socket, face, msg, true);
 }
 
+zx__recv_t
+zx__recv_dealer_loop (void *socket, zx__face_t face, zx__msg_t *msg, zx_logger_t *log,
+                      zx__peer_t *peer)
+{
+    zx__recv_t rc = s_recv (socket, face, msg, false);
+    if (rc == ZX_RECV_TOO_MANY) {
+        zx_log_warning (log, "message with more than %d frames: dropped", ZX_DEALER_MAX_FRAMES);
+        zx__msg_close (msg);
+    }
+    else
+    if (rc != ZX_RECV_NONE && peer) {
+        peer->heard_us = zx__now_us ();
+        if (rc == ZX_RECV_OK && msg->command == ZX_CMD_HEARTBEAT && msg->interval)
+            peer->heartbeat_ms = msg->interval;
+    }
+    return rc;
+}
+
 void
 zx__msg_close (zx__msg_t *msg)
 {
@@ -398,6 +426,14 @@ zx__msg_bye_text (const zx__msg_t *msg, char *text, size_t size)
     for (size_t i = 0; i < length; i++)
         if ((unsigned char) text [i] < 32)
             text [i] = '?';
+}
+
+const char *
+zx__msg_gets (const zx__msg_t *msg, const char *property)
+{
+    //  Metadata rides on the frames the peer sent, not on the routing id
+    size_t first = msg->identity ? 1 : 0;
+    return first < msg->count ? zmq_msg_gets (&msg->frames [first], property) : NULL;
 }
 
 //  --------------------------------------------------------------------

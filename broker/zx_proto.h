@@ -222,7 +222,12 @@ typedef struct {
 
 //  One message as received. The fields a command defines point into its
 //  frames and stay valid until zx__msg_close. Fields of other commands
-//  are zero.
+//  are zero. A few are set whenever their frame is there, even when ok
+//  is false because another frame is not well formed, for receivers that
+//  judge a message frame by frame: READY's service (the broker opens the
+//  service before its dispatcher reads the info frame), and on the
+//  client face REQUEST's service and batch (the broker answers the
+//  records of a request it refuses, whatever its service frame holds).
 typedef struct {
     zx__face_t face;
     uint8_t command;
@@ -234,7 +239,8 @@ typedef struct {
     //  or refuses the message (docs/PROTOCOL.md, 16 and 17.1).
     bool ok;
     size_t extra;
-    const uint8_t *service;     //  READY; REQUEST on the client face
+    const uint8_t *service;     //  READY; REQUEST on the client face (any
+                                //  size: see ok for the bounds)
     size_t service_size;
     zx__ready_t ready;          //  READY
     const uint8_t *name;        //  READY: the worker's label, may be empty
@@ -254,6 +260,10 @@ typedef struct {
     zmq_msg_t own [ZX_ROUTER_MAX_FRAMES];
 } zx__msg_t;
 
+//  How many messages a receiver reads from its socket in one go before it
+//  lets the loop run other work, for fairness.
+#define ZX_RECV_BURST           4096
+
 //  What a receive made of the next message
 typedef enum {
     ZX_RECV_NONE = 0,           //  Nothing was waiting
@@ -270,6 +280,26 @@ typedef enum {
 //  is set from a ROUTER whenever a frame was read.
 zx__recv_t zx__recv_dealer (void *socket, zx__face_t face, zx__msg_t *msg);
 zx__recv_t zx__recv_router (void *socket, zx__face_t face, zx__msg_t *msg);
+
+//  What a DEALER keeps of the peer it reads from (a broker, to a client
+//  or a serving worker) to tell when it falls silent: when it last heard
+//  anything from it (any message counts as a heartbeat), and the
+//  heartbeat interval the peer announced (0: none yet), which
+//  zx__silence_us takes.
+typedef struct {
+    int64_t heard_us;
+    uint32_t heartbeat_ms;
+} zx__peer_t;
+
+//  zx__recv_dealer for a DEALER's read loop (a pool worker's, a serving
+//  worker's, a client's), with what they all do alike: a message of more
+//  frames than a DEALER reads is logged on log and closed, and
+//  ZX_RECV_TOO_MANY returned for the caller to skip it. Any other message
+//  is news of peer (when not NULL): its heard_us becomes now, and the
+//  interval a good HEARTBEAT announces its heartbeat_ms. Close msg as
+//  after zx__recv_dealer.
+zx__recv_t zx__recv_dealer_loop (void *socket, zx__face_t face, zx__msg_t *msg,
+                                 zx_logger_t *log, zx__peer_t *peer);
 
 //  Decodes the count frames of one message read elsewhere (identity first
 //  when routed), which the caller keeps open and closes, into msg. The
@@ -310,6 +340,13 @@ zx__msg_cancel_id (const zx__msg_t *msg, size_t index)
 //  size - 1 octets, every control octet (below 0x20, NUL included) shown
 //  as '?', NUL-terminated: fit for a log line.
 void zx__msg_bye_text (const zx__msg_t *msg, char *text, size_t size);
+
+//  Returns the value of a metadata property libzmq attached to the
+//  message ("User-Id": the CURVE key its sender authenticated with,
+//  "Peer-Address": where it connected from), or NULL when there is none.
+//  It is read from the first frame the peer sent: on a ROUTER the
+//  routing id frame carries none.
+const char *zx__msg_gets (const zx__msg_t *msg, const char *property);
 
 //  Where a message goes: the socket, the face whose header it carries,
 //  the send flags (0 to block, or ZMQ_DONTWAIT), and, from a ROUTER, the
@@ -352,8 +389,7 @@ void zx__label (char *label, size_t size, const void *identity, size_t identity_
 
 //  --------------------------------------------------------------------
 //  Raw frames, under the messages above. Whatever speaks ZXW01 or ZXC01
-//  uses the messages; these stay for ZAP (zx_auth.c), and for
-//  zexec_broker.c until it is converted to the messages.
+//  uses the messages; these stay for ZAP (zx_auth.c: RFC 27, not ours).
 
 //  Receives one whole message waiting on a libzmq socket, without
 //  blocking, into frames [0 .. max). Returns how many frames it holds (0

@@ -201,6 +201,23 @@ test_ready_needs_a_service_and_an_info_frame_of_16_or_12_octets (void **state)
     assert_int_equal (out.msg.ready.parallel, 1);
     assert_null (out.msg.name);
     s_done (&out);
+    //  The service frame is given even when the info frame is missing or
+    //  bad: the broker judges it first; the rest stays empty
+    const s_part_t *shapes [] = {
+        (s_part_t []) { P ("ZXW01"), P ("\x01"), P ("gpu") },
+        (s_part_t []) { P ("ZXW01"), P ("\x01"), P ("gpu"), { info, 15 }, P ("n") },
+    };
+    const size_t counts [] = { 3, 5 };
+    for (size_t i = 0; i < 2; i++) {
+        s_decode (&out, shapes [i], counts [i], ZX_FACE_WORKER, false);
+        assert_int_equal (out.rc, ZX_RECV_OK);
+        assert_false (out.msg.ok);
+        assert_int_equal (out.msg.service_size, 3);
+        assert_memory_equal (out.msg.service, "gpu", 3);
+        assert_int_equal (out.msg.ready.credits, 0);
+        assert_null (out.msg.name);
+        s_done (&out);
+    }
     //  READY is no command of the client face
     s_decode (&out, (s_part_t []) { P ("ZXC01"), P ("\x01"), P ("s"), { info, 16 } }, 4,
               ZX_FACE_CLIENT, false);
@@ -222,12 +239,18 @@ test_a_client_request_needs_a_service_of_1_to_255_octets_and_a_batch (void **sta
                   4, ZX_FACE_CLIENT, false);
         assert_int_equal (out.rc, ZX_RECV_OK);
         assert_int_equal (out.msg.ok, sizes [i] >= 1 && sizes [i] <= 255);
+        //  Service and batch are given whatever the service's size, so
+        //  that the broker can answer the records of a request it refuses
+        assert_int_equal (out.msg.service_size, sizes [i]);
+        assert_non_null (out.msg.batch);
+        assert_int_equal (out.msg.batch_size, 0);
         s_done (&out);
     }
     s_decoded_t out;
     s_decode (&out, (s_part_t []) { P ("ZXC01"), P ("\x02"), P ("default") }, 3,
               ZX_FACE_CLIENT, false);
     assert_false (out.msg.ok);
+    assert_null (out.msg.batch);                //  No batch frame, no batch
     s_done (&out);
     s_decode (&out, (s_part_t []) { P ("ZXC01"), P ("\x02"), P ("default"), P ("b"), P ("z") },
               5, ZX_FACE_CLIENT, false);

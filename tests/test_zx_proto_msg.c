@@ -428,6 +428,42 @@ test_a_message_longer_than_its_receiver_reads_is_dropped_whole (void **state)
     s_pair_destroy (&pair);
 }
 
+static void
+test_metadata_is_read_from_the_frames_the_peer_sent (void **state)
+{
+    (void) state;
+    //  Over tcp, where libzmq attaches the peer's address to each frame
+    void *context = zmq_ctx_new ();
+    void *router = zmq_socket (context, ZMQ_ROUTER);
+    void *dealer = zmq_socket (context, ZMQ_DEALER);
+    zmq_setsockopt (dealer, ZMQ_ROUTING_ID, "w1", 2);
+    assert_int_equal (zmq_bind (router, "tcp://127.0.0.1:*"), 0);
+    char endpoint [256];
+    size_t size = sizeof endpoint;
+    assert_int_equal (zmq_getsockopt (router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
+    assert_int_equal (zmq_connect (dealer, endpoint), 0);
+    zx__route_t to_router = { dealer, ZX_FACE_CLIENT, 0, NULL, 0 };
+    zx__route_t to_dealer = { router, ZX_FACE_CLIENT, 0, "w1", 2 };
+    assert_int_equal (zx__send_heartbeat (&to_router, 1000), ZX_OK);
+    zx__msg_t msg;
+    assert_int_equal (s_receive (router, true, ZX_FACE_CLIENT, &msg), ZX_RECV_OK);
+    const char *address = zx__msg_gets (&msg, "Peer-Address");
+    assert_non_null (address);
+    assert_string_equal (address, "127.0.0.1");
+    assert_string_equal (zx__msg_gets (&msg, "Socket-Type"), "DEALER");
+    assert_null (zx__msg_gets (&msg, "User-Id"));           //  No ZAP here
+    zx__msg_close (&msg);
+    assert_null (zx__msg_gets (&msg, "Socket-Type"));       //  Closed: no frames
+    //  And over a DEALER, where no routing id comes first
+    assert_int_equal (zx__send_heartbeat (&to_dealer, 1000), ZX_OK);
+    assert_int_equal (s_receive (dealer, false, ZX_FACE_CLIENT, &msg), ZX_RECV_OK);
+    assert_string_equal (zx__msg_gets (&msg, "Socket-Type"), "ROUTER");
+    zx__msg_close (&msg);
+    zmq_close (dealer);
+    zmq_close (router);
+    zmq_ctx_term (context);
+}
+
 const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_ready_round_trips_with_the_specified_bytes),
     cmocka_unit_test (test_request_batch_round_trips_on_both_faces),
@@ -438,6 +474,7 @@ const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_senders_refuse_what_they_cannot_encode),
     cmocka_unit_test (test_a_send_to_a_peer_the_router_does_not_know_fails_with_ehostunreach),
     cmocka_unit_test (test_a_message_longer_than_its_receiver_reads_is_dropped_whole),
+    cmocka_unit_test (test_metadata_is_read_from_the_frames_the_peer_sent),
 };
 
 ZX_TEST_MAIN (tests)

@@ -51,12 +51,11 @@ struct zx__client {
     zx_loop_t *loop;
     int heartbeat_ms;
     int liveness;
-    uint32_t broker_heartbeat_ms;   //  The broker's, as it announced it (0: unknown)
     uint64_t next_corr;
     zx__idmap_t entries;
     zx__batch_t out;
     bool flush_scheduled;
-    int64_t last_heard_us;
+    zx__peer_t broker;          //  When we last heard it, its heartbeat interval
     bool silence_from_send;     //  Start the silence clock at the next send
     uint64_t timer;
     void (*idle) (void *owner);
@@ -251,7 +250,7 @@ s_flush (zx_loop_t *loop, void *arg)
     zx__batch_clear (&self->out);
     if (self->silence_from_send) {
         //  The broker could not have answered before it was asked
-        self->last_heard_us = zx__now_us ();
+        self->broker.heard_us = zx__now_us ();
         self->silence_from_send = false;
         //  First work after a quiet spell: tell the broker (perhaps a new
         //  one) our heartbeat interval now, not a whole interval later
@@ -289,17 +288,13 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx__client_t *self = (zx__client_t *) arg;
     zx__msg_t msg;
-    for (int burst = 0; burst < 4096; burst++) {
-        zx__recv_t rc = zx__recv_dealer (self->socket, ZX_FACE_CLIENT, &msg);
+    for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
+        zx__recv_t rc = zx__recv_dealer_loop (self->socket, ZX_FACE_CLIENT, &msg, self->log,
+                                              &self->broker);
         if (rc == ZX_RECV_NONE)
             break;
-        if (rc == ZX_RECV_TOO_MANY) {
-            zx_log_warning (self->log, "message with more than %d frames: dropped",
-                            ZX_DEALER_MAX_FRAMES);
-            zx__msg_close (&msg);
+        if (rc == ZX_RECV_TOO_MANY)
             continue;
-        }
-        self->last_heard_us = zx__now_us ();
         if (rc != ZX_RECV_OK)
             zx_log_warning (self->log, "malformed message from the broker at %s: dropped",
                             self->endpoint);
@@ -307,12 +302,7 @@ s_on_readable (zx_loop_t *loop, void *arg)
         if (msg.command == ZX_CMD_REPLY && msg.ok && msg.extra == 0)
             s_on_reply (self, &msg);
         else
-        if (msg.command == ZX_CMD_HEARTBEAT) {
-            if (msg.interval)
-                self->broker_heartbeat_ms = msg.interval;
-        }
-        else
-        if (msg.command != ZX_CMD_DISCONNECT)
+        if (msg.command != ZX_CMD_HEARTBEAT && msg.command != ZX_CMD_DISCONNECT)
             zx_log_warning (self->log, "unexpected command %d from the broker: dropped",
                             msg.command);
         zx__msg_close (&msg);
@@ -376,9 +366,9 @@ s_on_tick (zx_loop_t *loop, void *arg)
     s_on_readable (loop, self);
     if (self->entries.live == 0)
         return;
-    int64_t silent_us = zx__now_us () - self->last_heard_us;
+    int64_t silent_us = zx__now_us () - self->broker.heard_us;
     if (silent_us > zx__silence_us (self->heartbeat_ms, self->liveness,
-                                    self->broker_heartbeat_ms)) {
+                                    self->broker.heartbeat_ms)) {
         char cause [400];
         snprintf (cause, sizeof cause, "broker at %s not heard from for %lld ms",
                   self->endpoint, (long long) silent_us / 1000);
@@ -445,7 +435,7 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
         }
         else {
             if (self->entries.live == 1) {
-                self->last_heard_us = zx__now_us ();    //  Silence counts from now,
+                self->broker.heard_us = zx__now_us ();  //  Silence counts from now,
                 self->silence_from_send = true;         //  or from when it is sent
             }
             zx__future_set_running (future);

@@ -241,12 +241,11 @@ s_read_all (s_worker_t *self)
 {
     zx__msg_t msg;
     zx__recv_t rc;
-    while ((rc = zx__recv_dealer (self->socket, ZX_FACE_WORKER, &msg)) != ZX_RECV_NONE) {
+    while ((rc = zx__recv_dealer_loop (self->socket, ZX_FACE_WORKER, &msg, self->log, NULL))
+           != ZX_RECV_NONE) {
         //  Frames after those a command defines are ignored here
         if (rc == ZX_RECV_TOO_MANY)
-            zx_log_warning (self->log, "message with more than %d frames: dropped",
-                            ZX_DEALER_MAX_FRAMES);
-        else
+            continue;
         if (rc != ZX_RECV_OK)
             zx_log_warning (self->log, "worker %s: malformed message dropped",
                             self->opts->identity);

@@ -65,9 +65,8 @@ struct zx_worker {
     uint32_t parallel;          //  Pool workers: tasks run at once
     int heartbeat_ms;
     int liveness;
-    uint32_t broker_heartbeat_ms;   //  The broker's, as it announced it (0: unknown)
     int backoff_ms;
-    int64_t last_heard_us;
+    zx__peer_t broker;          //  When we last heard it, its heartbeat interval
     bool heard;                 //  The broker spoke on this connection
     uint64_t tick_timer;
     uint64_t connect_timer;
@@ -373,17 +372,13 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx_worker_t *self = (zx_worker_t *) arg;
     zx__msg_t msg;
-    for (int burst = 0; burst < 4096 && self->socket; burst++) {
-        zx__recv_t rc = zx__recv_dealer (self->socket, ZX_FACE_WORKER, &msg);
+    for (int burst = 0; burst < ZX_RECV_BURST && self->socket; burst++) {
+        zx__recv_t rc = zx__recv_dealer_loop (self->socket, ZX_FACE_WORKER, &msg, self->log,
+                                              &self->broker);
         if (rc == ZX_RECV_NONE)
             break;
-        if (rc == ZX_RECV_TOO_MANY) {
-            zx_log_warning (self->log, "message with more than %d frames: dropped",
-                            ZX_DEALER_MAX_FRAMES);
-            zx__msg_close (&msg);
+        if (rc == ZX_RECV_TOO_MANY)
             continue;
-        }
-        self->last_heard_us = zx__now_us ();
         self->backoff_ms = ZX_BACKOFF_MIN_MS;
         if (!self->heard) {
             self->heard = true;
@@ -405,11 +400,7 @@ s_on_readable (zx_loop_t *loop, void *arg)
         if (msg.command == ZX_CMD_DISCONNECT)
             bye = true;
         else
-        if (msg.command == ZX_CMD_HEARTBEAT) {
-            if (msg.interval)
-                self->broker_heartbeat_ms = msg.interval;
-        }
-        else
+        if (msg.command != ZX_CMD_HEARTBEAT)
             zx_log_warning (self->log, "unexpected command %d from the broker: dropped",
                             msg.command);
         zx__msg_close (&msg);
@@ -453,7 +444,7 @@ s_connect (zx_loop_t *loop, void *arg)
     zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
     if (self->cert)
         s_watch_handshakes (self);
-    self->last_heard_us = zx__now_us ();
+    self->broker.heard_us = zx__now_us ();
     self->heard = false;
     //  No task budget: its pool replaces its own workers
     zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel };
@@ -473,8 +464,8 @@ s_on_tick (zx_loop_t *loop, void *arg)
     self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
     if (!self->socket)
         return;
-    int64_t silent = zx__now_us () - self->last_heard_us;
-    if (silent > zx__silence_us (self->heartbeat_ms, self->liveness, self->broker_heartbeat_ms)) {
+    int64_t silent = zx__now_us () - self->broker.heard_us;
+    if (silent > zx__silence_us (self->heartbeat_ms, self->liveness, self->broker.heartbeat_ms)) {
         char why [128];
         snprintf (why, sizeof why, "broker not heard from for %lld ms", (long long) silent / 1000);
         s_reconnect_later (self, why);
@@ -570,8 +561,8 @@ zx_worker_destroy (zx_worker_t **self_p)
 bool
 zx_worker_connected (const zx_worker_t *self)
 {
-    return self->socket && zx__now_us () - self->last_heard_us
-           <= zx__silence_us (self->heartbeat_ms, self->liveness, self->broker_heartbeat_ms);
+    return self->socket && zx__now_us () - self->broker.heard_us
+           <= zx__silence_us (self->heartbeat_ms, self->liveness, self->broker.heartbeat_ms);
 }
 
 //  --------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
     DESIGN: the input is a script of worker-face messages, as workers (or
     anyone who can reach a broker's port) send them, mixed with what the
-    dispatcher's owner does between them. Each message goes to
-    zx__dispatch_handle as zmq_msg_t frames, identity first, exactly as
-    the broker hands them over, and zx__dispatch_flush follows, as it
-    does after a burst. The dispatcher talks to a real ROUTER bound to an
+    dispatcher's owner does between them. Each message is zmq_msg_t
+    frames, identity first, decoded by the codec as a ROUTER's (worker
+    face) and handed to zx__dispatch_handle whatever the decoder made of
+    it (the broker hands over only good worker-face messages; the
+    dispatcher logs any other as malformed), and zx__dispatch_flush
+    follows, as it does after a burst. The dispatcher talks to a real ROUTER bound to an
     inproc endpoint; two DEALER peers, "W1" and "W2", are connected to it,
     so requests dealt to a worker of that name really go out (and are
     read back and checked), while other identities are unreachable.
@@ -22,7 +24,9 @@
                     byte), 1 submit with flags (next byte), 2 expire
                     (next byte: bit 0 silence 1 us, bit 1 wait 0 us),
                     3 heartbeat, 4 disconnect all, 5 fail queued,
-                    6 worker gone (identity in the next frame), 7 none.
+                    6 worker gone (identity in the next frame), 7 worker
+                    left, as when its key loses its role (identity in
+                    the next frame).
 
     What must hold: nothing crashes or leaks (ASan, UBSan, LeakSanitizer),
     every complete event names a request this run submitted and not yet
@@ -306,7 +310,10 @@ s_message (s_run_t *run, s_input_t *input, size_t count)
             size = 255;
         s_frame_init (&frames [i], bytes, size);
     }
-    zx__dispatch_handle (run->dispatch, frames, count);
+    zx__msg_t msg;
+    zx__msg_decode (&msg, frames, count, ZX_FACE_WORKER, true);
+    zx__dispatch_handle (run->dispatch, &msg);
+    zx__msg_close (&msg);
     for (size_t i = 0; i < count; i++)
         zmq_msg_close (&frames [i]);
 }
@@ -351,6 +358,13 @@ s_action (s_run_t *run, s_input_t *input, int action)
             memcpy (identity, bytes, size);
             identity [size] = 0;
             zx__dispatch_worker_gone (run->dispatch, identity, "gone by the fuzzer");
+            break;
+        }
+        case 7: {
+            const uint8_t *bytes;
+            size_t size = s_frame_bytes (input, &bytes);
+            zx__dispatch_worker_left (run->dispatch, bytes, size < 255 ? size : 255,
+                                      ZX_BYE_PROTOCOL, "left by the fuzzer");
             break;
         }
         default:

@@ -1,0 +1,172 @@
+/*  zx_dispatch_int.h - internal: what the dispatcher's two files share.
+
+    zx_dispatch.c holds the queue, the pump that deals it to workers and
+    each request's life (submit, complete, cancel, abandon);
+    zx_dispatch_workers.c the worker table and the worker face of the
+    socket (READY, REPLY, DISCONNECT, heartbeats, liveness, the adaptive
+    caps). Both see the three structures; each calls the other only
+    through the functions below.                                          */
+#ifndef ZX_DISPATCH_INT_H_INCLUDED
+#define ZX_DISPATCH_INT_H_INCLUDED
+#include "zx_dispatch.h"
+#include "zx_idmap.h"
+#include "zx_proto.h"
+
+typedef struct zx__dworker zx__dworker_t;
+
+#define ZX_DISPATCH_MAX_IDENTITY 255     //  The longest routing id libzmq makes
+
+//  A request, from submission until it completes and is freed.
+struct zx__request {
+    zx__request_t *next, *prev;     //  In the queue or the worker's held list
+    zx__dispatch_t *dispatch;
+    zx__dworker_t *worker;          //  NULL while queued
+    void *cookie;                   //  NULL once completed
+    zx__complete_fn *complete;      //  Instead of events.complete, or NULL
+    uint64_t corr;
+    uint32_t attempt;
+    uint32_t free_attempts;         //  Sends that never started: not counted
+    uint8_t flags;                  //  Low 4 bits: retries allowed
+    bool stopping;                  //  Cancel asked; ends when the worker stops
+    uint8_t name_len;
+    int64_t queued_us;              //  When it was submitted
+    size_t args_size;
+    char data [];                   //  Task name (NUL-terminated), then args
+};
+
+//  A list of requests: the queue, or what one worker holds.
+typedef struct {
+    zx__request_t *head, *tail;
+    size_t count;
+} zx__reqlist_t;
+
+//  A worker that said READY: its credits, caps and what it holds.
+struct zx__dworker {
+    uint8_t identity [ZX_DISPATCH_MAX_IDENTITY];
+    size_t identity_size;
+    char label [ZX_LABEL_SIZE];     //  Printable identity for logs
+    zx__route_t route;              //  Where its messages go
+    int64_t last_seen_us;           //  Any message counts
+    uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
+    uint32_t credits;               //  Free credits: announced less held
+    uint32_t limit;                 //  Adaptive cap on requests held
+    uint32_t floor;                 //  Least cap: two per parallel task
+    uint32_t parallel;              //  Tasks it runs at once
+    int64_t busy_since_us;          //  When it last went from idle to busy
+    int64_t last_reply_us;
+    double task_us;                 //  Average time per task, 0 unknown
+    uint64_t budget;                //  Tasks it may still be sent
+    uint32_t pid;
+    zx__reqlist_t held;
+    zx__request_t *round_first;     //  First request dealt in this pump
+    zx__batch_t batch;
+};
+
+//  The dispatcher: the queue, the worker table, the correlation table.
+struct zx__dispatch {
+    void *router;
+    zx_loop_t *loop;
+    zx__dispatch_events_t events;
+    void *owner;
+    size_t max_queue;
+    bool adaptive;
+    zx__reqlist_t queue;
+    size_t held;
+    zx__dworker_t **workers;
+    size_t worker_count, worker_cap;
+    size_t expected;                //  Workers on their way (zx__dispatch_expect)
+    int heartbeat_ms;               //  Ours, announced in HEARTBEAT (0: none)
+    int liveness;
+    size_t round_robin;
+    uint64_t next_corr;
+    zx__idmap_t table;              //  corr -> held request
+    bool pump_scheduled;
+    zx_logger_t *log;
+};
+
+//  The list operations: appending, prepending, removing one request.
+static inline void
+zx__reqlist_append (zx__reqlist_t *list, zx__request_t *request)
+{
+    request->next = NULL;
+    request->prev = list->tail;
+    if (list->tail)
+        list->tail->next = request;
+    else
+        list->head = request;
+    list->tail = request;
+    list->count++;
+}
+
+static inline void
+zx__reqlist_prepend (zx__reqlist_t *list, zx__request_t *request)
+{
+    request->prev = NULL;
+    request->next = list->head;
+    if (list->head)
+        list->head->prev = request;
+    else
+        list->tail = request;
+    list->head = request;
+    list->count++;
+}
+
+static inline void
+zx__reqlist_remove (zx__reqlist_t *list, zx__request_t *request)
+{
+    if (request->prev)
+        request->prev->next = request->next;
+    else
+        list->head = request->next;
+    if (request->next)
+        request->next->prev = request->prev;
+    else
+        list->tail = request->prev;
+    request->next = request->prev = NULL;
+    list->count--;
+}
+
+//  ---- zx_dispatch.c
+
+//  Completes request with code and payload (size octets) through its own
+//  complete function or the complete event, once: later calls do nothing.
+//  The caller frees the request when it is off every list and table.
+void zx__dispatch_complete (zx__dispatch_t *self, zx__request_t *request, zx_err_t code,
+                            const void *payload, size_t size);
+
+//  zx__dispatch_complete with a NUL-terminated text as the payload.
+void zx__dispatch_complete_text (zx__dispatch_t *self, zx__request_t *request,
+                                 zx_err_t code, const char *text);
+
+//  Raises the idle event when nothing is queued or held.
+void zx__dispatch_check_idle (zx__dispatch_t *self);
+
+//  Completes queued requests with code and message, from the head of the
+//  queue on, while they were queued at or before queued_by_us (INT64_MAX:
+//  all); they never run. Returns how many. The caller checks idleness.
+size_t zx__dispatch_fail_waiting (zx__dispatch_t *self, int64_t queued_by_us, zx_err_t code,
+                                  const char *message);
+
+//  Deals the queue to workers with credit now and sends each its share;
+//  zx__dispatch_schedule_pump does it once, soon, from the loop.
+void zx__dispatch_pump (zx__dispatch_t *self);
+void zx__dispatch_schedule_pump (zx__dispatch_t *self);
+
+//  ---- zx_dispatch_workers.c
+
+//  Fails what the worker holds, or requeues what may be retried, and
+//  forgets (frees) the worker; cause says why, in every failure's text.
+//  stopped_for, when not NULL, is the request the worker was killed to
+//  stop: what it was sent after that had not started and is requeued
+//  without using a retry.
+void zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker,
+                                 const char *cause, zx__request_t *stopped_for);
+
+//  Completes what every worker holds with ZX_ESHUTDOWN (ZX_ECANCELLED for
+//  what was being stopped) and frees the workers and their table.
+void zx__dispatch_workers_free (zx__dispatch_t *self);
+
+//  Sends CANCEL for request to the worker that holds it.
+void zx__dispatch_send_cancel (zx__dispatch_t *self, zx__request_t *request);
+
+#endif

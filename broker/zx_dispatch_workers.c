@@ -1,0 +1,508 @@
+/*  zx_dispatch_workers.c - the dispatcher's workers: its table, and the
+    worker face of its socket.
+
+    DESIGN: a worker exists for the dispatcher from its READY, which
+    announces its credits (how many requests it may hold), how many tasks
+    it runs at once and how many it may run in all, until it says
+    DISCONNECT, falls silent past the liveness, or vanishes under a send
+    (ROUTER_MANDATORY says so). Whatever way it goes, what it held is
+    retried on another worker when the request allows it, and otherwise
+    fails with the cause. Each accepted reply record gives back a credit
+    and, with adaptive caps, a measure of its task time: a worker is then
+    let hold as many requests as it runs in about 2 ms, so slow tasks
+    spread over every worker and tiny ones travel hundreds to a message.
+    Every message is read and written through the codec (zx_proto).      */
+
+#define _GNU_SOURCE
+#include "zx_dispatch_int.h"
+#include "zx_loop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+//  --------------------------------------------------------------------
+//  The table
+
+static void
+s_worker_free (zx__dworker_t *worker)
+{
+    zx__batch_free (&worker->batch);
+    free (worker);
+}
+
+void
+zx__dispatch_workers_free (zx__dispatch_t *self)
+{
+    for (size_t i = 0; i < self->worker_count; i++) {
+        zx__dworker_t *worker = self->workers [i];
+        zx__request_t *request;
+        while ((request = worker->held.head)) {
+            zx__reqlist_remove (&worker->held, request);
+            if (request->stopping)
+                zx__dispatch_complete_text (self, request, ZX_ECANCELLED,
+                                            "cancelled while running: the executor shut down");
+            else
+                zx__dispatch_complete_text (self, request, ZX_ESHUTDOWN,
+                                            "executor shut down while the task ran");
+            free (request);
+        }
+        s_worker_free (worker);
+    }
+    free (self->workers);
+    self->workers = NULL;
+    self->worker_count = self->worker_cap = 0;
+}
+
+static zx__dworker_t *
+s_worker_find (zx__dispatch_t *self, const void *identity, size_t size)
+{
+    for (size_t i = 0; i < self->worker_count; i++) {
+        zx__dworker_t *worker = self->workers [i];
+        if (worker->identity_size == size && memcmp (worker->identity, identity, size) == 0)
+            return worker;
+    }
+    return NULL;
+}
+
+void
+zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const char *cause,
+                            zx__request_t *stopped_for)
+{
+    //  From the newest back, so retried requests keep their order at the
+    //  front of the queue
+    zx__request_t *request;
+    while ((request = worker->held.tail)) {
+        zx__reqlist_remove (&worker->held, request);
+        zx__idmap_take (&self->table, request->corr);
+        self->held--;
+        //  A worker killed to stop a task that would not stop had not
+        //  started what it was sent after that task: send it again, free
+        bool never_started = stopped_for && stopped_for->worker == worker
+                             && !request->stopping;
+        uint32_t attempts = request->attempt - request->free_attempts;
+        if (request->cookie && !request->stopping
+        &&  (never_started || attempts <= (uint32_t) (request->flags & ZX_FLAG_RETRIES))) {
+            if (never_started)
+                request->free_attempts++;
+            else
+                zx_log_warning (self->log, "%s; task '%s' goes to another worker (attempt %u)",
+                                cause, request->data, attempts + 1);
+            request->attempt++;
+            request->worker = NULL;
+            request->queued_us = zx__now_us ();     //  Waits anew for a worker
+            zx__reqlist_prepend (&self->queue, request);
+            zx__dispatch_schedule_pump (self);
+            continue;
+        }
+        if (stopped_for && request == stopped_for)
+            stopped_for = NULL;     //  Those before it may have run
+        if (request->cookie) {
+            char text [512];
+            if (request->stopping)
+                snprintf (text, sizeof text, "cancelled while running: %s", cause);
+            else
+            if (attempts > 1)
+                snprintf (text, sizeof text, "%s; task '%s' was lost after %u attempts "
+                          "and is quarantined: it is not sent to a worker again",
+                          cause, request->data, attempts);
+            else
+                snprintf (text, sizeof text, "%s; task '%s' was lost", cause, request->data);
+            zx__dispatch_complete_text (self, request,
+                                        request->stopping ? ZX_ECANCELLED : ZX_EWORKER_LOST,
+                                        text);
+        }
+        free (request);
+    }
+    for (size_t i = 0; i < self->worker_count; i++)
+        if (self->workers [i] == worker) {
+            self->workers [i] = self->workers [--self->worker_count];
+            break;
+        }
+    s_worker_free (worker);
+}
+
+static void
+s_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const char *cause)
+{
+    zx__dispatch_worker_remove (self, worker, cause, NULL);
+}
+
+void
+zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const char *cause)
+{
+    zx__dworker_t *worker = s_worker_find (self, identity, strlen (identity));
+    if (worker) {
+        s_worker_remove (self, worker, cause);
+        zx__dispatch_check_idle (self);
+    }
+}
+
+void
+zx__dispatch_worker_stopped (zx__dispatch_t *self, const char *identity, uint64_t corr,
+                             const char *cause)
+{
+    zx__dworker_t *worker = s_worker_find (self, identity, strlen (identity));
+    if (worker) {
+        zx__request_t *request = zx__idmap_get (&self->table, corr);
+        zx__dispatch_worker_remove (self, worker, cause,
+                                    request && request->worker == worker ? request : NULL);
+        zx__dispatch_check_idle (self);
+    }
+}
+
+//  A worker said DISCONNECT with reason and text (printable): it is
+//  forgotten, what it held is retried or fails, and the owner hears.
+//  Also from a worker that never got as far as READY: its reason (an
+//  initializer that failed) is worth hearing.
+static void
+s_worker_left (zx__dispatch_t *self, const void *identity, size_t identity_size,
+               const char *label, uint8_t reason, const char *text)
+{
+    zx__dworker_t *worker = s_worker_find (self, identity, identity_size);
+    if (worker) {
+        char cause [400];
+        snprintf (cause, sizeof cause, "worker %s left (%s)", label,
+                  text [0] ? text : "no reason");
+        s_worker_remove (self, worker, cause);
+    }
+    if (self->events.worker_event)
+        self->events.worker_event (self->owner, label, reason, text);
+}
+
+void
+zx__dispatch_worker_left (zx__dispatch_t *self, const void *identity, size_t identity_size,
+                          uint8_t reason, const char *text)
+{
+    char label [ZX_LABEL_SIZE];
+    zx__label (label, sizeof label, identity, identity_size);
+    s_worker_left (self, identity, identity_size, label, reason, text);
+}
+
+size_t
+zx__dispatch_workers (const zx__dispatch_t *self)
+{
+    return self->worker_count;
+}
+
+//  --------------------------------------------------------------------
+//  Sending to workers
+
+//  A command that is not a REQUEST may be lost with its worker: say so
+static void
+s_sent (zx__dispatch_t *self, zx__dworker_t *worker, uint8_t command, zx_err_t rc)
+{
+    if (rc != ZX_OK)
+        zx_log_debug (self->log, "cannot send command %d to worker %s: %s",
+                      command, worker->label, zmq_strerror (errno));
+}
+
+//  A HEARTBEAT, with our interval when we have one
+static void
+s_send_heartbeat (zx__dispatch_t *self, zx__dworker_t *worker)
+{
+    uint32_t interval = self->heartbeat_ms > 0 ? (uint32_t) self->heartbeat_ms : 0;
+    s_sent (self, worker, ZX_CMD_HEARTBEAT, zx__send_heartbeat (&worker->route, interval));
+}
+
+void
+zx__dispatch_send_cancel (zx__dispatch_t *self, zx__request_t *request)
+{
+    s_sent (self, request->worker, ZX_CMD_CANCEL,
+            zx__send_cancel (&request->worker->route, &request->corr, 1));
+}
+
+void
+zx__dispatch_disconnect_all (zx__dispatch_t *self)
+{
+    for (size_t i = 0; i < self->worker_count; i++) {
+        zx__dworker_t *worker = self->workers [i];
+        s_sent (self, worker, ZX_CMD_DISCONNECT,
+                zx__send_disconnect (&worker->route, ZX_BYE_NORMAL, NULL));
+    }
+}
+
+void
+zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness)
+{
+    self->heartbeat_ms = heartbeat_ms;
+    self->liveness = liveness;
+}
+
+void
+zx__dispatch_heartbeat (zx__dispatch_t *self)
+{
+    for (size_t i = 0; i < self->worker_count; i++)
+        s_send_heartbeat (self, self->workers [i]);
+}
+
+//  --------------------------------------------------------------------
+//  READY and REPLY
+
+static void
+s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
+{
+    if (!msg->ok || msg->identity_size > ZX_DISPATCH_MAX_IDENTITY) {
+        zx_log_warning (self->log, "malformed READY from %s: dropped", label);
+        return;
+    }
+    if (s_worker_find (self, msg->identity, msg->identity_size)) {
+        zx_log_warning (self->log, "second READY from worker %s: dropped", label);
+        return;
+    }
+    //  Grow the table first and on its own: realloc may grow in place, and
+    //  the old pointer is gone once it moved
+    if (self->worker_count == self->worker_cap) {
+        size_t cap = self->worker_cap * 2 + 4;
+        zx__dworker_t **grown = realloc (self->workers, cap * sizeof (zx__dworker_t *));
+        if (!grown) {
+            zx_log_error (self->log, "out of memory accepting worker %s", label);
+            return;
+        }
+        self->workers = grown;
+        self->worker_cap = cap;
+    }
+    zx__dworker_t *worker = calloc (1, sizeof (zx__dworker_t));
+    if (!worker) {
+        zx_log_error (self->log, "out of memory accepting worker %s", label);
+        return;
+    }
+    worker->identity_size = msg->identity_size;
+    memcpy (worker->identity, msg->identity, worker->identity_size);
+    snprintf (worker->label, sizeof worker->label, "%s", label);
+    worker->route = (zx__route_t) { self->router, ZX_FACE_WORKER, ZMQ_DONTWAIT,
+                                    worker->identity, worker->identity_size };
+    uint32_t credits = msg->ready.credits;
+    worker->credits = credits == 0 ? 1 : credits > 65536 ? 65536 : credits;
+    //  Adaptive: start with two per task it runs at once and let measured
+    //  task times raise it (see s_adapt); fixed: use every credit
+    uint32_t parallel = msg->ready.parallel;
+    parallel = parallel == 0 ? 1 : parallel > 32768 ? 32768 : parallel;
+    worker->parallel = parallel;
+    worker->floor = 2 * parallel < worker->credits ? 2 * parallel : worker->credits;
+    worker->limit = self->adaptive ? worker->floor : worker->credits;
+    uint32_t max_tasks = msg->ready.max_tasks;
+    worker->budget = max_tasks ? max_tasks : UINT64_MAX;
+    worker->pid = msg->ready.pid;
+    worker->last_seen_us = zx__now_us ();
+    self->workers [self->worker_count++] = worker;
+    //  Heard at once: a worker that counts the broker's silence from its
+    //  READY must not give up on a broker that took it a moment ago
+    s_send_heartbeat (self, worker);
+    if (self->events.worker_event)
+        self->events.worker_event (self->owner, label, -1, "");
+}
+
+//  Adapts how many requests a worker holds to how long its tasks take: as
+//  many as it runs in about ZX_TARGET_US, at least two per task it runs at
+//  once (one running, one ready behind it) and at most its credits. Slow
+//  tasks thus stay spread over all workers, while tiny tasks travel
+//  hundreds to a message.
+#define ZX_TARGET_US 2000.0
+
+static void
+s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted)
+{
+    int64_t now = zx__now_us ();
+    int64_t since = worker->last_reply_us > worker->busy_since_us
+                  ? worker->last_reply_us : worker->busy_since_us;
+    worker->last_reply_us = now;
+    uint32_t most = worker->credits + (uint32_t) worker->held.count;
+    if (!self->adaptive || most <= worker->floor)
+        return;
+    double per_task = (double) (now - since) / (double) accepted;
+    if (per_task < 0.05)
+        per_task = 0.05;
+    worker->task_us = worker->task_us > 0 ? 0.75 * worker->task_us + 0.25 * per_task
+                                          : per_task;
+    double limit = ZX_TARGET_US / worker->task_us;
+    worker->limit = limit < worker->floor ? worker->floor
+                  : limit > most ? most : (uint32_t) limit;
+}
+
+static void
+s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
+{
+    const uint8_t *cursor = msg->batch;
+    const uint8_t *end = cursor + msg->batch_size;
+    zx__reply_rec_t rec;
+    zx_err_t rc;
+    size_t accepted = 0;
+    while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
+        zx__request_t *request = zx__idmap_get (&self->table, rec.corr);
+        if (!request || request->worker != worker || request->attempt != rec.attempt) {
+            zx_log_debug (self->log, "stale reply %llu from %s: dropped",
+                          (unsigned long long) rec.corr, worker->label);
+            continue;
+        }
+        zx__idmap_take (&self->table, rec.corr);
+        zx__reqlist_remove (&worker->held, request);
+        self->held--;
+        worker->credits++;
+        accepted++;
+        zx_err_t code = zx__status_to_err (rec.status);
+        //  A worker fronting a pool reports the loss of one of its own
+        //  processes: retry that as if the worker itself had been lost
+        if (request->stopping) {
+            //  Cancelled while running: it ends cancelled whatever it did
+            if (rec.status == ZX_STATUS_CANCELLED)
+                zx__dispatch_complete (self, request, ZX_ECANCELLED, rec.payload,
+                                       rec.payload_size);
+            else
+                zx__dispatch_complete_text (self, request, ZX_ECANCELLED,
+                                            "cancelled while running: the task finished "
+                                            "before it saw the cancel; its result was dropped");
+            free (request);
+            continue;
+        }
+        if (code == ZX_EWORKER_LOST && request->cookie
+        &&  request->attempt - request->free_attempts
+                <= (uint32_t) (request->flags & ZX_FLAG_RETRIES)) {
+            zx_log_warning (self->log, "worker %s lost task '%s': it goes to a worker again "
+                            "(attempt %u)", worker->label, request->data,
+                            request->attempt - request->free_attempts + 1);
+            request->attempt++;
+            request->worker = NULL;
+            request->queued_us = zx__now_us ();
+            zx__reqlist_append (&self->queue, request);
+            continue;
+        }
+        if (code == ZX_EPROTO && rec.status != ZX_STATUS_BAD_REQUEST)
+            zx__dispatch_complete_text (self, request, ZX_EPROTO,
+                                        "worker sent an unknown reply status");
+        else
+            zx__dispatch_complete (self, request, code, rec.payload, rec.payload_size);
+        free (request);
+    }
+    if (rc == ZX_EPROTO)
+        zx_log_warning (self->log, "malformed REPLY batch from %s: rest dropped", worker->label);
+    if (accepted)
+        s_adapt (self, worker, accepted);
+}
+
+//  --------------------------------------------------------------------
+//  Reading the socket
+
+//  Handles one worker-face message; rc is what decoding made of it.
+static void
+s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
+{
+    char label [ZX_LABEL_SIZE];
+    zx__label (label, sizeof label, msg->identity, msg->identity_size);
+    if (rc != ZX_RECV_OK) {
+        zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
+                        msg->count, label);
+        return;
+    }
+    if (msg->command == ZX_CMD_READY) {
+        s_on_ready (self, msg, label);
+        return;
+    }
+    if (msg->command == ZX_CMD_DISCONNECT) {
+        char text [256];
+        zx__msg_bye_text (msg, text, sizeof text);
+        s_worker_left (self, msg->identity, msg->identity_size, label, msg->reason, text);
+        return;
+    }
+    zx__dworker_t *worker = s_worker_find (self, msg->identity, msg->identity_size);
+    if (!worker) {
+        zx_log_warning (self->log, "command %d from %s before READY: dropped",
+                        msg->command, label);
+        return;
+    }
+    worker->last_seen_us = zx__now_us ();
+    switch (msg->command) {
+        case ZX_CMD_REPLY:
+            if (!msg->ok || msg->extra)
+                zx_log_warning (self->log, "malformed REPLY from %s: dropped", label);
+            else
+                s_on_reply (self, worker, msg);
+            break;
+        case ZX_CMD_HEARTBEAT:
+            if (msg->interval)
+                worker->heartbeat_ms = msg->interval;
+            break;
+        default:
+            zx_log_warning (self->log, "unknown command %d from %s: dropped", msg->command, label);
+    }
+}
+
+void
+zx__dispatch_handle (zx__dispatch_t *self, const zx__msg_t *msg)
+{
+    s_handle (self, msg, msg->face == ZX_FACE_WORKER ? ZX_RECV_OK : ZX_RECV_MALFORMED);
+}
+
+static void
+s_on_readable (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx__dispatch_t *self = (zx__dispatch_t *) arg;
+    zx__msg_t msg;
+    for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
+        zx__recv_t rc = zx__recv_router (self->router, ZX_FACE_WORKER, &msg);
+        if (rc == ZX_RECV_NONE)
+            break;                          //  Nothing more to read now
+        if (rc == ZX_RECV_TOO_MANY)
+            zx_log_warning (self->log, "message with more than %d frames: dropped",
+                            ZX_ROUTER_MAX_FRAMES);
+        else
+            s_handle (self, &msg, rc);
+        zx__msg_close (&msg);
+    }
+    zx__dispatch_pump (self);
+    zx__dispatch_check_idle (self);
+}
+
+void
+zx__dispatch_read (zx__dispatch_t *self)
+{
+    s_on_readable (self->loop, self);
+}
+
+zx_err_t
+zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop)
+{
+    self->loop = loop;
+    zx_err_t rc = zx__loop_add_socket (loop, self->router, s_on_readable, self);
+    if (rc == ZX_OK && self->queue.count > 0)
+        zx__dispatch_schedule_pump (self);
+    //  Messages may be waiting already: zmq_poll reports them, being level
+    //  triggered, on the next iteration
+    return rc;
+}
+
+//  --------------------------------------------------------------------
+//  Liveness
+
+size_t
+zx__dispatch_expire (zx__dispatch_t *self, int64_t silence_us, int64_t wait_us,
+                     const char *no_workers)
+{
+    int64_t now = zx__now_us ();
+    size_t count = 0;
+    for (size_t i = 0; silence_us > 0 && i < self->worker_count; i++) {
+        zx__dworker_t *worker = self->workers [i];
+        //  silence_us, or longer for a worker that announced a longer interval
+        int64_t limit = self->liveness ? zx__silence_us (self->heartbeat_ms, self->liveness,
+                                                         worker->heartbeat_ms) : 0;
+        if (now - worker->last_seen_us <= (limit > silence_us ? limit : silence_us))
+            continue;
+        char cause [256];
+        snprintf (cause, sizeof cause, "worker %s (pid %u) silent for %lld ms",
+                  worker->label, worker->pid, (long long) (now - worker->last_seen_us) / 1000);
+        zx_log_warning (self->log, "%s: declared lost", cause);
+        if (self->events.worker_event)
+            self->events.worker_event (self->owner, worker->label, ZX_BYE_LOST, cause);
+        s_worker_remove (self, worker, cause);
+        i--;
+        count++;
+    }
+    if (self->worker_count == 0 && wait_us >= 0)
+        count += zx__dispatch_fail_waiting (self, now - wait_us, ZX_ENOWORKERS, no_workers);
+    if (count)
+        zx__dispatch_check_idle (self);
+    return count;
+}
