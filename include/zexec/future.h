@@ -11,7 +11,32 @@ extern "C" {
 #endif
 
 /*  ---------------------------------------------------------------------
-    Futures                                                               */
+    Futures
+
+    Which thread may call what. A future belongs to the loop it was made
+    on. Most are loop-bound: those of a loop you made with zx_loop_new
+    (coroutines, gather over them, run_in_executor with an executor used
+    from that loop). Every call on a loop-bound future is made on the
+    loop's thread, and its done callbacks run there, from the loop.
+
+    Shared futures are those of an executor that runs its own loop on an
+    I/O thread (zx_executor_start_loop; also an executor first used from a
+    thread with no loop), as concurrent.futures futures are. These calls
+    are thread-safe on them, from any thread and after the executor has
+    been destroyed: zx_future_state, _done, _cancelled, _error, _message,
+    _result, _result_int, _cancel, _add_done_callback, _destroy,
+    _set_result, _set_error, _wait, _loop, zx_wait, zx_wait_for, zx_await,
+    zx_gather_opts and the zx_as_completed calls. A thread that waits for
+    a shared future blocks on a condition variable (it runs no loop); a
+    coroutine of another loop that waits for one blocks its loop's thread
+    too. Waiting from the executor's own I/O thread (in a done callback)
+    returns ZX_EBUSY. Done callbacks of a shared future run on the
+    executor's I/O thread as it finishes, in the order they were added;
+    one added once the future has finished runs at once, in the thread
+    that adds it, as concurrent.futures does. They must not block for
+    long: the I/O thread deals all of the executor's work. Pointers a
+    shared future returns (message, result) are valid while the caller
+    holds a reference, and no longer change once it has finished.     */
 
 typedef enum {
     ZX_FUTURE_PENDING,      //  Created or queued, not yet running
@@ -128,8 +153,30 @@ ZX_EXPORT zx_err_t zx_wait_for (zx_future_t *future, int64_t timeout_ms);
 //  none), or failed with the first failure among them (the others go on),
 //  or cancelled if the gather future itself is cancelled (which cancels
 //  the inputs). The inputs stay the caller's and must outlive the result.
-//  Caller owns the result; NULL when out of memory.
+//  Caller owns the result; NULL when loop is NULL or out of memory.
 ZX_EXPORT zx_future_t *zx_gather (zx_loop_t *loop, zx_future_t **futures, size_t count);
+
+//  Options of zx_gather_opts; zero them all for zx_gather's behaviour.
+typedef struct {
+    //  As asyncio.gather (return_exceptions=True): a failed or cancelled
+    //  input does not fail the gather. The gather future is done once
+    //  every input has finished, its result holding one value per input
+    //  in input order: the input's first result value (none when it had
+    //  none), and none for an input that failed or was cancelled. Tell
+    //  which failed and why from the inputs, which the caller keeps:
+    //  zx_future_error (futures [i]) is ZX_OK for those that succeeded,
+    //  else the code, and zx_future_message (futures [i]) says why.
+    bool return_exceptions;
+} zx_gather_opts_t;
+
+//  zx_gather with options (NULL: none). loop may be NULL: the result is
+//  then on the inputs' loop (with no inputs, the calling thread's current
+//  loop). Over shared futures (see above) the result is shared too: loop
+//  must be NULL or a shared loop; inputs of several executors may be
+//  mixed, but not shared with loop-bound ones. Caller owns the result;
+//  NULL on such a mix, a NULL input, or when out of memory.
+ZX_EXPORT zx_future_t *zx_gather_opts (zx_loop_t *loop, zx_future_t **futures, size_t count,
+                                       const zx_gather_opts_t *opts);
 
 typedef struct zx_as_completed zx_as_completed_t;
 
