@@ -629,13 +629,19 @@ test_full_queue_fails_submissions_clearly (void **state)
     zx_future_t *futures [10];
     for (int i = 0; i < 10; i++)
         futures [i] = s_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    //  Nothing has left the coordinator yet: five queued, five refused
-    for (int i = 5; i < 10; i++) {
-        assert_int_equal (zx_future_error (futures [i]), ZX_EQUEUE_FULL);
-        assert_non_null (strstr (zx_future_message (futures [i]), "queue full"));
-    }
+    //  Five queued, the rest refused. Submitted from plain code, the first
+    //  goes to the worker at once if it is ready (a thread is; a process
+    //  may still be starting), and no longer counts against the queue
+    int refused = 0;
+    for (int i = 0; i < 10; i++)
+        if (zx_future_error (futures [i]) == ZX_EQUEUE_FULL) {
+            assert_true (i >= 5);
+            assert_non_null (strstr (zx_future_message (futures [i]), "queue full"));
+            refused++;
+        }
+    assert_true (refused == 5 || refused == 4);
     s_wait_all (futures, 10);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 10 - refused; i++)
         assert_int_equal (zx_future_error (futures [i]), ZX_OK);
     for (int i = 0; i < 10; i++)
         zx_future_destroy (&futures [i]);

@@ -464,3 +464,13 @@ zx__client_outstanding (const zx__client_t *self)
 {
     return self->entries.live;
 }
+
+void
+zx__client_flush (zx__client_t *self)
+{
+    if (!self->loop)
+        return;
+    s_flush (self->loop, self);
+    if (!zx__loop_running (self->loop))
+        s_on_readable (self->loop, self);
+}

@@ -90,7 +90,10 @@ struct zx__executor_ops {
     bool (*cancel) (zx__backend_t *self, zx__request_t *request);
 
     //  Optional: deals what is queued to the workers now rather than on
-    //  the loop's next iteration.
+    //  the loop's next iteration. The front calls it after a submission
+    //  from plain code, outside the loop's iteration, when nothing was
+    //  queued before it: there it also reads what the workers have sent
+    //  (READY, replies, which may complete futures).
     void (*flush) (zx__backend_t *self);
 
     //  Sets *waiting to the requests that count against max_queue (a pool:

@@ -106,6 +106,23 @@ ZX_EXPORT zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
 //  owns the executor.
 ZX_EXPORT zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
 
+//  Gives the executor a loop of its own, run by an I/O thread of its own
+//  that starts now, as a concurrent.futures executor works: it needs no
+//  loop of the caller's; any thread may submit to it (zx_executor_submit,
+//  zx_run_in_executor with a NULL loop, zx_map_new), and work is dealt to
+//  its workers as soon as it is submitted, so futures finish while the
+//  caller computes. Its futures are shared: any thread may wait for them
+//  (zx_future_wait, zx_wait, zx_as_completed_*), cancel or drop them, and
+//  their done callbacks run on the I/O thread (see future.h). Shutdown
+//  and destroy may be called from any thread but that I/O thread. An
+//  executor first used from a thread that has no current loop gets its
+//  own loop this way without the call. Call it before the first use from
+//  a coroutine or a loop, which binds the executor to that loop instead.
+//  Returns ZX_OK (also when it runs its own loop already), ZX_EINVAL when
+//  self is NULL or bound to a caller's loop, ZX_ESYS when the thread
+//  cannot start, or ZX_ENOMEM.
+ZX_EXPORT zx_err_t zx_executor_start_loop (zx_executor_t *self);
+
 //  Runs task (args) on executor, like loop.run_in_executor. executor NULL
 //  means the loop's default thread pool, made on first use and destroyed
 //  with the loop. Takes ownership of args (NULL means no arguments).
