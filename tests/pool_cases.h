@@ -516,7 +516,8 @@ test_map_is_lazy_and_keeps_input_order (void **state)
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
     s_counter_t counter = { 0, 1000 };
-    zx_map_t *map = zx_map_new (pool, "square", s_count_up, &counter, 4, 16);
+    zx_map_t *map = zx_map_new (pool, "square", s_count_up, &counter,
+                                &(zx_map_opts_t) { .chunksize = 4, .in_flight = 16 });
     assert_non_null (map);
     const zx_values_t *result;
     for (int64_t i = 0; i < 1000; i++) {
@@ -543,7 +544,8 @@ test_map_reports_a_failed_input_and_goes_on (void **state)
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
     //  An endless input: map must not try to read it all
     s_counter_t counter = { 0, INT64_MAX };
-    zx_map_t *map = zx_map_new (pool, "fail_with", s_count_up, &counter, 1, 4);
+    zx_map_t *map = zx_map_new (pool, "fail_with", s_count_up, &counter,
+                                &(zx_map_opts_t) { .in_flight = 4 });
     const zx_values_t *result;
     assert_int_equal (zx_map_next (map, &result), ZX_ETYPE);   //  int, not str
     assert_null (result);

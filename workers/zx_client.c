@@ -56,6 +56,7 @@ struct zx__client {
     zx__idmap_t entries;
     zx__batch_t out;
     bool flush_scheduled;
+    int64_t plain_flush_us;     //  When plain code last sent the batch
     int64_t last_heard_us;
     bool silence_from_send;     //  Start the silence clock at the next send
     uint64_t timer;
@@ -470,7 +471,16 @@ zx__client_flush (zx__client_t *self)
 {
     if (!self->loop)
         return;
+    if (zx__loop_running (self->loop)) {
+        s_flush (self->loop, self);
+        return;
+    }
+    //  From plain code: at most once a ms, so that a burst still goes in
+    //  batches; the rest goes when the loop runs
+    int64_t now = zx__now_us ();
+    if (now - self->plain_flush_us < 1000)
+        return;
+    self->plain_flush_us = now;
     s_flush (self->loop, self);
-    if (!zx__loop_running (self->loop))
-        s_on_readable (self->loop, self);
+    s_on_readable (self->loop, self);
 }

@@ -360,13 +360,10 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
         if (args)
             request.args = zx__values_data (args, &request.args_size);
         //  From plain code, outside the loop's iteration, nothing would
-        //  deal the request until the loop runs: deal it now. Only when
-        //  the queue was empty, so a burst from plain code still goes to
-        //  the workers in batches once they are busy.
-        bool now = self->backend->ops->flush && !zx__loop_running (loop)
-                && s_waiting (self) == 0;
+        //  deal the request until the loop runs: the back end does now
+        //  what it can without losing its batches (see its flush)
         self->backend->ops->submit (self->backend, &request, &done);
-        if (now)
+        if (self->backend->ops->flush && !zx__loop_running (loop))
             self->backend->ops->flush (self->backend);
     }
     zx_values_destroy (&args);
@@ -604,6 +601,17 @@ zx_executor_start_loop (zx_executor_t *self)
     if (!self)
         return ZX_EINVAL;
     return s_start_own_loop (self);
+}
+
+zx_err_t
+zx__executor_usable_here (zx_executor_t *self)
+{
+    zx_loop_t *bound = s_bound (self);
+    if (!bound && !zx_loop_current ())
+        return s_start_own_loop (self);
+    if (!bound || s_own_loop (self))
+        return ZX_OK;
+    return zx__loop_is_owner (bound) ? ZX_OK : ZX_EINVAL;
 }
 
 //  --------------------------------------------------------------------

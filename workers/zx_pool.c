@@ -560,16 +560,35 @@ s_cancel (zx__backend_t *base, zx__request_t *request)
     return zx__pool_stop_request ((zx__pool_t *) base, request);
 }
 
+//  The front calls this after each submission from plain code, outside
+//  the loop: nothing else would deal the request before the loop runs.
+//  There it deals each worker only what it starts at once (as while
+//  workers are on their way: zx__dispatch_expect), so that a burst from
+//  plain code is not sent a request per message: the rest waits for the
+//  loop, which deals it in batches. It reads the READY and replies
+//  waiting in the socket (which frees workers) at most once a ms, for
+//  the same reason, and does nothing while requests are left queued
+//  since the last time, when no worker was free.
 static void
 s_flush (zx__backend_t *base)
 {
     zx__pool_t *self = (zx__pool_t *) base;
-    //  From plain code, outside the loop, the READY and replies waiting
-    //  in the socket have not been read: read them, which also deals
-    if (self->loop && !zx__loop_running (self->loop))
+    if (!self->loop || zx__loop_running (self->loop)) {
+        zx__dispatch_flush (self->dispatch);
+        return;
+    }
+    int64_t now = zx__now_us ();
+    bool read = now - self->plain_read_us >= 1000;
+    if (!read && zx__dispatch_queued (self->dispatch) > 1)
+        return;
+    zx__dispatch_expect (self->dispatch, SIZE_MAX);
+    if (read) {
+        self->plain_read_us = now;
         zx__dispatch_read (self->dispatch);
+    }
     else
         zx__dispatch_flush (self->dispatch);
+    zx__dispatch_expect (self->dispatch, (size_t) self->max_workers);
 }
 
 static void

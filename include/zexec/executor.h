@@ -233,20 +233,38 @@ typedef struct zx_map zx_map_t;
 //  takes each list), or NULL when the input is exhausted.
 typedef zx_values_t *(zx_map_next_fn) (void *state);
 
+//  Options of a map; zero them all for the defaults.
+typedef struct {
+    //  Inputs pulled and submitted at a time. 0 means 1.
+    size_t chunksize;
+    //  Most inputs submitted and not yet taken. 0 means 64.
+    size_t in_flight;
+    //  As Python's map (timeout=): a result that is not there timeout_ms
+    //  after zx_map_new makes zx_map_next return ZX_ETIMEDOUT, and what
+    //  is still out is cancelled. 0 means no limit; negative is refused.
+    int64_t timeout_ms;
+} zx_map_opts_t;
+
 //  Runs task over the argument lists that next (state) produces on
 //  executor, like Executor.map but lazy: it pulls chunksize inputs at a
-//  time (0 means 1) and keeps at most in_flight of them submitted (0
-//  means 64), pulling more only as results are taken, so an endless input
-//  is fine. Results come back in input order. Caller owns the map and
-//  frees it with zx_map_destroy; NULL when executor, task or next is NULL
-//  or memory ran out.
+//  time and keeps at most in_flight of them submitted, pulling more only
+//  as results are taken, so an endless input is fine. The first
+//  in_flight are pulled and submitted now, so work starts at once.
+//  Results come back in input order. It works wherever zx_executor_submit
+//  does: in a coroutine or plain code on the loop the executor is bound
+//  to, or from any thread with an executor that runs its own loop (one
+//  not yet used gets its own loop here when this thread has no loop, see
+//  zx_executor_start_loop). opts may be NULL. Caller owns the map and
+//  frees it with zx_map_destroy. NULL when executor, task or next is
+//  NULL, opts->timeout_ms is negative, memory ran out, or the executor is
+//  bound to the loop of another thread (logged; no input is pulled).
 ZX_EXPORT zx_map_t *zx_map_new (zx_executor_t *executor, const char *task,
                                 zx_map_next_fn *next, void *state,
-                                size_t chunksize, size_t in_flight);
+                                const zx_map_opts_t *opts);
 
-//  Deprecated: the former name of zx_map_new, which it calls with the same
-//  arguments. Kept for existing callers; new code calls zx_map_new, whose
-//  name pairs with zx_map_destroy.
+//  Deprecated: the former name of zx_map_new, which it calls with options
+//  { chunksize, in_flight } and no timeout. Kept for existing callers;
+//  new code calls zx_map_new, whose name pairs with zx_map_destroy.
 ZX_EXPORT zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
                                      zx_map_next_fn *next, void *state,
                                      size_t chunksize, size_t in_flight)
@@ -256,8 +274,13 @@ ZX_EXPORT zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
 //  set to its values (borrowed: valid until the next call or destroy), or
 //  ZX_OK with *result NULL when every input has been returned. When that
 //  input's task failed it returns the error (see zx_map_message) with
-//  *result NULL, and the next call goes on with the next input. Returns
-//  ZX_EBUSY when called from a loop callback.
+//  *result NULL, and the next call goes on with the next input. When the
+//  map's timeout passes first it returns ZX_ETIMEDOUT, having cancelled
+//  what was still out, and the map is over: later calls return ZX_OK with
+//  *result NULL. An input that could not be submitted (out of memory)
+//  ends the map the same way, with that error in its place. Returns
+//  ZX_EBUSY when called from a loop callback, or from the I/O thread of
+//  an executor with its own loop.
 ZX_EXPORT zx_err_t zx_map_next (zx_map_t *self, const zx_values_t **result);
 
 //  Returns the error message of the last result zx_map_next returned, or
