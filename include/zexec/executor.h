@@ -125,12 +125,23 @@ ZX_EXPORT zx_err_t zx_executor_start_loop (zx_executor_t *self);
 
 //  Runs task (args) on executor, like loop.run_in_executor. executor NULL
 //  means the loop's default thread pool, made on first use and destroyed
-//  with the loop. Takes ownership of args (NULL means no arguments).
-//  Returns a future the caller owns; every problem (unknown task, type
-//  errors, shut-down executor, full queue, lost worker) fails that future
-//  rather than being returned here. NULL only when out of memory. Called
-//  from a coroutine on the executor's loop while the queue is full (see
-//  max_queue), it waits for room first (backpressure).
+//  with the loop. loop NULL means the loop the executor is bound to, else
+//  the calling thread's current loop, else (a thread with no loop) the
+//  executor's own, which it then gets (see zx_executor_start_loop). With
+//  an executor that runs its own loop, loop is not used: the future is
+//  shared and the call is thread-safe. Otherwise the executor is bound to
+//  loop on first use and used from that loop's thread only. Takes
+//  ownership of args (NULL means no arguments). Returns a future the
+//  caller owns; every problem (unknown task, type errors, shut-down
+//  executor, full queue, lost worker) fails that future rather than being
+//  returned here. NULL when out of memory, when there is no loop at all
+//  (a NULL executor with no loop), or when the executor is bound to a
+//  loop of another thread (logged). Submitted from plain code, outside
+//  the loop's iteration, the request is dealt at once to a worker that is
+//  free (see zx_executor_start_loop for work that must all start while
+//  the caller computes). Called from a coroutine on the executor's loop
+//  while the queue is full (see max_queue), it waits for room first
+//  (backpressure).
 ZX_EXPORT zx_future_t *zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor,
                                            const char *task, zx_values_t *args);
 
@@ -157,9 +168,12 @@ ZX_EXPORT zx_future_t *zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *
                                                 const char *task, zx_values_t *args,
                                                 const zx_task_opts_t *opts);
 
-//  Same as zx_run_in_executor on the loop the executor is used with, or
-//  else the calling thread's current loop. Returns NULL (and destroys
-//  args) when there is no such loop or memory ran out.
+//  Same as zx_run_in_executor (NULL, self, task, args): on the loop the
+//  executor is used with, else the calling thread's current loop, else
+//  its own loop (as concurrent.futures' Executor.submit: see
+//  zx_executor_start_loop). Thread-safe for an executor with its own
+//  loop. Returns NULL (and destroys args) when self is NULL, when it is
+//  bound to the loop of another thread (logged), or memory ran out.
 ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task,
                                            zx_values_t *args);
 
@@ -167,12 +181,18 @@ ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task
 //  (later submissions fail with ZX_ESHUTDOWN); with cancel_futures, work
 //  still queued in the coordinator is cancelled; with wait, runs (or, in a
 //  coroutine, awaits) until all work sent to workers has finished and the
-//  workers have exited. Returns ZX_OK, or ZX_EBUSY when asked to wait from
-//  a loop callback. Calling it again is harmless.
+//  workers have exited. With its own loop it may be called from any
+//  thread, and a wait blocks the thread. Returns ZX_OK, or ZX_EBUSY when
+//  asked to wait from a loop callback (or, with its own loop, from a done
+//  callback on its I/O thread: then it shuts down without waiting).
+//  Calling it again is harmless.
 ZX_EXPORT zx_err_t zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures);
 
 //  Shuts down with wait (unless already shut down), stops the workers and
-//  frees the executor; accepts NULL and nulls the caller's pointer.
+//  frees the executor; accepts NULL and nulls the caller's pointer. With
+//  its own loop it may be called from any thread but its I/O thread (not
+//  from a done callback), and joins that thread; its futures stay usable
+//  by whoever holds them.
 ZX_EXPORT void zx_executor_destroy (zx_executor_t **self_p);
 
 //  Returns the endpoint workers connect to (borrowed).
@@ -180,11 +200,11 @@ ZX_EXPORT const char *zx_executor_endpoint (const zx_executor_t *self);
 
 //  Fills pids with the process IDs of the live workers of a process pool
 //  (the caller's pid for a thread pool, once per worker); returns how many
-//  there are, which may exceed size.
+//  there are, which may exceed size. Thread-safe with its own loop.
 ZX_EXPORT size_t zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size);
 
 //  Returns how many tasks are queued in the coordinator plus how many are
-//  held by workers.
+//  held by workers. Thread-safe with its own loop.
 ZX_EXPORT size_t zx_executor_backlog (const zx_executor_t *self);
 
 /*  ---------------------------------------------------------------------
