@@ -297,6 +297,40 @@ test_four_threads_submit_at_once_and_every_future_ends_once (void **state)
     zx_executor_destroy (&pool);
 }
 
+//  Processes too: the I/O thread watches their pidfds and READY
+static void *
+s_process_case (void *arg)
+{
+    (void) arg;
+    zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
+    assert_non_null (pool);
+    zx_future_t *futures [6];
+    for (int i = 0; i < 6; i++)
+        futures [i] = zx_executor_submit (pool, "twice", zx_values_pack ("i", (int64_t) i));
+    size_t ndone = 0;
+    assert_int_equal (zx_wait (futures, 6, ZX_ALL_COMPLETED, 30000, NULL, &ndone, NULL, NULL),
+                      ZX_OK);
+    assert_int_equal (ndone, 6);
+    for (int i = 0; i < 6; i++) {
+        int64_t value = -1;
+        assert_int_equal (zx_future_result_int (futures [i], &value), ZX_OK);
+        assert_int_equal (value, 2 * i);
+        zx_future_destroy (&futures [i]);
+    }
+    pid_t pids [2];
+    assert_int_equal (zx_executor_worker_pids (pool, pids, 2), 2);
+    assert_true (pids [0] != getpid () && pids [1] != getpid ());
+    zx_executor_destroy (&pool);
+    return NULL;
+}
+
+static void
+test_a_process_pool_without_a_loop_works_from_plain_code (void **state)
+{
+    (void) state;
+    s_on_plain_thread (s_process_case, NULL);
+}
+
 static void *
 s_wait_timeout_case (void *arg)
 {
@@ -530,6 +564,7 @@ static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_an_executor_used_without_a_loop_runs_its_own),
     cmocka_unit_test (test_start_loop_gives_a_thread_with_a_loop_a_shared_executor),
     cmocka_unit_test (test_four_threads_submit_at_once_and_every_future_ends_once),
+    cmocka_unit_test (test_a_process_pool_without_a_loop_works_from_plain_code),
     cmocka_unit_test (test_waits_with_a_timeout_from_a_thread_without_a_loop),
     cmocka_unit_test (test_done_callbacks_run_on_the_io_thread_or_at_once_when_done),
     cmocka_unit_test (test_cancel_from_a_thread_without_a_loop),
