@@ -551,6 +551,50 @@ s_shutdown_case (void *arg)
     return NULL;
 }
 
+//  Destroyed from a done callback on its own I/O thread: it cannot join
+//  itself, so it lets go and that thread frees it as it leaves
+typedef struct {
+    zx_executor_t *pool;
+    atomic_int destroyed;
+} s_self_destroy_t;
+
+static void
+s_destroy_pool (zx_future_t *future, void *arg)
+{
+    (void) future;
+    s_self_destroy_t *test = (s_self_destroy_t *) arg;
+    zx_executor_destroy (&test->pool);
+    atomic_store (&test->destroyed, test->pool == NULL ? 1 : -1);
+}
+
+static void *
+s_self_destroy_case (void *arg)
+{
+    (void) arg;
+    static s_self_destroy_t test;
+    test.pool = s_threads (2);
+    atomic_store (&test.destroyed, 0);
+    zx_future_t *quick = zx_executor_submit (test.pool, "twice", zx_values_pack ("i", (int64_t) 1));
+    zx_future_t *slow = zx_executor_submit (test.pool, "note", zx_values_pack ("i", (int64_t) 200));
+    assert_int_equal (zx_future_add_done_callback (quick, s_destroy_pool, &test), ZX_OK);
+    //  The slow one ends as the I/O thread takes the back end down
+    zx_err_t rc = zx_future_wait (slow, 10000);
+    assert_true (rc == ZX_OK || rc == ZX_ESHUTDOWN);
+    assert_int_equal (atomic_load (&test.destroyed), 1);
+    assert_int_equal (zx_future_wait (quick, 0), ZX_OK);
+    zx_future_destroy (&quick);
+    zx_future_destroy (&slow);
+    usleep (100 * 1000);            //  For the I/O thread to finish
+    return NULL;
+}
+
+static void
+test_destroy_from_a_done_callback_on_the_io_thread_lets_it_finish (void **state)
+{
+    (void) state;
+    s_on_plain_thread (s_self_destroy_case, NULL);
+}
+
 static void
 test_shutdown_waits_and_futures_outlive_the_executor (void **state)
 {
@@ -570,6 +614,7 @@ static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_cancel_from_a_thread_without_a_loop),
     cmocka_unit_test (test_as_completed_and_gather_from_a_thread_without_a_loop),
     cmocka_unit_test (test_shutdown_waits_and_futures_outlive_the_executor),
+    cmocka_unit_test (test_destroy_from_a_done_callback_on_the_io_thread_lets_it_finish),
 };
 
 ZX_TEST_MAIN (tests)

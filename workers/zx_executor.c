@@ -31,7 +31,6 @@
 #include "zx_values.h"
 #include "zx_pool_worker.h"
 
-#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +66,7 @@ struct zx_executor {
     pthread_t io_thread;
     s_io_state_t io_state;      //  Under lock
     bool io_quit;               //  On the I/O thread: leave the loop
+    bool io_frees;              //  The I/O thread frees the executor as it goes
     zx__hub_t *hub;
 };
 
@@ -404,6 +404,15 @@ s_bad_opts (zx_future_t *future, const zx_task_opts_t *opts)
 //  --------------------------------------------------------------------
 //  Its own loop: the I/O thread
 
+static void
+s_free (zx_executor_t *self)
+{
+    zx__hub_unref (&self->hub);
+    pthread_cond_destroy (&self->cond);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+}
+
 static bool
 s_io_quitting (void *arg)
 {
@@ -448,6 +457,8 @@ s_io_main (void *arg)
     self->backend->ops->destroy (&self->backend);
     zx_future_destroy (&self->idle);
     zx_loop_destroy (&loop);
+    if (self->io_frees)
+        s_free (self);
     return NULL;
 }
 
@@ -802,24 +813,24 @@ s_io_quit (zx_loop_t *loop, void *arg)
     ((zx_executor_t *) arg)->io_quit = true;
 }
 
-static void
-s_free (zx_executor_t *self)
-{
-    zx__hub_unref (&self->hub);
-    pthread_cond_destroy (&self->cond);
-    pthread_mutex_destroy (&self->lock);
-    free (self);
-}
-
 void
 zx_executor_destroy (zx_executor_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     zx_executor_t *self = *self_p;
+    if (s_own_loop (self) && zx__hub_on_loop (self->hub)) {
+        //  From a done callback on its I/O thread, which cannot wait for
+        //  itself nor join itself: it is shut down without waiting, and
+        //  the I/O thread finishes the destroy as it leaves its loop
+        zx_executor_shutdown (self, false, false);
+        self->io_quit = true;
+        self->io_frees = true;
+        pthread_detach (self->io_thread);
+        *self_p = NULL;
+        return;
+    }
     if (s_own_loop (self)) {
-        //  Its I/O thread cannot join itself: not from its done callbacks
-        assert (!zx__hub_on_loop (self->hub));
         zx_executor_shutdown (self, true, false);
         if (zx__hub_post (self->hub, false, s_io_quit, self) == ZX_OK)
             pthread_join (self->io_thread, NULL);

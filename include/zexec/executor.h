@@ -190,9 +190,11 @@ ZX_EXPORT zx_err_t zx_executor_shutdown (zx_executor_t *self, bool wait, bool ca
 
 //  Shuts down with wait (unless already shut down), stops the workers and
 //  frees the executor; accepts NULL and nulls the caller's pointer. With
-//  its own loop it may be called from any thread but its I/O thread (not
-//  from a done callback), and joins that thread; its futures stay usable
-//  by whoever holds them.
+//  its own loop it may be called from any thread and joins the I/O thread;
+//  from a done callback on that thread it shuts down without waiting and
+//  the I/O thread frees the executor once the callback has returned, the
+//  work still out ending with ZX_ESHUTDOWN. Its futures stay usable by
+//  whoever holds them.
 ZX_EXPORT void zx_executor_destroy (zx_executor_t **self_p);
 
 //  Returns the endpoint workers connect to (borrowed).
