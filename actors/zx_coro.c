@@ -400,6 +400,11 @@ zx_await (zx_future_t *future)
     zx_coro_t *co = s_current;
     if (zx_future_done (future))
         return zx_future_error (future);
+    //  A shared future (an executor's with a loop of its own) finishes on
+    //  its loop's thread: from any other, block this thread until it has
+    zx__hub_t *hub = zx__future_hub (future);
+    if (hub && !zx__hub_on_loop (hub))
+        return zx_future_wait (future, -1);
     if (co) {
         if (zx_future_loop (future) != co->loop)
             return ZX_EINVAL;

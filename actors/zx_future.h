@@ -3,7 +3,18 @@
 #define ZX_FUTURE_H_INCLUDED
 #include "zexec.h"
 
+#include "zx_loop.h"
+
 typedef void (zx__cancel_fn) (zx_future_t *future, void *arg);
+
+//  Creates a pending future of the shared loop behind hub, which may be
+//  used from any thread and outlive the loop (see zx_future.c). Caller
+//  owns it; NULL when out of memory.
+zx_future_t *zx__future_new_shared (zx__hub_t *hub);
+
+//  Returns the hub of a shared future (its loop's), or NULL for a future
+//  of a loop that is not shared.
+zx__hub_t *zx__future_hub (const zx_future_t *self);
 
 //  Adds a reference; zx_future_destroy drops one. Returns self.
 zx_future_t *zx__future_ref (zx_future_t *self);

@@ -7,7 +7,10 @@
     timers. Replies from workers arrive on ZeroMQ sockets, so they wake the
     poll directly; other threads wake it through an eventfd that is part of
     the same poll set (call_soon_threadsafe). Timers live in a binary heap
-    ordered by (due time, sequence), so equal deadlines fire in order.   */
+    ordered by (due time, sequence), so equal deadlines fire in order.
+    The loop of an executor with an I/O thread of its own is shared: its
+    hub is the lock its futures take so that other threads can use them,
+    and outlives the loop as long as they do.                            */
 
 #define _GNU_SOURCE
 #include "zx_coro.h"
@@ -48,8 +51,16 @@ typedef struct {
     void *arg;
 } s_closer_t;
 
+struct zx__hub {
+    pthread_mutex_t lock;
+    uint32_t refs;                  //  Atomic
+    zx_loop_t *loop;                //  Under lock; NULL once unshared
+    pthread_t owner;                //  The loop's thread
+};
+
 struct zx_loop {
     pthread_t owner;
+    zx__hub_t *hub;                 //  Shared loops only
     zx_loop_t *older, *newer;       //  The thread's loops
     //  Ready queue: a growable ring
     s_call_t *ready;
@@ -135,6 +146,7 @@ zx_loop_destroy (zx_loop_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx_loop_t *self = *self_p;
+    zx__loop_unshare (self);
     //  Coroutines first: cancelled, they get to run to their end and free
     //  what they hold, while executors they may use still exist
     zx__coro_cancel_all (self);
@@ -164,6 +176,7 @@ zx_loop_destroy (zx_loop_t **self_p)
     free (self->remote);
     pthread_mutex_destroy (&self->remote_lock);
     close (self->wake_fd);
+    zx__hub_unref (&self->hub);
     if (self->newer)
         self->newer->older = self->older;
     else
@@ -535,6 +548,10 @@ zx_loop_run_until_complete (zx_loop_t *self, zx_future_t *future)
 {
     if (!self || !future)
         return ZX_EINVAL;
+    //  A shared future of another loop: nothing here would wake us
+    zx__hub_t *hub = zx__future_hub (future);
+    if (hub && self->hub != hub)
+        return zx_future_wait (future, -1);
     zx_err_t rc = zx__loop_run_until (self, s_future_is_done, future, -1);
     if (rc != ZX_OK)
         return rc;
@@ -583,4 +600,118 @@ void
 zx__loop_set_default_executor (zx_loop_t *self, void *executor)
 {
     self->default_executor = executor;
+}
+
+bool
+zx__loop_is_owner (const zx_loop_t *self)
+{
+    return pthread_equal (self->owner, pthread_self ());
+}
+
+void
+zx__loop_run_pending (zx_loop_t *self)
+{
+    s_drain_remote (self);
+    size_t todo = self->ready_count;
+    while (todo-- > 0 && self->ready_count > 0) {
+        s_call_t call = self->ready [self->ready_head];
+        self->ready_head = (self->ready_head + 1) % self->ready_cap;
+        self->ready_count--;
+        call.fn (self, call.arg);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  Shared loops
+
+zx_err_t
+zx__loop_share (zx_loop_t *self)
+{
+    if (self->hub)
+        return ZX_OK;
+    zx__hub_t *hub = calloc (1, sizeof (zx__hub_t));
+    if (!hub)
+        return ZX_ENOMEM;
+    if (pthread_mutex_init (&hub->lock, NULL)) {
+        free (hub);
+        return ZX_ENOMEM;
+    }
+    hub->refs = 1;
+    hub->loop = self;
+    hub->owner = self->owner;
+    self->hub = hub;
+    return ZX_OK;
+}
+
+void
+zx__loop_unshare (zx_loop_t *self)
+{
+    if (!self->hub)
+        return;
+    pthread_mutex_lock (&self->hub->lock);
+    self->hub->loop = NULL;
+    pthread_mutex_unlock (&self->hub->lock);
+}
+
+zx__hub_t *
+zx__loop_hub (const zx_loop_t *self)
+{
+    return self->hub;
+}
+
+zx__hub_t *
+zx__hub_ref (zx__hub_t *self)
+{
+    __atomic_fetch_add (&self->refs, 1, __ATOMIC_RELAXED);
+    return self;
+}
+
+void
+zx__hub_unref (zx__hub_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    zx__hub_t *self = *self_p;
+    *self_p = NULL;
+    if (__atomic_sub_fetch (&self->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+}
+
+void
+zx__hub_lock (zx__hub_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+}
+
+void
+zx__hub_unlock (zx__hub_t *self)
+{
+    pthread_mutex_unlock (&self->lock);
+}
+
+zx_loop_t *
+zx__hub_loop (zx__hub_t *self)
+{
+    return self->loop;
+}
+
+bool
+zx__hub_on_loop (const zx__hub_t *self)
+{
+    return pthread_equal (self->owner, pthread_self ());
+}
+
+zx_err_t
+zx__hub_post (zx__hub_t *self, bool locked, zx_callback_fn *fn, void *arg)
+{
+    if (!locked)
+        pthread_mutex_lock (&self->lock);
+    //  Under the lock, so that the loop cannot go while we post to it
+    zx_err_t rc = self->loop ? zx_loop_call_soon_threadsafe (self->loop, fn, arg)
+                             : ZX_ESHUTDOWN;
+    if (!locked)
+        pthread_mutex_unlock (&self->lock);
+    return rc;
 }

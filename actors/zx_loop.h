@@ -44,4 +44,57 @@ void zx__loop_set_start_hook (void (*fn) (void));
 //  Monotonic time in microseconds.
 int64_t zx__now_us (void);
 
+//  True when the calling thread is the one that created (owns) the loop.
+bool zx__loop_is_owner (const zx_loop_t *self);
+
+//  Runs, once, the calls other threads have posted and the callbacks that
+//  are ready, without waiting for anything (for a loop about to go).
+void zx__loop_run_pending (zx_loop_t *self);
+
+/*  ---------------------------------------------------------------------
+    Shared loops: the loop of an executor that runs on its own I/O thread
+
+    A shared loop has a hub: a lock that every one of its futures takes
+    around its state, so that other threads may query, wait for, cancel
+    and drop them (zx_future.c), and a way to post calls to the loop for
+    as long as it exists. The hub is reference counted: futures keep it
+    (and so their lock) after the loop is gone.                           */
+
+typedef struct zx__hub zx__hub_t;
+
+//  Makes self a shared loop, from its own thread, before it makes any
+//  future. Returns ZX_OK or ZX_ENOMEM.
+zx_err_t zx__loop_share (zx_loop_t *self);
+
+//  Stops other threads from posting to a shared loop: zx__hub_post then
+//  fails. zx_loop_destroy does it too; an owner that must run what was
+//  posted before it frees what those calls use calls this first, then
+//  zx__loop_run_pending.
+void zx__loop_unshare (zx_loop_t *self);
+
+//  Returns the loop's hub, or NULL for a loop that is not shared.
+zx__hub_t *zx__loop_hub (const zx_loop_t *self);
+
+//  Adds a reference to the hub; zx__hub_unref drops one (and nulls the
+//  pointer); the last one frees it.
+zx__hub_t *zx__hub_ref (zx__hub_t *self);
+void zx__hub_unref (zx__hub_t **self_p);
+
+//  Takes and releases the hub's lock (not recursive).
+void zx__hub_lock (zx__hub_t *self);
+void zx__hub_unlock (zx__hub_t *self);
+
+//  Returns the hub's loop, or NULL once it is unshared or destroyed. Call
+//  with the lock held; the loop stays valid until it is released.
+zx_loop_t *zx__hub_loop (zx__hub_t *self);
+
+//  True when the calling thread is the one that runs the hub's loop.
+bool zx__hub_on_loop (const zx__hub_t *self);
+
+//  Posts fn (loop, arg) to the hub's loop from any thread, as
+//  zx_loop_call_soon_threadsafe does. Returns ZX_OK, ZX_ESHUTDOWN when
+//  the loop is gone (fn will never run) or ZX_ENOMEM. With locked, the
+//  caller already holds the hub's lock.
+zx_err_t zx__hub_post (zx__hub_t *self, bool locked, zx_callback_fn *fn, void *arg);
+
 #endif

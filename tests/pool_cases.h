@@ -533,7 +533,8 @@ test_map_is_lazy_and_keeps_input_order (void **state)
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
     s_counter_t counter = { 0, 1000 };
-    zx_map_t *map = zx_map_new (pool, "square", s_count_up, &counter, 4, 16);
+    zx_map_t *map = zx_map_new (pool, "square", s_count_up, &counter,
+                                &(zx_map_opts_t) { .chunksize = 4, .in_flight = 16 });
     assert_non_null (map);
     const zx_values_t *result;
     for (int64_t i = 0; i < 1000; i++) {
@@ -560,7 +561,8 @@ test_map_reports_a_failed_input_and_goes_on (void **state)
     zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 2 });
     //  An endless input: map must not try to read it all
     s_counter_t counter = { 0, INT64_MAX };
-    zx_map_t *map = zx_map_new (pool, "fail_with", s_count_up, &counter, 1, 4);
+    zx_map_t *map = zx_map_new (pool, "fail_with", s_count_up, &counter,
+                                &(zx_map_opts_t) { .in_flight = 4 });
     const zx_values_t *result;
     assert_int_equal (zx_map_next (map, &result), ZX_ETYPE);   //  int, not str
     assert_null (result);
@@ -646,13 +648,19 @@ test_full_queue_fails_submissions_clearly (void **state)
     zx_future_t *futures [10];
     for (int i = 0; i < 10; i++)
         futures [i] = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    //  Nothing has left the coordinator yet: five queued, five refused
-    for (int i = 5; i < 10; i++) {
-        assert_int_equal (zx_future_error (futures [i]), ZX_EQUEUE_FULL);
-        assert_non_null (strstr (zx_future_message (futures [i]), "queue full"));
-    }
+    //  Five queued, the rest refused. Submitted from plain code, the first
+    //  goes to the worker at once if it is ready (a thread is; a process
+    //  may still be starting), and no longer counts against the queue
+    int refused = 0;
+    for (int i = 0; i < 10; i++)
+        if (zx_future_error (futures [i]) == ZX_EQUEUE_FULL) {
+            assert_true (i >= 5);
+            assert_non_null (strstr (zx_future_message (futures [i]), "queue full"));
+            refused++;
+        }
+    assert_true (refused == 5 || refused == 4);
     zx_test_wait_all (futures, 10, WAIT_MS);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 10 - refused; i++)
         assert_int_equal (zx_future_error (futures [i]), ZX_OK);
     for (int i = 0; i < 10; i++)
         zx_future_destroy (&futures [i]);

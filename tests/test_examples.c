@@ -1,4 +1,6 @@
-/*  test_examples.c - the two seed programs print what the Python prints.
+/*  test_examples.c - the example programs print what their Python
+    originals print: the seed's two asyncio programs, and PyMOTW's two
+    concurrent.futures programs (futures_map, futures_as_completed).
 
     Each example runs as a real program; its output is checked line by
     line against the seed's: the same lines in the same formats, each task
@@ -231,6 +233,88 @@ test_process_example_prints_the_seed_lines_with_pids (void **state)
 }
 
 //  --------------------------------------------------------------------
+//  PyMOTW's concurrent.futures programs, with no event loop
+
+//  Finds the one line that matches pattern (an extended regex); fails
+//  when there is not exactly one. Returns its index.
+static size_t
+s_find_match (const s_output_t *output, const char *pattern)
+{
+    regex_t regex;
+    assert_int_equal (regcomp (&regex, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    size_t found = MAX_LINES, matches = 0;
+    for (size_t i = 0; i < output->count; i++)
+        if (regexec (&regex, output->lines [i], 0, NULL, 0) == 0) {
+            found = i;
+            matches++;
+        }
+    regfree (&regex);
+    if (matches != 1)
+        print_error ("expected exactly one line matching '%s', found %zu\n", pattern, matches);
+    assert_int_equal (matches, 1);
+    return found;
+}
+
+static void
+test_futures_map_example_prints_pymotws_lines (void **state)
+{
+    (void) state;
+    s_output_t output;
+    s_run (EXAMPLE_FUTURES_MAP, NULL, &output);
+    for (size_t i = 0; i < output.count; i++)
+        print_message ("| %s\n", output.lines [i]);
+    assert_int_equal (output.count, 3 + 10 + 1);
+    assert_int_equal (s_find (&output, "main: starting"), 0);
+    size_t unprocessed = s_find_match (&output, "^main: unprocessed results "
+                                                "<zx_map_t object at 0x[0-9a-f]+>$");
+    size_t waiting = s_find (&output, "main: waiting for real results");
+    assert_int_equal (waiting, unprocessed + 1);
+    //  Each task sleeps and is done once, on one of the two threads, and
+    //  never more than two sleep at once
+    size_t sleeping_at [6], done_at [6];
+    char thread [6][64];
+    for (int n = 1; n <= 5; n++) {
+        char pattern [96];
+        snprintf (pattern, sizeof pattern, "^ThreadPoolExecutor-0_[01]: sleeping %d$", n);
+        sleeping_at [n] = s_find_match (&output, pattern);
+        snprintf (thread [n], sizeof thread [n], "%.*s", 22, output.lines [sleeping_at [n]]);
+        char line [96];
+        snprintf (line, sizeof line, "%s: done with %d", thread [n], n);
+        done_at [n] = s_find (&output, line);
+        assert_true (sleeping_at [n] < done_at [n]);
+    }
+    for (size_t i = 0; i < output.count; i++) {
+        int asleep = 0;
+        for (int n = 1; n <= 5; n++)
+            asleep += sleeping_at [n] <= i && i < done_at [n];
+        assert_true (asleep <= 2);
+    }
+    //  The results, in input order, as Python prints the list
+    assert_int_equal (s_find (&output, "main: results: [0.5, 0.4, 0.3, 0.2, 0.1]"),
+                      output.count - 1);
+    free (output.buffer);
+}
+
+static void
+test_futures_as_completed_example_prints_pymotws_lines (void **state)
+{
+    (void) state;
+    s_output_t output;
+    s_run (EXAMPLE_FUTURES_AS_COMPLETED, NULL, &output);
+    for (size_t i = 0; i < output.count; i++)
+        print_message ("| %s\n", output.lines [i]);
+    assert_int_equal (output.count, 6);
+    assert_int_equal (s_find (&output, "main: starting"), 0);
+    //  Each result once, a Python tuple (n, n / 10), in any order
+    for (int n = 1; n <= 5; n++) {
+        char line [64];
+        snprintf (line, sizeof line, "main: result: (%d, 0.%d)", n, n);
+        assert_true (s_find (&output, line) >= 1);
+    }
+    free (output.buffer);
+}
+
+//  --------------------------------------------------------------------
 //  Over a broker: a zexec-broker on a tcp port of its choosing and the
 //  example as its worker (--worker ENDPOINT), both the fixture's, which
 //  kills and reaps them (testutil_peers.h)
@@ -299,6 +383,8 @@ test_process_example_over_a_broker_prints_the_seed_lines_with_pids (void **state
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_thread_example_prints_the_seed_lines),
     cmocka_unit_test (test_process_example_prints_the_seed_lines_with_pids),
+    cmocka_unit_test (test_futures_map_example_prints_pymotws_lines),
+    cmocka_unit_test (test_futures_as_completed_example_prints_pymotws_lines),
     cmocka_unit_test (test_thread_example_over_a_broker_prints_the_seed_lines),
     cmocka_unit_test (test_process_example_over_a_broker_prints_the_seed_lines_with_pids),
 };

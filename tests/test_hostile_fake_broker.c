@@ -221,19 +221,25 @@ test_a_coordinator_survives_garbage_from_a_fake_broker (void **state)
     size_t done = 0;
     zx_wait (futures, 4, ZX_ALL_COMPLETED, 200, NULL, &done, NULL, NULL);
     assert_int_equal (done, 0);
+    //  Submitted from plain code, the first may leave at once in a batch of
+    //  its own and the rest with the next loop iteration: read REQUESTs
+    //  until all four are in
     zmq_msg_t frames [6], identity;
-    size_t count = zx_test_expect_command (fake.router, 1, "ZXC01", ZX_CMD_REQUEST, frames, 6);
-    assert_int_equal (count, 5);
     zmq_msg_init (&identity);
-    zmq_msg_copy (&identity, &frames [0]);
     uint64_t corrs [4];
     size_t found = 0;
-    const uint8_t *cursor = zmq_msg_data (&frames [4]);
-    const uint8_t *end = cursor + zmq_msg_size (&frames [4]);
-    zx__request_rec_t rec;
-    while (found < 4 && zx__batch_next_request (&cursor, end, &rec) == ZX_OK)
-        corrs [found++] = rec.corr;
-    zx_test_close_frames (frames, count);
+    for (int batches = 0; found < 4 && batches < 4; batches++) {
+        size_t count = zx_test_expect_command (fake.router, 1, "ZXC01", ZX_CMD_REQUEST,
+                                               frames, 6);
+        assert_int_equal (count, 5);
+        zmq_msg_copy (&identity, &frames [0]);
+        const uint8_t *cursor = zmq_msg_data (&frames [4]);
+        const uint8_t *end = cursor + zmq_msg_size (&frames [4]);
+        zx__request_rec_t rec;
+        while (found < 4 && zx__batch_next_request (&cursor, end, &rec) == ZX_OK)
+            corrs [found++] = rec.corr;
+        zx_test_close_frames (frames, count);
+    }
     assert_int_equal (found, 4);
 
     s_fake_garbage (&fake, &identity, "ZXC01");

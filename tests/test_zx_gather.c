@@ -152,6 +152,62 @@ test_cancelling_a_gather_cancels_its_inputs (void **state)
     s_run_both_ways (s_gather_cancel);
 }
 
+//  return_exceptions: a failure first, a result last; the gather is done
+//  only once all have finished, with none where an input failed, and the
+//  inputs say which failed and why
+static void
+s_gather_return_exceptions (zx_loop_t *loop)
+{
+    s_set_t set;
+    const int64_t delays [] = { 60, 10, 20, 0 };
+    const s_outcome_t outcomes [] = { S_RESULT, S_ERROR, S_CANCEL, S_RESULT };
+    s_set_init (&set, loop, 4, delays, outcomes);
+    zx_gather_opts_t opts = { .return_exceptions = true };
+    zx_future_t *gathered = zx_gather_opts (loop, set.futures, 4, &opts);
+    assert_non_null (gathered);
+    assert_int_equal (zx_await (gathered), ZX_OK);
+    for (size_t i = 0; i < 4; i++)
+        assert_true (zx_future_done (set.futures [i]));
+    char repr [64];
+    zx_values_repr (zx_future_result (gathered), repr, sizeof repr);
+    assert_string_equal (repr, "[60, None, None, 0]");
+    assert_int_equal (zx_future_error (set.futures [0]), ZX_OK);
+    assert_int_equal (zx_future_error (set.futures [1]), ZX_ETASK);
+    assert_string_equal (zx_future_message (set.futures [1]), "failure after 10 ms");
+    assert_int_equal (zx_future_error (set.futures [2]), ZX_ECANCELLED);
+    assert_int_equal (zx_future_error (set.futures [3]), ZX_OK);
+    zx_future_destroy (&gathered);
+
+    //  NULL loop: the inputs' own; and without the option, as zx_gather
+    gathered = zx_gather_opts (NULL, set.futures, 4, NULL);
+    assert_non_null (gathered);
+    assert_ptr_equal (zx_future_loop (gathered), loop);
+    assert_int_equal (zx_await (gathered), ZX_ETASK);
+    zx_future_destroy (&gathered);
+    s_set_destroy (&set);
+
+    //  Cancelling such a gather still cancels its inputs, and it ends
+    //  cancelled
+    const int64_t late [] = { 5000, 5000 };
+    const s_outcome_t results [] = { S_RESULT, S_RESULT };
+    s_set_init (&set, loop, 2, late, results);
+    gathered = zx_gather_opts (loop, set.futures, 2, &opts);
+    assert_int_equal (zx_future_wait (gathered, 10), ZX_ETIMEDOUT);
+    assert_true (zx_future_cancel (gathered));
+    assert_int_equal (zx_await (gathered), ZX_ECANCELLED);
+    assert_true (zx_future_cancelled (set.futures [0]));
+    assert_true (zx_future_cancelled (set.futures [1]));
+    zx_future_destroy (&gathered);
+    s_set_destroy (&set);
+}
+
+static void
+test_gather_with_return_exceptions_is_done_with_none_for_failures (void **state)
+{
+    (void) state;
+    s_run_both_ways (s_gather_return_exceptions);
+}
+
 //  --------------------------------------------------------------------
 //  as_completed
 
@@ -232,6 +288,7 @@ static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_gather_gives_first_values_in_input_order),
     cmocka_unit_test (test_gather_fails_with_the_first_failure),
     cmocka_unit_test (test_cancelling_a_gather_cancels_its_inputs),
+    cmocka_unit_test (test_gather_with_return_exceptions_is_done_with_none_for_failures),
     cmocka_unit_test (test_as_completed_yields_futures_in_completion_order),
     cmocka_unit_test (test_as_completed_times_out_with_null_and_timedout),
 };

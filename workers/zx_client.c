@@ -56,6 +56,7 @@ struct zx__client {
     zx__batch_t out;
     bool flush_scheduled;
     zx__peer_t broker;          //  When we last heard it, its heartbeat interval
+    int64_t plain_flush_us;     //  When plain code last sent the batch
     bool silence_from_send;     //  Start the silence clock at the next send
     uint64_t timer;
     void (*idle) (void *owner);
@@ -453,4 +454,23 @@ size_t
 zx__client_outstanding (const zx__client_t *self)
 {
     return self->entries.live;
+}
+
+void
+zx__client_flush (zx__client_t *self)
+{
+    if (!self->loop)
+        return;
+    if (zx__loop_running (self->loop)) {
+        s_flush (self->loop, self);
+        return;
+    }
+    //  From plain code: at most once a ms, so that a burst still goes in
+    //  batches; the rest goes when the loop runs
+    int64_t now = zx__now_us ();
+    if (now - self->plain_flush_us < 1000)
+        return;
+    self->plain_flush_us = now;
+    s_flush (self->loop, self);
+    s_on_readable (self->loop, self);
 }

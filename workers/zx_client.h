@@ -45,4 +45,9 @@ void zx__client_submit (zx__client_t *self, zx_future_t *future, const char *tas
 //  Returns how many requests await their reply.
 size_t zx__client_outstanding (const zx__client_t *self);
 
+//  Sends the requests batched so far now, rather than on the loop's next
+//  iteration. From plain code (outside the loop) it also reads the
+//  replies waiting in the socket, and does either at most once a ms.
+void zx__client_flush (zx__client_t *self);
+
 #endif

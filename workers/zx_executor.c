@@ -9,7 +9,19 @@
     backpressure (a coroutine waits for room while the queue is full), the
     one loop an executor is bound to on first use, the loop's default
     executor, and shutdown's wait for idleness. Relays from a serving
-    worker go through the same table with a function as completion.    */
+    worker go through the same table with a function as completion.
+
+    An executor is used in one of two ways. Bound to the caller's loop
+    (asyncio's way), everything runs on that loop's thread; a submission
+    from plain code, outside the loop's iteration, is dealt to the workers
+    at once rather than when the loop next runs. With a loop of its own
+    (concurrent.futures' way: zx_executor_start_loop, or a first use from
+    a thread that has no loop), an I/O thread runs that loop and with it
+    the back end; its futures are shared (zx_future.c), so any thread may
+    submit, wait and cancel. A submission from another thread makes the
+    future there and posts the request to the I/O thread, where it takes
+    the same path as a loop-bound one; shutdown and the queries are posted
+    too, and the caller waits on a condition variable for their answer.  */
 
 #include "zx_executor.h"
 #include "zx_future.h"
@@ -19,22 +31,59 @@
 #include "zx_values.h"
 #include "zx_pool_worker.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+//  The I/O thread of an executor with its own loop
+typedef enum {
+    S_IO_NONE,                  //  None: bound to a caller's loop, or unused
+    S_IO_STARTING,
+    S_IO_RUNNING,
+    S_IO_FAILED
+} s_io_state_t;
 
 struct zx_executor {
     zx__backend_t *backend;     //  NULL only while a constructor runs
     uint8_t retries;
     size_t max_queue;
     int64_t task_timeout_ms;    //  0: none
-    zx_loop_t *loop;            //  The one it is used with, from first use
+    //  The one it is used with, from first use: a caller's, or its own
+    //  (a shared loop). Set once, under lock; read with s_bound
+    zx_loop_t *loop;
     zx_future_t *room;          //  Completed when the queue has room again
     zx_future_t *idle;          //  Completed when shut down and idle
     bool shut_down;
     bool stopped;               //  Its workers are dismissed
+    bool attach_failed;         //  Its back end cannot watch its sockets
     zx_logger_t *log;
+    //  Its own loop: the I/O thread that runs it, the loop's hub (for
+    //  futures made on other threads), and the lock and condition that
+    //  binding and the hand-offs with the I/O thread use
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_t io_thread;
+    s_io_state_t io_state;      //  Under lock
+    bool io_quit;               //  On the I/O thread: leave the loop
+    bool io_frees;              //  The I/O thread frees the executor as it goes
+    zx__hub_t *hub;
 };
+
+//  The loop the executor is bound to, or NULL; from any thread
+static zx_loop_t *
+s_bound (const zx_executor_t *self)
+{
+    return __atomic_load_n (&self->loop, __ATOMIC_ACQUIRE);
+}
+
+//  True when it runs its own loop (only those loops are shared)
+static bool
+s_own_loop (const zx_executor_t *self)
+{
+    zx_loop_t *loop = s_bound (self);
+    return loop && zx__loop_hub (loop);
+}
 
 //  --------------------------------------------------------------------
 //  Construction: each kind's constructor calls these two
@@ -53,6 +102,15 @@ zx__executor_new (const zx_executor_opts_t *opts)
     zx_executor_t *self = calloc (1, sizeof (zx_executor_t));
     if (!self)
         return NULL;
+    if (pthread_mutex_init (&self->lock, NULL)) {
+        free (self);
+        return NULL;
+    }
+    if (pthread_cond_init (&self->cond, NULL)) {
+        pthread_mutex_destroy (&self->lock);
+        free (self);
+        return NULL;
+    }
     self->log = zx_log_get ("zexec.executor");
     self->retries = (uint8_t) opts->retries;
     self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
@@ -151,12 +209,20 @@ zx__executor_idle (zx_executor_t *self)
 static zx_err_t
 s_bind (zx_executor_t *self, zx_loop_t *loop)
 {
-    if (self->loop == loop)
-        return ZX_OK;
-    if (self->loop)
-        return ZX_EINVAL;
-    self->loop = loop;
-    return self->backend->ops->attach (self->backend, loop);
+    zx_loop_t *bound = s_bound (self);
+    if (bound)
+        return bound == loop ? ZX_OK : ZX_EINVAL;
+    pthread_mutex_lock (&self->lock);
+    zx_err_t rc = ZX_OK;
+    if (self->loop || self->io_state != S_IO_NONE)
+        rc = self->loop == loop ? ZX_OK : ZX_EINVAL;
+    else {
+        __atomic_store_n (&self->loop, loop, __ATOMIC_RELEASE);
+        rc = self->backend->ops->attach (self->backend, loop);
+        self->attach_failed = rc != ZX_OK;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return rc;
 }
 
 //  --------------------------------------------------------------------
@@ -252,7 +318,10 @@ s_refused (zx_executor_t *self, const zx__completion_t *done)
     else
     if (broken)
         zx__executor_refuse (done, ZX_EWORKER_INIT, "%s", broken);
-    return self->shut_down || broken;
+    else
+    if (self->attach_failed)
+        zx__executor_refuse (done, ZX_ENOMEM, "the executor cannot watch its sockets");
+    return self->shut_down || broken || self->attach_failed;
 }
 
 //  A request's wire flags: its retries, the task's own or else the
@@ -271,7 +340,7 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
 {
     zx__completion_t done = { .future = future };
     zx_err_t waited = ZX_OK;
-    if (self->loop == loop && s_full (self) && zx_in_coro () && zx_loop_current () == loop)
+    if (s_bound (self) == loop && s_full (self) && zx_in_coro () && zx_loop_current () == loop)
         waited = s_wait_for_room (self, loop);
     if (waited != ZX_OK)
         zx_future_set_error (future, waited, "%s while waiting for room in the executor's queue",
@@ -290,7 +359,12 @@ s_submit (zx_executor_t *self, zx_loop_t *loop, zx_future_t *future,
                                      .values_p = &args };
         if (args)
             request.args = zx__values_data (args, &request.args_size);
+        //  From plain code, outside the loop's iteration, nothing would
+        //  deal the request until the loop runs: the back end does now
+        //  what it can without losing its batches (see its flush)
         self->backend->ops->submit (self->backend, &request, &done);
+        if (self->backend->ops->flush && !zx__loop_running (loop))
+            self->backend->ops->flush (self->backend);
     }
     zx_values_destroy (&args);
     int64_t timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : self->task_timeout_ms;
@@ -312,12 +386,270 @@ zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor, const char *task,
     return zx_run_in_executor_opts (loop, executor, task, args, NULL);
 }
 
+//  Fails future when opts are bad. Returns true when it did.
+static bool
+s_bad_opts (zx_future_t *future, const zx_task_opts_t *opts)
+{
+    if (opts && opts->timeout_ms < 0)
+        zx_future_set_error (future, ZX_EINVAL, "timeout_ms is negative");
+    else
+    if (opts && (opts->retries < ZX_NO_RETRIES || opts->retries > 15))
+        zx_future_set_error (future, ZX_EINVAL, "retries is %d: ZX_NO_RETRIES (-1) to 15",
+                             opts->retries);
+    else
+        return false;
+    return true;
+}
+
+//  --------------------------------------------------------------------
+//  Its own loop: the I/O thread
+
+static void
+s_free (zx_executor_t *self)
+{
+    zx__hub_unref (&self->hub);
+    pthread_cond_destroy (&self->cond);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+}
+
+static bool
+s_io_quitting (void *arg)
+{
+    return ((zx_executor_t *) arg)->io_quit;
+}
+
+//  The I/O thread: makes the loop (shared), attaches the back end, runs
+//  until told to quit, then frees the back end and the loop, all on this
+//  thread, which their sockets belong to.
+static void *
+s_io_main (void *arg)
+{
+    zx_executor_t *self = (zx_executor_t *) arg;
+    zx_thread_set_name ("zexec-io");
+    zx_loop_t *loop = zx_loop_new ();
+    zx_err_t rc = loop ? zx__loop_share (loop) : ZX_ENOMEM;
+    pthread_mutex_lock (&self->lock);
+    if (rc == ZX_OK) {
+        self->hub = zx__hub_ref (zx__loop_hub (loop));
+        self->attach_failed = self->backend->ops->attach (self->backend, loop) != ZX_OK;
+        __atomic_store_n (&self->loop, loop, __ATOMIC_RELEASE);
+        self->io_state = S_IO_RUNNING;
+    }
+    else
+        self->io_state = S_IO_FAILED;
+    pthread_cond_broadcast (&self->cond);
+    pthread_mutex_unlock (&self->lock);
+    if (rc != ZX_OK) {
+        zx_loop_destroy (&loop);
+        return NULL;
+    }
+    zx__loop_run_until (loop, s_io_quitting, self, -1);
+    //  No more posts; what was posted before runs (submissions are
+    //  refused: the executor is shut down), then the back end goes, on
+    //  the thread its sockets belong to now
+    zx__loop_unshare (loop);
+    zx__loop_run_pending (loop);
+    if (self->room) {
+        zx_future_set_error (self->room, ZX_ESHUTDOWN, "executor destroyed");
+        zx_future_destroy (&self->room);
+    }
+    self->backend->ops->destroy (&self->backend);
+    zx_future_destroy (&self->idle);
+    zx_loop_destroy (&loop);
+    if (self->io_frees)
+        s_free (self);
+    return NULL;
+}
+
+//  Starts the I/O thread and its loop, unless the executor is bound.
+//  Returns ZX_OK when it runs its own loop, ZX_EINVAL when it is bound to
+//  a caller's, or ZX_ESYS / ZX_ENOMEM when the thread could not start.
+static zx_err_t
+s_start_own_loop (zx_executor_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    zx_err_t rc = ZX_OK;
+    if (self->io_state == S_IO_NONE && !self->loop) {
+        self->io_state = S_IO_STARTING;
+        if (pthread_create (&self->io_thread, NULL, s_io_main, self) != 0)
+            self->io_state = S_IO_NONE;
+        while (self->io_state == S_IO_STARTING)
+            pthread_cond_wait (&self->cond, &self->lock);
+        if (self->io_state == S_IO_FAILED) {
+            pthread_join (self->io_thread, NULL);
+            self->io_state = S_IO_NONE;
+            rc = ZX_ENOMEM;
+        }
+        else
+        if (self->io_state == S_IO_NONE)
+            rc = ZX_ESYS;
+    }
+    else
+    if (self->io_state != S_IO_RUNNING)
+        rc = ZX_EINVAL;
+    pthread_mutex_unlock (&self->lock);
+    return rc;
+}
+
+//  A call that another thread makes on the I/O thread and waits for
+typedef struct s_io_call s_io_call_t;
+struct s_io_call {
+    zx_executor_t *self;
+    void (*fn) (s_io_call_t *call);     //  Ends with s_io_done, now or later
+    bool wait, cancel_futures;          //  Shutdown
+    pid_t *pids;                        //  Worker pids
+    size_t size;
+    size_t count;                       //  Answers
+    zx_err_t rc;
+    bool done;
+};
+
+static void
+s_io_done (s_io_call_t *call)
+{
+    zx_executor_t *self = call->self;
+    pthread_mutex_lock (&self->lock);
+    call->done = true;
+    pthread_cond_broadcast (&self->cond);
+    pthread_mutex_unlock (&self->lock);
+}
+
+static void
+s_io_run (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    s_io_call_t *call = (s_io_call_t *) arg;
+    call->fn (call);
+}
+
+//  Runs call on the I/O thread (at once when this is it) and waits until
+//  it is done. Returns ZX_OK, or ZX_ESHUTDOWN when the loop is gone.
+static zx_err_t
+s_on_io (zx_executor_t *self, s_io_call_t *call)
+{
+    call->self = self;
+    if (zx__hub_on_loop (self->hub))
+        call->fn (call);
+    else
+    if (zx__hub_post (self->hub, false, s_io_run, call) != ZX_OK)
+        return ZX_ESHUTDOWN;
+    pthread_mutex_lock (&self->lock);
+    while (!call->done)
+        pthread_cond_wait (&self->cond, &self->lock);
+    pthread_mutex_unlock (&self->lock);
+    return ZX_OK;
+}
+
+//  A submission from another thread, on its way to the I/O thread
+typedef struct {
+    zx_executor_t *self;
+    zx_future_t *future;            //  A reference of its own
+    zx_values_t *args;
+    zx_task_opts_t opts;
+    bool has_opts, has_task;
+    char task [];
+} s_posted_t;
+
+static void
+s_run_posted (zx_loop_t *loop, void *arg)
+{
+    s_posted_t *posted = (s_posted_t *) arg;
+    s_submit (posted->self, loop, posted->future, posted->has_task ? posted->task : NULL,
+              posted->args, posted->has_opts ? &posted->opts : NULL);
+    zx_future_destroy (&posted->future);
+    free (posted);
+}
+
+//  Submits to an executor with its own loop, from any thread: the future
+//  is shared, and the request goes to the I/O thread.
+static zx_future_t *
+s_submit_shared (zx_executor_t *self, const char *task, zx_values_t *args,
+                 const zx_task_opts_t *opts)
+{
+    zx_future_t *future = zx__future_new_shared (self->hub);
+    if (!future) {
+        zx_values_destroy (&args);
+        return NULL;
+    }
+    if (s_bad_opts (future, opts)) {
+        zx_values_destroy (&args);
+        return future;
+    }
+    if (zx__hub_on_loop (self->hub)) {
+        s_submit (self, s_bound (self), future, task, args, opts);
+        return future;
+    }
+    s_posted_t *posted = calloc (1, sizeof (s_posted_t) + (task ? strlen (task) : 0) + 1);
+    if (!posted) {
+        zx_future_set_error (future, ZX_ENOMEM, "out of memory");
+        zx_values_destroy (&args);
+        return future;
+    }
+    posted->self = self;
+    posted->future = zx__future_ref (future);
+    posted->args = args;
+    posted->has_task = task != NULL;
+    if (task)
+        strcpy (posted->task, task);
+    posted->has_opts = opts != NULL;
+    if (opts)
+        posted->opts = *opts;
+    zx_err_t rc = zx__hub_post (self->hub, false, s_run_posted, posted);
+    if (rc != ZX_OK) {
+        zx_future_set_error (future, rc, "%s", rc == ZX_ESHUTDOWN ? "the executor is destroyed"
+                                                                  : "out of memory");
+        zx_future_destroy (&posted->future);
+        zx_values_destroy (&posted->args);
+        free (posted);
+    }
+    return future;
+}
+
+zx_err_t
+zx_executor_start_loop (zx_executor_t *self)
+{
+    if (!self)
+        return ZX_EINVAL;
+    return s_start_own_loop (self);
+}
+
+zx_err_t
+zx__executor_usable_here (zx_executor_t *self)
+{
+    zx_loop_t *bound = s_bound (self);
+    if (!bound && !zx_loop_current ())
+        return s_start_own_loop (self);
+    if (!bound || s_own_loop (self))
+        return ZX_OK;
+    return zx__loop_is_owner (bound) ? ZX_OK : ZX_EINVAL;
+}
+
+//  --------------------------------------------------------------------
+//  The public submissions
+
 zx_future_t *
 zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor, const char *task,
                          zx_values_t *args, const zx_task_opts_t *opts)
 {
+    if (executor) {
+        //  First used from a thread with no loop: it runs its own
+        if (!loop && !s_bound (executor) && !zx_loop_current ()
+        &&  s_start_own_loop (executor) != ZX_OK)
+            zx_log_error (executor->log, "cannot start the executor's own loop");
+        if (s_own_loop (executor))
+            return s_submit_shared (executor, task, args, opts);
+    }
     if (!loop)
-        loop = executor && executor->loop ? executor->loop : zx_loop_current ();
+        loop = executor && s_bound (executor) ? s_bound (executor) : zx_loop_current ();
+    if (loop && !zx__loop_is_owner (loop)) {
+        zx_log_error (executor ? executor->log : zx_log_get ("zexec.executor"),
+                      "task '%s' submitted from a thread that does not run the executor's "
+                      "loop: an executor bound to a loop is used from that loop's thread; "
+                      "one with its own loop (zx_executor_start_loop) from any thread",
+                      task ? task : "(null)");
+        loop = NULL;
+    }
     zx_future_t *future = loop ? zx_future_new (loop) : NULL;
     if (!future) {
         zx_values_destroy (&args);
@@ -337,14 +669,7 @@ zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *executor, const char *t
             zx__loop_set_default_executor (loop, executor);
         }
     }
-    if (opts && opts->timeout_ms < 0) {
-        zx_future_set_error (future, ZX_EINVAL, "timeout_ms is negative");
-        zx_values_destroy (&args);
-        return future;
-    }
-    if (opts && (opts->retries < ZX_NO_RETRIES || opts->retries > 15)) {
-        zx_future_set_error (future, ZX_EINVAL, "retries is %d: ZX_NO_RETRIES (-1) to 15",
-                             opts->retries);
+    if (s_bad_opts (future, opts)) {
         zx_values_destroy (&args);
         return future;
     }
@@ -359,7 +684,7 @@ zx_executor_submit (zx_executor_t *self, const char *task, zx_values_t *args)
         zx_values_destroy (&args);
         return NULL;
     }
-    return zx_run_in_executor (self->loop, self, task, args);
+    return zx_run_in_executor (NULL, self, task, args);
 }
 
 //  --------------------------------------------------------------------
@@ -415,12 +740,55 @@ s_stop (zx_executor_t *self)
         self->backend->ops->stop (self->backend);
 }
 
+static void
+s_io_idle_reached (zx_future_t *idle, void *arg)
+{
+    (void) idle;
+    s_io_call_t *call = (s_io_call_t *) arg;
+    s_stop (call->self);
+    s_io_done (call);
+}
+
+//  Shutdown, on the I/O thread; it answers once the work has finished
+static void
+s_io_shutdown (s_io_call_t *call)
+{
+    zx_executor_t *self = call->self;
+    self->shut_down = true;
+    if (self->backend->ops->close)
+        self->backend->ops->close (self->backend, call->cancel_futures);
+    if (call->wait && zx_executor_backlog (self) > 0) {
+        if (!self->idle && !(self->idle = zx_future_new (s_bound (self))))
+            call->rc = ZX_ENOMEM;
+        else
+        if (zx_future_add_done_callback (self->idle, s_io_idle_reached, call) == ZX_OK)
+            return;
+        else
+            call->rc = ZX_ENOMEM;
+        s_io_done (call);
+        return;
+    }
+    if (call->wait)
+        s_stop (self);
+    s_io_done (call);
+}
+
 zx_err_t
 zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures)
 {
     if (!self)
         return ZX_EINVAL;
+    if (s_own_loop (self)) {
+        //  On its own I/O thread, a wait for the work would wait for itself
+        bool busy = wait && zx__hub_on_loop (self->hub) && zx_executor_backlog (self) > 0;
+        s_io_call_t call = { .fn = s_io_shutdown, .wait = wait && !busy,
+                             .cancel_futures = cancel_futures };
+        if (s_on_io (self, &call) != ZX_OK)
+            return ZX_OK;           //  Its loop is gone: shut down already
+        return busy ? ZX_EBUSY : call.rc;
+    }
     self->shut_down = true;
+
     if (self->backend && self->backend->ops->close)
         self->backend->ops->close (self->backend, cancel_futures);
     if (!wait)
@@ -438,12 +806,38 @@ zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures)
     return ZX_OK;
 }
 
+static void
+s_io_quit (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    ((zx_executor_t *) arg)->io_quit = true;
+}
+
 void
 zx_executor_destroy (zx_executor_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     zx_executor_t *self = *self_p;
+    if (s_own_loop (self) && zx__hub_on_loop (self->hub)) {
+        //  From a done callback on its I/O thread, which cannot wait for
+        //  itself nor join itself: it is shut down without waiting, and
+        //  the I/O thread finishes the destroy as it leaves its loop
+        zx_executor_shutdown (self, false, false);
+        self->io_quit = true;
+        self->io_frees = true;
+        pthread_detach (self->io_thread);
+        *self_p = NULL;
+        return;
+    }
+    if (s_own_loop (self)) {
+        zx_executor_shutdown (self, true, false);
+        if (zx__hub_post (self->hub, false, s_io_quit, self) == ZX_OK)
+            pthread_join (self->io_thread, NULL);
+        s_free (self);
+        *self_p = NULL;
+        return;
+    }
     if (self->backend && !self->stopped
     &&  zx_executor_shutdown (self, true, false) != ZX_OK)
         zx_log_warning (self->log, "executor destroyed while it could not wait: "
@@ -459,7 +853,7 @@ zx_executor_destroy (zx_executor_t **self_p)
     if (self->loop && zx__loop_default_executor (self->loop) == self)
         zx__loop_set_default_executor (self->loop, NULL);
     zx_future_destroy (&self->idle);
-    free (self);
+    s_free (self);
     *self_p = NULL;
 }
 
@@ -472,17 +866,39 @@ zx_executor_endpoint (const zx_executor_t *self)
     return self->backend->ops->endpoint (self->backend);
 }
 
+static void
+s_io_worker_pids (s_io_call_t *call)
+{
+    call->count = zx_executor_worker_pids (call->self, call->pids, call->size);
+    s_io_done (call);
+}
+
 size_t
 zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size)
 {
+    if (s_own_loop (self) && !zx__hub_on_loop (self->hub)) {
+        s_io_call_t call = { .fn = s_io_worker_pids, .pids = pids, .size = size };
+        return s_on_io ((zx_executor_t *) self, &call) == ZX_OK ? call.count : 0;
+    }
     if (!self->backend->ops->worker_pids)
         return 0;
     return self->backend->ops->worker_pids (self->backend, pids, size);
 }
 
+static void
+s_io_backlog (s_io_call_t *call)
+{
+    call->count = zx_executor_backlog (call->self);
+    s_io_done (call);
+}
+
 size_t
 zx_executor_backlog (const zx_executor_t *self)
 {
+    if (s_own_loop (self) && !zx__hub_on_loop (self->hub)) {
+        s_io_call_t call = { .fn = s_io_backlog };
+        return s_on_io ((zx_executor_t *) self, &call) == ZX_OK ? call.count : 0;
+    }
     size_t waiting = 0, held = 0;
     self->backend->ops->counts (self->backend, &waiting, &held);
     return waiting + held;

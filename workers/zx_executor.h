@@ -90,7 +90,11 @@ struct zx__executor_ops {
     bool (*cancel) (zx__backend_t *self, zx__request_t *request);
 
     //  Optional: deals what is queued to the workers now rather than on
-    //  the loop's next iteration.
+    //  the loop's next iteration. The front also calls it after each
+    //  submission from plain code, outside the loop's iteration: there
+    //  it does what it can at once without sending a request per message
+    //  in a burst (it may read what workers sent, which may complete
+    //  futures), and leaves the rest to the loop.
     void (*flush) (zx__backend_t *self);
 
     //  Sets *waiting to the requests that count against max_queue (a pool:
@@ -185,5 +189,16 @@ void zx__executor_relay_stop (zx_executor_t *self, zx__request_t *request);
 //  Deals what is queued to the pool's workers now, rather than on the
 //  loop's next iteration.
 void zx__executor_flush (zx_executor_t *self);
+
+/*  ---------------------------------------------------------------------
+    For zx_map                                                            */
+
+//  Makes sure zx_executor_submit works from the calling thread: ZX_OK
+//  when the executor runs its own loop, is bound to this thread's loop,
+//  or is not bound and this thread has a current loop (to be bound to on
+//  first use); when it is not bound and this thread has no loop, it gets
+//  its own loop now (ZX_OK, or the error of zx_executor_start_loop).
+//  ZX_EINVAL when it is bound to another thread's loop.
+zx_err_t zx__executor_usable_here (zx_executor_t *self);
 
 #endif

@@ -99,6 +99,25 @@ s_bind_router (zx__pool_t *self, const char *endpoint)
     return true;
 }
 
+//  Waits (a second at most) until every thread worker has said READY,
+//  so that a first submission, even from plain code outside the loop,
+//  finds them ready to take it. Not with an initializer, which runs
+//  before READY and may take long: the loop reads that READY as it runs.
+static void
+s_await_ready (zx__pool_t *self)
+{
+    int64_t deadline = zx__now_us () + 1000000;
+    zmq_pollitem_t item = { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 };
+    while (zx__dispatch_workers (self->dispatch) < (size_t) self->max_workers
+    &&     !self->broken) {
+        int64_t left = deadline - zx__now_us ();
+        if (left <= 0)
+            break;
+        if (zmq_poll (&item, 1, (long) ((left + 999) / 1000)) > 0)
+            zx__dispatch_read (self->dispatch);
+    }
+}
+
 static zx__backend_t *
 s_new (zx_executor_t *front, const zx_executor_opts_t *opts, bool processes)
 {
@@ -152,6 +171,8 @@ s_new (zx_executor_t *front, const zx_executor_opts_t *opts, bool processes)
         if (!self->slots [i].actor && !self->slots [i].pid)
             goto fail;
     }
+    if (!processes && !self->initializer)
+        s_await_ready (self);
     return &self->base;
 
 fail:;
@@ -539,10 +560,41 @@ s_cancel (zx__backend_t *base, zx__request_t *request)
     return zx__pool_stop_request ((zx__pool_t *) base, request);
 }
 
+//  The front calls this after each submission from plain code, outside
+//  the loop: nothing else would deal the request before the loop runs.
+//  There it deals each worker only what it starts at once (as while
+//  workers are on their way: zx__dispatch_expect), so that a burst from
+//  plain code is not sent a request per message: the rest waits for the
+//  loop, which deals it in batches. It reads the READY and replies
+//  waiting in the socket (which frees workers) at most once a ms, for
+//  the same reason, and does nothing while requests are left queued
+//  since the last time, when no worker was free.
 static void
 s_flush (zx__backend_t *base)
 {
-    zx__dispatch_flush (((zx__pool_t *) base)->dispatch);
+    zx__pool_t *self = (zx__pool_t *) base;
+    if (!self->loop || zx__loop_running (self->loop)) {
+        zx__dispatch_flush (self->dispatch);
+        return;
+    }
+    //  In a burst the queue grows: look at the clock every 64 submissions
+    size_t queued = zx__dispatch_queued (self->dispatch);
+    int64_t now = 0;
+    bool read = false;
+    if (queued <= 1 || ++self->plain_calls % 64 == 0) {
+        now = zx__now_us ();
+        read = now - self->plain_read_us >= 1000;
+    }
+    if (!read && queued > 1)
+        return;
+    zx__dispatch_expect (self->dispatch, SIZE_MAX);
+    if (read) {
+        self->plain_read_us = now;
+        zx__dispatch_read (self->dispatch);
+    }
+    else
+        zx__dispatch_flush (self->dispatch);
+    zx__dispatch_expect (self->dispatch, (size_t) self->max_workers);
 }
 
 static void

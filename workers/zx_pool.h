@@ -64,6 +64,8 @@ struct zx__pool {
     char *broken_message;
     int failures_before_ready;
     uint64_t reap_timer;        //  Used when pidfds are not available
+    int64_t plain_read_us;      //  When a flush from plain code last read
+    unsigned plain_calls;       //  Flushes from plain code, to pace the clock
     zx_logger_t *log;
 };
 

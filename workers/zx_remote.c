@@ -115,6 +115,12 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
 }
 
 static void
+s_flush (zx__backend_t *base)
+{
+    zx__client_flush (((s_remote_t *) base)->client);
+}
+
+static void
 s_counts (const zx__backend_t *base, size_t *waiting, size_t *held)
 {
     *waiting = zx__client_outstanding (((const s_remote_t *) base)->client);
@@ -132,6 +138,7 @@ static const zx__executor_ops_t s_ops = {
     .signals_room = false,
     .attach = s_attach,
     .submit = s_submit,
+    .flush = s_flush,
     .counts = s_counts,
     .destroy = s_destroy,
     .endpoint = s_endpoint,

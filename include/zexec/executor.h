@@ -106,14 +106,42 @@ ZX_EXPORT zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
 //  owns the executor.
 ZX_EXPORT zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
 
+//  Gives the executor a loop of its own, run by an I/O thread of its own
+//  that starts now, as a concurrent.futures executor works: it needs no
+//  loop of the caller's; any thread may submit to it (zx_executor_submit,
+//  zx_run_in_executor with a NULL loop, zx_map_new), and work is dealt to
+//  its workers as soon as it is submitted, so futures finish while the
+//  caller computes. Its futures are shared: any thread may wait for them
+//  (zx_future_wait, zx_wait, zx_as_completed_*), cancel or drop them, and
+//  their done callbacks run on the I/O thread (see future.h). Shutdown
+//  and destroy may be called from any thread but that I/O thread. An
+//  executor first used from a thread that has no current loop gets its
+//  own loop this way without the call. Call it before the first use from
+//  a coroutine or a loop, which binds the executor to that loop instead.
+//  Returns ZX_OK (also when it runs its own loop already), ZX_EINVAL when
+//  self is NULL or bound to a caller's loop, ZX_ESYS when the thread
+//  cannot start, or ZX_ENOMEM.
+ZX_EXPORT zx_err_t zx_executor_start_loop (zx_executor_t *self);
+
 //  Runs task (args) on executor, like loop.run_in_executor. executor NULL
 //  means the loop's default thread pool, made on first use and destroyed
-//  with the loop. Takes ownership of args (NULL means no arguments).
-//  Returns a future the caller owns; every problem (unknown task, type
-//  errors, shut-down executor, full queue, lost worker) fails that future
-//  rather than being returned here. NULL only when out of memory. Called
-//  from a coroutine on the executor's loop while the queue is full (see
-//  max_queue), it waits for room first (backpressure).
+//  with the loop. loop NULL means the loop the executor is bound to, else
+//  the calling thread's current loop, else (a thread with no loop) the
+//  executor's own, which it then gets (see zx_executor_start_loop). With
+//  an executor that runs its own loop, loop is not used: the future is
+//  shared and the call is thread-safe. Otherwise the executor is bound to
+//  loop on first use and used from that loop's thread only. Takes
+//  ownership of args (NULL means no arguments). Returns a future the
+//  caller owns; every problem (unknown task, type errors, shut-down
+//  executor, full queue, lost worker) fails that future rather than being
+//  returned here. NULL when out of memory, when there is no loop at all
+//  (a NULL executor with no loop), or when the executor is bound to a
+//  loop of another thread (logged). Submitted from plain code, outside
+//  the loop's iteration, the request is dealt at once to a worker that is
+//  free (see zx_executor_start_loop for work that must all start while
+//  the caller computes). Called from a coroutine on the executor's loop
+//  while the queue is full (see max_queue), it waits for room first
+//  (backpressure).
 ZX_EXPORT zx_future_t *zx_run_in_executor (zx_loop_t *loop, zx_executor_t *executor,
                                            const char *task, zx_values_t *args);
 
@@ -140,9 +168,12 @@ ZX_EXPORT zx_future_t *zx_run_in_executor_opts (zx_loop_t *loop, zx_executor_t *
                                                 const char *task, zx_values_t *args,
                                                 const zx_task_opts_t *opts);
 
-//  Same as zx_run_in_executor on the loop the executor is used with, or
-//  else the calling thread's current loop. Returns NULL (and destroys
-//  args) when there is no such loop or memory ran out.
+//  Same as zx_run_in_executor (NULL, self, task, args): on the loop the
+//  executor is used with, else the calling thread's current loop, else
+//  its own loop (as concurrent.futures' Executor.submit: see
+//  zx_executor_start_loop). Thread-safe for an executor with its own
+//  loop. Returns NULL (and destroys args) when self is NULL, when it is
+//  bound to the loop of another thread (logged), or memory ran out.
 ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task,
                                            zx_values_t *args);
 
@@ -150,12 +181,20 @@ ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task
 //  (later submissions fail with ZX_ESHUTDOWN); with cancel_futures, work
 //  still queued in the coordinator is cancelled; with wait, runs (or, in a
 //  coroutine, awaits) until all work sent to workers has finished and the
-//  workers have exited. Returns ZX_OK, or ZX_EBUSY when asked to wait from
-//  a loop callback. Calling it again is harmless.
+//  workers have exited. With its own loop it may be called from any
+//  thread, and a wait blocks the thread. Returns ZX_OK, or ZX_EBUSY when
+//  asked to wait from a loop callback (or, with its own loop, from a done
+//  callback on its I/O thread: then it shuts down without waiting).
+//  Calling it again is harmless.
 ZX_EXPORT zx_err_t zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures);
 
 //  Shuts down with wait (unless already shut down), stops the workers and
-//  frees the executor; accepts NULL and nulls the caller's pointer.
+//  frees the executor; accepts NULL and nulls the caller's pointer. With
+//  its own loop it may be called from any thread and joins the I/O thread;
+//  from a done callback on that thread it shuts down without waiting and
+//  the I/O thread frees the executor once the callback has returned, the
+//  work still out ending with ZX_ESHUTDOWN. Its futures stay usable by
+//  whoever holds them.
 ZX_EXPORT void zx_executor_destroy (zx_executor_t **self_p);
 
 //  Returns the endpoint workers connect to (borrowed).
@@ -163,11 +202,11 @@ ZX_EXPORT const char *zx_executor_endpoint (const zx_executor_t *self);
 
 //  Fills pids with the process IDs of the live workers of a process pool
 //  (the caller's pid for a thread pool, once per worker); returns how many
-//  there are, which may exceed size.
+//  there are, which may exceed size. Thread-safe with its own loop.
 ZX_EXPORT size_t zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size);
 
 //  Returns how many tasks are queued in the coordinator plus how many are
-//  held by workers.
+//  held by workers. Thread-safe with its own loop.
 ZX_EXPORT size_t zx_executor_backlog (const zx_executor_t *self);
 
 /*  ---------------------------------------------------------------------
@@ -216,20 +255,38 @@ typedef struct zx_map zx_map_t;
 //  takes each list), or NULL when the input is exhausted.
 typedef zx_values_t *(zx_map_next_fn) (void *state);
 
+//  Options of a map; zero them all for the defaults.
+typedef struct {
+    //  Inputs pulled and submitted at a time. 0 means 1.
+    size_t chunksize;
+    //  Most inputs submitted and not yet taken. 0 means 64.
+    size_t in_flight;
+    //  As Python's map (timeout=): a result that is not there timeout_ms
+    //  after zx_map_new makes zx_map_next return ZX_ETIMEDOUT, and what
+    //  is still out is cancelled. 0 means no limit; negative is refused.
+    int64_t timeout_ms;
+} zx_map_opts_t;
+
 //  Runs task over the argument lists that next (state) produces on
 //  executor, like Executor.map but lazy: it pulls chunksize inputs at a
-//  time (0 means 1) and keeps at most in_flight of them submitted (0
-//  means 64), pulling more only as results are taken, so an endless input
-//  is fine. Results come back in input order. Caller owns the map and
-//  frees it with zx_map_destroy; NULL when executor, task or next is NULL
-//  or memory ran out.
+//  time and keeps at most in_flight of them submitted, pulling more only
+//  as results are taken, so an endless input is fine. The first
+//  in_flight are pulled and submitted now, so work starts at once.
+//  Results come back in input order. It works wherever zx_executor_submit
+//  does: in a coroutine or plain code on the loop the executor is bound
+//  to, or from any thread with an executor that runs its own loop (one
+//  not yet used gets its own loop here when this thread has no loop, see
+//  zx_executor_start_loop). opts may be NULL. Caller owns the map and
+//  frees it with zx_map_destroy. NULL when executor, task or next is
+//  NULL, opts->timeout_ms is negative, memory ran out, or the executor is
+//  bound to the loop of another thread (logged; no input is pulled).
 ZX_EXPORT zx_map_t *zx_map_new (zx_executor_t *executor, const char *task,
                                 zx_map_next_fn *next, void *state,
-                                size_t chunksize, size_t in_flight);
+                                const zx_map_opts_t *opts);
 
-//  Deprecated: the former name of zx_map_new, which it calls with the same
-//  arguments. Kept for existing callers; new code calls zx_map_new, whose
-//  name pairs with zx_map_destroy.
+//  Deprecated: the former name of zx_map_new, which it calls with options
+//  { chunksize, in_flight } and no timeout. Kept for existing callers;
+//  new code calls zx_map_new, whose name pairs with zx_map_destroy.
 ZX_EXPORT zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
                                      zx_map_next_fn *next, void *state,
                                      size_t chunksize, size_t in_flight)
@@ -239,8 +296,13 @@ ZX_EXPORT zx_map_t *zx_executor_map (zx_executor_t *self, const char *task,
 //  set to its values (borrowed: valid until the next call or destroy), or
 //  ZX_OK with *result NULL when every input has been returned. When that
 //  input's task failed it returns the error (see zx_map_message) with
-//  *result NULL, and the next call goes on with the next input. Returns
-//  ZX_EBUSY when called from a loop callback.
+//  *result NULL, and the next call goes on with the next input. When the
+//  map's timeout passes first it returns ZX_ETIMEDOUT, having cancelled
+//  what was still out, and the map is over: later calls return ZX_OK with
+//  *result NULL. An input that could not be submitted (out of memory)
+//  ends the map the same way, with that error in its place. Returns
+//  ZX_EBUSY when called from a loop callback, or from the I/O thread of
+//  an executor with its own loop.
 ZX_EXPORT zx_err_t zx_map_next (zx_map_t *self, const zx_values_t **result);
 
 //  Returns the error message of the last result zx_map_next returned, or

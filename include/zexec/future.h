@@ -11,7 +11,32 @@ extern "C" {
 #endif
 
 /*  ---------------------------------------------------------------------
-    Futures                                                               */
+    Futures
+
+    Which thread may call what. A future belongs to the loop it was made
+    on. Most are loop-bound: those of a loop you made with zx_loop_new
+    (coroutines, gather over them, run_in_executor with an executor used
+    from that loop). Every call on a loop-bound future is made on the
+    loop's thread, and its done callbacks run there, from the loop.
+
+    Shared futures are those of an executor that runs its own loop on an
+    I/O thread (zx_executor_start_loop; also an executor first used from a
+    thread with no loop), as concurrent.futures futures are. These calls
+    are thread-safe on them, from any thread and after the executor has
+    been destroyed: zx_future_state, _done, _cancelled, _error, _message,
+    _result, _result_int, _cancel, _add_done_callback, _destroy,
+    _set_result, _set_error, _wait, _loop, zx_wait, zx_wait_for, zx_await,
+    zx_gather_opts and the zx_as_completed calls. A thread that waits for
+    a shared future blocks on a condition variable (it runs no loop); a
+    coroutine of another loop that waits for one blocks its loop's thread
+    too. Waiting from the executor's own I/O thread (in a done callback)
+    returns ZX_EBUSY. Done callbacks of a shared future run on the
+    executor's I/O thread as it finishes, in the order they were added;
+    one added once the future has finished runs at once, in the thread
+    that adds it, as concurrent.futures does. They must not block for
+    long: the I/O thread deals all of the executor's work. Pointers a
+    shared future returns (message, result) are valid while the caller
+    holds a reference, and no longer change once it has finished.     */
 
 typedef enum {
     ZX_FUTURE_PENDING,      //  Created or queued, not yet running
@@ -25,14 +50,17 @@ typedef void (zx_future_cb) (zx_future_t *future, void *arg);
 
 //  Creates a pending future on loop, to be completed with
 //  zx_future_set_result or zx_future_set_error. Caller owns it. NULL when
-//  out of memory.
+//  loop is NULL or out of memory. On the loop of an executor with its own
+//  loop (zx_future_loop of one of its futures) the future is shared.
 ZX_EXPORT zx_future_t *zx_future_new (zx_loop_t *loop);
 
 //  Drops the caller's reference; accepts NULL and nulls the pointer. Work
 //  behind a pending future goes on; its result is then discarded.
+//  Thread-safe for shared futures.
 ZX_EXPORT void zx_future_destroy (zx_future_t **self_p);
 
-//  Returns the loop the future belongs to.
+//  Returns the loop the future belongs to; for a shared future, NULL once
+//  its executor has been destroyed. Thread-safe for shared futures.
 ZX_EXPORT zx_loop_t *zx_future_loop (zx_future_t *self);
 
 //  Returns the future's state.
@@ -47,11 +75,14 @@ ZX_EXPORT bool zx_future_cancelled (const zx_future_t *self);
 //  Completes the future with values (taken: *values_p is nulled; NULL
 //  values means an empty result). Done callbacks and waiters run on the
 //  loop's next iteration. Returns ZX_EINVAL when the future already
-//  finished (values are then destroyed).
+//  finished (values are then destroyed). Thread-safe for shared futures,
+//  whose callbacks then run on their loop's thread (at once, in the
+//  caller's thread, when that loop is gone).
 ZX_EXPORT zx_err_t zx_future_set_result (zx_future_t *self, zx_values_t **values_p);
 
 //  Fails the future with code (not ZX_OK) and a printf-style message.
-//  Returns ZX_EINVAL when it already finished.
+//  Returns ZX_EINVAL when it already finished. Thread-safe for shared
+//  futures, as zx_future_set_result.
 ZX_EXPORT zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
                                         const char *format, ...) ZX_PRINTF (3, 4);
 
@@ -69,11 +100,16 @@ ZX_EXPORT zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
 //  returns". Remote executors' futures are cancelled at once (the broker
 //  passes the cancel on). Other futures (coroutines, gather) are
 //  cancelled at once. Returns true if the future is cancelled or will end
-//  cancelled, false if it had already finished otherwise.
+//  cancelled, false if it had already finished otherwise. Thread-safe for
+//  shared futures: from a thread other than their executor's I/O thread
+//  the cancel is posted to that thread, the call returns at once, and
+//  the future ends cancelled whatever the work does meanwhile (a result
+//  that comes first is dropped).
 ZX_EXPORT bool zx_future_cancel (zx_future_t *self);
 
 //  Returns the outcome: ZX_OK when done, the error code when failed,
-//  ZX_ECANCELLED when cancelled, ZX_EPENDING when not finished.
+//  ZX_ECANCELLED when cancelled, ZX_EPENDING when not finished. This and
+//  the other getters below are thread-safe for shared futures.
 ZX_EXPORT zx_err_t zx_future_error (const zx_future_t *self);
 
 //  Returns the error message of a failed or cancelled future, or "".
@@ -89,12 +125,18 @@ ZX_EXPORT const zx_values_t *zx_future_result (const zx_future_t *self);
 ZX_EXPORT zx_err_t zx_future_result_int (const zx_future_t *self, int64_t *out);
 
 //  Adds a callback that runs on the loop once the future finishes (on the
-//  next iteration if it already has). Returns ZX_OK or ZX_ENOMEM.
+//  next iteration if it already has), as asyncio runs them. For a shared
+//  future (thread-safe): on its executor's I/O thread once it finishes,
+//  or at once, in the calling thread, before this returns, if it already
+//  has, as concurrent.futures runs them. Returns ZX_OK or ZX_ENOMEM.
 ZX_EXPORT zx_err_t zx_future_add_done_callback (zx_future_t *self, zx_future_cb *fn,
                                                 void *arg);
 
 //  Blocks until the future finishes or timeout_ms passes: in a coroutine it
-//  suspends, outside it runs the future's loop. Returns the outcome as
+//  suspends, outside it runs the future's loop. A shared future is waited
+//  for from any thread but its executor's I/O thread (ZX_EBUSY there) by
+//  blocking the thread on a condition variable, with no loop run, like
+//  concurrent.futures' Future.result (timeout). Returns the outcome as
 //  zx_future_error does, ZX_ETIMEDOUT (the future keeps going) or ZX_EBUSY.
 ZX_EXPORT zx_err_t zx_future_wait (zx_future_t *self, int64_t timeout_ms);
 
@@ -111,9 +153,12 @@ typedef enum {
 //  On return done[0..*done_count) holds the finished futures and
 //  pending[0..*pending_count) the others, each in input order; both arrays
 //  are the caller's, with room for count entries (either may be NULL when
-//  not wanted). The futures stay the caller's. Returns ZX_OK (also on
-//  timeout: the pending set says what is left), ZX_ECANCELLED when the
-//  calling coroutine was cancelled, ZX_EBUSY or ZX_EINVAL.
+//  not wanted). The futures stay the caller's. Loop-bound futures must all
+//  be of one loop; shared ones may be of several executors, and are
+//  waited for by blocking the thread (see above); the two cannot be
+//  mixed. Returns ZX_OK (also on timeout: the pending set says what is
+//  left), ZX_ECANCELLED when the calling coroutine was cancelled, ZX_EBUSY
+//  or ZX_EINVAL.
 ZX_EXPORT zx_err_t zx_wait (zx_future_t **futures, size_t count, zx_wait_mode_t mode,
                             int64_t timeout_ms, zx_future_t **done, size_t *done_count,
                             zx_future_t **pending, size_t *pending_count);
@@ -128,14 +173,39 @@ ZX_EXPORT zx_err_t zx_wait_for (zx_future_t *future, int64_t timeout_ms);
 //  none), or failed with the first failure among them (the others go on),
 //  or cancelled if the gather future itself is cancelled (which cancels
 //  the inputs). The inputs stay the caller's and must outlive the result.
-//  Caller owns the result; NULL when out of memory.
+//  Caller owns the result; NULL when loop is NULL or out of memory.
 ZX_EXPORT zx_future_t *zx_gather (zx_loop_t *loop, zx_future_t **futures, size_t count);
+
+//  Options of zx_gather_opts; zero them all for zx_gather's behaviour.
+typedef struct {
+    //  As asyncio.gather (return_exceptions=True): a failed or cancelled
+    //  input does not fail the gather. The gather future is done once
+    //  every input has finished, its result holding one value per input
+    //  in input order: the input's first result value (none when it had
+    //  none), and none for an input that failed or was cancelled. Tell
+    //  which failed and why from the inputs, which the caller keeps:
+    //  zx_future_error (futures [i]) is ZX_OK for those that succeeded,
+    //  else the code, and zx_future_message (futures [i]) says why.
+    bool return_exceptions;
+} zx_gather_opts_t;
+
+//  zx_gather with options (NULL: none). loop may be NULL: the result is
+//  then on the inputs' loop (with no inputs, the calling thread's current
+//  loop). Over shared futures (see above) the result is shared too: loop
+//  must be NULL or a shared loop; inputs of several executors may be
+//  mixed, but not shared with loop-bound ones. Caller owns the result;
+//  NULL on such a mix, a NULL input, or when out of memory.
+ZX_EXPORT zx_future_t *zx_gather_opts (zx_loop_t *loop, zx_future_t **futures, size_t count,
+                                       const zx_gather_opts_t *opts);
 
 typedef struct zx_as_completed zx_as_completed_t;
 
 //  Creates an iterator over futures in the order they finish, like
 //  asyncio.as_completed; timeout_ms bounds the whole iteration. The futures
-//  stay the caller's. Caller owns the iterator; NULL when out of memory.
+//  stay the caller's. Over shared futures (which may be of several
+//  executors, but not mixed with loop-bound ones) it blocks the thread
+//  that calls next, as concurrent.futures.as_completed does. Caller owns
+//  the iterator; NULL on such a mix or when out of memory.
 ZX_EXPORT zx_as_completed_t *zx_as_completed_new (zx_future_t **futures, size_t count,
                                                   int64_t timeout_ms);
 
@@ -145,7 +215,8 @@ ZX_EXPORT zx_as_completed_t *zx_as_completed_new (zx_future_t **futures, size_t 
 ZX_EXPORT zx_future_t *zx_as_completed_next (zx_as_completed_t *self);
 
 //  Returns ZX_ETIMEDOUT after a timeout, ZX_ECANCELLED when the calling
-//  coroutine was cancelled, ZX_EBUSY when it could not wait, else ZX_OK.
+//  coroutine was cancelled, ZX_EBUSY when it could not wait (a loop
+//  callback, or a shared future's own I/O thread), else ZX_OK.
 ZX_EXPORT zx_err_t zx_as_completed_error (const zx_as_completed_t *self);
 
 //  Destroys the iterator; accepts NULL and nulls the caller's pointer.

@@ -66,7 +66,9 @@ ZX_EXPORT bool zx_loop_cancel_timer (zx_loop_t *self, uint64_t timer_id);
 
 //  Runs the loop until future is done (or failed or cancelled). Returns the
 //  future's outcome as zx_future_error does, or ZX_EBUSY when called from
-//  inside the loop's own callbacks or coroutines.
+//  inside the loop's own callbacks or coroutines. A shared future of an
+//  executor with its own loop (see future.h) is waited for as
+//  zx_future_wait does, without running this loop.
 ZX_EXPORT zx_err_t zx_loop_run_until_complete (zx_loop_t *self, zx_future_t *future);
 
 //  Runs the loop until zx_loop_stop is called. Returns ZX_OK, or ZX_EBUSY
@@ -116,7 +118,9 @@ ZX_EXPORT zx_err_t zx_coro_fail (zx_err_t code, const char *format, ...) ZX_PRIN
 //  outcome (ZX_OK when done with a result, its error code when failed,
 //  ZX_ECANCELLED). Inside a coroutine that is itself cancelled while
 //  waiting it returns ZX_ECANCELLED at once; the coroutine should then
-//  return. Returns ZX_EBUSY when called from a loop callback.
+//  return. Returns ZX_EBUSY when called from a loop callback. A shared
+//  future (of an executor with its own loop, see future.h) is waited for
+//  by blocking the calling thread, a coroutine's whole loop included.
 ZX_EXPORT zx_err_t zx_await (zx_future_t *future);
 
 //  Sleeps ms milliseconds, letting the loop run. Returns ZX_OK,
