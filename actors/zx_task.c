@@ -262,6 +262,10 @@ s_type_name (zx_type_t type)
         case ZX_TSTR:       return "str";
         case ZX_TBYTES:     return "bytes";
         case ZX_TNONE:      return "None";
+        case ZX_TUINT:      return "int";
+        case ZX_TBOOL:      return "bool";
+        case ZX_TLIST:      return "list";
+        case ZX_TMAP:       return "dict";
     }
     return "unknown";
 }
