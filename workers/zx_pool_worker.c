@@ -499,6 +499,7 @@ zx_init (int argc, char **argv)
 {
     (void) argc;
     (void) argv;
+    zx__task_startup ();
     static atomic_bool checked;
     if (atomic_exchange (&checked, true))
         return;
