@@ -97,12 +97,13 @@ zx__values_extra (zx_values_t *self)
 static void
 s_destroy (zx_values_t *self)
 {
-    for (uint32_t i = 0; i < self->count; i++)
-        if (self->items [i].type == ZX_TLIST || self->items [i].type == ZX_TMAP)
-            s_destroy (self->items [i].as.child);
+    zx__extra_t *extra = self->extra;
+    if (extra && extra->nested_containers)
+        for (uint32_t i = 0; i < self->count; i++)
+            if (self->items [i].type == ZX_TLIST || self->items [i].type == ZX_TMAP)
+                s_destroy (self->items [i].as.child);
     if (self->items != &self->inline_item)
         free (self->items);
-    zx__extra_t *extra = self->extra;
     if (extra) {
         for (uint32_t i = 0; i < extra->owned_count; i++)
             if (extra->owned [i].free_fn)
@@ -168,18 +169,12 @@ s_entries (const zx_values_t *self, size_t count)
     return self->kind == ZX__MAP ? count / 2 : count;
 }
 
-//  Writes the header for entries into header (room for ZX__HEADROOM
-//  bytes) and returns its length.
+//  Returns the length of the header msgpack-c writes for entries:
+//  fixarray or fixmap up to 15, then array or map 16, then 32.
 static size_t
-s_header (uint8_t kind, size_t entries, unsigned char *header)
+s_header_length (size_t entries)
 {
-    s_writer_t writer;
-    s_writer_init (&writer, header);
-    if (kind == ZX__MAP)
-        msgpack_pack_map (&writer.packer, entries);
-    else
-        msgpack_pack_array (&writer.packer, entries);
-    return (size_t) (writer.at - header);
+    return entries < 16 ? 1 : entries < 65536 ? 3 : 5;
 }
 
 //  Adds delta to the base of every list nested in self, all levels, and
@@ -204,10 +199,16 @@ s_rebase (zx_values_t *self, zx_values_t *root, int64_t delta)
 static void
 s_write_header (zx_values_t *self)
 {
-    unsigned char header [ZX__HEADROOM];
-    size_t length = s_header (self->kind, s_entries (self, self->count), header);
+    size_t entries = s_entries (self, self->count);
+    size_t length = s_header_length (entries);
     assert (length <= self->base);
-    memcpy (self->at.buf + self->base - length, header, length);
+    s_writer_t writer;
+    s_writer_init (&writer, self->at.buf + self->base - length);
+    if (self->kind == ZX__MAP)
+        msgpack_pack_map (&writer.packer, entries);
+    else
+        msgpack_pack_array (&writer.packer, entries);
+    assert (writer.at == self->at.buf + self->base);
     self->hlen = (uint8_t) length;
 }
 
@@ -269,8 +270,7 @@ s_move (zx_values_t *self, size_t base, size_t need)
 static zx_err_t
 s_reserve (zx_values_t *self, size_t more)
 {
-    unsigned char header [ZX__HEADROOM];
-    size_t hlen = s_header (self->kind, s_entries (self, self->count + 1), header);
+    size_t hlen = s_header_length (s_entries (self, self->count + 1));
     size_t body = self->size - self->base;
     size_t base = hlen > self->base ? ZX__HEADROOM : self->base;
     if (more > UINT32_MAX - ZX__HEADROOM - body)

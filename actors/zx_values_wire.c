@@ -12,8 +12,11 @@
     no limit to set, so no array or map header is ever handed to it.
     Before anything is allocated for a list or map, its count is checked
     against the bytes left (every value takes at least one) and against
-    the limits in values.h; reading one takes one tag and a 0, 2 or 4
-    byte big-endian count, which is all the MessagePack parsed by hand. */
+    the limits in values.h, counting the values every open list still
+    promises, so that what all of them allocate together stays within the
+    limits however they nest. Reading a header takes one tag and a 0, 2
+    or 4 byte big-endian count, which is all the MessagePack parsed by
+    hand.                                                                 */
 #include "zx_values_impl.h"
 #include <assert.h>
 #include <msgpack.h>
@@ -25,7 +28,8 @@ zx__values_data (const zx_values_t *self, size_t *size)
 {
     assert (self && !(self->flags & ZX__NESTED));
     //  The owner's call (see zx_values.h): bytes handed over go in now
-    zx__values_fill ((zx_values_t *) self);
+    if (self->extra && self->extra->owned_count)
+        zx__values_fill ((zx_values_t *) self);
     size_t start = self->base - self->hlen;
     if (size)
         *size = self->size - start;
@@ -39,7 +43,9 @@ static size_t
 s_container (const unsigned char *p, size_t left, uint8_t *kind, uint32_t *count)
 {
     unsigned char tag = p [0];
-    if ((tag & 0xE0) == 0x80) {             //  fixmap 0x80-0x8F, fixarray 0x90-0x9F
+    if (tag < 0x80 || (tag >= 0xA0 && tag < 0xDC) || tag >= 0xE0)
+        return 0;                           //  Most values: no list or map
+    if (tag < 0xA0) {                       //  fixmap 0x80-0x8F, fixarray 0x90-0x9F
         *kind = tag < 0x90 ? ZX__MAP : ZX__LIST;
         *count = tag & 0x0F;
         return 1;
@@ -70,7 +76,9 @@ typedef struct {
     const unsigned char *buf;
     size_t size;
     size_t pos;                 //  Where the next value starts
-    size_t values;              //  Read so far, all levels
+    size_t values;              //  Read so far, all levels (the outer
+                                //  list's counted as it starts)
+    size_t pending;             //  Still to read in the open frames
     size_t containers;          //  Nested lists and maps so far
     size_t depth;               //  Frames in use
     s_frame_t stack [ZX_VALUES_MAX_DEPTH];
@@ -136,48 +144,89 @@ s_scalar (s_decoder_t *self, zx_values_t *list, bool key, zx__item_t *item)
 }
 
 //  Starts reading the list or map whose header (hlen bytes, kind, count)
-//  is at the decoder's position into item, one of list's (a key when key
-//  is true). Returns ZX_OK, ZX_EPROTO or ZX_ENOMEM.
+//  is at the decoder's position: a new list, appended to list as item
+//  (where a key goes when key is true), and a frame for its items.
+//  Returns ZX_OK, ZX_EPROTO or ZX_ENOMEM.
 static zx_err_t
-s_open (s_decoder_t *self, zx_values_t *root, bool key, size_t hlen, uint8_t kind,
-        uint32_t count, zx__item_t *item)
+s_open (s_decoder_t *self, zx_values_t *root, zx_values_t *list, bool key, size_t hlen,
+        uint8_t kind, uint32_t count, zx__item_t *item)
 {
     uint64_t slots = kind == ZX__MAP ? 2 * (uint64_t) count : count;
+    //  The frames hold the nested levels; the outer list is level 1
     if (hlen == SIZE_MAX || key
-    ||  self->depth == ZX_VALUES_MAX_DEPTH
+    ||  self->depth == ZX_VALUES_MAX_DEPTH - 1
     ||  ++self->containers > ZX_VALUES_MAX_CONTAINERS
-    ||  slots > ZX_VALUES_MAX_COUNT - self->values
+    ||  slots > ZX_VALUES_MAX_COUNT - self->values - self->pending
     ||  slots > self->size - self->pos - hlen)
         return ZX_EPROTO;
-    zx_values_t *child = zx__values_new_nested (root, kind, (uint32_t) (self->pos + hlen),
-                                                (uint8_t) hlen, (uint32_t) slots);
+    //  The parent holds it at once, so that destroying the parent after a
+    //  failure further in destroys it too
+    zx__extra_t *extra = zx__values_extra (list);
+    zx_values_t *child = extra ? zx__values_new_nested (root, kind, (uint32_t) (self->pos + hlen),
+                                                        (uint8_t) hlen, (uint32_t) slots)
+                               : NULL;
     if (!child)
         return ZX_ENOMEM;
+    extra->nested_containers++;
     memset (item, 0, sizeof (*item));
     item->type = kind == ZX__MAP ? ZX_TMAP : ZX_TLIST;
     item->as.child = child;
+    list->count++;
     self->pos += hlen;
     self->stack [self->depth++] = (s_frame_t) { child, (uint32_t) slots };
+    self->pending += slots;
     return ZX_OK;
 }
 
-//  A nested list or map is complete: its parent counts what it holds.
-static zx_err_t
+//  A nested list or map is complete: its parent (which counted it when it
+//  opened) counts what it holds.
+static void
 s_close (zx_values_t *parent, const zx_values_t *child)
 {
-    zx__extra_t *extra = zx__values_extra (parent);
-    if (!extra)
-        return ZX_ENOMEM;
+    zx__extra_t *extra = parent->extra;
     extra->nested_count += child->count + (child->extra ? child->extra->nested_count : 0);
-    extra->nested_containers += 1 + (child->extra ? child->extra->nested_containers : 0);
+    extra->nested_containers += child->extra ? child->extra->nested_containers : 0;
     if (child->depth + 1 > parent->depth)
         parent->depth = (uint8_t) (child->depth + 1);
-    return ZX_OK;
 }
 
-//  Decodes the whole of the decoder's input into root, a list over it.
-//  Returns ZX_OK, ZX_EPROTO or ZX_ENOMEM; on failure root holds what was
-//  read so far, for the caller to destroy.
+//  Reads the list or map whose header (hlen bytes, kind, count) is at the
+//  decoder's position, and everything nested in it, into item, one of
+//  root's, walking the levels with the decoder's stack of frames rather
+//  than by recursion. Returns ZX_OK, ZX_EPROTO or ZX_ENOMEM.
+static zx_err_t
+s_nested (s_decoder_t *self, zx_values_t *root, size_t hlen, uint8_t kind, uint32_t count,
+          zx__item_t *item)
+{
+    zx_err_t rc = s_open (self, root, root, false, hlen, kind, count, item);
+    while (rc == ZX_OK && self->depth) {
+        s_frame_t *frame = &self->stack [self->depth - 1];
+        zx_values_t *list = frame->list;
+        if (frame->left == 0) {
+            self->depth--;
+            s_close (self->depth ? self->stack [self->depth - 1].list : root, list);
+            continue;
+        }
+        frame->left--;
+        self->pending--;
+        if (++self->values > ZX_VALUES_MAX_COUNT || self->pos >= self->size)
+            return ZX_EPROTO;
+        bool key = list->kind == ZX__MAP && list->count % 2 == 0;
+        item = &list->items [list->count];
+        hlen = s_container (self->buf + self->pos, self->size - self->pos, &kind, &count);
+        if (hlen)
+            rc = s_open (self, root, list, key, hlen, kind, count, item);
+        else
+        if ((rc = s_scalar (self, list, key, item)) == ZX_OK)
+            list->count++;
+    }
+    return rc;
+}
+
+//  Decodes the whole of the decoder's input into root, a list over it:
+//  its values one by one, and those that are lists or maps through
+//  s_nested. Returns ZX_OK, ZX_EPROTO or ZX_ENOMEM; on failure root holds
+//  what was read so far, for the caller to destroy.
 static zx_err_t
 s_decode (s_decoder_t *self, zx_values_t *root)
 {
@@ -195,33 +244,20 @@ s_decode (s_decoder_t *self, zx_values_t *root)
     root->base = (uint32_t) hlen;
     root->hlen = (uint8_t) hlen;
     self->pos = hlen;
-    self->stack [self->depth++] = (s_frame_t) { root, count };
-
-    while (self->depth) {
-        s_frame_t *frame = &self->stack [self->depth - 1];
-        zx_values_t *list = frame->list;
-        zx_err_t rc = ZX_OK;
-        if (frame->left == 0) {
-            self->depth--;
-            if (self->depth)
-                rc = s_close (self->stack [self->depth - 1].list, list);
-            if (rc)
-                return rc;
-            continue;
-        }
-        frame->left--;
-        if (++self->values > ZX_VALUES_MAX_COUNT || self->pos >= self->size)
+    self->values = count;
+    for (uint32_t index = 0, values = count; index < values; index++) {
+        if (self->pos >= self->size)
             return ZX_EPROTO;
-        bool key = list->kind == ZX__MAP && list->count % 2 == 0;
-        zx__item_t *item = &list->items [list->count];
+        zx__item_t *item = &root->items [index];
+        zx_err_t rc;
         hlen = s_container (self->buf + self->pos, self->size - self->pos, &kind, &count);
-        if (hlen == 0)
-            rc = s_scalar (self, list, key, item);
+        if (hlen)
+            rc = s_nested (self, root, hlen, kind, count, item);
         else
-            rc = s_open (self, root, key, hlen, kind, count, item);
+        if ((rc = s_scalar (self, root, false, item)) == ZX_OK)
+            root->count++;
         if (rc)
             return rc;
-        list->count++;
     }
     return self->pos == self->size ? ZX_OK : ZX_EPROTO;    //  Nothing may trail
 }
@@ -243,7 +279,7 @@ s_decode_in_place (const void *data, size_t size, zx_values_t **out)
     s_decoder_t decoder;        //  Its stack is filled as it is used
     decoder.buf = (const unsigned char *) data;
     decoder.size = size;
-    decoder.pos = decoder.values = decoder.containers = decoder.depth = 0;
+    decoder.pos = decoder.values = decoder.pending = decoder.containers = decoder.depth = 0;
     zx_err_t rc = size > UINT32_MAX ? ZX_EPROTO : s_decode (&decoder, root);
     if (rc) {
         zx_values_destroy (&root);

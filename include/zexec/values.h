@@ -184,10 +184,12 @@ ZX_EXPORT zx_err_t zx_values_add_bytes_owned (zx_values_t *self, void *data, siz
                                               void *hint);
 
 //  Nests a list or map in self, taking it: *values_p is set to NULL, on
-//  failure too (it is then destroyed). Its values are copied into self's
-//  wire form once; it stays readable through self (zx_values_get_list).
-//  ZX_EINVAL also when it is self, is nested elsewhere already, is a map
-//  waiting for a value, or makes self deeper than ZX_VALUES_MAX_DEPTH.
+//  failure too (it is then destroyed, unless it is self or a list nested
+//  in another one, which stay as they were). Its values are copied into
+//  self's wire form once; it stays readable through self
+//  (zx_values_get_list). Errors as the adders; ZX_EINVAL also when it is
+//  self, is nested already, is a map waiting for a value, or would make
+//  self deeper than ZX_VALUES_MAX_DEPTH.
 ZX_EXPORT zx_err_t zx_values_add_values (zx_values_t *self, zx_values_t **values_p);
 
 //  Appends a copy of value (as zx_values_get gives it); a nested list or
