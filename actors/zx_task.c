@@ -111,7 +111,8 @@ s_duplicate (const s_entry_t *entry, const char *file, int line)
     if (!text)
         text = zx__strdupf ("task '%s' registered twice", entry->name);
     if (s_started) {
-        fprintf (stderr, "zexec: %s; the second is ignored\n", text ? text : "a task registered twice");
+        fprintf (stderr, "zexec: %s; the second is ignored\n",
+                 text ? text : "a task registered twice");
         free (text);
         return;
     }
