@@ -194,11 +194,11 @@ def values():
 def main(corpora):
     if "values" in corpora:
         values()
-    if "batch" in corpora or "dispatch" in corpora:
-        batch_and_dispatch()
+    if "batch" in corpora or "dispatch" in corpora or "msg" in corpora:
+        batch_dispatch_and_msg()
 
 
-def batch_and_dispatch():
+def batch_dispatch_and_msg():
     args = v_list(v_int(7))
     write("batch", "request", request(1, 1, 0, b"square", args))
     write("batch", "requests", request(1, 1, 0x02, b"square", args)
@@ -279,14 +279,14 @@ def batch_and_dispatch():
     def msg(*frames):
         return b"\0" + b"".join(frame(f) for f in frames)
     info = struct.pack("<IIII", 256, 0, 4242, 4)
-    batch = request(1, 1, 3, b"count_primes", v_int(0) + v_int(100))
+    batch = request(1, 1, 3, b"count_primes", v_list(v_int(0), v_int(100)))
     write("msg", "ready", msg(b"ZXW01", bytes([READY]), b"default", info, b"host.42.0"))
     write("msg", "ready_routed_v0", msg(b"w0.1", b"ZXW01", bytes([READY]), b"default",
                                          info[:12], b"pid 42"))
     write("msg", "request_worker", msg(b"ZXW01", bytes([REQUEST]), batch))
     write("msg", "request_client_routed", msg(b"\0K3\xb6\xdf", b"ZXC01", bytes([REQUEST]),
                                                b"default", batch))
-    write("msg", "reply", msg(b"ZXC01", bytes([REPLY]), reply(1, 1, OK, v_int(25))))
+    write("msg", "reply", msg(b"ZXC01", bytes([REPLY]), reply(1, 1, OK, v_list(v_int(25)))))
     write("msg", "heartbeat", msg(b"ZXC01", bytes([HEARTBEAT]), struct.pack("<I", 1000)))
     write("msg", "heartbeat_bad_interval", msg(b"ZXW01", bytes([HEARTBEAT]),
                                                 struct.pack("<I", 60001), b"extra"))
@@ -297,5 +297,6 @@ def batch_and_dispatch():
 
 
 if __name__ == "__main__":
-    #   make_corpus.py [values] [batch] [dispatch]: only those (default all)
-    main(sys.argv[1:] or ["values", "batch", "dispatch"])
+    #   make_corpus.py [values] [batch] [dispatch] [msg]: only those (default
+    #   all); batch, dispatch and msg are written together
+    main(sys.argv[1:] or ["values", "batch", "dispatch", "msg"])
