@@ -58,7 +58,7 @@ extern "C" {
     zx_values_get with its size gives the whole of one with a 0 inside.
 
     Limits, the same for lists built here and lists decoded from a peer
-    (docs/PROTOCOL.md, section 7.4): ZX_VALUES_MAX_DEPTH levels of lists
+    (docs/PROTOCOL.md, section 7.3): ZX_VALUES_MAX_DEPTH levels of lists
     and maps, the outermost list counting as one; ZX_VALUES_MAX_COUNT
     values in all, of which at most ZX_VALUES_MAX_CONTAINERS nested lists
     and maps; strings, bytes and the whole encoding under 4 GiB.
