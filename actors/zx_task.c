@@ -4,10 +4,17 @@
     library code could initialise anything, so the registry is a sorted
     array behind a statically initialised mutex: registering may allocate
     (rarely, and only at load time), looking up is a binary search that
-    never allocates. A zx_call_t is what a worker hands a task: borrowed
-    name and arguments in, a lazily created result and an error code with
-    its message out. The first failure recorded on a call is the one the
-    caller sees, and a failed call never carries a result.               */
+    never allocates. Each entry keeps where ZX_TASK registered it. A
+    constructor cannot fail anything, so a duplicate name is refused and
+    remembered until start-up ends: the first zx_init (every way to start
+    a loop or a pool goes through it) prints the duplicates and exits with
+    status 2, before a task could run the wrong function. After start-up
+    (a library loaded later) a duplicate is printed and refused at once.
+
+    A zx_call_t is what a worker hands a task: borrowed name and arguments
+    in, a lazily created result and an error code with its message out.
+    The first failure recorded on a call is the one the caller sees, and a
+    failed call never carries a result.                                   */
 #include "zx_task.h"
 #include "zx_values.h"
 #include "zx_loop.h"
@@ -22,12 +29,18 @@
 typedef struct {
     char *name;                 //  Owned copy of the task name
     zx_task_fn *fn;
+    char *file;                 //  Where ZX_TASK registered it (owned), or
+    int line;                   //  NULL for zx_task_register
 } s_entry_t;
 
 static pthread_mutex_t s_registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static s_entry_t *s_registry;           //  Sorted by name
 static size_t s_registry_count;
 static size_t s_registry_capacity;
+//  Duplicates refused before start-up ended, one line each; and whether
+//  it has (zx__task_startup)
+static char *s_duplicates;
+static bool s_started;
 
 //  Returns the index of name in the registry, or where it would go with
 //  *found false. Caller holds the mutex.
@@ -51,49 +64,119 @@ s_registry_find (const char *name, bool *found)
     return low;
 }
 
-zx_err_t
-zx_task_register (const char *name, zx_task_fn *fn)
+//  Inserts a new entry at index. Caller holds the mutex. Returns ZX_OK or
+//  ZX_ENOMEM.
+static zx_err_t
+s_registry_insert (size_t index, const char *name, size_t length, zx_task_fn *fn,
+                   const char *file, int line)
 {
-    if (!name || !fn)
-        return ZX_EINVAL;
-    size_t length = 0;
-    while (length <= S_NAME_MAX && name [length])
-        length++;
-    if (length == 0 || length > S_NAME_MAX)
-        return ZX_EINVAL;
-
-    zx_err_t rc = ZX_OK;
-    pthread_mutex_lock (&s_registry_mutex);
-    bool found;
-    size_t index = s_registry_find (name, &found);
-    if (found) {
-        s_registry [index].fn = fn;
-        goto done;
-    }
     char *copy = (char *) malloc (length + 1);
-    if (!copy) {
-        rc = ZX_ENOMEM;
-        goto done;
-    }
+    char *file_copy = file ? strdup (file) : NULL;
+    if (!copy || (file && !file_copy))
+        goto fail;
     memcpy (copy, name, length + 1);
     if (s_registry_count == s_registry_capacity) {
         size_t capacity = s_registry_capacity? s_registry_capacity * 2: 32;
         s_entry_t *registry = (s_entry_t *) realloc (s_registry,
                                                      capacity * sizeof (s_entry_t));
-        if (!registry) {
-            free (copy);
-            rc = ZX_ENOMEM;
-            goto done;
-        }
+        if (!registry)
+            goto fail;
         s_registry = registry;
         s_registry_capacity = capacity;
     }
     memmove (s_registry + index + 1, s_registry + index,
              (s_registry_count - index) * sizeof (s_entry_t));
-    s_registry [index].name = copy;
-    s_registry [index].fn = fn;
+    s_registry [index] = (s_entry_t) { copy, fn, file_copy, line };
     s_registry_count++;
-done:
+    return ZX_OK;
+
+fail:
+    free (copy);
+    free (file_copy);
+    return ZX_ENOMEM;
+}
+
+//  Says that entry refused a duplicate from file:line: remembered for
+//  zx__task_startup, or printed at once once start-up is over. Caller
+//  holds the mutex.
+static void
+s_duplicate (const s_entry_t *entry, const char *file, int line)
+{
+    char first [64] = "";
+    if (entry->file)
+        snprintf (first, sizeof first, ":%d", entry->line);
+    char *text = zx__strdupf ("task '%s' registered twice: %s%s and %s:%d", entry->name,
+                              entry->file ? entry->file : "a zx_task_register call",
+                              entry->file ? first : "", file ? file : "?", line);
+    if (!text)
+        text = zx__strdupf ("task '%s' registered twice", entry->name);
+    if (s_started) {
+        fprintf (stderr, "zexec: %s; the second is ignored\n",
+                 text ? text : "a task registered twice");
+        free (text);
+        return;
+    }
+    char *lines = zx__strdupf ("%s%s\n", s_duplicates ? s_duplicates : "", text ? text : "");
+    if (lines) {
+        free (s_duplicates);
+        s_duplicates = lines;
+    }
+    free (text);
+}
+
+//  Checks a name. Returns its length, or 0 when it is empty or too long.
+static size_t
+s_name_length (const char *name)
+{
+    size_t length = 0;
+    while (name && length <= S_NAME_MAX && name [length])
+        length++;
+    return length > S_NAME_MAX ? 0 : length;
+}
+
+zx_err_t
+zx_task_register_at (const char *name, zx_task_fn *fn, const char *file, int line)
+{
+    size_t length = s_name_length (name);
+    if (length == 0 || !fn)
+        return ZX_EINVAL;
+    zx_err_t rc;
+    pthread_mutex_lock (&s_registry_mutex);
+    bool found;
+    size_t index = s_registry_find (name, &found);
+    if (!found)
+        rc = s_registry_insert (index, name, length, fn, file ? file : "?", line);
+    else {
+        const s_entry_t *entry = &s_registry [index];
+        bool same_place = entry->file && line == entry->line
+                       && strcmp (entry->file, file ? file : "?") == 0;
+        rc = same_place ? ZX_OK : ZX_EINVAL;
+        if (!same_place)
+            s_duplicate (entry, file, line);
+    }
+    pthread_mutex_unlock (&s_registry_mutex);
+    return rc;
+}
+
+zx_err_t
+zx_task_register (const char *name, zx_task_fn *fn)
+{
+    size_t length = s_name_length (name);
+    if (length == 0 || !fn)
+        return ZX_EINVAL;
+    zx_err_t rc = ZX_OK;
+    pthread_mutex_lock (&s_registry_mutex);
+    bool found;
+    size_t index = s_registry_find (name, &found);
+    if (found) {
+        s_entry_t *entry = &s_registry [index];
+        entry->fn = fn;
+        free (entry->file);
+        entry->file = NULL;
+        entry->line = 0;
+    }
+    else
+        rc = s_registry_insert (index, name, length, fn, NULL, 0);
     pthread_mutex_unlock (&s_registry_mutex);
     return rc;
 }
@@ -111,6 +194,38 @@ zx_task_lookup (const char *name)
         fn = s_registry [index].fn;
     pthread_mutex_unlock (&s_registry_mutex);
     return fn;
+}
+
+void
+zx__task_startup (void)
+{
+    pthread_mutex_lock (&s_registry_mutex);
+    bool first = !s_started;
+    s_started = true;
+    char *duplicates = first ? s_duplicates : NULL;
+    pthread_mutex_unlock (&s_registry_mutex);
+    if (!duplicates)
+        return;
+    for (char *line = duplicates; *line; ) {
+        char *end = strchr (line, '\n');
+        fprintf (stderr, "zexec: %.*s\n", (int) (end - line), line);
+        line = end + 1;
+    }
+    fflush (stderr);
+    exit (2);
+}
+
+char *
+zx__task_duplicates (bool clear)
+{
+    pthread_mutex_lock (&s_registry_mutex);
+    char *lines = s_duplicates ? strdup (s_duplicates) : NULL;
+    if (clear) {
+        free (s_duplicates);
+        s_duplicates = NULL;
+    }
+    pthread_mutex_unlock (&s_registry_mutex);
+    return lines;
 }
 
 
@@ -258,10 +373,14 @@ s_type_name (zx_type_t type)
 {
     switch (type) {
         case ZX_TINT:       return "int";
+        case ZX_TUINT:      return "int";
         case ZX_TDOUBLE:    return "float";
         case ZX_TSTR:       return "str";
         case ZX_TBYTES:     return "bytes";
         case ZX_TNONE:      return "None";
+        case ZX_TBOOL:      return "bool";
+        case ZX_TLIST:      return "list";
+        case ZX_TMAP:       return "dict";
     }
     return "unknown";
 }
@@ -298,10 +417,28 @@ zx_call_arg_int (zx_call_t *call, size_t index, int64_t *out)
 }
 
 zx_err_t
+zx_call_arg_uint (zx_call_t *call, size_t index, uint64_t *out)
+{
+    zx_err_t rc = s_check_arg (call, index, ZX_TUINT, ZX_TINT);
+    if (rc == ZX_OK && (rc = zx_values_get_uint (call->args, index, out)) != ZX_OK)
+        s_fail (call, rc, zx__strdupf ("task '%s': argument %zu is a negative int, "
+                                       "expected one that is not", s_task_name (call), index));
+    return rc;
+}
+
+zx_err_t
 zx_call_arg_double (zx_call_t *call, size_t index, double *out)
 {
-    zx_err_t rc = s_check_arg (call, index, ZX_TDOUBLE, ZX_TINT);
+    zx_type_t type = call && call->args ? zx_values_type (call->args, index) : (zx_type_t) 0;
+    zx_err_t rc = s_check_arg (call, index, ZX_TDOUBLE, type == ZX_TUINT ? ZX_TUINT : ZX_TINT);
     return rc? rc: zx_values_get_double (call->args, index, out);
+}
+
+zx_err_t
+zx_call_arg_bool (zx_call_t *call, size_t index, bool *out)
+{
+    zx_err_t rc = s_check_arg (call, index, ZX_TBOOL, (zx_type_t) 0);
+    return rc? rc: zx_values_get_bool (call->args, index, out);
 }
 
 zx_err_t
@@ -319,6 +456,29 @@ zx_call_arg_bytes (zx_call_t *call, size_t index,
     return rc? rc: zx_values_get_bytes (call->args, index, data, size);
 }
 
+zx_err_t
+zx_call_arg_list (zx_call_t *call, size_t index, const zx_values_t **out)
+{
+    zx_err_t rc = s_check_arg (call, index, ZX_TLIST, (zx_type_t) 0);
+    return rc? rc: zx_values_get_list (call->args, index, out);
+}
+
+zx_err_t
+zx_call_arg_map (zx_call_t *call, size_t index, const zx_values_t **out)
+{
+    zx_err_t rc = s_check_arg (call, index, ZX_TMAP, (zx_type_t) 0);
+    return rc? rc: zx_values_get_map (call->args, index, out);
+}
+
+zx_err_t
+zx_call_arg (zx_call_t *call, size_t index, zx_value_t *out)
+{
+    assert (call && out);
+    zx_type_t type = call->args ? zx_values_type (call->args, index) : (zx_type_t) 0;
+    zx_err_t rc = s_check_arg (call, index, type ? type : ZX_TNONE, (zx_type_t) 0);
+    return rc? rc: zx_values_get (call->args, index, out);
+}
+
 zx_values_t *
 zx_call_result (zx_call_t *call)
 {
@@ -331,17 +491,94 @@ zx_call_result (zx_call_t *call)
     return call->result;
 }
 
+//  Ends a zx_call_return_* that added with code rc: 0, or -1 with the
+//  call marked failed.
+static int
+s_returned (zx_call_t *call, zx_err_t rc, const char *what)
+{
+    if (rc == ZX_OK)
+        return 0;
+    s_fail (call, rc, zx__strdupf ("task '%s': cannot return %s: %s", s_task_name (call),
+                                   what, zx_strerror (rc)));
+    return -1;
+}
+
 int
 zx_call_return_int (zx_call_t *call, int64_t value)
 {
     zx_values_t *result = zx_call_result (call);
-    if (!result)
-        return -1;
-    if (zx_values_add_int (result, value)) {
-        s_fail (call, ZX_ENOMEM, NULL);
+    return result ? s_returned (call, zx_values_add_int (result, value), "int") : -1;
+}
+
+int
+zx_call_return_uint (zx_call_t *call, uint64_t value)
+{
+    zx_values_t *result = zx_call_result (call);
+    return result ? s_returned (call, zx_values_add_uint (result, value), "int") : -1;
+}
+
+int
+zx_call_return_double (zx_call_t *call, double value)
+{
+    zx_values_t *result = zx_call_result (call);
+    return result ? s_returned (call, zx_values_add_double (result, value), "float") : -1;
+}
+
+int
+zx_call_return_bool (zx_call_t *call, bool value)
+{
+    zx_values_t *result = zx_call_result (call);
+    return result ? s_returned (call, zx_values_add_bool (result, value), "bool") : -1;
+}
+
+int
+zx_call_return_str (zx_call_t *call, const char *value)
+{
+    zx_values_t *result = zx_call_result (call);
+    return result ? s_returned (call, zx_values_add_str (result, value), "str") : -1;
+}
+
+int
+zx_call_return_bytes (zx_call_t *call, const void *data, size_t size)
+{
+    zx_values_t *result = zx_call_result (call);
+    return result ? s_returned (call, zx_values_add_bytes (result, data, size), "bytes") : -1;
+}
+
+int
+zx_call_return_none (zx_call_t *call)
+{
+    zx_values_t *result = zx_call_result (call);
+    return result ? s_returned (call, zx_values_add_none (result), "None") : -1;
+}
+
+int
+zx_call_return_values (zx_call_t *call, zx_values_t **values_p)
+{
+    assert (values_p);
+    zx_values_t *result = zx_call_result (call);
+    if (!result) {
+        zx_values_destroy (values_p);
         return -1;
     }
-    return 0;
+    const char *what = *values_p && zx_values_is_map (*values_p) ? "dict" : "list";
+    return s_returned (call, zx_values_add_values (result, values_p), what);
+}
+
+int
+zx_call_return_value (zx_call_t *call, const zx_value_t *value)
+{
+    assert (value);
+    zx_values_t *result = zx_call_result (call);
+    if (!result) {
+        if (value->flags & ZX_VALUE_TAKE) {
+            zx_values_t *taken = (zx_values_t *) value->as.values;
+            if (taken && (value->type == ZX_TLIST || value->type == ZX_TMAP))
+                zx_values_destroy (&taken);
+        }
+        return -1;
+    }
+    return s_returned (call, zx_values_add_value (result, value), s_type_name (value->type));
 }
 
 int

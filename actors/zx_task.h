@@ -35,6 +35,17 @@ void zx__call_reset (zx_call_t *call);
 //  Returns call->error.
 zx_err_t zx__task_invoke (zx_call_t *call);
 
+//  Ends start-up for the task registry (zx_init calls it first): when a
+//  ZX_TASK name was registered twice before now, prints each duplicate on
+//  stderr and exits the program with status 2. Later calls do nothing, and
+//  a duplicate after it is printed at once and refused.
+void zx__task_startup (void);
+
+//  For tests: returns the duplicates refused so far and not yet reported,
+//  one line each (malloc'd, caller frees), or NULL; forgets them when
+//  clear is true.
+char *zx__task_duplicates (bool clear);
+
 //  Returns a malloc'd printf-formatted string, or NULL when out of memory.
 char *zx__strdupf (const char *format, ...) ZX_PRINTF (1, 2);
 char *zx__strdupvf (const char *format, va_list args);

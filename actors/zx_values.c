@@ -1,121 +1,125 @@
-/*  zx_values.c - typed argument and result lists.
+/*  zx_values.c - typed values: building lists and maps.
 
-    DESIGN: a list is kept in its wire encoding (see zx_values.h), one
-    growing byte buffer, plus an array with the offset of each item's tag.
-    Sending a list is then a borrow of the buffer, receiving one is a
-    validating scan and a single copy, and reading by index is O(1): the
-    offset gives the tag and the payload sits right behind it. Strings keep
-    their 0 byte in the encoding, so zx_values_get_str can hand out a
-    pointer into the buffer. All integers are read and written byte by
-    byte, so the code is independent of host byte order and alignment.
+    DESIGN: a list is kept in its wire form, MessagePack, as it is built
+    (zx_values_impl.h): each adder reserves room first, so that it cannot
+    fail half-way, then has msgpack-c's packer write the item's encoding at
+    the end of the body and records the item in the index, then rewrites
+    the header (array or map count) in the room kept before the body.
+    Sending a list is then a borrow of its buffer. Nesting a list copies
+    its encoding into the parent's buffer once and keeps the nested list
+    as a reader over that part of the parent's buffer; bytes handed over
+    with zx_values_add_bytes_owned get their place reserved and are copied
+    into it only when the list is sent.
 
-    The decoder is the one piece fed by strangers (sockets, the fuzzer): it
-    checks every length against what is left before using it, and compares
-    so that no sum can overflow, even for lengths near 2^32-1 on 32-bit
-    hosts.                                                                */
-#include "zx_values.h"
+    The other files of values: zx_values_pack.c (pack, ZX_VALUES, copies),
+    zx_values_read.c (getters, keys, paths), zx_values_wire.c (the decoder)
+    and zx_values_repr.c (rendering).                                     */
+#include "zx_values_impl.h"
 #include <assert.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  Small lists (most task arguments and results) live inside the struct:
-//  one allocation per list instead of three. The struct stays at 88 bytes
-//  (a 96-byte chunk), well inside glibc's fastbins (chunks up to 128
-//  bytes): at 128 bytes a million queued tasks took 120 MB more, from
-//  fragmentation. 24 bytes hold two ints or a short string.
-#define S_INLINE_DATA   24
-#define S_INLINE_ITEMS  2
-
-struct zx_values {
-    unsigned char *data;        //  Encoded items: inline_data or the heap
-    size_t size;                //  Bytes used in data
-    size_t capacity;            //  Bytes allocated for data
-    size_t *offsets;            //  Offset of each item's tag in data
-    size_t count;               //  Number of items
-    size_t offsets_capacity;    //  Entries allocated for offsets
-    unsigned char inline_data [S_INLINE_DATA];
-    size_t inline_offsets [S_INLINE_ITEMS];
-};
-
-//  Sizes of the fixed parts of an item
-#define S_TAG_SIZE      1
-#define S_LEN_SIZE      4
-#define S_NUM_SIZE      8
+//  Where an adder's value may go in a map: only as a value, only as a
+//  key, or as either (a string)
+typedef enum { S_AS_VALUE, S_AS_KEY, S_AS_EITHER } s_role_t;
 
 
 /*  ---------------------------------------------------------------------
-    Portable little-endian integers                                       */
+    Construction and destruction                                          */
 
-static void
-s_put_u32 (unsigned char *p, uint32_t value)
+static zx_values_t *
+s_new (uint8_t kind)
 {
-    for (int i = 0; i < 4; i++)
-        p [i] = (unsigned char) (value >> (8 * i));
+    zx_values_t *self = (zx_values_t *) malloc (sizeof (zx_values_t));
+    if (!self)
+        return NULL;
+    self->at.buf = self->inline_buf;
+    self->items = &self->inline_item;
+    self->extra = NULL;
+    self->size = 1;
+    self->capacity = ZX__INLINE_BUF;
+    self->count = 0;
+    self->items_capacity = 1;
+    self->base = 1;
+    self->hlen = 1;
+    self->kind = kind;
+    self->flags = ZX__BUF_INLINE;
+    self->depth = 1;
+    self->inline_buf [0] = kind == ZX__MAP ? 0x80 : 0x90;     //  Empty fixmap, fixarray
+    return self;
 }
-
-static void
-s_put_u64 (unsigned char *p, uint64_t value)
-{
-    for (int i = 0; i < 8; i++)
-        p [i] = (unsigned char) (value >> (8 * i));
-}
-
-static uint32_t
-s_get_u32 (const unsigned char *p)
-{
-    uint32_t value = 0;
-    for (int i = 3; i >= 0; i--)
-        value = (value << 8) | p [i];
-    return value;
-}
-
-static uint64_t
-s_get_u64 (const unsigned char *p)
-{
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; i--)
-        value = (value << 8) | p [i];
-    return value;
-}
-
-
-/*  ---------------------------------------------------------------------
-    Construction                                                          */
 
 zx_values_t *
 zx_values_new (void)
 {
-    zx_values_t *self = (zx_values_t *) malloc (sizeof (zx_values_t));
-    if (self) {
-        self->data = self->inline_data;
-        self->size = 0;
-        self->capacity = S_INLINE_DATA;
-        self->offsets = self->inline_offsets;
-        self->count = 0;
-        self->offsets_capacity = S_INLINE_ITEMS;
+    return s_new (ZX__LIST);
+}
+
+zx_values_t *
+zx_values_new_map (void)
+{
+    return s_new (ZX__MAP);
+}
+
+zx_values_t *
+zx__values_new_nested (zx_values_t *root, uint8_t kind, uint32_t base, uint8_t hlen,
+                       uint32_t slots)
+{
+    zx_values_t *self = s_new (kind);
+    if (!self)
+        return NULL;
+    if (slots > 1) {
+        self->items = (zx__item_t *) malloc ((size_t) slots * sizeof (zx__item_t));
+        if (!self->items) {
+            free (self);
+            return NULL;
+        }
+        self->items_capacity = slots;
     }
+    self->at.root = root;
+    self->flags = ZX__NESTED;
+    self->base = base;
+    self->hlen = hlen;
+    self->size = 0;
+    self->capacity = 0;
     return self;
 }
 
-//  Makes room for exactly size bytes and count items in an empty list.
-static zx_err_t
-s_allocate (zx_values_t *self, size_t size, size_t count)
+zx__extra_t *
+zx__values_extra (zx_values_t *self)
 {
-    if (size > self->capacity) {
-        if (!(self->data = (unsigned char *) malloc (size)))
-            return ZX_ENOMEM;
-        self->capacity = size;
+    if (!self->extra)
+        self->extra = (zx__extra_t *) calloc (1, sizeof (zx__extra_t));
+    return self->extra;
+}
+
+static void
+s_destroy (zx_values_t *self)
+{
+    zx__extra_t *extra = self->extra;
+    if (extra && extra->nested_containers)
+        for (uint32_t i = 0; i < self->count; i++)
+            if (self->items [i].type == ZX_TLIST || self->items [i].type == ZX_TMAP)
+                s_destroy (self->items [i].as.child);
+    if (self->items != &self->inline_item)
+        free (self->items);
+    if (extra) {
+        for (uint32_t i = 0; i < extra->owned_count; i++)
+            if (extra->owned [i].free_fn)
+                extra->owned [i].free_fn ((void *) extra->owned [i].data, extra->owned [i].hint);
+        free (extra->owned);
+        free (extra->text);
     }
-    if (count > self->offsets_capacity) {
-        if (count > SIZE_MAX / sizeof (size_t)
-        ||  !(self->offsets = (size_t *) malloc (count * sizeof (size_t))))
-            return ZX_ENOMEM;
-        self->offsets_capacity = count;
+    if (!(self->flags & (ZX__NESTED | ZX__BUF_INLINE))) {
+        if (!(self->flags & ZX__BUF_FOREIGN))
+            free (self->at.buf);
+        else
+        if (extra && extra->release)
+            extra->release (self->at.buf, extra->release_hint);
     }
-    return ZX_OK;
+    free (extra);
+    free (self);
 }
 
 void
@@ -124,646 +128,515 @@ zx_values_destroy (zx_values_t **self_p)
     assert (self_p);
     zx_values_t *self = *self_p;
     if (self) {
-        if (self->data != self->inline_data)
-            free (self->data);
-        if (self->offsets != self->inline_offsets)
-            free (self->offsets);
-        free (self);
+        //  A nested list goes with its root
+        assert (!(self->flags & ZX__NESTED));
+        s_destroy (self);
         *self_p = NULL;
     }
 }
 
-//  Grows a capacity to hold at least need, doubling to keep appends
-//  amortised O(1).
+
+/*  ---------------------------------------------------------------------
+    The buffer: room for the body and its header                          */
+
+//  A msgpack-c packer that writes at a cursor, into room reserved before
+typedef struct {
+    msgpack_packer packer;
+    unsigned char *at;
+} s_writer_t;
+
+static int
+s_write (void *data, const char *buf, size_t len)
+{
+    unsigned char **at = (unsigned char **) data;
+    if (len)                    //  An empty string or bin comes as NULL
+        memcpy (*at, buf, len);
+    *at += len;
+    return 0;
+}
+
 static void
-s_grow_capacity (size_t *capacity, size_t need, size_t minimum)
+s_writer_init (s_writer_t *writer, unsigned char *at)
 {
-    size_t capacity_new = *capacity? *capacity: minimum;
-    while (capacity_new < need) {
-        if (capacity_new > SIZE_MAX / 2) {
-            capacity_new = need;
-            break;
-        }
-        capacity_new *= 2;
-    }
-    *capacity = capacity_new;
+    writer->at = at;
+    msgpack_packer_init (&writer->packer, &writer->at, s_write);
 }
 
-//  Makes room for one more item of item_size bytes, so the append that
-//  follows cannot fail half-way. Returns ZX_OK or ZX_ENOMEM.
-static zx_err_t
-s_reserve (zx_values_t *self, size_t item_size)
+//  Returns how many entries the header of self counts.
+static size_t
+s_entries (const zx_values_t *self, size_t count)
 {
-    if (item_size > SIZE_MAX - self->size)
-        return ZX_ENOMEM;
-    size_t need = self->size + item_size;
-    if (need > self->capacity) {
+    return self->kind == ZX__MAP ? count / 2 : count;
+}
+
+//  Returns the length of the header msgpack-c writes for entries:
+//  fixarray or fixmap up to 15, then array or map 16, then 32.
+static size_t
+s_header_length (size_t entries)
+{
+    return entries < 16 ? 1 : entries < 65536 ? 3 : 5;
+}
+
+//  Adds delta to the base of every list nested in self, all levels, and
+//  makes root their root.
+static void
+s_rebase (zx_values_t *self, zx_values_t *root, int64_t delta)
+{
+    for (uint32_t i = 0; i < self->count; i++) {
+        zx__item_t *item = &self->items [i];
+        if (item->type == ZX_TLIST || item->type == ZX_TMAP) {
+            zx_values_t *child = item->as.child;
+            child->base = (uint32_t) ((int64_t) child->base + delta);
+            child->at.root = root;
+            child->flags = ZX__NESTED;
+            s_rebase (child, root, delta);
+        }
+    }
+}
+
+//  Writes self's header, for its count, right before its body. The room
+//  is there: s_reserve made it.
+static void
+s_write_header (zx_values_t *self)
+{
+    size_t entries = s_entries (self, self->count);
+    size_t length = s_header_length (entries);
+    assert (length <= self->base);
+    s_writer_t writer;
+    s_writer_init (&writer, self->at.buf + self->base - length);
+    if (self->kind == ZX__MAP)
+        msgpack_pack_map (&writer.packer, entries);
+    else
+        msgpack_pack_array (&writer.packer, entries);
+    assert (writer.at == self->at.buf + self->base);
+    self->hlen = (uint8_t) length;
+}
+
+//  Moves the body of root self to start at base in a buffer of at least
+//  need bytes (base + body + what is about to be added), growing or
+//  leaving the inline buffer or a foreign one as it must. The header is
+//  rewritten after. Returns ZX_OK or ZX_ENOMEM.
+static zx_err_t
+s_move (zx_values_t *self, size_t base, size_t need)
+{
+    size_t body = self->size - self->base;
+    unsigned char *buf = self->at.buf;
+    bool inline_fits = need <= ZX__INLINE_BUF && (self->flags & ZX__BUF_INLINE);
+    if (need <= self->capacity && !(self->flags & ZX__BUF_FOREIGN) && (inline_fits
+    ||  !(self->flags & ZX__BUF_INLINE)))
+        memmove (buf + base, buf + self->base, body);
+    else {
+        if (!inline_fits && base < ZX__HEADROOM) {
+            need += ZX__HEADROOM - base;    //  A heap buffer keeps all the room
+            base = ZX__HEADROOM;
+        }
         size_t capacity = self->capacity;
-        s_grow_capacity (&capacity, need, 64);
-        unsigned char *data;
-        if (self->data == self->inline_data) {
-            if ((data = (unsigned char *) malloc (capacity)))
-                memcpy (data, self->data, self->size);
+        if ((self->flags & (ZX__BUF_INLINE | ZX__BUF_FOREIGN)) || capacity < 64)
+            capacity = 64;
+        while (capacity < need)
+            capacity = capacity > UINT32_MAX / 2 ? UINT32_MAX : capacity * 2;
+        unsigned char *grown;
+        if (!(self->flags & (ZX__BUF_INLINE | ZX__BUF_FOREIGN)) && base == self->base)
+            grown = (unsigned char *) realloc (buf, capacity);
+        else
+        if ((grown = (unsigned char *) malloc (capacity)))
+            memcpy (grown + base, buf + self->base, body);
+        if (!grown)
+            return ZX_ENOMEM;
+        if (self->flags & ZX__BUF_FOREIGN) {
+            zx__extra_t *extra = self->extra;
+            if (extra && extra->release)
+                extra->release (buf, extra->release_hint);
+            if (extra)
+                extra->release = NULL;
         }
         else
-            data = (unsigned char *) realloc (self->data, capacity);
-        if (!data)
-            return ZX_ENOMEM;
-        self->data = data;
-        self->capacity = capacity;
+        if (!(self->flags & ZX__BUF_INLINE) && grown != buf && base != self->base)
+            free (buf);
+        self->at.buf = grown;
+        self->capacity = (uint32_t) capacity;
+        self->flags &= (uint8_t) ~(ZX__BUF_INLINE | ZX__BUF_FOREIGN);
     }
-    if (self->count == self->offsets_capacity) {
-        size_t capacity = self->offsets_capacity;
-        if (capacity >= SIZE_MAX / sizeof (size_t) / 2)
-            return ZX_ENOMEM;
-        s_grow_capacity (&capacity, self->count + 1, 8);
-        size_t *offsets;
-        if (self->offsets == self->inline_offsets) {
-            if ((offsets = (size_t *) malloc (capacity * sizeof (size_t))))
-                memcpy (offsets, self->offsets, self->count * sizeof (size_t));
-        }
-        else
-            offsets = (size_t *) realloc (self->offsets, capacity * sizeof (size_t));
-        if (!offsets)
-            return ZX_ENOMEM;
-        self->offsets = offsets;
-        self->offsets_capacity = capacity;
-    }
+    s_rebase (self, self, (int64_t) base - (int64_t) self->base);
+    self->base = (uint32_t) base;
+    self->size = (uint32_t) (base + body);
+    s_write_header (self);
     return ZX_OK;
 }
 
-//  Appends an item whose payload is a length and bytes; with_nul adds the
-//  string terminator. The caller has checked size fits in 32 bits.
+//  Makes room, in root self, for more bytes after the body and for the
+//  header of one more item, so that appending them cannot fail. Returns
+//  ZX_OK, ZX_EINVAL past 4 GiB, or ZX_ENOMEM.
 static zx_err_t
-s_add_sized (zx_values_t *self, zx_type_t type, const void *data, size_t size,
-             bool with_nul)
+s_reserve (zx_values_t *self, size_t more)
 {
-    size_t overhead = S_TAG_SIZE + S_LEN_SIZE + (with_nul? 1: 0);
-    if (size > SIZE_MAX - overhead)
+    size_t hlen = s_header_length (s_entries (self, self->count + 1));
+    size_t body = self->size - self->base;
+    size_t base = hlen > self->base ? ZX__HEADROOM : self->base;
+    if (more > UINT32_MAX - ZX__HEADROOM - body)
+        return ZX_EINVAL;
+    size_t need = base + body + more;
+    if (need <= self->capacity && base == self->base && !(self->flags & ZX__BUF_FOREIGN))
+        return ZX_OK;
+    return s_move (self, base, need);
+}
+
+//  Makes room for one more item in the index.
+static zx_err_t
+s_reserve_item (zx_values_t *self)
+{
+    if (self->count < self->items_capacity)
+        return ZX_OK;
+    if (self->items_capacity > UINT32_MAX / 2)
         return ZX_ENOMEM;
-    zx_err_t rc = s_reserve (self, size + overhead);
-    if (rc)
-        return rc;
-    unsigned char *p = self->data + self->size;
-    p [0] = (unsigned char) type;
-    s_put_u32 (p + S_TAG_SIZE, (uint32_t) size);
-    if (size)
-        memcpy (p + S_TAG_SIZE + S_LEN_SIZE, data, size);
-    if (with_nul)
-        p [S_TAG_SIZE + S_LEN_SIZE + size] = 0;
-    self->offsets [self->count++] = self->size;
-    self->size += size + overhead;
+    uint32_t capacity = self->items_capacity < 4 ? 4 : self->items_capacity * 2;
+    zx__item_t *items;
+    if (self->items == &self->inline_item) {
+        if ((items = (zx__item_t *) malloc (capacity * sizeof (zx__item_t))))
+            memcpy (items, self->items, self->count * sizeof (zx__item_t));
+    }
+    else
+        items = (zx__item_t *) realloc (self->items, capacity * sizeof (zx__item_t));
+    if (!items)
+        return ZX_ENOMEM;
+    self->items = items;
+    self->items_capacity = capacity;
     return ZX_OK;
 }
 
-static zx_err_t
-s_add_u64 (zx_values_t *self, zx_type_t type, uint64_t bits)
+//  Values in self and everything nested in it.
+static size_t
+s_total (const zx_values_t *self)
 {
-    zx_err_t rc = s_reserve (self, S_TAG_SIZE + S_NUM_SIZE);
-    if (rc)
-        return rc;
-    unsigned char *p = self->data + self->size;
-    p [0] = (unsigned char) type;
-    s_put_u64 (p + S_TAG_SIZE, bits);
-    self->offsets [self->count++] = self->size;
-    self->size += S_TAG_SIZE + S_NUM_SIZE;
-    return ZX_OK;
+    return self->count + (self->extra ? self->extra->nested_count : 0);
+}
+
+//  Checks that one more value of this role may go into self and makes
+//  room for it and for more bytes of encoding, then points writer at the
+//  end of the body. Returns ZX_OK, ZX_EINVAL or ZX_ENOMEM.
+static zx_err_t
+s_begin (zx_values_t *self, s_role_t role, size_t more, s_writer_t *writer)
+{
+    assert (self);
+    bool want_key = self->kind == ZX__MAP && self->count % 2 == 0;
+    if ((self->flags & ZX__NESTED)
+    ||  (role == S_AS_VALUE && want_key)
+    ||  (role == S_AS_KEY && !want_key)
+    ||  s_total (self) >= ZX_VALUES_MAX_COUNT)
+        return ZX_EINVAL;
+    zx_err_t rc = s_reserve_item (self);
+    if (rc == ZX_OK)
+        rc = s_reserve (self, more);
+    if (rc == ZX_OK)
+        s_writer_init (writer, self->at.buf + self->size);
+    return rc;
+}
+
+//  Records item, whose encoding writer has written, and the new header.
+static void
+s_commit (zx_values_t *self, const zx__item_t *item, const s_writer_t *writer)
+{
+    self->size = (uint32_t) (writer->at - self->at.buf);
+    self->items [self->count++] = *item;
+    s_write_header (self);
+}
+
+
+/*  ---------------------------------------------------------------------
+    Adders                                                                */
+
+static zx__item_t
+s_item (zx_type_t type)
+{
+    zx__item_t item;
+    memset (&item, 0, sizeof (item));
+    item.type = (uint8_t) type;
+    return item;
 }
 
 zx_err_t
 zx_values_add_int (zx_values_t *self, int64_t value)
 {
-    assert (self);
-    return s_add_u64 (self, ZX_TINT, (uint64_t) value);
+    s_writer_t writer;
+    zx_err_t rc = s_begin (self, S_AS_VALUE, 9, &writer);
+    if (rc)
+        return rc;
+    zx__item_t item = s_item (ZX_TINT);
+    item.as.i = value;
+    msgpack_pack_int64 (&writer.packer, value);
+    s_commit (self, &item, &writer);
+    return ZX_OK;
+}
+
+zx_err_t
+zx_values_add_uint (zx_values_t *self, uint64_t value)
+{
+    if (value <= INT64_MAX)
+        return zx_values_add_int (self, (int64_t) value);
+    s_writer_t writer;
+    zx_err_t rc = s_begin (self, S_AS_VALUE, 9, &writer);
+    if (rc)
+        return rc;
+    zx__item_t item = s_item (ZX_TUINT);
+    item.as.u = value;
+    msgpack_pack_uint64 (&writer.packer, value);
+    s_commit (self, &item, &writer);
+    return ZX_OK;
 }
 
 zx_err_t
 zx_values_add_double (zx_values_t *self, double value)
 {
-    assert (self);
-    uint64_t bits;
-    memcpy (&bits, &value, sizeof (bits));
-    return s_add_u64 (self, ZX_TDOUBLE, bits);
+    s_writer_t writer;
+    zx_err_t rc = s_begin (self, S_AS_VALUE, 9, &writer);
+    if (rc)
+        return rc;
+    zx__item_t item = s_item (ZX_TDOUBLE);
+    item.as.d = value;
+    msgpack_pack_double (&writer.packer, value);
+    s_commit (self, &item, &writer);
+    return ZX_OK;
 }
 
 zx_err_t
-zx_values_add_str (zx_values_t *self, const char *value)
+zx_values_add_bool (zx_values_t *self, bool value)
 {
-    assert (self);
-    if (!value)
-        return ZX_EINVAL;
-    size_t size = strlen (value);
-    if (size > UINT32_MAX)
-        return ZX_EINVAL;
-    return s_add_sized (self, ZX_TSTR, value, size, true);
-}
-
-zx_err_t
-zx_values_add_bytes (zx_values_t *self, const void *data, size_t size)
-{
-    assert (self);
-    if ((!data && size) || size > UINT32_MAX)
-        return ZX_EINVAL;
-    return s_add_sized (self, ZX_TBYTES, data, size, false);
+    s_writer_t writer;
+    zx_err_t rc = s_begin (self, S_AS_VALUE, 1, &writer);
+    if (rc)
+        return rc;
+    zx__item_t item = s_item (ZX_TBOOL);
+    item.as.b = value;
+    if (value)
+        msgpack_pack_true (&writer.packer);
+    else
+        msgpack_pack_false (&writer.packer);
+    s_commit (self, &item, &writer);
+    return ZX_OK;
 }
 
 zx_err_t
 zx_values_add_none (zx_values_t *self)
 {
-    assert (self);
-    zx_err_t rc = s_reserve (self, S_TAG_SIZE);
+    s_writer_t writer;
+    zx_err_t rc = s_begin (self, S_AS_VALUE, 1, &writer);
     if (rc)
         return rc;
-    self->data [self->size] = (unsigned char) ZX_TNONE;
-    self->offsets [self->count++] = self->size;
-    self->size += S_TAG_SIZE;
+    zx__item_t item = s_item (ZX_TNONE);
+    msgpack_pack_nil (&writer.packer);
+    s_commit (self, &item, &writer);
     return ZX_OK;
 }
 
-zx_values_t *
-zx_values_pack (const char *format, ...)
-{
-    zx_values_t *self = zx_values_new ();
-    if (!self)
-        return NULL;
-    va_list args;
-    va_start (args, format);
-    zx_err_t rc = ZX_OK;
-    for (const char *f = format? format: ""; *f && rc == ZX_OK; f++) {
-        switch (*f) {
-            case 'i':
-                rc = zx_values_add_int (self, va_arg (args, int64_t));
-                break;
-            case 'd':
-                rc = zx_values_add_double (self, va_arg (args, double));
-                break;
-            case 's':
-                rc = zx_values_add_str (self, va_arg (args, const char *));
-                break;
-            case 'b': {
-                const void *data = va_arg (args, const void *);
-                size_t size = va_arg (args, size_t);
-                rc = zx_values_add_bytes (self, data, size);
-                break;
-            }
-            case 'n':
-                rc = zx_values_add_none (self);
-                break;
-            default:
-                rc = ZX_EINVAL;
-                break;
-        }
-    }
-    va_end (args);
-    if (rc)
-        zx_values_destroy (&self);
-    return self;
-}
-
-zx_values_t *
-zx_values_dup (const zx_values_t *self)
-{
-    assert (self);
-    zx_values_t *copy = zx_values_new ();
-    if (!copy)
-        return NULL;
-    if (self->count) {
-        if (s_allocate (copy, self->size, self->count) != ZX_OK) {
-            zx_values_destroy (&copy);
-            return NULL;
-        }
-        memcpy (copy->data, self->data, self->size);
-        memcpy (copy->offsets, self->offsets, self->count * sizeof (size_t));
-        copy->size = self->size;
-        copy->count = self->count;
-    }
-    return copy;
-}
-
-
-/*  ---------------------------------------------------------------------
-    Reading                                                               */
-
-size_t
-zx_values_count (const zx_values_t *self)
-{
-    assert (self);
-    return self->count;
-}
-
-zx_type_t
-zx_values_type (const zx_values_t *self, size_t index)
-{
-    assert (self);
-    if (index >= self->count)
-        return (zx_type_t) 0;
-    return (zx_type_t) self->data [self->offsets [index]];
-}
-
-//  Returns the first payload byte of item index after checking its range
-//  and type, or NULL with *rc set.
-static const unsigned char *
-s_payload (const zx_values_t *self, size_t index, zx_type_t type, zx_err_t *rc)
-{
-    assert (self);
-    if (index >= self->count) {
-        *rc = ZX_EINVAL;
-        return NULL;
-    }
-    const unsigned char *p = self->data + self->offsets [index];
-    if (p [0] != (unsigned char) type) {
-        *rc = ZX_ETYPE;
-        return NULL;
-    }
-    *rc = ZX_OK;
-    return p + S_TAG_SIZE;
-}
-
 zx_err_t
-zx_values_get_int (const zx_values_t *self, size_t index, int64_t *out)
+zx__values_set_text (zx_values_t *self, zx__item_t *item, const char *text, size_t size)
 {
-    zx_err_t rc;
-    const unsigned char *p = s_payload (self, index, ZX_TINT, &rc);
-    if (p && out)
-        *out = (int64_t) s_get_u64 (p);
-    return rc;
-}
-
-zx_err_t
-zx_values_get_double (const zx_values_t *self, size_t index, double *out)
-{
-    if (zx_values_type (self, index) == ZX_TINT) {
-        int64_t value = 0;
-        zx_err_t rc = zx_values_get_int (self, index, &value);
-        if (rc == ZX_OK && out)
-            *out = (double) value;
-        return rc;
+    item->type = ZX_TSTR;
+    item->size = (uint32_t) size;
+    if (size < ZX__INLINE_TEXT) {
+        item->flags |= ZX__ITEM_TEXT_INLINE;
+        if (size)               //  msgpack-c gives an empty string as NULL
+            memcpy (item->as.text, text, size);
+        item->as.text [size] = 0;
+        return ZX_OK;
     }
-    zx_err_t rc;
-    const unsigned char *p = s_payload (self, index, ZX_TDOUBLE, &rc);
-    if (p && out) {
-        uint64_t bits = s_get_u64 (p);
-        memcpy (out, &bits, sizeof (*out));
-    }
-    return rc;
-}
-
-zx_err_t
-zx_values_get_str (const zx_values_t *self, size_t index, const char **out)
-{
-    zx_err_t rc;
-    const unsigned char *p = s_payload (self, index, ZX_TSTR, &rc);
-    if (p && out)
-        *out = (const char *) (p + S_LEN_SIZE);
-    return rc;
-}
-
-zx_err_t
-zx_values_get_bytes (const zx_values_t *self, size_t index,
-                     const void **data, size_t *size)
-{
-    zx_err_t rc;
-    const unsigned char *p = s_payload (self, index, ZX_TBYTES, &rc);
-    if (p) {
-        if (data)
-            *data = p + S_LEN_SIZE;
-        if (size)
-            *size = s_get_u32 (p);
-    }
-    return rc;
-}
-
-
-/*  ---------------------------------------------------------------------
-    Wire form                                                             */
-
-const void *
-zx__values_data (const zx_values_t *self, size_t *size)
-{
-    assert (self);
-    if (size)
-        *size = self->size;
-    //  Never NULL, so callers may hand it to memcpy and friends as is
-    return self->data? (const void *) self->data: (const void *) "";
-}
-
-//  Walks an encoding, checking every item. When offsets is not NULL it
-//  records each item's offset there (it has room for the count a first
-//  pass returned). Returns false on malformed input.
-static bool
-s_scan (const unsigned char *data, size_t size, size_t *offsets,
-        size_t *count_p)
-{
-    size_t pos = 0;
-    size_t count = 0;
-    while (pos < size) {
-        const unsigned char *p = data + pos + S_TAG_SIZE;
-        size_t left = size - pos - S_TAG_SIZE;
-        size_t item;            //  Payload size, tag excluded
-        switch (data [pos]) {
-            case ZX_TNONE:
-                item = 0;
-                break;
-            case ZX_TINT:
-            case ZX_TDOUBLE:
-                if (left < S_NUM_SIZE)
-                    return false;
-                item = S_NUM_SIZE;
-                break;
-            case ZX_TSTR: {
-                if (left < S_LEN_SIZE)
-                    return false;
-                size_t length = s_get_u32 (p);
-                left -= S_LEN_SIZE;
-                //  length bytes and the 0 must fit: length + 1 <= left
-                if (length >= left)
-                    return false;
-                const unsigned char *text = p + S_LEN_SIZE;
-                if (text [length] != 0 || memchr (text, 0, length))
-                    return false;
-                item = S_LEN_SIZE + length + 1;
-                break;
-            }
-            case ZX_TBYTES: {
-                if (left < S_LEN_SIZE)
-                    return false;
-                size_t length = s_get_u32 (p);
-                left -= S_LEN_SIZE;
-                if (length > left)
-                    return false;
-                item = S_LEN_SIZE + length;
-                break;
-            }
-            default:
-                return false;
-        }
-        if (offsets)
-            offsets [count] = pos;
-        count++;
-        pos += S_TAG_SIZE + item;
-    }
-    *count_p = count;
-    return true;
-}
-
-zx_err_t
-zx__values_decode (const void *data, size_t size, zx_values_t **out)
-{
-    assert (out);
-    *out = NULL;
-    if (!data && size)
-        return ZX_EINVAL;
-    size_t count = 0;
-    if (size && !s_scan ((const unsigned char *) data, size, NULL, &count))
-        return ZX_EPROTO;
-
-    zx_values_t *self = zx_values_new ();
-    if (!self)
+    zx__extra_t *extra = zx__values_extra (self);
+    if (!extra || size >= UINT32_MAX - extra->text_size)
         return ZX_ENOMEM;
-    if (count) {
-        if (s_allocate (self, size, count) != ZX_OK) {
-            zx_values_destroy (&self);
+    size_t need = extra->text_size + size + 1;
+    if (need > extra->text_capacity) {
+        size_t capacity = extra->text_capacity ? extra->text_capacity : 64;
+        while (capacity < need)
+            capacity = capacity > UINT32_MAX / 2 ? UINT32_MAX : capacity * 2;
+        char *grown = (char *) realloc (extra->text, capacity);
+        if (!grown)
             return ZX_ENOMEM;
-        }
-        memcpy (self->data, data, size);
-        self->size = size;
-        self->count = count;
-        //  Second pass over our own copy only fills in the offsets
-        bool valid = s_scan (self->data, size, self->offsets, &count);
-        assert (valid);
-        (void) valid;
+        extra->text = grown;
+        extra->text_capacity = (uint32_t) capacity;
     }
-    *out = self;
+    memcpy (extra->text + extra->text_size, text, size);
+    extra->text [extra->text_size + size] = 0;
+    item->as.offset = extra->text_size;
+    extra->text_size = (uint32_t) need;
     return ZX_OK;
 }
 
-
-/*  ---------------------------------------------------------------------
-    Rendering                                                             */
-
-//  An snprintf-like sink: writes what fits, counts everything.
-typedef struct {
-    char *buf;
-    size_t size;
-    size_t length;
-} s_sink_t;
-
-static void
-s_putc (s_sink_t *sink, char c)
+static zx_err_t
+s_add_text (zx_values_t *self, s_role_t role, const char *text, size_t size)
 {
-    if (sink->size && sink->length < sink->size - 1)
-        sink->buf [sink->length] = c;
-    sink->length++;
+    if (!text || size >= UINT32_MAX || !zx__utf8_valid (text, size))
+        return ZX_EINVAL;
+    s_writer_t writer;
+    zx_err_t rc = s_begin (self, role, 5 + size, &writer);
+    if (rc)
+        return rc;
+    zx__item_t item = s_item (ZX_TSTR);
+    if ((rc = zx__values_set_text (self, &item, text, size)))
+        return rc;
+    msgpack_pack_str (&writer.packer, size);
+    msgpack_pack_str_body (&writer.packer, text, size);
+    s_commit (self, &item, &writer);
+    return ZX_OK;
 }
 
-static void
-s_puts (s_sink_t *sink, const char *text)
+zx_err_t
+zx_values_add_str (zx_values_t *self, const char *value)
 {
-    while (*text)
-        s_putc (sink, *text++);
+    return s_add_text (self, S_AS_EITHER, value, value ? strlen (value) : 0);
 }
 
-static void
-s_put_hex_escape (s_sink_t *sink, unsigned char byte)
+zx_err_t
+zx_values_add_strn (zx_values_t *self, const char *value, size_t size)
 {
-    static const char digits [] = "0123456789abcdef";
-    s_putc (sink, '\\');
-    s_putc (sink, 'x');
-    s_putc (sink, digits [byte >> 4]);
-    s_putc (sink, digits [byte & 15]);
+    return s_add_text (self, S_AS_EITHER, value, size);
 }
 
-//  Returns the length of the valid multi-byte UTF-8 sequence at p (2 to
-//  4), or 0 when there is none (stray, overlong or surrogate bytes).
-static size_t
-s_utf8_length (const unsigned char *p, size_t left)
+zx_err_t
+zx_values_add_key (zx_values_t *self, const char *key)
 {
-    unsigned char lead = p [0];
-    size_t length;
-    unsigned char low = 0x80, high = 0xBF;  //  Range of the second byte
-    if (lead >= 0xC2 && lead <= 0xDF)
-        length = 2;
-    else
-    if (lead >= 0xE0 && lead <= 0xEF) {
-        length = 3;
-        if (lead == 0xE0)
-            low = 0xA0;         //  Overlong
-        else
-        if (lead == 0xED)
-            high = 0x9F;        //  Surrogates
+    return s_add_text (self, S_AS_KEY, key, key ? strlen (key) : 0);
+}
+
+zx_err_t
+zx_values_add_bytes (zx_values_t *self, const void *data, size_t size)
+{
+    if ((!data && size) || size >= UINT32_MAX)
+        return ZX_EINVAL;
+    s_writer_t writer;
+    zx_err_t rc = s_begin (self, S_AS_VALUE, 5 + size, &writer);
+    if (rc)
+        return rc;
+    zx__item_t item = s_item (ZX_TBYTES);
+    item.size = (uint32_t) size;
+    msgpack_pack_bin (&writer.packer, size);
+    item.as.offset = (uint64_t) (writer.at - self->at.buf) - self->base;
+    msgpack_pack_bin_body (&writer.packer, data, size);
+    s_commit (self, &item, &writer);
+    return ZX_OK;
+}
+
+zx_err_t
+zx_values_add_bytes_owned (zx_values_t *self, void *data, size_t size,
+                           void (*free_fn) (void *data, void *hint), void *hint)
+{
+    zx_err_t rc = ZX_EINVAL;
+    s_writer_t writer;
+    zx__extra_t *extra = NULL;
+    if ((!data && size) || size >= UINT32_MAX
+    ||  (rc = s_begin (self, S_AS_VALUE, 5 + size, &writer)) != ZX_OK)
+        goto fail;
+    rc = ZX_ENOMEM;
+    if (!(extra = zx__values_extra (self)))
+        goto fail;
+    if (extra->owned_count == extra->owned_capacity) {
+        uint32_t capacity = extra->owned_capacity ? extra->owned_capacity * 2 : 4;
+        zx__owned_t *owned = (zx__owned_t *) realloc (extra->owned,
+                                                      capacity * sizeof (zx__owned_t));
+        if (!owned)
+            goto fail;
+        extra->owned = owned;
+        extra->owned_capacity = capacity;
     }
-    else
-    if (lead >= 0xF0 && lead <= 0xF4) {
-        length = 4;
-        if (lead == 0xF0)
-            low = 0x90;         //  Overlong
-        else
-        if (lead == 0xF4)
-            high = 0x8F;        //  Past U+10FFFF
-    }
-    else
-        return 0;
-    if (left < length || p [1] < low || p [1] > high)
-        return 0;
-    for (size_t i = 2; i < length; i++)
-        if (p [i] < 0x80 || p [i] > 0xBF)
-            return 0;
-    return length;
+    zx__item_t item = s_item (ZX_TBYTES);
+    item.size = (uint32_t) size;
+    item.flags = ZX__ITEM_PENDING;
+    msgpack_pack_bin (&writer.packer, size);
+    item.as.offset = (uint64_t) (writer.at - self->at.buf) - self->base;
+    writer.at += size;          //  Their place, filled in by zx__values_fill
+    extra->owned [extra->owned_count++] = (zx__owned_t) { data, free_fn, hint, self->count };
+    s_commit (self, &item, &writer);
+    return ZX_OK;
+
+fail:
+    if (free_fn)
+        free_fn (data, hint);
+    return rc;
 }
 
-//  Renders text in single quotes as Python's repr does for str (is_str)
-//  or bytes: quotes, backslashes and control characters are escaped; a str
-//  keeps its valid UTF-8 characters (except the C1 controls), bytes show
-//  everything outside printable ASCII as \xNN.
-static void
-s_put_quoted (s_sink_t *sink, const unsigned char *text, size_t size,
-              bool is_str)
+void
+zx__values_fill (zx_values_t *self)
 {
-    if (!is_str)
-        s_putc (sink, 'b');
-    s_putc (sink, '\'');
-    size_t pos = 0;
-    while (pos < size) {
-        unsigned char c = text [pos];
-        size_t length = 1;      //  Bytes consumed by this step
-        if (c == '\\' || c == '\'') {
-            s_putc (sink, '\\');
-            s_putc (sink, (char) c);
-        }
-        else
-        if (c == '\n')
-            s_puts (sink, "\\n");
-        else
-        if (c == '\t')
-            s_puts (sink, "\\t");
-        else
-        if (c == '\r')
-            s_puts (sink, "\\r");
-        else
-        if (c >= 0x20 && c < 0x7F)
-            s_putc (sink, (char) c);
-        else
-        if (is_str && (length = s_utf8_length (text + pos, size - pos)) > 0) {
-            if (c == 0xC2 && text [pos + 1] < 0xA0)
-                //  U+0080..U+009F: Python shows the code point
-                s_put_hex_escape (sink, text [pos + 1]);
-            else
-                for (size_t i = 0; i < length; i++)
-                    s_putc (sink, (char) text [pos + i]);
-        }
-        else {
-            length = 1;
-            s_put_hex_escape (sink, c);
-        }
-        pos += length;
-    }
-    s_putc (sink, '\'');
-}
-
-//  Formats value as Python's repr (float) does: the shortest digits that
-//  read back to the same double, in fixed notation for exponents -4..15
-//  and in scientific notation otherwise, always with a '.' or an 'e'.
-static void
-s_put_double (s_sink_t *sink, double value)
-{
-    if (isnan (value)) {
-        s_puts (sink, "nan");
+    assert (!(self->flags & ZX__NESTED));
+    zx__extra_t *extra = self->extra;
+    if (!extra || extra->owned_count == 0)
         return;
+    for (uint32_t i = 0; i < extra->owned_count; i++) {
+        zx__owned_t *owned = &extra->owned [i];
+        zx__item_t *item = &self->items [owned->item];
+        if (item->size)
+            memcpy (self->at.buf + self->base + item->as.offset, owned->data, item->size);
+        item->flags &= (uint8_t) ~ZX__ITEM_PENDING;
+        if (owned->free_fn)
+            owned->free_fn ((void *) owned->data, owned->hint);
     }
-    if (isinf (value)) {
-        s_puts (sink, value < 0? "-inf": "inf");
-        return;
-    }
-    char text [48];
-    for (int precision = 1; precision <= 17; precision++) {
-        snprintf (text, sizeof (text), "%.*e", precision - 1, value);
-        if (strtod (text, NULL) == value)
-            break;
-    }
-    //  text is "[-]d[.ddd]e[+-]dd"; the decimal point depends on the
-    //  locale, so take the digits and the exponent and rebuild.
-    char digits [24];
-    int count = 0;
-    const char *p = text;
-    bool negative = *p == '-';
-    if (negative)
-        p++;
-    for (; *p && *p != 'e' && *p != 'E'; p++)
-        if (*p >= '0' && *p <= '9' && count < (int) sizeof (digits) - 1)
-            digits [count++] = *p;
-    int exponent = *p? (int) strtol (p + 1, NULL, 10): 0;
-    while (count > 1 && digits [count - 1] == '0')
-        count--;
-    digits [count] = 0;
-
-    if (negative)
-        s_putc (sink, '-');
-    if (exponent >= 16 || exponent < -4) {
-        s_putc (sink, digits [0]);
-        if (count > 1) {
-            s_putc (sink, '.');
-            s_puts (sink, digits + 1);
-        }
-        char tail [16];
-        snprintf (tail, sizeof (tail), "e%+03d", exponent);
-        s_puts (sink, tail);
-    }
-    else
-    if (exponent >= 0) {
-        for (int i = 0; i <= exponent; i++)
-            s_putc (sink, i < count? digits [i]: '0');
-        s_putc (sink, '.');
-        if (count > exponent + 1)
-            s_puts (sink, digits + exponent + 1);
-        else
-            s_putc (sink, '0');
-    }
-    else {
-        s_puts (sink, "0.");
-        for (int i = 0; i < -exponent - 1; i++)
-            s_putc (sink, '0');
-        s_puts (sink, digits);
-    }
+    extra->owned_count = 0;
 }
 
-size_t
-zx_values_repr (const zx_values_t *self, char *buf, size_t size)
+//  Checks that child may be nested in self. Returns ZX_OK or ZX_EINVAL.
+static zx_err_t
+s_check_nest (const zx_values_t *self, const zx_values_t *child)
 {
-    assert (self);
-    s_sink_t sink = { buf, buf? size: 0, 0 };
-    s_putc (&sink, '[');
-    for (size_t index = 0; index < self->count; index++) {
-        if (index)
-            s_puts (&sink, ", ");
-        const unsigned char *p = self->data + self->offsets [index];
-        const unsigned char *payload = p + S_TAG_SIZE;
-        switch (p [0]) {
-            case ZX_TINT: {
-                char text [32];
-                snprintf (text, sizeof (text), "%lld",
-                          (long long) (int64_t) s_get_u64 (payload));
-                s_puts (&sink, text);
-                break;
-            }
-            case ZX_TDOUBLE: {
-                uint64_t bits = s_get_u64 (payload);
-                double value;
-                memcpy (&value, &bits, sizeof (value));
-                s_put_double (&sink, value);
-                break;
-            }
-            case ZX_TSTR:
-            case ZX_TBYTES:
-                s_put_quoted (&sink, payload + S_LEN_SIZE, s_get_u32 (payload),
-                              p [0] == ZX_TSTR);
-                break;
-            default:
-                s_puts (&sink, "None");
-                break;
-        }
+    size_t containers = 1 + (child->extra ? child->extra->nested_containers : 0)
+                      + (self->extra ? self->extra->nested_containers : 0);
+    if (child == self || (child->flags & ZX__NESTED)
+    ||  (child->kind == ZX__MAP && child->count % 2)
+    ||  child->depth + 1 > ZX_VALUES_MAX_DEPTH
+    ||  s_total (self) + 1 + s_total (child) > ZX_VALUES_MAX_COUNT
+    ||  containers > ZX_VALUES_MAX_CONTAINERS)
+        return ZX_EINVAL;
+    return ZX_OK;
+}
+
+zx_err_t
+zx_values_add_values (zx_values_t *self, zx_values_t **values_p)
+{
+    assert (self && values_p);
+    zx_values_t *child = *values_p;
+    *values_p = NULL;
+    //  Not ours to destroy: self, or a list another one holds
+    if (!child || child == self || (child->flags & ZX__NESTED))
+        return ZX_EINVAL;
+    zx_err_t rc = s_check_nest (self, child);
+    zx__extra_t *extra = NULL;
+    if (rc == ZX_OK && !(extra = zx__values_extra (self)))
+        rc = ZX_ENOMEM;
+    size_t start = child->base - child->hlen;   //  Its encoding, header first
+    size_t length = child->size - start;
+    s_writer_t writer;
+    if (rc == ZX_OK)
+        rc = s_begin (self, S_AS_VALUE, length, &writer);
+    if (rc) {
+        s_destroy (child);
+        return rc;
     }
-    s_putc (&sink, ']');
-    if (sink.size)
-        sink.buf [sink.length < sink.size? sink.length: sink.size - 1] = 0;
-    return sink.length;
+    zx__values_fill (child);
+    memcpy (writer.at, child->at.buf + start, length);
+    writer.at += length;
+    //  From now on child reads its bytes from our buffer, as do the lists
+    //  nested in it
+    size_t at = self->size;
+    if (child->flags & ZX__BUF_FOREIGN) {
+        if (child->extra && child->extra->release)
+            child->extra->release (child->at.buf, child->extra->release_hint);
+        if (child->extra)
+            child->extra->release = NULL;
+    }
+    else
+    if (!(child->flags & ZX__BUF_INLINE))
+        free (child->at.buf);
+    int64_t delta = (int64_t) at - (int64_t) start;
+    child->base = (uint32_t) ((int64_t) child->base + delta);
+    child->at.root = self;
+    child->flags = ZX__NESTED;
+    child->size = child->capacity = 0;
+    s_rebase (child, self, delta);
+
+    extra->nested_count += (uint32_t) s_total (child);
+    extra->nested_containers += 1 + (child->extra ? child->extra->nested_containers : 0);
+    if (child->depth + 1 > self->depth)
+        self->depth = (uint8_t) (child->depth + 1);
+    zx__item_t item = s_item (child->kind == ZX__MAP ? ZX_TMAP : ZX_TLIST);
+    item.as.child = child;
+    s_commit (self, &item, &writer);
+    return ZX_OK;
 }

@@ -377,27 +377,10 @@ typedef struct {
 static zx_err_t
 s_append_value (zx_values_t *target, const zx_values_t *values, size_t index)
 {
-    int64_t i;
-    double d;
-    const char *s;
-    const void *data;
-    size_t size;
-    switch (values ? zx_values_type (values, index) : 0) {
-        case ZX_TINT:
-            zx_values_get_int (values, index, &i);
-            return zx_values_add_int (target, i);
-        case ZX_TDOUBLE:
-            zx_values_get_double (values, index, &d);
-            return zx_values_add_double (target, d);
-        case ZX_TSTR:
-            zx_values_get_str (values, index, &s);
-            return zx_values_add_str (target, s);
-        case ZX_TBYTES:
-            zx_values_get_bytes (values, index, &data, &size);
-            return zx_values_add_bytes (target, data, size);
-        default:
-            return zx_values_add_none (target);
-    }
+    zx_value_t value;
+    if (!values || zx_values_get (values, index, &value) != ZX_OK)
+        return zx_values_add_none (target);
+    return zx_values_add_value (target, &value);
 }
 
 static void

@@ -19,4 +19,5 @@ zexec_install () {
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
 }
 
-zexec_install build-essential cmake pkg-config libzmq3-dev libczmq-dev libcmocka-dev iproute2 libuv1-dev
+zexec_install build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libcmocka-dev \
+    iproute2 libuv1-dev

@@ -38,10 +38,11 @@ s_gather_values (zx_loop_t *loop)
     zx_future_t *inputs [5];
     for (size_t i = 0; i < 5; i++)
         inputs [i] = zx_future_new (loop);
-    //  Finishing out of order; each gives its first value, or none
+    //  Finishing out of order; each gives its first value, or none, nested
+    //  ones whole
     s_delivery_t deliveries [4] = {
         { inputs [0], zx_values_pack ("is", (int64_t) 1, "extra") },
-        { inputs [1], zx_values_pack ("s", "two") },
+        { inputs [1], ZX_VALUES (ZX_MAP ("two", ZX_LIST (2, 2.0)), "extra") },
         { inputs [2], zx_values_new () },
         { inputs [4], zx_values_pack ("b", "\x05", (size_t) 1) },
     };
@@ -55,7 +56,7 @@ s_gather_values (zx_loop_t *loop)
     assert_int_equal (zx_await (gathered), ZX_OK);
     char repr [128];
     zx_values_repr (zx_future_result (gathered), repr, sizeof (repr));
-    assert_string_equal (repr, "[1, 'two', None, 4.5, b'\\x05']");
+    assert_string_equal (repr, "[1, {'two': [2, 2.0]}, None, 4.5, b'\\x05']");
     zx_future_destroy (&gathered);
     for (size_t i = 0; i < 5; i++)
         zx_future_destroy (&inputs [i]);

@@ -7,10 +7,17 @@
 #include "testutil.h"
 #include "zx_task.h"
 #include "zx_values.h"
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef ZX_TASK_DUP_PROGRAM
+#   error "ZX_TASK_DUP_PROGRAM must name the task_dup program (tests/CMakeLists.txt)"
+#endif
 
 ZX_TASK (square)
 {
@@ -393,6 +400,268 @@ test_cancelled_flag_is_visible_to_the_task (void **state)
     assert_false (zx_call_cancelled (&call));
 }
 
+/*  ---------------------------------------------------------------------
+    A task name registered twice                                          */
+
+//  Runs task_dup with how ("init", "loop" or "pool") and checks it exits
+//  with status 2, saying on stderr where both registrations are.
+static void
+s_assert_duplicate_fails_start_up (const char *how)
+{
+    char *const argv [] = { (char *) ZX_TASK_DUP_PROGRAM, (char *) how, NULL };
+    char *output = NULL;
+    int status = zx_test_run_capture (argv, &output);
+    assert_non_null (output);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 2);
+    //  It printed its two places first, one a line, then the message
+    char first [512], second [512];
+    assert_int_equal (sscanf (output, "%511s %511s", first, second), 2);
+    assert_non_null (strstr (first, "task_dup_main.c:"));
+    assert_non_null (strstr (second, "task_dup_other.c:"));
+    char expected [1200];
+    snprintf (expected, sizeof expected, "zexec: task 'blocks' registered twice: %s and %s\n",
+              first, second);
+    char reversed [1200];
+    snprintf (reversed, sizeof reversed, "zexec: task 'blocks' registered twice: %s and %s\n",
+              second, first);
+    if (!strstr (output, expected) && !strstr (output, reversed))
+        fail_msg ("no duplicate message in: %s", output);
+    assert_null (strstr (output, "started up"));
+    free (output);
+}
+
+static void
+test_duplicate_zx_task_exits_2_at_zx_init_naming_both_places (void **state)
+{
+    (void) state;
+    s_assert_duplicate_fails_start_up ("init");
+}
+
+static void
+test_duplicate_zx_task_exits_2_at_the_first_loop (void **state)
+{
+    (void) state;
+    s_assert_duplicate_fails_start_up ("loop");
+}
+
+static void
+test_duplicate_zx_task_exits_2_at_the_first_pool (void **state)
+{
+    (void) state;
+    s_assert_duplicate_fails_start_up ("pool");
+}
+
+//  Sends stderr to a file until s_stderr_end, which returns what was
+//  written (caller frees).
+static int s_stderr_saved = -1;
+static char s_stderr_path [64];
+
+static void
+s_stderr_begin (void)
+{
+    fflush (stderr);
+    strcpy (s_stderr_path, "/tmp/test_zx_task.XXXXXX");
+    int fd = mkstemp (s_stderr_path);
+    assert_true (fd >= 0);
+    s_stderr_saved = dup (2);
+    dup2 (fd, 2);
+    close (fd);
+}
+
+static char *
+s_stderr_end (void)
+{
+    fflush (stderr);
+    dup2 (s_stderr_saved, 2);
+    close (s_stderr_saved);
+    FILE *file = fopen (s_stderr_path, "r");
+    assert_non_null (file);
+    char *text = calloc (1, 4096);
+    size_t size = fread (text, 1, 4095, file);
+    text [size] = 0;
+    fclose (file);
+    unlink (s_stderr_path);
+    return text;
+}
+
+static void
+test_register_at_refuses_a_name_registered_elsewhere_and_keeps_the_first (void **state)
+{
+    (void) state;
+    //  Start-up is over (main called zx_init), so it is said at once
+    assert_int_equal (zx_task_register_at ("t14_dup", s_task_one, "a.c", 12), ZX_OK);
+    s_stderr_begin ();
+    zx_err_t rc = zx_task_register_at ("t14_dup", s_task_two, "lib/b.c", 40);
+    char *said = s_stderr_end ();
+    assert_int_equal (rc, ZX_EINVAL);
+    assert_string_equal (said, "zexec: task 't14_dup' registered twice: a.c:12 and lib/b.c:40; "
+                               "the second is ignored\n");
+    free (said);
+    assert_ptr_equal (zx_task_lookup ("t14_dup"), s_task_one);
+    //  Not kept for a later start-up report: that is over
+    assert_null (zx__task_duplicates (false));
+}
+
+static void
+test_register_at_from_the_same_place_is_not_a_duplicate (void **state)
+{
+    (void) state;
+    assert_int_equal (zx_task_register_at ("t15_same", s_task_one, "a.c", 7), ZX_OK);
+    s_stderr_begin ();
+    zx_err_t rc = zx_task_register_at ("t15_same", s_task_one, "a.c", 7);
+    char *said = s_stderr_end ();
+    assert_int_equal (rc, ZX_OK);
+    assert_string_equal (said, "");
+    free (said);
+    assert_int_equal (zx_task_register_at ("t15_same", s_task_one, "a.c", 8), ZX_EINVAL);
+    assert_int_equal (zx_task_register_at ("t15_same", s_task_one, "b.c", 7), ZX_EINVAL);
+    assert_int_equal (zx_task_register_at ("", s_task_one, "a.c", 1), ZX_EINVAL);
+    assert_int_equal (zx_task_register_at ("t15_null", NULL, "a.c", 1), ZX_EINVAL);
+}
+
+static void
+test_register_replaces_a_zx_task_registration_on_purpose (void **state)
+{
+    (void) state;
+    assert_int_equal (zx_task_register_at ("t16_swap", s_task_one, "a.c", 1), ZX_OK);
+    assert_int_equal (zx_task_register ("t16_swap", s_task_two), ZX_OK);
+    assert_ptr_equal (zx_task_lookup ("t16_swap"), s_task_two);
+    //  A ZX_TASK of that name after it is still a duplicate
+    s_stderr_begin ();
+    zx_err_t rc = zx_task_register_at ("t16_swap", s_task_one, "c.c", 3);
+    char *said = s_stderr_end ();
+    assert_int_equal (rc, ZX_EINVAL);
+    assert_string_equal (said, "zexec: task 't16_swap' registered twice: a zx_task_register "
+                               "call and c.c:3; the second is ignored\n");
+    free (said);
+    assert_ptr_equal (zx_task_lookup ("t16_swap"), s_task_two);
+}
+
+
+/*  ---------------------------------------------------------------------
+    The other types, in and out                                          */
+
+static int
+s_task_return_each (zx_call_t *call)
+{
+    zx_values_t *list = ZX_VALUES (1, "two");
+    zx_value_t value = { ZX_TSTR, 0, 3, { .str = "a\0b" } };
+    if (zx_call_return_uint (call, UINT64_MAX) || zx_call_return_uint (call, 5)
+    ||  zx_call_return_double (call, 0.5) || zx_call_return_bool (call, true)
+    ||  zx_call_return_str (call, "text") || zx_call_return_bytes (call, "\0\1", 2)
+    ||  zx_call_return_none (call) || zx_call_return_values (call, &list)
+    ||  zx_call_return_value (call, &value))
+        return -1;
+    assert_null (list);
+    return zx_call_return_int (call, -1);
+}
+
+static void
+test_return_functions_append_one_value_each (void **state)
+{
+    (void) state;
+    zx_task_register ("t17_each", s_task_return_each);
+    zx_call_t call;
+    assert_int_equal (s_invoke (&call, "t17_each", NULL), ZX_OK);
+    char repr [256];
+    zx_values_repr (call.result, repr, sizeof repr);
+    assert_string_equal (repr, "[18446744073709551615, 5, 0.5, True, 'text', b'\\x00\\x01', "
+                               "None, [1, 'two'], 'a\\x00b', -1]");
+    s_reset (&call);
+}
+
+static int
+s_task_return_bad_str (zx_call_t *call)
+{
+    return zx_call_return_str (call, "\xff");
+}
+
+static int
+s_task_return_map_half_built (zx_call_t *call)
+{
+    zx_values_t *map = zx_values_new_map ();
+    zx_values_add_key (map, "key");
+    return zx_call_return_values (call, &map);  //  Refused, and freed
+}
+
+static void
+test_a_refused_return_fails_the_call_with_its_reason (void **state)
+{
+    (void) state;
+    zx_task_register ("t18_bad", s_task_return_bad_str);
+    zx_task_register ("t18_half", s_task_return_map_half_built);
+    zx_call_t call;
+    assert_int_equal (s_invoke (&call, "t18_bad", NULL), ZX_EINVAL);
+    assert_string_equal (call.message, "task 't18_bad': cannot return str: invalid argument");
+    assert_null (call.result);
+    s_reset (&call);
+    assert_int_equal (s_invoke (&call, "t18_half", NULL), ZX_EINVAL);
+    assert_string_equal (call.message, "task 't18_half': cannot return dict: invalid argument");
+    s_reset (&call);
+}
+
+static int
+s_task_read_each (zx_call_t *call)
+{
+    uint64_t u;
+    bool b;
+    const zx_values_t *list, *map;
+    zx_value_t value;
+    if (zx_call_arg_uint (call, 0, &u) || zx_call_arg_bool (call, 1, &b)
+    ||  zx_call_arg_list (call, 2, &list) || zx_call_arg_map (call, 3, &map)
+    ||  zx_call_arg (call, 4, &value))
+        return -1;
+    int64_t first;
+    zx_values_get_int (list, 0, &first);
+    size_t index;
+    zx_values_find (map, "k", &index);
+    return zx_call_return_value (call, &value) || zx_call_return_uint (call, u + (b ? 1 : 0))
+        || zx_call_return_int (call, first + (int64_t) index);
+}
+
+static void
+test_arg_getters_read_uint_bool_list_map_and_any_value (void **state)
+{
+    (void) state;
+    zx_task_register ("t19_read", s_task_read_each);
+    zx_call_t call;
+    assert_int_equal (s_invoke (&call, "t19_read", ZX_VALUES (41, ZX_BOOL (1), ZX_LIST (10),
+                                                              ZX_MAP ("j", 0, "k", 0), 2.5)),
+                      ZX_OK);
+    char repr [128];
+    zx_values_repr (call.result, repr, sizeof repr);
+    assert_string_equal (repr, "[2.5, 42, 11]");
+    s_reset (&call);
+}
+
+static void
+test_arg_getters_name_the_new_types_in_type_errors (void **state)
+{
+    (void) state;
+    zx_task_register ("t20_read", s_task_read_each);
+    zx_call_t call;
+    assert_int_equal (s_invoke (&call, "t20_read", ZX_VALUES (-1)), ZX_ETYPE);
+    assert_string_equal (call.message, "task 't20_read': argument 0 is a negative int, "
+                                       "expected one that is not");
+    s_reset (&call);
+    assert_int_equal (s_invoke (&call, "t20_read", ZX_VALUES (1, 1)), ZX_ETYPE);
+    assert_string_equal (call.message, "task 't20_read': argument 1 is int, expected bool");
+    s_reset (&call);
+    assert_int_equal (s_invoke (&call, "t20_read", ZX_VALUES (1, ZX_BOOL (0), ZX_MAP ("k", 1))),
+                      ZX_ETYPE);
+    assert_string_equal (call.message, "task 't20_read': argument 2 is dict, expected list");
+    s_reset (&call);
+    assert_int_equal (s_invoke (&call, "t20_read", ZX_VALUES (1, ZX_BOOL (0), ZX_LIST (1),
+                                                              ZX_LIST (2))), ZX_ETYPE);
+    assert_string_equal (call.message, "task 't20_read': argument 3 is list, expected dict");
+    s_reset (&call);
+    assert_int_equal (s_invoke (&call, "t20_read", ZX_VALUES (1, ZX_BOOL (0), ZX_LIST (1),
+                                                              ZX_MAP ("k", 1))), ZX_ETYPE);
+    assert_string_equal (call.message, "task 't20_read': missing argument 4 (got 4)");
+    s_reset (&call);
+}
+
 static void
 test_strdupf_formats_into_a_new_string (void **state)
 {
@@ -444,6 +713,16 @@ const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_nonzero_return_without_message_fails_the_task),
     cmocka_unit_test (test_arg_double_accepts_an_int),
     cmocka_unit_test (test_cancelled_flag_is_visible_to_the_task),
+    cmocka_unit_test (test_duplicate_zx_task_exits_2_at_zx_init_naming_both_places),
+    cmocka_unit_test (test_duplicate_zx_task_exits_2_at_the_first_loop),
+    cmocka_unit_test (test_duplicate_zx_task_exits_2_at_the_first_pool),
+    cmocka_unit_test (test_register_at_refuses_a_name_registered_elsewhere_and_keeps_the_first),
+    cmocka_unit_test (test_register_at_from_the_same_place_is_not_a_duplicate),
+    cmocka_unit_test (test_register_replaces_a_zx_task_registration_on_purpose),
+    cmocka_unit_test (test_return_functions_append_one_value_each),
+    cmocka_unit_test (test_a_refused_return_fails_the_call_with_its_reason),
+    cmocka_unit_test (test_arg_getters_read_uint_bool_list_map_and_any_value),
+    cmocka_unit_test (test_arg_getters_name_the_new_types_in_type_errors),
     cmocka_unit_test (test_strdupf_formats_into_a_new_string),
     cmocka_unit_test (test_strerror_names_every_code),
 };

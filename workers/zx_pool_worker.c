@@ -286,7 +286,7 @@ s_run_job (s_worker_t *self, s_job_t *job)
 {
     zx_values_t *args = NULL;
     s_fault_point (S_FAULT_DECODE, job->data);
-    if (zx__values_decode (job->data + job->name_len + 1, job->args_size, &args) != ZX_OK) {
+    if (zx__values_decode_owned (job->data + job->name_len + 1, job->args_size, NULL, NULL, &args)) {
         char text [320];
         snprintf (text, sizeof text, "malformed arguments for task '%s'", job->data);
         s_reply_text (self, job->corr, job->attempt, ZX_EPROTO, text);
@@ -498,6 +498,7 @@ zx_init (int argc, char **argv)
 {
     (void) argc;
     (void) argv;
+    zx__task_startup ();
     static atomic_bool checked;
     if (atomic_exchange (&checked, true))
         return;
