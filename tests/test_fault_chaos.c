@@ -309,7 +309,9 @@ test_shutdown_while_workers_crash_and_a_killer_strikes_ends_in_bounded_time (voi
     s_killer_stop (&killer, loop);
     print_message ("shutdown took %lld ms, %d workers killed meanwhile\n", (long long) elapsed,
                    killer.kills);
-    assert_true (elapsed < 10000);
+    //  It ends: about 3 s on an idle machine, 10.7 s once under a load of
+    //  12; the bound says "no hang", not "fast"
+    assert_true (elapsed < 60000);
     zx_sleep (50);
     size_t ok = 0, lost = 0;
     for (int i = 0; i < COUNT; i++) {
