@@ -190,7 +190,7 @@ test_sleeping_coroutines_overlap (void **state)
     }
     //  The second began sleeping before the first woke: they overlapped
     assert_true (sleepers [1].began < sleepers [0].ended);
-    assert_true (elapsed < 150);
+    assert_true (elapsed < 5000);       //  And nothing stalled; overlap is the check above
     zx_future_destroy (&first);
     zx_future_destroy (&second);
     zx_test_loop_finish (&loop);
