@@ -17,6 +17,7 @@
 #include "zx_loop.h"
 #include "zx_future.h"
 #include "zx_task.h"
+#include "zx_timers.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,13 +32,6 @@ typedef struct {
     zx_callback_fn *fn;
     void *arg;
 } s_call_t;
-
-typedef struct {
-    int64_t due_us;
-    uint64_t id;            //  Also the sequence: ids increase
-    zx_callback_fn *fn;
-    void *arg;
-} s_timer_t;
 
 typedef struct {
     void *socket;           //  libzmq socket, or NULL for an fd
@@ -65,10 +59,7 @@ struct zx_loop {
     //  Ready queue: a growable ring
     s_call_t *ready;
     size_t ready_head, ready_count, ready_cap;
-    //  Timers: a binary min-heap
-    s_timer_t *timers;
-    size_t timer_count, timer_cap;
-    uint64_t next_timer_id;
+    zx__timers_t timers;    //  A binary min-heap (zx_timers.c)
     //  Watched sockets and fds; items is rebuilt when watches change
     s_watch_t *watches;
     size_t watch_count, watch_cap;
@@ -119,7 +110,7 @@ zx_loop_new (void)
     if (!self)
         return NULL;
     self->owner = pthread_self ();
-    self->next_timer_id = 1;
+    zx__timers_init (&self->timers);
     //  Build the poll set (the wake fd) before the first poll
     self->watches_dirty = true;
     self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -170,7 +161,7 @@ zx_loop_destroy (zx_loop_t **self_p)
     }
     free (self->closers);
     free (self->ready);
-    free (self->timers);
+    zx__timers_free (&self->timers);
     free (self->watches);
     free (self->items);
     free (self->remote);
@@ -274,104 +265,34 @@ s_drain_remote (zx_loop_t *self)
 //  --------------------------------------------------------------------
 //  Timers
 
-static bool
-s_timer_before (const s_timer_t *a, const s_timer_t *b)
-{
-    return a->due_us < b->due_us || (a->due_us == b->due_us && a->id < b->id);
-}
-
-static void
-s_heap_up (s_timer_t *heap, size_t index)
-{
-    while (index > 0) {
-        size_t parent = (index - 1) / 2;
-        if (!s_timer_before (&heap [index], &heap [parent]))
-            break;
-        s_timer_t tmp = heap [parent];
-        heap [parent] = heap [index];
-        heap [index] = tmp;
-        index = parent;
-    }
-}
-
-static void
-s_heap_down (s_timer_t *heap, size_t count, size_t index)
-{
-    while (true) {
-        size_t least = index, left = 2 * index + 1, right = left + 1;
-        if (left < count && s_timer_before (&heap [left], &heap [least]))
-            least = left;
-        if (right < count && s_timer_before (&heap [right], &heap [least]))
-            least = right;
-        if (least == index)
-            break;
-        s_timer_t tmp = heap [least];
-        heap [least] = heap [index];
-        heap [index] = tmp;
-        index = least;
-    }
-}
-
-static void
-s_heap_remove (zx_loop_t *self, size_t index)
-{
-    self->timers [index] = self->timers [--self->timer_count];
-    if (index < self->timer_count) {
-        s_heap_down (self->timers, self->timer_count, index);
-        s_heap_up (self->timers, index);
-    }
-}
-
 uint64_t
 zx_loop_call_later (zx_loop_t *self, int64_t delay_ms, zx_callback_fn *fn, void *arg)
 {
     if (!self || !fn)
         return 0;
-    if (self->timer_count == self->timer_cap) {
-        size_t cap = self->timer_cap ? self->timer_cap * 2 : 16;
-        s_timer_t *grown = realloc (self->timers, cap * sizeof (s_timer_t));
-        if (!grown)
-            return 0;
-        self->timers = grown;
-        self->timer_cap = cap;
-    }
     if (delay_ms < 0)
         delay_ms = 0;
     if (delay_ms > INT64_MAX / 2000)
         delay_ms = INT64_MAX / 2000;        //  Centuries: as good as never
-    uint64_t id = self->next_timer_id++;
-    self->timers [self->timer_count] = (s_timer_t) {
-        zx__now_us () + delay_ms * 1000, id, fn, arg };
-    s_heap_up (self->timers, self->timer_count++);
-    return id;
+    return zx__timers_add (&self->timers, zx__now_us () + delay_ms * 1000, fn, arg);
 }
 
 bool
 zx_loop_cancel_timer (zx_loop_t *self, uint64_t timer_id)
 {
-    if (!self || timer_id == 0)
-        return false;
-    for (size_t i = 0; i < self->timer_count; i++)
-        if (self->timers [i].id == timer_id) {
-            s_heap_remove (self, i);
-            return true;
-        }
-    return false;
+    return self && zx__timers_cancel (&self->timers, timer_id);
 }
 
 static void
 s_fire_timers (zx_loop_t *self)
 {
-    int64_t now = zx__now_us ();
     //  Fire only what is due now; a timer added by a callback waits for
     //  the next iteration even with a zero delay
-    uint64_t last_id = self->next_timer_id;
-    while (self->timer_count > 0 && self->timers [0].due_us <= now
-    &&     self->timers [0].id < last_id) {
-        s_timer_t timer = self->timers [0];
-        s_heap_remove (self, 0);
+    int64_t now = zx__now_us ();
+    uint64_t last_id = self->timers.next_id;
+    zx__timer_t timer;
+    while (zx__timers_pop_due (&self->timers, now, last_id, &timer))
         timer.fn (self, timer.arg);
-    }
 }
 
 //  --------------------------------------------------------------------
@@ -467,8 +388,9 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
     if (self->ready_count > 0 || self->stopping || (done && done (arg)))
         wait_us = 0;
     else
-    if (self->timer_count > 0) {
-        int64_t until = self->timers [0].due_us - zx__now_us ();
+    if (zx__timers_first (&self->timers)) {
+        const zx__timer_t *first = zx__timers_first (&self->timers);
+        int64_t until = first->due_us - zx__now_us ();
         if (until < 0)
             until = 0;
         if (wait_us < 0 || until < wait_us)
