@@ -260,6 +260,15 @@ s_run (zx_cli_t *cli, int argc, char **argv)
         return 2;
     zx_log_basic_config (zx_cli_flag (cli, O_VERBOSE) ? ZX_LOG_INFO : ZX_LOG_WARNING,
                          "%(asctime)s zexec-broker %(levelname)s: %(message)s");
+    //  SIGINT and SIGTERM arrive through a signalfd in the loop. Blocked
+    //  before the broker makes its sockets, whose libzmq threads inherit
+    //  the mask: else a SIGTERM soon after start could land on one of
+    //  them and kill the process instead of stopping it cleanly
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    sigprocmask (SIG_BLOCK, &signals, NULL);
     s_program_t program = { .log = zx_log_get ("zexec.broker"), .signal_fd = -1 };
     char why [700];
     program.broker = zx_broker_new (&opts, why, sizeof why);
@@ -267,12 +276,6 @@ s_run (zx_cli_t *cli, int argc, char **argv)
         fprintf (stderr, "zexec-broker: %s\n", why);
         return 1;
     }
-    //  SIGINT and SIGTERM arrive through a signalfd in the loop
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    sigprocmask (SIG_BLOCK, &signals, NULL);
     program.signal_fd = signalfd (-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
     const char *endpoint_file = zx_cli_string (cli, O_ENDPOINT_FILE);
     int status = 1;
