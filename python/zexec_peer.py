@@ -265,24 +265,26 @@ def _refuse_ext(code, data):
 
 
 def _check_decoded(value, depth, counts):
-    if isinstance(value, list):
-        if depth > MAX_DEPTH:
-            raise ProtocolError("values nested deeper than %d levels" % MAX_DEPTH)
-        counts[0] += len(value)
-        for item in value:
-            if isinstance(item, (list, dict)):
-                counts[1] += 1
-                _check_decoded(item, depth + 1, counts)
-    elif isinstance(value, dict):
-        if depth > MAX_DEPTH:
-            raise ProtocolError("values nested deeper than %d levels" % MAX_DEPTH)
-        counts[0] += 2 * len(value)
-        for key, item in value.items():
+    """Refuses what msgpack decodes but zexec has no type for (a timestamp,
+    which msgpack turns into a Timestamp without asking ext_hook), a map key
+    that is not str, and nesting past the limits."""
+    if depth > MAX_DEPTH:
+        raise ProtocolError("values nested deeper than %d levels" % MAX_DEPTH)
+    if isinstance(value, dict):
+        for key in value:
             if not isinstance(key, str):
                 raise ProtocolError("a map key that is not str")
-            if isinstance(item, (list, dict)):
-                counts[1] += 1
-                _check_decoded(item, depth + 1, counts)
+        items = value.values()
+        counts[0] += 2 * len(value)
+    else:
+        items = value
+        counts[0] += len(value)
+    for item in items:
+        if isinstance(item, (list, dict)):
+            counts[1] += 1
+            _check_decoded(item, depth + 1, counts)
+        elif isinstance(item, msgpack.Timestamp):
+            raise ProtocolError("a MessagePack timestamp has no zexec type")
 
 
 def unpack_values(data):
@@ -296,7 +298,7 @@ def unpack_values(data):
     except ProtocolError:
         raise
     except Exception as exc:        # msgpack's own errors, UnicodeDecodeError...
-        raise ProtocolError("malformed values: %s" % exc) from None
+        raise ProtocolError("malformed values (%s: %s)" % (type(exc).__name__, exc)) from None
     if not isinstance(value, list):
         raise ProtocolError("values are not one MessagePack array")
     counts = [0, 0]
@@ -525,6 +527,7 @@ class Worker:
         self._connect_at = 0.0
         self._pool = None
         self._poller = None
+        self._monitor = None
         self.identity = None
 
     def stop(self):
@@ -544,11 +547,18 @@ class Worker:
         sock.setsockopt(zmq.RCVHWM, 0)
         sock.setsockopt(zmq.LINGER, 0)
         _apply_curve(sock, self.server_key, self.cert)
+        self._monitor = None
+        if self.cert is not None:
+            self._monitor = sock.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            self._poller.register(self._monitor, zmq.POLLIN)
         sock.connect(self.endpoint)
         self._sock = sock
         self._poller.register(sock, zmq.POLLIN)
         self._heard = _now_ms()
         self._answered = False
+        self._refusal_logged = False
         self._broker_interval = None
         info = struct.pack("<IIII", self.window, 0, os.getpid(), self.threads)
         self._send([W_HEADER, bytes([READY]), self.service, info, self.identity.encode()])
@@ -577,11 +587,35 @@ class Worker:
         self._replies, self._reply_bytes = [], 0
         self._send([W_HEADER, bytes([DISCONNECT]), _bye(BYE_NORMAL, "reconnecting")])
         self._poller.unregister(self._sock)
+        self._close_monitor()
         self._sock.close(linger=100)
         self._sock = None
         self._generation += 1
         self._connect_at = _now_ms() + self._backoff
         self._backoff = min(self._backoff * 2, BACKOFF_MAX_MS)
+
+    def _close_monitor(self):
+        if self._monitor is not None:
+            self._poller.unregister(self._monitor)
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+
+    def _on_monitor(self):
+        """Logs a failed CURVE handshake, once per connection: libzmq goes on
+        trying, and a key added to the broker's allow-list lets it in."""
+        while self._monitor is not None:
+            try:
+                event = zmq.utils.monitor.recv_monitor_message(self._monitor, flags=zmq.DONTWAIT)
+            except zmq.Again:
+                return
+            if not self._refusal_logged:
+                self._refusal_logged = True
+                if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                    log.warning("the broker at %s refused this worker's CURVE key", self.endpoint)
+                else:
+                    log.warning("the CURVE handshake with the broker at %s failed (a wrong "
+                                "server key?)", self.endpoint)
 
     # -- messages from the broker
 
@@ -735,6 +769,8 @@ class Worker:
                     wait = min(wait, self._connect_at - now)
                 events = dict(self._poller.poll(max(0, int(wait)) + 1))
                 self._waker.drain()
+                if self._monitor is not None and self._monitor in events:
+                    self._on_monitor()
                 if self._sock is not None and self._sock in events:
                     self._read()
                 self._collect()
@@ -756,6 +792,7 @@ class Worker:
                 self._flush()
                 self._sock.setsockopt(zmq.LINGER, 500)
                 self._send([W_HEADER, bytes([DISCONNECT]), _bye(BYE_NORMAL, "bye")])
+                self._close_monitor()
                 self._sock.close()
                 self._sock = None
             #  After the goodbye: cancelled here, they must not be answered

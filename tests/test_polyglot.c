@@ -52,17 +52,16 @@ s_require_python (void)
         skip ();
 }
 
-//  Starts a Python worker serving py_tasks.py at endpoint (one of the
-//  broker's) on threads threads for service (NULL: "default"), then the
-//  args (NULL-terminated, at most 8), and waits until the broker has it
-//  ready.
+//  Starts a Python worker serving py_tasks.py at endpoint on threads
+//  threads for service (NULL: "default"), then the args (NULL-terminated,
+//  at most 8). Does not wait for it.
 static zx_test_child_t *
-s_py_worker_at (const zx_test_broker_t *broker, const char *endpoint, int threads,
-                const char *service, const char *const *args)
+s_py_worker_spawn (const char *endpoint, int heartbeat_ms, int threads, const char *service,
+                   const char *const *args)
 {
     char count [16], heartbeat [16];
     snprintf (count, sizeof count, "%d", threads);
-    snprintf (heartbeat, sizeof heartbeat, "%d", broker->heartbeat_ms);
+    snprintf (heartbeat, sizeof heartbeat, "%d", heartbeat_ms);
     const char *argv [32] = { ZX_PYTHON, PY_PEER, "worker", "--broker", endpoint,
                               "--heartbeat", heartbeat, "--liveness", "3", "--threads", count,
                               "--service", service ? service : "default", "--verbose" };
@@ -73,7 +72,17 @@ s_py_worker_at (const zx_test_broker_t *broker, const char *endpoint, int thread
     }
     argv [argc++] = PY_TASKS;
     argv [argc] = NULL;
-    zx_test_child_t *worker = zx_test_peer_spawn (argv);
+    return zx_test_peer_spawn (argv);
+}
+
+//  The same at endpoint, one of the broker's, waiting until the broker has
+//  it ready.
+static zx_test_child_t *
+s_py_worker_at (const zx_test_broker_t *broker, const char *endpoint, int threads,
+                const char *service, const char *const *args)
+{
+    zx_test_child_t *worker = s_py_worker_spawn (endpoint, broker->heartbeat_ms, threads,
+                                                 service, args);
     zx_test_wait_ready (broker, worker);
     return worker;
 }
@@ -504,6 +513,18 @@ test_curve_keys_from_zexec_keygen_carry_both_ways (void **state)
     const char *const py_args [] = { "--server-key", broker_public, "--cert", py_client,
                                      "--stranger", stranger, NULL };
     s_run_python_coordinator (&broker, c_worker->pid, py_worker->pid, py_args);
+
+    //  A Python worker with an unlisted key is refused at the handshake,
+    //  says so, and never becomes ready
+    const char *const bad_keys [] = { "--server-key", broker_public, "--cert", stranger, NULL };
+    zx_test_child_t *outsider = s_py_worker_spawn (broker.endpoint, HEARTBEAT_MS, 1, NULL,
+                                                   bad_keys);
+    zx_test_expect_log (outsider->log, "refused this worker's CURVE key", NULL, 1);
+    char name [128];
+    zx_test_worker_name (name, sizeof name, outsider->pid);
+    assert_int_equal (zx_test_log_count (broker.child->log, name, " ready"), 0);
+
+    zx_test_peer_stop_cleanly (outsider, "the refused Python worker", 5000);
     zx_test_peer_stop_cleanly (py_worker, "the Python worker", 5000);
     zx_test_peer_stop_cleanly (c_worker, "zexec-worker", 5000);
     zx_test_pass ();
