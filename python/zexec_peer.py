@@ -528,6 +528,7 @@ class Worker:
         self._pool = None
         self._poller = None
         self._monitor = None
+        self._refused = None
         self.identity = None
 
     def stop(self):
@@ -558,7 +559,6 @@ class Worker:
         self._poller.register(sock, zmq.POLLIN)
         self._heard = _now_ms()
         self._answered = False
-        self._refusal_logged = False
         self._broker_interval = None
         info = struct.pack("<IIII", self.window, 0, os.getpid(), self.threads)
         self._send([W_HEADER, bytes([READY]), self.service, info, self.identity.encode()])
@@ -602,20 +602,22 @@ class Worker:
             self._monitor = None
 
     def _on_monitor(self):
-        """Logs a failed CURVE handshake, once per connection: libzmq goes on
-        trying, and a key added to the broker's allow-list lets it in."""
+        """Logs a failed CURVE handshake, each kind once, as zexec-worker does:
+        libzmq goes on trying, and a key added to the allow-list gets in."""
         while self._monitor is not None:
             try:
                 event = zmq.utils.monitor.recv_monitor_message(self._monitor, flags=zmq.DONTWAIT)
             except zmq.Again:
                 return
-            if not self._refusal_logged:
-                self._refusal_logged = True
-                if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                    log.warning("the broker at %s refused this worker's CURVE key", self.endpoint)
-                else:
-                    log.warning("the CURVE handshake with the broker at %s failed (a wrong "
-                                "server key?)", self.endpoint)
+            if event["event"] == self._refused:
+                continue
+            self._refused = event["event"]
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                log.error("the broker at %s refused this worker's CURVE key: is its public "
+                          "certificate in the broker's workers directory?", self.endpoint)
+            else:
+                log.error("the CURVE handshake with the broker at %s failed (a wrong server "
+                          "key?)", self.endpoint)
 
     # -- messages from the broker
 
