@@ -396,9 +396,11 @@ def public_key(text):
     return _z85_key(pairs["public-key"], text)
 
 
-def _apply_curve(sock, server_key, cert):
+def _curve_keys(server_key, cert):
+    """(server, public, secret) for a CURVE client, or None without keys.
+    Raises ValueError when only one is given or a key cannot be read."""
     if server_key is None and cert is None:
-        return
+        return None
     if server_key is None or cert is None:
         raise ValueError("CURVE needs both the broker's public key and this peer's "
                          "certificate (%s is missing)"
@@ -406,36 +408,51 @@ def _apply_curve(sock, server_key, cert):
     if not zmq.has("curve"):
         raise ValueError("this libzmq was built without CURVE")
     public, secret = load_cert(cert)
-    sock.curve_publickey = public
-    sock.curve_secretkey = secret
-    sock.curve_serverkey = public_key(server_key)
+    return public_key(server_key), public, secret
+
+
+def _apply_curve(sock, keys):
+    if keys is not None:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
 
 
 # ---------------------------------------------------------------------------
 # A wake-up pipe: other threads write a byte, the I/O thread polls it.
 
 class _Waker:
+    """Other threads (and signal handlers) wake the I/O thread by writing a
+    byte into a pipe it polls. After close, a wake does nothing: its file
+    descriptor may already be another file's. The lock is reentrant so that
+    a signal handler that runs while its own thread closes cannot block."""
+
     def __init__(self):
         self.read_fd, self.write_fd = os.pipe()
         os.set_blocking(self.read_fd, False)
         os.set_blocking(self.write_fd, False)
+        self._lock = threading.RLock()
+        self._closed = False
 
     def wake(self):
-        try:
-            os.write(self.write_fd, b"x")
-        except (BlockingIOError, OSError):
-            pass        # full: a wake-up is already pending; closed: ending
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                os.write(self.write_fd, b"x")
+            except OSError:
+                pass        # full: a wake-up is pending already
 
     def drain(self):
         try:
             while os.read(self.read_fd, 4096):
                 pass
-        except (BlockingIOError, OSError):
+        except OSError:
             pass
 
     def close(self):
-        os.close(self.read_fd)
-        os.close(self.write_fd)
+        with self._lock:
+            self._closed = True
+            os.close(self.read_fd)
+            os.close(self.write_fd)
 
 
 def _now_ms():
@@ -506,14 +523,12 @@ class Worker:
         self.tasks = names
         self.service = raw_service
         self.threads = threads or min(32, (os.cpu_count() or 1) + 4)
-        self.window = window or 256 * self.threads
+        self.window = window or min(65536, 256 * self.threads)
         if not 1 <= self.window <= 65536:
             raise ValueError("window is 1 to 65536")
         self.heartbeat_ms = heartbeat_ms
         self.liveness = liveness
-        self.server_key, self.cert = server_key, cert
-        if server_key is not None or cert is not None:
-            _apply_curve(_NoSocket(), server_key, cert)   # fail now, not at connect
+        self._keys = _curve_keys(server_key, cert)      # read now: fail now
         self._context = context or zmq.Context.instance()
         self._waker = _Waker()
         self._done = queue.SimpleQueue()
@@ -547,9 +562,9 @@ class Worker:
         sock.setsockopt(zmq.SNDHWM, 0)
         sock.setsockopt(zmq.RCVHWM, 0)
         sock.setsockopt(zmq.LINGER, 0)
-        _apply_curve(sock, self.server_key, self.cert)
+        _apply_curve(sock, self._keys)
         self._monitor = None
-        if self.cert is not None:
+        if self._keys is not None:
             self._monitor = sock.get_monitor_socket(
                 zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
@@ -815,13 +830,6 @@ class Worker:
             self._on_message(frames)
 
 
-class _NoSocket:
-    """Takes CURVE options without a socket: to check keys up front."""
-
-    def __setattr__(self, name, value):
-        pass
-
-
 # ---------------------------------------------------------------------------
 # The coordinator
 
@@ -865,7 +873,7 @@ class Coordinator(concurrent.futures.Executor):
             self._sock.setsockopt(zmq.SNDHWM, 0)
             self._sock.setsockopt(zmq.RCVHWM, 0)
             self._sock.setsockopt(zmq.LINGER, 500)
-            _apply_curve(self._sock, server_key, cert)
+            _apply_curve(self._sock, _curve_keys(server_key, cert))
             self._monitor = self._sock.get_monitor_socket(
                 zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
                 | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
@@ -909,14 +917,14 @@ class Coordinator(concurrent.futures.Executor):
         payload = pack_values(list(args))
         timeout = self.timeout if timeout is None else timeout
         future = concurrent.futures.Future()
+        deadline = _now_ms() + timeout * 1000.0 if timeout else None
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot submit after shutdown")
-            corr = next(self._corrs)
-        deadline = _now_ms() + timeout * 1000.0 if timeout else None
-        call = _Call(corr, service, name, payload, retries, future, deadline, whole)
-        future.add_done_callback(lambda f, call=call: self._on_done(f, call))
-        self._inbox.put(("submit", call))
+            call = _Call(next(self._corrs), service, name, payload, retries, future, deadline,
+                         whole)
+            future.add_done_callback(lambda f, call=call: self._on_done(f, call))
+            self._inbox.put(("submit", call))
         self._waker.wake()
         return future
 
@@ -926,17 +934,16 @@ class Coordinator(concurrent.futures.Executor):
             self._waker.wake()
 
     def shutdown(self, wait=True, *, cancel_futures=False):
-        """No more submissions. With wait, returns once every outstanding task
-        has ended; cancel_futures cancels them first. Then says goodbye to
-        the broker and closes the socket; what is still outstanding fails
-        with ZX_ESHUTDOWN."""
+        """No more submissions (submit raises RuntimeError). The I/O thread
+        goes on until every outstanding task has ended (cancel_futures
+        cancels them first), then says goodbye to the broker and closes the
+        socket; with wait, shutdown returns then."""
         with self._lock:
-            already = self._shutdown
-            self._shutdown = True
-        if not already:
-            self._inbox.put(("close", cancel_futures))
-            self._waker.wake()
-        if wait:
+            if not self._shutdown:
+                self._shutdown = True
+                self._inbox.put(("close", cancel_futures))
+        self._waker.wake()
+        if wait and threading.current_thread() is not self._thread:
             self._thread.join()
 
     close = shutdown
@@ -989,110 +996,129 @@ class Coordinator(concurrent.futures.Executor):
             if started:
                 send([C_HEADER, bytes([HEARTBEAT]), _U32.pack(self.heartbeat_ms)])
 
-        while True:
-            now = _now_ms()
-            wait = next_tick - now
-            if deadlines:
-                wait = min(wait, deadlines[0][0] - now)
-            events = dict(poller.poll(max(0, int(wait)) + 1))
-            self._waker.drain()
-            # commands from the callers' threads
+        failure = None
+        try:
             while True:
+                now = _now_ms()
+                wait = next_tick - now
+                if deadlines:
+                    wait = min(wait, deadlines[0][0] - now)
+                events = dict(poller.poll(max(0, int(wait)) + 1))
+                self._waker.drain()
+                # commands from the callers' threads
+                while True:
+                    try:
+                        what, arg = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if what == "submit":
+                        call = arg
+                        if call.future.cancelled():
+                            continue
+                        calls[call.corr] = call
+                        record = encode_request(call.corr, 1, call.flags, call.name, call.args)
+                        call.args = None
+                        batch = batches.setdefault(call.service, [])
+                        batch.append(record)
+                        if call.deadline is not None:
+                            heapq.heappush(deadlines, (call.deadline, call.corr))
+                        if sum(len(r) for r in batch) >= BATCH_FLUSH_BYTES:
+                            flush()
+                    elif what == "cancel":
+                        if calls.pop(arg.corr, None) is not None:
+                            flush()     # the broker must see the request before its cancel
+                            send([C_HEADER, bytes([CANCEL]), _U64.pack(arg.corr)])
+                    elif what == "close":
+                        closing = True
+                        if arg:
+                            for call in list(calls.values()):
+                                call.future.cancel()
+                                calls.pop(call.corr, None)
+                                send([C_HEADER, bytes([CANCEL]), _U64.pack(call.corr)])
+                flush()
+                if self._sock in events:
+                    for _ in range(1000):
+                        try:
+                            frames = self._sock.recv_multipart(flags=zmq.DONTWAIT)
+                        except zmq.Again:
+                            break
+                        if len(frames) > MAX_FRAMES:
+                            log.warning("message with more than %d frames: dropped", MAX_FRAMES)
+                            continue
+                        heard = _now_ms()
+                        interval = self._on_message(frames, calls)
+                        if interval:
+                            broker_interval = interval
+                if self._monitor in events:
+                    while True:
+                        try:
+                            event = zmq.utils.monitor.recv_monitor_message(self._monitor,
+                                                                          flags=zmq.DONTWAIT)
+                        except zmq.Again:
+                            break
+                        kind = event["event"]
+                        if kind == zmq.EVENT_DISCONNECTED:
+                            fail_all("connection to the broker at %s lost" % self.endpoint)
+                        elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                            for call in list(calls.values()):
+                                fail(call, ZexecError(
+                                    "ZX_EPROTO", "the broker at %s refused this coordinator's "
+                                    "CURVE key; task '%s' was lost"
+                                    % (self.endpoint, call.name.decode("utf-8", "replace"))))
+                        else:
+                            for call in list(calls.values()):
+                                fail(call, ZexecError(
+                                    "ZX_EPROTO", "the CURVE handshake with the broker at %s "
+                                    "failed (a wrong server key?); task '%s' was lost"
+                                    % (self.endpoint, call.name.decode("utf-8", "replace"))))
+                now = _now_ms()
+                while deadlines and deadlines[0][0] <= now:
+                    _, corr = heapq.heappop(deadlines)
+                    call = calls.pop(corr, None)
+                    if call is not None:
+                        send([C_HEADER, bytes([CANCEL]), _U64.pack(corr)])
+                        try:
+                            call.future.set_exception(ZexecTimeout(
+                                "ZX_ETIMEDOUT", "task '%s' timed out"
+                                % call.name.decode("utf-8", "replace")))
+                        except concurrent.futures.InvalidStateError:
+                            pass
+                if not calls:
+                    busy_since = None
+                if now >= next_tick:
+                    next_tick = now + self.heartbeat_ms
+                    if calls:
+                        silent = now - max(heard, busy_since or heard)
+                        if silent > _silence_ms(self.heartbeat_ms, self.liveness, broker_interval):
+                            fail_all("broker at %s not heard from for %d ms"
+                                     % (self.endpoint, silent))
+                            busy_since = None
+                        else:
+                            send([C_HEADER, bytes([HEARTBEAT]), _U32.pack(self.heartbeat_ms)])
+                if closing and not calls:
+                    break
+            send([C_HEADER, bytes([DISCONNECT]), _bye(BYE_NORMAL, "")])
+        except BaseException as exc:        # a bug here must not leave futures hanging
+            log.exception("the coordinator's I/O thread failed")
+            failure = "the coordinator's I/O thread failed (%s: %s)" % (type(exc).__name__, exc)
+        finally:
+            with self._lock:
+                self._shutdown = True
+            while True:                     # nothing more can come in
                 try:
                     what, arg = self._inbox.get_nowait()
                 except queue.Empty:
                     break
                 if what == "submit":
-                    call = arg
-                    if call.future.cancelled():
-                        continue
-                    calls[call.corr] = call
-                    record = encode_request(call.corr, 1, call.flags, call.name, call.args)
-                    call.args = None
-                    batch = batches.setdefault(call.service, [])
-                    batch.append(record)
-                    if call.deadline is not None:
-                        heapq.heappush(deadlines, (call.deadline, call.corr))
-                    if sum(len(r) for r in batch) >= BATCH_FLUSH_BYTES:
-                        flush()
-                elif what == "cancel":
-                    if calls.pop(arg.corr, None) is not None:
-                        flush()     # the broker must see the request before its cancel
-                        send([C_HEADER, bytes([CANCEL]), _U64.pack(arg.corr)])
-                elif what == "close":
-                    closing = True
-                    if arg:
-                        for call in list(calls.values()):
-                            call.future.cancel()
-                            calls.pop(call.corr, None)
-                            send([C_HEADER, bytes([CANCEL]), _U64.pack(call.corr)])
-            flush()
-            if self._sock in events:
-                for _ in range(1000):
-                    try:
-                        frames = self._sock.recv_multipart(flags=zmq.DONTWAIT)
-                    except zmq.Again:
-                        break
-                    if len(frames) > MAX_FRAMES:
-                        log.warning("message with more than %d frames: dropped", MAX_FRAMES)
-                        continue
-                    heard = _now_ms()
-                    interval = self._on_message(frames, calls)
-                    if interval:
-                        broker_interval = interval
-            if self._monitor in events:
-                while True:
-                    try:
-                        event = zmq.utils.monitor.recv_monitor_message(self._monitor,
-                                                                      flags=zmq.DONTWAIT)
-                    except zmq.Again:
-                        break
-                    kind = event["event"]
-                    if kind == zmq.EVENT_DISCONNECTED:
-                        fail_all("connection to the broker at %s lost" % self.endpoint)
-                    elif kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                        for call in list(calls.values()):
-                            fail(call, ZexecError(
-                                "ZX_EPROTO", "the broker at %s refused this coordinator's "
-                                "CURVE key; task '%s' was lost"
-                                % (self.endpoint, call.name.decode("utf-8", "replace"))))
-                    else:
-                        for call in list(calls.values()):
-                            fail(call, ZexecError(
-                                "ZX_EPROTO", "the CURVE handshake with the broker at %s "
-                                "failed (a wrong server key?); task '%s' was lost"
-                                % (self.endpoint, call.name.decode("utf-8", "replace"))))
-            now = _now_ms()
-            while deadlines and deadlines[0][0] <= now:
-                _, corr = heapq.heappop(deadlines)
-                call = calls.pop(corr, None)
-                if call is not None:
-                    send([C_HEADER, bytes([CANCEL]), _U64.pack(corr)])
-                    try:
-                        call.future.set_exception(ZexecTimeout(
-                            "ZX_ETIMEDOUT", "task '%s' timed out"
-                            % call.name.decode("utf-8", "replace")))
-                    except concurrent.futures.InvalidStateError:
-                        pass
-            if not calls:
-                busy_since = None
-            if now >= next_tick:
-                next_tick = now + self.heartbeat_ms
-                if calls:
-                    silent = now - max(heard, busy_since or heard)
-                    if silent > _silence_ms(self.heartbeat_ms, self.liveness, broker_interval):
-                        fail_all("broker at %s not heard from for %d ms"
-                                 % (self.endpoint, silent))
-                        busy_since = None
-                    else:
-                        send([C_HEADER, bytes([HEARTBEAT]), _U32.pack(self.heartbeat_ms)])
-            if closing and not calls:
-                break
-        send([C_HEADER, bytes([DISCONNECT]), _bye(BYE_NORMAL, "")])
-        self._sock.disable_monitor()
-        self._monitor.close(linger=0)
-        self._sock.close()
-        self._waker.close()
+                    calls[arg.corr] = arg
+            for call in list(calls.values()):
+                fail(call, ZexecError("ZX_ESHUTDOWN", "%s; task '%s' was lost"
+                                      % (failure or "executor shut down before the reply came",
+                                         call.name.decode("utf-8", "replace")), SHUTDOWN))
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._sock.close()
+            self._waker.close()
 
     def _on_message(self, frames, calls):
         """Acts on one message from the broker; returns an announced interval."""
