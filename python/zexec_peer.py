@@ -421,7 +421,9 @@ def _apply_curve(sock, keys):
 
 class _Waker:
     """Other threads (and signal handlers) wake the I/O thread by writing a
-    byte into a pipe it polls. After close, a wake does nothing: its file
+    byte into a pipe it polls; one byte per wake-up, however many wakes
+    come before the I/O thread drains it, which it does before it looks at
+    what it was woken for. After close, a wake does nothing: its file
     descriptor may already be another file's. The lock is reentrant so that
     a signal handler that runs while its own thread closes cannot block."""
 
@@ -431,17 +433,22 @@ class _Waker:
         os.set_blocking(self.write_fd, False)
         self._lock = threading.RLock()
         self._closed = False
+        self._pending = False
 
     def wake(self):
+        if self._pending:
+            return
         with self._lock:
             if self._closed:
                 return
+            self._pending = True
             try:
                 os.write(self.write_fd, b"x")
             except OSError:
                 pass        # full: a wake-up is pending already
 
     def drain(self):
+        self._pending = False
         try:
             while os.read(self.read_fd, 4096):
                 pass
