@@ -576,7 +576,15 @@ class Worker:
                 zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
             self._poller.register(self._monitor, zmq.POLLIN)
-        sock.connect(self.endpoint)
+        try:
+            sock.connect(self.endpoint)
+        except zmq.ZMQError as exc:
+            if self._monitor is not None:
+                self._poller.unregister(self._monitor)
+                self._monitor.close(linger=0)
+                self._monitor = None
+            sock.close(linger=0)
+            raise ValueError("cannot connect to %s: %s" % (self.endpoint, exc)) from None
         self._sock = sock
         self._poller.register(sock, zmq.POLLIN)
         self._heard = _now_ms()
@@ -728,6 +736,8 @@ class Worker:
             _current.job = None
         try:
             job.payload = pack_values(_result_list(returned))
+            if len(job.payload) > 0xFFFFFFFF - REPLY_FIXED:
+                raise ValueError("a result of 4 GiB or more")
             job.status = OK
         except (TypeError, ValueError, OverflowError) as exc:
             job.status = TASK_ERROR
@@ -776,7 +786,8 @@ class Worker:
         """Serves until stop(); then sends the replies of the tasks that have
         ended, DISCONNECT NORMAL "bye", and returns. Tasks still queued or
         running are abandoned: the broker sends them to another worker or
-        fails them, as their retries say."""
+        fails them, as their retries say. A worker runs once. Raises
+        ValueError when the endpoint is not one libzmq can connect to."""
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.threads, thread_name_prefix="zexec-task")
         self._poller = zmq.Poller()
@@ -885,6 +896,9 @@ class Coordinator(concurrent.futures.Executor):
                 zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
                 | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
             self._sock.connect(endpoint)
+        except zmq.ZMQError as exc:
+            self._sock.close(linger=0)
+            raise ValueError("cannot connect to %s: %s" % (endpoint, exc)) from None
         except Exception:
             self._sock.close(linger=0)
             raise
@@ -1260,7 +1274,11 @@ def main(argv=None):
         description="A zexec worker or coordinator in Python, through a zexec-broker.")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    environment = ("environment: ZEXEC_SERVER_KEY and ZEXEC_CERT stand for --server-key and "
+                   "--cert when neither is given")
+
     def common(sub):
+        sub.epilog = environment
         sub.add_argument("--broker", "--connect", required=True, metavar="ENDPOINT",
                          help="the broker, e.g. tcp://10.0.0.2:5555")
         sub.add_argument("--service", default="default", help="the service (default: default)")
@@ -1292,8 +1310,11 @@ def main(argv=None):
         description="Runs TASK on the ARGs (each a Python literal, else a string) and prints "
                     "the values of its result, one repr per line. Exit 1 if it fails.")
     common(call)
-    call.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
-    call.add_argument("--retries", type=int, default=0, choices=range(16), metavar="N")
+    call.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                      help="fail (and cancel) the task if it has not ended by then")
+    call.add_argument("--retries", type=int, default=0, choices=range(16), metavar="N",
+                      help="times the broker may send it again when its worker is lost "
+                           "(0 to 15, default 0)")
     call.add_argument("task", metavar="TASK")
     call.add_argument("args", nargs="*", metavar="ARG")
 
