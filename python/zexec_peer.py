@@ -812,12 +812,15 @@ class Worker:
                 self._flush()
                 now = _now_ms()
                 if now >= next_tick:
+                    #  A tick more than two intervals late: this process was
+                    #  stopped or starved, not the broker; judge it next tick
+                    stalled = now - next_tick > 2 * self.heartbeat_ms
                     next_tick = now + self.heartbeat_ms
                     if self._sock is not None:
                         silent = now - self._heard
                         limit = _silence_ms(self.heartbeat_ms, self.liveness,
                                             self._broker_interval)
-                        if silent > limit:
+                        if silent > limit and not stalled:
                             self._drop_connection("broker not heard from for %d ms" % silent)
                         else:
                             self._send_heartbeat()
@@ -1107,10 +1110,12 @@ class Coordinator(concurrent.futures.Executor):
                 if not calls:
                     busy_since = None
                 if now >= next_tick:
+                    stalled = now - next_tick > 2 * self.heartbeat_ms     # as the worker's
                     next_tick = now + self.heartbeat_ms
                     if calls:
                         silent = now - max(heard, busy_since or heard)
-                        if silent > _silence_ms(self.heartbeat_ms, self.liveness, broker_interval):
+                        if (silent > _silence_ms(self.heartbeat_ms, self.liveness,
+                                                 broker_interval) and not stalled):
                             fail_all("broker at %s not heard from for %d ms"
                                      % (self.endpoint, silent))
                             busy_since = None

@@ -137,6 +137,55 @@ s_call (zx_loop_t *loop, zx_executor_t *remote, const char *task, zx_values_t *a
     return future;
 }
 
+//  Runs task (taking args) and expects it to fail with code and a message
+//  that holds text.
+static void
+s_expect_failure (zx_loop_t *loop, zx_executor_t *remote, const char *task, zx_values_t *args,
+                  zx_err_t code, const char *text)
+{
+    zx_future_t *future = s_call (loop, remote, task, args);
+    assert_int_equal (zx_future_error (future), code);
+    if (!strstr (zx_future_message (future), text))
+        fail_msg ("task '%s' failed with '%s', which does not say '%s'", task,
+                  zx_future_message (future), text);
+    zx_future_destroy (&future);
+}
+
+//  Runs square (n) and expects n * n from worker.
+static void
+s_expect_square (zx_loop_t *loop, zx_executor_t *remote, int64_t n,
+                 const zx_test_child_t *worker)
+{
+    zx_future_t *future = s_call (loop, remote, "square", ZX_VALUES (n));
+    assert_int_equal (zx_future_error (future), ZX_OK);
+    assert_int_equal (zx_test_result_int (future, 0), n * n);
+    assert_int_equal (zx_test_result_int (future, 1), worker->pid);
+    zx_future_destroy (&future);
+}
+
+//  Starts a broker, a Python worker of threads threads that it has ready,
+//  a loop, and a C coordinator (a remote executor) at the broker.
+static zx_test_child_t *
+s_start (zx_test_broker_t *broker, int threads, zx_loop_t **loop_p, zx_executor_t **remote_p)
+{
+    zx_test_broker_start (broker, HEARTBEAT_MS, NULL);
+    zx_test_child_t *worker = s_py_worker (broker, threads, NULL, NULL);
+    *loop_p = zx_loop_new ();
+    assert_non_null (*loop_p);
+    *remote_p = zx_test_remote_new (broker, NULL);
+    return worker;
+}
+
+//  Destroys the coordinator and its loop, then stops the Python worker,
+//  which must exit 0.
+static void
+s_finish (zx_executor_t **remote_p, zx_loop_t **loop_p, zx_test_child_t *worker)
+{
+    zx_executor_destroy (remote_p);
+    zx_test_loop_finish (loop_p);
+    zx_test_peer_stop_cleanly (worker, "the Python worker", 5000);
+}
+
 //  The values the round trips carry: every type, nested, with the edges
 //  of each range. Caller destroys them.
 static zx_values_t *
@@ -184,10 +233,9 @@ test_a_c_coordinator_gets_python_results_back_exactly (void **state)
     (void) state;
     s_require_python ();
     zx_test_broker_t broker;
-    zx_test_broker_start (&broker, HEARTBEAT_MS, NULL);
-    zx_test_child_t *worker = s_py_worker (&broker, 2, NULL, NULL);
-    zx_loop_t *loop = zx_loop_new ();
-    zx_executor_t *remote = zx_test_remote_new (&broker, NULL);
+    zx_loop_t *loop;
+    zx_executor_t *remote;
+    zx_test_child_t *worker = s_start (&broker, 2, &loop, &remote);
 
     zx_values_t *expected = s_rich_values ();
     zx_future_t *future = s_call (loop, remote, "echo", zx_values_dup (expected));
@@ -212,20 +260,14 @@ test_a_c_coordinator_gets_python_results_back_exactly (void **state)
     zx_future_destroy (&future);
     zx_values_destroy (&expected);
 
-    //  Python's own ints, floats and tuples: square (n) -> (n * n, pid)
-    future = s_call (loop, remote, "square", ZX_VALUES (12));
-    assert_int_equal (zx_future_error (future), ZX_OK);
-    assert_int_equal (zx_test_result_int (future, 0), 144);
-    assert_int_equal (zx_test_result_int (future, 1), worker->pid);
-    zx_future_destroy (&future);
+    //  A tuple is the values of a result: square (n) -> (n * n, pid)
+    s_expect_square (loop, remote, 12, worker);
     //  Many at once, over both threads
     zx_future_t *futures [200];
     zx_test_submit_squares (loop, remote, futures, 200);
     zx_test_check_squares (futures, 200, 20000, worker->pid);
 
-    zx_executor_destroy (&remote);
-    zx_test_loop_finish (&loop);
-    zx_test_peer_stop_cleanly (worker, "the Python worker", 5000);
+    s_finish (&remote, &loop, worker);
     zx_test_peer_stop_cleanly (broker.child, "zexec-broker", 5000);
     zx_test_pass ();
 }
@@ -236,37 +278,23 @@ test_a_python_task_error_fails_the_c_future_with_its_message (void **state)
     (void) state;
     s_require_python ();
     zx_test_broker_t broker;
-    zx_test_broker_start (&broker, HEARTBEAT_MS, NULL);
-    zx_test_child_t *worker = s_py_worker (&broker, 1, NULL, NULL);
-    zx_loop_t *loop = zx_loop_new ();
-    zx_executor_t *remote = zx_test_remote_new (&broker, NULL);
+    zx_loop_t *loop;
+    zx_executor_t *remote;
+    zx_test_child_t *worker = s_start (&broker, 1, &loop, &remote);
 
     zx_future_t *future = s_call (loop, remote, "fail", ZX_VALUES ("disk full"));
     assert_int_equal (zx_future_error (future), ZX_ETASK);
     assert_string_equal (zx_future_message (future), "ValueError: disk full");
     zx_future_destroy (&future);
-    future = s_call (loop, remote, "nope", zx_values_new ());
-    assert_int_equal (zx_future_error (future), ZX_ENOTASK);
-    assert_string_equal (zx_future_message (future), "no such task 'nope'");
-    zx_future_destroy (&future);
-    future = s_call (loop, remote, "square", ZX_VALUES (1, 2));
-    assert_int_equal (zx_future_error (future), ZX_ETYPE);
-    assert_non_null (strstr (zx_future_message (future), "square() takes 1 positional"));
-    zx_future_destroy (&future);
+    s_expect_failure (loop, remote, "nope", zx_values_new (), ZX_ENOTASK, "no such task 'nope'");
+    s_expect_failure (loop, remote, "square", ZX_VALUES (1, 2), ZX_ETYPE,
+                      "TypeError: square() takes 1 positional argument but 2 were given");
     //  A result Python cannot send is the task's failure, not the worker's
-    future = s_call (loop, remote, "square", ZX_VALUES ((int64_t) INT64_MAX));
-    assert_int_equal (zx_future_error (future), ZX_ETASK);
-    assert_non_null (strstr (zx_future_message (future), "cannot carry"));
-    zx_future_destroy (&future);
+    s_expect_failure (loop, remote, "square", ZX_VALUES ((int64_t) INT64_MAX), ZX_ETASK,
+                      "task 'square' returned what zexec cannot carry");
     //  And the worker serves on
-    future = s_call (loop, remote, "square", ZX_VALUES (3));
-    assert_int_equal (zx_future_error (future), ZX_OK);
-    assert_int_equal (zx_test_result_int (future, 0), 9);
-    zx_future_destroy (&future);
-
-    zx_executor_destroy (&remote);
-    zx_test_loop_finish (&loop);
-    zx_test_peer_stop_cleanly (worker, "the Python worker", 5000);
+    s_expect_square (loop, remote, 3, worker);
+    s_finish (&remote, &loop, worker);
     zx_test_pass ();
 }
 
@@ -367,10 +395,9 @@ test_a_cancel_reaches_a_running_python_task (void **state)
     (void) state;
     s_require_python ();
     zx_test_broker_t broker;
-    zx_test_broker_start (&broker, HEARTBEAT_MS, NULL);
-    zx_test_child_t *worker = s_py_worker (&broker, 1, NULL, NULL);
-    zx_loop_t *loop = zx_loop_new ();
-    zx_executor_t *remote = zx_test_remote_new (&broker, NULL);
+    zx_loop_t *loop;
+    zx_executor_t *remote;
+    zx_test_child_t *worker = s_start (&broker, 1, &loop, &remote);
     zx_future_t *future = zx_test_submit (loop, remote, "hold", ZX_VALUES (zx_test_scratch ()));
     char name [64];
     snprintf (name, sizeof name, "started.%d", (int) worker->pid);
@@ -382,13 +409,8 @@ test_a_cancel_reaches_a_running_python_task (void **state)
     snprintf (name, sizeof name, "cancelled.%d", (int) worker->pid);
     s_wait_file (name, 10000);
     zx_future_destroy (&future);
-    future = s_call (loop, remote, "square", ZX_VALUES (7));
-    assert_int_equal (zx_future_error (future), ZX_OK);
-    assert_int_equal (zx_test_result_int (future, 0), 49);
-    zx_future_destroy (&future);
-    zx_executor_destroy (&remote);
-    zx_test_loop_finish (&loop);
-    zx_test_peer_stop_cleanly (worker, "the Python worker", 5000);
+    s_expect_square (loop, remote, 7, worker);
+    s_finish (&remote, &loop, worker);
     zx_test_pass ();
 }
 
