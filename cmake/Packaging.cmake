@@ -36,6 +36,8 @@ set (CPACK_DEBIAN_RUNTIME_PACKAGE_NAME zexec)
 set (CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 set (CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 set (CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS adduser)
+#   share/zexec/python/zexec_peer.py, the Python worker and coordinator
+set (CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "python3, python3-zmq, python3-msgpack")
 set (CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set (CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
      ${PROJECT_SOURCE_DIR}/packaging/debian/postinst

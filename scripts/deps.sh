@@ -19,5 +19,7 @@ zexec_install () {
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
 }
 
+#   python3-zmq and python3-msgpack: python/zexec_peer.py, which the polyglot
+#   tests run with /usr/bin/python3
 zexec_install build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libcmocka-dev \
-    iproute2 libuv1-dev
+    iproute2 libuv1-dev python3-zmq python3-msgpack

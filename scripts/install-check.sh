@@ -38,13 +38,15 @@ for file in lib/libzexec.a lib/libzexec.so lib/libzexec.so.0 include/zexec.h \
             lib/pkgconfig/libzexec.pc lib/cmake/zexec/zexecConfig.cmake \
             lib/cmake/zexec/zexecConfigVersion.cmake lib/cmake/zexec/zexecTargets.cmake \
             share/man/man1/zexec-broker.1 share/man/man1/zexec-worker.1 \
-            share/man/man1/zexec-keygen.1; do
+            share/man/man1/zexec-keygen.1 share/zexec/python/zexec_peer.py; do
     [ -e "$prefix/$file" ] || fail "$file was not installed"
 done
 { [ -L "$prefix/lib/libzexec.so" ] && [ -L "$prefix/lib/libzexec.so.0" ]; } \
     || fail "libzexec.so and libzexec.so.0 should be symlinks"
 grep -q 'SONAME.*\[libzexec\.so\.0\]' <<<"$(readelf -d "$prefix/lib/libzexec.so")" \
     || fail "libzexec.so has no SONAME libzexec.so.0"
+/usr/bin/python3 "$prefix/share/zexec/python/zexec_peer.py" worker --help >/dev/null \
+    || fail "the installed zexec_peer.py does not run"
 for program in asyncio_executor_thread asyncio_executor_process zexec-bench; do
     [ ! -e "$prefix/bin/$program" ] || fail "$program should not be installed"
 done
