@@ -31,7 +31,8 @@
 enum {
     O_BIND, O_HEARTBEAT, O_LIVENESS, O_NO_WORKER_WAIT, O_MAX_QUEUE, O_MAX_SERVICES,
     O_MAX_WORKERS, O_MAX_CLIENTS, O_MAX_CLIENT_PENDING, O_MAX_FRAME_BYTES,
-    O_HANDSHAKE_TIMEOUT, O_CERT, O_CLIENTS, O_WORKERS, O_ENDPOINT_FILE, O_VERBOSE,
+    O_HANDSHAKE_TIMEOUT, O_CERT, O_CLIENTS, O_WORKERS, O_EVENTS, O_METRICS, O_ENDPOINT_FILE,
+    O_VERBOSE,
     O_COUNT
 };
 
@@ -86,6 +87,14 @@ static const zx_cli_opt_t s_options [O_COUNT] = {
     [O_WORKERS] = { .name = "workers", .kind = ZX_CLI_STRING, .arg = "DIR",
         .help = "public certificates of the workers that may serve (both directories are "
                 "read again when they change)" },
+    [O_EVENTS] = { .name = "events", .kind = ZX_CLI_STRING, .arg = "ENDPOINT",
+        .help = "publish task, worker and coordinator events on a PUB socket bound there, "
+                "e.g. tcp://127.0.0.1:5556 (a wildcard binds a free port); no "
+                "authentication, even with CURVE: bind it to loopback or a private address",
+        .section = "Observability (docs/OBSERVABILITY.md):" },
+    [O_METRICS] = { .name = "metrics", .kind = ZX_CLI_STRING, .arg = "ADDRESS:PORT",
+        .help = "serve Prometheus metrics over HTTP at http://ADDRESS:PORT/metrics (port 0: "
+                "a free one); no authentication: bind it to loopback or a private address" },
     [O_ENDPOINT_FILE] = { .name = "endpoint-file", .kind = ZX_CLI_STRING, .arg = "PATH",
         .help = "once listening, write the endpoints bound, one per line, to PATH (a "
                 "wildcard such as tcp://127.0.0.1:* written as the port it got)",
@@ -172,6 +181,7 @@ s_broker_opts (zx_cli_t *cli, zx_broker_opts_t *opts)
         .curve_cert = zx_cli_string (cli, O_CERT),
         .curve_clients_dir = zx_cli_string (cli, O_CLIENTS),
         .curve_workers_dir = zx_cli_string (cli, O_WORKERS),
+        .events_endpoint = zx_cli_string (cli, O_EVENTS),
     };
     bool curve = opts->curve_cert || opts->curve_clients_dir || opts->curve_workers_dir;
     if (curve && !(opts->curve_cert && opts->curve_clients_dir && opts->curve_workers_dir)) {
@@ -280,6 +290,9 @@ s_run (zx_cli_t *cli, int argc, char **argv)
         fprintf (stderr, "zexec-broker: cannot create its sockets: %s\n", strerror (errno));
     else
     if (s_bind_all (program.broker, cli)) {
+        if (zx_broker_events_endpoint (program.broker))
+            fprintf (stderr, "zexec-broker: events on %s\n",
+                     zx_broker_events_endpoint (program.broker));
         if (endpoint_file && !s_write_endpoints (endpoint_file, program.broker))
             fprintf (stderr, "zexec-broker: cannot write %s: %s\n", endpoint_file,
                      strerror (errno));

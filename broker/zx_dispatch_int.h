@@ -9,6 +9,7 @@
 #ifndef ZX_DISPATCH_INT_H_INCLUDED
 #define ZX_DISPATCH_INT_H_INCLUDED
 #include "zx_dispatch.h"
+#include "zx_events.h"
 #include "zx_idmap.h"
 #include "zx_proto.h"
 
@@ -30,6 +31,7 @@ struct zx__request {
     bool stopping;                  //  Cancel asked; ends when the worker stops
     uint8_t name_len;
     int64_t queued_us;              //  When it was submitted
+    int64_t submitted_us;           //  When it was first submitted (telemetry)
     size_t args_size;
     char data [];                   //  Task name (NUL-terminated), then args
 };
@@ -82,6 +84,7 @@ struct zx__dispatch {
     zx__idmap_t table;              //  corr -> held request
     bool pump_scheduled;
     zx_logger_t *log;
+    zx__tel_service_t *tel;         //  Telemetry hooks, NULL when off
 };
 
 //  The list operations: appending, prepending, removing one request.
