@@ -14,6 +14,7 @@
 #include "zx_broker_int.h"
 #include "zx_cli.h"
 #include "zx_loop.h"
+#include "zx_metrics.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -148,7 +149,34 @@ typedef struct {
     zx_broker_t *broker;
     zx_logger_t *log;
     int signal_fd;
+    zx__metrics_t *metrics;         //  --metrics, or NULL
 } s_program_t;
+
+static char *
+s_render_metrics (void *arg, size_t *size)
+{
+    return zx__broker_metrics ((zx_broker_t *) arg, size);
+}
+
+//  Starts the --metrics server, saying where; false after reporting why not.
+static bool
+s_metrics_start (s_program_t *self, const char *address)
+{
+    char why [300];
+    if (!zx__broker_tel (self->broker)) {
+        fprintf (stderr, "zexec-broker: out of memory\n");
+        return false;
+    }
+    self->metrics = zx__metrics_new (address, s_render_metrics, self->broker, why, sizeof why);
+    if (!self->metrics) {
+        fprintf (stderr, "zexec-broker: %s\n", why);
+        return false;
+    }
+    const char *colon = strrchr (address, ':');
+    fprintf (stderr, "zexec-broker: metrics on http://%.*s:%d/metrics\n",
+             (int) (colon - address), address, zx__metrics_port (self->metrics));
+    return true;
+}
 
 static void
 s_on_signal (zx_loop_t *loop, void *arg)
@@ -245,14 +273,17 @@ s_serve (s_program_t *self)
 {
     zx_loop_t *loop = zx_loop_new ();
     if (!loop || zx_broker_attach (self->broker, loop) != ZX_OK
-    ||  zx__loop_add_fd (loop, self->signal_fd, s_on_signal, self) != ZX_OK) {
+    ||  zx__loop_add_fd (loop, self->signal_fd, s_on_signal, self) != ZX_OK
+    ||  (self->metrics && zx__metrics_attach (self->metrics, loop) != ZX_OK)) {
         fprintf (stderr, "zexec-broker: cannot start its loop\n");
+        zx__metrics_destroy (&self->metrics);
         zx_broker_destroy (&self->broker);
         zx_loop_destroy (&loop);
         return 1;
     }
     zx_loop_run_forever (loop);
     fprintf (stderr, "zexec-broker: shutting down\n");
+    zx__metrics_destroy (&self->metrics);
     zx_broker_destroy (&self->broker);
     zx__loop_remove (loop, NULL, self->signal_fd);
     zx_loop_destroy (&loop);
@@ -289,6 +320,9 @@ s_run (zx_cli_t *cli, int argc, char **argv)
     if (program.signal_fd < 0)
         fprintf (stderr, "zexec-broker: cannot create its sockets: %s\n", strerror (errno));
     else
+    if (zx_cli_string (cli, O_METRICS) && !s_metrics_start (&program, zx_cli_string (cli, O_METRICS)))
+        ;
+    else
     if (s_bind_all (program.broker, cli)) {
         if (zx_broker_events_endpoint (program.broker))
             fprintf (stderr, "zexec-broker: events on %s\n",
@@ -299,6 +333,7 @@ s_run (zx_cli_t *cli, int argc, char **argv)
         else
             status = s_serve (&program);
     }
+    zx__metrics_destroy (&program.metrics);
     zx_broker_destroy (&program.broker);
     if (program.signal_fd >= 0)
         close (program.signal_fd);

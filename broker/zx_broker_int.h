@@ -131,6 +131,12 @@ zx__bservice_t *zx__broker_service (zx_broker_t *self, const char *name, bool cr
 //  of memory.
 zx__tel_t *zx__broker_tel (zx_broker_t *self);
 
+//  ---- zx_broker_metrics.c
+
+//  The broker's counts in the Prometheus text format, *size octets (not
+//  terminated). Caller frees it. NULL when out of memory.
+char *zx__broker_metrics (zx_broker_t *self, size_t *size);
+
 //  Flushes every dispatcher and every client's waiting replies.
 void zx__broker_flush_all (zx_broker_t *self);
 
