@@ -399,8 +399,13 @@ zx__tel_t *
 zx__broker_tel (zx_broker_t *self)
 {
     char why [80];
-    if (!self->tel && (self->tel = zx__tel_new ("broker", NULL, why, sizeof why)))
-        zx__tel_set_describe (self->tel, zx__broker_describe);
+    if (self->tel || !(self->tel = zx__tel_new ("broker", NULL, why, sizeof why)))
+        return self->tel;
+    zx__tel_set_describe (self->tel, zx__broker_describe);
+    //  Counting starts now for the services already open
+    for (size_t i = 0; i < self->service_count; i++)
+        zx__dispatch_set_tel (self->services [i]->dispatch,
+                              zx__tel_service (self->tel, self->services [i]->name));
     return self->tel;
 }
 

@@ -321,6 +321,11 @@ s_on_stranger (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 void
 zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
+    if (msg->command == ZX_CMD_STATS) {
+        //  A question, from a coordinator or a viewer it does not make one
+        zx__broker_stats (self, msg);
+        return;
+    }
     const char *key = self->auth ? zx__msg_gets (msg, "User-Id") : NULL;
     const char *address = zx__msg_gets (msg, "Peer-Address");
     zx__bclient_t *client = s_client (self, msg, label, key, address,

@@ -137,6 +137,13 @@ zx__tel_t *zx__broker_tel (zx_broker_t *self);
 //  terminated). Caller frees it. NULL when out of memory.
 char *zx__broker_metrics (zx_broker_t *self, size_t *size);
 
+//  ---- zx_broker_stats.c
+
+//  Answers a STATS question (msg, on the client face) with the broker's
+//  services, workers and coordinators as they stand (docs/PROTOCOL.md
+//  13.6); counting starts at the first question when nothing counted.
+void zx__broker_stats (zx_broker_t *self, const zx__msg_t *msg);
+
 //  Flushes every dispatcher and every client's waiting replies.
 void zx__broker_flush_all (zx_broker_t *self);
 

@@ -59,6 +59,7 @@ struct zx__dworker {
     double task_us;                 //  Average time per task, 0 unknown
     uint64_t budget;                //  Tasks it may still be sent
     uint32_t pid;
+    uint64_t done, failed;          //  Its tasks that finished, failed (telemetry)
     zx__reqlist_t held;
     zx__request_t *round_first;     //  First request dealt in this pump
     zx__batch_t batch;

@@ -355,6 +355,18 @@ zx__tel_complete (zx__tel_service_t *svc, const zx__request_t *request, zx_err_t
     svc->buckets [bucket]++;
     svc->latency_sum += seconds;
     svc->latency_count++;
+    size_t slot = svc->recent_total++ % ZX_TEL_RECENT;
+    svc->recent_at [slot] = request->submitted_us + latency_us;
+    svc->recent_us [slot] = latency_us > UINT32_MAX ? UINT32_MAX : (uint32_t) latency_us;
+    if (request->worker) {
+        //  The worker's own tallies, for zexec-top
+        zx__dworker_t *worker = request->worker;
+        if (event == ZX_EV_TASK_FINISHED)
+            worker->done++;
+        else
+        if (event == ZX_EV_TASK_FAILED)
+            worker->failed++;
+    }
     zx__tel_t *self = svc->tel;
     if (self->subscriptions <= 0)
         return;

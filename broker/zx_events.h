@@ -46,6 +46,10 @@ const char *zx__event_name (zx__event_t event);
 #define ZX_TEL_BUCKETS 12
 extern const double zx__tel_bounds [ZX_TEL_BUCKETS];
 
+//  How many recent completions a service remembers for zexec-top's
+//  latency percentiles and rates.
+#define ZX_TEL_RECENT 1024
+
 //  A service's counts, read by the metrics endpoint and zexec-top.
 struct zx__tel_service {
     zx__tel_t *tel;
@@ -55,6 +59,10 @@ struct zx__tel_service {
     uint64_t buckets [ZX_TEL_BUCKETS + 1];  //  Latency, submitted to completed
     double latency_sum;             //  Seconds
     uint64_t latency_count;
+    int64_t recent_at [ZX_TEL_RECENT];      //  When each recent one ended (monotonic us)
+    uint32_t recent_us [ZX_TEL_RECENT];     //  Its latency, us (saturated)
+    size_t recent_next;                     //  Slot of the next; count is min (this, RECENT)
+    uint64_t recent_total;
 };
 
 //  Names a request's submitter for events: the owner's cookie in, a

@@ -19,7 +19,8 @@ zexec_install () {
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null
 }
 
-#   libmicrohttpd-dev: zexec-broker --metrics; prometheus: promtool and the
-#   server the telemetry tests check the metrics with
+#   libmicrohttpd-dev: zexec-broker --metrics; libncurses-dev: zexec-top;
+#   prometheus: promtool and the server the telemetry tests check the
+#   metrics with
 zexec_install build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libcmocka-dev \
-    iproute2 libuv1-dev libmicrohttpd-dev prometheus
+    iproute2 libuv1-dev libmicrohttpd-dev libncurses-dev prometheus
