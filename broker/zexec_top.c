@@ -458,7 +458,7 @@ s_live (s_link_t *link, const char *filter, int interval_ms)
             mvaddnstr (0, 0, link->why, COLS);
             memset (&stats, 0, sizeof stats);
         }
-        char help [200];
+        char help [400];
         snprintf (help, sizeof help, "q quit   s sort workers (by %s)   f service (%s)",
                   s_sort_names [s_sort], service [0] ? service : "all");
         attron (A_REVERSE);
