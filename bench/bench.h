@@ -109,6 +109,17 @@ void bench_stop (pid_t pid);
 //  when there is no broker program or it would not start.
 pid_t bench_broker_start (char *endpoint, size_t size, bool quiet);
 
+//  The same, publishing its events on events (zexec-broker --events)
+//  unless that is NULL.
+pid_t bench_broker_start_events (char *endpoint, size_t size, bool quiet, const char *events);
+
+//  ---------------------------------------------------------------------
+//  telemetry.c
+
+//  Workload t: tiny-task throughput with telemetry off, on without a
+//  subscriber and on with one, thread pool and broker, rounds in turn.
+void bench_telemetry_run (zx_loop_t *loop, const bench_opts_t *opts);
+
 //  ---------------------------------------------------------------------
 //  raw.c
 

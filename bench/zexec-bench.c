@@ -166,6 +166,12 @@ s_free_port (void)
 pid_t
 bench_broker_start (char *endpoint, size_t size, bool quiet)
 {
+    return bench_broker_start_events (endpoint, size, quiet, NULL);
+}
+
+pid_t
+bench_broker_start_events (char *endpoint, size_t size, bool quiet, const char *events)
+{
     char path [4200];
     s_broker_path (path, sizeof path);
     int port = s_free_port ();
@@ -176,7 +182,8 @@ bench_broker_start (char *endpoint, size_t size, bool quiet)
     snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
     //  A million tasks at once from one coordinator: past the broker's
     //  default cap per coordinator
-    char *argv [] = { path, "--bind", endpoint, "--max-client-pending", "2000000", NULL };
+    char *argv [] = { path, "--bind", endpoint, "--max-client-pending", "2000000",
+                      events ? "--events" : NULL, (char *) events, NULL };
     return bench_start (argv, quiet);
 }
 
@@ -289,6 +296,8 @@ s_usage (void)
         "  --csv          one line per figure: workload,executor,value,unit\n"
         "  --runs N       run everything N times and keep each figure's best\n"
         "  --only LIST    workloads to run: 0 calibration, 1 round trips, 2 tiny tasks,\n"
+        "                 t telemetry's cost on tiny tasks (off, on without and with a\n"
+        "                 subscriber; only when named),\n"
         "                 3 CPU scaling, 4 blocking, 5 payloads, 6 a million tasks,\n"
         "                 u libuv's thread pool on tiny tasks (the C peer),\n"
         "                 p the Python peer (default all)\n");
@@ -384,6 +393,8 @@ main (int argc, char **argv)
             bench_run_kind (loop, &kind, &opts);
             bench_stop (broker);
         }
+        if (strchr (opts.only, 't'))
+            bench_telemetry_run (loop, &opts);
         zx_loop_destroy (&loop);
         if (strchr (opts.only, 'u'))
             s_libuv (&opts);

@@ -14,6 +14,7 @@
 #include "zx_broker_int.h"
 #include "zx_cli.h"
 #include "zx_loop.h"
+#include "zx_metrics.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -31,7 +32,8 @@
 enum {
     O_BIND, O_HEARTBEAT, O_LIVENESS, O_NO_WORKER_WAIT, O_MAX_QUEUE, O_MAX_SERVICES,
     O_MAX_WORKERS, O_MAX_CLIENTS, O_MAX_CLIENT_PENDING, O_MAX_FRAME_BYTES,
-    O_HANDSHAKE_TIMEOUT, O_CERT, O_CLIENTS, O_WORKERS, O_ENDPOINT_FILE, O_VERBOSE,
+    O_HANDSHAKE_TIMEOUT, O_CERT, O_CLIENTS, O_WORKERS, O_EVENTS, O_METRICS, O_ENDPOINT_FILE,
+    O_VERBOSE,
     O_COUNT
 };
 
@@ -86,6 +88,14 @@ static const zx_cli_opt_t s_options [O_COUNT] = {
     [O_WORKERS] = { .name = "workers", .kind = ZX_CLI_STRING, .arg = "DIR",
         .help = "public certificates of the workers that may serve (both directories are "
                 "read again when they change)" },
+    [O_EVENTS] = { .name = "events", .kind = ZX_CLI_STRING, .arg = "ENDPOINT",
+        .help = "publish task, worker and coordinator events on a PUB socket bound there, "
+                "e.g. tcp://127.0.0.1:5556 (a wildcard binds a free port); no "
+                "authentication, even with CURVE: bind it to loopback or a private address",
+        .section = "Observability (docs/OBSERVABILITY.md):" },
+    [O_METRICS] = { .name = "metrics", .kind = ZX_CLI_STRING, .arg = "ADDRESS:PORT",
+        .help = "serve Prometheus metrics over HTTP at http://ADDRESS:PORT/metrics (port 0: "
+                "a free one); no authentication: bind it to loopback or a private address" },
     [O_ENDPOINT_FILE] = { .name = "endpoint-file", .kind = ZX_CLI_STRING, .arg = "PATH",
         .help = "once listening, write the endpoints bound, one per line, to PATH (a "
                 "wildcard such as tcp://127.0.0.1:* written as the port it got)",
@@ -139,7 +149,34 @@ typedef struct {
     zx_broker_t *broker;
     zx_logger_t *log;
     int signal_fd;
+    zx__metrics_t *metrics;         //  --metrics, or NULL
 } s_program_t;
+
+static char *
+s_render_metrics (void *arg, size_t *size)
+{
+    return zx__broker_metrics ((zx_broker_t *) arg, size);
+}
+
+//  Starts the --metrics server, saying where; false after reporting why not.
+static bool
+s_metrics_start (s_program_t *self, const char *address)
+{
+    char why [300];
+    if (!zx__broker_tel (self->broker)) {
+        fprintf (stderr, "zexec-broker: out of memory\n");
+        return false;
+    }
+    self->metrics = zx__metrics_new (address, s_render_metrics, self->broker, why, sizeof why);
+    if (!self->metrics) {
+        fprintf (stderr, "zexec-broker: %s\n", why);
+        return false;
+    }
+    const char *colon = strrchr (address, ':');
+    fprintf (stderr, "zexec-broker: metrics on http://%.*s:%d/metrics\n",
+             (int) (colon - address), address, zx__metrics_port (self->metrics));
+    return true;
+}
 
 static void
 s_on_signal (zx_loop_t *loop, void *arg)
@@ -172,6 +209,7 @@ s_broker_opts (zx_cli_t *cli, zx_broker_opts_t *opts)
         .curve_cert = zx_cli_string (cli, O_CERT),
         .curve_clients_dir = zx_cli_string (cli, O_CLIENTS),
         .curve_workers_dir = zx_cli_string (cli, O_WORKERS),
+        .events_endpoint = zx_cli_string (cli, O_EVENTS),
     };
     bool curve = opts->curve_cert || opts->curve_clients_dir || opts->curve_workers_dir;
     if (curve && !(opts->curve_cert && opts->curve_clients_dir && opts->curve_workers_dir)) {
@@ -235,14 +273,17 @@ s_serve (s_program_t *self)
 {
     zx_loop_t *loop = zx_loop_new ();
     if (!loop || zx_broker_attach (self->broker, loop) != ZX_OK
-    ||  zx__loop_add_fd (loop, self->signal_fd, s_on_signal, self) != ZX_OK) {
+    ||  zx__loop_add_fd (loop, self->signal_fd, s_on_signal, self) != ZX_OK
+    ||  (self->metrics && zx__metrics_attach (self->metrics, loop) != ZX_OK)) {
         fprintf (stderr, "zexec-broker: cannot start its loop\n");
+        zx__metrics_destroy (&self->metrics);
         zx_broker_destroy (&self->broker);
         zx_loop_destroy (&loop);
         return 1;
     }
     zx_loop_run_forever (loop);
     fprintf (stderr, "zexec-broker: shutting down\n");
+    zx__metrics_destroy (&self->metrics);
     zx_broker_destroy (&self->broker);
     zx__loop_remove (loop, NULL, self->signal_fd);
     zx_loop_destroy (&loop);
@@ -282,13 +323,20 @@ s_run (zx_cli_t *cli, int argc, char **argv)
     if (program.signal_fd < 0)
         fprintf (stderr, "zexec-broker: cannot create its sockets: %s\n", strerror (errno));
     else
+    if (zx_cli_string (cli, O_METRICS) && !s_metrics_start (&program, zx_cli_string (cli, O_METRICS)))
+        ;
+    else
     if (s_bind_all (program.broker, cli)) {
+        if (zx_broker_events_endpoint (program.broker))
+            fprintf (stderr, "zexec-broker: events on %s\n",
+                     zx_broker_events_endpoint (program.broker));
         if (endpoint_file && !s_write_endpoints (endpoint_file, program.broker))
             fprintf (stderr, "zexec-broker: cannot write %s: %s\n", endpoint_file,
                      strerror (errno));
         else
             status = s_serve (&program);
     }
+    zx__metrics_destroy (&program.metrics);
     zx_broker_destroy (&program.broker);
     if (program.signal_fd >= 0)
         close (program.signal_fd);

@@ -53,6 +53,7 @@ s_options (const zx_broker_opts_t *given, zx_broker_opts_t *opts, char *why, siz
 {
     *opts = given ? *given : (zx_broker_opts_t) { 0 };
     opts->curve_cert = opts->curve_clients_dir = opts->curve_workers_dir = NULL;
+    opts->events_endpoint = NULL;
     bool no_wait = opts->no_worker_wait_ms == ZX_BROKER_NO_WAIT;
     //  size_t values past INT64_MAX turn negative here: out of range
     struct {
@@ -144,6 +145,8 @@ zx__broker_service (zx_broker_t *self, const char *name, bool create)
     }
     zx__dispatch_set_heartbeat (service->dispatch, self->opts.heartbeat_ms,
                                 self->opts.liveness);
+    if (self->tel)
+        zx__dispatch_set_tel (service->dispatch, zx__tel_service (self->tel, name));
     self->services [self->service_count++] = service;
     zx_log_info (self->log, "service '%s' opened", name);
     return service;
@@ -338,6 +341,11 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
         int one = 1;
         zmq_setsockopt (self->socket, 93 /* ZMQ_ZAP_ENFORCE_DOMAIN */, &one, sizeof one);
     }
+    if (opts && opts->events_endpoint
+    &&  !(self->tel = zx__tel_new ("broker", opts->events_endpoint, why, why_size)))
+        goto fail;
+    if (self->tel)
+        zx__tel_set_describe (self->tel, zx__broker_describe);
     s_why (why, why_size, "%s", "");
     return self;
 fail:
@@ -381,6 +389,27 @@ zx_broker_endpoint (const zx_broker_t *self, size_t index)
 }
 
 const char *
+zx_broker_events_endpoint (const zx_broker_t *self)
+{
+    assert (self);
+    return self->tel ? zx__tel_endpoint (self->tel) : NULL;
+}
+
+zx__tel_t *
+zx__broker_tel (zx_broker_t *self)
+{
+    char why [80];
+    if (self->tel || !(self->tel = zx__tel_new ("broker", NULL, why, sizeof why)))
+        return self->tel;
+    zx__tel_set_describe (self->tel, zx__broker_describe);
+    //  Counting starts now for the services already open
+    for (size_t i = 0; i < self->service_count; i++)
+        zx__dispatch_set_tel (self->services [i]->dispatch,
+                              zx__tel_service (self->tel, self->services [i]->name));
+    return self->tel;
+}
+
+const char *
 zx_broker_curve_key (const zx_broker_t *self)
 {
     assert (self);
@@ -398,7 +427,9 @@ zx_broker_attach (zx_broker_t *self, zx_loop_t *loop)
         return ZX_ENOMEM;
     self->loop = loop;
     self->tick_timer = zx_loop_call_later (loop, self->opts.heartbeat_ms, s_on_tick, self);
-    if (!self->tick_timer || zx__broker_curve_attach (self, loop) != ZX_OK) {
+    if (!self->tick_timer || zx__broker_curve_attach (self, loop) != ZX_OK
+    ||  (self->tel && zx__tel_attach (self->tel, loop) != ZX_OK)) {
+        zx__broker_curve_detach (self);
         if (self->tick_timer)
             zx_loop_cancel_timer (loop, self->tick_timer);
         self->tick_timer = 0;
@@ -439,6 +470,8 @@ zx_broker_destroy (zx_broker_t **self_p)
         zx__loop_remove (self->loop, self->socket, -1);
         zx__broker_curve_detach (self);
     }
+    if (self->tel)
+        zx__tel_detach (self->tel);
     if (self->router) {
         zsock_set_linger (self->router, 1000);
         zsock_destroy (&self->router);
@@ -449,6 +482,7 @@ zx_broker_destroy (zx_broker_t **self_p)
     zhashx_destroy (&self->worker_service);
     zhashx_destroy (&self->clients);
     zx__broker_curve_stop (self);
+    zx__tel_destroy (&self->tel);
     free (self);
     *self_p = NULL;
 }

@@ -58,6 +58,8 @@ s_client (zx_broker_t *self, const zx__msg_t *msg, const char *label, const char
         zx_log_info (self->log, "coordinator %s connected from %s", label, address);
     else
         zx_log_info (self->log, "coordinator %s connected", label);
+    if (self->tel)
+        zx__tel_coordinator (self->tel, ZX_EV_COORDINATOR_CONNECTED, label, address, NULL);
     return client;
 }
 
@@ -139,6 +141,17 @@ s_client_reply (zx_broker_t *self, zx__bclient_t *client, uint64_t corr, uint32_
         s_dirty_mark (self, client);
 }
 
+bool
+zx__broker_describe (void *cookie, const char **coordinator, uint64_t *id)
+{
+    zx__bticket_t *ticket = (zx__bticket_t *) cookie;
+    if (!ticket->client)
+        return false;
+    *coordinator = ticket->client->label;
+    *id = ticket->corr;
+    return true;
+}
+
 //  The dispatcher finished a ticket: its reply goes in the client's batch.
 void
 zx__broker_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_t size)
@@ -158,6 +171,8 @@ zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *wh
 {
     zx_log_info (self->log, "coordinator %s gone (%s): %zu tasks cancelled",
                  client->label, why, client->outstanding);
+    if (self->tel)
+        zx__tel_coordinator (self->tel, ZX_EV_COORDINATOR_GONE, client->label, NULL, why);
     //  A coordinator that was only slow (its loop stalled) reads these
     //  when it wakes, rather than wait forever for replies: a later
     //  request of its would make it known here again, heartbeats and all
@@ -306,6 +321,11 @@ s_on_stranger (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 void
 zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
+    if (msg->command == ZX_CMD_STATS) {
+        //  A question, from a coordinator or a viewer it does not make one
+        zx__broker_stats (self, msg);
+        return;
+    }
     const char *key = self->auth ? zx__msg_gets (msg, "User-Id") : NULL;
     const char *address = zx__msg_gets (msg, "Peer-Address");
     zx__bclient_t *client = s_client (self, msg, label, key, address,

@@ -10,6 +10,7 @@
 #include "zexec.h"
 #include "zx_auth.h"
 #include "zx_dispatch.h"
+#include "zx_events.h"
 #include "zx_idmap.h"
 #include "zx_proto.h"
 
@@ -102,6 +103,7 @@ struct zx_broker {
     zx__bclient_t *dirty;           //  Clients with replies to flush
     int64_t last_tick_us;
     bool closed;                    //  zx_broker_close: new work is refused
+    zx__tel_t *tel;                 //  Events and counts, NULL when off
 };
 
 //  Where a message to a peer goes: over the broker's socket, without
@@ -124,6 +126,24 @@ zx__broker_route (const zx_broker_t *self, zx__face_t face, const void *identity
 //  max_services allows). NULL when there is none or it cannot be opened.
 zx__bservice_t *zx__broker_service (zx_broker_t *self, const char *name, bool create);
 
+//  The broker's telemetry, made counting only (no events) when there was
+//  none, for the metrics endpoint: call it before attach. NULL when out
+//  of memory.
+zx__tel_t *zx__broker_tel (zx_broker_t *self);
+
+//  ---- zx_broker_metrics.c
+
+//  The broker's counts in the Prometheus text format, *size octets (not
+//  terminated). Caller frees it. NULL when out of memory.
+char *zx__broker_metrics (zx_broker_t *self, size_t *size);
+
+//  ---- zx_broker_stats.c
+
+//  Answers a STATS question (msg, on the client face) with the broker's
+//  services, workers and coordinators as they stand (docs/PROTOCOL.md
+//  13.6); counting starts at the first question when nothing counted.
+void zx__broker_stats (zx_broker_t *self, const zx__msg_t *msg);
+
 //  Flushes every dispatcher and every client's waiting replies.
 void zx__broker_flush_all (zx_broker_t *self);
 
@@ -136,6 +156,9 @@ void zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *
 //  The dispatchers' complete event: a ticket finished.
 void zx__broker_complete (void *owner, void *cookie, zx_err_t code,
                           const void *payload, size_t size);
+
+//  Telemetry's describe function: a ticket's coordinator and its id.
+bool zx__broker_describe (void *cookie, const char **coordinator, uint64_t *id);
 
 //  Sends what waits in a client's reply batch, if anything.
 void zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client);

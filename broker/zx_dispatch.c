@@ -50,6 +50,8 @@ zx__dispatch_complete (zx__dispatch_t *self, zx__request_t *request, zx_err_t co
                        const void *payload, size_t size)
 {
     void *cookie = request->cookie;
+    if (cookie && self->tel)
+        zx__tel_complete (self->tel, request, code, payload, size);
     request->cookie = NULL;
     if (cookie && request->complete)
         request->complete (cookie, code, payload, size);
@@ -141,12 +143,15 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     request->stopping = false;
     request->flags = flags;
     request->queued_us = zx__now_us ();
+    request->submitted_us = request->queued_us;
     request->name_len = (uint8_t) name_len;
     request->args_size = args_size;
     memcpy (request->data, task, name_len + 1);
     if (args_size)
         memcpy (request->data + name_len + 1, args, args_size);
     zx__reqlist_append (&self->queue, request);
+    if (self->tel)
+        zx__tel_task (self->tel, ZX_EV_TASK_SUBMITTED, request, ZX_OK, NULL, 0);
     zx__dispatch_schedule_pump (self);
     *code = ZX_OK;
     return request;
@@ -208,6 +213,8 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
     self->held++;
     worker->credits--;
     worker->budget--;
+    if (self->tel)
+        zx__tel_task (self->tel, ZX_EV_TASK_DISPATCHED, request, ZX_OK, NULL, 0);
     if (self->events.dispatched && request->cookie)
         self->events.dispatched (self->owner, request->complete ? NULL : request->cookie);
     return true;
@@ -406,6 +413,12 @@ size_t
 zx__dispatch_held (const zx__dispatch_t *self)
 {
     return self->held;
+}
+
+void
+zx__dispatch_set_tel (zx__dispatch_t *self, zx__tel_service_t *tel)
+{
+    self->tel = tel;
 }
 
 void

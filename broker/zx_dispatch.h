@@ -180,6 +180,12 @@ void zx__dispatch_disconnect_all (zx__dispatch_t *self);
 //  turns this off.
 void zx__dispatch_expect (zx__dispatch_t *self, size_t workers);
 
+//  Makes the dispatcher report each task and worker event to tel, a
+//  service record of a telemetry object (broker/zx_events.h) that
+//  outlives the dispatcher; NULL stops it.
+struct zx__tel_service;
+void zx__dispatch_set_tel (zx__dispatch_t *self, struct zx__tel_service *tel);
+
 //  Counts: requests waiting for a worker, requests held by workers,
 //  workers that are ready.
 size_t zx__dispatch_queued (const zx__dispatch_t *self);

@@ -9,6 +9,7 @@
 #ifndef ZX_DISPATCH_INT_H_INCLUDED
 #define ZX_DISPATCH_INT_H_INCLUDED
 #include "zx_dispatch.h"
+#include "zx_events.h"
 #include "zx_idmap.h"
 #include "zx_proto.h"
 
@@ -30,6 +31,7 @@ struct zx__request {
     bool stopping;                  //  Cancel asked; ends when the worker stops
     uint8_t name_len;
     int64_t queued_us;              //  When it was submitted
+    int64_t submitted_us;           //  When it was first submitted (telemetry)
     size_t args_size;
     char data [];                   //  Task name (NUL-terminated), then args
 };
@@ -57,6 +59,7 @@ struct zx__dworker {
     double task_us;                 //  Average time per task, 0 unknown
     uint64_t budget;                //  Tasks it may still be sent
     uint32_t pid;
+    uint64_t done, failed;          //  Its tasks that finished, failed (telemetry)
     zx__reqlist_t held;
     zx__request_t *round_first;     //  First request dealt in this pump
     zx__batch_t batch;
@@ -82,6 +85,7 @@ struct zx__dispatch {
     zx__idmap_t table;              //  corr -> held request
     bool pump_scheduled;
     zx_logger_t *log;
+    zx__tel_service_t *tel;         //  Telemetry hooks, NULL when off
 };
 
 //  The list operations: appending, prepending, removing one request.

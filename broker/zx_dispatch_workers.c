@@ -71,6 +71,8 @@ void
 zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const char *cause,
                             zx__request_t *stopped_for)
 {
+    if (self->tel)
+        zx__tel_worker_removed (self->tel, worker, cause);
     //  From the newest back, so retried requests keep their order at the
     //  front of the queue
     zx__request_t *request;
@@ -93,6 +95,8 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
             request->attempt++;
             request->worker = NULL;
             request->queued_us = zx__now_us ();     //  Waits anew for a worker
+            if (self->tel)
+                zx__tel_task (self->tel, ZX_EV_TASK_RETRIED, request, ZX_OK, cause, strlen (cause));
             zx__reqlist_prepend (&self->queue, request);
             zx__dispatch_schedule_pump (self);
             continue;
@@ -166,6 +170,8 @@ s_worker_left (zx__dispatch_t *self, const void *identity, size_t identity_size,
         char cause [400];
         snprintf (cause, sizeof cause, "worker %s left (%s)", label,
                   text [0] ? text : "no reason");
+        if (self->tel)
+            zx__tel_worker_left (self->tel, worker, reason, text);
         s_worker_remove (self, worker, cause);
     }
     if (self->events.worker_event)
@@ -291,6 +297,8 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
     //  Heard at once: a worker that counts the broker's silence from its
     //  READY must not give up on a broker that took it a moment ago
     s_send_heartbeat (self, worker);
+    if (self->tel)
+        zx__tel_worker_joined (self->tel, worker);
     if (self->events.worker_event)
         self->events.worker_event (self->owner, label, -1, "");
 }
@@ -366,6 +374,9 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
             request->attempt++;
             request->worker = NULL;
             request->queued_us = zx__now_us ();
+            if (self->tel)
+                zx__tel_task (self->tel, ZX_EV_TASK_RETRIED, request, ZX_OK,
+                              "its worker lost it", 19);
             zx__reqlist_append (&self->queue, request);
             continue;
         }

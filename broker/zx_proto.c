@@ -316,6 +316,16 @@ s_decode_body (zx__msg_t *msg, zmq_msg_t *body, size_t count)
                 msg->ok = true;
             }
             break;
+        case ZX_CMD_STATS:
+            //  A question has no frame, an answer one: the client face only
+            if (msg->face == ZX_FACE_CLIENT) {
+                if (count >= 1) {
+                    msg->batch = s_data (&body [0]);
+                    msg->batch_size = zmq_msg_size (&body [0]);
+                }
+                msg->ok = true;
+            }
+            break;
         default:
             msg->extra = 0;
     }
@@ -459,6 +469,14 @@ s_send (const zx__route_t *route, uint8_t command, const void *const *body,
         sizes [n++] = body_sizes [i];
     }
     return zx__send_frames (route->socket, frames, sizes, n, route->flags);
+}
+
+zx_err_t
+zx__send_stats (const zx__route_t *route, const void *body, size_t size)
+{
+    const void *frames [1] = { body };
+    size_t sizes [1] = { size };
+    return s_send (route, ZX_CMD_STATS, frames, sizes, body && size ? 1 : 0);
 }
 
 zx_err_t

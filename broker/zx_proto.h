@@ -33,7 +33,8 @@ typedef enum {
     ZX_CMD_REPLY      = 0x03,   //  W->D: batch of reply records
     ZX_CMD_HEARTBEAT  = 0x04,   //  both ways: [interval (u32 ms)]
     ZX_CMD_DISCONNECT = 0x05,   //  both ways: reason (1 byte) | text
-    ZX_CMD_CANCEL     = 0x06    //  D->W: correlation ids, 8 bytes each
+    ZX_CMD_CANCEL     = 0x06,   //  D->W: correlation ids, 8 bytes each
+    ZX_CMD_STATS      = 0x07    //  ZXC01 only: C->B none, B->C a MessagePack map
 } zx__cmd_t;
 
 //  Reply status byte
@@ -245,7 +246,8 @@ typedef struct {
     zx__ready_t ready;          //  READY
     const uint8_t *name;        //  READY: the worker's label, may be empty
     size_t name_size;
-    const uint8_t *batch;       //  REQUEST, REPLY: records (zx__batch_next_*)
+    const uint8_t *batch;       //  REQUEST, REPLY: records (zx__batch_next_*);
+                                //  STATS: the answer's map, when there is one
     size_t batch_size;
     uint8_t reason;             //  DISCONNECT: ZX_BYE_NORMAL when no bye frame
     const uint8_t *text;        //  DISCONNECT: the bye text, not terminated
@@ -379,6 +381,9 @@ zx_err_t zx__send_heartbeat (const zx__route_t *route, uint32_t interval_ms);
 zx_err_t zx__send_disconnect (const zx__route_t *route, uint8_t reason, const char *text);
 //  CANCEL: count correlation ids (count >= 1, else EINVAL).
 zx_err_t zx__send_cancel (const zx__route_t *route, const uint64_t *ids, size_t count);
+//  STATS: with no body (size 0), a client's question; with one, the
+//  broker's answer (a MessagePack map, docs/PROTOCOL.md 13.6).
+zx_err_t zx__send_stats (const zx__route_t *route, const void *body, size_t size);
 
 //  Writes the printable label of a routing id into label (size bytes):
 //  printable octets as they are, the others and '\' as \xNN, cut so that

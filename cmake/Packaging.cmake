@@ -55,7 +55,8 @@ completes a future.
 This package holds the shared library libzexec.so.0 and the programs:
 zexec-broker routes tasks from coordinators to workers over tcp or ipc,
 with CURVE keys; zexec-worker runs the tasks of task libraries for a
-broker; zexec-keygen makes CURVE key pairs. Also their man pages and
+broker; zexec-keygen makes CURVE key pairs; zexec-top shows what a
+broker is doing, live. Also their man pages and
 systemd units (zexec-broker.service, zexec-worker@.service) with example
 configurations in /etc/zexec; the units are not enabled on install.")
 

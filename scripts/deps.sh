@@ -20,6 +20,8 @@ zexec_install () {
 }
 
 #   python3-zmq and python3-msgpack: python/zexec_peer.py, which the polyglot
-#   tests run with /usr/bin/python3
+#   tests run with /usr/bin/python3; libmicrohttpd-dev: zexec-broker
+#   --metrics; libncurses-dev: zexec-top; prometheus: promtool and the
+#   server the telemetry tests check the metrics with
 zexec_install build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev libcmocka-dev \
-    iproute2 libuv1-dev python3-zmq python3-msgpack
+    iproute2 libuv1-dev python3-zmq python3-msgpack libmicrohttpd-dev libncurses-dev prometheus

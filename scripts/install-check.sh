@@ -38,7 +38,8 @@ for file in lib/libzexec.a lib/libzexec.so lib/libzexec.so.0 include/zexec.h \
             lib/pkgconfig/libzexec.pc lib/cmake/zexec/zexecConfig.cmake \
             lib/cmake/zexec/zexecConfigVersion.cmake lib/cmake/zexec/zexecTargets.cmake \
             share/man/man1/zexec-broker.1 share/man/man1/zexec-worker.1 \
-            share/man/man1/zexec-keygen.1 share/zexec/python/zexec_peer.py; do
+            share/man/man1/zexec-keygen.1 share/man/man1/zexec-top.1 \
+            share/zexec/python/zexec_peer.py; do
     [ -e "$prefix/$file" ] || fail "$file was not installed"
 done
 { [ -L "$prefix/lib/libzexec.so" ] && [ -L "$prefix/lib/libzexec.so.0" ]; } \
@@ -63,7 +64,7 @@ libdir=$(realpath "$(pkg-config --variable=libdir libzexec)")
 #   The programs are installed and run from the prefix: each is an
 #   executable file that answers --help with its usage and exit 0, and one
 #   linked to the shared libzexec loads the installed one.
-for program in zexec-broker zexec-worker zexec-keygen; do
+for program in zexec-broker zexec-worker zexec-keygen zexec-top; do
     { [ -f "$prefix/bin/$program" ] && [ -x "$prefix/bin/$program" ]; } \
         || fail "bin/$program was not installed as an executable file"
     status=0

@@ -4,7 +4,7 @@
 #   removes what they brought (dependencies apt-get installed, the user
 #   zexec), leaving the machine as it found it. It checks:
 #     - the packages' state: conffiles, the user zexec, /etc/zexec/keys;
-#     - /usr/bin/zexec-broker, zexec-worker and zexec-keygen: --version
+#     - /usr/bin/zexec-broker, zexec-worker, zexec-keygen and zexec-top: --version
 #       and --help, and the library they load;
 #     - a real start: zexec-broker on tcp://127.0.0.1:* with
 #       --endpoint-file, a zexec-worker connected to it with a task library
@@ -143,7 +143,7 @@ echo "conffiles: /etc/zexec/broker.conf, /etc/zexec/worker-default.conf;" \
 
 echo "== the installed programs"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-for program in zexec-broker zexec-worker zexec-keygen; do
+for program in zexec-broker zexec-worker zexec-keygen zexec-top; do
     output=$(timeout 30 "/usr/bin/$program" --version) || fail "$program --version exited $?"
     [ "$output" = "$program ${version%-*}" ] || fail "$program --version said '$output'"
     output=$(timeout 30 "/usr/bin/$program" --help) || fail "$program --help exited $?"
@@ -286,7 +286,7 @@ if [ ! -e "$man_dir/zexec-broker.1" ]; then
     man_dir=$scratch/data/usr/share/man/man1
     echo "(dpkg excludes /usr/share/man here: checking the pages in the package)"
 fi
-for program in zexec-broker zexec-worker zexec-keygen; do
+for program in zexec-broker zexec-worker zexec-keygen zexec-top; do
     page=$man_dir/$program.1
     [ -f "$page" ] || fail "no man page $page"
     warnings=$(groff -man -ww -z "$page" 2>&1) || fail "groff failed on $page: $warnings"

@@ -164,21 +164,24 @@ test_bad_command_bytes_are_dropped_on_both_faces (void **state)
                         "WARNING", 1);
     //  Unassigned commands from a coordinator the broker does not know yet
     SEND (raw, S ("ZXC01"), S ("\x00"));
-    SEND (raw, S ("ZXC01"), S ("\x07"), S ("x"));
+    SEND (raw, S ("ZXC01"), S ("\x08"), S ("x"));
     SEND (raw, S ("ZXC01"), S ("\xff"));
     SEND (raw, S ("ZXC01"), S ("\x01"), S ("default"));     //  READY on the client face
     zx_test_expect_log (log, "from unknown coordinator hostile-command: dropped", "WARNING", 4);
+    //  STATS (0x07) is a question without a frame: one with a frame is dropped
+    SEND (raw, S ("ZXC01"), S ("\x07"), S ("x"));
+    zx_test_expect_log (log, "malformed STATS from hostile-command: dropped", "WARNING", 1);
     zx_test_env_check (&env, "bad command bytes from an unknown coordinator");
 
     //  ... and from one it knows (an empty REQUEST makes it known)
     SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), S (""));
     SEND (raw, S ("ZXC01"), S ("\x00"));
-    SEND (raw, S ("ZXC01"), S ("\x07"));
+    SEND (raw, S ("ZXC01"), S ("\x08"));
     SEND (raw, S ("ZXC01"), S ("\xff"), S ("x"), S ("y"));
     SEND (raw, S ("ZXC01"), S ("\x03"), S (""));
     zx_test_expect_log (log, "unknown command 0 from coordinator hostile-command: dropped",
                         "WARNING", 1);
-    zx_test_expect_log (log, "unknown command 7 from coordinator hostile-command: dropped",
+    zx_test_expect_log (log, "unknown command 8 from coordinator hostile-command: dropped",
                         "WARNING", 1);
     zx_test_expect_log (log, "unknown command 255 from coordinator hostile-command: dropped",
                         "WARNING", 1);

@@ -356,7 +356,7 @@ static void
 test_unknown_commands_are_never_ok (void **state)
 {
     (void) state;
-    const uint8_t commands [] = { 0x00, 0x07, 0x08, 0x7F, 0xFF };
+    const uint8_t commands [] = { 0x00, 0x08, 0x09, 0x7F, 0xFF };
     const zx__face_t faces [] = { ZX_FACE_WORKER, ZX_FACE_CLIENT };
     for (size_t f = 0; f < 2; f++)
         for (size_t i = 0; i < sizeof commands; i++) {
@@ -369,6 +369,31 @@ test_unknown_commands_are_never_ok (void **state)
             assert_false (out.msg.ok);
             s_done (&out);
         }
+}
+
+//  STATS (0x07) is the client face's only: a question without a frame,
+//  an answer with its map; on the worker face it is never ok.
+static void
+test_stats_is_ok_on_the_client_face_only (void **state)
+{
+    (void) state;
+    const uint8_t stats = ZX_CMD_STATS;
+    s_decoded_t out;
+    s_decode (&out, (s_part_t []) { P ("ZXC01"), { &stats, 1 } }, 2, ZX_FACE_CLIENT, false);
+    assert_int_equal (out.rc, ZX_RECV_OK);
+    assert_true (out.msg.ok);
+    assert_null (out.msg.batch);
+    s_done (&out);
+    s_decode (&out, (s_part_t []) { P ("ZXC01"), { &stats, 1 }, P ("map") }, 3,
+              ZX_FACE_CLIENT, false);
+    assert_true (out.msg.ok);
+    assert_int_equal (out.msg.batch_size, 3);
+    assert_int_equal (out.msg.extra, 0);
+    s_done (&out);
+    s_decode (&out, (s_part_t []) { P ("ZXW01"), { &stats, 1 } }, 2, ZX_FACE_WORKER, false);
+    assert_int_equal (out.rc, ZX_RECV_OK);
+    assert_false (out.msg.ok);
+    s_done (&out);
 }
 
 static void
@@ -462,6 +487,7 @@ const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_heartbeat_interval_comes_only_from_a_lone_frame_of_4_octets_within_a_minute),
     cmocka_unit_test (test_a_disconnect_without_a_bye_is_normal_and_its_text_is_made_printable),
     cmocka_unit_test (test_unknown_commands_are_never_ok),
+    cmocka_unit_test (test_stats_is_ok_on_the_client_face_only),
     cmocka_unit_test (test_labels_show_unprintable_octets_and_backslash_as_hex_and_fit),
     cmocka_unit_test (test_decoded_fields_lie_inside_their_frames_whatever_the_bytes),
 };

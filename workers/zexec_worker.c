@@ -19,7 +19,7 @@
 
 enum {
     O_CONNECT, O_TASKS, O_WORKERS, O_PROCESSES, O_SERVICE, O_WINDOW, O_HEARTBEAT,
-    O_LIVENESS, O_SERVER_KEY, O_CERT, O_VERBOSE, O_COUNT
+    O_LIVENESS, O_SERVER_KEY, O_CERT, O_EVENTS, O_VERBOSE, O_COUNT
 };
 
 static const zx_cli_opt_t s_options [O_COUNT] = {
@@ -51,8 +51,12 @@ static const zx_cli_opt_t s_options [O_COUNT] = {
     [O_CERT] = { .name = "cert", .kind = ZX_CLI_STRING, .arg = "PATH",
         .help = "this worker's certificate (PATH or PATH_secret, as zexec-keygen makes "
                 "them)" },
-    [O_VERBOSE] = { .name = "verbose", .kind = ZX_CLI_FLAG, .help = "log connections",
+    [O_EVENTS] = { .name = "events", .kind = ZX_CLI_STRING, .arg = "ENDPOINT",
+        .help = "publish the local pool's task and worker events on a PUB socket bound "
+                "there, e.g. tcp://127.0.0.1:5557 (docs/OBSERVABILITY.md); no "
+                "authentication: bind it to loopback or a private address",
         .section = "" },
+    [O_VERBOSE] = { .name = "verbose", .kind = ZX_CLI_FLAG, .help = "log connections" },
 };
 
 static const zx_cli_spec_t s_spec = {
@@ -115,7 +119,11 @@ s_run (zx_cli_t *cli, int argc, char **argv)
         }
     zx_init (argc, argv);
     const char *endpoint = zx_cli_string (cli, O_CONNECT);
-    zx_executor_opts_t pool_opts = { .max_workers = (int) zx_cli_int (cli, O_WORKERS) };
+    zx_executor_opts_t pool_opts = {
+        .max_workers = (int) zx_cli_int (cli, O_WORKERS),
+        .service = zx_cli_string (cli, O_SERVICE) ? zx_cli_string (cli, O_SERVICE) : "default",
+        .events_endpoint = zx_cli_string (cli, O_EVENTS),
+    };
     zx_executor_opts_t serve_opts = {
         .service = zx_cli_string (cli, O_SERVICE),
         .window = (int) zx_cli_int (cli, O_WINDOW),
@@ -129,6 +137,8 @@ s_run (zx_cli_t *cli, int argc, char **argv)
     zx_log_basic_config (zx_cli_flag (cli, O_VERBOSE) ? ZX_LOG_INFO : ZX_LOG_WARNING,
                          "%(asctime)s zexec-worker[%(process)d] %(levelname)s: %(message)s");
     fprintf (stderr, "zexec-worker: serving %s\n", endpoint);
+    if (pool_opts.events_endpoint)
+        fprintf (stderr, "zexec-worker: events on %s\n", pool_opts.events_endpoint);
     zx_err_t rc = zx_serve (endpoint, zx_cli_flag (cli, O_PROCESSES), &pool_opts, &serve_opts);
     if (rc != ZX_OK)
         fprintf (stderr, "zexec-worker: cannot serve %s: %s\n", endpoint, zx_strerror (rc));

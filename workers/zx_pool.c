@@ -163,6 +163,18 @@ s_new (zx_executor_t *front, const zx_executor_opts_t *opts, bool processes)
     if (!self->dispatch || !self->slots)
         goto fail;
     zx__dispatch_expect (self->dispatch, (size_t) self->max_workers);
+    if (opts->events_endpoint) {
+        char why [300];
+        self->tel = zx__tel_new ("executor", opts->events_endpoint, why, sizeof why);
+        zx__tel_service_t *svc = self->tel ? zx__tel_service (self->tel, opts->service
+                                                              ? opts->service : "local")
+                                           : NULL;
+        if (!svc) {
+            zx_log_error (self->log, "%s", self->tel ? "out of memory" : why);
+            goto fail;
+        }
+        zx__dispatch_set_tel (self->dispatch, svc);
+    }
     for (int i = 0; i < self->max_workers; i++) {
         self->slots [i].owner = self;
         self->slots [i].index = i;
@@ -507,6 +519,8 @@ s_attach (zx__backend_t *base, zx_loop_t *loop)
     zx__pool_t *self = (zx__pool_t *) base;
     self->loop = loop;
     zx_err_t rc = zx__dispatch_attach (self->dispatch, loop);
+    if (rc == ZX_OK && self->tel)
+        rc = zx__tel_attach (self->tel, loop);
     if (self->processes) {
         for (int i = 0; i < self->max_workers; i++)
             s_watch_process (self, &self->slots [i]);
@@ -696,6 +710,7 @@ s_destroy (zx__backend_t **base_p)
     s_stop (&self->base);
     zx__pool_forget_escalations (self);
     zx__dispatch_destroy (&self->dispatch);
+    zx__tel_destroy (&self->tel);
     zsock_destroy (&self->router);
     if (self->ipc_path)
         unlink (self->ipc_path);

@@ -16,6 +16,7 @@
 #ifndef ZX_POOL_H_INCLUDED
 #define ZX_POOL_H_INCLUDED
 #include "zx_actor.h"
+#include "zx_events.h"
 #include "zx_executor.h"
 
 typedef struct zx__pool zx__pool_t;
@@ -67,6 +68,7 @@ struct zx__pool {
     int64_t plain_read_us;      //  When a flush from plain code last read
     unsigned plain_calls;       //  Flushes from plain code, to pace the clock
     zx_logger_t *log;
+    zx__tel_t *tel;             //  Events (opts.events_endpoint), or NULL
 };
 
 //  Returns the slot whose worker has identity, or NULL.

@@ -77,6 +77,14 @@ typedef struct {
     const char *curve_cert;
     const char *curve_clients_dir;
     const char *curve_workers_dir;
+    //  Where to publish lifecycle events (docs/OBSERVABILITY.md; their
+    //  format is docs/PROTOCOL.md, section 22): a ZeroMQ endpoint the
+    //  broker binds a PUB socket to, such as "tcp://127.0.0.1:5556" (a
+    //  wildcard binds a free port: zx_broker_events_endpoint says which).
+    //  NULL, the default: no events, and no cost. Events are encoded only
+    //  while someone subscribes. The socket has no authentication, even
+    //  with CURVE: bind it to loopback or a private address.
+    const char *events_endpoint;
 } zx_broker_opts_t;
 
 //  Creates a broker with opts (NULL for defaults; the strings are read,
@@ -108,6 +116,10 @@ ZX_EXPORT const char *zx_broker_endpoint (const zx_broker_t *self, size_t index)
 //  With CURVE, returns the broker's public key as 40 Z85 characters
 //  (borrowed), which its peers need as their server key; NULL without.
 ZX_EXPORT const char *zx_broker_curve_key (const zx_broker_t *self);
+
+//  Returns the endpoint the events socket is bound to (borrowed, valid
+//  until destroy), or NULL when the broker publishes no events.
+ZX_EXPORT const char *zx_broker_events_endpoint (const zx_broker_t *self);
 
 //  Makes loop run the broker: the loop watches its socket (and, with
 //  CURVE, its ZAP handler) and runs its heartbeat and allow-list timers

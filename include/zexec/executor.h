@@ -83,6 +83,14 @@ typedef struct {
     //  executor or worker constructor return NULL. Local pools ignore them.
     const char *curve_server_key;
     const char *curve_cert;
+    //  Local pools: where to publish the pool's lifecycle events (tasks
+    //  submitted, dispatched to a worker, finished, failed, retried,
+    //  cancelled; workers joined, lost, retired), as a broker does with
+    //  zx_broker_opts_t.events_endpoint: a ZeroMQ endpoint to bind a PUB
+    //  socket to, such as "ipc:///run/me/pool.events". Their service is
+    //  opts.service, or "local". NULL, the default: none. Binding fails:
+    //  the constructor returns NULL. Remote executors ignore it.
+    const char *events_endpoint;
 } zx_executor_opts_t;
 
 //  Creates a pool of worker threads, each one of zexec's worker actors
