@@ -199,6 +199,18 @@ s_on_worker (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     zx__bservice_t *service = zhashx_lookup (self->worker_service, label);
     bool mapped_now = false;
+    //  A READY from a known id means its earlier connection is gone: for
+    //  the same service its dispatcher replaces the registration; for
+    //  another, the old one leaves first (what it held is retried or fails)
+    if (msg->command == ZX_CMD_READY && service
+    &&  !(msg->service_size == strlen (service->name)
+          && memcmp (msg->service, service->name, msg->service_size) == 0)) {
+        zx__dispatch_worker_left (service->dispatch, msg->identity, msg->identity_size,
+                                  ZX_BYE_NORMAL, "it said READY again, for another service");
+        zhashx_delete (self->worker_service, label);
+        zx__broker_worker_key_forget (self, label);
+        service = NULL;
+    }
     if (msg->command == ZX_CMD_READY && !service) {
         service = s_worker_join (self, msg, label);
         if (!service)

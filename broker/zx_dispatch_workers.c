@@ -248,9 +248,18 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
         zx_log_warning (self->log, "malformed READY from %s: dropped", label);
         return;
     }
-    if (s_worker_find (self, msg->identity, msg->identity_size)) {
-        zx_log_warning (self->log, "second READY from worker %s: dropped", label);
-        return;
+    //  A READY under an id we know: the connection that id had is gone (a
+    //  worker restarted with the same id, or reconnected before we saw it
+    //  leave). What the old one held is retried or fails now, and the new
+    //  registration serves; counting its heartbeats for the old one would
+    //  keep those tasks waiting for ever.
+    zx__dworker_t *known = s_worker_find (self, msg->identity, msg->identity_size);
+    if (known) {
+        char cause [ZX_LABEL_SIZE + 96];
+        snprintf (cause, sizeof cause, "worker %s said READY again: its earlier connection "
+                  "is gone", label);
+        zx_log_warning (self->log, "%s (it held %zu)", cause, known->held.count);
+        s_worker_remove (self, known, cause);
     }
     //  Grow the table first and on its own: realloc may grow in place, and
     //  the old pointer is gone once it moved
