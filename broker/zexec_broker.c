@@ -30,7 +30,8 @@
 
 enum {
     O_BIND, O_HEARTBEAT, O_LIVENESS, O_NO_WORKER_WAIT, O_MAX_QUEUE, O_MAX_SERVICES,
-    O_MAX_WORKERS, O_MAX_CLIENTS, O_MAX_CLIENT_PENDING, O_MAX_FRAME_BYTES,
+    O_MAX_WORKERS, O_MAX_CLIENTS, O_MAX_CLIENT_PENDING, O_MAX_CLIENT_BYTES, O_MAX_QUEUE_BYTES,
+    O_MAX_CLIENT_BACKLOG, O_MAX_FRAME_BYTES,
     O_HANDSHAKE_TIMEOUT, O_CERT, O_CLIENTS, O_WORKERS, O_ENDPOINT_FILE, O_VERBOSE,
     O_COUNT
 };
@@ -70,6 +71,20 @@ static const zx_cli_opt_t s_options [O_COUNT] = {
                 "`queue full'",
         .fallback = S_TEXT (ZX__BROKER_MAX_PENDING),
         .low = 1, .high = ZX__BROKER_MAX_PENDING_MAX },
+    [O_MAX_CLIENT_BYTES] = { .name = "max-client-bytes", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "argument bytes one coordinator may have queued or running at once; past "
+                "it, `queue full'",
+        .fallback = S_TEXT (ZX__BROKER_CLIENT_BYTES),
+        .low = ZX__BROKER_BYTES_MIN, .high = ZX__BROKER_BYTES_MAX },
+    [O_MAX_QUEUE_BYTES] = { .name = "max-queue-bytes", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "argument bytes queued per service; past it, `queue full'",
+        .fallback = S_TEXT (ZX__BROKER_QUEUE_BYTES),
+        .low = ZX__BROKER_BYTES_MIN, .high = ZX__BROKER_BYTES_MAX },
+    [O_MAX_CLIENT_BACKLOG] = { .name = "max-client-backlog", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "bytes of replies that may wait for a coordinator that does not read them "
+                "(past the 100 messages its connection holds); past it, it is dropped",
+        .fallback = S_TEXT (ZX__BROKER_BACKLOG),
+        .low = ZX__BROKER_BACKLOG_MIN, .high = ZX__BROKER_BACKLOG_MAX },
     [O_MAX_FRAME_BYTES] = { .name = "max-frame-bytes", .kind = ZX_CLI_INT, .arg = "N",
         .help = "largest frame a peer may send; a bigger one closes its connection",
         .fallback = S_TEXT (ZX__BROKER_MAX_FRAME),
@@ -168,6 +183,9 @@ s_broker_opts (zx_cli_t *cli, zx_broker_opts_t *opts)
         .max_clients = (size_t) zx_cli_int (cli, O_MAX_CLIENTS),
         .max_client_pending = (size_t) zx_cli_int (cli, O_MAX_CLIENT_PENDING),
         .max_frame_bytes = zx_cli_int (cli, O_MAX_FRAME_BYTES),
+        .max_client_bytes = zx_cli_int (cli, O_MAX_CLIENT_BYTES),
+        .max_queue_bytes = zx_cli_int (cli, O_MAX_QUEUE_BYTES),
+        .max_client_backlog = zx_cli_int (cli, O_MAX_CLIENT_BACKLOG),
         .handshake_timeout_ms = (int) zx_cli_int (cli, O_HANDSHAKE_TIMEOUT),
         .curve_cert = zx_cli_string (cli, O_CERT),
         .curve_clients_dir = zx_cli_string (cli, O_CLIENTS),

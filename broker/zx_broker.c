@@ -79,6 +79,12 @@ s_options (const zx_broker_opts_t *given, zx_broker_opts_t *opts, char *why, siz
           ZX__BROKER_MAX_FRAME_MIN, INT64_MAX },
         { "handshake_timeout_ms", opts->handshake_timeout_ms, ZX__BROKER_HANDSHAKE_MS,
           ZX__BROKER_HANDSHAKE_MIN, ZX__BROKER_HANDSHAKE_MAX },
+        { "max_client_backlog", opts->max_client_backlog, ZX__BROKER_BACKLOG,
+          ZX__BROKER_BACKLOG_MIN, ZX__BROKER_BACKLOG_MAX },
+        { "max_client_bytes", opts->max_client_bytes, ZX__BROKER_CLIENT_BYTES,
+          ZX__BROKER_BYTES_MIN, ZX__BROKER_BYTES_MAX },
+        { "max_queue_bytes", opts->max_queue_bytes, ZX__BROKER_QUEUE_BYTES,
+          ZX__BROKER_BYTES_MIN, ZX__BROKER_BYTES_MAX },
     };
     for (size_t i = 0; i < sizeof field / sizeof field [0]; i++) {
         if (field [i].value == 0)
@@ -100,6 +106,9 @@ s_options (const zx_broker_opts_t *given, zx_broker_opts_t *opts, char *why, siz
     opts->max_client_pending = (size_t) field [7].value;
     opts->max_frame_bytes = field [8].value;
     opts->handshake_timeout_ms = (int) field [9].value;
+    opts->max_client_backlog = field [10].value;
+    opts->max_client_bytes = field [11].value;
+    opts->max_queue_bytes = field [12].value;
     bool curve = given && (given->curve_cert || given->curve_clients_dir
                            || given->curve_workers_dir);
     if (curve && !(given->curve_cert && given->curve_clients_dir && given->curve_workers_dir)) {
@@ -144,6 +153,7 @@ zx__broker_service (zx_broker_t *self, const char *name, bool create)
     }
     zx__dispatch_set_heartbeat (service->dispatch, self->opts.heartbeat_ms,
                                 self->opts.liveness);
+    zx__dispatch_set_max_queue_bytes (service->dispatch, (size_t) self->opts.max_queue_bytes);
     self->services [self->service_count++] = service;
     zx_log_info (self->log, "service '%s' opened", name);
     return service;
@@ -245,8 +255,17 @@ zx__broker_flush_all (zx_broker_t *self)
 {
     for (size_t i = 0; i < self->service_count; i++)
         zx__dispatch_flush (self->services [i]->dispatch);
-    while (self->dirty)
-        zx__broker_client_flush (self, self->dirty);
+    while (self->dirty) {
+        zx__bclient_t *client = self->dirty;
+        if (!zx__broker_client_flush (self, client)) {
+            char why [200];
+            snprintf (why, sizeof why, "it does not read its replies: %zu bytes in %zu "
+                      "replies wait past its connection's %d messages", client->replies.size,
+                      client->replies.records, ZX__BROKER_PEER_HWM);
+            zx_log_warning (self->log, "coordinator %s dropped: %s", client->label, why);
+            zx__broker_client_drop (self, client, why);
+        }
+    }
 }
 
 static void
@@ -255,7 +274,13 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx_broker_t *self = (zx_broker_t *) arg;
     zx__msg_t msg;
+    //  A burst ends after ZX__BROKER_BURST_US too: a peer whose every
+    //  message costs work (a thousand records answered at once) must not
+    //  keep the loop from its tick, and everyone from their heartbeats
+    int64_t started = zx__now_us ();
     for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
+        if ((burst & 63) == 63 && zx__now_us () - started > ZX__BROKER_BURST_US)
+            break;
         //  Both faces on one socket: the header says which
         zx__recv_t rc = zx__recv_router (self->socket, ZX_FACE_ANY, &msg);
         if (rc == ZX_RECV_NONE)
@@ -337,8 +362,14 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
         goto fail;
     }
     self->socket = zsock_resolve (self->router);
-    zsock_set_rcvhwm (self->router, 0);
-    zsock_set_sndhwm (self->router, 0);
+    //  What a peer sends waits in libzmq up to ZX__BROKER_PEER_RCVHWM
+    //  messages, then its connection is read no further until the loop
+    //  catches up (tcp pushes back; nothing is dropped)
+    zsock_set_rcvhwm (self->router, ZX__BROKER_PEER_RCVHWM);
+    //  Bounded per peer: a coordinator that never reads cannot make
+    //  libzmq hold its replies without end; past it a send fails (EAGAIN)
+    //  and the broker counts what waits (zx__broker_client_flush)
+    zsock_set_sndhwm (self->router, ZX__BROKER_PEER_HWM);
     zsock_set_handshake_ivl (self->router, self->opts.handshake_timeout_ms);
     zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &self->opts.max_frame_bytes,
                     sizeof self->opts.max_frame_bytes);

@@ -159,6 +159,10 @@ void zx__dispatch_flush (zx__dispatch_t *self);
 //  also waits for a worker that announced a longer interval of its own.
 void zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness);
 
+//  Caps the bytes of the arguments of the requests waiting for a worker
+//  (0, the default: no cap); a submission past it fails ZX_EQUEUE_FULL.
+void zx__dispatch_set_max_queue_bytes (zx__dispatch_t *self, size_t bytes);
+
 //  Sends HEARTBEAT to every worker.
 void zx__dispatch_heartbeat (zx__dispatch_t *self);
 

@@ -38,6 +38,7 @@ struct zx__request {
 typedef struct {
     zx__request_t *head, *tail;
     size_t count;
+    size_t bytes;                   //  Their arguments' bytes, all told
 } zx__reqlist_t;
 
 //  A worker that said READY: its credits, caps and what it holds.
@@ -69,6 +70,7 @@ struct zx__dispatch {
     zx__dispatch_events_t events;
     void *owner;
     size_t max_queue;
+    size_t max_queue_bytes;         //  Arguments' bytes queued at most (0: no cap)
     bool adaptive;
     zx__reqlist_t queue;
     size_t held;
@@ -96,6 +98,7 @@ zx__reqlist_append (zx__reqlist_t *list, zx__request_t *request)
         list->head = request;
     list->tail = request;
     list->count++;
+    list->bytes += request->args_size;
 }
 
 static inline void
@@ -109,6 +112,7 @@ zx__reqlist_prepend (zx__reqlist_t *list, zx__request_t *request)
         list->tail = request;
     list->head = request;
     list->count++;
+    list->bytes += request->args_size;
 }
 
 static inline void
@@ -124,6 +128,7 @@ zx__reqlist_remove (zx__reqlist_t *list, zx__request_t *request)
         list->tail = request->prev;
     request->next = request->prev = NULL;
     list->count--;
+    list->bytes -= request->args_size;
 }
 
 //  ---- zx_dispatch.c

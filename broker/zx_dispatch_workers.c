@@ -225,6 +225,12 @@ zx__dispatch_disconnect_all (zx__dispatch_t *self)
 }
 
 void
+zx__dispatch_set_max_queue_bytes (zx__dispatch_t *self, size_t bytes)
+{
+    self->max_queue_bytes = bytes;
+}
+
+void
 zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness)
 {
     self->heartbeat_ms = heartbeat_ms;
