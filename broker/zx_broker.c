@@ -154,6 +154,7 @@ zx__broker_service (zx_broker_t *self, const char *name, bool create)
     zx__dispatch_set_heartbeat (service->dispatch, self->opts.heartbeat_ms,
                                 self->opts.liveness);
     zx__dispatch_set_max_queue_bytes (service->dispatch, (size_t) self->opts.max_queue_bytes);
+    zx__dispatch_set_ratelog (service->dispatch, self->ratelog);
     self->services [self->service_count++] = service;
     zx_log_info (self->log, "service '%s' opened", name);
     return service;
@@ -181,14 +182,15 @@ static zx__bservice_t *
 s_worker_join (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     if (zhashx_size (self->worker_service) >= self->opts.max_workers) {
-        zx_log_warning (self->log, "too many workers: READY from %s dropped", label);
+        ZX__BROKER_WARN (self, label, "ready", "too many workers: READY from %s dropped", label);
         return NULL;
     }
     //  The service frame is judged here, before the dispatcher reads the
     //  rest: the codec gives it whenever it is there
     size_t size = msg->service_size;
     if (size == 0 || size > 255 || memchr (msg->service, 0, size)) {
-        zx_log_warning (self->log, "READY with a bad service name from %s: dropped", label);
+        ZX__BROKER_WARN (self, label, "ready", "READY with a bad service name from %s: dropped",
+                         label);
         return NULL;
     }
     char name [256];
@@ -196,7 +198,7 @@ s_worker_join (zx_broker_t *self, const zx__msg_t *msg, const char *label)
     name [size] = 0;
     zx__bservice_t *service = zx__broker_service (self, name, true);
     if (!service) {
-        zx_log_warning (self->log, "too many services: READY from %s dropped", label);
+        ZX__BROKER_WARN (self, label, "ready", "too many services: READY from %s dropped", label);
         return NULL;
     }
     zhashx_insert (self->worker_service, label, service);
@@ -268,6 +270,67 @@ zx__broker_flush_all (zx_broker_t *self)
     }
 }
 
+//  Whether a frame holds the octets of text (a literal), at its start.
+static bool
+s_frame_starts (zmq_msg_t *frame, const char *text)
+{
+    size_t size = strlen (text);
+    return zmq_msg_size (frame) >= size && memcmp (zmq_msg_data (frame), text, size) == 0;
+}
+
+//  A message in a protocol the broker does not speak: Majordomo (MDP)
+//  clients and workers, and REQ sockets (an empty delimiter frame first).
+//  Named once per peer; an MDP worker is sent MDP's DISCONNECT and a REQ
+//  socket an answer, so that neither waits for ever. Returns false when
+//  the message is not one of those.
+static bool
+s_foreign (zx_broker_t *self, zx__msg_t *msg, const char *label)
+{
+    if (msg->count < 2)
+        return false;
+    zmq_msg_t *first = &msg->frames [1];
+    bool delimited = zmq_msg_size (first) == 0;
+    zmq_msg_t *header = delimited ? (msg->count > 2 ? &msg->frames [2] : NULL) : first;
+    const char *what = NULL, *kind = NULL;
+    if (header && s_frame_starts (header, "MDPW")) {
+        what = "a Majordomo (MDP) worker";
+        kind = "mdp-worker";
+    }
+    else
+    if (header && s_frame_starts (header, "MDPC")) {
+        what = "a Majordomo (MDP) client";
+        kind = "mdp-client";
+    }
+    else
+    if (delimited && msg->count > 2) {
+        what = "a REQ socket (an empty delimiter frame, then the request)";
+        kind = "req";
+    }
+    else
+        return false;
+    zx__ratelog_once (self->ratelog, ZX_LOG_WARNING, label, kind,
+                      "%s speaks %s, not zexec's ZXC01/ZXW01 (docs/PROTOCOL.md): its "
+                      "messages are dropped", label, what);
+    const void *frames [4] = { msg->identity, "", NULL, NULL };
+    size_t sizes [4] = { msg->identity_size, 0, 0, 0 };
+    if (header && s_frame_starts (header, "MDPW")) {
+        frames [2] = "MDPW01";
+        sizes [2] = 6;
+        frames [3] = "\x05";               //  MDP's DISCONNECT
+        sizes [3] = 1;
+        zx__send_frames (self->socket, frames, sizes, 4, ZMQ_DONTWAIT);
+    }
+    else
+    if (delimited) {
+        static const char answer [] = "error: this is a zexec broker; it speaks ZXC01 and "
+                                      "ZXW01 (docs/PROTOCOL.md)";
+        frames [2] = answer;
+        sizes [2] = sizeof answer - 1;
+        zx__send_frames (self->socket, frames, sizes, 3, ZMQ_DONTWAIT);
+    }
+    return true;
+}
+
 static void
 s_on_readable (zx_loop_t *loop, void *arg)
 {
@@ -287,12 +350,17 @@ s_on_readable (zx_loop_t *loop, void *arg)
             break;
         char label [ZX_LABEL_SIZE];
         zx__label (label, sizeof label, msg.identity, msg.identity_size);
+        if ((rc == ZX_RECV_UNKNOWN_FACE || rc == ZX_RECV_MALFORMED)
+        &&  s_foreign (self, &msg, label))
+            ;                               //  Named once, answered if cheap
+        else
         if (rc == ZX_RECV_UNKNOWN_FACE)
-            zx_log_warning (self->log, "unknown protocol header from %s: dropped", label);
+            ZX__BROKER_WARN (self, label, "header", "unknown protocol header from %s: dropped",
+                             label);
         else
         if (rc != ZX_RECV_OK)
-            zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
-                            msg.count, label);
+            ZX__BROKER_WARN (self, label, "malformed", "malformed message (%zu frames) from "
+                             "%s: dropped", msg.count, label);
         else
         if (zx__broker_allowed (self, &msg, label)) {
             if (msg.face == ZX_FACE_WORKER)
@@ -314,6 +382,7 @@ s_on_tick (zx_loop_t *loop, void *arg)
     //  Read what is waiting first: peers' heartbeats may be queued there
     s_on_readable (loop, self);
     int64_t now = zx__now_us ();
+    zx__ratelog_tick (self->ratelog);
     //  A broker that was itself stalled (stopped, starved of CPU) has not
     //  heard anyone: give peers one more interval before judging them
     bool stalled = self->last_tick_us
@@ -349,9 +418,12 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
     if (!s_options (opts, &self->opts, why, why_size))
         goto fail;
     self->log = zx_log_get ("zexec.broker");
+    self->ratelog = zx__ratelog_new (self->log, ZX__BROKER_WARN_BURST,
+                                     ZX__BROKER_WARN_PERIOD_MS, ZX__BROKER_WARN_TOTAL,
+                                     ZX__BROKER_WARN_PEERS);
     self->worker_service = zhashx_new ();
     self->clients = zhashx_new ();
-    if (!self->worker_service || !self->clients)
+    if (!self->ratelog || !self->worker_service || !self->clients)
         goto fail;
     //  Fail closed: whatever CURVE needs must be there before any bind
     if (opts && opts->curve_cert && !zx__broker_curve_start (self, opts, why, why_size))
@@ -492,6 +564,7 @@ zx_broker_destroy (zx_broker_t **self_p)
     zhashx_destroy (&self->worker_service);
     zhashx_destroy (&self->clients);
     zx__broker_curve_stop (self);
+    zx__ratelog_destroy (&self->ratelog);
     free (self);
     *self_p = NULL;
 }

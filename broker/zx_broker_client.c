@@ -302,7 +302,8 @@ static void
 s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *msg)
 {
     if (!msg->ok || msg->extra) {
-        zx_log_warning (self->log, "malformed REQUEST from coordinator %s: dropped", client->label);
+        ZX__BROKER_WARN (self, client->label, "malformed", "malformed REQUEST from coordinator "
+                         "%s: dropped", client->label);
         return;
     }
     char name [256];
@@ -323,14 +324,15 @@ s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *
             s_client_reply (self, client, rec.corr, rec.attempt, code, text, strlen (text));
         else
         if (zx__idmap_get (&client->by_corr, rec.corr))
-            zx_log_warning (self->log, "coordinator %s reused id %llu: dropped",
+            ZX__BROKER_WARN (self, client->label, "reused", "coordinator %s reused id %llu: "
+                             "dropped",
                             client->label, (unsigned long long) rec.corr);
         else
             s_submit (self, client, service, &rec);
     }
     if (rc == ZX_EPROTO)
-        zx_log_warning (self->log, "malformed REQUEST batch from coordinator %s: rest dropped",
-                        client->label);
+        ZX__BROKER_WARN (self, client->label, "batch", "malformed REQUEST batch from "
+                         "coordinator %s: rest dropped", client->label);
 }
 
 static void
@@ -355,13 +357,14 @@ s_on_stranger (zx_broker_t *self, const zx__msg_t *msg, const char *label)
         char text [120];
         snprintf (text, sizeof text, "too many coordinators at this broker (--max-clients %zu)",
                   self->opts.max_clients);
-        zx_log_warning (self->log, "REQUEST from coordinator %s refused: %s", label, text);
+        ZX__BROKER_WARN (self, label, "refused", "REQUEST from coordinator %s refused: %s",
+                         label, text);
         zx__broker_refuse_records (self, msg, ZX_STATUS_QUEUE_FULL, text);
     }
     else
     if (msg->command != ZX_CMD_DISCONNECT && msg->command != ZX_CMD_HEARTBEAT)
-        zx_log_warning (self->log, "command %d from unknown coordinator %s: dropped",
-                        msg->command, label);
+        ZX__BROKER_WARN (self, label, "command", "command %d from unknown coordinator %s: "
+                         "dropped", msg->command, label);
 }
 
 void
@@ -394,8 +397,8 @@ zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label
             zx__broker_client_drop (self, client, "said goodbye");
             break;
         default:
-            zx_log_warning (self->log, "unknown command %d from coordinator %s: dropped",
-                            msg->command, client->label);
+            ZX__BROKER_WARN (self, client->label, "command", "unknown command %d from "
+                             "coordinator %s: dropped", msg->command, client->label);
     }
 }
 

@@ -12,6 +12,7 @@
 #include "zx_dispatch.h"
 #include "zx_idmap.h"
 #include "zx_proto.h"
+#include "zx_ratelog.h"
 
 #include <czmq.h>
 
@@ -109,6 +110,7 @@ typedef struct {
 struct zx_broker {
     zx_broker_opts_t opts;          //  Defaults filled in; no CURVE paths
     zx_logger_t *log;
+    zx__ratelog_t *ratelog;         //  Warnings about what peers send
     zsock_t *router;
     void *socket;                   //  The router's libzmq socket
     char **endpoints;               //  Bound, as resolved
@@ -126,6 +128,16 @@ struct zx_broker {
     int64_t last_tick_us;
     bool closed;                    //  zx_broker_close: new work is refused
 };
+
+//  Per-message warnings about peers: at most ZX__BROKER_WARN_BURST lines
+//  per peer and kind each ZX__BROKER_WARN_PERIOD_MS, then one line with
+//  how many were held back (zx_ratelog.h).
+#define ZX__BROKER_WARN_BURST           20
+#define ZX__BROKER_WARN_PERIOD_MS       10000
+#define ZX__BROKER_WARN_TOTAL           1000
+#define ZX__BROKER_WARN_PEERS           4096
+#define ZX__BROKER_WARN(self, peer, kind, ...) \
+    zx__ratelog ((self)->ratelog, ZX_LOG_WARNING, (peer), (kind), __VA_ARGS__)
 
 //  Where a message to a peer goes: over the broker's socket, without
 //  blocking, on face, to the routing id given (which must stay put until

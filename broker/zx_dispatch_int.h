@@ -84,7 +84,19 @@ struct zx__dispatch {
     zx__idmap_t table;              //  corr -> held request
     bool pump_scheduled;
     zx_logger_t *log;
+    zx__ratelog_t *ratelog;         //  The owner's, for warnings about peers (or NULL)
 };
+
+//  A warning about what a peer (label) sent, of kind: through the owner's
+//  rate limiter when it gave one (a broker), else logged as it comes.
+#define ZX__DISPATCH_WARN(self, peer, kind, ...)                                \
+    do {                                                                        \
+        if ((self)->ratelog)                                                    \
+            zx__ratelog ((self)->ratelog, ZX_LOG_WARNING, (peer), (kind),       \
+                         __VA_ARGS__);                                          \
+        else                                                                    \
+            zx_log_warning ((self)->log, __VA_ARGS__);                          \
+    } while (0)
 
 //  The list operations: appending, prepending, removing one request.
 static inline void

@@ -382,6 +382,47 @@ test_a_coordinator_that_never_reads_its_replies_is_bounded_and_dropped (void **s
     zx_test_pass ();
 }
 
+//  200,000 one-byte messages from one peer: the broker logs the first 20
+//  of their kind, then holds the rest back and says how many when the
+//  period ends (here, at its shutdown), instead of a line per message.
+static void
+test_200000_garbage_messages_make_a_bounded_log_that_counts_the_rest (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    char *log = strdup (env.broker.child->log);
+    assert_non_null (log);
+    void *raw = zx_test_raw_connect (env.broker.endpoint, "hostile-flood");
+    enum { FLOOD = 200000 };
+    for (int i = 0; i < FLOOD; i++)
+        SEND (raw, S ("x"));
+    //  Another kind, sent last: once it is logged, the flood was read
+    SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), S ("\x01"));
+    zx_test_expect_log (log, "malformed REQUEST batch from coordinator hostile-flood", NULL, 1);
+    int lines = zx_test_log_count (log, "malformed message (2 frames) from hostile-flood", NULL);
+    zx_test_env_check (&env, "a flood of garbage");
+    zx_test_raw_close (&raw);
+    zx_test_env_stop (&env);
+    //  At its shutdown the broker says what it held back
+    char summary [128];
+    snprintf (summary, sizeof summary, "... and %d more 'malformed' from hostile-flood",
+              FLOOD - lines);
+    int summaries = zx_test_log_count (log, summary, NULL);
+    FILE *file = fopen (log, "r");
+    assert_non_null (file);
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file);
+    fclose (file);
+    print_message ("%d one-byte messages: %d lines about them, %d summary ('%s'); the broker's "
+                   "log is %ld bytes in all\n", FLOOD, lines, summaries, summary, size);
+    assert_int_equal (lines, 20);
+    assert_int_equal (summaries, 1);
+    assert_true (size < 64 * 1024);
+    free (log);
+    zx_test_pass ();
+}
+
 //  Sends one REQUEST record for service with args_size bytes of arguments
 //  (never decoded: no worker answers it).
 static void
@@ -475,6 +516,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_readys_past_max_workers_are_dropped),
     cmocka_unit_test (test_workers_that_never_registered_or_vanished_are_forgotten),
     cmocka_unit_test (test_a_coordinator_that_never_reads_its_replies_is_bounded_and_dropped),
+    cmocka_unit_test (test_200000_garbage_messages_make_a_bounded_log_that_counts_the_rest),
     cmocka_unit_test (test_argument_bytes_past_the_coordinator_and_queue_caps_get_queue_full),
 };
 
