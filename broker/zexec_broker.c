@@ -31,9 +31,9 @@
 
 enum {
     O_BIND, O_HEARTBEAT, O_LIVENESS, O_NO_WORKER_WAIT, O_MAX_QUEUE, O_MAX_SERVICES,
-    O_MAX_WORKERS, O_MAX_CLIENTS, O_MAX_CLIENT_PENDING, O_MAX_FRAME_BYTES,
-    O_HANDSHAKE_TIMEOUT, O_CERT, O_CLIENTS, O_WORKERS, O_EVENTS, O_METRICS, O_ENDPOINT_FILE,
-    O_VERBOSE,
+    O_MAX_WORKERS, O_MAX_CLIENTS, O_MAX_CLIENT_PENDING, O_MAX_CLIENT_BYTES, O_MAX_QUEUE_BYTES,
+    O_MAX_CLIENT_BACKLOG, O_MAX_FRAME_BYTES, O_HANDSHAKE_TIMEOUT, O_CERT, O_CLIENTS, O_WORKERS,
+    O_INSECURE, O_EVENTS, O_METRICS, O_ENDPOINT_FILE, O_VERBOSE,
     O_COUNT
 };
 
@@ -72,6 +72,20 @@ static const zx_cli_opt_t s_options [O_COUNT] = {
                 "`queue full'",
         .fallback = S_TEXT (ZX__BROKER_MAX_PENDING),
         .low = 1, .high = ZX__BROKER_MAX_PENDING_MAX },
+    [O_MAX_CLIENT_BYTES] = { .name = "max-client-bytes", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "argument bytes one coordinator may have queued or running at once; past "
+                "it, `queue full'",
+        .fallback = S_TEXT (ZX__BROKER_CLIENT_BYTES),
+        .low = ZX__BROKER_BYTES_MIN, .high = ZX__BROKER_BYTES_MAX },
+    [O_MAX_QUEUE_BYTES] = { .name = "max-queue-bytes", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "argument bytes queued per service; past it, `queue full'",
+        .fallback = S_TEXT (ZX__BROKER_QUEUE_BYTES),
+        .low = ZX__BROKER_BYTES_MIN, .high = ZX__BROKER_BYTES_MAX },
+    [O_MAX_CLIENT_BACKLOG] = { .name = "max-client-backlog", .kind = ZX_CLI_INT, .arg = "N",
+        .help = "bytes of replies that may wait for a coordinator that does not read them "
+                "(past the 100 messages its connection holds); past it, it is dropped",
+        .fallback = S_TEXT (ZX__BROKER_BACKLOG),
+        .low = ZX__BROKER_BACKLOG_MIN, .high = ZX__BROKER_BACKLOG_MAX },
     [O_MAX_FRAME_BYTES] = { .name = "max-frame-bytes", .kind = ZX_CLI_INT, .arg = "N",
         .help = "largest frame a peer may send; a bigger one closes its connection",
         .fallback = S_TEXT (ZX__BROKER_MAX_FRAME),
@@ -88,6 +102,9 @@ static const zx_cli_opt_t s_options [O_COUNT] = {
     [O_WORKERS] = { .name = "workers", .kind = ZX_CLI_STRING, .arg = "DIR",
         .help = "public certificates of the workers that may serve (both directories are "
                 "read again when they change)" },
+    [O_INSECURE] = { .name = "insecure", .kind = ZX_CLI_FLAG,
+        .help = "without CURVE, bind tcp on addresses other than loopback all the same "
+                "(anyone who reaches them can submit work and serve as a worker)" },
     [O_EVENTS] = { .name = "events", .kind = ZX_CLI_STRING, .arg = "ENDPOINT",
         .help = "publish task, worker and coordinator events on a PUB socket bound there, "
                 "e.g. tcp://127.0.0.1:5556 (a wildcard binds a free port); no "
@@ -205,6 +222,9 @@ s_broker_opts (zx_cli_t *cli, zx_broker_opts_t *opts)
         .max_clients = (size_t) zx_cli_int (cli, O_MAX_CLIENTS),
         .max_client_pending = (size_t) zx_cli_int (cli, O_MAX_CLIENT_PENDING),
         .max_frame_bytes = zx_cli_int (cli, O_MAX_FRAME_BYTES),
+        .max_client_bytes = zx_cli_int (cli, O_MAX_CLIENT_BYTES),
+        .max_queue_bytes = zx_cli_int (cli, O_MAX_QUEUE_BYTES),
+        .max_client_backlog = zx_cli_int (cli, O_MAX_CLIENT_BACKLOG),
         .handshake_timeout_ms = (int) zx_cli_int (cli, O_HANDSHAKE_TIMEOUT),
         .curve_cert = zx_cli_string (cli, O_CERT),
         .curve_clients_dir = zx_cli_string (cli, O_CLIENTS),
@@ -222,9 +242,46 @@ s_broker_opts (zx_cli_t *cli, zx_broker_opts_t *opts)
 }
 
 //  Binds every --bind, saying where it listens and how it is secured.
+//  Whether endpoint is tcp on an address other than loopback: a wildcard
+//  (*, 0.0.0.0, ::), an interface or a host name other than localhost.
+static bool
+s_tcp_beyond_loopback (const char *endpoint)
+{
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6;
+    //  A source address ("tcp://SOURCE;HOST:PORT") is for connecting only
+    const char *semicolon = strchr (host, ';');
+    if (semicolon)
+        host = semicolon + 1;
+    const char *colon = strrchr (host, ':');
+    size_t size = colon ? (size_t) (colon - host) : strlen (host);
+    char name [256];
+    if (size >= sizeof name)
+        return true;
+    memcpy (name, host, size);
+    name [size] = 0;
+    return !(strncmp (name, "127.", 4) == 0 || streq (name, "localhost") || streq (name, "lo")
+             || streq (name, "[::1]") || streq (name, "::1"));
+}
+
 static bool
 s_bind_all (zx_broker_t *broker, zx_cli_t *cli)
 {
+    //  What libzmq cannot bound (a message is assembled whole before the
+    //  broker sees it) must not be open to anyone by mistake
+    for (size_t i = 0; i < zx_cli_count (cli, O_BIND); i++) {
+        const char *endpoint = zx_cli_item (cli, O_BIND, i);
+        if (!zx_broker_curve_key (broker) && !zx_cli_flag (cli, O_INSECURE)
+        &&  s_tcp_beyond_loopback (endpoint)) {
+            fprintf (stderr, "zexec-broker: refusing to bind %s without CURVE keys: anyone "
+                     "who reaches it could submit work, serve as a worker and make the "
+                     "broker hold what libzmq cannot bound (SECURITY.md). Give --cert, "
+                     "--clients and --workers, bind a loopback address, or say --insecure\n",
+                     endpoint);
+            return false;
+        }
+    }
     for (size_t i = 0; i < zx_cli_count (cli, O_BIND); i++) {
         const char *endpoint = zx_cli_item (cli, O_BIND, i);
         char why [512];

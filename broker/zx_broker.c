@@ -80,6 +80,12 @@ s_options (const zx_broker_opts_t *given, zx_broker_opts_t *opts, char *why, siz
           ZX__BROKER_MAX_FRAME_MIN, INT64_MAX },
         { "handshake_timeout_ms", opts->handshake_timeout_ms, ZX__BROKER_HANDSHAKE_MS,
           ZX__BROKER_HANDSHAKE_MIN, ZX__BROKER_HANDSHAKE_MAX },
+        { "max_client_backlog", opts->max_client_backlog, ZX__BROKER_BACKLOG,
+          ZX__BROKER_BACKLOG_MIN, ZX__BROKER_BACKLOG_MAX },
+        { "max_client_bytes", opts->max_client_bytes, ZX__BROKER_CLIENT_BYTES,
+          ZX__BROKER_BYTES_MIN, ZX__BROKER_BYTES_MAX },
+        { "max_queue_bytes", opts->max_queue_bytes, ZX__BROKER_QUEUE_BYTES,
+          ZX__BROKER_BYTES_MIN, ZX__BROKER_BYTES_MAX },
     };
     for (size_t i = 0; i < sizeof field / sizeof field [0]; i++) {
         if (field [i].value == 0)
@@ -101,6 +107,9 @@ s_options (const zx_broker_opts_t *given, zx_broker_opts_t *opts, char *why, siz
     opts->max_client_pending = (size_t) field [7].value;
     opts->max_frame_bytes = field [8].value;
     opts->handshake_timeout_ms = (int) field [9].value;
+    opts->max_client_backlog = field [10].value;
+    opts->max_client_bytes = field [11].value;
+    opts->max_queue_bytes = field [12].value;
     bool curve = given && (given->curve_cert || given->curve_clients_dir
                            || given->curve_workers_dir);
     if (curve && !(given->curve_cert && given->curve_clients_dir && given->curve_workers_dir)) {
@@ -147,6 +156,8 @@ zx__broker_service (zx_broker_t *self, const char *name, bool create)
                                 self->opts.liveness);
     if (self->tel)
         zx__dispatch_set_tel (service->dispatch, zx__tel_service (self->tel, name));
+    zx__dispatch_set_max_queue_bytes (service->dispatch, (size_t) self->opts.max_queue_bytes);
+    zx__dispatch_set_ratelog (service->dispatch, self->ratelog);
     self->services [self->service_count++] = service;
     zx_log_info (self->log, "service '%s' opened", name);
     return service;
@@ -174,14 +185,15 @@ static zx__bservice_t *
 s_worker_join (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     if (zhashx_size (self->worker_service) >= self->opts.max_workers) {
-        zx_log_warning (self->log, "too many workers: READY from %s dropped", label);
+        ZX__BROKER_WARN (self, label, "ready", "too many workers: READY from %s dropped", label);
         return NULL;
     }
     //  The service frame is judged here, before the dispatcher reads the
     //  rest: the codec gives it whenever it is there
     size_t size = msg->service_size;
     if (size == 0 || size > 255 || memchr (msg->service, 0, size)) {
-        zx_log_warning (self->log, "READY with a bad service name from %s: dropped", label);
+        ZX__BROKER_WARN (self, label, "ready", "READY with a bad service name from %s: dropped",
+                         label);
         return NULL;
     }
     char name [256];
@@ -189,7 +201,7 @@ s_worker_join (zx_broker_t *self, const zx__msg_t *msg, const char *label)
     name [size] = 0;
     zx__bservice_t *service = zx__broker_service (self, name, true);
     if (!service) {
-        zx_log_warning (self->log, "too many services: READY from %s dropped", label);
+        ZX__BROKER_WARN (self, label, "ready", "too many services: READY from %s dropped", label);
         return NULL;
     }
     zhashx_insert (self->worker_service, label, service);
@@ -202,6 +214,18 @@ s_on_worker (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     zx__bservice_t *service = zhashx_lookup (self->worker_service, label);
     bool mapped_now = false;
+    //  A READY from a known id means its earlier connection is gone: for
+    //  the same service its dispatcher replaces the registration; for
+    //  another, the old one leaves first (what it held is retried or fails)
+    if (msg->command == ZX_CMD_READY && service
+    &&  !(msg->service_size == strlen (service->name)
+          && memcmp (msg->service, service->name, msg->service_size) == 0)) {
+        zx__dispatch_worker_left (service->dispatch, msg->identity, msg->identity_size,
+                                  ZX_BYE_NORMAL, "it said READY again, for another service");
+        zhashx_delete (self->worker_service, label);
+        zx__broker_worker_key_forget (self, label);
+        service = NULL;
+    }
     if (msg->command == ZX_CMD_READY && !service) {
         service = s_worker_join (self, msg, label);
         if (!service)
@@ -236,8 +260,78 @@ zx__broker_flush_all (zx_broker_t *self)
 {
     for (size_t i = 0; i < self->service_count; i++)
         zx__dispatch_flush (self->services [i]->dispatch);
-    while (self->dirty)
-        zx__broker_client_flush (self, self->dirty);
+    while (self->dirty) {
+        zx__bclient_t *client = self->dirty;
+        if (!zx__broker_client_flush (self, client)) {
+            char why [200];
+            snprintf (why, sizeof why, "it does not read its replies: %zu bytes in %zu "
+                      "replies wait past its connection's %d messages", client->replies.size,
+                      client->replies.records, ZX__BROKER_PEER_HWM);
+            zx_log_warning (self->log, "coordinator %s dropped: %s", client->label, why);
+            zx__broker_client_drop (self, client, why);
+        }
+    }
+}
+
+//  Whether a frame holds the octets of text (a literal), at its start.
+static bool
+s_frame_starts (zmq_msg_t *frame, const char *text)
+{
+    size_t size = strlen (text);
+    return zmq_msg_size (frame) >= size && memcmp (zmq_msg_data (frame), text, size) == 0;
+}
+
+//  A message in a protocol the broker does not speak: Majordomo (MDP)
+//  clients and workers, and REQ sockets (an empty delimiter frame first).
+//  Named once per peer; an MDP worker is sent MDP's DISCONNECT and a REQ
+//  socket an answer, so that neither waits for ever. Returns false when
+//  the message is not one of those.
+static bool
+s_foreign (zx_broker_t *self, zx__msg_t *msg, const char *label)
+{
+    if (msg->count < 2)
+        return false;
+    zmq_msg_t *first = &msg->frames [1];
+    bool delimited = zmq_msg_size (first) == 0;
+    zmq_msg_t *header = delimited ? (msg->count > 2 ? &msg->frames [2] : NULL) : first;
+    const char *what = NULL, *kind = NULL;
+    if (header && s_frame_starts (header, "MDPW")) {
+        what = "a Majordomo (MDP) worker";
+        kind = "mdp-worker";
+    }
+    else
+    if (header && s_frame_starts (header, "MDPC")) {
+        what = "a Majordomo (MDP) client";
+        kind = "mdp-client";
+    }
+    else
+    if (delimited && msg->count > 2) {
+        what = "a REQ socket (an empty delimiter frame, then the request)";
+        kind = "req";
+    }
+    else
+        return false;
+    zx__ratelog_once (self->ratelog, ZX_LOG_WARNING, label, kind,
+                      "%s speaks %s, not zexec's ZXC01/ZXW01 (docs/PROTOCOL.md): its "
+                      "messages are dropped", label, what);
+    const void *frames [4] = { msg->identity, "", NULL, NULL };
+    size_t sizes [4] = { msg->identity_size, 0, 0, 0 };
+    if (header && s_frame_starts (header, "MDPW")) {
+        frames [2] = "MDPW01";
+        sizes [2] = 6;
+        frames [3] = "\x05";               //  MDP's DISCONNECT
+        sizes [3] = 1;
+        zx__send_frames (self->socket, frames, sizes, 4, ZMQ_DONTWAIT);
+    }
+    else
+    if (delimited) {
+        static const char answer [] = "error: this is a zexec broker; it speaks ZXC01 and "
+                                      "ZXW01 (docs/PROTOCOL.md)";
+        frames [2] = answer;
+        sizes [2] = sizeof answer - 1;
+        zx__send_frames (self->socket, frames, sizes, 3, ZMQ_DONTWAIT);
+    }
+    return true;
 }
 
 static void
@@ -246,19 +340,30 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx_broker_t *self = (zx_broker_t *) arg;
     zx__msg_t msg;
+    //  A burst ends after ZX__BROKER_BURST_US too: a peer whose every
+    //  message costs work (a thousand records answered at once) must not
+    //  keep the loop from its tick, and everyone from their heartbeats
+    int64_t started = zx__now_us ();
     for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
+        if ((burst & 63) == 63 && zx__now_us () - started > ZX__BROKER_BURST_US)
+            break;
         //  Both faces on one socket: the header says which
         zx__recv_t rc = zx__recv_router (self->socket, ZX_FACE_ANY, &msg);
         if (rc == ZX_RECV_NONE)
             break;
         char label [ZX_LABEL_SIZE];
         zx__label (label, sizeof label, msg.identity, msg.identity_size);
+        if ((rc == ZX_RECV_UNKNOWN_FACE || rc == ZX_RECV_MALFORMED)
+        &&  s_foreign (self, &msg, label))
+            ;                               //  Named once, answered if cheap
+        else
         if (rc == ZX_RECV_UNKNOWN_FACE)
-            zx_log_warning (self->log, "unknown protocol header from %s: dropped", label);
+            ZX__BROKER_WARN (self, label, "header", "unknown protocol header from %s: dropped",
+                             label);
         else
         if (rc != ZX_RECV_OK)
-            zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
-                            msg.count, label);
+            ZX__BROKER_WARN (self, label, "malformed", "malformed message (%zu frames) from "
+                             "%s: dropped", msg.count, label);
         else
         if (zx__broker_allowed (self, &msg, label)) {
             if (msg.face == ZX_FACE_WORKER)
@@ -280,6 +385,7 @@ s_on_tick (zx_loop_t *loop, void *arg)
     //  Read what is waiting first: peers' heartbeats may be queued there
     s_on_readable (loop, self);
     int64_t now = zx__now_us ();
+    zx__ratelog_tick (self->ratelog);
     //  A broker that was itself stalled (stopped, starved of CPU) has not
     //  heard anyone: give peers one more interval before judging them
     bool stalled = self->last_tick_us
@@ -315,9 +421,12 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
     if (!s_options (opts, &self->opts, why, why_size))
         goto fail;
     self->log = zx_log_get ("zexec.broker");
+    self->ratelog = zx__ratelog_new (self->log, ZX__BROKER_WARN_BURST,
+                                     ZX__BROKER_WARN_PERIOD_MS, ZX__BROKER_WARN_TOTAL,
+                                     ZX__BROKER_WARN_PEERS);
     self->worker_service = zhashx_new ();
     self->clients = zhashx_new ();
-    if (!self->worker_service || !self->clients)
+    if (!self->ratelog || !self->worker_service || !self->clients)
         goto fail;
     //  Fail closed: whatever CURVE needs must be there before any bind
     if (opts && opts->curve_cert && !zx__broker_curve_start (self, opts, why, why_size))
@@ -328,8 +437,14 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
         goto fail;
     }
     self->socket = zsock_resolve (self->router);
-    zsock_set_rcvhwm (self->router, 0);
-    zsock_set_sndhwm (self->router, 0);
+    //  What a peer sends waits in libzmq up to ZX__BROKER_PEER_RCVHWM
+    //  messages, then its connection is read no further until the loop
+    //  catches up (tcp pushes back; nothing is dropped)
+    zsock_set_rcvhwm (self->router, ZX__BROKER_PEER_RCVHWM);
+    //  Bounded per peer: a coordinator that never reads cannot make
+    //  libzmq hold its replies without end; past it a send fails (EAGAIN)
+    //  and the broker counts what waits (zx__broker_client_flush)
+    zsock_set_sndhwm (self->router, ZX__BROKER_PEER_HWM);
     zsock_set_handshake_ivl (self->router, self->opts.handshake_timeout_ms);
     zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &self->opts.max_frame_bytes,
                     sizeof self->opts.max_frame_bytes);
@@ -483,6 +598,7 @@ zx_broker_destroy (zx_broker_t **self_p)
     zhashx_destroy (&self->clients);
     zx__broker_curve_stop (self);
     zx__tel_destroy (&self->tel);
+    zx__ratelog_destroy (&self->ratelog);
     free (self);
     *self_p = NULL;
 }

@@ -16,6 +16,7 @@
 #include "zx_broker_int.h"
 #include "zx_loop.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ s_ticket_unlink (zx__bticket_t *ticket)
         ticket->next->prev = ticket->prev;
     zx__idmap_take (&client->by_corr, ticket->corr);
     client->outstanding--;
+    client->arg_bytes -= (int64_t) ticket->bytes;
     ticket->client = NULL;
 }
 
@@ -122,14 +124,61 @@ s_dirty_clear (zx_broker_t *self, zx__bclient_t *client)
     client->dirty_prev = client->dirty_next = NULL;
 }
 
-void
+bool
 zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client)
 {
     if (!client->dirty)
-        return;
-    zx__send_reply_batch (&client->route, &client->replies);
-    zx__batch_clear (&client->replies);
+        return true;
     s_dirty_clear (self, client);
+    zx__batch_t *replies = &client->replies;
+    const uint8_t *start = replies->data;
+    const uint8_t *end = start + replies->size;
+    const uint8_t *sent = start;        //  All before it went out
+    size_t sent_records = 0;
+    while (sent < end) {
+        //  As many whole records as fit in a chunk, at least one
+        const uint8_t *cursor = sent;
+        size_t records = 0;
+        zx__reply_rec_t rec;
+        while (cursor < end) {
+            const uint8_t *next = cursor;
+            if (zx__batch_next_reply (&next, end, &rec) != ZX_OK)
+                next = end;             //  Never: we wrote them; send the rest whole
+            if (records > 0 && next - sent > ZX__BROKER_REPLY_CHUNK)
+                break;
+            cursor = next;
+            records++;
+        }
+        zx__batch_t chunk = { (uint8_t *) sent, (size_t) (cursor - sent), 0, records };
+        if (zx__send_reply_batch (&client->route, &chunk) != ZX_OK) {
+            if (errno != EAGAIN) {
+                //  The client is gone (EHOSTUNREACH): its silence ends it
+                sent = end;
+                sent_records = replies->records;
+            }
+            break;
+        }
+        sent = cursor;
+        sent_records += records;
+    }
+    size_t left = (size_t) (end - sent);
+    memmove (replies->data, sent, left);
+    replies->size = left;
+    replies->records -= sent_records;
+    if (left == 0) {
+        if (client->blocked)
+            zx_log_info (self->log, "coordinator %s reads its replies again", client->label);
+        client->blocked = false;
+        return true;
+    }
+    //  Its connection is full: the rest waits here, counted, until a later
+    //  flush (a new reply, the tick) finds room
+    if (!client->blocked)
+        zx_log_info (self->log, "coordinator %s does not read its replies: %zu bytes wait",
+                     client->label, left);
+    client->blocked = true;
+    return (int64_t) left <= self->opts.max_client_backlog
+        && replies->records <= self->opts.max_client_pending;
 }
 
 static void
@@ -196,7 +245,7 @@ zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *wh
 //  client has too much pending.
 static const char *
 s_refusal (zx_broker_t *self, zx__bclient_t *client, const zx__bservice_t *service,
-           zx_err_t *code, char *text, size_t size)
+           size_t args_size, zx_err_t *code, char *text, size_t size)
 {
     if (self->closed || !service) {
         *code = self->closed ? ZX_ESHUTDOWN : ZX_EINVAL;
@@ -206,6 +255,14 @@ s_refusal (zx_broker_t *self, zx__bclient_t *client, const zx__bservice_t *servi
     if (client->outstanding >= self->opts.max_client_pending) {
         snprintf (text, size, "too many pending requests from this coordinator "
                   "(--max-client-pending %zu)", self->opts.max_client_pending);
+        *code = ZX_EQUEUE_FULL;
+        return text;
+    }
+    if (client->arg_bytes + (int64_t) args_size > self->opts.max_client_bytes) {
+        snprintf (text, size, "too many argument bytes pending from this coordinator: "
+                  "%lld and %zu more (--max-client-bytes %lld)",
+                  (long long) client->arg_bytes, args_size,
+                  (long long) self->opts.max_client_bytes);
         *code = ZX_EQUEUE_FULL;
         return text;
     }
@@ -237,16 +294,19 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
         client->tickets->prev = ticket;
     client->tickets = ticket;
     client->outstanding++;
+    ticket->bytes = rec->args_size;
+    client->arg_bytes += (int64_t) ticket->bytes;
     zx_err_t code;
     ticket->request = zx__dispatch_submit (service->dispatch, task, rec->args, rec->args_size,
                                            rec->flags, ticket, &code);
     if (!ticket->request) {
         s_ticket_unlink (ticket);
         free (ticket);
-        char text [320];
+        char text [400];
         if (code == ZX_EQUEUE_FULL)
-            snprintf (text, sizeof text, "queue full at the broker for service '%s'",
-                      service->name);
+            snprintf (text, sizeof text, "queue full at the broker for service '%s' "
+                      "(--max-queue %zu requests, --max-queue-bytes %lld)", service->name,
+                      self->opts.max_queue, (long long) self->opts.max_queue_bytes);
         else
             snprintf (text, sizeof text, "cannot queue task '%s': %s", task, zx_strerror (code));
         s_client_reply (self, client, rec->corr, rec->attempt, code, text, strlen (text));
@@ -257,7 +317,8 @@ static void
 s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *msg)
 {
     if (!msg->ok || msg->extra) {
-        zx_log_warning (self->log, "malformed REQUEST from coordinator %s: dropped", client->label);
+        ZX__BROKER_WARN (self, client->label, "malformed", "malformed REQUEST from coordinator "
+                         "%s: dropped", client->label);
         return;
     }
     char name [256];
@@ -271,20 +332,22 @@ s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *
     zx_err_t rc;
     while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
         zx_err_t code;
-        char buffer [160];
-        const char *text = s_refusal (self, client, service, &code, buffer, sizeof buffer);
+        char buffer [240];
+        const char *text = s_refusal (self, client, service, rec.args_size, &code, buffer,
+                                      sizeof buffer);
         if (text)
             s_client_reply (self, client, rec.corr, rec.attempt, code, text, strlen (text));
         else
         if (zx__idmap_get (&client->by_corr, rec.corr))
-            zx_log_warning (self->log, "coordinator %s reused id %llu: dropped",
+            ZX__BROKER_WARN (self, client->label, "reused", "coordinator %s reused id %llu: "
+                             "dropped",
                             client->label, (unsigned long long) rec.corr);
         else
             s_submit (self, client, service, &rec);
     }
     if (rc == ZX_EPROTO)
-        zx_log_warning (self->log, "malformed REQUEST batch from coordinator %s: rest dropped",
-                        client->label);
+        ZX__BROKER_WARN (self, client->label, "batch", "malformed REQUEST batch from "
+                         "coordinator %s: rest dropped", client->label);
 }
 
 static void
@@ -309,13 +372,14 @@ s_on_stranger (zx_broker_t *self, const zx__msg_t *msg, const char *label)
         char text [120];
         snprintf (text, sizeof text, "too many coordinators at this broker (--max-clients %zu)",
                   self->opts.max_clients);
-        zx_log_warning (self->log, "REQUEST from coordinator %s refused: %s", label, text);
+        ZX__BROKER_WARN (self, label, "refused", "REQUEST from coordinator %s refused: %s",
+                         label, text);
         zx__broker_refuse_records (self, msg, ZX_STATUS_QUEUE_FULL, text);
     }
     else
     if (msg->command != ZX_CMD_DISCONNECT && msg->command != ZX_CMD_HEARTBEAT)
-        zx_log_warning (self->log, "command %d from unknown coordinator %s: dropped",
-                        msg->command, label);
+        ZX__BROKER_WARN (self, label, "command", "command %d from unknown coordinator %s: "
+                         "dropped", msg->command, label);
 }
 
 void
@@ -353,8 +417,8 @@ zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label
             zx__broker_client_drop (self, client, "said goodbye");
             break;
         default:
-            zx_log_warning (self->log, "unknown command %d from coordinator %s: dropped",
-                            msg->command, client->label);
+            ZX__BROKER_WARN (self, client->label, "command", "unknown command %d from "
+                             "coordinator %s: dropped", msg->command, client->label);
     }
 }
 
@@ -391,8 +455,11 @@ zx__broker_clients_tick (zx_broker_t *self, int64_t now, int64_t silence_us)
                                                          self->opts.liveness,
                                                          client->heartbeat_ms))
             zlistx_add_end (silent, client);
-        else
+        else {
             s_send_heartbeat (self, client);
+            if (client->blocked)
+                s_dirty_mark (self, client);        //  Room now, maybe
+        }
     for (zx__bclient_t *client = zlistx_first (silent); client; client = zlistx_next (silent))
         zx__broker_client_drop (self, client, "not heard from");
     zlistx_destroy (&silent);

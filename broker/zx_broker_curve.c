@@ -40,8 +40,8 @@ s_send_worker_bye (zx_broker_t *self, const void *identity, size_t identity_size
 static void
 s_refuse_request (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
-    zx_log_warning (self->log, "REQUEST from %s, whose key is not a coordinator's: refused",
-                    label);
+    ZX__BROKER_WARN (self, label, "role", "REQUEST from %s, whose key is not a "
+                     "coordinator's: refused", label);
     zx__broker_refuse_records (self, msg, ZX_STATUS_TASK_ERROR,
                                "permission denied: this key is not in the broker's "
                                "coordinators' allow-list");
@@ -56,19 +56,19 @@ s_allowed_worker (zx_broker_t *self, const zx__msg_t *msg, const char *key, int 
         zx__bworker_key_t *known = zhashx_lookup (self->worker_keys, label);
         if (!known || streq (known->key, key))
             return true;
-        zx_log_warning (self->log, "worker routing id %s used by key %s, not its own: "
+        ZX__BROKER_WARN (self, label, "key", "worker routing id %s used by key %s, not its own: "
                         "dropped", label, key);
         return false;
     }
     if (msg->command == ZX_CMD_READY) {
-        zx_log_warning (self->log, "READY from %s, whose key %s is not a worker's: "
+        ZX__BROKER_WARN (self, label, "role", "READY from %s, whose key %s is not a worker's: "
                         "disconnected", label, key);
         s_send_worker_bye (self, msg->identity, msg->identity_size,
                            "this key may not serve as a worker");
     }
     else
     if (msg->command != ZX_CMD_HEARTBEAT && msg->command != ZX_CMD_DISCONNECT)
-        zx_log_warning (self->log, "worker command %d from %s, whose key %s is not a "
+        ZX__BROKER_WARN (self, label, "role", "worker command %d from %s, whose key %s is not a "
                         "worker's: dropped", msg->command, label, key);
     return false;
 }
@@ -82,7 +82,8 @@ s_allowed_client (zx_broker_t *self, const zx__msg_t *msg, const char *key, int 
         zx__bclient_t *client = zhashx_lookup (self->clients, label);
         if (!client || streq (client->key, key))
             return true;
-        zx_log_warning (self->log, "coordinator routing id %s used by key %s, not its own: "
+        ZX__BROKER_WARN (self, label, "key", "coordinator routing id %s used by key %s, not its "
+                         "own: "
                         "dropped", label, key);
         return false;
     }
@@ -91,7 +92,8 @@ s_allowed_client (zx_broker_t *self, const zx__msg_t *msg, const char *key, int 
         s_refuse_request (self, msg, label);
     else
     if (msg->command != ZX_CMD_HEARTBEAT && msg->command != ZX_CMD_DISCONNECT)
-        zx_log_warning (self->log, "coordinator command %d from %s, whose key %s is not a "
+        ZX__BROKER_WARN (self, label, "role", "coordinator command %d from %s, whose key %s is "
+                         "not a "
                         "coordinator's: dropped", msg->command, label, key);
     return false;
 }

@@ -13,6 +13,7 @@
 #include "zx_events.h"
 #include "zx_idmap.h"
 #include "zx_proto.h"
+#include "zx_ratelog.h"
 
 #include <czmq.h>
 
@@ -41,6 +42,26 @@
 #define ZX__BROKER_HANDSHAKE_MS         5000
 #define ZX__BROKER_HANDSHAKE_MIN        100
 #define ZX__BROKER_HANDSHAKE_MAX        600000
+#define ZX__BROKER_BACKLOG              16777216
+#define ZX__BROKER_BACKLOG_MIN          4096
+#define ZX__BROKER_BACKLOG_MAX          1099511627776
+#define ZX__BROKER_CLIENT_BYTES         67108864
+#define ZX__BROKER_QUEUE_BYTES          268435456
+#define ZX__BROKER_BYTES_MIN            4096
+#define ZX__BROKER_BYTES_MAX            1125899906842624
+
+//  Messages libzmq holds for one peer of the broker's socket (its send
+//  high-water mark, per connection) before a send to it fails with EAGAIN
+//  (ROUTER_MANDATORY): what waits beyond is the broker's to count.
+#define ZX__BROKER_PEER_HWM             100
+//  Messages libzmq reads ahead from one peer before it stops reading that
+//  connection (tcp then pushes back on the peer).
+#define ZX__BROKER_PEER_RCVHWM          1000
+//  Longest a burst of socket reads runs before the loop gets its turn.
+#define ZX__BROKER_BURST_US             20000
+//  Reply batches to a coordinator go in messages of at most this many
+//  bytes (a bigger record goes alone), so those 100 messages hold little.
+#define ZX__BROKER_REPLY_CHUNK          65536
 
 typedef struct zx__bclient zx__bclient_t;
 typedef struct zx__bticket zx__bticket_t;
@@ -58,6 +79,7 @@ struct zx__bticket {
     zx__request_t *request;
     uint64_t corr;                  //  The client's id
     uint32_t attempt;
+    size_t bytes;                   //  Its arguments' size, in client->arg_bytes
 };
 
 //  A coordinator (a client of the broker).
@@ -74,6 +96,8 @@ struct zx__bclient {
     zx__idmap_t by_corr;            //  client corr -> ticket
     zx__batch_t replies;
     bool dirty;                     //  Replies wait in the batch: on the dirty list
+    bool blocked;                   //  Its connection was full at the last flush
+    int64_t arg_bytes;              //  Argument bytes of its queued or running tasks
     zx__bclient_t *dirty_prev, *dirty_next;
 };
 
@@ -87,6 +111,7 @@ typedef struct {
 struct zx_broker {
     zx_broker_opts_t opts;          //  Defaults filled in; no CURVE paths
     zx_logger_t *log;
+    zx__ratelog_t *ratelog;         //  Warnings about what peers send
     zsock_t *router;
     void *socket;                   //  The router's libzmq socket
     char **endpoints;               //  Bound, as resolved
@@ -105,6 +130,16 @@ struct zx_broker {
     bool closed;                    //  zx_broker_close: new work is refused
     zx__tel_t *tel;                 //  Events and counts, NULL when off
 };
+
+//  Per-message warnings about peers: at most ZX__BROKER_WARN_BURST lines
+//  per peer and kind each ZX__BROKER_WARN_PERIOD_MS, then one line with
+//  how many were held back (zx_ratelog.h).
+#define ZX__BROKER_WARN_BURST           20
+#define ZX__BROKER_WARN_PERIOD_MS       10000
+#define ZX__BROKER_WARN_TOTAL           1000
+#define ZX__BROKER_WARN_PEERS           4096
+#define ZX__BROKER_WARN(self, peer, kind, ...) \
+    zx__ratelog ((self)->ratelog, ZX_LOG_WARNING, (peer), (kind), __VA_ARGS__)
 
 //  Where a message to a peer goes: over the broker's socket, without
 //  blocking, on face, to the routing id given (which must stay put until
@@ -160,8 +195,12 @@ void zx__broker_complete (void *owner, void *cookie, zx_err_t code,
 //  Telemetry's describe function: a ticket's coordinator and its id.
 bool zx__broker_describe (void *cookie, const char **coordinator, uint64_t *id);
 
-//  Sends what waits in a client's reply batch, if anything.
-void zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client);
+//  Sends what waits in a client's reply batch, if anything, in messages
+//  of ZX__BROKER_REPLY_CHUNK bytes; what its connection will not take
+//  (its high-water mark is reached) stays in the batch. Returns false when
+//  what stays is past max_client_backlog (bytes) or max_client_pending
+//  (replies): the caller drops the client.
+bool zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client);
 
 //  Forgets a client: what it still has queued or running is cancelled
 //  and answered as lost, with why in the text.

@@ -124,7 +124,8 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
         *code = ZX_EINVAL;
         return NULL;
     }
-    if (self->queue.count >= self->max_queue) {
+    if (self->queue.count >= self->max_queue
+    ||  (self->max_queue_bytes && self->queue.bytes + args_size > self->max_queue_bytes)) {
         *code = ZX_EQUEUE_FULL;
         return NULL;
     }
@@ -272,8 +273,14 @@ zx__dispatch_pump (zx__dispatch_t *self)
             worker->round_first = NULL;
             continue;
         }
-        zx_log_warning (self->log, "worker %s is unreachable (%s): its work goes back to the queue",
-                        worker->label, zmq_strerror (error));
+        //  EAGAIN: it has not read what waits for it (a broker's socket
+        //  holds a few messages per peer); it is not gone, only slow
+        if (error == EAGAIN)
+            zx_log_debug (self->log, "worker %s reads nothing: its work goes back to the queue",
+                          worker->label);
+        else
+            zx_log_warning (self->log, "worker %s is unreachable (%s): its work goes back to "
+                            "the queue", worker->label, zmq_strerror (error));
         s_undeal (self, worker);
         if (error == EHOSTUNREACH) {
             //  Its owner hears of it as of a silent one, so that a broker

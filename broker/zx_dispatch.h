@@ -13,6 +13,7 @@
     the workers and their face of the socket (zx_dispatch_int.h).      */
 #ifndef ZX_DISPATCH_H_INCLUDED
 #define ZX_DISPATCH_H_INCLUDED
+#include "zx_ratelog.h"
 #include "zexec.h"
 #include "zx_proto.h"
 #include <zmq.h>
@@ -158,6 +159,14 @@ void zx__dispatch_flush (zx__dispatch_t *self);
 //  (0, the default: none) and its liveness, by which zx__dispatch_expire
 //  also waits for a worker that announced a longer interval of its own.
 void zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness);
+
+//  Caps the bytes of the arguments of the requests waiting for a worker
+//  (0, the default: no cap); a submission past it fails ZX_EQUEUE_FULL.
+void zx__dispatch_set_max_queue_bytes (zx__dispatch_t *self, size_t bytes);
+
+//  Sends the dispatcher's warnings about what peers send through ratelog
+//  (borrowed: it must outlive the dispatcher); NULL logs each as it comes.
+void zx__dispatch_set_ratelog (zx__dispatch_t *self, zx__ratelog_t *ratelog);
 
 //  Sends HEARTBEAT to every worker.
 void zx__dispatch_heartbeat (zx__dispatch_t *self);

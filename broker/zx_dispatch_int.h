@@ -40,6 +40,7 @@ struct zx__request {
 typedef struct {
     zx__request_t *head, *tail;
     size_t count;
+    size_t bytes;                   //  Their arguments' bytes, all told
 } zx__reqlist_t;
 
 //  A worker that said READY: its credits, caps and what it holds.
@@ -72,6 +73,7 @@ struct zx__dispatch {
     zx__dispatch_events_t events;
     void *owner;
     size_t max_queue;
+    size_t max_queue_bytes;         //  Arguments' bytes queued at most (0: no cap)
     bool adaptive;
     zx__reqlist_t queue;
     size_t held;
@@ -86,7 +88,19 @@ struct zx__dispatch {
     bool pump_scheduled;
     zx_logger_t *log;
     zx__tel_service_t *tel;         //  Telemetry hooks, NULL when off
+    zx__ratelog_t *ratelog;         //  The owner's, for warnings about peers (or NULL)
 };
+
+//  A warning about what a peer (label) sent, of kind: through the owner's
+//  rate limiter when it gave one (a broker), else logged as it comes.
+#define ZX__DISPATCH_WARN(self, peer, kind, ...)                                \
+    do {                                                                        \
+        if ((self)->ratelog)                                                    \
+            zx__ratelog ((self)->ratelog, ZX_LOG_WARNING, (peer), (kind),       \
+                         __VA_ARGS__);                                          \
+        else                                                                    \
+            zx_log_warning ((self)->log, __VA_ARGS__);                          \
+    } while (0)
 
 //  The list operations: appending, prepending, removing one request.
 static inline void
@@ -100,6 +114,7 @@ zx__reqlist_append (zx__reqlist_t *list, zx__request_t *request)
         list->head = request;
     list->tail = request;
     list->count++;
+    list->bytes += request->args_size;
 }
 
 static inline void
@@ -113,6 +128,7 @@ zx__reqlist_prepend (zx__reqlist_t *list, zx__request_t *request)
         list->tail = request;
     list->head = request;
     list->count++;
+    list->bytes += request->args_size;
 }
 
 static inline void
@@ -128,6 +144,7 @@ zx__reqlist_remove (zx__reqlist_t *list, zx__request_t *request)
         list->tail = request->prev;
     request->next = request->prev = NULL;
     list->count--;
+    list->bytes -= request->args_size;
 }
 
 //  ---- zx_dispatch.c

@@ -231,6 +231,18 @@ zx__dispatch_disconnect_all (zx__dispatch_t *self)
 }
 
 void
+zx__dispatch_set_ratelog (zx__dispatch_t *self, zx__ratelog_t *ratelog)
+{
+    self->ratelog = ratelog;
+}
+
+void
+zx__dispatch_set_max_queue_bytes (zx__dispatch_t *self, size_t bytes)
+{
+    self->max_queue_bytes = bytes;
+}
+
+void
 zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness)
 {
     self->heartbeat_ms = heartbeat_ms;
@@ -251,12 +263,21 @@ static void
 s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
 {
     if (!msg->ok || msg->identity_size > ZX_DISPATCH_MAX_IDENTITY) {
-        zx_log_warning (self->log, "malformed READY from %s: dropped", label);
+        ZX__DISPATCH_WARN (self, label, "ready", "malformed READY from %s: dropped", label);
         return;
     }
-    if (s_worker_find (self, msg->identity, msg->identity_size)) {
-        zx_log_warning (self->log, "second READY from worker %s: dropped", label);
-        return;
+    //  A READY under an id we know: the connection that id had is gone (a
+    //  worker restarted with the same id, or reconnected before we saw it
+    //  leave). What the old one held is retried or fails now, and the new
+    //  registration serves; counting its heartbeats for the old one would
+    //  keep those tasks waiting for ever.
+    zx__dworker_t *known = s_worker_find (self, msg->identity, msg->identity_size);
+    if (known) {
+        char cause [ZX_LABEL_SIZE + 96];
+        snprintf (cause, sizeof cause, "worker %s said READY again: its earlier connection "
+                  "is gone", label);
+        zx_log_warning (self->log, "%s (it held %zu)", cause, known->held.count);
+        s_worker_remove (self, known, cause);
     }
     //  Grow the table first and on its own: realloc may grow in place, and
     //  the old pointer is gone once it moved
@@ -388,7 +409,8 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
         free (request);
     }
     if (rc == ZX_EPROTO)
-        zx_log_warning (self->log, "malformed REPLY batch from %s: rest dropped", worker->label);
+        ZX__DISPATCH_WARN (self, worker->label, "batch", "malformed REPLY batch from %s: rest "
+                           "dropped", worker->label);
     if (accepted)
         s_adapt (self, worker, accepted);
 }
@@ -403,8 +425,8 @@ s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
     char label [ZX_LABEL_SIZE];
     zx__label (label, sizeof label, msg->identity, msg->identity_size);
     if (rc != ZX_RECV_OK) {
-        zx_log_warning (self->log, "malformed message (%zu frames) from %s: dropped",
-                        msg->count, label);
+        ZX__DISPATCH_WARN (self, label, "malformed", "malformed message (%zu frames) from %s: "
+                           "dropped", msg->count, label);
         return;
     }
     if (msg->command == ZX_CMD_READY) {
@@ -419,15 +441,16 @@ s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
     }
     zx__dworker_t *worker = s_worker_find (self, msg->identity, msg->identity_size);
     if (!worker) {
-        zx_log_warning (self->log, "command %d from %s before READY: dropped",
-                        msg->command, label);
+        ZX__DISPATCH_WARN (self, label, "command", "command %d from %s before READY: dropped",
+                           msg->command, label);
         return;
     }
     worker->last_seen_us = zx__now_us ();
     switch (msg->command) {
         case ZX_CMD_REPLY:
             if (!msg->ok || msg->extra)
-                zx_log_warning (self->log, "malformed REPLY from %s: dropped", label);
+                ZX__DISPATCH_WARN (self, label, "malformed", "malformed REPLY from %s: dropped",
+                                   label);
             else
                 s_on_reply (self, worker, msg);
             break;
@@ -436,7 +459,8 @@ s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
                 worker->heartbeat_ms = msg->interval;
             break;
         default:
-            zx_log_warning (self->log, "unknown command %d from %s: dropped", msg->command, label);
+            ZX__DISPATCH_WARN (self, label, "command", "unknown command %d from %s: dropped",
+                               msg->command, label);
     }
 }
 

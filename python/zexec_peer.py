@@ -504,7 +504,7 @@ class Worker:
     `threads` threads; the worker says READY with `window` credits (default
     256 per thread), heartbeats every heartbeat_ms and judges the broker
     gone after liveness silent intervals, then connects again with backoff
-    under a new routing id (HOST.PID.GEN), as zexec-worker does. With
+    under a new routing id (HOST.PID.NONCE.GEN), as zexec-worker does. With
     server_key (the broker's key or certificate file) and cert (this
     worker's certificate, from zexec-keygen) it connects over CURVE.
 
@@ -552,6 +552,9 @@ class Worker:
         self._monitor = None
         self._refused = None
         self.identity = None
+        # A random nonce drawn once per worker: a container restarted with
+        # the same host name and pid does not repeat its ids
+        self._nonce = "%08x" % int.from_bytes(os.urandom(4), "big")
 
     def stop(self):
         """Asks run() to say goodbye and return; safe from any thread and
@@ -563,7 +566,7 @@ class Worker:
 
     def _connect(self):
         host = _socket.gethostname()[:63] or "host"
-        self.identity = "%s.%d.%d" % (host, os.getpid(), self._generation)
+        self.identity = "%s.%d.%s.%d" % (host, os.getpid(), self._nonce, self._generation)
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.ROUTING_ID, self.identity.encode())
         sock.setsockopt(zmq.SNDHWM, 0)

@@ -79,12 +79,14 @@ test_a_stopped_remote_worker_is_lost_within_the_liveness_and_its_late_reply_drop
     assert_true (elapsed >= 250);
     assert_true (elapsed < 1500);
     assert_int_equal (zx_future_error (future), ZX_EWORKER_LOST);
-    //  Named with the first generation of its routing id, and its pid
+    //  Named with its routing id (HOST.PID.NONCE.GEN, the first generation)
+    //  and its pid
     char name [160], prefix [128];
     zx_test_worker_name (prefix, sizeof prefix, worker->pid);
-    snprintf (name, sizeof name, "%s0 (pid %d) silent for", prefix, (int) worker->pid);
+    snprintf (name, sizeof name, ".0 (pid %d) silent for", (int) worker->pid);
     const char *message = zx_future_message (future);
-    if (!strstr (message, name) || !strstr (message, "task 'sleep_ms' was lost"))
+    if (!strstr (message, prefix + strlen ("worker ")) || !strstr (message, name)
+    ||  !strstr (message, "task 'sleep_ms' was lost"))
         fail_msg ("message '%s' does not name '%s' and the task", message, name);
 
     //  Awake again, it finishes the sleep and answers: too late, dropped

@@ -326,6 +326,196 @@ test_workers_that_never_registered_or_vanished_are_forgotten (void **state)
     zx_test_pass ();
 }
 
+//  --------------------------------------------------------------------
+//  Coordinators that take more than their share
+
+//  A coordinator that sends requests answered at once (a service name
+//  with a NUL) and never reads the answers: libzmq holds 100 messages
+//  for it, the broker at most --max-client-backlog bytes more, and past
+//  that it is dropped with the reason logged. The broker's memory stays
+//  bounded and the good coordinator is served throughout.
+static void
+test_a_coordinator_that_never_reads_its_replies_is_bounded_and_dropped (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    const char *log = env.broker.child->log;
+    long before = zx_test_rss_kib (env.broker.child->pid);
+    //  Its receive high-water mark stops its own libzmq reading, as a
+    //  peer that never calls recv does
+    void *raw = zx_test_raw_dealer ("hostile-deaf", 2000, 5000);
+    int hwm = 10;
+    assert_int_equal (zmq_setsockopt (raw, ZMQ_RCVHWM, &hwm, sizeof hwm), 0);
+    assert_int_equal (zmq_connect (raw, env.broker.endpoint), 0);
+#ifdef ZX_SANITIZED
+    enum { REQUESTS = 1000, RECORDS = 1000 };
+#else
+    enum { REQUESTS = 4000, RECORDS = 1000 };
+#endif
+    zx__batch_t batch = { 0 };
+    for (int i = 0; i < RECORDS; i++)
+        zx_test_add_request (&batch, (uint64_t) i + 1, "square", i);
+    for (int i = 0; i < REQUESTS; i++) {
+        SEND (raw, S ("ZXC01"), S ("\x02"), S ("bad\0name"), B (batch.data, batch.size));
+        if (i == REQUESTS / 2)
+            zx_test_env_check (&env, "a coordinator that never reads, half way");
+    }
+    zx__batch_free (&batch);
+    //  Its last message, malformed, is logged after all the others were read
+    SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), S ("\x01"));
+    if (!zx_test_log_wait_running (log, "malformed REQUEST batch from coordinator hostile-deaf",
+                                   NULL, 1, 60000))
+        fail_msg ("the broker did not read the whole flood within 60 s");
+    int drops = zx_test_log_count (log, "coordinator hostile-deaf dropped: it does not read "
+                                   "its replies", NULL);
+    long after = zx_test_rss_kib (env.broker.child->pid);
+    long peak = zx_test_peak_rss_kib (env.broker.child->pid);
+    print_message ("%d x %d answers (%d MiB) never read: dropped %d times; broker RSS %ld KiB "
+                   "before, %ld KiB after, peak %ld KiB\n", REQUESTS, RECORDS,
+                   (int) ((int64_t) REQUESTS * RECORDS * 60 >> 20), drops, before, after, peak);
+    assert_true (drops >= 1);
+#ifndef ZX_SANITIZED
+    //  Default --max-client-backlog 16 MiB (a batch buffer may be twice
+    //  that) plus 100 messages of at most 64 KiB; unbounded, the answers
+    //  alone are some 230 MiB
+    assert_true (peak - before < 128 * 1024);
+#endif
+    zx_test_env_check (&env, "a coordinator that never reads");
+    zx_test_raw_close (&raw);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
+//  200,000 one-byte messages from one peer: the broker logs the first 20
+//  of their kind, then holds the rest back and says how many when the
+//  period ends (here, at its shutdown), instead of a line per message.
+static void
+test_200000_garbage_messages_make_a_bounded_log_that_counts_the_rest (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    s_env_start (&env);
+    char *log = strdup (env.broker.child->log);
+    assert_non_null (log);
+    void *raw = zx_test_raw_connect (env.broker.endpoint, "hostile-flood");
+    enum { FLOOD = 200000 };
+    for (int i = 0; i < FLOOD; i++)
+        SEND (raw, S ("x"));
+    //  Another kind, sent last: once it is logged, the flood was read
+    SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), S ("\x01"));
+    zx_test_expect_log (log, "malformed REQUEST batch from coordinator hostile-flood", NULL, 1);
+    int lines = zx_test_log_count (log, "malformed message (2 frames) from hostile-flood", NULL);
+    zx_test_env_check (&env, "a flood of garbage");
+    zx_test_raw_close (&raw);
+    zx_test_env_stop (&env);
+    //  At its shutdown the broker says what it held back
+    char summary [128];
+    snprintf (summary, sizeof summary, "... and %d more 'malformed' from hostile-flood",
+              FLOOD - lines);
+    int summaries = zx_test_log_count (log, summary, NULL);
+    FILE *file = fopen (log, "r");
+    assert_non_null (file);
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file);
+    fclose (file);
+    print_message ("%d one-byte messages: %d lines about them, %d summary ('%s'); the broker's "
+                   "log is %ld bytes in all\n", FLOOD, lines, summaries, summary, size);
+    assert_int_equal (lines, 20);
+    assert_int_equal (summaries, 1);
+    assert_true (size < 64 * 1024);
+    free (log);
+    zx_test_pass ();
+}
+
+//  Sends one REQUEST record for service with args_size bytes of arguments
+//  (never decoded: no worker answers it).
+static void
+s_send_big (void *raw, const char *service, uint64_t corr, const void *args, size_t args_size)
+{
+    zx__batch_t batch = { 0 };
+    assert_int_equal (zx__batch_add_request (&batch, corr, 1, 0, "echo", 4, args, args_size),
+                      ZX_OK);
+    SEND (raw, S ("ZXC01"), S ("\x02"), B (service, strlen (service)),
+          B (batch.data, batch.size));
+    zx__batch_free (&batch);
+}
+
+//  Receives replies on a raw coordinator until count records came, and
+//  counts those with status whose text holds text.
+static int
+s_expect_replies (void *raw, int count, uint8_t status, const char *text)
+{
+    int seen = 0, matched = 0;
+    while (seen < count) {
+        zmq_msg_t frames [4];
+        size_t frame_count = zx_test_expect_command (raw, 0, "ZXC01", ZX_CMD_REPLY, frames, 4);
+        assert_int_equal (frame_count, 3);
+        const uint8_t *cursor = zmq_msg_data (&frames [2]);
+        const uint8_t *end = cursor + zmq_msg_size (&frames [2]);
+        zx__reply_rec_t rec;
+        while (zx__batch_next_reply (&cursor, end, &rec) == ZX_OK)
+            seen++;
+        matched += zx_test_count_replies (&frames [2], status, text);
+        zx_test_close_frames (frames, frame_count);
+    }
+    return matched;
+}
+
+//  A worker that takes one request and never answers; coordinators that
+//  send 1 MiB of arguments per request. Past --max-client-bytes (per
+//  coordinator) and --max-queue-bytes (per service) requests fail at
+//  once with QUEUE_FULL, naming the cap; what was taken stays queued.
+static void
+test_argument_bytes_past_the_coordinator_and_queue_caps_get_queue_full (void **state)
+{
+    (void) state;
+    const char *extra [] = { "--max-client-bytes", "4194304", "--max-queue-bytes", "6291456",
+                             "--no-worker-wait", "60000", NULL };
+    zx_test_env_t env;
+    //  Heartbeats of 2 s, and the fake worker sends one at each step: it
+    //  must not be declared lost (and its task answered) on a slow machine
+    zx_test_env_start (&env, &(zx_test_env_opts_t) { .heartbeat_ms = 2000,
+                                                     .broker_args = extra });
+    long before = zx_test_rss_kib (env.broker.child->pid);
+    void *fake = zx_test_fake_worker (&env.broker, "hostile-slow", "bytes", 1);
+    enum { MIB = 1024 * 1024 };
+    char *args = calloc (1, MIB);
+    assert_non_null (args);
+    //  The first coordinator: 4 MiB of its 8 are taken (one held by the
+    //  worker, three queued), 4 refused
+    void *first = zx_test_raw_connect (env.broker.endpoint, "hostile-bytes-1");
+    for (int i = 0; i < 8; i++)
+        s_send_big (first, "bytes", (uint64_t) i + 1, args, MIB);
+    uint64_t corr;
+    uint32_t attempt;
+    zx_test_take_requests (fake, &corr, &attempt, 1);
+    SEND (fake, S ("ZXW01"), S ("\x04"));
+    assert_int_equal (s_expect_replies (first, 4, ZX_STATUS_QUEUE_FULL, "--max-client-bytes "
+                                        "4194304"), 4);
+    SEND (fake, S ("ZXW01"), S ("\x04"));
+    //  The second: the service's queue holds 3 MiB; 3 more fit, then full
+    void *second = zx_test_raw_connect (env.broker.endpoint, "hostile-bytes-2");
+    for (int i = 0; i < 4; i++)
+        s_send_big (second, "bytes", (uint64_t) i + 1, args, MIB);
+    assert_int_equal (s_expect_replies (second, 1, ZX_STATUS_QUEUE_FULL, "--max-queue-bytes "
+                                        "6291456"), 1);
+    SEND (fake, S ("ZXW01"), S ("\x04"));
+    //  Nothing more was answered: the rest waits for the worker
+    zmq_msg_t frames [4];
+    assert_int_equal (zx_test_recv_command (first, 0, "ZXC01", ZX_CMD_REPLY, frames, 4, 300), 0);
+    long after = zx_test_rss_kib (env.broker.child->pid);
+    print_message ("12 requests of 1 MiB, 7 taken: broker RSS %ld KiB before, %ld KiB after\n",
+                   before, after);
+    zx_test_env_check (&env, "argument bytes past the caps");
+    free (args);
+    zx_test_raw_close (&first);
+    zx_test_raw_close (&second);
+    zx_test_raw_close (&fake);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
 
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_message_of_100000_tiny_frames_is_drained_and_dropped),
@@ -335,6 +525,9 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_frame_claiming_exabytes_is_refused),
     cmocka_unit_test (test_readys_past_max_workers_are_dropped),
     cmocka_unit_test (test_workers_that_never_registered_or_vanished_are_forgotten),
+    cmocka_unit_test (test_a_coordinator_that_never_reads_its_replies_is_bounded_and_dropped),
+    cmocka_unit_test (test_200000_garbage_messages_make_a_bounded_log_that_counts_the_rest),
+    cmocka_unit_test (test_argument_bytes_past_the_coordinator_and_queue_caps_get_queue_full),
 };
 
 ZX_TEST_RAW_MAIN (tests)

@@ -1,7 +1,8 @@
 /*  test_hostile_messages.c - malformed messages on both faces of a real
     zexec-broker, from raw libzmq DEALERs: empty and one-frame messages,
     unknown headers and versions, bad command bytes, bad service names,
-    missing frames, a REPLY before READY, a second READY, forged replies
+    missing frames, a REPLY before READY, a second READY (a worker
+    restarted under its id), forged replies
     for another worker's requests, and batches cut short. (See
     test_hostile_floods.c for floods, huge frames, raw tcp and caps, and
     test_hostile_fake_broker.c for a fake broker.) The ctest entries of
@@ -56,8 +57,16 @@ test_zero_length_frames_are_dropped_and_named_in_the_log (void **state)
     const char *log = env.broker.child->log;
     zx_test_expect_log (log, "malformed message (2 frames) from hostile-zero: dropped",
                         "WARNING", 1);
-    zx_test_expect_log (log, "malformed message (4 frames) from hostile-zero: dropped",
-                        "WARNING", 1);
+    //  An empty frame, then more: a REQ socket's delimiter. Named once and
+    //  answered, so that a REQ socket does not wait for ever
+    zx_test_expect_log (log, "hostile-zero speaks a REQ socket", "WARNING", 1);
+    zmq_msg_t answer [3];
+    size_t count = zx_test_recv (raw, answer, 3);
+    assert_int_equal (count, 2);
+    assert_true (zmq_msg_size (&answer [0]) == 0);
+    assert_non_null (memmem (zmq_msg_data (&answer [1]), zmq_msg_size (&answer [1]),
+                             "zexec broker", 12));
+    zx_test_close_frames (answer, count);
     zx_test_expect_log (log, "malformed message (3 frames) from hostile-zero: dropped",
                         "WARNING", 1);
     zx_test_expect_log (log, "malformed message (5 frames) from hostile-zero: dropped",
@@ -134,10 +143,22 @@ test_unknown_protocol_headers_and_versions_are_dropped (void **state)
     SEND (raw, S ("MDPC01"), S ("default"), S ("request"));
     SEND (raw, S (""), S ("MDPW01"), S ("\x01"), S ("default"));
     SEND (raw, S ("ZXW01x"), S ("\x01"), S ("default"));
+    //  Majordomo is named once per peer and role; its worker is told
+    //  DISCONNECT as MDP says it ("", "MDPW01", 0x05), once for each message
     zx_test_expect_log (log, "malformed message (4 frames) from hostile-header: dropped",
-                        "WARNING", 3);
-    zx_test_expect_log (log, "malformed message (5 frames) from hostile-header: dropped",
                         "WARNING", 1);
+    zx_test_expect_log (log, "hostile-header speaks a Majordomo (MDP) worker", "WARNING", 1);
+    zx_test_expect_log (log, "hostile-header speaks a Majordomo (MDP) client", "WARNING", 1);
+    for (int i = 0; i < 2; i++) {
+        zmq_msg_t bye [4];
+        size_t count = zx_test_recv (raw, bye, 4);
+        assert_int_equal (count, 3);
+        assert_true (zx_test_frame_is (&bye [1], "MDPW01", 6));
+        assert_true (zx_test_frame_is (&bye [2], "\x05", 1));
+        zx_test_close_frames (bye, count);
+    }
+    assert_int_equal (zx_test_log_count (log, "malformed message (5 frames) from hostile-header",
+                                         NULL), 0);
     zx_test_env_check (&env, "unknown headers");
     //  None of them opened a service or registered a worker
     assert_int_equal (zx_test_log_count (log, "hostile-header ready", NULL), 0);
@@ -314,23 +335,71 @@ test_a_reply_before_ready_is_answered_with_disconnect (void **state)
     zx_test_pass ();
 }
 
+//  A worker restarted under the routing id it had (a container keeps its
+//  host name and runs the worker as the same pid) says READY again on a
+//  connection the broker may take for the old one. Its earlier connection
+//  is gone: what it held is retried when the request allows it and fails
+//  at once otherwise, and the new registration gets work.
 static void
-test_a_second_ready_is_dropped (void **state)
+test_a_second_ready_gives_back_what_the_first_held_and_serves (void **state)
 {
     (void) state;
     zx_test_env_t env;
     s_env_start (&env);
     const char *log = env.broker.child->log;
-    void *fake = zx_test_fake_worker (&env.broker, "hostile-twice", "hostile", 1);
-    uint8_t info [ZX_READY_INFO_SIZE];
-    zx_test_ready_info (info, 100);
-    SEND (fake, S ("ZXW01"), S ("\x01"), S ("hostile"), B (info, sizeof info), S ("again"));
-    //  Naming the good worker's service: still the same worker, still
-    //  its first service
-    SEND (fake, S ("ZXW01"), S ("\x01"), S ("default"), B (info, sizeof info), S ("again"));
-    zx_test_expect_log (log, "second READY from worker hostile-twice: dropped", "WARNING", 2);
-    assert_int_equal (zx_test_log_count (log, "worker hostile-twice ready", NULL), 1);
+    void *fake = zx_test_fake_worker (&env.broker, "hostile-twice", "again", 2);
+    void *coord = zx_test_raw_connect (env.broker.endpoint, "hostile-twice-coord");
+    //  Square 7 may be retried once, square 8 may not: the worker holds both
+    zx_test_send_squares (coord, "again", (uint64_t []) { 7, 8 }, (uint8_t []) { 1, 0 }, 2);
+    uint64_t corrs [2];
+    uint32_t attempts [2];
+    zx_test_take_requests (fake, corrs, attempts, 2);
+    assert_int_equal (attempts [0], 1);
+    assert_int_equal (attempts [1], 1);
+
+    //  The same id says READY again
+    zx_test_send_ready (fake, "again", 1, "hostile-twice");
+    zx_test_expect_log (log, "worker hostile-twice said READY again: its earlier connection "
+                        "is gone", "(it held 2)", 1);
+    //  Square 8 failed at once, naming why; square 7 comes back, attempt 2
+    zmq_msg_t frames [4];
+    size_t count = zx_test_expect_command (coord, 0, "ZXC01", ZX_CMD_REPLY, frames, 4);
+    assert_int_equal (count, 3);
+    assert_int_equal (zx_test_count_replies (&frames [2], ZX_STATUS_WORKER_LOST,
+                                             "said READY again"), 1);
+    zx_test_close_frames (frames, count);
+    uint64_t held = corrs [0];      //  The broker's id for square 7
+    zx_test_take_requests (fake, corrs, attempts, 1);
+    assert_int_equal (corrs [0], held);
+    assert_int_equal (attempts [0], 2);
+    //  The new registration answers it; a late answer to attempt 1 is
+    //  dropped (the worker sees the broker's ids, not the coordinator's)
+    zx__batch_t batch = { 0 };
+    zx_test_add_reply (&batch, held, 1, ZX_STATUS_OK, 666, 666);
+    zx_test_add_reply (&batch, held, 2, ZX_STATUS_OK, 49, 49);
+    SEND (fake, S ("ZXW01"), S ("\x03"), B (batch.data, batch.size));
+    zx__batch_free (&batch);
+    count = zx_test_expect_command (coord, 0, "ZXC01", ZX_CMD_REPLY, frames, 4);
+    assert_int_equal (count, 3);
+    assert_int_equal (zx_test_count_replies (&frames [2], ZX_STATUS_OK, NULL), 1);
+    zx_test_close_frames (frames, count);
+    assert_int_equal (zx_test_log_count (log, "worker hostile-twice ready", NULL), 2);
+
+    //  READY under that id for another service: it leaves the first
+    //  (holding nothing) and serves the second, here the good worker's
+    zx_test_send_squares (coord, "again", (uint64_t []) { 9 }, (uint8_t []) { 0 }, 1);
+    zx_test_take_requests (fake, corrs, attempts, 1);
+    zx_test_send_ready (fake, "hostile-other", 1, "hostile-twice");
+    zx_test_expect_log (log, "worker hostile-twice left: it said READY again, for another "
+                        "service", NULL, 1);
+    count = zx_test_expect_command (coord, 0, "ZXC01", ZX_CMD_REPLY, frames, 4);
+    assert_int_equal (count, 3);
+    assert_int_equal (zx_test_count_replies (&frames [2], ZX_STATUS_WORKER_LOST,
+                                             "for another service"), 1);
+    zx_test_close_frames (frames, count);
+    zx_test_expect_log (log, "worker hostile-twice ready", NULL, 3);
     zx_test_env_check (&env, "a second READY");
+    zx_test_raw_close (&coord);
     zx_test_raw_close (&fake);
     zx_test_env_stop (&env);
     zx_test_pass ();
@@ -466,7 +535,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_empty_300_byte_and_nul_service_names_are_refused),
     cmocka_unit_test (test_messages_with_missing_frames_are_dropped),
     cmocka_unit_test (test_a_reply_before_ready_is_answered_with_disconnect),
-    cmocka_unit_test (test_a_second_ready_is_dropped),
+    cmocka_unit_test (test_a_second_ready_gives_back_what_the_first_held_and_serves),
     cmocka_unit_test (test_forged_replies_for_another_workers_requests_are_dropped),
     cmocka_unit_test (test_truncated_batches_are_dropped_after_their_good_records),
 };

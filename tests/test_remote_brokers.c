@@ -583,6 +583,31 @@ test_zexec_broker_reports_argument_errors_with_exit_code_two (void **state)
     zx_test_pass ();
 }
 
+//  Without keys, tcp beyond loopback is open to anyone, and libzmq
+//  assembles a whole message before the broker sees it: the broker
+//  refuses to bind it unless told --insecure.
+static void
+test_zexec_broker_without_keys_binds_tcp_beyond_loopback_only_when_insecure (void **state)
+{
+    (void) state;
+    const char *broker = ZX_BROKER_PROGRAM;
+    s_expect (1, "refusing to bind tcp://0.0.0.0:* without CURVE keys", "--insecure", broker,
+              "--bind", "tcp://0.0.0.0:*", NULL, NULL);
+    s_expect (1, "refusing to bind tcp://*:*", NULL, broker, "--bind", "tcp://*:*", NULL, NULL);
+    //  One refused endpoint among good ones: nothing is bound at all
+    s_expect (1, "refusing to bind tcp://eth0:*", NULL, broker, "--bind", "tcp://127.0.0.1:*",
+              "--bind", "tcp://eth0:*");
+    //  Told --insecure, it listens there, and still warns
+    const char *argv [] = { broker, "--bind", "tcp://0.0.0.0:*", "--insecure", NULL };
+    zx_test_child_t *child = zx_test_peer_spawn (argv);
+    assert_true (zx_test_log_wait_running (child->log, "listening on tcp://0.0.0.0:", NULL, 1,
+                                           10000));
+    assert_true (zx_test_log_wait_running (child->log, "WARNING: no authentication on "
+                                           "tcp://0.0.0.0:", NULL, 1, 10000));
+    zx_test_peer_stop_cleanly (child, "the insecure broker", 5000);
+    zx_test_pass ();
+}
+
 static void
 test_zexec_worker_reports_argument_errors_with_exit_code_two (void **state)
 {
@@ -626,6 +651,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang),
     cmocka_unit_test (test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker),
     cmocka_unit_test (test_zexec_broker_reports_argument_errors_with_exit_code_two),
+    cmocka_unit_test (test_zexec_broker_without_keys_binds_tcp_beyond_loopback_only_when_insecure),
     cmocka_unit_test (test_zexec_worker_reports_argument_errors_with_exit_code_two),
 };
 

@@ -291,6 +291,44 @@ test_a_worker_key_cannot_submit_work (void **state)
     zx_test_pass ();
 }
 
+//  A worker's key that says READY again under the routing id it holds
+//  (a worker restarted under its old id): its earlier connection is
+//  gone, what it held is retried, and the new registration serves.
+static void
+test_a_worker_key_saying_ready_again_gets_its_held_work_back_to_serve (void **state)
+{
+    (void) state;
+    zx_test_env_t *env = zx_test_curve_start (NULL);
+    const char *log = env->broker.child->log;
+    void *fake = zx_test_curve_raw ("curve-again", ZX_TEST_RAW_CURVE, "w1", NULL);
+    zx_test_send_ready (fake, "again", 1, "w");
+    zx_test_expect_log (log, "worker curve-again ready", NULL, 1);
+    void *coord = zx_test_curve_raw ("curve-again-coord", ZX_TEST_RAW_CURVE, "c1", NULL);
+    zx_test_send_squares (coord, "again", (uint64_t []) { 5 }, (uint8_t []) { 2 }, 1);
+    uint64_t corr;
+    uint32_t attempt;
+    zx_test_take_requests (fake, &corr, &attempt, 1);
+    assert_int_equal (attempt, 1);
+    uint64_t held = corr;
+    zx_test_send_ready (fake, "again", 1, "w");
+    zx_test_expect_log (log, "worker curve-again said READY again", "(it held 1)", 1);
+    zx_test_take_requests (fake, &corr, &attempt, 1);
+    assert_int_equal (corr, held);
+    assert_int_equal (attempt, 2);
+    zx__batch_t batch = { 0 };
+    zx_test_add_reply (&batch, corr, attempt, ZX_STATUS_OK, 25, 25);
+    SEND (fake, S ("ZXW01"), S ("\x03"), B (batch.data, batch.size));
+    zx__batch_free (&batch);
+    zmq_msg_t frames [4];
+    size_t count = zx_test_recv_command (coord, 0, "ZXC01", ZX_CMD_REPLY, frames, 4, 5000);
+    assert_int_equal (count, 3);
+    assert_int_equal (zx_test_count_replies (&frames [2], ZX_STATUS_OK, NULL), 1);
+    zx_test_close_frames (frames, count);
+    zx_test_env_check (env, "a worker's key said READY again");
+    zx_test_env_stop (env);
+    zx_test_pass ();
+}
+
 //  Removing a key from an allow-list ends its live connection's role
 //  within seconds: a zexec-worker is sent DISCONNECT and refused when it
 //  comes back; a coordinator's tasks fail and it is sent DISCONNECT; a
@@ -393,6 +431,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_wrong_server_key_gets_nothing),
     cmocka_unit_test (test_a_coordinator_key_sending_ready_is_disconnected_and_never_gets_a_request),
     cmocka_unit_test (test_a_worker_key_cannot_submit_work),
+    cmocka_unit_test (test_a_worker_key_saying_ready_again_gets_its_held_work_back_to_serve),
     cmocka_unit_test (test_a_key_removed_from_the_allow_list_loses_its_live_connection),
 };
 

@@ -43,13 +43,21 @@ s_line (const char *output, const char *start)
     return NULL;
 }
 
-//  The label a zexec-worker gets: HOST.PID.0
+//  The label a zexec-worker gets, HOST.PID.NONCE.0, as its log says
+//  ("READY sent to ENDPOINT as LABEL for service ...")
 static void
-s_label (char *label, size_t size, pid_t pid)
+s_label (char *label, size_t size, const zx_test_child_t *worker)
 {
-    char host [64] = "";
-    gethostname (host, sizeof host - 1);
-    snprintf (label, size, "%s.%d.0", host, (int) pid);
+    char *log = zx_test_read_file (worker->log);
+    const char *sent = strstr (log, "READY sent to ");
+    const char *as = sent ? strstr (sent, " as ") : NULL;
+    assert_non_null (as);
+    as += 4;
+    size_t length = strcspn (as, " \n");
+    assert_true (length > 0 && length < size);
+    memcpy (label, as, length);
+    label [length] = 0;
+    free (log);
 }
 
 static void
@@ -95,7 +103,7 @@ test_top_once_lists_a_brokers_services_and_workers_and_their_tasks (void **state
     //  Each worker with its host, pid, service, pool size and tasks done
     char label [128], host [64] = "";
     gethostname (host, sizeof host - 1);
-    s_label (label, sizeof label, one->pid);
+    s_label (label, sizeof label, one);
     line = s_line (output, label);
     assert_non_null (line);
     char seen_host [64], seen_service [64];
@@ -107,7 +115,7 @@ test_top_once_lists_a_brokers_services_and_workers_and_their_tasks (void **state
     assert_string_equal (seen_service, "default");
     assert_int_equal (parallel, 2);
     assert_int_equal (done, 5);
-    s_label (label, sizeof label, two->pid);
+    s_label (label, sizeof label, two);
     line = s_line (output, label);
     assert_non_null (line);
     assert_non_null (strstr (line, " other "));
@@ -119,7 +127,7 @@ test_top_once_lists_a_brokers_services_and_workers_and_their_tasks (void **state
     assert_int_equal (status, 0);
     assert_null (s_line (output, "default"));
     assert_non_null (s_line (output, "other"));
-    s_label (label, sizeof label, one->pid);
+    s_label (label, sizeof label, one);
     assert_null (s_line (output, label));
     free (output);
     zx_executor_destroy (&remote);
@@ -141,7 +149,7 @@ test_top_once_works_with_curve_keys_and_not_without_a_listed_one (void **state)
     print_message ("%s", output);
     assert_int_equal (status, 0);
     char label [128];
-    s_label (label, sizeof label, env->worker->pid);
+    s_label (label, sizeof label, env->worker);
     assert_non_null (s_line (output, label));
     assert_non_null (s_line (output, "default"));
     free (output);

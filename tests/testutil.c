@@ -482,6 +482,21 @@ zx_test_rss_kib (pid_t pid)
     return kib;
 }
 
+long
+zx_test_peak_rss_kib (pid_t pid)
+{
+    char path [64], line [256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long kib = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (sscanf (line, "VmHWM: %ld kB", &kib) == 1)
+            break;
+    if (file)
+        fclose (file);
+    return kib;
+}
+
 size_t
 zx_test_children (pid_t *pids, size_t size)
 {

@@ -73,6 +73,10 @@ int zx_test_tcp_connect (int port);
 //  The resident set of a process in KiB, -1 when unknown.
 long zx_test_rss_kib (pid_t pid);
 
+//  The most resident memory process pid has had (VmHWM), in KiB; -1 when
+//  it cannot be read.
+long zx_test_peak_rss_kib (pid_t pid);
+
 //  Counts the processes whose parent is this one (zombies too), and
 //  stores the first size of their pids in pids (which may be NULL when
 //  size is 0).

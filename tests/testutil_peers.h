@@ -58,7 +58,7 @@ zx_test_child_t *zx_test_worker_start (const zx_test_broker_t *broker, int threa
                                        const char *const *args);
 
 //  How the broker's log and messages name the worker process pid, up to
-//  the generation of its routing id: "worker HOST.PID.".
+//  the nonce and generation of its routing id: "worker HOST.PID.".
 void zx_test_worker_name (char *name, size_t size, pid_t pid);
 
 //  Waits up to 10 s until the broker's log says the worker is ready.

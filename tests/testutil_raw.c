@@ -255,3 +255,42 @@ zx_test_add_reply (zx__batch_t *batch, uint64_t corr, uint32_t attempt, uint8_t 
     assert_int_equal (zx__batch_add_reply (batch, corr, attempt, status, data, size), ZX_OK);
     zx_values_destroy (&values);
 }
+
+void
+zx_test_send_squares (void *coord, const char *service, const uint64_t *corrs,
+                      const uint8_t *retries, int count)
+{
+    zx__batch_t batch = { 0 };
+    for (int i = 0; i < count; i++) {
+        zx_values_t *args = zx_values_pack ("i", (int64_t) corrs [i]);
+        size_t size;
+        const void *data = zx__values_data (args, &size);
+        assert_int_equal (zx__batch_add_request (&batch, corrs [i], 1, retries [i], "square", 6,
+                                                 data, size), ZX_OK);
+        zx_values_destroy (&args);
+    }
+    SEND (coord, S ("ZXC01"), S ("\x02"), B (service, strlen (service)),
+          B (batch.data, batch.size));
+    zx__batch_free (&batch);
+}
+
+void
+zx_test_take_requests (void *fake, uint64_t *corrs, uint32_t *attempts, int count)
+{
+    int taken = 0;
+    while (taken < count) {
+        zmq_msg_t frames [4];
+        size_t frame_count = zx_test_expect_command (fake, 0, "ZXW01", ZX_CMD_REQUEST,
+                                                     frames, 4);
+        assert_int_equal (frame_count, 3);
+        const uint8_t *cursor = zmq_msg_data (&frames [2]);
+        const uint8_t *end = cursor + zmq_msg_size (&frames [2]);
+        zx__request_rec_t rec;
+        while (zx__batch_next_request (&cursor, end, &rec) == ZX_OK) {
+            assert_true (taken < count);
+            corrs [taken] = rec.corr;
+            attempts [taken++] = rec.attempt;
+        }
+        zx_test_close_frames (frames, frame_count);
+    }
+}

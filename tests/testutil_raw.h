@@ -126,6 +126,16 @@ void *zx_test_fake_worker (const zx_test_broker_t *broker, const char *identity,
 void zx_test_send_request (void *socket, const char *service, uint64_t first, int count,
                            const char *task);
 
+//  Sends a coordinator's REQUEST for service: a square of each id in
+//  corrs (the argument is the id), with the retries given as its flags.
+void zx_test_send_squares (void *coord, const char *service, const uint64_t *corrs,
+                           const uint8_t *retries, int count);
+
+//  Receives REQUESTs on a raw worker, each within 5 s, until it holds
+//  count records; their ids (the broker's) and attempts go to corrs and
+//  attempts.
+void zx_test_take_requests (void *fake, uint64_t *corrs, uint32_t *attempts, int count);
+
 //  Counts the reply records in a REPLY's batch frame whose status is
 //  status and whose payload holds text (NULL: any).
 int zx_test_count_replies (const zmq_msg_t *batch, uint8_t status, const char *text);

@@ -33,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 
 #define ZX_BACKOFF_MIN_MS   100
@@ -61,6 +63,7 @@ struct zx_worker {
     void *socket;               //  Its libzmq handle; NULL between connections
     zx__route_t route;          //  To the broker, over it
     unsigned generation;
+    uint32_t nonce;             //  Random, per worker made: ids never repeat
     uint32_t credits;
     uint32_t parallel;          //  Pool workers: tasks run at once
     int heartbeat_ms;
@@ -419,8 +422,8 @@ s_connect (zx_loop_t *loop, void *arg)
     self->connect_timer = 0;
     char hostname [64] = "host";
     gethostname (hostname, sizeof hostname - 1);
-    snprintf (self->identity, sizeof self->identity, "%s.%d.%u", hostname, (int) getpid (),
-              self->generation);
+    snprintf (self->identity, sizeof self->identity, "%s.%d.%08x.%u", hostname,
+              (int) getpid (), self->nonce, self->generation);
     self->dealer = zsock_new (ZMQ_DEALER);
     if (!self->dealer) {
         s_reconnect_later (self, "cannot create a socket");
@@ -474,6 +477,22 @@ s_on_tick (zx_loop_t *loop, void *arg)
     s_send_heartbeat (self);
 }
 
+//  A routing id must not repeat across process starts: a restarted
+//  container runs the worker as the same PID on the same host, and a
+//  broker would take its READY for the old connection's. Random where the
+//  kernel gives it, else the clock and an address.
+static uint32_t
+s_nonce (const void *salt)
+{
+    uint32_t nonce = 0;
+    if (getrandom (&nonce, sizeof nonce, GRND_NONBLOCK) != (ssize_t) sizeof nonce) {
+        struct timespec now;
+        clock_gettime (CLOCK_REALTIME, &now);
+        nonce = (uint32_t) now.tv_nsec ^ (uint32_t) now.tv_sec ^ (uint32_t) (uintptr_t) salt;
+    }
+    return nonce;
+}
+
 zx_worker_t *
 zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
                const zx_executor_opts_t *opts)
@@ -500,6 +519,7 @@ zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
     self->heartbeat_ms = opts->heartbeat_ms ? opts->heartbeat_ms : 1000;
     self->liveness = opts->liveness ? opts->liveness : 3;
     self->backoff_ms = ZX_BACKOFF_MIN_MS;
+    self->nonce = s_nonce (self);
     self->log = zx_log_get ("zexec.serve");
     if (!self->endpoint || !self->service) {
         zx_worker_destroy (&self);

@@ -85,6 +85,19 @@ typedef struct {
     //  while someone subscribes. The socket has no authentication, even
     //  with CURVE: bind it to loopback or a private address.
     const char *events_endpoint;
+    //  Bytes of replies that may wait at the broker for one coordinator
+    //  that does not read them, past the 100 messages its connection
+    //  holds, 4096 to 2^40 (0 means 16 MiB); past it (or past
+    //  max_client_pending replies) the coordinator is dropped, its tasks
+    //  cancelled, and the reason logged.
+    int64_t max_client_backlog;
+    //  Argument bytes one coordinator may have queued or running at once,
+    //  4096 to 2^50 (0 means 64 MiB); past it a request fails with
+    //  ZX_EQUEUE_FULL.
+    int64_t max_client_bytes;
+    //  Argument bytes queued per service (waiting for a worker), 4096 to
+    //  2^50 (0 means 256 MiB); past it a request fails with ZX_EQUEUE_FULL.
+    int64_t max_queue_bytes;
 } zx_broker_opts_t;
 
 //  Creates a broker with opts (NULL for defaults; the strings are read,

@@ -249,8 +249,10 @@ if command -v ping >/dev/null 2>&1; then
 fi
 
 #   ---------------------------------------------------------------------
-#   The broker, bound to its namespace address only
-start_in "$ns_broker" "$logs/broker.log" 115 "$broker_bin" --bind "$endpoint" --verbose
+#   The broker, bound to its namespace address only, without keys: a
+#   private network, so --insecure
+start_in "$ns_broker" "$logs/broker.log" 115 "$broker_bin" --bind "$endpoint" --insecure \
+    --verbose
 broker_pid=$last_pid
 wait_for_lines "$logs/broker.log" 10 "listening on" \
     || fail "the broker did not start listening on $endpoint"
