@@ -68,7 +68,7 @@ static pthread_mutex_t s_config_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int s_fd = STDERR_FILENO;
 static atomic_int s_fd_locks = -1;          //  s_fd needs the lock: -1 unknown
 static pthread_mutex_t s_write_lock = PTHREAD_MUTEX_INITIALIZER;
-#define S_LOCK_WAIT_MS 50
+#define S_LOCK_WAIT_MS 500
 
 static zx_logger_t *s_buckets [S_BUCKETS];
 static pthread_mutex_t s_loggers_lock = PTHREAD_MUTEX_INITIALIZER;

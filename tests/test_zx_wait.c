@@ -255,7 +255,7 @@ s_wait_takes_back_its_callbacks (zx_loop_t *loop)
     s_set_t set;
     zx_future_t *done [S_MAX], *pending [S_MAX];
     size_t ndone = 99, npending = 99;
-    const int64_t delays [] = { 10, 30, 80 };
+    const int64_t delays [] = { 10, 1000, 1100 };  //  Far apart: a loaded machine keeps order
     s_set_init (&set, loop, 3, delays, s_all_results);
     for (int round = 0; round < 2; round++) {
         zx_future_t **inputs = set.futures + round;
