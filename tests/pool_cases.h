@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "task_gate.h"
 
 //  --------------------------------------------------------------------
 //  Tasks
@@ -732,7 +733,42 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     zx_loop_destroy (&loop);
 }
 
+//  One worker, the default window: a short task and, behind it on the same
+//  worker, a gate the test holds shut. The short task's result must
+//  arrive while the gate still runs, not when the worker's next task ends.
+static void
+test_a_result_arrives_while_the_next_task_on_its_worker_runs (void **state)
+{
+    (void) state;
+    char started [256], release [256];
+    s_temp_path (started, sizeof started, "gate-started");
+    s_temp_path (release, sizeof release, "gate-release");
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    assert_non_null (pool);
+    zx_future_t *quick = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 7));
+    zx_future_t *held = zx_test_submit (loop, pool, "gate",
+                                        zx_values_pack ("ssi", started, release, (int64_t) 60000));
+    bool gate_started = zx_test_wait_file (started, WAIT_MS);
+    bool quick_done = zx_test_wait_done (quick, WAIT_MS);
+    bool held_done = zx_future_done (held);
+    zx_test_touch (release);
+    assert_true (zx_test_wait_done (held, WAIT_MS));
+    assert_true (gate_started);
+    assert_true (quick_done);       //  Not held back behind the gate
+    assert_false (held_done);
+    assert_int_equal (zx_test_result_int (quick, 0), 49);
+    assert_int_equal (zx_future_error (held), ZX_OK);
+    zx_future_destroy (&quick);
+    zx_future_destroy (&held);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+    unlink (started);
+    unlink (release);
+}
+
 #define POOL_CASES                                                          \
+    cmocka_unit_test (test_a_result_arrives_while_the_next_task_on_its_worker_runs), \
     cmocka_unit_test (test_ten_thousand_tiny_tasks_give_right_results),    \
     cmocka_unit_test (test_three_workers_run_three_sleeps_at_once),        \
     cmocka_unit_test (test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers), \

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "task_gate.h"
+
 //  square (n) -> [n * n, pid]
 ZX_TASK (square)
 {

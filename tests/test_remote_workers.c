@@ -93,6 +93,53 @@ s_expect_no_workers (const zx_test_broker_t *broker, zx_loop_t *loop, const char
 //  --------------------------------------------------------------------
 //  Tests
 
+//  A zexec-worker (worker_args) of one pool worker, the default window: a
+//  short task and, behind it on the same pool worker, a gate the test
+//  holds shut. The short task's result must reach the coordinator (pool
+//  worker, serving worker, broker, coordinator) while the gate still runs.
+static void
+s_expect_a_result_while_the_next_task_runs (const char *const *worker_args)
+{
+    zx_test_env_t env;
+    zx_test_env_start (&env, &(zx_test_env_opts_t) {
+        .heartbeat_ms = HEARTBEAT_MS, .threads = 1, .worker_args = worker_args });
+    char started [256], release [256];
+    zx_test_scratch_path (started, sizeof started, "gate-started");
+    zx_test_scratch_path (release, sizeof release, "gate-release");
+    zx_future_t *quick = zx_test_submit (env.loop, env.remote, "square",
+                                         zx_values_pack ("i", (int64_t) 7));
+    zx_future_t *held = zx_test_submit (env.loop, env.remote, "gate",
+                                        zx_values_pack ("ssi", started, release, (int64_t) 60000));
+    bool gate_started = zx_test_wait_file (started, 10000);
+    bool quick_done = zx_test_wait_done (quick, 10000);
+    bool held_done = zx_future_done (held);
+    zx_test_touch (release);
+    assert_true (zx_test_wait_done (held, 10000));
+    assert_true (gate_started);
+    assert_true (quick_done);       //  Not held back behind the gate
+    assert_false (held_done);
+    assert_int_equal (zx_test_result_int (quick, 0), 49);
+    assert_int_equal (zx_future_error (held), ZX_OK);
+    zx_future_destroy (&quick);
+    zx_future_destroy (&held);
+    zx_test_env_end (&env);
+    zx_test_pass ();
+}
+
+static void
+test_a_remote_result_arrives_while_the_next_task_on_its_worker_thread_runs (void **state)
+{
+    (void) state;
+    s_expect_a_result_while_the_next_task_runs (NULL);
+}
+
+static void
+test_a_remote_result_arrives_while_the_next_task_on_its_worker_process_runs (void **state)
+{
+    (void) state;
+    s_expect_a_result_while_the_next_task_runs ((const char *[]) { "--processes", NULL });
+}
+
 static void
 test_a_broker_and_one_worker_run_a_thousand_squares_and_three_sleeps_at_once (void **state)
 {
@@ -452,6 +499,8 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_fifty_workers_on_one_broker_all_run_work_and_give_right_results),
     cmocka_unit_test (test_a_process_pool_worker_serves_its_service_from_two_child_processes),
     cmocka_unit_test (test_a_service_nobody_serves_fails_with_no_workers),
+    cmocka_unit_test (test_a_remote_result_arrives_while_the_next_task_on_its_worker_thread_runs),
+    cmocka_unit_test (test_a_remote_result_arrives_while_the_next_task_on_its_worker_process_runs),
 };
 
 ZX_TEST_MAIN_WITH (tests, zx_test_setup, zx_test_teardown)
