@@ -582,7 +582,7 @@ zx_call_return_value (zx_call_t *call, const zx_value_t *value)
 }
 
 int
-zx_call_fail (zx_call_t *call, const char *format, ...)
+(zx_call_fail) (zx_call_t *call, const char *format, ...)
 {
     assert (call);
     va_list args;
@@ -590,5 +590,19 @@ zx_call_fail (zx_call_t *call, const char *format, ...)
     char *message = zx__strdupvf (format, args);
     va_end (args);
     s_fail (call, ZX_ETASK, message);
+    return -1;
+}
+
+int
+zx_call_fail_at (zx_call_t *call, const char *file, int line, const char *format, ...)
+{
+    assert (call);
+    va_list args;
+    va_start (args, format);
+    char *message = zx__strdupvf (format, args);
+    va_end (args);
+    s_fail (call, ZX_ETASK, message);
+    call->fail_file = file;
+    call->fail_line = line;
     return -1;
 }

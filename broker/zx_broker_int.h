@@ -137,6 +137,10 @@ void zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *
 void zx__broker_complete (void *owner, void *cookie, zx_err_t code,
                           const void *payload, size_t size);
 
+//  The dispatcher's started event: a STARTED record goes to the ticket's
+//  client.
+void zx__broker_started (void *owner, void *cookie, zx__complete_fn *complete);
+
 //  Sends what waits in a client's reply batch, if anything.
 void zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client);
 

@@ -459,10 +459,12 @@ s_coordinator_helper (const char *endpoint)
     zx_executor_t *remote = zx_remote_executor_new (endpoint, &opts);
     if (!remote)
         return 1;
+    //  Sleeps long enough that none ends before the test kills this
+    //  helper, however loaded the machine: all 100 are still the broker's
     enum { COUNT = 100 };
     zx_future_t *futures [COUNT];
     for (int i = 0; i < COUNT; i++)
-        futures [i] = zx_run_in_executor (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+        futures [i] = zx_run_in_executor (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 10000));
     //  Let the requests reach the broker, then say so
     zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 300, NULL, NULL, NULL, NULL);
     printf ("submitted\n");

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define HEARTBEAT_MS    100
 
@@ -122,6 +124,83 @@ s_expect_a_result_while_the_next_task_runs (const char *const *worker_args)
     assert_int_equal (zx_future_error (held), ZX_OK);
     zx_future_destroy (&quick);
     zx_future_destroy (&held);
+    zx_test_env_end (&env);
+    zx_test_pass ();
+}
+
+//  RUNNING means started, through the broker too: the gate turns RUNNING
+//  once its pool worker says so, the task held behind it stays PENDING;
+//  cancel as concurrent.futures does refuses the gate, which then finishes
+//  with its result, and cancels the held one, which never runs.
+static void
+test_a_remote_future_is_running_once_its_task_started_and_not_before (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    zx_test_env_start (&env, &(zx_test_env_opts_t) { .heartbeat_ms = HEARTBEAT_MS,
+                                                     .threads = 1 });
+    char started [256], release [256], touched [256];
+    zx_test_scratch_path (started, sizeof started, "gate-started");
+    zx_test_scratch_path (release, sizeof release, "gate-release");
+    zx_test_scratch_path (touched, sizeof touched, "held-touched");
+    zx_future_t *gate = zx_test_submit (env.loop, env.remote, "gate",
+                                        zx_values_pack ("ssi", started, release, (int64_t) 60000));
+    zx_future_t *held = zx_test_submit (env.loop, env.remote, "touch",
+                                        zx_values_pack ("s", touched));
+    assert_true (zx_test_wait_file (started, 10000));
+    for (int i = 0; i < 1000 && zx_future_state (gate) != ZX_FUTURE_RUNNING; i++)
+        zx_sleep (10);
+    zx_future_state_t gate_state = zx_future_state (gate);
+    zx_future_state_t held_state = zx_future_state (held);
+    bool refused = !zx_future_cancel_if_pending (gate);
+    bool cancelled = zx_future_cancel_if_pending (held);
+    zx_test_touch (release);
+    assert_true (zx_test_wait_done (gate, 10000));
+    assert_int_equal (gate_state, ZX_FUTURE_RUNNING);
+    assert_int_equal (held_state, ZX_FUTURE_PENDING);
+    assert_true (refused);
+    assert_true (cancelled);
+    assert_int_equal (zx_future_error (gate), ZX_OK);
+    assert_int_equal (zx_future_error (held), ZX_ECANCELLED);
+    //  A task after them runs, so the held one had its chance to run
+    zx_future_t *after = zx_test_submit (env.loop, env.remote, "square",
+                                         zx_values_pack ("i", (int64_t) 3));
+    assert_true (zx_test_wait_done (after, 10000));
+    assert_int_equal (zx_test_result_int (after, 0), 9);
+    struct stat info;
+    assert_int_equal (stat (touched, &info), -1);
+    zx_future_destroy (&gate);
+    zx_future_destroy (&held);
+    zx_future_destroy (&after);
+    zx_test_env_end (&env);
+    zx_test_pass ();
+}
+
+//  A remote task's error says which task failed on which worker (the
+//  zexec-worker's host, pid and thread) and where: through the serving
+//  worker and the broker, the details stay with the message.
+static void
+test_a_remote_task_error_names_its_task_worker_and_place (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    zx_test_env_start (&env, &(zx_test_env_opts_t) { .heartbeat_ms = HEARTBEAT_MS,
+                                                     .threads = 1 });
+    zx_future_t *future = zx_test_submit (env.loop, env.remote, "fail_with",
+                                          zx_values_pack ("s", "far"));
+    assert_true (zx_test_wait_done (future, 10000));
+    assert_int_equal (zx_future_error (future), ZX_ETASK);
+    assert_string_equal (zx_future_message (future), "failed on purpose: far");
+    zx_error_info_t info;
+    assert_true (zx_future_error_info (future, &info));
+    assert_string_equal (info.task, "fail_with");
+    assert_int_equal (info.pid, env.worker->pid);
+    char host [256] = "";
+    gethostname (host, sizeof host - 1);
+    assert_string_equal (info.host, host);
+    assert_true (info.thread [0] != 0);
+    assert_non_null (strstr (info.where, "remote_tasks.c:"));
+    zx_future_destroy (&future);
     zx_test_env_end (&env);
     zx_test_pass ();
 }
@@ -500,6 +579,8 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_process_pool_worker_serves_its_service_from_two_child_processes),
     cmocka_unit_test (test_a_service_nobody_serves_fails_with_no_workers),
     cmocka_unit_test (test_a_remote_result_arrives_while_the_next_task_on_its_worker_thread_runs),
+    cmocka_unit_test (test_a_remote_future_is_running_once_its_task_started_and_not_before),
+    cmocka_unit_test (test_a_remote_task_error_names_its_task_worker_and_place),
     cmocka_unit_test (test_a_remote_result_arrives_while_the_next_task_on_its_worker_process_runs),
 };
 
