@@ -292,6 +292,8 @@ zx__call_init (zx_call_t *call, const char *task, const zx_values_t *args)
     call->result = NULL;
     call->error = ZX_OK;
     call->message = NULL;
+    call->fail_file = NULL;
+    call->fail_line = 0;
     atomic_init (&call->cancelled, false);
     call->cancel_seen = false;
     call->poll = NULL;

@@ -133,9 +133,11 @@ ZX_EXPORT bool zx_future_cancel (zx_future_t *self);
 //  at once when it is PENDING (queued, or held by a worker that has not
 //  said it started: the worker then skips it), false when it is RUNNING
 //  or finished, and then changes nothing: a running task goes on and its
-//  future keeps the result. A task a worker started less than about a
-//  millisecond ago still counts as not started (see RUNNING above): it is
-//  then stopped at its cancel token and its result dropped. Thread-safe
+//  future keeps the result. The worker skips a held task when the CANCEL
+//  reaches it before the task's turn; if the worker got there first (it
+//  reads CANCELs between tasks), or the task started less than about a
+//  millisecond ago (see RUNNING above), the task runs, sees its cancel
+//  token, and its result is dropped: the future stays cancelled. Thread-safe
 //  for shared futures, as zx_future_cancel.
 ZX_EXPORT bool zx_future_cancel_if_pending (zx_future_t *self);
 
