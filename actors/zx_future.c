@@ -45,6 +45,8 @@ struct zx_future {
     bool cancel_deferred;       //  Set by the canceller while it runs
     bool cancel_posted;         //  Shared: a cancel is on its way to the loop
     char *message;
+    zx_error_info_t info;       //  Its strings live in info_block
+    char *info_block;
     zx_values_t *result;
     s_callback_t *callbacks;        //  inline_callbacks, or the heap
     uint32_t callback_count, callback_cap;
@@ -126,6 +128,7 @@ zx_future_destroy (zx_future_t **self_p)
         return;
     zx_values_destroy (&self->result);
     free (self->message);
+    free (self->info_block);
     if (self->callbacks != self->inline_callbacks)
         free (self->callbacks);
     zx__hub_unref (&self->hub);
@@ -369,6 +372,54 @@ zx__future_set_cancelled (zx_future_t *self, const char *message)
     self->message = copy;
     s_unlock_and_fire (self, s_finish (self, ZX_FUTURE_CANCELLED, ZX_ECANCELLED));
     return true;
+}
+
+void
+zx__future_set_info (zx_future_t *self, const zx_error_info_t *info)
+{
+    const char *strings [] = { info->task, info->host, info->thread, info->where };
+    size_t size = 0;
+    for (size_t i = 0; i < 4; i++)
+        size += strlen (strings [i] ? strings [i] : "") + 1;
+    char *block = malloc (size);
+    if (!block)
+        return;                 //  The details are a help, not the outcome
+    const char *copies [4];
+    char *cursor = block;
+    for (size_t i = 0; i < 4; i++) {
+        size_t length = strlen (strings [i] ? strings [i] : "") + 1;
+        memcpy (cursor, strings [i] ? strings [i] : "", length);
+        copies [i] = cursor;
+        cursor += length;
+    }
+    s_lock (self);
+    if (self->state >= ZX_FUTURE_DONE || self->info_block) {
+        s_unlock (self);
+        free (block);
+        return;
+    }
+    self->info_block = block;
+    self->info = (zx_error_info_t) { copies [0], copies [1], info->pid, copies [2], copies [3] };
+    s_unlock (self);
+}
+
+bool
+zx_future_error_info (const zx_future_t *self, zx_error_info_t *info)
+{
+    static const zx_error_info_t none = { "", "", 0, "", "" };
+    s_lock (self);
+    bool known = self->info_block && self->state >= ZX_FUTURE_DONE;
+    *info = known ? self->info : none;
+    s_unlock (self);
+    return known;
+}
+
+bool
+zx_future_cancel_if_pending (zx_future_t *self)
+{
+    if (zx_future_state (self) != ZX_FUTURE_PENDING)
+        return false;
+    return zx_future_cancel (self);
 }
 
 //  Cancels on the loop's thread (any future there, a loop-bound one

@@ -45,6 +45,10 @@ void zx__future_set_running (zx_future_t *self);
 //  Returns ZX_EINVAL (and frees message) when it already finished.
 zx_err_t zx__future_fail_owned (zx_future_t *self, zx_err_t code, char *message);
 
+//  Gives a future that has not finished the details of its coming error
+//  (copied), for zx_future_error_info. Out of memory, it has none.
+void zx__future_set_info (zx_future_t *self, const zx_error_info_t *info);
+
 //  Removes a done callback added with the same fn and arg, if it has not
 //  run yet. Returns true if one was removed.
 bool zx__future_remove_callback (zx_future_t *self, zx_future_cb *fn, void *arg);

@@ -292,6 +292,8 @@ zx__call_init (zx_call_t *call, const char *task, const zx_values_t *args)
     call->result = NULL;
     call->error = ZX_OK;
     call->message = NULL;
+    call->fail_file = NULL;
+    call->fail_line = 0;
     atomic_init (&call->cancelled, false);
     call->cancel_seen = false;
     call->poll = NULL;
@@ -582,7 +584,7 @@ zx_call_return_value (zx_call_t *call, const zx_value_t *value)
 }
 
 int
-zx_call_fail (zx_call_t *call, const char *format, ...)
+(zx_call_fail) (zx_call_t *call, const char *format, ...)
 {
     assert (call);
     va_list args;
@@ -590,5 +592,19 @@ zx_call_fail (zx_call_t *call, const char *format, ...)
     char *message = zx__strdupvf (format, args);
     va_end (args);
     s_fail (call, ZX_ETASK, message);
+    return -1;
+}
+
+int
+zx_call_fail_at (zx_call_t *call, const char *file, int line, const char *format, ...)
+{
+    assert (call);
+    va_list args;
+    va_start (args, format);
+    char *message = zx__strdupvf (format, args);
+    va_end (args);
+    s_fail (call, ZX_ETASK, message);
+    call->fail_file = file;
+    call->fail_line = line;
     return -1;
 }

@@ -11,6 +11,8 @@ struct zx_call {
     zx_values_t *result;        //  Result, created lazily by zx_call_result
     zx_err_t error;             //  ZX_OK unless the call failed
     char *message;              //  Error message (owned), or NULL
+    const char *fail_file;      //  Where zx_call_fail_at was called, or NULL
+    int fail_line;
     atomic_bool cancelled;      //  Set by the runtime on a cancel request
     bool cancel_seen;           //  zx_call_cancelled has returned true
     //  Set by a worker runtime: asks it whether a cancel arrived for this

@@ -145,7 +145,8 @@ zx__broker_service (zx_broker_t *self, const char *name, bool create)
         return NULL;
     }
     snprintf (service->name, sizeof service->name, "%s", name);
-    zx__dispatch_events_t events = { zx__broker_complete, NULL, NULL, s_worker_event };
+    zx__dispatch_events_t events = { zx__broker_complete, NULL, NULL, s_worker_event,
+                                     zx__broker_started };
     service->dispatch = zx__dispatch_new (self->socket, &events, self, self->opts.max_queue,
                                           true);
     if (!service->dispatch) {

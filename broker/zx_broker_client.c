@@ -215,6 +215,19 @@ zx__broker_complete (void *owner, void *cookie, zx_err_t code, const void *paylo
     free (ticket);
 }
 
+//  The worker holding a ticket said STARTED: the client hears it too.
+void
+zx__broker_started (void *owner, void *cookie, zx__complete_fn *complete)
+{
+    (void) complete;
+    zx_broker_t *self = (zx_broker_t *) owner;
+    zx__bticket_t *ticket = (zx__bticket_t *) cookie;
+    if (ticket->client
+    &&  zx__batch_add_reply (&ticket->client->replies, ticket->corr, ticket->attempt,
+                             ZX_STATUS_STARTED, NULL, 0) == ZX_OK)
+        s_dirty_mark (self, ticket->client);
+}
+
 void
 zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why)
 {

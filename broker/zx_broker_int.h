@@ -202,6 +202,10 @@ bool zx__broker_describe (void *cookie, const char **coordinator, uint64_t *id);
 //  (replies): the caller drops the client.
 bool zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client);
 
+//  The dispatcher's started event: a STARTED record goes to the ticket's
+//  client.
+void zx__broker_started (void *owner, void *cookie, zx__complete_fn *complete);
+
 //  Forgets a client: what it still has queued or running is cancelled
 //  and answered as lost, with why in the text.
 void zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why);

@@ -142,6 +142,7 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     request->attempt = 1;
     request->free_attempts = 0;
     request->stopping = false;
+    request->started = false;
     request->flags = flags;
     request->queued_us = zx__now_us ();
     request->submitted_us = request->queued_us;
@@ -348,6 +349,29 @@ zx__request_stop (zx__request_t *request)
         zx__dispatch_send_cancel (self, request);
     }
     return true;
+}
+
+bool
+zx__request_started (const zx__request_t *request)
+{
+    return request->started;
+}
+
+size_t
+zx__dispatch_cancel_unstarted (zx__dispatch_t *self, const char *message)
+{
+    size_t count = zx__dispatch_fail_waiting (self, INT64_MAX, ZX_ECANCELLED, message);
+    for (size_t i = 0; i < self->worker_count; i++) {
+        zx__request_t *request = self->workers [i]->held.head;
+        for (; request; request = request->next)
+            if (request->cookie && !request->started && !request->stopping) {
+                zx__request_fail (request, ZX_ECANCELLED, message);
+                count++;
+            }
+    }
+    if (count)
+        zx__dispatch_check_idle (self);
+    return count;
 }
 
 void *

@@ -21,6 +21,9 @@
 typedef struct zx__dispatch zx__dispatch_t;
 typedef struct zx__request zx__request_t;
 
+//  Completes one request (see zx__dispatch_submit_fn).
+typedef void (zx__complete_fn) (void *cookie, zx_err_t code, const void *payload, size_t size);
+
 typedef struct {
     //  A request finished. code ZX_OK: payload is the encoded result.
     //  Otherwise payload is the error message (size bytes, no NUL).
@@ -40,6 +43,10 @@ typedef struct {
     //  limit, or gone when a REQUEST was sent to it) and is about to be.
     void (*worker_event) (void *owner, const char *identity, int reason,
                           const char *text);
+    //  The worker holding a request said it started the task (optional;
+    //  at most once per request and attempt). complete is the request's
+    //  function for one submitted with zx__dispatch_submit_fn, else NULL.
+    void (*started) (void *owner, void *cookie, zx__complete_fn *complete);
 } zx__dispatch_events_t;
 
 //  Creates a dispatcher over router (a bound libzmq ROUTER socket the
@@ -66,9 +73,6 @@ zx_err_t zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop);
 zx__request_t *zx__dispatch_submit (zx__dispatch_t *self, const char *task,
                                     const void *args, size_t args_size,
                                     uint8_t flags, void *cookie, zx_err_t *code);
-
-//  Completes one request (see zx__dispatch_submit_fn).
-typedef void (zx__complete_fn) (void *cookie, zx_err_t code, const void *payload, size_t size);
 
 //  Same as zx__dispatch_submit, but this request completes through
 //  complete (cookie, ...) instead of the complete event, exactly once; the
@@ -97,6 +101,11 @@ void zx__request_fail (zx__request_t *request, zx_err_t code, const char *text);
 //  at its cancel token, or finished anyway), or when the worker is lost
 //  ("cancelled while running: CAUSE"), or through zx__dispatch_abandon.
 bool zx__request_stop (zx__request_t *request);
+
+//  True when the worker holding request said it started the task (a
+//  worker says so once a task has run about a millisecond; see section 8
+//  of PROTOCOL.md): false while it is queued or held but not started.
+bool zx__request_started (const zx__request_t *request);
 
 //  Returns the owner given to zx__dispatch_new.
 void *zx__request_owner (const zx__request_t *request);
@@ -127,6 +136,12 @@ void zx__dispatch_worker_stopped (zx__dispatch_t *self, const char *identity, ui
 //  Completes every queued request with code and message (they never run).
 //  Returns how many.
 size_t zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *message);
+
+//  Cancels every request that has not started, wherever it waits: the
+//  queued ones, and those workers hold but have not said STARTED (a
+//  CANCEL withdraws them there; a late reply is dropped). Each completes
+//  now with ZX_ECANCELLED and message. Returns how many.
+size_t zx__dispatch_cancel_unstarted (zx__dispatch_t *self, const char *message);
 
 //  Forgets a worker that died; each request it held completes with
 //  ZX_EWORKER_LOST and "CAUSE; task 'NAME' was lost". Unknown identities

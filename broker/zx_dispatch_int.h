@@ -29,6 +29,7 @@ struct zx__request {
     uint32_t free_attempts;         //  Sends that never started: not counted
     uint8_t flags;                  //  Low 4 bits: retries allowed
     bool stopping;                  //  Cancel asked; ends when the worker stops
+    bool started;                   //  Its worker said STARTED
     uint8_t name_len;
     int64_t queued_us;              //  When it was submitted
     int64_t submitted_us;           //  When it was first submitted (telemetry)

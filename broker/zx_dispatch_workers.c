@@ -93,6 +93,7 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
                 zx_log_warning (self->log, "%s; task '%s' goes to another worker (attempt %u)",
                                 cause, request->data, attempts + 1);
             request->attempt++;
+            request->started = false;
             request->worker = NULL;
             request->queued_us = zx__now_us ();     //  Waits anew for a worker
             if (self->tel)
@@ -366,6 +367,15 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
                           (unsigned long long) rec.corr, worker->label);
             continue;
         }
+        //  Not an end: the request stays held, its credit used
+        if (rec.status == ZX_STATUS_STARTED) {
+            if (!request->started && request->cookie) {
+                request->started = true;
+                if (self->events.started)
+                    self->events.started (self->owner, request->cookie, request->complete);
+            }
+            continue;
+        }
         zx__idmap_take (&self->table, rec.corr);
         zx__reqlist_remove (&worker->held, request);
         self->held--;
@@ -393,6 +403,7 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
                             "(attempt %u)", worker->label, request->data,
                             request->attempt - request->free_attempts + 1);
             request->attempt++;
+            request->started = false;
             request->worker = NULL;
             request->queued_us = zx__now_us ();
             if (self->tel)

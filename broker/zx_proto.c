@@ -174,6 +174,71 @@ zx__batch_next_reply (const uint8_t **cursor, const uint8_t *end,
     return ZX_OK;
 }
 
+char *
+zx__error_payload (const char *message, const zx__error_detail_t *detail, size_t *size)
+{
+    char pid [24] = "";
+    if (detail->pid > 0)
+        snprintf (pid, sizeof pid, "%lld", (long long) detail->pid);
+    const char *keys [] = { "task", "host", "pid", "thread", "where" };
+    const char *values [] = { detail->task, detail->host, pid [0] ? pid : NULL,
+                              detail->thread, detail->where };
+    size_t length = strlen (message) + 1;
+    for (size_t i = 0; i < 5; i++)
+        if (values [i])
+            length += strlen (keys [i]) + 1 + strlen (values [i]) + 1;
+    char *payload = malloc (length);
+    if (!payload)
+        return NULL;
+    char *cursor = payload + strlen (message) + 1;
+    memcpy (payload, message, strlen (message) + 1);
+    for (size_t i = 0; i < 5; i++)
+        if (values [i]) {
+            //  A NUL inside a value would end it early: harmless
+            cursor += sprintf (cursor, "%s=%s", keys [i], values [i]) + 1;
+        }
+    *size = length;
+    return payload;
+}
+
+bool
+zx__error_detail_read (const void *payload, size_t size, zx__error_detail_t *detail)
+{
+    memset (detail, 0, sizeof *detail);
+    const char *cursor = memchr (payload, 0, size);
+    const char *end = (const char *) payload + size;
+    if (!cursor)
+        return false;
+    bool any = false;
+    for (cursor++; cursor < end; ) {
+        const char *stop = memchr (cursor, 0, (size_t) (end - cursor));
+        if (!stop)
+            break;                  //  Not NUL-terminated: dropped
+        const char *equals = strchr (cursor, '=');
+        if (equals) {
+            size_t key = (size_t) (equals - cursor);
+            const char *value = equals + 1;
+            if (key == 4 && !memcmp (cursor, "task", 4))
+                detail->task = value;
+            else
+            if (key == 4 && !memcmp (cursor, "host", 4))
+                detail->host = value;
+            else
+            if (key == 3 && !memcmp (cursor, "pid", 3))
+                detail->pid = strtoll (value, NULL, 10);
+            else
+            if (key == 6 && !memcmp (cursor, "thread", 6))
+                detail->thread = value;
+            else
+            if (key == 5 && !memcmp (cursor, "where", 5))
+                detail->where = value;
+            any = true;
+        }
+        cursor = stop + 1;
+    }
+    return any;
+}
+
 zx__status_t
 zx__status_from_err (zx_err_t code)
 {

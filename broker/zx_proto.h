@@ -49,7 +49,8 @@ typedef enum {
     ZX_STATUS_BAD_REQUEST = 7,
     ZX_STATUS_NO_WORKERS  = 8,  //  From a broker: no worker for the service
     ZX_STATUS_QUEUE_FULL  = 9,  //  From a broker: its queue is full
-    ZX_STATUS_SHUTDOWN    = 10  //  From a broker: it is shutting down
+    ZX_STATUS_SHUTDOWN    = 10, //  From a broker: it is shutting down
+    ZX_STATUS_STARTED     = 11  //  Not an end: the task has started (no payload)
 } zx__status_t;
 
 //  DISCONNECT reasons
@@ -123,6 +124,30 @@ zx_err_t zx__batch_next_request (const uint8_t **cursor, const uint8_t *end,
                                  zx__request_rec_t *rec);
 zx_err_t zx__batch_next_reply (const uint8_t **cursor, const uint8_t *end,
                                zx__reply_rec_t *rec);
+
+//  What an error reply may say beyond its message (PROTOCOL.md section 8):
+//  after the message text, a NUL, then "key=value" strings, each ended by
+//  a NUL: task, host, pid, thread, where (file:line of the task's own
+//  zx_call_fail). Receivers that know nothing of it cut the text at the
+//  first NUL. Strings are NULL (or pid 0) when unknown.
+typedef struct {
+    const char *task;
+    const char *host;
+    int64_t pid;
+    const char *thread;
+    const char *where;
+} zx__error_detail_t;
+
+//  Makes an error payload: message, then detail's known fields. Returns a
+//  malloc'd buffer of *size bytes (the caller frees it), or NULL when out
+//  of memory.
+char *zx__error_payload (const char *message, const zx__error_detail_t *detail, size_t *size);
+
+//  Reads the details of an error payload of size bytes into detail, its
+//  strings pointing into payload (which must stay), NULL for those it
+//  lacks. Malformed or unknown fields are skipped. Returns true when the
+//  payload held any detail at all.
+bool zx__error_detail_read (const void *payload, size_t size, zx__error_detail_t *detail);
 
 //  Maps between reply statuses and error codes. Unknown statuses map to
 //  ZX_EPROTO.

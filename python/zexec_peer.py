@@ -70,6 +70,7 @@ READY, REQUEST, REPLY, HEARTBEAT, DISCONNECT, CANCEL = 1, 2, 3, 4, 5, 6
 # Reply statuses (section 8) and the zexec error code each one completes with
 OK, TASK_ERROR, CANCELLED, WORKER_LOST, TIMED_OUT, NO_SUCH_TASK = 0, 1, 2, 3, 4, 5
 TYPE_ERROR, BAD_REQUEST, NO_WORKERS, QUEUE_FULL, SHUTDOWN = 6, 7, 8, 9, 10
+STARTED = 11                # Not an end: the request's task has started
 STATUS_CODES = {
     TASK_ERROR: "ZX_ETASK", CANCELLED: "ZX_ECANCELLED", WORKER_LOST: "ZX_EWORKER_LOST",
     TIMED_OUT: "ZX_ETIMEDOUT", NO_SUCH_TASK: "ZX_ENOTASK", TYPE_ERROR: "ZX_ETYPE",
@@ -1158,6 +1159,11 @@ class Coordinator(concurrent.futures.Executor):
         if command == REPLY and len(body) == 1:
             try:
                 for corr, _attempt, status, payload in decode_replies(body[0]):
+                    if status == STARTED:
+                        call = calls.get(corr)
+                        if call is not None:
+                            self._started(call)
+                        continue
                     call = calls.pop(corr, None)
                     if call is not None:
                         self._complete(call, status, payload)
@@ -1169,6 +1175,17 @@ class Coordinator(concurrent.futures.Executor):
         elif command != DISCONNECT:
             log.warning("unexpected command %d from the broker: dropped", command)
         return None
+
+    @staticmethod
+    def _started(call):
+        """The task has started on a worker: the future turns RUNNING, so
+        its cancel() now returns False, as concurrent.futures' does."""
+        future = call.future
+        if not future.cancelled() and not future.running() and not future.done():
+            try:
+                future.set_running_or_notify_cancel()
+            except RuntimeError:
+                pass            # cancelled or finished by its caller meanwhile
 
     @staticmethod
     def _complete(call, status, payload):

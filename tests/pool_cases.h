@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include "task_gate.h"
 
 //  --------------------------------------------------------------------
 //  Tasks
@@ -308,6 +309,39 @@ test_task_error_reaches_the_future (void **state)
     zx_loop_destroy (&loop);
 }
 
+//  The failed future says which task failed, on which worker (host, pid,
+//  thread), and where the task called zx_call_fail.
+static void
+test_a_task_error_names_its_task_worker_and_place (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    zx_future_t *future = zx_test_submit (loop, pool, "fail_with", zx_values_pack ("s", "boom"));
+    zx_future_t *whoami = zx_test_submit (loop, pool, "whoami", NULL);
+    zx_error_info_t info;
+    assert_false (zx_future_error_info (future, &info));        //  Not failed yet
+    assert_int_equal (zx_await (future), ZX_ETASK);
+    assert_int_equal (zx_await (whoami), ZX_OK);
+    assert_string_equal (zx_future_message (future), "failed on purpose: boom");
+    assert_true (zx_future_error_info (future, &info));
+    assert_string_equal (info.task, "fail_with");
+    char host [256] = "";
+    gethostname (host, sizeof host - 1);
+    assert_string_equal (info.host, host);
+    const char *thread;
+    assert_int_equal (info.pid, zx_test_result_int (whoami, 0));
+    assert_int_equal (zx_values_get_str (zx_future_result (whoami), 1, &thread), ZX_OK);
+    assert_string_equal (info.thread, thread);
+    assert_non_null (strstr (info.where, "pool_cases.h:"));
+    assert_false (zx_future_error_info (whoami, &info));        //  Succeeded
+    assert_string_equal (info.task, "");
+    zx_future_destroy (&future);
+    zx_future_destroy (&whoami);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+}
+
 static void
 test_unknown_task_fails_with_no_such_task (void **state)
 {
@@ -378,8 +412,8 @@ test_cancel_before_start_means_the_task_never_runs (void **state)
 }
 
 //  With the default window the worker already holds the second task
-//  behind the first; a cancel reaches it there and it is skipped. The
-//  future ends when the worker says so, cancelled, and the task never ran.
+//  behind the first; it is pending (not started), a cancel ends it at once
+//  and reaches it there, and it is skipped: the task never ran.
 static void
 test_cancel_of_a_task_its_worker_holds_but_has_not_started_means_it_never_runs (void **state)
 {
@@ -391,11 +425,12 @@ test_cancel_of_a_task_its_worker_holds_but_has_not_started_means_it_never_runs (
     zx_future_t *busy = zx_test_submit (loop, pool, "sleep_ms",
                                         zx_values_pack ("i", (int64_t) 500));
     zx_future_t *held = zx_test_submit (loop, pool, "touch", zx_values_pack ("s", path));
-    for (int i = 0; i < 500 && zx_future_state (held) != ZX_FUTURE_RUNNING; i++)
+    for (int i = 0; i < 500 && zx_future_state (busy) != ZX_FUTURE_RUNNING; i++)
         zx_sleep (10);
-    assert_int_equal (zx_future_state (held), ZX_FUTURE_RUNNING);    //  Sent to the worker
-    assert_false (zx_future_done (busy));
+    assert_int_equal (zx_future_state (busy), ZX_FUTURE_RUNNING);    //  Started
+    assert_int_equal (zx_future_state (held), ZX_FUTURE_PENDING);
     assert_true (zx_future_cancel (held));
+    assert_true (zx_future_cancelled (held));                       //  At once
     assert_int_equal (zx_await (held), ZX_ECANCELLED);
     assert_non_null (strstr (zx_future_message (held), "before it started"));
     assert_false (zx_future_cancel (held));         //  Ends once
@@ -422,11 +457,12 @@ test_shutdown_with_cancel_futures_cancels_queued_work (void **state)
     zx_future_t *queued [5];
     for (int i = 0; i < 5; i++)
         queued [i] = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) i));
-    //  Until the first is with the worker (a process worker can take a
-    //  while to start, under ThreadSanitizer above all)
-    for (int i = 0; i < 500 && zx_future_state (running) != ZX_FUTURE_RUNNING; i++)
+    //  Until the first has started (a process worker can take a while to
+    //  start, under ThreadSanitizer above all; on a loaded machine it may
+    //  even have finished by the time this looks)
+    for (int i = 0; i < 500 && zx_future_state (running) == ZX_FUTURE_PENDING; i++)
         zx_sleep (10);
-    assert_int_equal (zx_future_state (running), ZX_FUTURE_RUNNING);
+    assert_int_not_equal (zx_future_state (running), ZX_FUTURE_PENDING);
     assert_int_equal (zx_executor_shutdown (pool, true, true), ZX_OK);
     assert_int_equal (zx_future_error (running), ZX_OK);
     for (int i = 0; i < 5; i++) {
@@ -740,7 +776,147 @@ test_default_window_still_spreads_slow_tasks_after_tiny_ones (void **state)
     zx_loop_destroy (&loop);
 }
 
+//  One worker, the default window: a short task and, behind it on the same
+//  worker, a gate the test holds shut. The short task's result must
+//  arrive while the gate still runs, not when the worker's next task ends.
+static void
+test_a_result_arrives_while_the_next_task_on_its_worker_runs (void **state)
+{
+    (void) state;
+    char started [256], release [256];
+    s_temp_path (started, sizeof started, "gate-started");
+    s_temp_path (release, sizeof release, "gate-release");
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    assert_non_null (pool);
+    zx_future_t *quick = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 7));
+    zx_future_t *held = zx_test_submit (loop, pool, "gate",
+                                        zx_values_pack ("ssi", started, release, (int64_t) 60000));
+    bool gate_started = zx_test_wait_file (started, WAIT_MS);
+    bool quick_done = zx_test_wait_done (quick, WAIT_MS);
+    bool held_done = zx_future_done (held);
+    zx_test_touch (release);
+    assert_true (zx_test_wait_done (held, WAIT_MS));
+    assert_true (gate_started);
+    assert_true (quick_done);       //  Not held back behind the gate
+    assert_false (held_done);
+    assert_int_equal (zx_test_result_int (quick, 0), 49);
+    assert_int_equal (zx_future_error (held), ZX_OK);
+    zx_future_destroy (&quick);
+    zx_future_destroy (&held);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+    unlink (started);
+    unlink (release);
+}
+
+//  Starts a pool of one worker with the default window running a gate
+//  (held shut until the test touches release) with count touch tasks
+//  behind it, which the worker holds; waits until the gate is RUNNING.
+static zx_executor_t *
+s_gate_and_held (zx_loop_t *loop, zx_future_t **gate, zx_future_t **held, int count,
+                 char *started, char *release, char (*touched) [256])
+{
+    s_temp_path (started, 256, "gate-started");
+    s_temp_path (release, 256, "gate-release");
+    zx_executor_t *pool = s_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    assert_non_null (pool);
+    *gate = zx_test_submit (loop, pool, "gate",
+                            zx_values_pack ("ssi", started, release, (int64_t) 60000));
+    for (int i = 0; i < count; i++) {
+        char what [32];
+        snprintf (what, sizeof what, "held-%d", i);
+        s_temp_path (touched [i], 256, what);
+        held [i] = zx_test_submit (loop, pool, "touch", zx_values_pack ("s", touched [i]));
+    }
+    assert_true (zx_test_wait_file (started, WAIT_MS));
+    //  The worker says STARTED once the gate has run a millisecond
+    for (int i = 0; i < 3000 && zx_future_state (*gate) != ZX_FUTURE_RUNNING; i++)
+        zx_sleep (10);
+    return pool;
+}
+
+//  RUNNING means started: the gate turns RUNNING once the worker says so,
+//  while the tasks the worker holds behind it stay PENDING. Cancel as
+//  concurrent.futures does refuses the running gate (which then finishes
+//  with its result) and cancels a held one at once.
+static void
+test_running_means_started_and_cancel_if_pending_spares_a_running_task (void **state)
+{
+    (void) state;
+    char started [256], release [256], touched [2][256];
+    zx_future_t *gate, *held [2];
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_gate_and_held (loop, &gate, held, 2, started, release, touched);
+    zx_future_state_t gate_state = zx_future_state (gate);
+    zx_future_state_t held_state = zx_future_state (held [0]);
+    bool refused = !zx_future_cancel_if_pending (gate);
+    bool cancelled = zx_future_cancel_if_pending (held [0]);
+    bool at_once = zx_future_cancelled (held [0]);
+    zx_test_touch (release);
+    zx_test_wait_all (&gate, 1, WAIT_MS);
+    zx_test_wait_all (&held [1], 1, WAIT_MS);
+    assert_int_equal (gate_state, ZX_FUTURE_RUNNING);
+    assert_int_equal (held_state, ZX_FUTURE_PENDING);
+    assert_true (refused);
+    assert_true (cancelled);
+    assert_true (at_once);
+    assert_int_equal (zx_future_error (gate), ZX_OK);       //  Its result kept
+    assert_int_equal (zx_test_result_int (gate, 0), zx_test_result_int (gate, 0));
+    assert_false (zx_future_cancel_if_pending (gate));      //  Done: false too
+    assert_int_equal (zx_future_error (held [0]), ZX_ECANCELLED);
+    assert_int_equal (zx_future_error (held [1]), ZX_OK);
+    //  Whether the cancelled one's body ran depends on whether the CANCEL
+    //  reached the worker before the gate ended (a race the test would
+    //  lose under load): its future is cancelled either way
+    unlink (touched [0]);
+    zx_future_destroy (&gate);
+    zx_test_destroy_all (held, 2);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+    unlink (started);
+    unlink (release);
+    unlink (touched [1]);
+}
+
+//  As concurrent.futures: shutdown (cancel_futures) cancels the four tasks
+//  the worker holds behind the running gate, and the gate finishes.
+static void
+test_shutdown_with_cancel_futures_cancels_what_a_worker_holds_but_has_not_started (void **state)
+{
+    (void) state;
+    char started [256], release [256], touched [4][256];
+    zx_future_t *gate, *held [4];
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_gate_and_held (loop, &gate, held, 4, started, release, touched);
+    zx_future_state_t gate_state = zx_future_state (gate);
+    zx_err_t rc = zx_executor_shutdown (pool, false, true);
+    int cancelled = 0;
+    for (int i = 0; i < 4; i++)
+        cancelled += zx_future_cancelled (held [i]);
+    bool gate_done = zx_future_done (gate);
+    zx_test_touch (release);
+    zx_test_wait_all (&gate, 1, WAIT_MS);
+    assert_int_equal (gate_state, ZX_FUTURE_RUNNING);
+    assert_int_equal (rc, ZX_OK);
+    assert_int_equal (cancelled, 4);
+    assert_false (gate_done);
+    assert_int_equal (zx_future_error (gate), ZX_OK);
+    for (int i = 0; i < 4; i++)
+        unlink (touched [i]);   //  See the test above
+    zx_future_destroy (&gate);
+    zx_test_destroy_all (held, 4);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+    unlink (started);
+    unlink (release);
+}
+
 #define POOL_CASES                                                          \
+    cmocka_unit_test (test_a_task_error_names_its_task_worker_and_place), \
+    cmocka_unit_test (test_running_means_started_and_cancel_if_pending_spares_a_running_task), \
+    cmocka_unit_test (test_shutdown_with_cancel_futures_cancels_what_a_worker_holds_but_has_not_started), \
+    cmocka_unit_test (test_a_result_arrives_while_the_next_task_on_its_worker_runs), \
     cmocka_unit_test (test_ten_thousand_tiny_tasks_give_right_results),    \
     cmocka_unit_test (test_three_workers_run_three_sleeps_at_once),        \
     cmocka_unit_test (test_a_new_default_pool_spreads_its_first_slow_tasks_over_all_workers), \

@@ -11,6 +11,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "task_gate.h"
+
+//  fail_with (text): fails with "failed on purpose: TEXT"
+ZX_TASK (fail_with)
+{
+    const char *text;
+    if (zx_call_arg_str (call, 0, &text))
+        return -1;
+    return zx_call_fail (call, "failed on purpose: %s", text);
+}
+
+//  touch (path): creates the file at path, a side effect a test can see
+ZX_TASK (touch)
+{
+    const char *path;
+    if (zx_call_arg_str (call, 0, &path))
+        return -1;
+    FILE *file = fopen (path, "w");
+    if (!file)
+        return zx_call_fail (call, "cannot create %s", path);
+    fclose (file);
+    return 0;
+}
+
 //  square (n) -> [n * n, pid]
 ZX_TASK (square)
 {

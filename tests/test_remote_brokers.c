@@ -120,7 +120,7 @@ s_broker_stopped_by_signal_fails_work_in_flight_as_shut_down (int sig)
     env.loop = zx_loop_new ();
     env.remote = zx_test_remote_new (&env.broker, NULL);
     zx_future_t *futures [4];
-    zx_test_submit_many (env.loop, env.remote, futures, 4, "sleep_ms", 1000);
+    zx_test_submit_many (env.loop, env.remote, futures, 4, "sleep_ms", 5000);
     zx_sleep (200);
     int status = zx_test_peer_stop (env.broker.child, sig, 5000);
     assert_true (WIFEXITED (status));
@@ -460,10 +460,12 @@ s_coordinator_helper (const char *endpoint)
     zx_executor_t *remote = zx_remote_executor_new (endpoint, &opts);
     if (!remote)
         return 1;
+    //  Sleeps long enough that none ends before the test kills this
+    //  helper, however loaded the machine: all 100 are still the broker's
     enum { COUNT = 100 };
     zx_future_t *futures [COUNT];
     for (int i = 0; i < COUNT; i++)
-        futures [i] = zx_run_in_executor (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 1000));
+        futures [i] = zx_run_in_executor (loop, remote, "sleep_ms", zx_values_pack ("i", (int64_t) 10000));
     //  Let the requests reach the broker, then say so
     zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 300, NULL, NULL, NULL, NULL);
     printf ("submitted\n");

@@ -505,6 +505,51 @@ test_send_frames_to_an_unknown_router_peer_fails_with_ehostunreach (void **state
     zmq_ctx_term (context);
 }
 
+//  An error payload is the message, a NUL, then the details: a receiver
+//  that cuts at the first NUL sees the message alone.
+static void
+test_error_details_follow_the_message_and_read_back (void **state)
+{
+    (void) state;
+    zx__error_detail_t detail = { "crunch", "box", 4242, "ThreadPoolExecutor-1_0", "tasks.c:17" };
+    size_t size = 0;
+    char *payload = zx__error_payload ("it broke", &detail, &size);
+    assert_non_null (payload);
+    assert_string_equal (payload, "it broke");
+    assert_true (size > strlen ("it broke") + 1);
+    zx__error_detail_t back;
+    assert_true (zx__error_detail_read (payload, size, &back));
+    assert_string_equal (back.task, "crunch");
+    assert_string_equal (back.host, "box");
+    assert_int_equal (back.pid, 4242);
+    assert_string_equal (back.thread, "ThreadPoolExecutor-1_0");
+    assert_string_equal (back.where, "tasks.c:17");
+    free (payload);
+    //  Unknown fields are left out
+    payload = zx__error_payload ("x", &(zx__error_detail_t) { .task = "t" }, &size);
+    assert_true (zx__error_detail_read (payload, size, &back));
+    assert_string_equal (back.task, "t");
+    assert_null (back.host);
+    assert_int_equal (back.pid, 0);
+    assert_null (back.where);
+    free (payload);
+    //  A plain message has none
+    assert_false (zx__error_detail_read ("plain", 5, &back));
+}
+
+static void
+test_error_details_unterminated_or_unknown_are_skipped (void **state)
+{
+    (void) state;
+    zx__error_detail_t back;
+    static const char hostile [] = "msg\0colour=red\0noequals\0task=t\0host=unterminated";
+    uint8_t *copy = zx_test_heap_copy (hostile, sizeof hostile - 1);
+    assert_true (zx__error_detail_read (copy, sizeof hostile - 1, &back));
+    assert_string_equal (back.task, "t");
+    assert_null (back.host);
+    free (copy);
+}
+
 const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_request_batch_round_trips_several_records),
     cmocka_unit_test (test_reply_batch_round_trips_several_records),
@@ -524,6 +569,8 @@ const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_every_status_round_trips_through_its_error_code),
     cmocka_unit_test (test_unknown_status_maps_to_eproto),
     cmocka_unit_test (test_other_error_codes_travel_as_task_errors),
+    cmocka_unit_test (test_error_details_follow_the_message_and_read_back),
+    cmocka_unit_test (test_error_details_unterminated_or_unknown_are_skipped),
     cmocka_unit_test (test_send_frames_sends_one_multipart_message),
     cmocka_unit_test (test_send_frames_to_an_unknown_router_peer_fails_with_ehostunreach),
 };

@@ -123,6 +123,36 @@ zx_test_wait_all (zx_future_t **futures, size_t count, int64_t timeout_ms)
                   (long long) timeout_ms);
 }
 
+void
+zx_test_touch (const char *path)
+{
+    FILE *file = fopen (path, "w");
+    if (!file)
+        fail_msg ("cannot create %s", path);
+    fclose (file);
+}
+
+bool
+zx_test_wait_file (const char *path, int64_t timeout_ms)
+{
+    struct stat info;
+    int64_t until = zx_test_now_ms () + timeout_ms;
+    while (stat (path, &info) != 0) {
+        if (zx_test_now_ms () >= until)
+            return false;
+        zx_sleep (2);
+    }
+    return true;
+}
+
+bool
+zx_test_wait_done (zx_future_t *future, int64_t timeout_ms)
+{
+    size_t done = 0;
+    zx_wait (&future, 1, ZX_ALL_COMPLETED, timeout_ms, NULL, &done, NULL, NULL);
+    return done == 1;
+}
+
 int64_t
 zx_test_result_int (const zx_future_t *future, size_t index)
 {

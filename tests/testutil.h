@@ -66,6 +66,17 @@ uint8_t *zx_test_heap_copy (const void *data, size_t size);
 //  run), then destroys it.
 void zx_test_loop_finish (zx_loop_t **loop_p);
 
+//  Creates (or truncates) the file at path; fails the test when it cannot.
+void zx_test_touch (const char *path);
+
+//  Waits up to timeout_ms, calling zx_sleep (2) between looks, until a
+//  file exists at path. Returns whether it does.
+bool zx_test_wait_file (const char *path, int64_t timeout_ms);
+
+//  Waits up to timeout_ms (running the loop) for future to end. Returns
+//  whether it has; never fails the test itself.
+bool zx_test_wait_done (zx_future_t *future, int64_t timeout_ms);
+
 //  A plain tcp socket connected to port on 127.0.0.1 (no ZMTP); the
 //  caller closes it.
 int zx_test_tcp_connect (int port);

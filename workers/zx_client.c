@@ -19,6 +19,7 @@
 
 #define _GNU_SOURCE
 #include "zx_client.h"
+#include "zx_executor.h"
 #include "zx_curve.h"
 #include "zx_future.h"
 #include "zx_idmap.h"
@@ -151,8 +152,10 @@ s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *paylo
     else
     if (code == ZX_ECANCELLED)
         zx__future_set_cancelled (future, "cancelled");
-    else
+    else {
+        zx__executor_error_info (future, code, payload, size);
         zx__future_fail_owned (future, code, strndup ((const char *) payload, size));
+    }
     zx_future_destroy (&future);
     free (entry);
     if (self->entries.live == 0 && self->idle)
@@ -267,6 +270,13 @@ s_on_reply (zx__client_t *self, const zx__msg_t *msg)
     zx__reply_rec_t rec;
     zx_err_t rc;
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
+        if (rec.status == ZX_STATUS_STARTED) {
+            //  Not an end: a worker has started the task
+            s_entry_t *entry = zx__idmap_get (&self->entries, rec.corr);
+            if (entry)
+                zx__future_set_running (entry->future);
+            continue;
+        }
         s_entry_t *entry = zx__idmap_take (&self->entries, rec.corr);
         if (!entry)
             continue;                   //  Late: already failed or cancelled
@@ -439,7 +449,7 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
                 self->broker.heard_us = zx__now_us ();  //  Silence counts from now,
                 self->silence_from_send = true;         //  or from when it is sent
             }
-            zx__future_set_running (future);
+            //  Pending until a worker says STARTED
             zx__future_set_canceller (future, s_cancel, entry);
             if (self->out.size >= ZX_BATCH_FLUSH_BYTES)
                 s_flush (self->loop, self);

@@ -68,6 +68,7 @@ struct zx_executor {
     bool io_quit;               //  On the I/O thread: leave the loop
     bool io_frees;              //  The I/O thread frees the executor as it goes
     zx__hub_t *hub;
+    zx__started_fn *relay_started;  //  A relay's task has started, or NULL
 };
 
 //  The loop the executor is bound to, or NULL; from any thread
@@ -133,6 +134,16 @@ zx__executor_open (zx_executor_t *front, zx__backend_t *backend)
 //  Completions: what back ends call
 
 void
+zx__executor_error_info (zx_future_t *future, zx_err_t code, const void *payload, size_t size)
+{
+    zx__error_detail_t detail;
+    if (code == ZX_OK || code == ZX_ECANCELLED || !zx__error_detail_read (payload, size, &detail))
+        return;
+    zx_error_info_t info = { detail.task, detail.host, detail.pid, detail.thread, detail.where };
+    zx__future_set_info (future, &info);
+}
+
+void
 zx__executor_complete (zx_future_t *future, zx_err_t code, const void *payload, size_t size)
 {
     if (code == ZX_OK) {
@@ -144,6 +155,7 @@ zx__executor_complete (zx_future_t *future, zx_err_t code, const void *payload, 
     }
     else {
         char *message = strndup ((const char *) payload, size);
+        zx__executor_error_info (future, code, payload, size);
         if (code == ZX_ECANCELLED) {
             zx__future_set_cancelled (future, message);
             free (message);
@@ -711,6 +723,19 @@ zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
     zx__submission_t request = { .task = task, .args = args, .args_size = args_size,
                                  .flags = self->retries };
     return self->backend->ops->submit (self->backend, &request, &done);
+}
+
+void
+zx__executor_on_relay_started (zx_executor_t *self, zx__started_fn *started)
+{
+    self->relay_started = started;
+}
+
+void
+zx__executor_relay_started (zx_executor_t *self, void *cookie)
+{
+    if (self->relay_started)
+        self->relay_started (cookie);
 }
 
 void

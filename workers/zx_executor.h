@@ -180,6 +180,20 @@ zx__request_t *zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const c
                                    const void *args, size_t args_size,
                                    zx__complete_fn *complete, void *cookie);
 
+//  Sets what is called, on the loop, with a relay's cookie when the worker
+//  holding the relayed request says it started the task (NULL: nothing).
+typedef void (zx__started_fn) (void *cookie);
+void zx__executor_on_relay_started (zx_executor_t *self, zx__started_fn *started);
+
+//  The back end's call: a relayed request's task started.
+void zx__executor_relay_started (zx_executor_t *self, void *cookie);
+
+//  Gives future the details an error payload carries after its message
+//  (zx__error_detail_read), before it fails with code; nothing for ZX_OK
+//  or ZX_ECANCELLED.
+void zx__executor_error_info (zx_future_t *future, zx_err_t code, const void *payload,
+                              size_t size);
+
 //  Asks for a relayed request to stop, as zx_future_cancel does for a
 //  future: a queued one completes now with ZX_ECANCELLED; a running one
 //  when it has stopped (cancel token, then SIGTERM and SIGKILL for process

@@ -45,6 +45,7 @@ static const zx__executor_ops_t s_ops;
 static void s_complete (void *owner, void *cookie, zx_err_t code,
                         const void *payload, size_t size);
 static void s_dispatched (void *owner, void *cookie);
+static void s_started (void *owner, void *cookie, zx__complete_fn *complete);
 static void s_idle (void *owner);
 static void s_worker_event (void *owner, const char *identity, int reason,
                             const char *text);
@@ -155,7 +156,8 @@ s_new (zx_executor_t *front, const zx_executor_opts_t *opts, bool processes)
         goto fail;
     if (!s_bind_router (self, opts->endpoint))
         goto fail;
-    zx__dispatch_events_t events = { s_complete, s_dispatched, s_idle, s_worker_event };
+    zx__dispatch_events_t events = { s_complete, s_dispatched, s_idle, s_worker_event,
+                                     s_started };
     self->dispatch = zx__dispatch_new (zsock_resolve (self->router), &events, self,
                                        opts->max_queue ? opts->max_queue : 1000000,
                                        opts->window == 0);
@@ -494,13 +496,24 @@ s_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_
     zx__executor_complete ((zx_future_t *) cookie, code, payload, size);
 }
 
+//  Sent to a worker is not running yet: the future stays pending until
+//  the worker says STARTED
 static void
 s_dispatched (void *owner, void *cookie)
 {
+    (void) cookie;
     zx__pool_t *self = (zx__pool_t *) owner;
-    if (cookie)
-        zx__future_set_running ((zx_future_t *) cookie);
     zx__executor_room (self->base.front);
+}
+
+static void
+s_started (void *owner, void *cookie, zx__complete_fn *complete)
+{
+    zx__pool_t *self = (zx__pool_t *) owner;
+    if (!complete)
+        zx__future_set_running ((zx_future_t *) cookie);
+    else
+        zx__executor_relay_started (self->base.front, cookie);
 }
 
 static void
@@ -536,6 +549,10 @@ static void
 s_cancel_future (zx_future_t *future, void *arg)
 {
     zx__request_t *request = (zx__request_t *) arg;
+    //  Held but not started: withdrawn now, as if still queued
+    if (!zx__request_started (request))
+        zx__request_fail (request, ZX_ECANCELLED, "cancelled before it started");
+    else
     if (zx__pool_stop_request ((zx__pool_t *) zx__request_owner (request), request))
         zx__future_defer_cancel (future);
 }
@@ -571,6 +588,10 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
 static bool
 s_cancel (zx__backend_t *base, zx__request_t *request)
 {
+    if (!zx__request_started (request)) {
+        zx__request_fail (request, ZX_ECANCELLED, "cancelled before it started");
+        return false;
+    }
     return zx__pool_stop_request ((zx__pool_t *) base, request);
 }
 
@@ -636,8 +657,9 @@ s_close (zx__backend_t *base, bool cancel_queued)
 {
     zx__pool_t *self = (zx__pool_t *) base;
     self->closed = true;
+    //  Also what workers hold but have not started, as concurrent.futures
     if (cancel_queued)
-        zx__dispatch_fail_queued (self->dispatch, ZX_ECANCELLED, "cancelled by executor shutdown");
+        zx__dispatch_cancel_unstarted (self->dispatch, "cancelled by executor shutdown");
 }
 
 //  Dismisses the process workers and reaps them, killing those that

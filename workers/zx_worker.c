@@ -155,6 +155,19 @@ s_relay_done (void *cookie, zx_err_t code, const void *payload, size_t size)
     free (job);
 }
 
+//  A relayed request's task started on a pool worker: the broker hears it
+static void
+s_relay_started (void *cookie)
+{
+    s_job_t *job = (s_job_t *) cookie;
+    zx_worker_t *self = job->worker;
+    if (job->abandoned || job->generation != self->generation)
+        return;
+    zx__batch_add_reply (&self->replies, job->corr, job->attempt, ZX_STATUS_STARTED, NULL, 0);
+    if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+        self->flush_scheduled = true;
+}
+
 //  Relays one request to the local pool. Returns false when there was no
 //  memory for it (the caller answers).
 static bool
@@ -543,6 +556,7 @@ zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
             return NULL;
         }
     }
+    zx__executor_on_relay_started (executor, s_relay_started);
     s_connect (loop, self);
     if (!self->socket) {
         //  zmq_connect fails at once only on an endpoint it can never
@@ -560,6 +574,7 @@ zx_worker_destroy (zx_worker_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx_worker_t *self = *self_p;
+    zx__executor_on_relay_started (self->executor, NULL);
     if (self->socket) {
         s_flush (self->loop, self);
         zx__send_disconnect (&self->route, ZX_BYE_NORMAL, "bye");

@@ -34,6 +34,14 @@ typedef struct {
     //  up to 256, as many as the worker runs in about 2 ms and at least 2,
     //  so tiny tasks travel many to a message and slow ones stay spread
     //  over all workers. A number fixes it (1 gives strict one-at-a-time).
+    //  Set it when tasks are long and uneven, or when work should wait in
+    //  the coordinator rather than behind a running task (a task a worker
+    //  holds waits for the one it runs, while another worker may be free);
+    //  1 keeps every waiting task in the executor's queue. Leave it at 0
+    //  for many short tasks: a result does not wait for the task after it
+    //  either way (a worker sends it within about a millisecond of its
+    //  task's end), and cancel_if_pending and shutdown's cancel_futures
+    //  reach what a worker holds too.
     int window;
     //  Most requests queued in the coordinator and not yet sent to a worker
     //  (remote executors: sent and not yet answered). When it is full, a
@@ -186,8 +194,13 @@ ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task
                                            zx_values_t *args);
 
 //  Stops the executor, like Executor.shutdown: no new work is accepted
-//  (later submissions fail with ZX_ESHUTDOWN); with cancel_futures, work
-//  still queued in the coordinator is cancelled; with wait, runs (or, in a
+//  (later submissions fail with ZX_ESHUTDOWN); with cancel_futures, every
+//  task that has not started is cancelled as zx_future_cancel_if_pending
+//  does, wherever it waits in a local pool: queued in the coordinator or
+//  held by a worker behind the task it runs (the worker skips it); tasks
+//  that have started go on (a remote executor cancels nothing it has sent
+//  to the broker: cancel those futures with zx_future_cancel_if_pending);
+//  with wait, runs (or, in a
 //  coroutine, awaits) until all work sent to workers has finished and the
 //  workers have exited. With its own loop it may be called from any
 //  thread, and a wait blocks the thread. Returns ZX_OK, or ZX_EBUSY when

@@ -39,12 +39,33 @@ extern "C" {
     holds a reference, and no longer change once it has finished.     */
 
 typedef enum {
-    ZX_FUTURE_PENDING,      //  Created or queued, not yet running
-    ZX_FUTURE_RUNNING,      //  Sent to a worker, or a coroutine has started
+    ZX_FUTURE_PENDING,      //  Created, queued, or held by a worker that has not started it
+    ZX_FUTURE_RUNNING,      //  Its task has started on a worker, or a coroutine has started
     ZX_FUTURE_DONE,         //  Finished with a result
     ZX_FUTURE_FAILED,       //  Finished with an error code and message
     ZX_FUTURE_CANCELLED     //  Cancelled before it finished
 } zx_future_state_t;
+
+/*  RUNNING means started. An executor's future is PENDING while its task
+    waits in the executor's queue and while a worker holds it behind the
+    task it runs (the window, zx_executor_opts_t); it turns RUNNING when
+    the worker says the task started. A worker says so once the task has
+    run about a millisecond (tiny tasks pay nothing for it): a task can
+    therefore go from PENDING straight to DONE, and one that started less
+    than a millisecond ago still reads PENDING. Remote executors hear it
+    through the broker.
+
+    Two cancels. zx_future_cancel is asyncio's Task.cancel: it stops the
+    work wherever it is, a running task too (through its cancel token),
+    and the future ends cancelled. zx_future_cancel_if_pending is
+    concurrent.futures' Future.cancel: it cancels only a task that has
+    not started, wherever it waits, and returns false, leaving the task to
+    finish with its result, once it has started. Which one the library's
+    own calls use: zx_wait_for's timeout, a task_timeout_ms deadline,
+    cancelling a gather and zx_map_destroy use zx_future_cancel;
+    zx_executor_shutdown's cancel_futures uses the other kind (every task
+    not started, running ones finish); zx_future_wait's, zx_wait's and the
+    zx_as_completed calls' timeouts cancel nothing.                      */
 
 typedef void (zx_future_cb) (zx_future_t *future, void *arg);
 
@@ -107,6 +128,19 @@ ZX_EXPORT zx_err_t zx_future_set_error (zx_future_t *self, zx_err_t code,
 //  that comes first is dropped).
 ZX_EXPORT bool zx_future_cancel (zx_future_t *self);
 
+//  Cancels the future only if its work has not started, as
+//  concurrent.futures' Future.cancel: returns true and ends it cancelled
+//  at once when it is PENDING (queued, or held by a worker that has not
+//  said it started: the worker then skips it), false when it is RUNNING
+//  or finished, and then changes nothing: a running task goes on and its
+//  future keeps the result. The worker skips a held task when the CANCEL
+//  reaches it before the task's turn; if the worker got there first (it
+//  reads CANCELs between tasks), or the task started less than about a
+//  millisecond ago (see RUNNING above), the task runs, sees its cancel
+//  token, and its result is dropped: the future stays cancelled. Thread-safe
+//  for shared futures, as zx_future_cancel.
+ZX_EXPORT bool zx_future_cancel_if_pending (zx_future_t *self);
+
 //  Returns the outcome: ZX_OK when done, the error code when failed,
 //  ZX_ECANCELLED when cancelled, ZX_EPENDING when not finished. This and
 //  the other getters below are thread-safe for shared futures.
@@ -115,6 +149,25 @@ ZX_EXPORT zx_err_t zx_future_error (const zx_future_t *self);
 //  Returns the error message of a failed or cancelled future, or "".
 //  Borrowed: valid while the future lives.
 ZX_EXPORT const char *zx_future_message (const zx_future_t *self);
+
+//  Where and how a task failed, as far as its worker said (strings are ""
+//  when unknown, pid 0; all borrowed, valid while the future lives).
+typedef struct {
+    const char *task;       //  The task's name
+    const char *host;       //  The worker's host name
+    int64_t pid;            //  The worker's process id
+    const char *thread;     //  The worker thread's name
+    const char *where;      //  "file:line" of the task's zx_call_fail, or ""
+} zx_error_info_t;
+
+//  Fills info with what the worker told about the failure of an
+//  executor's task: its name, the worker's host, pid and thread, and,
+//  for a task that failed by its own zx_call_fail, where it called it.
+//  Returns true when the future failed with such details; false (info
+//  filled with "" and 0) for a future that did not fail, or failed
+//  without them (cancelled, refused in the coordinator, lost worker, or a
+//  worker that sends none). Thread-safe for shared futures.
+ZX_EXPORT bool zx_future_error_info (const zx_future_t *self, zx_error_info_t *info);
 
 //  Returns the result values of a done future (borrowed: valid while the
 //  future lives), or NULL when it is not done with a result.

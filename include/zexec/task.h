@@ -120,7 +120,14 @@ ZX_EXPORT int zx_call_return_value (zx_call_t *call, const zx_value_t *value);
 
 //  Marks the call failed with ZX_ETASK and a printf-style message; the
 //  caller's future fails with it. Returns -1 for `return zx_call_fail (...)`.
-ZX_EXPORT int zx_call_fail (zx_call_t *call, const char *format, ...) ZX_PRINTF (2, 3);
+//  zx_call_fail is a macro that calls zx_call_fail_at with the caller's
+//  __FILE__ and __LINE__, which the future's zx_future_error_info then
+//  gives as "file:line" (the function itself, (zx_call_fail) (...), says
+//  no place).
+ZX_EXPORT int (zx_call_fail) (zx_call_t *call, const char *format, ...) ZX_PRINTF (2, 3);
+ZX_EXPORT int zx_call_fail_at (zx_call_t *call, const char *file, int line,
+                               const char *format, ...) ZX_PRINTF (4, 5);
+#define zx_call_fail(call, ...) zx_call_fail_at ((call), __FILE__, __LINE__, __VA_ARGS__)
 
 //  Returns the name of the running task (borrowed).
 ZX_EXPORT const char *zx_call_task (zx_call_t *call);
