@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/wait.h>
 
 #define streq(a, b) (strcmp ((a), (b)) == 0)
 
@@ -542,6 +544,110 @@ test_a_task_that_crashes_while_running_fails_as_worker_lost_or_succeeds_on_retry
 }
 
 
+//  --------------------------------------------------------------------
+//  Files left behind
+
+//  In a child: makes a process pool, runs a task on it, says so on fd,
+//  then waits to be killed.
+static void
+s_child_with_a_pool (int fd)
+{
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    zx_future_t *future = pool ? zx_test_submit (loop, pool, "square",
+                                                 zx_values_pack ("i", (int64_t) 3)) : NULL;
+    bool good = future && zx_future_wait (future, 20000) == ZX_OK;
+    if (write (fd, good ? "y" : "n", 1) != 1)
+        _exit (1);
+    while (true)
+        pause ();
+}
+
+//  Starts a child with a pool in it; returns its pid once its pool ran a
+//  task.
+static pid_t
+s_spawn_pool_holder (void)
+{
+    int fds [2];
+    assert_int_equal (pipe (fds), 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        close (fds [0]);
+        s_child_with_a_pool (fds [1]);
+    }
+    close (fds [1]);
+    char said = 0;
+    assert_int_equal (read (fds [0], &said, 1), 1);
+    assert_int_equal (said, 'y');
+    close (fds [0]);
+    return pid;
+}
+
+//  How many zexec-PID-*.ipc files dir holds for pid
+static int
+s_ipc_files (const char *dir, pid_t pid)
+{
+    char prefix [64];
+    snprintf (prefix, sizeof prefix, "zexec-%d-", (int) pid);
+    DIR *listing = opendir (dir);
+    assert_non_null (listing);
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (listing)) != NULL)
+        count += strncmp (entry->d_name, prefix, strlen (prefix)) == 0;
+    closedir (listing);
+    return count;
+}
+
+//  A process pool's parent killed with SIGKILL cannot remove its ipc
+//  file; the next program that makes a process pool removes it, and
+//  leaves alone the file of a pool that still runs.
+static void
+test_the_ipc_file_a_killed_pool_left_is_removed_by_the_next_pool (void **state)
+{
+    (void) state;
+    char dir [] = "/tmp/zx-test-sweep-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (setenv ("TMPDIR", dir, 1), 0);
+    pid_t alive = s_spawn_pool_holder ();
+    pid_t victim = s_spawn_pool_holder ();
+    assert_int_equal (s_ipc_files (dir, alive), 1);
+    assert_int_equal (s_ipc_files (dir, victim), 1);
+    assert_int_equal (kill (victim, SIGKILL), 0);
+    assert_int_equal (waitpid (victim, NULL, 0), victim);
+    assert_int_equal (s_ipc_files (dir, victim), 1);     //  Left behind
+
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    assert_non_null (pool);
+    assert_int_equal (s_ipc_files (dir, victim), 0);     //  Swept
+    assert_int_equal (s_ipc_files (dir, alive), 1);      //  Still listening: kept
+    zx_future_t *future = zx_test_submit (loop, pool, "square", zx_values_pack ("i", (int64_t) 7));
+    zx_test_wait_all (&future, 1, 20000);
+    assert_int_equal (zx_test_result_int (future, 0), 49);
+    zx_future_destroy (&future);
+    zx_executor_destroy (&pool);
+    assert_int_equal (s_ipc_files (dir, getpid ()), 0);  //  Its own, removed on destroy
+    zx_loop_destroy (&loop);
+
+    kill (alive, SIGKILL);
+    waitpid (alive, NULL, 0);
+    DIR *listing = opendir (dir);
+    struct dirent *entry;
+    while (listing && (entry = readdir (listing)) != NULL)
+        if (entry->d_name [0] != '.') {
+            char path [512];
+            snprintf (path, sizeof path, "%s/%s", dir, entry->d_name);
+            unlink (path);
+        }
+    if (listing)
+        closedir (listing);
+    rmdir (dir);
+    unsetenv ("TMPDIR");
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_worker_killed_mid_task_fails_only_that_task_at_once_naming_pid_signal_and_task),
     cmocka_unit_test (test_with_retries_a_worker_killed_mid_task_has_its_task_complete_on_another_worker),
@@ -553,6 +659,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_crash_after_the_task_ran_before_its_reply_fails_it_or_runs_it_again),
     cmocka_unit_test (test_a_crash_right_after_the_reply_keeps_the_result_and_never_runs_the_task_again),
     cmocka_unit_test (test_a_task_that_crashes_while_running_fails_as_worker_lost_or_succeeds_on_retry),
+    cmocka_unit_test (test_the_ipc_file_a_killed_pool_left_is_removed_by_the_next_pool),
 };
 
 ZX_TEST_MAIN_WITH (tests, s_setup, s_teardown)

@@ -30,6 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #define ZX_SPAWN_FAILURES_MAX   3       //  Deaths before READY that break a pool
@@ -67,6 +71,58 @@ s_cpu_count (void)
     return count > 0 ? (int) count : 1;
 }
 
+//  True when nobody listens on the unix socket at path any more (a
+//  connect is refused); a pool in another PID namespace sharing the
+//  directory still listens, whatever kill () says of its PID.
+static bool
+s_nobody_listens (const char *path)
+{
+    struct sockaddr_un address = { .sun_family = AF_UNIX };
+    if (strlen (path) >= sizeof address.sun_path)
+        return false;
+    strcpy (address.sun_path, path);
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return false;
+    bool refused = connect (fd, (struct sockaddr *) &address, sizeof address) != 0
+                && errno == ECONNREFUSED;
+    close (fd);
+    return refused;
+}
+
+//  Removes the ipc files that process pools of dead processes left in dir
+//  (zexec-PID-N.ipc: a pool's parent killed with SIGKILL cannot unlink
+//  its own). Only sockets this user owns, of a PID that no longer exists,
+//  on which nobody listens; anything else is left alone. Once per
+//  process, before its first process pool binds: the files of pools that
+//  died meanwhile wait for the next program that makes one.
+static void
+s_sweep_stale_ipc (const char *dir)
+{
+    static atomic_bool swept;
+    if (atomic_exchange (&swept, true))
+        return;
+    DIR *listing = opendir (dir);
+    if (!listing)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (listing)) != NULL) {
+        int pid = 0, serial = 0, used = 0;
+        if (sscanf (entry->d_name, "zexec-%d-%d.ipc%n", &pid, &serial, &used) != 2
+        ||  entry->d_name [used] != 0 || pid <= 0 || pid == (int) getpid ())
+            continue;
+        if (kill ((pid_t) pid, 0) == 0 || errno != ESRCH)
+            continue;                   //  Alive, or not ours to ask about
+        char path [4096];
+        struct stat info;
+        if (snprintf (path, sizeof path, "%s/%s", dir, entry->d_name) < (int) sizeof path
+        &&  lstat (path, &info) == 0 && S_ISSOCK (info.st_mode) && info.st_uid == getuid ()
+        &&  s_nobody_listens (path))
+            unlink (path);
+    }
+    closedir (listing);
+}
+
 //  Binds the ROUTER to the endpoint asked for, or a fresh one. Returns
 //  false (logged) when it cannot.
 static bool
@@ -78,6 +134,7 @@ s_bind_router (zx__pool_t *self, const char *endpoint)
     else
     if (self->processes) {
         const char *dir = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+        s_sweep_stale_ipc (dir);
         self->ipc_path = zx__strdupf ("%s/zexec-%d-%d.ipc", dir, (int) getpid (), serial);
         self->endpoint = self->ipc_path ? zx__strdupf ("ipc://%s", self->ipc_path) : NULL;
     }
