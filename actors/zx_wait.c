@@ -232,7 +232,9 @@ s_wait_on_done (zx_future_t *future, void *arg)
 }
 
 //  zx_wait over shared futures: blocks the calling thread on a waiter.
-//  wait holds what had finished before.
+//  Counts afresh: another thread may finish a future at any moment, so
+//  each one is counted either as done when it is looked at here or by
+//  the waiter's callback hooked on it, never both and never neither.
 static zx_err_t
 s_wait_shared (zx_future_t **futures, size_t count, s_wait_t *wait, int64_t timeout_ms)
 {
@@ -243,15 +245,22 @@ s_wait_shared (zx_future_t **futures, size_t count, s_wait_t *wait, int64_t time
         return ZX_ENOMEM;
     bool *hooked = calloc (count, sizeof (bool));
     zx_err_t rc = hooked ? ZX_OK : ZX_ENOMEM;
+    size_t done_before = 0;
+    bool failed_before = false;
     for (size_t i = 0; i < count && rc == ZX_OK; i++)
-        if (!zx_future_done (futures [i]) && (rc = s_waiter_hook (waiter, futures [i])) == ZX_OK)
+        if (zx_future_done (futures [i])) {
+            done_before++;
+            failed_before |= s_failed (futures [i]);
+        }
+        else
+        if ((rc = s_waiter_hook (waiter, futures [i])) == ZX_OK)
             hooked [i] = true;
     int64_t deadline = s_deadline_us (timeout_ms);
     pthread_mutex_lock (&waiter->lock);
     while (rc == ZX_OK) {
         s_wait_t now = *wait;
-        now.finished += waiter->finished;
-        now.failure_seen |= waiter->failure_seen;
+        now.finished = done_before + waiter->finished;
+        now.failure_seen = failed_before || waiter->failure_seen;
         if (s_wait_satisfied (&now) || !s_waiter_sleep (waiter, deadline))
             break;
     }
