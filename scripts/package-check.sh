@@ -202,7 +202,7 @@ remote () {
     shift 2
     start worker "$@" --tasks "$scratch/libzexec-check-tasks.so" --verbose
     worker_pid=$started
-    wait_for "$broker_log" "worker .*\.$worker_pid\.[0-9]+ ready"
+    wait_for "$broker_log" "worker .*\.$worker_pid\.[0-9a-f]+\.[0-9]+ ready"
     output=$(timeout 60 "$scratch/check_remote" "$endpoint" "$worker_pid") \
         || fail "check_remote $endpoint exited $?"
     [ "$output" = "remote ok" ] || fail "check_remote said '$output'"
