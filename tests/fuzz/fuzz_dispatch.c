@@ -382,7 +382,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     static s_run_t run;
     memset (&run, 0, sizeof run);
-    zx__dispatch_events_t events = { s_complete, s_dispatched, s_idle, s_worker_event };
+    zx__dispatch_events_t events = { .complete = s_complete, .dispatched = s_dispatched,
+                                     .idle = s_idle, .worker_event = s_worker_event };
     run.dispatch = zx__dispatch_new (s_router, &events, &run, S_MAX_QUEUE, (setup & 8) != 0);
     ZX_FUZZ_CHECK (run.dispatch);
     for (int i = 0; i < (setup & 7); i++)
