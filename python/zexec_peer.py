@@ -92,6 +92,7 @@ MAX_DEPTH = 32
 MAX_COUNT = 4194304
 MAX_CONTAINERS = 262144
 
+STARTED_AFTER_MS = 1.0     # a task that runs this long is reported STARTED
 BACKOFF_MIN_MS = 100
 BACKOFF_MAX_MS = 3000
 INTERVAL_MAX_MS = 60000     # a peer's announced interval is 1..60000 ms
@@ -488,7 +489,7 @@ def cancelled():
 
 class _Job:
     __slots__ = ("corr", "attempt", "name", "args", "generation", "future",
-                 "cancelled", "status", "payload")
+                 "cancelled", "status", "payload", "started_ms", "ended")
 
     def __init__(self, corr, attempt, name, args, generation):
         self.corr, self.attempt, self.name, self.args = corr, attempt, name, args
@@ -496,6 +497,8 @@ class _Job:
         self.future = None
         self.cancelled = False
         self.status, self.payload = TASK_ERROR, b""
+        self.started_ms = None      # set by the pool thread as fn is called
+        self.ended = False
 
 
 class Worker:
@@ -540,6 +543,8 @@ class Worker:
         self._context = context or zmq.Context.instance()
         self._waker = _Waker()
         self._done = queue.SimpleQueue()
+        self._starts = queue.SimpleQueue()     # jobs whose fn was called
+        self._watch = []                        # started, not yet reported
         self._stopping = False
         self._sock = None
         self._generation = 0
@@ -729,6 +734,9 @@ class Worker:
             job.payload = ("malformed arguments for task '%s'" % text).encode()
             return
         _current.job = job
+        job.started_ms = _now_ms()
+        self._starts.put(job)
+        self._waker.wake()
         try:
             returned = fn(*args)
         except BaseException as exc:    # any failure of the task is its reply
@@ -749,6 +757,7 @@ class Worker:
                            % (text, exc)).encode("utf-8", "replace")
 
     def _finished(self, job):
+        job.ended = True
         self._done.put(job)
         self._waker.wake()
 
@@ -784,6 +793,31 @@ class Worker:
             else:
                 self._reply(job, job.status, job.payload)
 
+    def _report_starts(self, now):
+        """Sends STARTED for each task that has run STARTED_AFTER_MS and not
+        ended, as a C pool worker does (PROTOCOL.md section 8), so that the
+        coordinator's future turns RUNNING; a shorter task never sends one.
+        Returns how long until the next one is due (ms), or None."""
+        while True:
+            try:
+                self._watch.append(self._starts.get_nowait())
+            except queue.Empty:
+                break
+        due = None
+        keep = []
+        for job in self._watch:
+            if job.ended or job.generation != self._generation \
+                    or self._held.get(job.corr) is not job:
+                continue
+            left = job.started_ms + STARTED_AFTER_MS - now
+            if left <= 0:
+                self._reply(job, STARTED, b"")
+                continue
+            keep.append(job)
+            due = left if due is None else min(due, left)
+        self._watch = keep
+        return due
+
     # -- the loop
 
     def run(self):
@@ -806,6 +840,10 @@ class Worker:
                 wait = next_tick - now
                 if self._sock is None:
                     wait = min(wait, self._connect_at - now)
+                else:
+                    due = self._report_starts(now)
+                    if due is not None:
+                        wait = min(wait, due)
                 events = dict(self._poller.poll(max(0, int(wait)) + 1))
                 self._waker.drain()
                 if self._monitor is not None and self._monitor in events:
@@ -813,6 +851,8 @@ class Worker:
                 if self._sock is not None and self._sock in events:
                     self._read()
                 self._collect()
+                if self._sock is not None:
+                    self._report_starts(_now_ms())
                 self._flush()
                 now = _now_ms()
                 if now >= next_tick:

@@ -414,6 +414,47 @@ test_a_cancel_reaches_a_running_python_task (void **state)
     zx_test_pass ();
 }
 
+//  A Python task that has started turns its future RUNNING (STARTED,
+//  status 11), while one its worker holds unstarted stays PENDING: the
+//  first cannot be withdrawn, the second can.
+static void
+test_a_started_python_task_turns_its_future_running (void **state)
+{
+    (void) state;
+    s_require_python ();
+    zx_test_broker_t broker;
+    zx_loop_t *loop;
+    zx_executor_t *remote;
+    zx_test_child_t *worker = s_start (&broker, 1, &loop, &remote);
+    s_remove ("release");
+    zx_future_t *hold = zx_test_submit (loop, remote, "hold", ZX_VALUES (zx_test_scratch ()));
+    zx_future_t *queued = zx_test_submit (loop, remote, "square", ZX_VALUES (5));
+    char name [64];
+    snprintf (name, sizeof name, "started.%d", (int) worker->pid);
+    s_wait_file (name, 10000);
+    for (int i = 0; i < 1000 && zx_future_state (hold) != ZX_FUTURE_RUNNING; i++)
+        zx_sleep (10);
+    zx_future_state_t hold_state = zx_future_state (hold);
+    zx_future_state_t queued_state = zx_future_state (queued);
+    bool refused = !zx_future_cancel_if_pending (hold);
+    bool withdrawn = zx_future_cancel_if_pending (queued);
+    s_touch ("release");
+    zx_test_wait_all (&hold, 1, 10000);
+    assert_int_equal (hold_state, ZX_FUTURE_RUNNING);
+    assert_int_equal (queued_state, ZX_FUTURE_PENDING);
+    assert_true (refused);
+    assert_true (withdrawn);
+    assert_int_equal (zx_future_error (hold), ZX_OK);
+    assert_int_equal (zx_test_result_int (hold, 0), worker->pid);
+    assert_int_equal (zx_future_error (queued), ZX_ECANCELLED);
+    zx_future_destroy (&hold);
+    zx_future_destroy (&queued);
+    s_remove ("release");
+    s_expect_square (loop, remote, 4, worker);
+    s_finish (&remote, &loop, worker);
+    zx_test_pass ();
+}
+
 //  The Python worker serves the broker, by a new remote executor.
 static void
 s_expect_served (const zx_test_broker_t *broker, zx_loop_t *loop, const zx_test_child_t *worker)
@@ -562,6 +603,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_a_python_coordinator_calls_c_and_python_tasks),
         cmocka_unit_test (test_a_killed_python_worker_has_its_task_retried_on_another),
         cmocka_unit_test (test_a_cancel_reaches_a_running_python_task),
+        cmocka_unit_test (test_a_started_python_task_turns_its_future_running),
         cmocka_unit_test (test_a_python_worker_rejoins_a_broker_that_went_away),
         cmocka_unit_test (test_curve_keys_from_zexec_keygen_carry_both_ways),
     };
