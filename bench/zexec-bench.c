@@ -18,7 +18,13 @@
 
         zexec-bench [--quick] [--csv] [--runs N] [--only 0123456up]
                     [--workers N] [--window N] [--tasks N] [--no-peer]
-                    [--peer SCRIPT] [--verbose]                         */
+                    [--peer SCRIPT] [--verbose]
+        zexec-bench --scale [--scale-workers 2,10,100] [--scale-clients 1|50]
+                    [--scale-tasks N] [--scale-broker PATH] [--simulate N]
+                    [--quick] [--csv]
+
+    --scale runs only the scale benchmark (scale.c): many workers on one
+    broker.                                                              */
 
 #define _GNU_SOURCE
 #include "bench.h"
@@ -300,7 +306,16 @@ s_usage (void)
         "                 subscriber; only when named),\n"
         "                 3 CPU scaling, 4 blocking, 5 payloads, 6 a million tasks,\n"
         "                 u libuv's thread pool on tiny tasks (the C peer),\n"
-        "                 p the Python peer (default all)\n");
+        "                 p the Python peer (default all)\n"
+        "  --scale        only the scale benchmark: one broker, N single-thread worker\n"
+        "                 processes, 1 and 50 coordinators at once (docs/PERFORMANCE.md)\n"
+        "  --scale-workers LIST  worker counts (default 2,10,100; e.g. 2,10,100,1000)\n"
+        "  --scale-clients N     1 or 50 coordinators only (default both)\n"
+        "  --scale-tasks N       tiny tasks per run over all coordinators (default 100000)\n"
+        "  --scale-broker PATH   the zexec-broker to measure (another build's, for a\n"
+        "                        before and after)\n"
+        "  --simulate N          then N simulated workers (ZXW01 sockets in a few\n"
+        "                        processes): the broker's idle CPU per worker\n");
     return 2;
 }
 
@@ -320,8 +335,14 @@ main (int argc, char **argv)
         return bench_blocking_child (argv [2]);
     if (argc == 5 && strcmp (argv [1], "--uv-child") == 0)
         return bench_uv_child (atoi (argv [2]), atol (argv [3]), strcmp (argv [4], "quick") == 0);
+    if (argc == 4 && strcmp (argv [1], "--scale-client") == 0)
+        return bench_scale_client (argv [2], atol (argv [3]));
+    if (argc == 5 && strcmp (argv [1], "--scale-sim") == 0)
+        return bench_scale_sim (argv [2], atoi (argv [3]), atoi (argv [4]));
 
-    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456up" };
+    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456up",
+                          .scale_workers = "2,10,100", .scale_tasks = 100000 };
+    bool scale_tasks = false;
     int runs = 1;
     bool peer = true;
     const char *script = BENCH_PEER_SCRIPT;
@@ -359,6 +380,26 @@ main (int argc, char **argv)
         if (strcmp (arg, "--window") == 0 && value)
             opts.window = atoi (argv [++i]);
         else
+        if (strcmp (arg, "--scale") == 0)
+            opts.scale = true;
+        else
+        if (strcmp (arg, "--scale-workers") == 0 && value)
+            opts.scale_workers = argv [++i];
+        else
+        if (strcmp (arg, "--scale-clients") == 0 && value)
+            opts.scale_clients = argv [++i];
+        else
+        if (strcmp (arg, "--scale-tasks") == 0 && value) {
+            opts.scale_tasks = atol (argv [++i]);
+            scale_tasks = true;
+        }
+        else
+        if (strcmp (arg, "--scale-broker") == 0 && value)
+            opts.scale_broker = argv [++i];
+        else
+        if (strcmp (arg, "--simulate") == 0 && value)
+            opts.simulate = atoi (argv [++i]);
+        else
             return s_usage ();
     }
     if (opts.tasks < 1 || opts.workers < 1 || opts.window < 0 || runs < 1) {
@@ -367,6 +408,23 @@ main (int argc, char **argv)
     }
     signal (SIGPIPE, SIG_IGN);
     double start = bench_now ();
+    if (opts.scale) {
+        if (opts.quick && !scale_tasks)
+            opts.scale_tasks = 20000;
+        if (opts.scale_tasks < 50) {
+            fprintf (stderr, "zexec-bench: --scale-tasks must be at least 50\n");
+            return 2;
+        }
+        bench_scale_run (&opts);
+        if (opts.csv)
+            bench_report_print_csv ();
+        else {
+            bench_report_table ();
+            printf ("\nOne run; %.1f s in all%s\n", bench_now () - start,
+                    opts.quick ? " (--quick)" : "");
+        }
+        return 0;
+    }
     bench_progress (&opts, "%s run%s", opts.quick ? "quick" : "full", runs > 1 ? "s" : "");
     for (int run = 0; run < runs; run++) {
         if (runs > 1)

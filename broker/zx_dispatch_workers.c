@@ -468,10 +468,20 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
 //  once (one running, one ready behind it) and at most its credits. Slow
 //  tasks thus stay spread over all workers, while tiny tasks travel
 //  hundreds to a message.
+//
+//  The time between replies measures tasks only while the worker had
+//  more to do. One that answered everything it held (it drained) spent
+//  part of that time waiting for its next batch, a round trip that on a
+//  loaded machine takes milliseconds: measured as task time, it would
+//  keep the cap at two for tiny tasks, and every task would cost wake-ups
+//  in several threads (issue 16: 10 workers on 2 cores ran at a fifth of
+//  2). So a worker that drained while work waited, none of whose tasks
+//  ran long enough to say STARTED (about a millisecond), was starved: its
+//  cap doubles, and the interval is not taken as a measure.
 #define ZX_TARGET_US 2000.0
 
 static void
-s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted)
+s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted, bool slow)
 {
     int64_t now = zx__now_us ();
     int64_t since = worker->last_reply_us > worker->busy_since_us
@@ -480,12 +490,26 @@ s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted)
     uint32_t most = worker->credits + (uint32_t) worker->held.count;
     if (!self->adaptive || most <= worker->floor)
         return;
+    if (worker->held.count == 0 && !slow && self->queue.count > 0) {
+        uint64_t doubled = 2 * (uint64_t) worker->limit;
+        worker->limit = doubled > most ? most : (uint32_t) doubled;
+        return;
+    }
     double per_task = (double) (now - since) / (double) accepted;
     if (per_task < 0.05)
         per_task = 0.05;
     worker->task_us = worker->task_us > 0 ? 0.75 * worker->task_us + 0.25 * per_task
                                           : per_task;
     double limit = ZX_TARGET_US / worker->task_us;
+    //  Tasks too short to say STARTED, timed on a machine with more
+    //  workers than cores, look long: the wait for a CPU counts. Such a
+    //  worker may hold its fair share of what waits, so that a long queue
+    //  of tiny tasks travels in big batches
+    if (!slow && self->worker_count > 0) {
+        double share = (double) self->queue.count / (double) self->worker_count;
+        if (share > limit)
+            limit = share;
+    }
     worker->limit = limit < worker->floor ? worker->floor
                   : limit > most ? most : (uint32_t) limit;
 }
@@ -498,6 +522,7 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
     zx__reply_rec_t rec;
     zx_err_t rc;
     size_t accepted = 0;
+    bool slow = false;              //  One of them said STARTED
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
         zx__request_t *request = zx__idmap_get (&self->table, rec.corr);
         if (!request || request->worker != worker || request->attempt != rec.attempt) {
@@ -519,6 +544,7 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
         self->held--;
         worker->credits++;
         accepted++;
+        slow |= request->started;
         zx_err_t code = zx__status_to_err (rec.status);
         //  A worker fronting a pool reports the loss of one of its own
         //  processes: retry that as if the worker itself had been lost
@@ -561,7 +587,7 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
         ZX__DISPATCH_WARN (self, worker->label, "batch", "malformed REPLY batch from %s: rest "
                            "dropped", worker->label);
     if (accepted) {
-        s_adapt (self, worker, accepted);
+        s_adapt (self, worker, accepted, slow);
         zx__dispatch_worker_room (self, worker);
     }
 }
