@@ -167,9 +167,9 @@ int bench_blocking_child (const char *kind);
 //  coordinators; then opts->simulate simulated workers, if any.
 void bench_scale_run (const bench_opts_t *opts);
 
-//  Hidden mode --scale-client ENDPOINT COUNT: one coordinator of the
-//  scale benchmark. Returns the exit status.
-int bench_scale_client (const char *endpoint, long count);
+//  Hidden mode --scale-client ENDPOINT COUNT [echo]: one coordinator of
+//  the scale benchmark. Returns the exit status.
+int bench_scale_client (const char *endpoint, long count, bool echo);
 
 //  Hidden mode --scale-sim ENDPOINT COUNT FIRST: COUNT simulated workers
 //  in this process until SIGTERM. Returns the exit status.

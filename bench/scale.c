@@ -188,12 +188,13 @@ s_workers_cpu (const s_run_t *run)
 //  ---------------------------------------------------------------------
 //  Coordinators
 
-//  Hidden mode --scale-client ENDPOINT COUNT: one coordinator. Says
+//  Hidden mode --scale-client ENDPOINT COUNT [echo]: one coordinator
+//  (with echo, of simulated workers, which answer i for i). Says
 //  "ready" once a first task came back, waits for EOF on stdin (the go),
 //  submits COUNT tiny tasks at once, and prints "done OK FAILED LOST
 //  SECONDS" (LOST: failures saying the broker was not heard from).
 int
-bench_scale_client (const char *endpoint, long count)
+bench_scale_client (const char *endpoint, long count, bool echo)
 {
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_opts_t opts = { .heartbeat_ms = S_HEARTBEAT_MS, .liveness = 3 };
@@ -221,7 +222,8 @@ bench_scale_client (const char *endpoint, long count)
     long ok = 0, failed = 0, lost = 0;
     for (long i = 0; i < count; i++) {
         int64_t value = -1;
-        if (zx_future_result_int (futures [i], &value) == ZX_OK && value == (int64_t) i * i)
+        if (zx_future_result_int (futures [i], &value) == ZX_OK
+        &&  value == (echo ? (int64_t) i : (int64_t) i * i))
             ok++;
         else {
             failed++;
@@ -270,7 +272,7 @@ s_read_line (int fd, char *line, size_t size, double timeout_s)
 //  Runs clients coordinators of count tasks each against the broker, let
 //  go at once; false (noted) when one did not start or report.
 static bool
-s_load (s_run_t *run, int clients, long count, s_load_t *load)
+s_load (s_run_t *run, int clients, long count, bool echo, s_load_t *load)
 {
     memset (load, 0, sizeof *load);
     int go [2];
@@ -280,7 +282,8 @@ s_load (s_run_t *run, int clients, long count, s_load_t *load)
     int *outs = calloc ((size_t) clients, sizeof (int));
     char number [24];
     snprintf (number, sizeof number, "%ld", count);
-    char *argv [] = { (char *) bench_self (), "--scale-client", run->endpoint, number, NULL };
+    char *argv [] = { (char *) bench_self (), "--scale-client", run->endpoint, number,
+                      echo ? "echo" : NULL, NULL };
     bool ok = pids && outs;
     for (int i = 0; ok && i < clients; i++) {
         int out [2];
@@ -382,7 +385,7 @@ s_one_count (s_run_t *run, int workers)
                             clients [k], k ? "s" : "", per);
             long lost_before = s_count (run->broker_log, "declared lost");
             s_load_t load;
-            if (!s_load (run, clients [k], per, &load))
+            if (!s_load (run, clients [k], per, false, &load))
                 continue;
             long deaths = s_count (run->broker_log, "declared lost") - lost_before;
             s_name (name, sizeof name, "throughput", workers, clients [k]);
@@ -558,7 +561,7 @@ s_simulated (s_run_t *run, int workers)
         //  its worker's next visit, up to a second)
         s_load_t load;
         long count = workers * 2L;
-        if (s_load (run, 1, count, &load)) {
+        if (s_load (run, 1, count, true, &load)) {
             s_name (name, sizeof name, "sim_tasks_answered", workers, 0);
             bench_report (name, "remote", (double) load.ok, "tasks");
             if (load.ok != count)

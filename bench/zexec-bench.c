@@ -335,8 +335,8 @@ main (int argc, char **argv)
         return bench_blocking_child (argv [2]);
     if (argc == 5 && strcmp (argv [1], "--uv-child") == 0)
         return bench_uv_child (atoi (argv [2]), atol (argv [3]), strcmp (argv [4], "quick") == 0);
-    if (argc == 4 && strcmp (argv [1], "--scale-client") == 0)
-        return bench_scale_client (argv [2], atol (argv [3]));
+    if ((argc == 4 || argc == 5) && strcmp (argv [1], "--scale-client") == 0)
+        return bench_scale_client (argv [2], atol (argv [3]), argc == 5);
     if (argc == 5 && strcmp (argv [1], "--scale-sim") == 0)
         return bench_scale_sim (argv [2], atoi (argv [3]), atoi (argv [4]));
 
