@@ -20,7 +20,7 @@
                     [--workers N] [--window N] [--tasks N] [--no-peer]
                     [--peer SCRIPT] [--verbose]
         zexec-bench --scale [--scale-workers 2,10,100] [--scale-clients 1|50]
-                    [--scale-tasks N] [--scale-broker PATH] [--simulate N]
+                    [--scale-tasks N] [--broker PATH] [--simulate N]
                     [--quick] [--csv]
 
     --scale runs only the scale benchmark (scale.c): many workers on one
@@ -138,10 +138,17 @@ bench_stop (pid_t pid)
     }
 }
 
+//  --broker PATH: another zexec-broker to measure, or NULL
+static const char *s_broker_program;
+
 //  The broker program beside this one in the build tree, or as installed.
 static void
 s_broker_path (char *path, size_t size)
 {
+    if (s_broker_program) {
+        snprintf (path, size, "%s", s_broker_program);
+        return;
+    }
     char self [4096];
     snprintf (self, sizeof self, "%s", bench_self ());
     char *slash = strrchr (self, '/');
@@ -312,8 +319,8 @@ s_usage (void)
         "  --scale-workers LIST  worker counts (default 2,10,100; e.g. 2,10,100,1000)\n"
         "  --scale-clients N     1 or 50 coordinators only (default both)\n"
         "  --scale-tasks N       tiny tasks per run over all coordinators (default 100000)\n"
-        "  --scale-broker PATH   the zexec-broker to measure (another build's, for a\n"
-        "                        before and after)\n"
+        "  --broker PATH  the zexec-broker to measure (another build's, for a before\n"
+        "                 and after; default the one beside this program)\n"
         "  --simulate N          then N simulated workers (ZXW01 sockets in a few\n"
         "                        processes): the broker's idle CPU per worker\n");
     return 2;
@@ -394,8 +401,8 @@ main (int argc, char **argv)
             scale_tasks = true;
         }
         else
-        if (strcmp (arg, "--scale-broker") == 0 && value)
-            opts.scale_broker = argv [++i];
+        if (strcmp (arg, "--broker") == 0 && value)
+            s_broker_program = opts.scale_broker = argv [++i];
         else
         if (strcmp (arg, "--simulate") == 0 && value)
             opts.simulate = atoi (argv [++i]);

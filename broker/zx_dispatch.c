@@ -201,18 +201,25 @@ s_undeal (zx__dispatch_t *self, zx__dworker_t *worker)
     zx__dispatch_worker_room (self, worker);
 }
 
-static bool
+typedef enum { S_DEALT, S_FULL, S_FAILED } s_deal_t;
+
+static s_deal_t
 s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
 {
     zx__request_t *request = self->queue.head;
+    //  A batch stops at ZX_DISPATCH_BATCH_BYTES (a bigger request goes
+    //  alone): the rest goes in the next message, from the next pump
+    size_t record = 4 + ZX_REQUEST_FIXED + request->name_len + request->args_size;
+    if (worker->batch.records > 0 && worker->batch.size + record > ZX_DISPATCH_BATCH_BYTES)
+        return S_FULL;
     if (!zx__idmap_put (&self->table, request->corr, request))
-        return false;
+        return S_FAILED;
     if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, request->flags,
                                request->data, request->name_len,
                                request->data + request->name_len + 1,
                                request->args_size) != ZX_OK) {
         zx__idmap_take (&self->table, request->corr);
-        return false;
+        return S_FAILED;
     }
     zx__reqlist_remove (&self->queue, request);
     request->worker = worker;
@@ -234,7 +241,7 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
         zx__tel_task (self->tel, ZX_EV_TASK_DISPATCHED, request, ZX_OK, NULL, 0);
     if (self->events.dispatched && request->cookie)
         self->events.dispatched (self->owner, request->complete ? NULL : request->cookie);
-    return true;
+    return S_DEALT;
 }
 
 //  Sends one dealt worker its batch; one that vanished without saying so
@@ -247,6 +254,7 @@ s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
     zx__batch_clear (&worker->batch);
     if (rc == ZX_OK) {
         worker->round_first = NULL;
+        zx__dispatch_worker_room (self, worker);
         return;
     }
     //  EAGAIN: it has not read what waits for it (a broker's socket holds
@@ -268,21 +276,28 @@ s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
     }
 }
 
-//  The pump costs what it deals, not what is connected: it walks only the
-//  workers on the room lists, and each step deals one request (a worker
-//  that has no room left drops off its list), so a long queue with every
-//  worker full, or one request among a thousand idle workers, is O(1).
-void
-zx__dispatch_pump (zx__dispatch_t *self)
+//  One pass of the pump: deals what the room lists take and sends each
+//  worker its batch. Returns true when a batch stopped at its byte limit
+//  with room left: another pass deals the rest in a further message.
+static bool
+s_pump_pass (zx__dispatch_t *self)
 {
     //  Two rounds: first each worker gets what it can start at once, so
     //  that an idle worker is never passed over for one that would only
     //  queue it; then they are topped up to their caps, one at a time
+    bool full = false;
     for (int room = ZX_ROOM_START; room <= ZX_ROOM_QUEUE; room++) {
         zx__dworker_t *worker;
-        while (self->queue.count > 0 && (worker = self->room [room].head))
-            if (!s_deal_one (self, worker))
+        while (self->queue.count > 0 && (worker = self->room [room].head)) {
+            s_deal_t dealt = s_deal_one (self, worker);
+            if (dealt == S_FAILED)
                 goto send;          //  Out of memory: send what was dealt
+            if (dealt == S_FULL) {
+                //  Off the room lists until its batch is sent
+                zx__dispatch_worker_unroom (self, worker);
+                full = true;
+            }
+        }
     }
 send:
     while (self->dealt) {
@@ -291,6 +306,20 @@ send:
         worker->dealt_next = NULL;
         s_send_dealt (self, worker);
     }
+    return full && self->queue.count > 0;
+}
+
+//  The pump costs what it deals, not what is connected: it walks only the
+//  workers on the room lists, and each step deals one request (a worker
+//  that has no room left drops off its list), so a long queue with every
+//  worker full, or one request among a thousand idle workers, is O(1).
+void
+zx__dispatch_pump (zx__dispatch_t *self)
+{
+    //  A few passes at most: libzmq holds ZX__BROKER_PEER_HWM messages per
+    //  peer, and what is left waits for the next reply
+    for (int pass = 0; pass < 16 && s_pump_pass (self); pass++)
+        ;
 }
 
 void

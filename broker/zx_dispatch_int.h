@@ -18,6 +18,10 @@
 typedef struct zx__dworker zx__dworker_t;
 
 #define ZX_DISPATCH_MAX_IDENTITY 255     //  The longest routing id libzmq makes
+//  A REQUEST batch to one worker stops at this many bytes (one bigger
+//  request goes alone): tiny tasks still travel thousands to a message,
+//  and big arguments are not gathered into one message of hundreds of MiB
+#define ZX_DISPATCH_BATCH_BYTES (1024 * 1024)
 
 //  A request, from submission until it completes and is freed.
 struct zx__request {
@@ -217,6 +221,9 @@ uint32_t zx__dispatch_cap (const zx__dispatch_t *self, const zx__dworker_t *work
 //  belongs to now, at the tail (so the pump deals round-robin). Call it
 //  after anything that changes those.
 void zx__dispatch_worker_room (zx__dispatch_t *self, zx__dworker_t *worker);
+
+//  Takes the worker off its room list (until zx__dispatch_worker_room).
+void zx__dispatch_worker_unroom (zx__dispatch_t *self, zx__dworker_t *worker);
 
 //  Re-files every worker (the caps of all changed at once): O(workers).
 void zx__dispatch_rooms_refresh (zx__dispatch_t *self);

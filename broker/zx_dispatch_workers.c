@@ -125,6 +125,12 @@ s_room_unlink (zx__dispatch_t *self, zx__dworker_t *worker)
 }
 
 void
+zx__dispatch_worker_unroom (zx__dispatch_t *self, zx__dworker_t *worker)
+{
+    s_room_unlink (self, worker);
+}
+
+void
 zx__dispatch_worker_room (zx__dispatch_t *self, zx__dworker_t *worker)
 {
     s_room_unlink (self, worker);
