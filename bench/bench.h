@@ -88,6 +88,9 @@ double bench_cpu (bool thread);
 //  /proc; NAN when it cannot be read.
 double bench_proc_cpu (pid_t pid);
 
+//  The same for one thread tid of process pid (tid 0: all of them).
+double bench_thread_cpu (pid_t pid, pid_t tid);
+
 //  Peak resident set of process pid (0 for this one) in kB, from VmHWM;
 //  0 when it cannot be read.
 long bench_peak_rss_kb (pid_t pid);

@@ -551,10 +551,17 @@ s_simulated (s_run_t *run, int workers)
         double idle_s = opts->quick ? 5 : 10;
         long lost_before = s_count (run->broker_log, "declared lost");
         double cpu = bench_proc_cpu (run->broker);
+        double main_cpu = bench_thread_cpu (run->broker, run->broker);
         usleep ((useconds_t) (idle_s * 1e6));
         cpu = bench_proc_cpu (run->broker) - cpu;
+        main_cpu = bench_thread_cpu (run->broker, run->broker) - main_cpu;
         s_name (name, sizeof name, "sim_idle_broker_cpu", workers, 0);
         bench_report (name, "remote", cpu * 1e6 / idle_s / workers, "us/s/worker");
+        //  Its loop's thread, and libzmq's (the I/O thread, the reaper)
+        s_name (name, sizeof name, "sim_idle_broker_loop_cpu", workers, 0);
+        bench_report (name, "remote", main_cpu * 1e6 / idle_s / workers, "us/s/worker");
+        s_name (name, sizeof name, "sim_idle_broker_libzmq_cpu", workers, 0);
+        bench_report (name, "remote", (cpu - main_cpu) * 1e6 / idle_s / workers, "us/s/worker");
         s_name (name, sizeof name, "sim_broker_cores", workers, 0);
         bench_report (name, "remote", cpu / idle_s, "cores");
         //  Tasks through them: every one must come back (each waits for

@@ -193,9 +193,10 @@ bench_broker_start_events (char *endpoint, size_t size, bool quiet, const char *
         return -1;
     }
     snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
-    //  A million tasks at once from one coordinator: past the broker's
-    //  default cap per coordinator
+    //  A million tasks at once from one coordinator, and 32 payloads of
+    //  16 MiB in flight: past the broker's default caps per coordinator
     char *argv [] = { path, "--bind", endpoint, "--max-client-pending", "2000000",
+                      "--max-client-bytes", "4294967296", "--max-queue-bytes", "4294967296",
                       events ? "--events" : NULL, (char *) events, NULL };
     return bench_start (argv, quiet);
 }

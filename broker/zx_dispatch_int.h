@@ -87,6 +87,7 @@ struct zx__dworker {
     int64_t busy_since_us;          //  When it last went from idle to busy
     int64_t last_reply_us;
     double task_us;                 //  Average time per task, 0 unknown
+    size_t last_args;               //  Argument bytes of its last task answered
     uint64_t budget;                //  Tasks it may still be sent
     uint32_t pid;
     uint64_t done, failed;          //  Its tasks that finished, failed (telemetry)

@@ -496,9 +496,16 @@ s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted, bool slow
     uint32_t most = worker->credits + (uint32_t) worker->held.count;
     if (!self->adaptive || most <= worker->floor)
         return;
+    //  Growth that is not measured stops at a batch's worth of bytes:
+    //  big arguments gain nothing from being held by the dozen
+    double bytes = worker->last_args > 0 ? (double) worker->last_args : 1.0;
+    double byte_cap = (double) ZX_DISPATCH_BATCH_BYTES / bytes;
     if (worker->held.count == 0 && !slow && self->queue.count > 0) {
-        uint64_t doubled = 2 * (uint64_t) worker->limit;
-        worker->limit = doubled > most ? most : (uint32_t) doubled;
+        double doubled = 2.0 * worker->limit;
+        if (doubled > byte_cap)
+            doubled = byte_cap;
+        if (doubled > worker->limit)
+            worker->limit = doubled > most ? most : (uint32_t) doubled;
         return;
     }
     double per_task = (double) (now - since) / (double) accepted;
@@ -513,6 +520,8 @@ s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted, bool slow
     //  of tiny tasks travels in big batches
     if (!slow && self->worker_count > 0) {
         double share = (double) self->queue.count / (double) self->worker_count;
+        if (share > byte_cap)
+            share = byte_cap;
         if (share > limit)
             limit = share;
     }
@@ -551,6 +560,7 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
         worker->credits++;
         accepted++;
         slow |= request->started;
+        worker->last_args = request->args_size;
         zx_err_t code = zx__status_to_err (rec.status);
         //  A worker fronting a pool reports the loss of one of its own
         //  processes: retry that as if the worker itself had been lost
