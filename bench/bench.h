@@ -21,6 +21,12 @@ typedef struct {
     int window;                 //  Credit window; 0 = adaptive
     int tasks;                  //  Tiny tasks in the all-at-once run
     const char *only;           //  Workloads to run: "0123456up"
+    bool scale;                 //  --scale: the scale benchmark only (scale.c)
+    const char *scale_workers;  //  Worker counts, comma-separated ("2,10,100")
+    const char *scale_clients;  //  "1" or "50" coordinators only (NULL: both)
+    long scale_tasks;           //  Tiny tasks per run, over all coordinators
+    int simulate;               //  Simulated workers (0: none)
+    const char *scale_broker;   //  Another zexec-broker to measure (NULL: ours)
 } bench_opts_t;
 
 //  An executor under test: what workloads.c needs to make one with n
@@ -81,6 +87,9 @@ double bench_cpu (bool thread);
 //  CPU seconds used so far by process pid (all its threads), from
 //  /proc; NAN when it cannot be read.
 double bench_proc_cpu (pid_t pid);
+
+//  The same for one thread tid of process pid (tid 0: all of them).
+double bench_thread_cpu (pid_t pid, pid_t tid);
 
 //  Peak resident set of process pid (0 for this one) in kB, from VmHWM;
 //  0 when it cannot be read.
@@ -153,6 +162,21 @@ int bench_mem_child (const char *kind, long count, int workers);
 //  Hidden mode --blocking-child KIND: workload 4 in a fresh process;
 //  prints its CSV lines on stdout. Returns the exit status.
 int bench_blocking_child (const char *kind);
+
+//  ---------------------------------------------------------------------
+//  scale.c
+
+//  --scale: one broker, opts->scale_workers real workers and 1 and 50
+//  coordinators; then opts->simulate simulated workers, if any.
+void bench_scale_run (const bench_opts_t *opts);
+
+//  Hidden mode --scale-client ENDPOINT COUNT [echo]: one coordinator of
+//  the scale benchmark. Returns the exit status.
+int bench_scale_client (const char *endpoint, long count, bool echo);
+
+//  Hidden mode --scale-sim ENDPOINT COUNT FIRST: COUNT simulated workers
+//  in this process until SIGTERM. Returns the exit status.
+int bench_scale_sim (const char *endpoint, int count, int first);
 
 //  ---------------------------------------------------------------------
 //  uv.c

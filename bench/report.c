@@ -211,8 +211,17 @@ bench_cpu (bool thread)
 double
 bench_proc_cpu (pid_t pid)
 {
+    return bench_thread_cpu (pid, 0);
+}
+
+double
+bench_thread_cpu (pid_t pid, pid_t tid)
+{
     char path [64], text [1024];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    if (tid)
+        snprintf (path, sizeof path, "/proc/%d/task/%d/stat", (int) pid, (int) tid);
+    else
+        snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
     FILE *file = fopen (path, "r");
     size_t size = file ? fread (text, 1, sizeof text - 1, file) : 0;
     if (file)

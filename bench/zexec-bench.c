@@ -18,7 +18,13 @@
 
         zexec-bench [--quick] [--csv] [--runs N] [--only 0123456up]
                     [--workers N] [--window N] [--tasks N] [--no-peer]
-                    [--peer SCRIPT] [--verbose]                         */
+                    [--peer SCRIPT] [--verbose]
+        zexec-bench --scale [--scale-workers 2,10,100] [--scale-clients 1|50]
+                    [--scale-tasks N] [--broker PATH] [--simulate N]
+                    [--quick] [--csv]
+
+    --scale runs only the scale benchmark (scale.c): many workers on one
+    broker.                                                              */
 
 #define _GNU_SOURCE
 #include "bench.h"
@@ -132,10 +138,17 @@ bench_stop (pid_t pid)
     }
 }
 
+//  --broker PATH: another zexec-broker to measure, or NULL
+static const char *s_broker_program;
+
 //  The broker program beside this one in the build tree, or as installed.
 static void
 s_broker_path (char *path, size_t size)
 {
+    if (s_broker_program) {
+        snprintf (path, size, "%s", s_broker_program);
+        return;
+    }
     char self [4096];
     snprintf (self, sizeof self, "%s", bench_self ());
     char *slash = strrchr (self, '/');
@@ -180,9 +193,10 @@ bench_broker_start_events (char *endpoint, size_t size, bool quiet, const char *
         return -1;
     }
     snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
-    //  A million tasks at once from one coordinator: past the broker's
-    //  default cap per coordinator
+    //  A million tasks at once from one coordinator, and 32 payloads of
+    //  16 MiB in flight: past the broker's default caps per coordinator
     char *argv [] = { path, "--bind", endpoint, "--max-client-pending", "2000000",
+                      "--max-client-bytes", "4294967296", "--max-queue-bytes", "4294967296",
                       events ? "--events" : NULL, (char *) events, NULL };
     return bench_start (argv, quiet);
 }
@@ -300,7 +314,16 @@ s_usage (void)
         "                 subscriber; only when named),\n"
         "                 3 CPU scaling, 4 blocking, 5 payloads, 6 a million tasks,\n"
         "                 u libuv's thread pool on tiny tasks (the C peer),\n"
-        "                 p the Python peer (default all)\n");
+        "                 p the Python peer (default all)\n"
+        "  --scale        only the scale benchmark: one broker, N single-thread worker\n"
+        "                 processes, 1 and 50 coordinators at once (docs/PERFORMANCE.md)\n"
+        "  --scale-workers LIST  worker counts (default 2,10,100; e.g. 2,10,100,1000)\n"
+        "  --scale-clients N     1 or 50 coordinators only (default both)\n"
+        "  --scale-tasks N       tiny tasks per run over all coordinators (default 100000)\n"
+        "  --broker PATH  the zexec-broker to measure (another build's, for a before\n"
+        "                 and after; default the one beside this program)\n"
+        "  --simulate N          then N simulated workers (ZXW01 sockets in a few\n"
+        "                        processes): the broker's idle CPU per worker\n");
     return 2;
 }
 
@@ -320,8 +343,14 @@ main (int argc, char **argv)
         return bench_blocking_child (argv [2]);
     if (argc == 5 && strcmp (argv [1], "--uv-child") == 0)
         return bench_uv_child (atoi (argv [2]), atol (argv [3]), strcmp (argv [4], "quick") == 0);
+    if ((argc == 4 || argc == 5) && strcmp (argv [1], "--scale-client") == 0)
+        return bench_scale_client (argv [2], atol (argv [3]), argc == 5);
+    if (argc == 5 && strcmp (argv [1], "--scale-sim") == 0)
+        return bench_scale_sim (argv [2], atoi (argv [3]), atoi (argv [4]));
 
-    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456up" };
+    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456up",
+                          .scale_workers = "2,10,100", .scale_tasks = 100000 };
+    bool scale_tasks = false;
     int runs = 1;
     bool peer = true;
     const char *script = BENCH_PEER_SCRIPT;
@@ -359,6 +388,26 @@ main (int argc, char **argv)
         if (strcmp (arg, "--window") == 0 && value)
             opts.window = atoi (argv [++i]);
         else
+        if (strcmp (arg, "--scale") == 0)
+            opts.scale = true;
+        else
+        if (strcmp (arg, "--scale-workers") == 0 && value)
+            opts.scale_workers = argv [++i];
+        else
+        if (strcmp (arg, "--scale-clients") == 0 && value)
+            opts.scale_clients = argv [++i];
+        else
+        if (strcmp (arg, "--scale-tasks") == 0 && value) {
+            opts.scale_tasks = atol (argv [++i]);
+            scale_tasks = true;
+        }
+        else
+        if (strcmp (arg, "--broker") == 0 && value)
+            s_broker_program = opts.scale_broker = argv [++i];
+        else
+        if (strcmp (arg, "--simulate") == 0 && value)
+            opts.simulate = atoi (argv [++i]);
+        else
             return s_usage ();
     }
     if (opts.tasks < 1 || opts.workers < 1 || opts.window < 0 || runs < 1) {
@@ -367,6 +416,23 @@ main (int argc, char **argv)
     }
     signal (SIGPIPE, SIG_IGN);
     double start = bench_now ();
+    if (opts.scale) {
+        if (opts.quick && !scale_tasks)
+            opts.scale_tasks = 20000;
+        if (opts.scale_tasks < 50) {
+            fprintf (stderr, "zexec-bench: --scale-tasks must be at least 50\n");
+            return 2;
+        }
+        bench_scale_run (&opts);
+        if (opts.csv)
+            bench_report_print_csv ();
+        else {
+            bench_report_table ();
+            printf ("\nOne run; %.1f s in all%s\n", bench_now () - start,
+                    opts.quick ? " (--quick)" : "");
+        }
+        return 0;
+    }
     bench_progress (&opts, "%s run%s", opts.quick ? "quick" : "full", runs > 1 ? "s" : "");
     for (int run = 0; run < runs; run++) {
         if (runs > 1)

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 
 #define S_TEXT(number)  S_TEXT_ (number)
@@ -60,11 +61,13 @@ static const zx_cli_opt_t s_options [O_COUNT] = {
         .help = "services at most", .fallback = S_TEXT (ZX__BROKER_MAX_SERVICES),
         .low = 1, .high = ZX__BROKER_MAX_SERVICES_MAX },
     [O_MAX_WORKERS] = { .name = "max-workers", .kind = ZX_CLI_INT, .arg = "N",
-        .help = "workers at most, over all services",
+        .help = "workers at most, over all services (when not given, no more than the "
+                "open files limit, raised to its hard limit at start, leaves room for)",
         .fallback = S_TEXT (ZX__BROKER_MAX_WORKERS),
         .low = 1, .high = ZX__BROKER_MAX_WORKERS_MAX },
     [O_MAX_CLIENTS] = { .name = "max-clients", .kind = ZX_CLI_INT, .arg = "N",
-        .help = "coordinators at most; past it, a new one's tasks fail with `queue full'",
+        .help = "coordinators at most; past it, a new one's tasks fail with `queue full' "
+                "(when not given, no more than the open files limit leaves room for)",
         .fallback = S_TEXT (ZX__BROKER_MAX_CLIENTS),
         .low = 1, .high = ZX__BROKER_MAX_CLIENTS_MAX },
     [O_MAX_CLIENT_PENDING] = { .name = "max-client-pending", .kind = ZX_CLI_INT, .arg = "N",
@@ -347,6 +350,48 @@ s_serve (s_program_t *self)
     return 0;
 }
 
+//  Descriptors the broker keeps for itself (libzmq's threads and
+//  mailboxes, the loop, the log, the metrics server, CURVE's files): the
+//  rest of the fd limit is for peers, one connection each.
+#define S_FD_RESERVE 64
+
+//  Raises the soft limit on open files to the hard one (each peer is a
+//  connection, and the usual soft limit of 1024 would stop the broker
+//  near a thousand), sizes --max-workers and --max-clients when not given
+//  to what it allows, and says what it got.
+static void
+s_fd_limit (zx_cli_t *cli, zx_broker_opts_t *opts)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0)
+        return;
+    rlim_t was = limit.rlim_cur;
+    if (limit.rlim_cur < limit.rlim_max) {
+        struct rlimit raised = limit;
+        //  An unlimited hard limit still stops at the kernel's nr_open
+        if (raised.rlim_max == RLIM_INFINITY)
+            raised.rlim_cur = 1048576;
+        else
+            raised.rlim_cur = raised.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+            limit.rlim_cur = raised.rlim_cur;
+    }
+    size_t peers = limit.rlim_cur > S_FD_RESERVE + 1 ? (size_t) limit.rlim_cur - S_FD_RESERVE
+                                                      : 1;
+    if (!zx_cli_given (cli, O_MAX_WORKERS) && opts->max_workers > peers)
+        opts->max_workers = peers;
+    if (!zx_cli_given (cli, O_MAX_CLIENTS) && opts->max_clients > peers)
+        opts->max_clients = peers;
+    fprintf (stderr, "zexec-broker: open files: limit %llu (was %llu, hard limit %llu): room "
+             "for about %zu peers; max-workers %zu, max-clients %zu\n",
+             (unsigned long long) limit.rlim_cur, (unsigned long long) was,
+             (unsigned long long) limit.rlim_max, peers, opts->max_workers, opts->max_clients);
+    if (opts->max_workers > peers || opts->max_clients > peers)
+        fprintf (stderr, "zexec-broker: WARNING: max-workers or max-clients is past the about "
+                 "%zu peers the open files limit allows: connections past it are refused "
+                 "(each logged)\n", peers);
+}
+
 //  Runs the broker as the command line says; returns the exit status.
 static int
 s_run (zx_cli_t *cli, int argc, char **argv)
@@ -356,6 +401,7 @@ s_run (zx_cli_t *cli, int argc, char **argv)
     zx_broker_opts_t opts;
     if (!s_broker_opts (cli, &opts))
         return 2;
+    s_fd_limit (cli, &opts);
     zx_log_basic_config (zx_cli_flag (cli, O_VERBOSE) ? ZX_LOG_INFO : ZX_LOG_WARNING,
                          "%(asctime)s zexec-broker %(levelname)s: %(message)s");
     //  SIGINT and SIGTERM arrive through a signalfd in the loop. Blocked

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 //  --------------------------------------------------------------------
 //  Helpers
@@ -186,7 +187,8 @@ static zx__bservice_t *
 s_worker_join (zx_broker_t *self, const zx__msg_t *msg, const char *label)
 {
     if (zhashx_size (self->worker_service) >= self->opts.max_workers) {
-        ZX__BROKER_WARN (self, label, "ready", "too many workers: READY from %s dropped", label);
+        ZX__BROKER_WARN (self, label, "ready", "too many workers: READY from %s dropped "
+                         "(max-workers %zu)", label, self->opts.max_workers);
         return NULL;
     }
     //  The service frame is judged here, before the dispatcher reads the
@@ -377,6 +379,39 @@ s_on_readable (zx_loop_t *loop, void *arg)
     zx__broker_flush_all (self);
 }
 
+//  libzmq could not accept a connection (past the fd limit, as a rule):
+//  the peer never reaches us, so say so here, rate-limited
+static void
+s_on_monitor (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_broker_t *self = (zx_broker_t *) arg;
+    for (int burst = 0; burst < 64; burst++) {
+        zmsg_t *event = zmsg_recv_nowait (self->monitor);
+        if (!event)
+            break;
+        zframe_t *head = zmsg_first (event);
+        zframe_t *where = zmsg_next (event);
+        if (head && zframe_size (head) == 6) {
+            uint16_t id;
+            uint32_t value;
+            memcpy (&id, zframe_data (head), 2);
+            memcpy (&value, zframe_data (head) + 2, 4);
+            char *endpoint = where ? zframe_strdup (where) : NULL;
+            struct rlimit limit = { 0, 0 };
+            getrlimit (RLIMIT_NOFILE, &limit);
+            if (id == ZMQ_EVENT_ACCEPT_FAILED)
+                ZX__BROKER_WARN (self, "accept", "accept", "cannot accept a connection on %s: "
+                                 "%s: that peer is refused (open files: limit %llu; raise it "
+                                 "with ulimit -n or LimitNOFILE=)", endpoint ? endpoint : "?",
+                                 zmq_strerror ((int) value),
+                                 (unsigned long long) limit.rlim_cur);
+            free (endpoint);
+        }
+        zmsg_destroy (&event);
+    }
+}
+
 static void
 s_on_tick (zx_loop_t *loop, void *arg)
 {
@@ -447,6 +482,15 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
     //  and the broker counts what waits (zx__broker_client_flush)
     zsock_set_sndhwm (self->router, ZX__BROKER_PEER_HWM);
     zsock_set_handshake_ivl (self->router, self->opts.handshake_timeout_ms);
+    //  A connection libzmq cannot accept (no fd left) never reaches the
+    //  loop: its monitor says so, and the broker logs it
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://zx-broker-accept-%p", (void *) self);
+    if (zmq_socket_monitor (self->socket, monitor, ZMQ_EVENT_ACCEPT_FAILED) == 0) {
+        self->monitor = zsock_new (ZMQ_PAIR);
+        if (self->monitor && zsock_connect (self->monitor, "%s", monitor) != 0)
+            zsock_destroy (&self->monitor);
+    }
     zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &self->opts.max_frame_bytes,
                     sizeof self->opts.max_frame_bytes);
     if (self->auth) {
@@ -543,6 +587,9 @@ zx_broker_attach (zx_broker_t *self, zx_loop_t *loop)
         return ZX_ENOMEM;
     self->loop = loop;
     self->tick_timer = zx_loop_call_later (loop, self->opts.heartbeat_ms, s_on_tick, self);
+    if (self->monitor
+    &&  zx__loop_add_socket (loop, zsock_resolve (self->monitor), s_on_monitor, self) != ZX_OK)
+        zsock_destroy (&self->monitor);
     if (!self->tick_timer || zx__broker_curve_attach (self, loop) != ZX_OK
     ||  (self->tel && zx__tel_attach (self->tel, loop) != ZX_OK)) {
         zx__broker_curve_detach (self);
@@ -584,10 +631,15 @@ zx_broker_destroy (zx_broker_t **self_p)
         if (self->tick_timer)
             zx_loop_cancel_timer (self->loop, self->tick_timer);
         zx__loop_remove (self->loop, self->socket, -1);
+        if (self->monitor)
+            zx__loop_remove (self->loop, zsock_resolve (self->monitor), -1);
         zx__broker_curve_detach (self);
     }
     if (self->tel)
         zx__tel_detach (self->tel);
+    if (self->router && self->monitor)
+        zmq_socket_monitor (self->socket, NULL, 0);
+    zsock_destroy (&self->monitor);
     if (self->router) {
         zsock_set_linger (self->router, 1000);
         zsock_destroy (&self->router);

@@ -114,6 +114,7 @@ struct zx_broker {
     zx__ratelog_t *ratelog;         //  Warnings about what peers send
     zsock_t *router;
     void *socket;                   //  The router's libzmq socket
+    zsock_t *monitor;               //  The router's accept failures (EMFILE)
     char **endpoints;               //  Bound, as resolved
     size_t endpoint_count;
     zx_loop_t *loop;                //  NULL until attached

@@ -6,7 +6,11 @@
     back. A pump, run once per loop iteration after submissions and after
     each burst of replies, deals the FIFO round-robin, one request per
     worker with credit per round, so work spreads evenly and in order, and
-    sends each worker its whole share as one batch message. Held requests
+    sends each worker its whole share as one batch message. Nothing done
+    per message walks the workers: they are found by routing id in a hash,
+    and the pump walks only the lists of workers with room (zx_dispatch_
+    int.h), so its cost is what it deals; the walks over all workers
+    (heartbeats, expiry) run once per heartbeat interval. Held requests
     sit on their worker's list and in a correlation-id table: a reply is
     accepted only from the worker that holds that id at that attempt, so a
     late, duplicate or forged reply is dropped, and a worker's death fails
@@ -37,6 +41,10 @@ zx__dispatch_new (void *router, const zx__dispatch_events_t *events,
     self->adaptive = adaptive;
     self->next_corr = 1;
     self->log = zx_log_get ("zexec.dispatch");
+    if (zx__dispatch_workers_init (self) != ZX_OK) {
+        free (self);
+        return NULL;
+    }
     int mandatory = 1;
     zmq_setsockopt (router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
     return self;
@@ -190,110 +198,128 @@ s_undeal (zx__dispatch_t *self, zx__dworker_t *worker)
             break;
     }
     worker->round_first = NULL;
+    zx__dispatch_worker_room (self, worker);
 }
 
-static bool
+typedef enum { S_DEALT, S_FULL, S_FAILED } s_deal_t;
+
+static s_deal_t
 s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
 {
     zx__request_t *request = self->queue.head;
+    //  A batch stops at ZX_DISPATCH_BATCH_BYTES (a bigger request goes
+    //  alone): the rest goes in the next message, from the next pump
+    size_t record = 4 + ZX_REQUEST_FIXED + request->name_len + request->args_size;
+    if (worker->batch.records > 0 && worker->batch.size + record > ZX_DISPATCH_BATCH_BYTES)
+        return S_FULL;
     if (!zx__idmap_put (&self->table, request->corr, request))
-        return false;
+        return S_FAILED;
     if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, request->flags,
                                request->data, request->name_len,
                                request->data + request->name_len + 1,
                                request->args_size) != ZX_OK) {
         zx__idmap_take (&self->table, request->corr);
-        return false;
+        return S_FAILED;
     }
     zx__reqlist_remove (&self->queue, request);
     request->worker = worker;
     if (worker->held.count == 0)
         worker->busy_since_us = zx__now_us ();
     zx__reqlist_append (&worker->held, request);
-    if (!worker->round_first)
+    if (!worker->round_first) {
         worker->round_first = request;
+        worker->dealt_next = self->dealt;
+        self->dealt = worker;
+    }
     self->held++;
     worker->credits--;
     worker->budget--;
+    //  To the tail of its room list, or off it: the next deal goes to the
+    //  next worker, round-robin
+    zx__dispatch_worker_room (self, worker);
     if (self->tel)
         zx__tel_task (self->tel, ZX_EV_TASK_DISPATCHED, request, ZX_OK, NULL, 0);
     if (self->events.dispatched && request->cookie)
         self->events.dispatched (self->owner, request->complete ? NULL : request->cookie);
-    return true;
+    return S_DEALT;
 }
 
-//  How many requests a worker may hold now. While workers the owner is
-//  starting have not said READY, the first ones hold only what they run
-//  at once, none queued behind: otherwise the first worker up takes the
-//  first tasks two by two while the others, a moment later, find little
-//  left, and three slow tasks on three new workers would take twice as
-//  long as one.
-static uint32_t
-s_cap (const zx__dispatch_t *self, const zx__dworker_t *worker)
+//  Sends one dealt worker its batch; one that vanished without saying so
+//  (ROUTER_MANDATORY reports it) gets its share taken back.
+static void
+s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
 {
-    if (self->worker_count < self->expected && worker->limit > worker->parallel)
-        return worker->parallel;
-    return worker->limit;
-}
-
-void
-zx__dispatch_pump (zx__dispatch_t *self)
-{
-    size_t count = self->worker_count;
-    if (self->queue.count == 0 || count == 0)
+    zx_err_t rc = zx__send_request_batch (&worker->route, NULL, &worker->batch);
+    int error = errno;
+    zx__batch_clear (&worker->batch);
+    if (rc == ZX_OK) {
+        worker->round_first = NULL;
+        zx__dispatch_worker_room (self, worker);
         return;
+    }
+    //  EAGAIN: it has not read what waits for it (a broker's socket holds
+    //  a few messages per peer); it is not gone, only slow
+    if (error == EAGAIN)
+        zx_log_debug (self->log, "worker %s reads nothing: its work goes back to the queue",
+                      worker->label);
+    else
+        zx_log_warning (self->log, "worker %s is unreachable (%s): its work goes back to "
+                        "the queue", worker->label, zmq_strerror (error));
+    s_undeal (self, worker);
+    if (error == EHOSTUNREACH) {
+        //  Its owner hears of it as of a silent one, so that a broker
+        //  forgets the id too
+        if (self->events.worker_event)
+            self->events.worker_event (self->owner, worker->label, ZX_BYE_LOST,
+                                       "worker vanished");
+        zx__dispatch_worker_remove (self, worker, "worker vanished", NULL);
+    }
+}
+
+//  One pass of the pump: deals what the room lists take and sends each
+//  worker its batch. Returns true when a batch stopped at its byte limit
+//  with room left: another pass deals the rest in a further message.
+static bool
+s_pump_pass (zx__dispatch_t *self)
+{
     //  Two rounds: first each worker gets what it can start at once, so
     //  that an idle worker is never passed over for one that would only
     //  queue it; then they are topped up to their caps, one at a time
-    for (int round = 0; round < 2; round++) {
-        bool progress = true;
-        while (progress && self->queue.count > 0) {
-            progress = false;
-            for (size_t k = 0; k < count && self->queue.count > 0; k++) {
-                zx__dworker_t *worker = self->workers [(self->round_robin + k) % count];
-                uint32_t cap = s_cap (self, worker);
-                if (round == 0 && cap > worker->parallel)
-                    cap = worker->parallel;
-                if (worker->credits > 0 && worker->held.count < cap
-                &&  worker->budget > 0 && s_deal_one (self, worker))
-                    progress = true;
+    bool full = false;
+    for (int room = ZX_ROOM_START; room <= ZX_ROOM_QUEUE; room++) {
+        zx__dworker_t *worker;
+        while (self->queue.count > 0 && (worker = self->room [room].head)) {
+            s_deal_t dealt = s_deal_one (self, worker);
+            if (dealt == S_FAILED)
+                goto send;          //  Out of memory: send what was dealt
+            if (dealt == S_FULL) {
+                //  Off the room lists until its batch is sent
+                zx__dispatch_worker_unroom (self, worker);
+                full = true;
             }
         }
     }
-    self->round_robin = (self->round_robin + 1) % count;
-    //  Send each worker its share. A worker that vanished without saying
-    //  so (ROUTER_MANDATORY reports it) gets its share taken back.
-    for (size_t i = 0; i < self->worker_count; i++) {
-        zx__dworker_t *worker = self->workers [i];
-        if (worker->batch.records == 0)
-            continue;
-        zx_err_t rc = zx__send_request_batch (&worker->route, NULL, &worker->batch);
-        int error = errno;
-        zx__batch_clear (&worker->batch);
-        if (rc == ZX_OK) {
-            worker->round_first = NULL;
-            continue;
-        }
-        //  EAGAIN: it has not read what waits for it (a broker's socket
-        //  holds a few messages per peer); it is not gone, only slow
-        if (error == EAGAIN)
-            zx_log_debug (self->log, "worker %s reads nothing: its work goes back to the queue",
-                          worker->label);
-        else
-            zx_log_warning (self->log, "worker %s is unreachable (%s): its work goes back to "
-                            "the queue", worker->label, zmq_strerror (error));
-        s_undeal (self, worker);
-        if (error == EHOSTUNREACH) {
-            //  Its owner hears of it as of a silent one, so that a broker
-            //  forgets the id too
-            if (self->events.worker_event)
-                self->events.worker_event (self->owner, worker->label, ZX_BYE_LOST,
-                                           "worker vanished");
-            //  The last worker moves into slot i: look at slot i again
-            zx__dispatch_worker_remove (self, worker, "worker vanished", NULL);
-            i--;
-        }
+send:
+    while (self->dealt) {
+        zx__dworker_t *worker = self->dealt;
+        self->dealt = worker->dealt_next;
+        worker->dealt_next = NULL;
+        s_send_dealt (self, worker);
     }
+    return full && self->queue.count > 0;
+}
+
+//  The pump costs what it deals, not what is connected: it walks only the
+//  workers on the room lists, and each step deals one request (a worker
+//  that has no room left drops off its list), so a long queue with every
+//  worker full, or one request among a thousand idle workers, is O(1).
+void
+zx__dispatch_pump (zx__dispatch_t *self)
+{
+    //  A few passes at most: libzmq holds ZX__BROKER_PEER_HWM messages per
+    //  peer, and what is left waits for the next reply
+    for (int pass = 0; pass < 16 && s_pump_pass (self); pass++)
+        ;
 }
 
 void
@@ -456,4 +482,5 @@ void
 zx__dispatch_expect (zx__dispatch_t *self, size_t workers)
 {
     self->expected = workers;
+    zx__dispatch_rooms_refresh (self);
 }

@@ -13,9 +13,15 @@
 #include "zx_idmap.h"
 #include "zx_proto.h"
 
+#include <czmq.h>
+
 typedef struct zx__dworker zx__dworker_t;
 
 #define ZX_DISPATCH_MAX_IDENTITY 255     //  The longest routing id libzmq makes
+//  A REQUEST batch to one worker stops at this many bytes (one bigger
+//  request goes alone): tiny tasks still travel thousands to a message,
+//  and big arguments are not gathered into one message of hundreds of MiB
+#define ZX_DISPATCH_BATCH_BYTES (1024 * 1024)
 
 //  A request, from submission until it completes and is freed.
 struct zx__request {
@@ -44,10 +50,32 @@ typedef struct {
     size_t bytes;                   //  Their arguments' bytes, all told
 } zx__reqlist_t;
 
+//  A routing id as a key of the worker table (zhashx): the octets are
+//  the worker's own, so the table copies nothing.
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+} zx__idkey_t;
+
+//  Which list of workers with room a worker is on: none, "can start one
+//  more now" (held less than it runs at once), or "can queue one more"
+//  (held less than its cap). The pump walks only these.
+typedef enum { ZX_ROOM_NONE = 0, ZX_ROOM_START, ZX_ROOM_QUEUE } zx__room_t;
+
+//  A list of workers (intrusive: a worker is on at most one room list).
+typedef struct {
+    zx__dworker_t *head, *tail;
+} zx__wlist_t;
+
 //  A worker that said READY: its credits, caps and what it holds.
 struct zx__dworker {
     uint8_t identity [ZX_DISPATCH_MAX_IDENTITY];
     size_t identity_size;
+    zx__idkey_t key;                //  Its key in the table: identity, identity_size
+    size_t slot;                    //  Its index in dispatch->workers
+    zx__room_t room;                //  The room list it is on
+    zx__dworker_t *room_next, *room_prev;
+    zx__dworker_t *dealt_next;      //  On the pump's list of batches to send
     char label [ZX_LABEL_SIZE];     //  Printable identity for logs
     zx__route_t route;              //  Where its messages go
     int64_t last_seen_us;           //  Any message counts
@@ -59,6 +87,7 @@ struct zx__dworker {
     int64_t busy_since_us;          //  When it last went from idle to busy
     int64_t last_reply_us;
     double task_us;                 //  Average time per task, 0 unknown
+    size_t last_args;               //  Argument bytes of its last task answered
     uint64_t budget;                //  Tasks it may still be sent
     uint32_t pid;
     uint64_t done, failed;          //  Its tasks that finished, failed (telemetry)
@@ -78,12 +107,14 @@ struct zx__dispatch {
     bool adaptive;
     zx__reqlist_t queue;
     size_t held;
-    zx__dworker_t **workers;
+    zx__dworker_t **workers;        //  For walks once per tick: heartbeats, expiry
     size_t worker_count, worker_cap;
+    zhashx_t *by_identity;          //  zx__idkey_t * -> zx__dworker_t *
+    zx__wlist_t room [3];           //  Workers with room, by zx__room_t (0 unused)
+    zx__dworker_t *dealt;           //  Workers given requests in this pump
     size_t expected;                //  Workers on their way (zx__dispatch_expect)
     int heartbeat_ms;               //  Ours, announced in HEARTBEAT (0: none)
     int liveness;
-    size_t round_robin;
     uint64_t next_corr;
     zx__idmap_t table;              //  corr -> held request
     bool pump_scheduled;
@@ -175,6 +206,28 @@ void zx__dispatch_pump (zx__dispatch_t *self);
 void zx__dispatch_schedule_pump (zx__dispatch_t *self);
 
 //  ---- zx_dispatch_workers.c
+
+//  Makes the worker table. Returns ZX_OK or ZX_ENOMEM.
+zx_err_t zx__dispatch_workers_init (zx__dispatch_t *self);
+
+//  The worker with this routing id, or NULL: O(1), for every message.
+zx__dworker_t *zx__dispatch_worker_find (zx__dispatch_t *self, const void *identity,
+                                         size_t size);
+
+//  How many requests the worker may hold now (its adaptive cap, lower
+//  while expected workers are still on their way).
+uint32_t zx__dispatch_cap (const zx__dispatch_t *self, const zx__dworker_t *worker);
+
+//  Puts the worker on the room list its credits, budget and cap say it
+//  belongs to now, at the tail (so the pump deals round-robin). Call it
+//  after anything that changes those.
+void zx__dispatch_worker_room (zx__dispatch_t *self, zx__dworker_t *worker);
+
+//  Takes the worker off its room list (until zx__dispatch_worker_room).
+void zx__dispatch_worker_unroom (zx__dispatch_t *self, zx__dworker_t *worker);
+
+//  Re-files every worker (the caps of all changed at once): O(workers).
+void zx__dispatch_rooms_refresh (zx__dispatch_t *self);
 
 //  Fails what the worker holds, or requeues what may be retried, and
 //  forgets (frees) the worker; cause says why, in every failure's text.

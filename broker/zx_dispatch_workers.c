@@ -24,7 +24,146 @@
 #include <zmq.h>
 
 //  --------------------------------------------------------------------
-//  The table
+//  The table: a hash by routing id for the messages, an array for the
+//  walks once per tick, and the room lists for the pump
+
+//  FNV-1a over the routing id: libzmq's generated ids differ in their
+//  last octets, and a peer choosing ids to collide only lengthens its own
+//  chain (the comparator decides, never the hash alone).
+static size_t
+s_key_hash (const void *key)
+{
+    const zx__idkey_t *id = (const zx__idkey_t *) key;
+    uint64_t hash = 14695981039346656037ULL;
+    for (size_t i = 0; i < id->size; i++) {
+        hash ^= id->data [i];
+        hash *= 1099511628211ULL;
+    }
+    return (size_t) (hash ^ (hash >> 32));
+}
+
+static int
+s_key_compare (const void *one, const void *two)
+{
+    const zx__idkey_t *a = (const zx__idkey_t *) one, *b = (const zx__idkey_t *) two;
+    if (a->size != b->size)
+        return a->size < b->size ? -1 : 1;
+    return memcmp (a->data, b->data, a->size);
+}
+
+//  Keys are the workers' own: the table neither copies nor frees them
+static void *
+s_key_keep (const void *key)
+{
+    return (void *) key;
+}
+
+static void
+s_key_leave (void **key_p)
+{
+    *key_p = NULL;
+}
+
+zx_err_t
+zx__dispatch_workers_init (zx__dispatch_t *self)
+{
+    self->by_identity = zhashx_new ();
+    if (!self->by_identity)
+        return ZX_ENOMEM;
+    zhashx_set_key_hasher (self->by_identity, s_key_hash);
+    zhashx_set_key_comparator (self->by_identity, s_key_compare);
+    zhashx_set_key_duplicator (self->by_identity, s_key_keep);
+    zhashx_set_key_destructor (self->by_identity, s_key_leave);
+    return ZX_OK;
+}
+
+zx__dworker_t *
+zx__dispatch_worker_find (zx__dispatch_t *self, const void *identity, size_t size)
+{
+    if (!self->by_identity || size > ZX_DISPATCH_MAX_IDENTITY)
+        return NULL;
+    zx__idkey_t key = { (const uint8_t *) identity, size };
+    return (zx__dworker_t *) zhashx_lookup (self->by_identity, &key);
+}
+
+static zx__dworker_t *
+s_worker_find (zx__dispatch_t *self, const void *identity, size_t size)
+{
+    return zx__dispatch_worker_find (self, identity, size);
+}
+
+//  How many requests a worker may hold now. While workers the owner is
+//  starting have not said READY, the first ones hold only what they run
+//  at once, none queued behind: otherwise the first worker up takes the
+//  first tasks two by two while the others, a moment later, find little
+//  left, and three slow tasks on three new workers would take twice as
+//  long as one.
+uint32_t
+zx__dispatch_cap (const zx__dispatch_t *self, const zx__dworker_t *worker)
+{
+    if (self->worker_count < self->expected && worker->limit > worker->parallel)
+        return worker->parallel;
+    return worker->limit;
+}
+
+static void
+s_room_unlink (zx__dispatch_t *self, zx__dworker_t *worker)
+{
+    if (worker->room == ZX_ROOM_NONE)
+        return;
+    zx__wlist_t *list = &self->room [worker->room];
+    if (worker->room_prev)
+        worker->room_prev->room_next = worker->room_next;
+    else
+        list->head = worker->room_next;
+    if (worker->room_next)
+        worker->room_next->room_prev = worker->room_prev;
+    else
+        list->tail = worker->room_prev;
+    worker->room_next = worker->room_prev = NULL;
+    worker->room = ZX_ROOM_NONE;
+}
+
+void
+zx__dispatch_worker_unroom (zx__dispatch_t *self, zx__dworker_t *worker)
+{
+    s_room_unlink (self, worker);
+}
+
+void
+zx__dispatch_worker_room (zx__dispatch_t *self, zx__dworker_t *worker)
+{
+    s_room_unlink (self, worker);
+    if (worker->credits == 0 || worker->budget == 0)
+        return;
+    uint32_t cap = zx__dispatch_cap (self, worker);
+    if (worker->held.count >= cap)
+        return;
+    worker->room = worker->held.count < worker->parallel ? ZX_ROOM_START : ZX_ROOM_QUEUE;
+    zx__wlist_t *list = &self->room [worker->room];
+    worker->room_prev = list->tail;
+    if (list->tail)
+        list->tail->room_next = worker;
+    else
+        list->head = worker;
+    list->tail = worker;
+}
+
+void
+zx__dispatch_rooms_refresh (zx__dispatch_t *self)
+{
+    for (size_t i = 0; i < self->worker_count; i++)
+        zx__dispatch_worker_room (self, self->workers [i]);
+}
+
+//  Whether the caps of all are lowered (zx__dispatch_cap) changes only
+//  when the worker count crosses the expected count: re-file them then
+static void
+s_count_changed (zx__dispatch_t *self, size_t before)
+{
+    if (self->expected && (before < self->expected) != (self->worker_count < self->expected))
+        zx__dispatch_rooms_refresh (self);
+}
 
 static void
 s_worker_free (zx__dworker_t *worker)
@@ -54,17 +193,9 @@ zx__dispatch_workers_free (zx__dispatch_t *self)
     free (self->workers);
     self->workers = NULL;
     self->worker_count = self->worker_cap = 0;
-}
-
-static zx__dworker_t *
-s_worker_find (zx__dispatch_t *self, const void *identity, size_t size)
-{
-    for (size_t i = 0; i < self->worker_count; i++) {
-        zx__dworker_t *worker = self->workers [i];
-        if (worker->identity_size == size && memcmp (worker->identity, identity, size) == 0)
-            return worker;
-    }
-    return NULL;
+    self->room [ZX_ROOM_START] = self->room [ZX_ROOM_QUEUE] = (zx__wlist_t) { NULL, NULL };
+    self->dealt = NULL;
+    zhashx_destroy (&self->by_identity);
 }
 
 void
@@ -121,12 +252,16 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
         }
         free (request);
     }
-    for (size_t i = 0; i < self->worker_count; i++)
-        if (self->workers [i] == worker) {
-            self->workers [i] = self->workers [--self->worker_count];
-            break;
-        }
+    s_room_unlink (self, worker);
+    zhashx_delete (self->by_identity, &worker->key);
+    size_t before = self->worker_count;
+    zx__dworker_t *last = self->workers [--self->worker_count];
+    self->workers [worker->slot] = last;
+    last->slot = worker->slot;
+    //  A worker removed in the middle of a pump (it vanished under a send)
+    //  is off the dealt list already: the pump takes each off before it sends
     s_worker_free (worker);
+    s_count_changed (self, before);
 }
 
 static void
@@ -299,6 +434,12 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
     }
     worker->identity_size = msg->identity_size;
     memcpy (worker->identity, msg->identity, worker->identity_size);
+    worker->key = (zx__idkey_t) { worker->identity, worker->identity_size };
+    if (zhashx_insert (self->by_identity, &worker->key, worker) != 0) {
+        zx_log_error (self->log, "out of memory accepting worker %s", label);
+        free (worker);
+        return;
+    }
     snprintf (worker->label, sizeof worker->label, "%s", label);
     worker->route = (zx__route_t) { self->router, ZX_FACE_WORKER, ZMQ_DONTWAIT,
                                     worker->identity, worker->identity_size };
@@ -315,7 +456,10 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
     worker->budget = max_tasks ? max_tasks : UINT64_MAX;
     worker->pid = msg->ready.pid;
     worker->last_seen_us = zx__now_us ();
+    worker->slot = self->worker_count;
     self->workers [self->worker_count++] = worker;
+    zx__dispatch_worker_room (self, worker);
+    s_count_changed (self, self->worker_count - 1);
     //  Heard at once: a worker that counts the broker's silence from its
     //  READY must not give up on a broker that took it a moment ago
     s_send_heartbeat (self, worker);
@@ -330,10 +474,20 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
 //  once (one running, one ready behind it) and at most its credits. Slow
 //  tasks thus stay spread over all workers, while tiny tasks travel
 //  hundreds to a message.
+//
+//  The time between replies measures tasks only while the worker had
+//  more to do. One that answered everything it held (it drained) spent
+//  part of that time waiting for its next batch, a round trip that on a
+//  loaded machine takes milliseconds: measured as task time, it would
+//  keep the cap at two for tiny tasks, and every task would cost wake-ups
+//  in several threads (issue 16: 10 workers on 2 cores ran at a fifth of
+//  2). So a worker that drained while work waited, none of whose tasks
+//  ran long enough to say STARTED (about a millisecond), was starved: its
+//  cap doubles, and the interval is not taken as a measure.
 #define ZX_TARGET_US 2000.0
 
 static void
-s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted)
+s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted, bool slow)
 {
     int64_t now = zx__now_us ();
     int64_t since = worker->last_reply_us > worker->busy_since_us
@@ -342,12 +496,35 @@ s_adapt (zx__dispatch_t *self, zx__dworker_t *worker, size_t accepted)
     uint32_t most = worker->credits + (uint32_t) worker->held.count;
     if (!self->adaptive || most <= worker->floor)
         return;
+    //  Growth that is not measured stops at a batch's worth of bytes:
+    //  big arguments gain nothing from being held by the dozen
+    double bytes = worker->last_args > 0 ? (double) worker->last_args : 1.0;
+    double byte_cap = (double) ZX_DISPATCH_BATCH_BYTES / bytes;
+    if (worker->held.count == 0 && !slow && self->queue.count > 0) {
+        double doubled = 2.0 * worker->limit;
+        if (doubled > byte_cap)
+            doubled = byte_cap;
+        if (doubled > worker->limit)
+            worker->limit = doubled > most ? most : (uint32_t) doubled;
+        return;
+    }
     double per_task = (double) (now - since) / (double) accepted;
     if (per_task < 0.05)
         per_task = 0.05;
     worker->task_us = worker->task_us > 0 ? 0.75 * worker->task_us + 0.25 * per_task
                                           : per_task;
     double limit = ZX_TARGET_US / worker->task_us;
+    //  Tasks too short to say STARTED, timed on a machine with more
+    //  workers than cores, look long: the wait for a CPU counts. Such a
+    //  worker may hold its fair share of what waits, so that a long queue
+    //  of tiny tasks travels in big batches
+    if (!slow && self->worker_count > 0) {
+        double share = (double) self->queue.count / (double) self->worker_count;
+        if (share > byte_cap)
+            share = byte_cap;
+        if (share > limit)
+            limit = share;
+    }
     worker->limit = limit < worker->floor ? worker->floor
                   : limit > most ? most : (uint32_t) limit;
 }
@@ -360,6 +537,7 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
     zx__reply_rec_t rec;
     zx_err_t rc;
     size_t accepted = 0;
+    bool slow = false;              //  One of them said STARTED
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
         zx__request_t *request = zx__idmap_get (&self->table, rec.corr);
         if (!request || request->worker != worker || request->attempt != rec.attempt) {
@@ -381,6 +559,8 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
         self->held--;
         worker->credits++;
         accepted++;
+        slow |= request->started;
+        worker->last_args = request->args_size;
         zx_err_t code = zx__status_to_err (rec.status);
         //  A worker fronting a pool reports the loss of one of its own
         //  processes: retry that as if the worker itself had been lost
@@ -422,8 +602,10 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
     if (rc == ZX_EPROTO)
         ZX__DISPATCH_WARN (self, worker->label, "batch", "malformed REPLY batch from %s: rest "
                            "dropped", worker->label);
-    if (accepted)
-        s_adapt (self, worker, accepted);
+    if (accepted) {
+        s_adapt (self, worker, accepted, slow);
+        zx__dispatch_worker_room (self, worker);
+    }
 }
 
 //  --------------------------------------------------------------------

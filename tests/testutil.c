@@ -312,7 +312,7 @@ zx_test_reap (zx_test_child_t *child, bool show)
 //  --------------------------------------------------------------------
 //  The fixture: the test's processes and scratch directory
 
-#define MAX_CHILDREN    64
+#define MAX_CHILDREN    256     //  test_scale starts 200 workers
 
 static zx_test_child_t s_children [MAX_CHILDREN];
 static size_t s_child_count;

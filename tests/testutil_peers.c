@@ -49,15 +49,17 @@ s_broker_run (zx_test_broker_t *broker, const char *bind)
     snprintf (name, sizeof name, "broker-%u.endpoint", ++serial);
     zx_test_scratch_path (file, sizeof file, name);
     snprintf (heartbeat, sizeof heartbeat, "%d", broker->heartbeat_ms);
-    const char *argv [MAX_ARGS + 12] = { ZX_BROKER_PROGRAM, "--bind", bind,
-                                         "--endpoint-file", file };
-    size_t argc = 5;
+    const char *argv [MAX_ARGS + 16] = { NULL };
+    size_t argc = 0;
+    s_append (argv, &argc, MAX_ARGS + 16, broker->wrapper);
+    const char *start [] = { ZX_BROKER_PROGRAM, "--bind", bind, "--endpoint-file", file, NULL };
+    s_append (argv, &argc, MAX_ARGS + 16, start);
     if (broker->heartbeat_ms > 0) {
         const char *timing [] = { "--heartbeat", heartbeat, "--liveness", LIVENESS, NULL };
-        s_append (argv, &argc, MAX_ARGS + 12, timing);
+        s_append (argv, &argc, MAX_ARGS + 16, timing);
     }
     argv [argc++] = "--verbose";
-    s_append (argv, &argc, MAX_ARGS + 12, broker->args);
+    s_append (argv, &argc, MAX_ARGS + 16, broker->args);
     broker->child = zx_test_peer_spawn (argv);
     int64_t deadline = zx_test_now_ms () + 10000;
     while (access (file, F_OK) != 0) {
@@ -83,9 +85,17 @@ s_broker_run (zx_test_broker_t *broker, const char *bind)
 void
 zx_test_broker_start (zx_test_broker_t *broker, int heartbeat_ms, const char *const *args)
 {
+    zx_test_broker_start_under (broker, heartbeat_ms, args, NULL);
+}
+
+void
+zx_test_broker_start_under (zx_test_broker_t *broker, int heartbeat_ms,
+                            const char *const *args, const char *const *wrapper)
+{
     memset (broker, 0, sizeof *broker);
     broker->heartbeat_ms = heartbeat_ms;
     broker->args = args;
+    broker->wrapper = wrapper;
     s_broker_run (broker, "tcp://127.0.0.1:*");
 }
 
@@ -155,7 +165,8 @@ void
 zx_test_env_start (zx_test_env_t *env, const zx_test_env_opts_t *opts)
 {
     memset (env, 0, sizeof *env);
-    zx_test_broker_start (&env->broker, opts->heartbeat_ms, opts->broker_args);
+    zx_test_broker_start_under (&env->broker, opts->heartbeat_ms, opts->broker_args,
+                                opts->broker_wrapper);
     env->worker = zx_test_worker_start (&env->broker, opts->threads ? opts->threads : 2,
                                         opts->worker_args);
     zx_test_wait_ready (&env->broker, env->worker);

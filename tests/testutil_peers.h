@@ -34,6 +34,7 @@ typedef struct {
     char endpoint [64];         //  tcp://127.0.0.1:PORT
     int heartbeat_ms;           //  Its --heartbeat, 0 when not given
     const char *const *args;    //  Its further arguments
+    const char *const *wrapper; //  A command it runs under (NULL: none)
 } zx_test_broker_t;
 
 //  Starts zexec-broker --bind tcp://127.0.0.1:* --verbose, with
@@ -42,6 +43,12 @@ typedef struct {
 //  until it listens. The strings of args must last as long as the broker
 //  may be restarted.
 void zx_test_broker_start (zx_test_broker_t *broker, int heartbeat_ms, const char *const *args);
+
+//  zx_test_broker_start, with the broker's command line after wrapper
+//  (NULL-terminated, at most 4 words: a command that execs the rest, as
+//  "sh -c 'ulimit -n 100 && exec \"$0\" \"$@\"'" does).
+void zx_test_broker_start_under (zx_test_broker_t *broker, int heartbeat_ms,
+                                 const char *const *args, const char *const *wrapper);
 
 //  Starts a new zexec-broker in place of broker, whose process must have
 //  ended, with the same arguments, on the same port.
@@ -84,6 +91,7 @@ typedef struct {
 typedef struct {
     int heartbeat_ms;                   //  See zx_test_broker_start
     const char *const *broker_args;     //  See zx_test_broker_start
+    const char *const *broker_wrapper;  //  See zx_test_broker_start_under
     int threads;                        //  The good worker's (0: 2)
     const char *const *worker_args;     //  See zx_test_worker_start
     const zx_executor_opts_t *remote;   //  See zx_test_remote_new

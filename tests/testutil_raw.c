@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SOCKETS 256
+#define MAX_SOCKETS 512     //  test_scale holds 260
 
 static void *s_ctx;                     //  The running test's context
 static void *s_sockets [MAX_SOCKETS];   //  Its raw sockets still open
