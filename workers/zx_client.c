@@ -461,6 +461,27 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
 }
 
 size_t
+zx__client_abandon_all (zx__client_t *self, const char *text)
+{
+    s_collect_t collect = { calloc (self->entries.live + 1, sizeof (s_entry_t *)), 0 };
+    if (!collect.entries)
+        return 0;
+    zx__idmap_each (&self->entries, s_collect, &collect);
+    if (self->loop)
+        s_flush (self->loop, self);     //  The broker sees the cancels after them
+    for (size_t i = 0; i < collect.count; i++) {
+        s_entry_t *entry = collect.entries [i];
+        zx__idmap_take (&self->entries, entry->corr);
+        s_sent (self, zx__send_cancel (&self->route, &entry->corr, 1));
+        //  Cancelled with this text rather than s_finish's "cancelled"
+        zx__future_set_cancelled (entry->future, text);
+        s_finish (self, entry, ZX_ECANCELLED, text, strlen (text));
+    }
+    free (collect.entries);
+    return collect.count;
+}
+
+size_t
 zx__client_outstanding (const zx__client_t *self)
 {
     return self->entries.live;

@@ -42,6 +42,11 @@ zx_err_t zx__client_attach (zx__client_t *self, zx_loop_t *loop);
 void zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task,
                         zx_values_t *args, uint8_t flags);
 
+//  Ends every outstanding request now with ZX_ECANCELLED and text, and
+//  tells the broker to cancel them (a shutdown's deadline). Returns how
+//  many.
+size_t zx__client_abandon_all (zx__client_t *self, const char *text);
+
 //  Returns how many requests await their reply.
 size_t zx__client_outstanding (const zx__client_t *self);
 
