@@ -3,7 +3,9 @@
     A client is a DEALER connected to a zexec-broker. It batches the
     requests submitted in one loop iteration into one REQUEST message,
     completes each future from its reply record, sends heartbeats while
-    work is outstanding, and fails that work when the broker falls silent.
+    work is outstanding, and when the broker is lost (silent, or the link
+    dropped) sends again what allows retries, for a restarted broker at
+    the same endpoint, and fails the rest.
     The remote executor is a client behind the executor API.             */
 #ifndef ZX_CLIENT_H_INCLUDED
 #define ZX_CLIENT_H_INCLUDED
@@ -28,6 +30,12 @@ zx__client_t *zx__client_new_secure (const char *endpoint, const char *service,
                                      int heartbeat_ms, int liveness,
                                      const char *server_key, const char *cert,
                                      void (*idle) (void *owner), void *owner);
+
+//  Sets how long requests that allow retries wait for the broker to come
+//  back after the connection is lost (see zx_executor_opts_t.reconnect_ms):
+//  0 keeps the default (10 heartbeat intervals times the liveness), a
+//  negative value waits for nothing and fails everything at once.
+void zx__client_set_reconnect (zx__client_t *self, int reconnect_ms);
 
 //  Fails what is outstanding with ZX_ESHUTDOWN, says DISCONNECT and frees
 //  the client; accepts NULL and nulls the pointer.

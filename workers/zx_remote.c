@@ -64,6 +64,8 @@ s_new (zx_executor_t *front, const char *endpoint, const zx_executor_opts_t *opt
     self->client = zx__client_new_secure (endpoint, opts->service, opts->heartbeat_ms,
                                           opts->liveness, opts->curve_server_key,
                                           opts->curve_cert, s_idle, self);
+    if (self->client)
+        zx__client_set_reconnect (self->client, opts->reconnect_ms);
     if (!self->endpoint || !self->client) {
         zx__backend_t *base = &self->base;
         s_destroy (&base);

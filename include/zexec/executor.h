@@ -99,6 +99,13 @@ typedef struct {
     //  opts.service, or "local". NULL, the default: none. Binding fails:
     //  the constructor returns NULL. Remote executors ignore it.
     const char *events_endpoint;
+    //  Remote executors: how long, in ms, work that allows retries waits
+    //  for the broker to come back after the connection to it is lost (it
+    //  dropped, or the broker fell silent past the liveness), as when the
+    //  broker is restarted at the same endpoint. 0 means 10 heartbeat
+    //  intervals times the liveness (30 s at the defaults); negative
+    //  means none (everything out fails at once). See zx_remote_executor_new.
+    int reconnect_ms;
 } zx_executor_opts_t;
 
 //  Creates a pool of worker threads, each one of zexec's worker actors
@@ -115,11 +122,18 @@ ZX_EXPORT zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
 //  Creates an executor whose workers are on other machines, behind a
 //  zexec-broker at endpoint (such as "tcp://10.0.0.2:5555"); it is used
 //  exactly as a local pool is. Requests go to opts->service. When the
-//  broker is not heard from for liveness heartbeats, work in flight fails
-//  with ZX_EWORKER_LOST; later submissions go through once it is back. A
-//  request the broker cannot serve in time fails with ZX_ENOWORKERS.
-//  opts may be NULL. Returns NULL on a bad endpoint or option. Caller
-//  owns the executor.
+//  connection to the broker drops, or the broker is not heard from for
+//  liveness heartbeats, a task that allows retries (opts->retries, or its
+//  own zx_task_opts_t.retries) is sent again, using one retry, and waits
+//  up to opts->reconnect_ms for the broker to be back at endpoint (a
+//  restarted one): it may then run twice. Every other task in flight
+//  fails at once with ZX_EWORKER_LOST ("connection to the broker at E
+//  lost; task 'T' was lost"): what a broker held is unknown after a
+//  restart. Submissions meanwhile are queued (max_queue bounds them) and
+//  sent when it is back; what is still out when the window passes fails
+//  with ZX_EWORKER_LOST. A request the broker cannot serve in time fails
+//  with ZX_ENOWORKERS. opts may be NULL. Returns NULL on a bad endpoint or
+//  option. Caller owns the executor.
 ZX_EXPORT zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
 
 //  Gives the executor a loop of its own, run by an I/O thread of its own
