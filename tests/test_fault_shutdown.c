@@ -82,13 +82,19 @@ test_a_process_pool_with_a_stopped_worker_shuts_down_by_its_deadline_and_names_t
     assert_true (elapsed < DEADLINE + ZX_SLACK_MS);
 
     //  It says what it did: SIGTERM, which a stopped process keeps
-    //  pending, then SIGKILL, both to the frozen worker and no other
+    //  pending, then SIGKILL, to the frozen worker. The idle one leaves
+    //  at its dismissal; one slower than 200 ms to exit (LeakSanitizer's
+    //  check at exit, a loaded machine) is SIGKILLed too, and listed
     assert_true (report.forced);
-    assert_int_equal (report.kill_count, 2);
+    assert_true (report.kill_count >= 2 && report.kill_count <= 3);
     assert_int_equal (report.kills [0].pid, pid);
     assert_int_equal (report.kills [0].signal, SIGTERM);
     assert_int_equal (report.kills [1].pid, pid);
     assert_int_equal (report.kills [1].signal, SIGKILL);
+    if (report.kill_count == 3) {
+        assert_true (report.kills [2].pid != pid);
+        assert_int_equal (report.kills [2].signal, SIGKILL);
+    }
     assert_int_equal (report.cancelled, 1);
     assert_int_equal (report.abandoned_threads, 0);
     assert_true (zx_test_pid_gone (pid));
