@@ -86,6 +86,8 @@ struct zx__client {
     bool refusal_logged;
     int reconnect_ms;           //  The reconnect window; negative: none
     int64_t lost_us;            //  When the link was lost, 0 while it is up
+    bool await_connect;         //  It dropped: the broker is back only after
+                                //  the DEALER has connected again
     size_t resent;              //  Requests sent again since then
 };
 
@@ -139,7 +141,7 @@ zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_
     char monitor [64];
     snprintf (monitor, sizeof monitor, "inproc://zexec-client-monitor-%u",
               atomic_fetch_add (&serials, 1));
-    int events = ZMQ_EVENT_DISCONNECTED;
+    int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED;
     if (self->curve)
         events |= ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
@@ -397,7 +399,7 @@ s_on_readable (zx_loop_t *loop, void *arg)
             break;
         if (rc == ZX_RECV_TOO_MANY)
             continue;
-        if (rc == ZX_RECV_OK && self->lost_us) {
+        if (rc == ZX_RECV_OK && self->lost_us && !self->await_connect) {
             zx_log_info (self->log, "the broker at %s is back after %lld ms: %zu requests "
                          "were sent again", self->endpoint,
                          (long long) (zx__now_us () - self->lost_us) / 1000, self->resent);
@@ -425,7 +427,7 @@ s_on_monitor (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     zx__client_t *self = (zx__client_t *) arg;
-    bool dropped = false;
+    bool dropped = false, connected = false;
     uint16_t refused = 0;
     zmq_msg_t frame;
     zmq_msg_init (&frame);
@@ -435,7 +437,10 @@ s_on_monitor (zx_loop_t *loop, void *arg)
             uint16_t event;
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
             dropped |= event == ZMQ_EVENT_DISCONNECTED;
-            if (event != ZMQ_EVENT_DISCONNECTED)
+            //  The last word, as the events come in order: up again
+            if (event == ZMQ_EVENT_CONNECTED || event == ZMQ_EVENT_DISCONNECTED)
+                connected = event == ZMQ_EVENT_CONNECTED;
+            if (event != ZMQ_EVENT_DISCONNECTED && event != ZMQ_EVENT_CONNECTED)
                 refused = event;
         }
     }
@@ -459,7 +464,13 @@ s_on_monitor (zx_loop_t *loop, void *arg)
         char cause [400];
         snprintf (cause, sizeof cause, "connection to the broker at %s lost", self->endpoint);
         s_lost (self, cause);
+        //  What still comes in from the dead connection is no sign that
+        //  the broker is back: only what comes after a new one
+        self->await_connect = self->lost_us && !connected;
     }
+    else
+    if (connected)
+        self->await_connect = false;
 }
 
 static void
@@ -474,6 +485,7 @@ s_on_tick (zx_loop_t *loop, void *arg)
     s_on_readable (loop, self);
     if (self->entries.live == 0) {
         self->lost_us = 0;
+        self->await_connect = false;
         return;
     }
     if (self->lost_us) {
@@ -485,6 +497,7 @@ s_on_tick (zx_loop_t *loop, void *arg)
                       "within %d ms", self->endpoint, self->reconnect_ms);
             zx_log_warning (self->log, "%s: failing %zu tasks", cause, self->entries.live);
             self->lost_us = 0;
+            self->await_connect = false;
             s_fail_all (self, ZX_EWORKER_LOST, cause);
             return;
         }

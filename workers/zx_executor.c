@@ -910,6 +910,9 @@ s_ending_arm (s_ending_t *deadline)
     int64_t at_us = deadline->end_us
                   - (ZX__HASTEN_END - deadline->stage - 1) * deadline->grace_ms * 1000;
     int64_t delay_ms = (at_us - zx__now_us () + 999) / 1000;
+    //  A stage may have made the back end idle, which set a timer already
+    if (deadline->timer)
+        zx_loop_cancel_timer (deadline->loop, deadline->timer);
     deadline->timer = zx_loop_call_later (deadline->loop, delay_ms > 0 ? delay_ms : 0,
                                           s_ending_tick, deadline);
     return deadline->timer != 0;
@@ -923,9 +926,10 @@ s_ending_tick (zx_loop_t *loop, void *arg)
     deadline->timer = 0;
     if (zx_executor_backlog (deadline->self) > 0 && deadline->stage < ZX__HASTEN_END) {
         s_ending_hasten (deadline, false);
-        if (deadline->stage < ZX__HASTEN_END && s_ending_arm (deadline))
+        if (deadline->stage < ZX__HASTEN_END && zx_executor_backlog (deadline->self) > 0
+        &&  s_ending_arm (deadline))
             return;
-        if (deadline->stage < ZX__HASTEN_END)
+        if (deadline->stage < ZX__HASTEN_END && zx_executor_backlog (deadline->self) > 0)
             s_ending_hasten (deadline, true);
     }
     s_ending_over (deadline);
