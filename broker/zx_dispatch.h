@@ -143,6 +143,19 @@ size_t zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char
 //  now with ZX_ECANCELLED and message. Returns how many.
 size_t zx__dispatch_cancel_unstarted (zx__dispatch_t *self, const char *message);
 
+//  How many requests the worker with identity holds (0 when unknown),
+//  counting those already completed whose reply it still owes.
+size_t zx__dispatch_worker_holds (zx__dispatch_t *self, const char *identity);
+
+//  Asks every running request (held, started, not yet asked) to stop, as
+//  zx__request_stop does. Returns how many.
+size_t zx__dispatch_stop_started (zx__dispatch_t *self);
+
+//  Completes every request not yet completed, queued or held, now with
+//  code and text; held ones stay with their worker until it replies (the
+//  reply is then dropped). Returns how many.
+size_t zx__dispatch_abandon_all (zx__dispatch_t *self, zx_err_t code, const char *text);
+
 //  Forgets a worker that died; each request it held completes with
 //  ZX_EWORKER_LOST and "CAUSE; task 'NAME' was lost". Unknown identities
 //  are ignored.

@@ -280,6 +280,41 @@ zx__dispatch_worker_gone (zx__dispatch_t *self, const char *identity, const char
     }
 }
 
+size_t
+zx__dispatch_worker_holds (zx__dispatch_t *self, const char *identity)
+{
+    zx__dworker_t *worker = s_worker_find (self, identity, strlen (identity));
+    return worker ? worker->held.count : 0;
+}
+
+size_t
+zx__dispatch_stop_started (zx__dispatch_t *self)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < self->worker_count; i++)
+        for (zx__request_t *request = self->workers [i]->held.head; request;
+             request = request->next)
+            if (request->cookie && request->started && !request->stopping) {
+                zx__request_stop (request);
+                count++;
+            }
+    return count;
+}
+
+size_t
+zx__dispatch_abandon_all (zx__dispatch_t *self, zx_err_t code, const char *text)
+{
+    size_t count = zx__dispatch_fail_waiting (self, INT64_MAX, code, text);
+    for (size_t i = 0; i < self->worker_count; i++)
+        for (zx__request_t *request = self->workers [i]->held.head; request;
+             request = request->next)
+            if (request->cookie) {
+                zx__dispatch_complete_text (self, request, code, text);
+                count++;
+            }
+    return count;
+}
+
 void
 zx__dispatch_worker_stopped (zx__dispatch_t *self, const char *identity, uint64_t corr,
                              const char *cause)

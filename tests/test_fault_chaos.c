@@ -1,6 +1,7 @@
 /*  test_fault_chaos.c - chaos in a process pool: a killer loose on a pool
-    running 100,000 tiny tasks, shutting down while workers crash and a
-    killer strikes, and destroying a pool with a stopped worker. (See
+    running 100,000 tiny tasks, the same through a real broker that is
+    SIGKILLed and restarted halfway, shutting down while workers crash and
+    a killer strikes, and destroying a pool with a stopped worker. (See
     test_fault_pool.c for crashes one at a time.) The ctest entries are
     test_fault.*.
 
@@ -84,6 +85,7 @@ s_fd_baseline (zx_loop_t *loop)
 
 typedef struct {
     zx_executor_t *pool;
+    pid_t worker;               //  A zexec-worker whose children to kill, or 0
     uint64_t timer;
     unsigned seed;
     int kills;
@@ -107,6 +109,34 @@ s_prove (s_killer_t *killer, pid_t pid)
         killer->proven [killer->proven_count++] = pid;
 }
 
+//  Fills pids with the child processes of parent (the pool processes of a
+//  zexec-worker --processes), from each of its threads' children list;
+//  returns how many there are, at most size.
+static size_t
+s_children (pid_t parent, pid_t *pids, size_t size)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/task", (int) parent);
+    DIR *tasks = opendir (path);
+    size_t count = 0;
+    struct dirent *entry;
+    while (tasks && (entry = readdir (tasks)) && count < size) {
+        if (entry->d_name [0] == '.')
+            continue;
+        char file [300];
+        snprintf (file, sizeof file, "/proc/%d/task/%s/children", (int) parent, entry->d_name);
+        FILE *list = fopen (file, "r");
+        int pid;
+        while (list && count < size && fscanf (list, "%d", &pid) == 1)
+            pids [count++] = (pid_t) pid;
+        if (list)
+            fclose (list);
+    }
+    if (tasks)
+        closedir (tasks);
+    return count;
+}
+
 //  SIGKILLs a random live worker that has been seen working, and arms
 //  itself again 50 to 100 ms later. A worker killed before it said READY
 //  would count toward the pool's "workers die before they are ready"
@@ -116,7 +146,9 @@ s_killer_fire (zx_loop_t *loop, void *arg)
 {
     s_killer_t *killer = (s_killer_t *) arg;
     pid_t pids [16], live [16];
-    size_t count = zx_executor_worker_pids (killer->pool, pids, 16), candidates = 0;
+    size_t count = killer->worker ? s_children (killer->worker, pids, 16)
+                                  : zx_executor_worker_pids (killer->pool, pids, 16);
+    size_t candidates = 0;
     for (size_t i = 0; i < count && i < 16; i++)
         if (s_proven (killer, pids [i]))
             live [candidates++] = pids [i];
@@ -147,6 +179,7 @@ s_killer_stop (s_killer_t *killer, zx_loop_t *loop)
 typedef struct {
     zx_loop_t *loop;
     zx_executor_t *pool;
+    zx_test_broker_t *broker;       //  Restarted halfway, when set
     s_killer_t *killer;
     zx_future_t **futures;
     int *calls;
@@ -199,11 +232,16 @@ s_chaos_total (void)
 #endif
 }
 
-//  One run; returns how many tasks failed.
+//  One run on pool (a local pool, or a remote executor whose workers are
+//  the children of worker, behind broker, which is then SIGKILLed once
+//  half the tasks have ended and started again 500 ms later); destroys
+//  the pool and returns how many tasks failed.
 static size_t
-s_chaos_run (zx_loop_t *loop, int retries, int fds_before)
+s_chaos_drive (zx_loop_t *loop, zx_executor_t *pool, int retries, zx_test_broker_t *broker,
+               pid_t worker)
 {
-    s_chaos_t chaos = { .loop = loop, .total = s_chaos_total () };
+    s_chaos_t chaos = { .loop = loop, .total = s_chaos_total (), .pool = pool,
+                        .broker = broker };
     chaos.per_tick = chaos.total / 250 + 1;         //  About 2.5 s of submissions
     chaos.futures = calloc (chaos.total, sizeof (zx_future_t *));
     chaos.calls = calloc (chaos.total, sizeof (int));
@@ -212,12 +250,12 @@ s_chaos_run (zx_loop_t *loop, int retries, int fds_before)
     chaos.killer = &killer;
     s_chaos = &chaos;
     zx_test_ended_reset ();
-    chaos.pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 3,
-                                                               .retries = retries });
-    assert_non_null (chaos.pool);
     int64_t start = zx_test_now_ms ();
     s_killer_start (&killer, loop, chaos.pool);
+    killer.worker = worker;
     s_chaos_submit (loop, &chaos);
+    int64_t restart_at = 0, restarted_after = 0;
+    size_t out_at_kill = 0, ended_at_kill = 0;
     //  It must keep going: a stall is 20 s in which no task ends (a whole
     //  run takes about 15 s idle, and over 60 s under a load of 11)
     size_t ended = 0;
@@ -229,6 +267,20 @@ s_chaos_run (zx_loop_t *loop, int retries, int fds_before)
             ended = zx_test_ended ();
             progress_ms = zx_test_now_ms ();
         }
+        if (chaos.broker && !restart_at && zx_test_ended () >= chaos.total / 2) {
+            //  Halfway: the broker dies with work in flight and queued,
+            //  and comes back on the same port half a second later
+            out_at_kill = zx_executor_backlog (chaos.pool);
+            ended_at_kill = zx_test_ended ();
+            zx_test_peer_stop (chaos.broker->child, SIGKILL, 5000);
+            restart_at = zx_test_now_ms ();
+            zx_sleep (500);
+            zx_test_broker_restart (chaos.broker);
+            progress_ms = zx_test_now_ms ();
+        }
+        //  Everything that was out at the kill has ended
+        if (restart_at && !restarted_after && zx_test_ended () >= ended_at_kill + out_at_kill)
+            restarted_after = zx_test_now_ms () - restart_at;
     }
     s_killer_stop (&killer, loop);
     int64_t elapsed = zx_test_now_ms () - start;
@@ -251,24 +303,43 @@ s_chaos_run (zx_loop_t *loop, int retries, int fds_before)
             completed++;
         }
         else
+        if (code == ZX_EWORKER_LOST && failed++ == 0)
+            print_message ("first lost: task %zu: %s\n", i, zx_future_message (chaos.futures [i]));
+        else
         if (code == ZX_EWORKER_LOST)
-            failed++;
+            ;
         else
             fail_msg ("task %zu: %s: %s", i, zx_strerror (code),
                       zx_future_message (chaos.futures [i]));
     }
-    print_message ("retries %d: %zu tasks in %lld ms, %d workers killed: %zu completed, "
-                   "%zu lost\n", retries, chaos.total, (long long) elapsed, killer.kills,
-                   completed, failed);
+    print_message ("%sretries %d: %zu tasks in %lld ms, %d workers killed: %zu completed, "
+                   "%zu lost\n", chaos.broker ? "through a broker, " : "", retries, chaos.total,
+                   (long long) elapsed, killer.kills, completed, failed);
+    if (chaos.broker)
+        print_message ("the broker was SIGKILLed with %zu tasks out (after %zu had ended) and "
+                       "restarted 500 ms later; all that was out had ended %lld ms after the "
+                       "kill\n", out_at_kill, ended_at_kill, (long long) restarted_after);
     assert_int_equal (completed + failed, chaos.total);
     assert_true (killer.kills >= 5);
+    assert_true (!chaos.broker || (restart_at && out_at_kill > 0));
     zx_executor_destroy (&chaos.pool);
-    s_expect_clean (fds_before);
     for (size_t i = 0; i < chaos.total; i++)
         zx_future_destroy (&chaos.futures [i]);
     free (chaos.futures);
     free (chaos.calls);
     s_chaos = NULL;
+    return failed;
+}
+
+//  One run on a process pool of three; returns how many tasks failed.
+static size_t
+s_chaos_run (zx_loop_t *loop, int retries, int fds_before)
+{
+    zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 3,
+                                                                        .retries = retries });
+    assert_non_null (pool);
+    size_t failed = s_chaos_drive (loop, pool, retries, NULL, 0);
+    s_expect_clean (fds_before);
     return failed;
 }
 
@@ -282,6 +353,38 @@ test_a_hundred_thousand_tasks_under_a_killer_each_end_once_and_with_retries_all_
     zx_log_basic_config (ZX_LOG_ERROR, NULL);
     assert_true (s_chaos_run (loop, 0, fds_before) > 0);
     assert_int_equal (s_chaos_run (loop, 15, fds_before), 0);
+    zx_loop_destroy (&loop);
+    zx_test_pass ();
+}
+
+//  The same through a real broker and a zexec-worker --processes of
+//  three, whose pool processes the killer SIGKILLs, with retries: halfway
+//  the broker is SIGKILLed and started again on its port 500 ms later.
+//  Every task allows retries, so none may be lost: what was out at the
+//  kill is sent again to the new broker, the worker says READY to it.
+static void
+test_a_hundred_thousand_tasks_through_a_broker_restarted_halfway_under_a_killer_all_complete (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_log_basic_config (ZX_LOG_ERROR, NULL);
+    zx_test_broker_t broker;
+    //  All of it may be out at once, at the broker
+    static const char *const limits [] = { "--max-client-pending", "1000000",
+                                           "--max-queue", "1000000", NULL };
+    //  The default heartbeat (1 s, liveness 3): a broker busy with tens of
+    //  thousands of requests sent again at once (under ASan) may well be
+    //  silent for 300 ms, which would count as lost again
+    zx_test_broker_start (&broker, 1000, limits);
+    const char *processes [] = { "--processes", NULL };
+    zx_test_child_t *worker = zx_test_worker_start (&broker, 3, processes);
+    zx_test_wait_ready (&broker, worker);
+    zx_executor_t *remote = zx_test_remote_new (&broker, &(zx_executor_opts_t) {
+        .heartbeat_ms = 1000, .liveness = 3, .retries = 15 });
+    assert_non_null (remote);
+    assert_int_equal (s_chaos_drive (loop, remote, 15, &broker, worker->pid), 0);
+    //  The worker process itself was never touched: it is still there
+    assert_true (zx_test_alive (worker));
     zx_loop_destroy (&loop);
     zx_test_pass ();
 }
@@ -402,6 +505,7 @@ test_destroying_a_pool_with_a_stopped_idle_worker_kills_it_after_the_grace (void
 
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_hundred_thousand_tasks_under_a_killer_each_end_once_and_with_retries_all_complete),
+    cmocka_unit_test (test_a_hundred_thousand_tasks_through_a_broker_restarted_halfway_under_a_killer_all_complete),
     cmocka_unit_test (test_shutdown_while_workers_crash_and_a_killer_strikes_ends_in_bounded_time),
     cmocka_unit_test (test_destroying_a_pool_with_a_stopped_idle_worker_kills_it_after_the_grace),
 };

@@ -115,6 +115,24 @@ ZX_TASK (announce_nap)
     return s_return_square (call, n);
 }
 
+//  Creates started, then waits for release (or timeout_ms) without ever
+//  looking at its cancel token: a task nothing but its gate can stop.
+ZX_TASK (deaf_gate)
+{
+    const char *started, *release;
+    int64_t timeout_ms;
+    if (zx_call_arg_str (call, 0, &started) || zx_call_arg_str (call, 1, &release)
+    ||  zx_call_arg_int (call, 2, &timeout_ms))
+        return -1;
+    FILE *file = fopen (started, "w");
+    if (!file)
+        return zx_call_fail (call, "cannot create %s", started);
+    fclose (file);
+    for (int64_t waited = 0; access (release, F_OK) != 0 && waited < timeout_ms; waited += 2)
+        s_sleep_us (2000);
+    return zx_call_return_int (call, getpid ());
+}
+
 ZX_TASK (die_always)
 {
     const char *runs, *how;

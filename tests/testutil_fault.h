@@ -10,6 +10,9 @@
       nap_us (us) -> [us, pid]
       announce_nap (path, ms, n) -> [n * n, pid]: writes its pid to path
           (whole, by rename), then sleeps
+      deaf_gate (started, release, timeout_ms) -> [pid]: creates started,
+          then waits until release exists, never looking at its cancel
+          token
       die_always (runs, how): appends its pid to runs, then crashes
       crash_once (marker, runs, how, n) -> [n * n, pid]: appends its pid to
           runs; crashes when marker does not exist yet, after making it

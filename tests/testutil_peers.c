@@ -3,10 +3,16 @@
 
     Each is one of the test's processes (zx_test_peer_spawn), so the
     fixture's teardown ends it whatever happened. The one idea: no test
-    chooses a port. A broker binds tcp://127.0.0.1:* and writes the
-    endpoint it got into a file of the test's scratch directory, whole
-    (by rename) once it listens; the helpers read the port from there,
-    and a broker started again binds that port.                          */
+    chooses a port. A broker writes the endpoint it got into a file of the
+    test's scratch directory, whole (by rename) once it listens; the
+    helpers read the port from there, and a broker started again binds
+    that port. It binds a port below the kernel's ephemeral range
+    (ip_local_port_range), trying another when one is taken: while a
+    broker is down, the coordinators and workers that reconnect to its
+    port every 100 ms get source ports from that range, and one of them
+    could get the broker's own port, connect to itself (TCP's simultaneous
+    open) and hold the port for good, so that the restarted broker could
+    not bind it. Below the range no connecting socket can take it.       */
 #define _GNU_SOURCE
 #include "testutil_peers.h"
 #include <signal.h>
@@ -40,9 +46,10 @@ s_append (const char **argv, size_t *argc, size_t size, const char *const *args)
 }
 
 //  Starts the broker binding bind and waits until it wrote the endpoint
-//  it listens on to a file of the scratch directory
-static void
-s_broker_run (zx_test_broker_t *broker, const char *bind)
+//  it listens on to a file of the scratch directory. Returns false when
+//  it ended before it listened and may_fail (the port was taken).
+static bool
+s_broker_run (zx_test_broker_t *broker, const char *bind, bool may_fail)
 {
     static unsigned serial;
     char file [512], name [64], heartbeat [16];
@@ -63,6 +70,8 @@ s_broker_run (zx_test_broker_t *broker, const char *bind)
     broker->child = zx_test_peer_spawn (argv);
     int64_t deadline = zx_test_now_ms () + 10000;
     while (access (file, F_OK) != 0) {
+        if (!zx_test_alive (broker->child) && may_fail)
+            return false;
         if (!zx_test_alive (broker->child))
             fail_msg ("zexec-broker --bind %s ended before it listened (status 0x%x)", bind,
                       broker->child->status);
@@ -80,6 +89,21 @@ s_broker_run (zx_test_broker_t *broker, const char *bind)
     broker->port = port;
     snprintf (broker->endpoint, sizeof broker->endpoint, "%s", text);
     free (text);
+    return true;
+}
+
+//  The lowest port of the kernel's ephemeral range (32768 when unknown)
+static int
+s_ephemeral_low (void)
+{
+    int low = 32768, high = 0;
+    FILE *file = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (file) {
+        if (fscanf (file, "%d %d", &low, &high) != 2 || low < 2048)
+            low = 32768;
+        fclose (file);
+    }
+    return low;
 }
 
 void
@@ -96,7 +120,19 @@ zx_test_broker_start_under (zx_test_broker_t *broker, int heartbeat_ms,
     broker->heartbeat_ms = heartbeat_ms;
     broker->args = args;
     broker->wrapper = wrapper;
-    s_broker_run (broker, "tcp://127.0.0.1:*");
+    //  A port below the ephemeral range (see the top of this file), from
+    //  a place of this process's own: another tried when one is taken
+    int low = s_ephemeral_low ();
+    int span = low - 1024 < 16384 ? low - 1024 : 16384;
+    unsigned seed = (unsigned) getpid () * 2654435761u ^ (unsigned) zx_test_now_ms ();
+    for (int attempt = 0; attempt < 64; attempt++) {
+        char bind [64];
+        snprintf (bind, sizeof bind, "tcp://127.0.0.1:%d",
+                  low - span + (int) ((seed + (unsigned) attempt * 7919u) % (unsigned) span));
+        if (s_broker_run (broker, bind, true))
+            return;
+    }
+    s_broker_run (broker, "tcp://127.0.0.1:*", false);
 }
 
 void
@@ -106,7 +142,7 @@ zx_test_broker_restart (zx_test_broker_t *broker)
     char bind [64];
     snprintf (bind, sizeof bind, "tcp://127.0.0.1:%d", broker->port);
     int port = broker->port;
-    s_broker_run (broker, bind);
+    s_broker_run (broker, bind, false);
     assert_int_equal (broker->port, port);
 }
 

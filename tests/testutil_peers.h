@@ -9,9 +9,11 @@
     stdout and stderr, in a file of its own). A test that uses them has
     zx_test_setup and zx_test_teardown (testutil.h) around it.
 
-    A broker binds tcp://127.0.0.1:* and says which port it got through
-    --endpoint-file: no test picks a port or tries another. A broker
-    started again after a stop gets the port the first one got.
+    A broker binds a port on 127.0.0.1 below the kernel's ephemeral range
+    (the helper tries another when one is taken; why below the range:
+    testutil_peers.c) and says which it got through --endpoint-file: no
+    test picks a port. A broker started again after a stop gets the port
+    the first one got.
 
     The helpers that wait poll, and between polls call zx_sleep: it runs
     the thread's current loop, if any, so that a remote executor's
@@ -37,7 +39,8 @@ typedef struct {
     const char *const *wrapper; //  A command it runs under (NULL: none)
 } zx_test_broker_t;
 
-//  Starts zexec-broker --bind tcp://127.0.0.1:* --verbose, with
+//  Starts zexec-broker --bind tcp://127.0.0.1:PORT --verbose (PORT below
+//  the ephemeral range, free), with
 //  --heartbeat heartbeat_ms --liveness 3 unless heartbeat_ms is 0, then
 //  args (NULL-terminated, at most 16; NULL for none), and waits up to 10 s
 //  until it listens. The strings of args must last as long as the broker

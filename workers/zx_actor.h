@@ -19,4 +19,14 @@ zx__actor_t *zx__actor_new (zactor_fn *fn, void *args);
 //  nulls the pointer. Works as well for an actor that already returned.
 void zx__actor_destroy (zx__actor_t **self_p);
 
+//  Sends "$TERM" and lets the thread go without waiting for it: the
+//  thread frees the actor (and what fn's args hold, as fn does) once fn
+//  returns. For an actor stuck in work it cannot be stopped from, whose
+//  args must then hold nothing the caller frees. Accepts NULL and nulls
+//  the pointer.
+void zx__actor_detach (zx__actor_t **self_p);
+
+//  Returns how many detached actors' threads are still running.
+int zx__actor_detached_running (void);
+
 #endif

@@ -6,8 +6,8 @@
     and complete their future once; unknown ids (late replies to cancelled
     or failed work) are dropped. While anything is outstanding the client
     sends a heartbeat each interval and watches for the broker's; after
-    `liveness` silent intervals everything outstanding fails with
-    ZX_EWORKER_LOST, so no future waits forever on a dead broker. The
+    `liveness` silent intervals the broker is lost (below), so no future
+    waits forever on a dead broker. The
     DEALER reconnects by itself, so later submissions go through once the
     broker is back. A reconnection is a new peer to the broker's ROUTER
     (and may be a new broker): it never answers what was outstanding,
@@ -15,7 +15,21 @@
     the DEALER fails what is outstanding as soon as the connection drops.
     With CURVE the same monitor reports a handshake the broker refused
     (an unknown key, a wrong server key), which fails what is outstanding
-    with a message that says so instead of waiting for the liveness.    */
+    with a message that says so instead of waiting for the liveness.
+
+    A lost broker (that drop, or the silence) is survived by what
+    allows retries: a request with retries left keeps a copy of its
+    arguments, and when the link is lost it is sent again at once under a
+    new correlation id, with one retry less. The DEALER keeps it (no
+    ZMQ_IMMEDIATE) until it has connected again, to a restarted broker at
+    the same endpoint; a copy of the old request that never left reaches
+    that broker too, and its reply is dropped with its old id, so a task
+    may run twice, which is what allowing retries means. What allows none
+    fails at once as before: what a broker held is unknown after it
+    restarts. Until the broker is heard from again (for at most the
+    reconnect window) silence does not count, new submissions queue the
+    same way (bounded by max_queue), and when the window passes all that
+    is outstanding fails.                                               */
 
 #define _GNU_SOURCE
 #include "zx_client.h"
@@ -39,6 +53,11 @@ typedef struct {
     zx__client_t *client;
     zx_future_t *future;
     uint64_t corr;
+    uint8_t flags;              //  As first sent: low 4 bits, retries allowed
+    uint8_t resent;             //  Times sent again after a lost connection
+    uint8_t name_len;
+    size_t args_size;           //  Kept only when retries are allowed
+    uint8_t *args;              //  After the name, in the same allocation
     char task [];
 } s_entry_t;
 
@@ -65,6 +84,11 @@ struct zx__client {
     zx_logger_t *log;
     bool curve;
     bool refusal_logged;
+    int reconnect_ms;           //  The reconnect window; negative: none
+    int64_t lost_us;            //  When the link was lost, 0 while it is up
+    bool await_connect;         //  It dropped: the broker is back only after
+                                //  the DEALER has connected again
+    size_t resent;              //  Requests sent again since then
 };
 
 zx__client_t *
@@ -89,6 +113,7 @@ zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_
     self->service = strdup (service ? service : "default");
     self->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 1000;
     self->liveness = liveness > 0 ? liveness : 3;
+    self->reconnect_ms = 10 * self->heartbeat_ms * self->liveness;
     self->next_corr = 1;
     self->idle = idle;
     self->owner = owner;
@@ -116,7 +141,7 @@ zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_
     char monitor [64];
     snprintf (monitor, sizeof monitor, "inproc://zexec-client-monitor-%u",
               atomic_fetch_add (&serials, 1));
-    int events = ZMQ_EVENT_DISCONNECTED;
+    int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED;
     if (self->curve)
         events |= ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
@@ -192,6 +217,74 @@ s_fail_all (zx__client_t *self, zx_err_t code, const char *cause)
     }
     free (collect.entries);
     zx__batch_clear (&self->out);
+}
+
+static void s_flush (zx_loop_t *loop, void *arg);
+
+static int
+s_by_corr (const void *a, const void *b)
+{
+    uint64_t x = (*(s_entry_t *const *) a)->corr, y = (*(s_entry_t *const *) b)->corr;
+    return x < y ? -1 : x > y;
+}
+
+//  The link to the broker is lost (cause): what has retries left is sent
+//  again under a new id, with one retry less, to be delivered when the
+//  DEALER connects again; the rest fails as s_fail_all does.
+static void
+s_lost (zx__client_t *self, const char *cause)
+{
+    s_collect_t collect = { calloc (self->entries.live + 1, sizeof (s_entry_t *)), 0 };
+    if (!collect.entries)
+        return;
+    zx__idmap_each (&self->entries, s_collect, &collect);
+    qsort (collect.entries, collect.count, sizeof (s_entry_t *), s_by_corr);
+    //  What was batched and not sent is lost with the rest, or goes again
+    zx__batch_clear (&self->out);
+    size_t kept = 0, failed = 0;
+    for (size_t i = 0; i < collect.count; i++) {
+        s_entry_t *entry = collect.entries [i];
+        zx__idmap_take (&self->entries, entry->corr);
+        uint8_t retries = entry->flags & ZX_FLAG_RETRIES;
+        if (self->reconnect_ms >= 0 && entry->args && entry->resent < retries) {
+            entry->resent++;
+            entry->corr = self->next_corr++;
+            uint8_t flags = (uint8_t) ((entry->flags & ~ZX_FLAG_RETRIES)
+                                       | (retries - entry->resent));
+            if (zx__idmap_put (&self->entries, entry->corr, entry)
+            &&  zx__batch_add_request (&self->out, entry->corr, 1, flags, entry->task,
+                                       entry->name_len, entry->args, entry->args_size) == ZX_OK) {
+                kept++;
+                continue;
+            }
+            zx__idmap_take (&self->entries, entry->corr);
+        }
+        char text [512];
+        snprintf (text, sizeof text, "%s; task '%s' was lost", cause, entry->task);
+        s_finish (self, entry, ZX_EWORKER_LOST, text, strlen (text));
+        failed++;
+    }
+    free (collect.entries);
+    if (kept == 0) {
+        zx_log_warning (self->log, "%s: failing %zu tasks", cause, failed);
+        return;
+    }
+    if (!self->lost_us)
+        self->lost_us = zx__now_us ();
+    self->resent += kept;
+    zx_log_warning (self->log, "%s: failing %zu tasks that allow no more retries; sending %zu "
+                    "again, to wait up to %d ms for the broker", cause, failed, kept,
+                    self->reconnect_ms);
+    if (self->loop && !self->flush_scheduled
+    &&  zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)
+        self->flush_scheduled = true;
+}
+
+void
+zx__client_set_reconnect (zx__client_t *self, int reconnect_ms)
+{
+    if (reconnect_ms != 0)
+        self->reconnect_ms = reconnect_ms;
 }
 
 void
@@ -306,6 +399,13 @@ s_on_readable (zx_loop_t *loop, void *arg)
             break;
         if (rc == ZX_RECV_TOO_MANY)
             continue;
+        if (rc == ZX_RECV_OK && self->lost_us && !self->await_connect) {
+            zx_log_info (self->log, "the broker at %s is back after %lld ms: %zu requests "
+                         "were sent again", self->endpoint,
+                         (long long) (zx__now_us () - self->lost_us) / 1000, self->resent);
+            self->lost_us = 0;
+            self->resent = 0;
+        }
         if (rc != ZX_RECV_OK)
             zx_log_warning (self->log, "malformed message from the broker at %s: dropped",
                             self->endpoint);
@@ -327,7 +427,7 @@ s_on_monitor (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     zx__client_t *self = (zx__client_t *) arg;
-    bool dropped = false;
+    bool dropped = false, connected = false;
     uint16_t refused = 0;
     zmq_msg_t frame;
     zmq_msg_init (&frame);
@@ -337,7 +437,10 @@ s_on_monitor (zx_loop_t *loop, void *arg)
             uint16_t event;
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
             dropped |= event == ZMQ_EVENT_DISCONNECTED;
-            if (event != ZMQ_EVENT_DISCONNECTED)
+            //  The last word, as the events come in order: up again
+            if (event == ZMQ_EVENT_CONNECTED || event == ZMQ_EVENT_DISCONNECTED)
+                connected = event == ZMQ_EVENT_CONNECTED;
+            if (event != ZMQ_EVENT_DISCONNECTED && event != ZMQ_EVENT_CONNECTED)
                 refused = event;
         }
     }
@@ -360,9 +463,14 @@ s_on_monitor (zx_loop_t *loop, void *arg)
     if (dropped && self->entries.live) {
         char cause [400];
         snprintf (cause, sizeof cause, "connection to the broker at %s lost", self->endpoint);
-        zx_log_warning (self->log, "%s: failing %zu tasks", cause, self->entries.live);
-        s_fail_all (self, ZX_EWORKER_LOST, cause);
+        s_lost (self, cause);
+        //  What still comes in from the dead connection is no sign that
+        //  the broker is back: only what comes after a new one
+        self->await_connect = self->lost_us && !connected;
     }
+    else
+    if (connected)
+        self->await_connect = false;
 }
 
 static void
@@ -375,16 +483,34 @@ s_on_tick (zx_loop_t *loop, void *arg)
     //  What the broker sent while this loop was busy elsewhere is waiting
     //  in the socket: read it before calling the broker silent
     s_on_readable (loop, self);
-    if (self->entries.live == 0)
+    if (self->entries.live == 0) {
+        self->lost_us = 0;
+        self->await_connect = false;
         return;
+    }
+    if (self->lost_us) {
+        //  Waiting for the broker to come back: silence is expected
+        int64_t gone_ms = (zx__now_us () - self->lost_us) / 1000;
+        if (gone_ms > self->reconnect_ms) {
+            char cause [400];
+            snprintf (cause, sizeof cause, "connection to the broker at %s lost and not back "
+                      "within %d ms", self->endpoint, self->reconnect_ms);
+            zx_log_warning (self->log, "%s: failing %zu tasks", cause, self->entries.live);
+            self->lost_us = 0;
+            self->await_connect = false;
+            s_fail_all (self, ZX_EWORKER_LOST, cause);
+            return;
+        }
+        s_send_heartbeat (self);
+        return;
+    }
     int64_t silent_us = zx__now_us () - self->broker.heard_us;
     if (silent_us > zx__silence_us (self->heartbeat_ms, self->liveness,
                                     self->broker.heartbeat_ms)) {
         char cause [400];
         snprintf (cause, sizeof cause, "broker at %s not heard from for %lld ms",
                   self->endpoint, (long long) silent_us / 1000);
-        zx_log_warning (self->log, "%s: failing %zu tasks", cause, self->entries.live);
-        s_fail_all (self, ZX_EWORKER_LOST, cause);
+        s_lost (self, cause);
         return;
     }
     s_send_heartbeat (self);
@@ -430,13 +556,23 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
     if (name_len == 0 || name_len > 255)
         zx_future_set_error (future, ZX_EINVAL, "bad task name: 1 to 255 bytes");
     else
-    if (!(entry = malloc (sizeof (s_entry_t) + name_len + 1)))
+    if (!(entry = malloc (sizeof (s_entry_t) + name_len + 1
+                          + ((flags & ZX_FLAG_RETRIES) ? size : 0))))
         zx_future_set_error (future, ZX_ENOMEM, "out of memory");
     else {
         entry->client = self;
         entry->future = zx__future_ref (future);
         entry->corr = self->next_corr++;
+        entry->flags = flags;
+        entry->resent = 0;
+        entry->name_len = (uint8_t) name_len;
         memcpy (entry->task, task, name_len + 1);
+        //  A request that may be retried can be sent again after a lost
+        //  connection: it keeps its arguments
+        entry->args = (flags & ZX_FLAG_RETRIES) ? (uint8_t *) entry->task + name_len + 1 : NULL;
+        entry->args_size = entry->args ? size : 0;
+        if (entry->args && size)
+            memcpy (entry->args, data, size);
         if (zx__batch_add_request (&self->out, entry->corr, 1, flags, task, name_len,
                                    data, size) != ZX_OK
         ||  !zx__idmap_put (&self->entries, entry->corr, entry)) {
@@ -458,6 +594,27 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
         }
     }
     zx_values_destroy (&args);
+}
+
+size_t
+zx__client_abandon_all (zx__client_t *self, const char *text)
+{
+    s_collect_t collect = { calloc (self->entries.live + 1, sizeof (s_entry_t *)), 0 };
+    if (!collect.entries)
+        return 0;
+    zx__idmap_each (&self->entries, s_collect, &collect);
+    if (self->loop)
+        s_flush (self->loop, self);     //  The broker sees the cancels after them
+    for (size_t i = 0; i < collect.count; i++) {
+        s_entry_t *entry = collect.entries [i];
+        zx__idmap_take (&self->entries, entry->corr);
+        s_sent (self, zx__send_cancel (&self->route, &entry->corr, 1));
+        //  Cancelled with this text rather than s_finish's "cancelled"
+        zx__future_set_cancelled (entry->future, text);
+        s_finish (self, entry, ZX_ECANCELLED, text, strlen (text));
+    }
+    free (collect.entries);
+    return collect.count;
 }
 
 size_t

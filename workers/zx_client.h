@@ -3,7 +3,9 @@
     A client is a DEALER connected to a zexec-broker. It batches the
     requests submitted in one loop iteration into one REQUEST message,
     completes each future from its reply record, sends heartbeats while
-    work is outstanding, and fails that work when the broker falls silent.
+    work is outstanding, and when the broker is lost (silent, or the link
+    dropped) sends again what allows retries, for a restarted broker at
+    the same endpoint, and fails the rest.
     The remote executor is a client behind the executor API.             */
 #ifndef ZX_CLIENT_H_INCLUDED
 #define ZX_CLIENT_H_INCLUDED
@@ -29,6 +31,12 @@ zx__client_t *zx__client_new_secure (const char *endpoint, const char *service,
                                      const char *server_key, const char *cert,
                                      void (*idle) (void *owner), void *owner);
 
+//  Sets how long requests that allow retries wait for the broker to come
+//  back after the connection is lost (see zx_executor_opts_t.reconnect_ms):
+//  0 keeps the default (10 heartbeat intervals times the liveness), a
+//  negative value waits for nothing and fails everything at once.
+void zx__client_set_reconnect (zx__client_t *self, int reconnect_ms);
+
 //  Fails what is outstanding with ZX_ESHUTDOWN, says DISCONNECT and frees
 //  the client; accepts NULL and nulls the pointer.
 void zx__client_destroy (zx__client_t **self_p);
@@ -41,6 +49,11 @@ zx_err_t zx__client_attach (zx__client_t *self, zx_loop_t *loop);
 //  retries allowed). Errors fail the future.
 void zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task,
                         zx_values_t *args, uint8_t flags);
+
+//  Ends every outstanding request now with ZX_ECANCELLED and text, and
+//  tells the broker to cancel them (a shutdown's deadline). Returns how
+//  many.
+size_t zx__client_abandon_all (zx__client_t *self, const char *text);
 
 //  Returns how many requests await their reply.
 size_t zx__client_outstanding (const zx__client_t *self);

@@ -55,6 +55,7 @@ struct zx_executor {
     uint8_t retries;
     size_t max_queue;
     int64_t task_timeout_ms;    //  0: none
+    int cancel_grace_ms;        //  Steps of a shutdown's deadline, at most
     //  The one it is used with, from first use: a caller's, or its own
     //  (a shared loop). Set once, under lock; read with s_bound
     zx_loop_t *loop;
@@ -75,6 +76,7 @@ struct zx_executor {
     bool io_frees;              //  The I/O thread frees the executor as it goes
     zx__hub_t *hub;
     zx__started_fn *relay_started;  //  A relay's task has started, or NULL
+    struct s_ending *ending;        //  A shutdown with a deadline under way
 };
 
 //  The loop the executor is bound to, or NULL; from any thread
@@ -122,6 +124,7 @@ zx__executor_new (const zx_executor_opts_t *opts)
     self->retries = (uint8_t) opts->retries;
     self->max_queue = opts->max_queue ? opts->max_queue : 1000000;
     self->task_timeout_ms = opts->task_timeout_ms;
+    self->cancel_grace_ms = opts->cancel_grace_ms ? opts->cancel_grace_ms : 1000;
     return self;
 }
 
@@ -214,11 +217,15 @@ zx__executor_room (zx_executor_t *self)
     }
 }
 
+static void s_ending_idle (struct s_ending *ending);
+
 void
 zx__executor_idle (zx_executor_t *self)
 {
     if (self->idle && self->backend && zx_executor_backlog (self) == 0)
         zx_future_set_result (self->idle, NULL);
+    if (self->ending)
+        s_ending_idle (self->ending);
 }
 
 //  --------------------------------------------------------------------
@@ -518,6 +525,7 @@ struct s_io_call {
     bool wait, cancel_futures;          //  Shutdown
     pid_t *pids;                        //  Worker pids
     size_t size;
+    struct s_ending *ending;            //  Shutdown with a deadline
     size_t count;                       //  Answers
     zx_err_t rc;
     bool done;
@@ -788,7 +796,9 @@ s_io_shutdown (s_io_call_t *call)
     self->shut_down = true;
     if (self->backend->ops->close)
         self->backend->ops->close (self->backend, call->cancel_futures);
-    if (call->wait && zx_executor_backlog (self) > 0) {
+    //  Stopped (by a shutdown's deadline), nothing more comes back: what
+    //  abandoned threads still hold is not waited for
+    if (call->wait && !self->stopped && zx_executor_backlog (self) > 0) {
         if (!self->idle && !(self->idle = zx_future_new (s_bound (self))))
             call->rc = ZX_ENOMEM;
         else
@@ -824,7 +834,7 @@ zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures)
         self->backend->ops->close (self->backend, cancel_futures);
     if (!wait)
         return ZX_OK;
-    if (self->loop && zx_executor_backlog (self) > 0) {
+    if (self->loop && !self->stopped && zx_executor_backlog (self) > 0) {
         if (!self->idle && !(self->idle = zx_future_new (self->loop)))
             return ZX_ENOMEM;
         zx_err_t rc = zx_await (self->idle);
@@ -834,6 +844,175 @@ zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures)
     }
     if (self->backend)
         s_stop (self);
+    return ZX_OK;
+}
+
+//  --------------------------------------------------------------------
+//  Shutting down with a deadline: on the loop's thread, a timer for each
+//  stage (zx__executor_ops_t.hasten) and one end
+
+typedef struct s_ending {
+    zx_executor_t *self;
+    zx_loop_t *loop;                //  NULL: never used, nothing to wait for
+    bool cancel_futures;
+    zx_shutdown_report_t *report;
+    int64_t end_us;                 //  The deadline, on the zx__now_us clock
+    int64_t grace_ms;               //  Between the stages
+    int stage;                      //  The last one done
+    uint64_t timer;
+    bool over;
+    zx_future_t *fin;               //  Bound to a caller's loop: set at the end
+    s_io_call_t *call;              //  Own loop: answered at the end
+    char text [200];
+} s_ending_t;
+
+static void s_ending_tick (zx_loop_t *loop, void *arg);
+
+//  Stops the workers and tells the waiter; once
+static void
+s_ending_over (s_ending_t *deadline)
+{
+    zx_executor_t *self = deadline->self;
+    if (deadline->over)
+        return;
+    deadline->over = true;
+    self->ending = NULL;
+    if (deadline->timer)
+        zx_loop_cancel_timer (deadline->loop, deadline->timer);
+    deadline->timer = 0;
+    if (self->backend)
+        s_stop (self);
+    if (deadline->fin)
+        zx_future_set_result (deadline->fin, NULL);
+    if (deadline->call)
+        s_io_done (deadline->call);     //  The waiter may free deadline now
+}
+
+//  Takes the next stage (all that are left when now is true)
+static void
+s_ending_hasten (s_ending_t *deadline, bool now)
+{
+    zx_executor_t *self = deadline->self;
+    do {
+        deadline->stage++;
+        if (deadline->report)
+            deadline->report->forced = true;
+        if (self->backend->ops->hasten)
+            self->backend->ops->hasten (self->backend, deadline->stage, deadline->text,
+                                        deadline->report);
+    } while (now && deadline->stage < ZX__HASTEN_END);
+}
+
+//  Sets the timer of the next stage; false when out of memory
+static bool
+s_ending_arm (s_ending_t *deadline)
+{
+    int64_t at_us = deadline->end_us
+                  - (ZX__HASTEN_END - deadline->stage - 1) * deadline->grace_ms * 1000;
+    int64_t delay_ms = (at_us - zx__now_us () + 999) / 1000;
+    //  A stage may have made the back end idle, which set a timer already
+    if (deadline->timer)
+        zx_loop_cancel_timer (deadline->loop, deadline->timer);
+    deadline->timer = zx_loop_call_later (deadline->loop, delay_ms > 0 ? delay_ms : 0,
+                                          s_ending_tick, deadline);
+    return deadline->timer != 0;
+}
+
+static void
+s_ending_tick (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    s_ending_t *deadline = (s_ending_t *) arg;
+    deadline->timer = 0;
+    if (zx_executor_backlog (deadline->self) > 0 && deadline->stage < ZX__HASTEN_END) {
+        s_ending_hasten (deadline, false);
+        if (deadline->stage < ZX__HASTEN_END && zx_executor_backlog (deadline->self) > 0
+        &&  s_ending_arm (deadline))
+            return;
+        if (deadline->stage < ZX__HASTEN_END && zx_executor_backlog (deadline->self) > 0)
+            s_ending_hasten (deadline, true);
+    }
+    s_ending_over (deadline);
+}
+
+//  The back end has nothing out any more: end on the loop's next turn,
+//  not from inside the back end's call
+static void
+s_ending_idle (s_ending_t *deadline)
+{
+    if (deadline->over)
+        return;
+    if (deadline->timer)
+        zx_loop_cancel_timer (deadline->loop, deadline->timer);
+    deadline->timer = zx_loop_call_later (deadline->loop, 0, s_ending_tick, deadline);
+    if (!deadline->timer)
+        s_ending_over (deadline);             //  Out of memory: end now
+}
+
+static void
+s_ending_begin (s_ending_t *deadline)
+{
+    zx_executor_t *self = deadline->self;
+    self->shut_down = true;
+    if (self->backend->ops->close)
+        self->backend->ops->close (self->backend, deadline->cancel_futures);
+    if (!deadline->loop || zx_executor_backlog (self) == 0) {
+        s_ending_over (deadline);
+        return;
+    }
+    self->ending = deadline;
+    if (!s_ending_arm (deadline)) {
+        s_ending_hasten (deadline, true);
+        s_ending_over (deadline);
+    }
+}
+
+static void
+s_io_shutdown_ending (s_io_call_t *call)
+{
+    call->ending->call = call;
+    s_ending_begin (call->ending);
+}
+
+zx_err_t
+zx_executor_shutdown_deadline (zx_executor_t *self, bool cancel_futures, int64_t deadline_ms,
+                               zx_shutdown_report_t *report)
+{
+    if (report)
+        memset (report, 0, sizeof *report);
+    if (!self || deadline_ms < 0)
+        return ZX_EINVAL;
+    zx_loop_t *loop = s_bound (self);
+    bool own = s_own_loop (self);
+    //  Where it cannot wait: as zx_executor_shutdown does
+    if ((own && zx__hub_on_loop (self->hub))
+    ||  (!own && loop && (!zx__loop_is_owner (loop)
+                          || (zx__loop_running (loop) && !zx_in_coro ())))) {
+        zx_executor_shutdown (self, false, cancel_futures);
+        return ZX_EBUSY;
+    }
+    s_ending_t deadline = {
+        .self = self, .loop = loop, .cancel_futures = cancel_futures, .report = report,
+        .end_us = zx__now_us () + deadline_ms * 1000,
+        .grace_ms = self->cancel_grace_ms < deadline_ms / 4 ? self->cancel_grace_ms
+                                                             : deadline_ms / 4 };
+    snprintf (deadline.text, sizeof deadline.text, "cancelled: the executor's shutdown "
+              "deadline of %lld ms passed before the task ended", (long long) deadline_ms);
+    if (own) {
+        s_io_call_t call = { .fn = s_io_shutdown_ending, .ending = &deadline };
+        s_on_io (self, &call);      //  ZX_ESHUTDOWN: its loop is gone, shut down already
+        return ZX_OK;
+    }
+    if (loop && !(deadline.fin = zx_future_new (loop)))
+        return ZX_ENOMEM;
+    s_ending_begin (&deadline);
+    if (!deadline.over && zx_await (deadline.fin) != ZX_OK && !deadline.over) {
+        //  The coroutine was cancelled while it waited: end now, as the
+        //  timers must not outlive this frame
+        s_ending_hasten (&deadline, true);
+        s_ending_over (&deadline);
+    }
+    zx_future_destroy (&deadline.fin);
     return ZX_OK;
 }
 

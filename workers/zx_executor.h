@@ -62,6 +62,9 @@ typedef struct {
     void *cookie;
 } zx__completion_t;
 
+//  The stages of zx__executor_ops_t.hasten
+enum { ZX__HASTEN_CANCEL = 1, ZX__HASTEN_TERM = 2, ZX__HASTEN_END = 3 };
+
 struct zx__executor_ops {
     //  True when submit takes relays (completions by function) as well as
     //  futures: zx__executor_is_local.
@@ -110,6 +113,18 @@ struct zx__executor_ops {
     //  while work remains; with cancel_queued, requests not yet dealt to a
     //  worker end now with ZX_ECANCELLED. Does not block; harmless twice.
     void (*close) (zx__backend_t *self, bool cancel_queued);
+
+    //  Optional: a shutdown with a deadline (zx_executor_shutdown_deadline)
+    //  hurries what is still out, one stage at a time, adding what it
+    //  does to report. ZX__HASTEN_CANCEL: every request not started ends
+    //  cancelled, every running one is asked to stop at its cancel token.
+    //  ZX__HASTEN_TERM: process workers still running one get SIGTERM.
+    //  ZX__HASTEN_END: they get SIGKILL, every request still out ends with
+    //  ZX_ECANCELLED and text, and no worker is replaced any more; the
+    //  stop that follows returns within a bounded time (threads still
+    //  running are abandoned). Does not block.
+    void (*hasten) (zx__backend_t *self, int stage, const char *text,
+                    zx_shutdown_report_t *report);
 
     //  Optional: closes, dismisses the workers and waits until they have
     //  gone (a process that ignores it is killed); what they still held

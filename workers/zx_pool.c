@@ -41,10 +41,15 @@
 #define ZX_EXIT_DRAIN_MS        50      //  For a dead worker's last replies
 #define ZX_CANCEL_GRACE_MS      1000    //  Default time to stop at the token
 
+//  A thread worker's own copies of what it reads: a thread abandoned at a
+//  shutdown's deadline outlives the pool
 typedef struct {
     zx__worker_opts_t opts;
     char identity [48];
     char name [64];
+    char *endpoint;
+    char *initializer;
+    void *initargs;
 } s_thread_args_t;
 
 static atomic_int s_pool_counter;
@@ -281,6 +286,9 @@ s_thread_actor (zsock_t *pipe, void *arg)
     zx_thread_set_name (args->name);
     zsock_signal (pipe, 0);
     zx__worker_run (&args->opts, pipe);
+    free (args->endpoint);
+    free (args->initializer);
+    free (args->initargs);
     free (args);
 }
 
@@ -295,15 +303,25 @@ s_start_thread (zx__pool_t *self, zx__slot_t *slot)
     memcpy (slot->name, args->name, sizeof slot->name);
     size_t size = 0;
     const void *initargs = self->initargs ? zx__values_data (self->initargs, &size) : NULL;
+    args->endpoint = strdup (self->endpoint);
+    args->initializer = self->initializer ? strdup (self->initializer) : NULL;
+    args->initargs = size ? malloc (size) : NULL;
+    if (!args->endpoint || (self->initializer && !args->initializer) || (size && !args->initargs))
+        goto fail;
+    if (size)
+        memcpy (args->initargs, initargs, size);
     args->opts = (zx__worker_opts_t) {
-        .endpoint = self->endpoint, .identity = args->identity, .name = args->name,
+        .endpoint = args->endpoint, .identity = args->identity, .name = args->name,
         .credits = (uint32_t) self->window, .max_tasks = (uint32_t) self->max_tasks,
-        .initializer = self->initializer, .initargs = initargs, .initargs_size = size };
-    //  The strings the worker borrows live as long as the pool, which
-    //  stops its actors before it frees them
+        .initializer = args->initializer, .initargs = args->initargs, .initargs_size = size };
     slot->actor = zx__actor_new (s_thread_actor, args);
-    if (!slot->actor)
-        free (args);
+    if (slot->actor)
+        return;
+fail:
+    free (args->endpoint);
+    free (args->initializer);
+    free (args->initargs);
+    free (args);
 }
 
 static void s_on_pidfd (zx_loop_t *loop, void *arg);
@@ -460,7 +478,8 @@ s_process_exited (zx__pool_t *self, zx__slot_t *slot, int status)
     }
     slot->pid = 0;
     //  Closed, queued work still needs hands
-    if (!self->stopped && !self->broken && (!self->closed || s_work_left (self)))
+    if (!self->stopped && !self->broken && !self->hastened
+    &&  (!self->closed || s_work_left (self)))
         s_start_worker (self, slot);
 }
 
@@ -545,7 +564,7 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
     if (!self->processes && slot->actor && !self->stopped) {
         //  A retiring thread has left its loop: join it and replace it
         zx__actor_destroy (&slot->actor);
-        if (!self->broken && (!self->closed || s_work_left (self)))
+        if (!self->broken && !self->hastened && (!self->closed || s_work_left (self)))
             s_start_worker (self, slot);
     }
 }
@@ -724,8 +743,58 @@ s_close (zx__backend_t *base, bool cancel_queued)
         zx__dispatch_cancel_unstarted (self->dispatch, "cancelled by executor shutdown");
 }
 
+//  Sends signal to a process worker for a shutdown with a deadline, and
+//  says so in its report.
+static void
+s_hasten_kill (zx__pool_t *self, zx__slot_t *slot, int signal)
+{
+    zx_log_warning (self->log, "shutdown deadline: worker process %d %s", (int) slot->pid,
+                    signal == SIGTERM ? "still runs a task: SIGTERM" : "killed (SIGKILL)");
+    kill (slot->pid, signal);
+    zx_shutdown_report_t *report = self->report;
+    if (!report)
+        return;
+    if (report->kill_count < ZX_SHUTDOWN_KILLS_MAX) {
+        report->kills [report->kill_count].pid = slot->pid;
+        report->kills [report->kill_count].signal = signal;
+    }
+    report->kill_count++;
+}
+
+//  The stages of a shutdown with a deadline (zx__executor_ops_t.hasten)
+static void
+s_hasten (zx__backend_t *base, int stage, const char *text, zx_shutdown_report_t *report)
+{
+    zx__pool_t *self = (zx__pool_t *) base;
+    self->report = report;
+    self->hastened = true;
+    if (stage == ZX__HASTEN_CANCEL) {
+        size_t count = zx__dispatch_cancel_unstarted (self->dispatch, "cancelled by executor "
+                                                      "shutdown: its deadline is near");
+        if (report)
+            report->cancelled += count;
+        zx__dispatch_stop_started (self->dispatch);
+        return;
+    }
+    for (int i = 0; i < self->max_workers; i++) {
+        zx__slot_t *slot = &self->slots [i];
+        if (!zx__dispatch_worker_holds (self->dispatch, slot->identity))
+            continue;
+        if (self->processes && slot->pid > 0 && !slot->exit_timer)
+            s_hasten_kill (self, slot, stage == ZX__HASTEN_TERM ? SIGTERM : SIGKILL);
+        else
+        if (!self->processes && slot->actor && stage == ZX__HASTEN_END)
+            slot->abandon = true;
+    }
+    if (stage == ZX__HASTEN_END) {
+        size_t count = zx__dispatch_abandon_all (self->dispatch, ZX_ECANCELLED, text);
+        if (report)
+            report->cancelled += count;
+    }
+}
+
 //  Dismisses the process workers and reaps them, killing those that
-//  outstay ZX_STOP_GRACE_MS.
+//  outstay ZX_STOP_GRACE_MS (200 ms after a shutdown's deadline).
 static void
 s_stop_processes (zx__pool_t *self)
 {
@@ -733,7 +802,7 @@ s_stop_processes (zx__pool_t *self)
     for (int i = 0; i < self->max_workers; i++)
         if (self->slots [i].pid > 0 && !self->slots [i].ready)
             kill (self->slots [i].pid, SIGKILL);    //  No work, maybe no socket yet
-    int64_t deadline = zx__now_us () + ZX_STOP_GRACE_MS * 1000;
+    int64_t deadline = zx__now_us () + (self->hastened ? 200 : ZX_STOP_GRACE_MS) * 1000;
     while (true) {
         bool alive = false;
         for (int i = 0; i < self->max_workers; i++) {
@@ -755,6 +824,9 @@ s_stop_processes (zx__pool_t *self)
             break;
         if (zx__now_us () > deadline) {
             for (int i = 0; i < self->max_workers; i++)
+                if (self->slots [i].pid > 0 && self->hastened)
+                    s_hasten_kill (self, &self->slots [i], SIGKILL);
+                else
                 if (self->slots [i].pid > 0) {
                     zx_log_warning (self->log, "worker process %d ignored its dismissal: killed",
                                     (int) self->slots [i].pid);
@@ -781,8 +853,21 @@ s_stop (zx__backend_t *base)
     if (self->processes)
         s_stop_processes (self);
     else
-        for (int i = 0; i < self->max_workers; i++)
-            zx__actor_destroy (&self->slots [i].actor);
+        for (int i = 0; i < self->max_workers; i++) {
+            zx__slot_t *slot = &self->slots [i];
+            if (slot->abandon && slot->actor) {
+                //  It runs a task past the deadline: joining it could wait
+                //  forever, so it goes on alone with copies of all it reads
+                zx_log_warning (self->log, "shutdown deadline: thread %s still runs a task: "
+                                "abandoned (it exits when the task returns)", slot->name);
+                zx__actor_detach (&slot->actor);
+                if (self->report)
+                    self->report->abandoned_threads++;
+            }
+            else
+                zx__actor_destroy (&slot->actor);
+        }
+    self->report = NULL;
 }
 
 static void
@@ -845,6 +930,7 @@ static const zx__executor_ops_t s_ops = {
     .counts = s_counts,
     .broken = s_broken,
     .close = s_close,
+    .hasten = s_hasten,
     .stop = s_stop,
     .destroy = s_destroy,
     .endpoint = s_endpoint,

@@ -38,6 +38,7 @@ typedef struct {
     int exit_status;            //  As waitpid gave it
     uint64_t stop_corr;         //  The request it was signalled to stop, or 0
     int stop_signal;            //  SIGTERM, then SIGKILL
+    bool abandon;               //  A thread stuck at a shutdown's deadline
 } zx__slot_t;
 
 typedef struct zx__escalation zx__escalation_t;
@@ -62,6 +63,8 @@ struct zx__pool {
     bool closed;                //  No new work will come
     bool stopped;               //  Workers dismissed
     bool broken;
+    bool hastened;              //  A shutdown's deadline: replace no worker
+    zx_shutdown_report_t *report;   //  Of that shutdown, or NULL
     char *broken_message;
     int failures_before_ready;
     uint64_t reap_timer;        //  Used when pidfds are not available

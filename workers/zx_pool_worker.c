@@ -447,7 +447,11 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         return ZX_WORKER_BROKEN;
     }
     self.socket = zsock_resolve (dealer);
-    self.route = (zx__route_t) { self.socket, ZX_FACE_WORKER, 0, NULL, 0 };
+    //  A thread worker's peer is its pool's ROUTER over inproc, with no
+    //  high-water mark: a send fails only once the pool is gone (a thread
+    //  abandoned at a shutdown's deadline), and must not block then
+    self.route = (zx__route_t) { self.socket, ZX_FACE_WORKER, pipe ? ZMQ_DONTWAIT : 0,
+                                 NULL, 0 };
     if (!zx__flusher_add (&self.watch, s_on_due, &self)) {
         zsock_destroy (&dealer);
         return ZX_WORKER_BROKEN;

@@ -64,6 +64,8 @@ s_new (zx_executor_t *front, const char *endpoint, const zx_executor_opts_t *opt
     self->client = zx__client_new_secure (endpoint, opts->service, opts->heartbeat_ms,
                                           opts->liveness, opts->curve_server_key,
                                           opts->curve_cert, s_idle, self);
+    if (self->client)
+        zx__client_set_reconnect (self->client, opts->reconnect_ms);
     if (!self->endpoint || !self->client) {
         zx__backend_t *base = &self->base;
         s_destroy (&base);
@@ -127,6 +129,19 @@ s_counts (const zx__backend_t *base, size_t *waiting, size_t *held)
     *held = 0;
 }
 
+//  A shutdown's deadline: the broker's answers are waited for until it
+//  passes, then what is still out ends cancelled
+static void
+s_hasten (zx__backend_t *base, int stage, const char *text, zx_shutdown_report_t *report)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    if (stage != ZX__HASTEN_END)
+        return;
+    size_t count = zx__client_abandon_all (self->client, text);
+    if (report)
+        report->cancelled += count;
+}
+
 static const char *
 s_endpoint (const zx__backend_t *base)
 {
@@ -140,6 +155,7 @@ static const zx__executor_ops_t s_ops = {
     .submit = s_submit,
     .flush = s_flush,
     .counts = s_counts,
+    .hasten = s_hasten,
     .destroy = s_destroy,
     .endpoint = s_endpoint,
 };

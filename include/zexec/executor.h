@@ -99,6 +99,13 @@ typedef struct {
     //  opts.service, or "local". NULL, the default: none. Binding fails:
     //  the constructor returns NULL. Remote executors ignore it.
     const char *events_endpoint;
+    //  Remote executors: how long, in ms, work that allows retries waits
+    //  for the broker to come back after the connection to it is lost (it
+    //  dropped, or the broker fell silent past the liveness), as when the
+    //  broker is restarted at the same endpoint. 0 means 10 heartbeat
+    //  intervals times the liveness (30 s at the defaults); negative
+    //  means none (everything out fails at once). See zx_remote_executor_new.
+    int reconnect_ms;
 } zx_executor_opts_t;
 
 //  Creates a pool of worker threads, each one of zexec's worker actors
@@ -115,11 +122,18 @@ ZX_EXPORT zx_executor_t *zx_process_pool_new (const zx_executor_opts_t *opts);
 //  Creates an executor whose workers are on other machines, behind a
 //  zexec-broker at endpoint (such as "tcp://10.0.0.2:5555"); it is used
 //  exactly as a local pool is. Requests go to opts->service. When the
-//  broker is not heard from for liveness heartbeats, work in flight fails
-//  with ZX_EWORKER_LOST; later submissions go through once it is back. A
-//  request the broker cannot serve in time fails with ZX_ENOWORKERS.
-//  opts may be NULL. Returns NULL on a bad endpoint or option. Caller
-//  owns the executor.
+//  connection to the broker drops, or the broker is not heard from for
+//  liveness heartbeats, a task that allows retries (opts->retries, or its
+//  own zx_task_opts_t.retries) is sent again, using one retry, and waits
+//  up to opts->reconnect_ms for the broker to be back at endpoint (a
+//  restarted one): it may then run twice. Every other task in flight
+//  fails at once with ZX_EWORKER_LOST ("connection to the broker at E
+//  lost; task 'T' was lost"): what a broker held is unknown after a
+//  restart. Submissions meanwhile are queued (max_queue bounds them) and
+//  sent when it is back; what is still out when the window passes fails
+//  with ZX_EWORKER_LOST. A request the broker cannot serve in time fails
+//  with ZX_ENOWORKERS. opts may be NULL. Returns NULL on a bad endpoint or
+//  option. Caller owns the executor.
 ZX_EXPORT zx_executor_t *zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts);
 
 //  Gives the executor a loop of its own, run by an I/O thread of its own
@@ -208,6 +222,58 @@ ZX_EXPORT zx_future_t *zx_executor_submit (zx_executor_t *self, const char *task
 //  callback on its I/O thread: then it shuts down without waiting).
 //  Calling it again is harmless.
 ZX_EXPORT zx_err_t zx_executor_shutdown (zx_executor_t *self, bool wait, bool cancel_futures);
+
+//  What zx_executor_shutdown_deadline had to do to end in time; the
+//  caller may pass one (it is zeroed first) or NULL.
+#define ZX_SHUTDOWN_KILLS_MAX 16
+typedef struct {
+    //  True when work was still out as the deadline drew near, so that it
+    //  was stopped rather than waited for.
+    bool forced;
+    //  Futures it ended itself with ZX_ECANCELLED: tasks that had not
+    //  started when stopping began, and those still running or awaited
+    //  from the broker at the deadline. Tasks that stopped at their cancel
+    //  token end cancelled too, but by their worker's answer.
+    size_t cancelled;
+    //  Signals sent to process workers, in order (SIGTERM, then SIGKILL
+    //  to those that outlived it): kill_count of them, of which the first
+    //  ZX_SHUTDOWN_KILLS_MAX are listed with the pid and the signal.
+    size_t kill_count;
+    struct {
+        pid_t pid;
+        int signal;
+    } kills [ZX_SHUTDOWN_KILLS_MAX];
+    //  Thread pools: threads still running a task at the deadline. A
+    //  thread cannot be stopped from outside: each was detached, goes on
+    //  until its task returns (its result is dropped), then exits and
+    //  frees what it holds by itself. Its task must not use what the
+    //  caller frees after the shutdown.
+    size_t abandoned_threads;
+} zx_shutdown_report_t;
+
+//  Shuts down as zx_executor_shutdown (self, true, cancel_futures) does,
+//  but returns about deadline_ms from now whatever the workers do,
+//  escalating as the deadline nears. Let grace be the executor's
+//  cancel_grace_ms, at most a quarter of deadline_ms. Until deadline_ms
+//  minus twice grace, work goes on and the call returns as soon as it is
+//  over. Then every task still out is cancelled as zx_future_cancel does:
+//  one not started ends at once, a running one is asked to stop at its
+//  cancel token (zx_call_cancelled). At deadline_ms minus grace, a process
+//  worker still running a task gets SIGTERM; at deadline_ms, SIGKILL, and
+//  every future still out ends with ZX_ECANCELLED ("the executor's
+//  shutdown deadline of N ms passed ..."); threads that still run a task
+//  are abandoned (see zx_shutdown_report_t) and the rest are joined, and
+//  process workers that do not leave within 200 ms of their dismissal are
+//  killed too. A remote executor waits for the broker's answers until the
+//  deadline, then ends what is still out the same way (and tells the
+//  broker to cancel it). So every future has ended once when it returns.
+//  Fills report (NULL: none) with what it had to do. Returns ZX_OK,
+//  ZX_EINVAL when self is NULL or deadline_ms is negative, or ZX_EBUSY
+//  where zx_executor_shutdown cannot wait (then it shuts down without
+//  waiting). Calling it after another shutdown that waited is harmless.
+ZX_EXPORT zx_err_t zx_executor_shutdown_deadline (zx_executor_t *self, bool cancel_futures,
+                                                  int64_t deadline_ms,
+                                                  zx_shutdown_report_t *report);
 
 //  Shuts down with wait (unless already shut down), stops the workers and
 //  frees the executor; accepts NULL and nulls the caller's pointer. With
