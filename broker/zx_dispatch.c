@@ -70,7 +70,7 @@ zx__dispatch_complete_text (zx__dispatch_t *self, zx__request_t *request, zx_err
 void
 zx__dispatch_check_idle (zx__dispatch_t *self)
 {
-    if (self->events.idle && self->queue.count == 0 && self->held == 0)
+    if (self->events.idle && self->queue.count == 0 && self->pinned == 0 && self->held == 0)
         self->events.idle (self->owner);
 }
 
@@ -110,9 +110,11 @@ zx__dispatch_schedule_pump (zx__dispatch_t *self)
         self->pump_scheduled = true;
 }
 
-zx__request_t *
-zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
-                     size_t args_size, uint8_t flags, void *cookie, zx_err_t *code)
+//  Makes a request for task (checked) with a copy of args. Returns it, or
+//  NULL with *code set.
+static zx__request_t *
+s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t args_size,
+               uint8_t flags, void *cookie, zx_err_t *code)
 {
     size_t name_len = task ? strlen (task) : 0;
     if (name_len == 0 || name_len > 255) {
@@ -124,7 +126,7 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
         *code = ZX_EINVAL;
         return NULL;
     }
-    if (self->queue.count >= self->max_queue
+    if (self->queue.count + self->pinned >= self->max_queue
     ||  (self->max_queue_bytes && self->queue.bytes + args_size > self->max_queue_bytes)) {
         *code = ZX_EQUEUE_FULL;
         return NULL;
@@ -136,6 +138,7 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     }
     request->dispatch = self;
     request->worker = NULL;
+    request->pinned_to = NULL;
     request->cookie = cookie;
     request->complete = NULL;
     request->corr = self->next_corr++;
@@ -151,11 +154,47 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     memcpy (request->data, task, name_len + 1);
     if (args_size)
         memcpy (request->data + name_len + 1, args, args_size);
+    *code = ZX_OK;
+    return request;
+}
+
+zx__request_t *
+zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
+                     size_t args_size, uint8_t flags, void *cookie, zx_err_t *code)
+{
+    zx__request_t *request = s_request_new (self, task, args, args_size, flags, cookie, code);
+    if (!request)
+        return NULL;
     zx__reqlist_append (&self->queue, request);
     if (self->tel)
         zx__tel_task (self->tel, ZX_EV_TASK_SUBMITTED, request, ZX_OK, NULL, 0);
     zx__dispatch_schedule_pump (self);
-    *code = ZX_OK;
+    return request;
+}
+
+zx__request_t *
+zx__dispatch_submit_to (zx__dispatch_t *self, const char *target, const char *task,
+                        const void *args, size_t args_size, uint8_t flags,
+                        zx__complete_fn *complete, void *cookie, zx_err_t *code)
+{
+    zx__dworker_t *worker = target
+        ? zx__dispatch_find_worker (self, target, strlen (target)) : NULL;
+    if (!worker) {
+        *code = ZX_EWORKER_LOST;
+        return NULL;
+    }
+    //  Retries would break the order of what it was sent: none
+    zx__request_t *request = s_request_new (self, task, args, args_size,
+                                            flags & ~ZX_FLAG_RETRIES, cookie, code);
+    if (!request)
+        return NULL;
+    request->complete = complete;
+    request->pinned_to = worker;
+    zx__reqlist_append (&worker->pinned, request);
+    self->pinned++;
+    if (self->tel)
+        zx__tel_task (self->tel, ZX_EV_TASK_SUBMITTED, request, ZX_OK, NULL, 0);
+    zx__dispatch_schedule_pump (self);
     return request;
 }
 
@@ -185,17 +224,24 @@ s_undeal (zx__dispatch_t *self, zx__dworker_t *worker)
         worker->credits++;
         worker->budget++;
         request->worker = NULL;
-        zx__reqlist_prepend (&self->queue, request);
+        if (request->pinned_to) {
+            zx__reqlist_prepend (&worker->pinned, request);
+            self->pinned++;
+        }
+        else
+            zx__reqlist_prepend (&self->queue, request);
         if (first)
             break;
     }
     worker->round_first = NULL;
 }
 
+//  Deals the first request of from (the queue, or worker's pinned list)
+//  to worker.
 static bool
-s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
+s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker, zx__reqlist_t *from)
 {
-    zx__request_t *request = self->queue.head;
+    zx__request_t *request = from->head;
     if (!zx__idmap_put (&self->table, request->corr, request))
         return false;
     if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, request->flags,
@@ -205,7 +251,9 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
         zx__idmap_take (&self->table, request->corr);
         return false;
     }
-    zx__reqlist_remove (&self->queue, request);
+    zx__reqlist_remove (from, request);
+    if (from != &self->queue)
+        self->pinned--;
     request->worker = worker;
     if (worker->held.count == 0)
         worker->busy_since_us = zx__now_us ();
@@ -240,8 +288,16 @@ void
 zx__dispatch_pump (zx__dispatch_t *self)
 {
     size_t count = self->worker_count;
-    if (self->queue.count == 0 || count == 0)
+    if ((self->queue.count == 0 && self->pinned == 0) || count == 0)
         return;
+    //  Requests bound to one worker (affinity) go first, in their order,
+    //  as far as its credits go
+    for (size_t i = 0; i < count && self->pinned > 0; i++) {
+        zx__dworker_t *worker = self->workers [i];
+        while (worker->pinned.head && worker->credits > 0 && worker->budget > 0
+        &&     s_deal_one (self, worker, &worker->pinned))
+            ;
+    }
     //  Two rounds: first each worker gets what it can start at once, so
     //  that an idle worker is never passed over for one that would only
     //  queue it; then they are topped up to their caps, one at a time
@@ -255,7 +311,7 @@ zx__dispatch_pump (zx__dispatch_t *self)
                 if (round == 0 && cap > worker->parallel)
                     cap = worker->parallel;
                 if (worker->credits > 0 && worker->held.count < cap
-                &&  worker->budget > 0 && s_deal_one (self, worker))
+                &&  worker->budget > 0 && s_deal_one (self, worker, &self->queue))
                     progress = true;
             }
         }
@@ -313,7 +369,12 @@ zx__request_fail (zx__request_t *request, zx_err_t code, const char *text)
     if (!request->cookie)
         return;
     if (!request->worker) {
-        zx__reqlist_remove (&self->queue, request);
+        if (request->pinned_to) {
+            zx__reqlist_remove (&request->pinned_to->pinned, request);
+            self->pinned--;
+        }
+        else
+            zx__reqlist_remove (&self->queue, request);
         zx__dispatch_complete_text (self, request, code, text);
         free (request);
         zx__dispatch_check_idle (self);
@@ -437,7 +498,7 @@ zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *messa
 size_t
 zx__dispatch_queued (const zx__dispatch_t *self)
 {
-    return self->queue.count;
+    return self->queue.count + self->pinned;
 }
 
 size_t

@@ -26,6 +26,8 @@
 //  --------------------------------------------------------------------
 //  The table
 
+static zx__dworker_t *s_worker_find (zx__dispatch_t *self, const void *identity, size_t size);
+
 static void
 s_worker_free (zx__dworker_t *worker)
 {
@@ -49,11 +51,34 @@ zx__dispatch_workers_free (zx__dispatch_t *self)
                                             "executor shut down while the task ran");
             free (request);
         }
+        zx__dispatch_fail_pinned (self, worker, ZX_ESHUTDOWN, "executor shut down");
         s_worker_free (worker);
     }
     free (self->workers);
     self->workers = NULL;
     self->worker_count = self->worker_cap = 0;
+}
+
+void
+zx__dispatch_fail_pinned (zx__dispatch_t *self, zx__dworker_t *worker, zx_err_t code,
+                          const char *cause)
+{
+    zx__request_t *request;
+    while ((request = worker->pinned.head)) {
+        zx__reqlist_remove (&worker->pinned, request);
+        self->pinned--;
+        char text [512];
+        snprintf (text, sizeof text, "%s; task '%s' was lost: it was bound to worker %s",
+                  cause, request->data, worker->label);
+        zx__dispatch_complete_text (self, request, code, text);
+        free (request);
+    }
+}
+
+zx__dworker_t *
+zx__dispatch_find_worker (zx__dispatch_t *self, const void *identity, size_t size)
+{
+    return s_worker_find (self, identity, size);
 }
 
 static zx__dworker_t *
@@ -85,7 +110,8 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
         bool never_started = stopped_for && stopped_for->worker == worker
                              && !request->stopping;
         uint32_t attempts = request->attempt - request->free_attempts;
-        if (request->cookie && !request->stopping
+        //  A request bound to this worker (affinity) goes nowhere else
+        if (request->cookie && !request->stopping && !request->pinned_to
         &&  (never_started || attempts <= (uint32_t) (request->flags & ZX_FLAG_RETRIES))) {
             if (never_started)
                 request->free_attempts++;
@@ -121,6 +147,7 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
         }
         free (request);
     }
+    zx__dispatch_fail_pinned (self, worker, ZX_EWORKER_LOST, cause);
     for (size_t i = 0; i < self->worker_count; i++)
         if (self->workers [i] == worker) {
             self->workers [i] = self->workers [--self->worker_count];

@@ -50,6 +50,13 @@ typedef enum {
     S_IO_FAILED
 } s_io_state_t;
 
+//  One who hears of the workers the back end loses (zx__executor_watch)
+typedef struct s_watch {
+    struct s_watch *next;
+    zx__worker_lost_fn *fn;
+    void *arg;
+} s_watch_t;
+
 struct zx_executor {
     zx__backend_t *backend;     //  NULL only while a constructor runs
     uint8_t retries;
@@ -75,6 +82,7 @@ struct zx_executor {
     bool io_frees;              //  The I/O thread frees the executor as it goes
     zx__hub_t *hub;
     zx__started_fn *relay_started;  //  A relay's task has started, or NULL
+    s_watch_t *watches;         //  Who hears of workers lost (actor refs)
 };
 
 //  The loop the executor is bound to, or NULL; from any thread
@@ -731,6 +739,74 @@ zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
     return self->backend->ops->submit (self->backend, &request, &done);
 }
 
+zx__request_t *
+zx__executor_send_to (zx_executor_t *self, zx_loop_t *loop, const char *target,
+                      const char *task, const void *args, size_t args_size,
+                      zx__complete_fn *complete, void *cookie)
+{
+    zx__completion_t done = { .complete = complete, .cookie = cookie };
+    if (!self->backend->ops->relays) {
+        zx__executor_refuse (&done, ZX_EINVAL, "actors run on thread and process pools: "
+                             "this executor cannot place them");
+        return NULL;
+    }
+    if (s_bind (self, loop) != ZX_OK) {
+        zx__executor_refuse (&done, ZX_EINVAL, "this executor is used with another loop");
+        return NULL;
+    }
+    if (s_refused (self, &done))
+        return NULL;
+    zx__submission_t request = { .task = task, .args = args, .args_size = args_size,
+                                 .target = target };
+    zx__request_t *sent = self->backend->ops->submit (self->backend, &request, &done);
+    if (self->backend->ops->flush && !zx__loop_running (loop))
+        self->backend->ops->flush (self->backend);
+    return sent;
+}
+
+zx_err_t
+zx__executor_watch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg)
+{
+    s_watch_t *watch = malloc (sizeof (s_watch_t));
+    if (!watch)
+        return ZX_ENOMEM;
+    *watch = (s_watch_t) { self->watches, fn, arg };
+    self->watches = watch;
+    return ZX_OK;
+}
+
+void
+zx__executor_unwatch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg)
+{
+    for (s_watch_t **link = &self->watches; *link; link = &(*link)->next)
+        if ((*link)->fn == fn && (*link)->arg == arg) {
+            s_watch_t *watch = *link;
+            *link = watch->next;
+            free (watch);
+            return;
+        }
+}
+
+void
+zx__executor_worker_lost (zx_executor_t *self, const char *identity, const char *cause)
+{
+    //  A watcher may unwatch itself as it hears: take the next one first
+    for (s_watch_t *watch = self->watches, *next; watch; watch = next) {
+        next = watch->next;
+        watch->fn (watch->arg, identity, cause);
+    }
+}
+
+bool
+zx__executor_loop_owned (zx_executor_t *self, zx_loop_t **loop)
+{
+    zx_loop_t *bound = s_bound (self);
+    if (s_own_loop (self))
+        return false;
+    *loop = bound ? bound : zx_loop_current ();
+    return *loop && zx__loop_is_owner (*loop);
+}
+
 void
 zx__executor_on_relay_started (zx_executor_t *self, zx__started_fn *started)
 {
@@ -850,6 +926,13 @@ zx_executor_destroy (zx_executor_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx_executor_t *self = *self_p;
+    //  Those who watch its workers (actor refs) let go of it first
+    while (self->watches) {
+        s_watch_t *watch = self->watches;
+        self->watches = watch->next;
+        watch->fn (watch->arg, NULL, "the executor was destroyed");
+        free (watch);
+    }
     if (s_own_loop (self) && zx__hub_on_loop (self->hub)) {
         //  From a done callback on its I/O thread, which cannot wait for
         //  itself nor join itself: it is shut down without waiting, and

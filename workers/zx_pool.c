@@ -459,6 +459,7 @@ s_process_exited (zx__pool_t *self, zx__slot_t *slot, int status)
         zx__dispatch_worker_gone (self->dispatch, slot->identity, cause);
     }
     slot->pid = 0;
+    zx__executor_worker_lost (self->base.front, slot->identity, cause);
     //  Closed, queued work still needs hands
     if (!self->stopped && !self->broken && (!self->closed || s_work_left (self)))
         s_start_worker (self, slot);
@@ -538,6 +539,7 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
     if (reason == ZX_BYE_LOST)
         return;
     slot->retiring = true;
+    zx__executor_worker_lost (self->base.front, identity, text && *text ? text : "worker left");
     if (reason == ZX_BYE_INIT_FAILED) {
         s_break (self, text);
         return;
@@ -624,7 +626,11 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
 {
     zx__pool_t *self = (zx__pool_t *) base;
     zx_err_t code;
-    zx__request_t *request = done->future
+    zx__request_t *request = sub->target && !done->future
+        ? zx__dispatch_submit_to (self->dispatch, sub->target, sub->task, sub->args,
+                                  sub->args_size, sub->flags, done->complete, done->cookie,
+                                  &code)
+        : done->future
         ? zx__dispatch_submit (self->dispatch, sub->task, sub->args, sub->args_size,
                                sub->flags, done->future, &code)
         : zx__dispatch_submit_fn (self->dispatch, sub->task, sub->args, sub->args_size,
@@ -637,6 +643,9 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
     if (!request && code == ZX_EQUEUE_FULL)
         zx__executor_refuse (done, code, "queue full: %zu requests are waiting for a worker",
                              zx__dispatch_queued (self->dispatch));
+    else
+    if (!request && code == ZX_EWORKER_LOST)
+        zx__executor_refuse (done, code, "worker %s is gone", sub->target);
     else
     if (!request && code == ZX_EINVAL)
         zx__executor_refuse (done, code, "bad task name '%s': 1 to 255 bytes", sub->task);
