@@ -224,6 +224,11 @@ void zx__dispatch_expect (zx__dispatch_t *self, size_t workers);
 struct zx__tel_service;
 void zx__dispatch_set_tel (zx__dispatch_t *self, struct zx__tel_service *tel);
 
+//  Copies the routing ids of the ready workers (those that fit size - 1
+//  bytes, NUL-terminated) into ids, at most count of them; returns how
+//  many workers are ready, which may exceed count.
+size_t zx__dispatch_worker_ids (const zx__dispatch_t *self, char (*ids) [64], size_t count);
+
 //  Counts: requests waiting for a worker, requests held by workers,
 //  workers that are ready.
 size_t zx__dispatch_queued (const zx__dispatch_t *self);

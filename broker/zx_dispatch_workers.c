@@ -75,6 +75,20 @@ zx__dispatch_fail_pinned (zx__dispatch_t *self, zx__dworker_t *worker, zx_err_t 
     }
 }
 
+size_t
+zx__dispatch_worker_ids (const zx__dispatch_t *self, char (*ids) [64], size_t count)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < self->worker_count && found < count; i++) {
+        const zx__dworker_t *worker = self->workers [i];
+        if (worker->identity_size >= 64 || memchr (worker->identity, 0, worker->identity_size))
+            continue;
+        memcpy (ids [found], worker->identity, worker->identity_size);
+        ids [found++] [worker->identity_size] = 0;
+    }
+    return count ? found : self->worker_count;
+}
+
 zx__dworker_t *
 zx__dispatch_find_worker (zx__dispatch_t *self, const void *identity, size_t size)
 {

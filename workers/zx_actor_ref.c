@@ -30,6 +30,7 @@
 #include "zx_values.h"
 #include "zx_actor_host.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ typedef struct s_msg {
 } s_msg_t;
 
 struct zx_actor {
+    struct zx_actor *next_live;     //  In s_live (placement counts)
     zx_executor_t *executor;        //  NULL once it was destroyed
     zx_loop_t *loop;
     char *type;
@@ -85,14 +87,81 @@ struct zx_actor {
     zx_actor_event_fn *event_fn;
     void *event_arg;
     size_t tell_failures;
+    int place_attempts;             //  Spawns lost before they ran, in a row
+    //  Messages lost with the worker before the pool said why (the
+    //  dispatcher found it gone first): held until the cause comes
+    s_msg_t *lost_head, *lost_tail;
+    uint64_t lost_timer;
+    bool lost_flushing;
     zx_logger_t *log;
 };
 
 static atomic_uint_fast64_t s_serial;
 
+//  Every reference, for placement: a spawn goes to the ready worker that
+//  hosts the fewest actors of its executor. References live on several
+//  loops' threads: the list has a lock.
+static pthread_mutex_t s_live_mutex = PTHREAD_MUTEX_INITIALIZER;
+static zx_actor_t *s_live;
+
+static void
+s_live_add (zx_actor_t *self)
+{
+    pthread_mutex_lock (&s_live_mutex);
+    self->next_live = s_live;
+    s_live = self;
+    pthread_mutex_unlock (&s_live_mutex);
+}
+
+static void
+s_live_remove (zx_actor_t *self)
+{
+    pthread_mutex_lock (&s_live_mutex);
+    for (zx_actor_t **link = &s_live; *link; link = &(*link)->next_live)
+        if (*link == self) {
+            *link = self->next_live;
+            break;
+        }
+    pthread_mutex_unlock (&s_live_mutex);
+}
+
+//  Picks the ready worker of self's executor hosting the fewest of its
+//  actors (the first such in the dispatcher's order) into target; returns
+//  false when no worker is ready (the spawn then goes to the first one).
+static bool
+s_pick_worker (zx_actor_t *self, char *target, size_t size)
+{
+    char ids [64][64];
+    size_t count = zx__executor_ready_ids (self->executor, ids, 64);
+    if (count == 0)
+        return false;
+    size_t best = 0, best_load = SIZE_MAX;
+    pthread_mutex_lock (&s_live_mutex);
+    for (size_t i = 0; i < count; i++) {
+        size_t load = 0;
+        for (zx_actor_t *actor = s_live; actor; actor = actor->next_live)
+            if (actor != self && actor->executor == self->executor
+            &&  actor->state != S_ENDED && strcmp (actor->worker, ids [i]) == 0)
+                load++;
+        if (load < best_load) {
+            best = i;
+            best_load = load;
+        }
+    }
+    pthread_mutex_unlock (&s_live_mutex);
+    snprintf (target, size, "%s", ids [best]);
+    return true;
+}
+
 static void s_place (zx_actor_t *self);
 static void s_send (zx_actor_t *self, s_msg_t *msg);
 static void s_on_worker_lost (void *arg, const char *identity, const char *cause);
+static void s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size);
+
+static void s_flush_lost (zx_actor_t *self, const char *cause);
+static void s_park_lost (zx_actor_t *self, s_msg_t *msg);
+
+#define S_CAUSE_WAIT_MS 2000        //  For the pool to say why a worker went
 
 //  --------------------------------------------------------------------
 //  Lifetime
@@ -100,6 +169,7 @@ static void s_on_worker_lost (void *arg, const char *identity, const char *cause
 static void
 s_free (zx_actor_t *self)
 {
+    s_live_remove (self);
     if (self->executor)
         zx__executor_unwatch (self->executor, s_on_worker_lost, self);
     zx_future_destroy (&self->ready);
@@ -303,8 +373,13 @@ s_on_worker_lost (void *arg, const char *identity, const char *cause)
         return;
     }
     if ((self->state == S_LIVE || self->state == S_STOPPING)
-    &&  strcmp (identity, self->worker) == 0)
-        s_died (self, cause);
+    &&  strcmp (identity, self->worker) == 0) {
+        bool timer = self->lost_timer && zx_loop_cancel_timer (self->loop, self->lost_timer);
+        self->lost_timer = 0;
+        s_flush_lost (self, cause);
+        if (timer)
+            s_unref (self);         //  The timer's reference
+    }
 }
 
 //  --------------------------------------------------------------------
@@ -368,6 +443,7 @@ s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
             zx_values_destroy (&result);
         }
         self->placed_once = true;
+        self->place_attempts = 0;
         s_event (self, ZX_ACTOR_PLACED, text);
         //  What waited goes now, in order; a stop among it ends the sending
         while (self->wait_head && self->state == S_LIVE) {
@@ -379,12 +455,15 @@ s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
         }
     }
     else
-    if (code == ZX_EWORKER_LOST) {
-        char text [600];
-        s_payload_text (text, sizeof text, payload, size);
-        snprintf (self->worker, sizeof self->worker, "?");
-        self->state = S_LIVE;           //  s_died handles it as any death
-        s_died (self, text);
+    if (code == ZX_EWORKER_LOST && ++self->place_attempts <= 3) {
+        //  The worker went before the actor was made there: no actor
+        //  died, the spawn goes again (elsewhere)
+        self->worker [0] = 0;
+        self->refs++;
+        if (zx_loop_call_soon (self->loop, s_restart, self) != ZX_OK) {
+            self->refs--;
+            s_end (self, ZX_ENOMEM, "cannot schedule the spawn again");
+        }
     }
     else {
         char cause [600], text [900];
@@ -407,12 +486,65 @@ s_tell_failed (zx_actor_t *self, const char *handler, zx_err_t code, const char 
                     zx_strerror (code), text);
 }
 
+//  Ends the messages held for the cause with cause, and the actor's
+//  incarnation with them.
+static void
+s_flush_lost (zx_actor_t *self, const char *cause)
+{
+    self->lost_flushing = true;
+    s_msg_t *msg;
+    while ((msg = self->lost_head)) {
+        self->lost_head = msg->next;
+        msg->next = NULL;
+        s_msg_done (msg, ZX_EWORKER_LOST, cause, strlen (cause));
+    }
+    self->lost_tail = NULL;
+    self->lost_flushing = false;
+    if (self->state == S_LIVE || self->state == S_STOPPING)
+        s_died (self, cause);
+}
+
+static void
+s_lost_timeout (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_actor_t *self = (zx_actor_t *) arg;
+    self->lost_timer = 0;
+    s_flush_lost (self, "its worker vanished, and the pool did not say why");
+    s_unref (self);
+}
+
+//  Holds msg, lost with a worker the dispatcher found gone before the
+//  pool learnt why, until the pool says (s_on_worker_lost), so that its
+//  error names pid and signal; S_CAUSE_WAIT_MS at most.
+static void
+s_park_lost (zx_actor_t *self, s_msg_t *msg)
+{
+    msg->next = NULL;
+    if (self->lost_tail)
+        self->lost_tail->next = msg;
+    else
+        self->lost_head = msg;
+    self->lost_tail = msg;
+    if (!self->lost_timer) {
+        self->lost_timer = zx_loop_call_later (self->loop, S_CAUSE_WAIT_MS, s_lost_timeout, self);
+        if (self->lost_timer)
+            self->refs++;
+    }
+}
+
 static void
 s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 {
     s_msg_t *msg = (s_msg_t *) cookie;
     zx_actor_t *self = msg->actor;
     bool current = msg->gen == self->gen;
+    if (code == ZX_EWORKER_LOST && current && !self->lost_flushing
+    &&  (self->state == S_LIVE || self->state == S_STOPPING)
+    &&  (memmem (payload, size, "worker vanished", 15) || memmem (payload, size, " is gone", 8))) {
+        s_park_lost (self, msg);
+        return;
+    }
     s_mailbox_out (self);
     if (code == ZX_OK && msg->kind == S_STOP) {
         if (msg->future && !zx_future_done (msg->future))
@@ -547,8 +679,13 @@ s_place (zx_actor_t *self)
     msg->gen = self->gen;
     size_t size;
     const void *data = zx__values_data (spawn, &size);
-    zx__executor_send_to (self->executor, self->loop, NULL, ZX__ACTOR_SPAWN, data, size,
-                          s_spawn_done, msg);
+    //  The worker it goes to is its worker from now on: note it at once,
+    //  so that spawns that follow count it
+    bool picked = s_pick_worker (self, self->worker, sizeof self->worker);
+    if (!picked)
+        self->worker [0] = 0;
+    zx__executor_send_to (self->executor, self->loop, picked ? self->worker : NULL,
+                          ZX__ACTOR_SPAWN, data, size, s_spawn_done, msg);
     zx_values_destroy (&spawn);
 }
 
@@ -657,6 +794,7 @@ zx_actor_spawn (zx_executor_t *executor, const char *type, zx_values_t **args_p,
         self->executor = NULL;
         goto fail;
     }
+    s_live_add (self);
     s_place (self);
     return self;
 

@@ -797,6 +797,22 @@ zx__executor_worker_lost (zx_executor_t *self, const char *identity, const char 
     }
 }
 
+size_t
+zx__executor_ready_ids (const zx_executor_t *self, char (*ids) [64], size_t count)
+{
+    if (!self->backend || !self->backend->ops->ready_workers)
+        return 0;
+    return self->backend->ops->ready_workers (self->backend, ids, count);
+}
+
+size_t
+zx_executor_ready_workers (const zx_executor_t *self)
+{
+    if (!self || s_own_loop (self))
+        return 0;
+    return zx__executor_ready_ids (self, NULL, 0);
+}
+
 bool
 zx__executor_loop_owned (zx_executor_t *self, zx_loop_t **loop)
 {

@@ -131,6 +131,11 @@ struct zx__executor_ops {
     //  caller's pid for a thread, once per worker) and returns how many
     //  there are, which may exceed size. NULL: it has none of its own.
     size_t (*worker_pids) (const zx__backend_t *self, pid_t *pids, size_t size);
+
+    //  Optional (with relays): copies the routing ids of the workers ready
+    //  now into ids (at most count) and returns how many it copied; with
+    //  count 0, how many are ready.
+    size_t (*ready_workers) (const zx__backend_t *self, char (*ids) [64], size_t count);
 };
 
 //  The front's half of every constructor: starts zexec (zx_init), checks
@@ -232,6 +237,10 @@ void zx__executor_unwatch (zx_executor_t *self, zx__worker_lost_fn *fn, void *ar
 
 //  The back end's call: the worker with identity is gone, for cause.
 void zx__executor_worker_lost (zx_executor_t *self, const char *identity, const char *cause);
+
+//  The ready workers' routing ids, as the ready_workers operation gives
+//  them (0 when the back end has none).
+size_t zx__executor_ready_ids (const zx_executor_t *self, char (*ids) [64], size_t count);
 
 //  Sets *loop to the loop actor refs of this executor use: the one it is
 //  bound to, else the calling thread's current loop. Returns false when

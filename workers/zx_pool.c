@@ -844,6 +844,12 @@ s_worker_pids (const zx__backend_t *base, pid_t *pids, size_t size)
     return count;
 }
 
+static size_t
+s_ready_workers (const zx__backend_t *base, char (*ids) [64], size_t count)
+{
+    return zx__dispatch_worker_ids (((const zx__pool_t *) base)->dispatch, ids, count);
+}
+
 static const zx__executor_ops_t s_ops = {
     .relays = true,
     .signals_room = true,
@@ -858,4 +864,5 @@ static const zx__executor_ops_t s_ops = {
     .destroy = s_destroy,
     .endpoint = s_endpoint,
     .worker_pids = s_worker_pids,
+    .ready_workers = s_ready_workers,
 };
