@@ -806,10 +806,13 @@ zx__executor_ready_ids (const zx_executor_t *self, char (*ids) [64], size_t coun
 }
 
 size_t
-zx_executor_ready_workers (const zx_executor_t *self)
+zx_executor_ready_workers (zx_executor_t *self)
 {
     if (!self || s_own_loop (self))
         return 0;
+    //  Unused yet: its loop is to read the workers' READY from now on
+    if (!s_bound (self) && zx_loop_current ())
+        s_bind (self, zx_loop_current ());
     return zx__executor_ready_ids (self, NULL, 0);
 }
 
