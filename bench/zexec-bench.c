@@ -16,7 +16,7 @@
     tiny tasks in a fresh process (uv.c, --uv-child). The hidden modes come first in main, after
     zx_init, so that every process this program starts is this program.
 
-        zexec-bench [--quick] [--csv] [--runs N] [--only 0123456up]
+        zexec-bench [--quick] [--csv] [--runs N] [--only 0123456aup]
                     [--workers N] [--window N] [--tasks N] [--no-peer]
                     [--peer SCRIPT] [--verbose]                         */
 
@@ -290,7 +290,7 @@ static int
 s_usage (void)
 {
     fprintf (stderr,
-        "usage: zexec-bench [--quick] [--csv] [--runs N] [--only 0123456p] [--workers N]\n"
+        "usage: zexec-bench [--quick] [--csv] [--runs N] [--only 0123456aup] [--workers N]\n"
         "                   [--window N] [--tasks N] [--no-peer] [--peer SCRIPT] [--verbose]\n"
         "  --quick        scaled-down workloads (well under 40 s with the peer)\n"
         "  --csv          one line per figure: workload,executor,value,unit\n"
@@ -299,6 +299,7 @@ s_usage (void)
         "                 t telemetry's cost on tiny tasks (off, on without and with a\n"
         "                 subscriber; only when named),\n"
         "                 3 CPU scaling, 4 blocking, 5 payloads, 6 a million tasks,\n"
+        "                 a actors (ask round trips, tells to one and to 16 actors),\n"
         "                 u libuv's thread pool on tiny tasks (the C peer),\n"
         "                 p the Python peer (default all)\n");
     return 2;
@@ -321,7 +322,7 @@ main (int argc, char **argv)
     if (argc == 5 && strcmp (argv [1], "--uv-child") == 0)
         return bench_uv_child (atoi (argv [2]), atol (argv [3]), strcmp (argv [4], "quick") == 0);
 
-    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456up" };
+    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456aup" };
     int runs = 1;
     bool peer = true;
     const char *script = BENCH_PEER_SCRIPT;
@@ -391,6 +392,11 @@ main (int argc, char **argv)
                 kind.broker = broker;
             }
             bench_run_kind (loop, &kind, &opts);
+            //  Actors run on local pools only (remote placement is not built)
+            if (strchr (opts.only, 'a') && strcmp (names [k], "remote") != 0) {
+                bench_progress (&opts, "a actors, %s", names [k]);
+                bench_actors_run (&kind, &opts);
+            }
             bench_stop (broker);
         }
         if (strchr (opts.only, 't'))
