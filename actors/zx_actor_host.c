@@ -315,6 +315,10 @@ s_task_msg (zx_call_t *call)
     s_hosted_t *hosted = s_find (id);
     if (!hosted)
         return s_not_here (call, id);
+    //  A message sent past the coordinator's affinity (a task submitted
+    //  by hand) must not run the actor on a second thread at once
+    if (!pthread_equal (hosted->host, pthread_self ()))
+        return zx_call_fail (call, "actor %s is hosted by another worker", id);
     zx_actor_handler_fn *fn = NULL;
     for (const zx_actor_handler_t *entry = hosted->type->handlers; entry->name && !fn; entry++)
         if (strcmp (entry->name, handler) == 0)
@@ -347,6 +351,8 @@ s_task_stop (zx_call_t *call)
     if (zx_call_arg_str (call, 0, &id))
         return -1;
     s_hosted_t *hosted = s_find (id);
+    if (hosted && !pthread_equal (hosted->host, pthread_self ()))
+        return zx_call_fail (call, "actor %s is hosted by another worker", id);
     if (hosted)
         s_remove (hosted);
     return zx_call_return_bool (call, hosted != NULL);

@@ -100,7 +100,9 @@ static atomic_uint_fast64_t s_serial;
 
 //  Every reference, for placement: a spawn goes to the ready worker that
 //  hosts the fewest actors of its executor. References live on several
-//  loops' threads: the list has a lock.
+//  loops' threads: the list has a lock, and a reference's executor is
+//  written under it; the other fields read here are only read for the
+//  references of the same executor, which live on the caller's thread.
 static pthread_mutex_t s_live_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zx_actor_t *s_live;
 
@@ -365,8 +367,11 @@ s_on_worker_lost (void *arg, const char *identity, const char *cause)
 {
     zx_actor_t *self = (zx_actor_t *) arg;
     if (!identity) {
-        //  The executor is being destroyed: its watch is dropped with it
+        //  The executor is being destroyed: its watch is dropped with it.
+        //  Other threads' placements read the field under the lock
+        pthread_mutex_lock (&s_live_mutex);
         self->executor = NULL;
+        pthread_mutex_unlock (&s_live_mutex);
         char text [300];
         snprintf (text, sizeof text, "actor %s: its executor was destroyed", self->name);
         s_end (self, ZX_ESHUTDOWN, text);
