@@ -649,6 +649,30 @@ test_destroying_the_reference_stops_the_actor (void **state)
     zx_test_pass ();
 }
 
+//  A remote executor cannot host actors (remote placement is not built):
+//  the spawn fails clearly, through the ready future and later asks.
+static void
+test_a_remote_executor_refuses_actors_clearly (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = zx_remote_executor_new ("tcp://127.0.0.1:9", NULL);
+    assert_non_null (remote);
+    zx_actor_t *actor = zx_actor_spawn (remote, "counter", NULL, NULL);
+    assert_non_null (actor);
+    zx_future_t *ready = zx_actor_ready (actor);
+    assert_true (zx_test_wait_done (ready, WAIT_MS));
+    assert_int_equal (zx_future_error (ready), ZX_EINVAL);
+    assert_non_null (strstr (zx_future_message (ready), "thread and process pools"));
+    zx_future_t *ask = s_ask (actor, "seen", NULL, ZX_EACTOR_STOPPED);
+    zx_future_destroy (&ask);
+    zx_future_destroy (&ready);
+    zx_actor_destroy (&actor);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_one_senders_tells_arrive_in_order_thread),
     cmocka_unit_test (test_one_senders_tells_arrive_in_order_process),
@@ -665,6 +689,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_restart_policy_restarts_and_later_asks_reach_the_new_actor),
     cmocka_unit_test (test_restart_policy_gives_up_after_n),
     cmocka_unit_test (test_destroying_the_reference_stops_the_actor),
+    cmocka_unit_test (test_a_remote_executor_refuses_actors_clearly),
 };
 
 ZX_TEST_MAIN_WITH (tests, zx_test_setup, zx_test_teardown)

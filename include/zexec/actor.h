@@ -155,10 +155,13 @@ typedef void (zx_actor_event_fn) (zx_actor_t *actor, zx_actor_event_t event,
 //  NULL; NULL args means none). Returns the reference at once; messages
 //  sent before the actor is placed wait for it. opts may be NULL (copied).
 //  Caller owns the reference and frees it with zx_actor_destroy. Returns
-//  NULL when executor or type is NULL or memory ran out. Other failures
-//  (an unknown type, a remote executor, a failing init) end
+//  NULL when executor or type is NULL, an option is negative, memory ran
+//  out, or the calling thread runs no loop the executor can be bound to
+//  (or it has a loop of its own; logged). Other failures end
 //  zx_actor_ready's future and the monitor with the error, and later asks
-//  fail with it.
+//  fail with ZX_EACTOR_STOPPED saying it: an unknown type (ZX_ENOTASK), a
+//  remote executor (ZX_EINVAL: actors run on thread and process pools), a
+//  failing init (its error), a shut-down executor (ZX_ESHUTDOWN).
 ZX_EXPORT zx_actor_t *zx_actor_spawn (zx_executor_t *executor, const char *type,
                                       zx_values_t **args_p, const zx_actor_opts_t *opts);
 
