@@ -290,6 +290,11 @@ main (int argc, char **argv)
     }
     printf ("bank: %d accounts of %d on 3 worker processes; state saved in %s\n",
             s_bank.count, START_BALANCE, dir);
+    printf ("bank: placed:");
+    for (int i = 0; i < s_bank.count; i++)
+        printf (" %s on %s (pid %d)%s", zx_actor_name (s_bank.accounts [i]),
+                zx_actor_worker (s_bank.accounts [i]), (int) zx_actor_pid (s_bank.accounts [i]),
+                i + 1 < s_bank.count ? "," : "\n");
     printf ("bank: %d tellers, %d transfers each, by ask\n", TELLERS, s_bank.transfers);
     zx_future_t *tellers [TELLERS];
     for (int t = 0; t < TELLERS; t++)
