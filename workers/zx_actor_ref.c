@@ -1,5 +1,6 @@
-/*  zx_actor_ref.c - the coordinator's side of stateful actors: spawn,
-    ask, tell, stop, monitors, restarts.
+/*  zx_actor_ref.c - the coordinator's side of stateful actors: the
+    reference's state machine (placement, sending, completions, deaths,
+    restarts); the public calls are in zx_actor_api.c.
 
     DESIGN: a reference is a small state machine on the executor's loop
     (placing, live, stopping, ended) over the pool's own request path:
@@ -22,7 +23,7 @@
     completion always finds it: zx_actor_destroy marks it and sends a
     stop, and the last completion frees it.                              */
 #define _GNU_SOURCE
-#include "zx_executor.h"
+#include "zx_actor_ref.h"
 #include "zx_future.h"
 #include "zx_log.h"
 #include "zx_loop.h"
@@ -37,66 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_MAILBOX_DEFAULT   1000
-#define S_WINDOW_DEFAULT_MS 60000
-
-typedef enum { S_PLACING, S_LIVE, S_STOPPING, S_ENDED } s_state_t;
-typedef enum { S_SPAWN, S_ASK, S_TELL, S_STOP } s_kind_t;
-
-typedef struct s_msg {
-    struct s_msg *next;             //  While waiting for a placement
-    zx_actor_t *actor;
-    unsigned gen;                   //  The incarnation it went to
-    s_kind_t kind;
-    zx_future_t *future;            //  Our reference to the asker's, or NULL
-    zx_values_t *args;              //  While waiting
-    char handler [];
-} s_msg_t;
-
-struct zx_actor {
-    struct zx_actor *next_live;     //  In s_live (placement counts)
-    zx_executor_t *executor;        //  NULL once it was destroyed
-    zx_loop_t *loop;
-    char *type;
-    char *name;
-    uint64_t serial;
-    unsigned gen;                   //  Incarnation
-    char id [96];                   //  The current incarnation's id
-    zx_values_t *spawn_args;
-    size_t mailbox;
-    int max_restarts;
-    int64_t window_ms;
-    s_state_t state;
-    char worker [64];
-    pid_t pid;
-    s_msg_t *wait_head, *wait_tail; //  Sent before the placement
-    size_t pending;                 //  Waiting and in flight
-    size_t refs;                    //  The user's handle and each message
-    bool destroyed;
-    bool stop_posted;               //  A stop is sent or waits: no more
-    bool placed_once;
-    int restarts;
-    int64_t *deaths;                //  When it died, the last max_restarts + 1
-    size_t death_count;
-    zx_err_t end_code;
-    char *end_text;
-    zx_future_t *ready;
-    zx_future_t **monitors;
-    size_t monitor_count;
-    zx_future_t *room;
-    zx_actor_event_fn *event_fn;
-    void *event_arg;
-    size_t tell_failures;
-    int place_attempts;             //  Spawns lost before they ran, in a row
-    //  Messages lost with the worker before the pool said why (the
-    //  dispatcher found it gone first): held until the cause comes
-    s_msg_t *lost_head, *lost_tail;
-    uint64_t lost_timer;
-    bool lost_flushing;
-    zx_logger_t *log;
-};
-
-static atomic_uint_fast64_t s_serial;
+atomic_uint_fast64_t zx__actor_serial;
 
 //  Every reference, for placement: a spawn goes to the ready worker that
 //  hosts the fewest actors of its executor. References live on several
@@ -106,8 +48,8 @@ static atomic_uint_fast64_t s_serial;
 static pthread_mutex_t s_live_mutex = PTHREAD_MUTEX_INITIALIZER;
 static zx_actor_t *s_live;
 
-static void
-s_live_add (zx_actor_t *self)
+void
+zx__actor_live_add (zx_actor_t *self)
 {
     pthread_mutex_lock (&s_live_mutex);
     self->next_live = s_live;
@@ -143,7 +85,7 @@ s_pick_worker (zx_actor_t *self, char *target, size_t size)
         size_t load = 0;
         for (zx_actor_t *actor = s_live; actor; actor = actor->next_live)
             if (actor != self && actor->executor == self->executor
-            &&  actor->state != S_ENDED && strcmp (actor->worker, ids [i]) == 0)
+            &&  actor->state != ZX__ACTOR_ENDED && strcmp (actor->worker, ids [i]) == 0)
                 load++;
         if (load < best_load) {
             best = i;
@@ -155,25 +97,23 @@ s_pick_worker (zx_actor_t *self, char *target, size_t size)
     return true;
 }
 
-static void s_place (zx_actor_t *self);
-static void s_send (zx_actor_t *self, s_msg_t *msg);
-static void s_on_worker_lost (void *arg, const char *identity, const char *cause);
+static void s_send (zx_actor_t *self, zx__actor_msg_t *msg);
 static void s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size);
 
 static void s_flush_lost (zx_actor_t *self, const char *cause);
-static void s_park_lost (zx_actor_t *self, s_msg_t *msg);
+static void s_park_lost (zx_actor_t *self, zx__actor_msg_t *msg);
 
 #define S_CAUSE_WAIT_MS 2000        //  For the pool to say why a worker went
 
 //  --------------------------------------------------------------------
 //  Lifetime
 
-static void
-s_free (zx_actor_t *self)
+void
+zx__actor_free (zx_actor_t *self)
 {
     s_live_remove (self);
     if (self->executor)
-        zx__executor_unwatch (self->executor, s_on_worker_lost, self);
+        zx__executor_unwatch (self->executor, zx__actor_on_worker_lost, self);
     zx_future_destroy (&self->ready);
     zx_future_destroy (&self->room);
     for (size_t i = 0; i < self->monitor_count; i++)
@@ -187,11 +127,11 @@ s_free (zx_actor_t *self)
     free (self);
 }
 
-static void
-s_unref (zx_actor_t *self)
+void
+zx__actor_unref (zx_actor_t *self)
 {
     if (--self->refs == 0)
-        s_free (self);
+        zx__actor_free (self);
 }
 
 static void
@@ -210,10 +150,10 @@ s_fail_future (zx_future_t *future, zx_err_t code, const char *text)
         zx_future_set_error (future, code, "%s", text);
 }
 
-static s_msg_t *
-s_msg_new (zx_actor_t *self, s_kind_t kind, const char *handler)
+static zx__actor_msg_t *
+s_msg_new (zx_actor_t *self, zx__actor_kind_t kind, const char *handler)
 {
-    s_msg_t *msg = calloc (1, sizeof (s_msg_t) + strlen (handler) + 1);
+    zx__actor_msg_t *msg = calloc (1, sizeof (zx__actor_msg_t) + strlen (handler) + 1);
     if (!msg)
         return NULL;
     msg->actor = self;
@@ -224,13 +164,13 @@ s_msg_new (zx_actor_t *self, s_kind_t kind, const char *handler)
 }
 
 static void
-s_msg_free (s_msg_t *msg)
+s_msg_free (zx__actor_msg_t *msg)
 {
     zx_actor_t *actor = msg->actor;
     zx_future_destroy (&msg->future);
     zx_values_destroy (&msg->args);
     free (msg);
-    s_unref (actor);
+    zx__actor_unref (actor);
 }
 
 //  A message was answered or failed: it leaves the mailbox.
@@ -239,7 +179,7 @@ s_mailbox_out (zx_actor_t *self)
 {
     if (self->pending > 0)
         self->pending--;
-    if (self->room && (self->pending < self->mailbox || self->state == S_ENDED)) {
+    if (self->room && (self->pending < self->mailbox || self->state == ZX__ACTOR_ENDED)) {
         zx_future_set_result (self->room, NULL);
         zx_future_destroy (&self->room);
     }
@@ -250,9 +190,9 @@ s_mailbox_out (zx_actor_t *self)
 static void
 s_end (zx_actor_t *self, zx_err_t code, const char *text)
 {
-    if (self->state == S_ENDED)
+    if (self->state == ZX__ACTOR_ENDED)
         return;
-    self->state = S_ENDED;
+    self->state = ZX__ACTOR_ENDED;
     self->end_code = code;
     free (self->end_text);
     self->end_text = strdup (text);
@@ -264,13 +204,13 @@ s_end (zx_actor_t *self, zx_err_t code, const char *text)
     if (self->ready && !zx_future_done (self->ready))
         s_fail_future (self->ready, code == ZX_OK ? ZX_EACTOR_STOPPED : code, text);
     while (self->wait_head) {
-        s_msg_t *msg = self->wait_head;
+        zx__actor_msg_t *msg = self->wait_head;
         self->wait_head = msg->next;
-        if (msg->kind == S_STOP && code == ZX_OK && msg->future && !zx_future_done (msg->future))
+        if (msg->kind == ZX__MSG_STOP && code == ZX_OK && msg->future && !zx_future_done (msg->future))
             zx_future_set_result (msg->future, NULL);
         else
             s_fail_future (msg->future, code == ZX_OK ? ZX_EACTOR_STOPPED : code, text);
-        if (msg->kind == S_TELL && code != ZX_OK)
+        if (msg->kind == ZX__MSG_TELL && code != ZX_OK)
             self->tell_failures++;
         s_mailbox_out (self);
         s_msg_free (msg);
@@ -302,9 +242,9 @@ s_restart (zx_loop_t *loop, void *arg)
 {
     (void) loop;
     zx_actor_t *self = (zx_actor_t *) arg;
-    if (self->state == S_PLACING && self->executor)
-        s_place (self);
-    s_unref (self);
+    if (self->state == ZX__ACTOR_PLACING && self->executor)
+        zx__actor_place (self);
+    zx__actor_unref (self);
 }
 
 //  The current incarnation's worker is gone, for cause.
@@ -348,7 +288,7 @@ s_died (zx_actor_t *self, const char *cause_in)
         return;
     }
     self->restarts++;
-    self->state = S_PLACING;
+    self->state = ZX__ACTOR_PLACING;
     char restarting [200];
     snprintf (restarting, sizeof restarting, "actor %s restarting (restart %d of at most %d "
               "within %lld ms)", self->name, self->restarts, self->max_restarts,
@@ -362,8 +302,8 @@ s_died (zx_actor_t *self, const char *cause_in)
     }
 }
 
-static void
-s_on_worker_lost (void *arg, const char *identity, const char *cause)
+void
+zx__actor_on_worker_lost (void *arg, const char *identity, const char *cause)
 {
     zx_actor_t *self = (zx_actor_t *) arg;
     if (!identity) {
@@ -377,13 +317,13 @@ s_on_worker_lost (void *arg, const char *identity, const char *cause)
         s_end (self, ZX_ESHUTDOWN, text);
         return;
     }
-    if ((self->state == S_LIVE || self->state == S_STOPPING)
+    if ((self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_STOPPING)
     &&  strcmp (identity, self->worker) == 0) {
         bool timer = self->lost_timer && zx_loop_cancel_timer (self->loop, self->lost_timer);
         self->lost_timer = 0;
         s_flush_lost (self, cause);
         if (timer)
-            s_unref (self);         //  The timer's reference
+            zx__actor_unref (self);         //  The timer's reference
     }
 }
 
@@ -404,9 +344,9 @@ s_payload_text (char *text, size_t size, const void *payload, size_t payload_siz
 static void
 s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 {
-    s_msg_t *msg = (s_msg_t *) cookie;
+    zx__actor_msg_t *msg = (zx__actor_msg_t *) cookie;
     zx_actor_t *self = msg->actor;
-    bool current = msg->gen == self->gen && self->state == S_PLACING;
+    bool current = msg->gen == self->gen && self->state == ZX__ACTOR_PLACING;
     zx_values_t *reply = NULL;
     const char *identity = NULL;
     int64_t pid = 0;
@@ -424,7 +364,7 @@ s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
             zx_values_t *args = zx_values_pack ("s", self->id);
             size_t args_size;
             const void *data = zx__values_data (args, &args_size);
-            s_msg_t *stop = s_msg_new (self, S_STOP, "");
+            zx__actor_msg_t *stop = s_msg_new (self, ZX__MSG_STOP, "");
             if (stop) {
                 stop->gen = (unsigned) -1;
                 zx__executor_send_to (self->executor, self->loop, identity, ZX__ACTOR_STOP,
@@ -437,7 +377,7 @@ s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
     if (code == ZX_OK) {
         snprintf (self->worker, sizeof self->worker, "%s", identity);
         self->pid = (pid_t) pid;
-        self->state = S_LIVE;
+        self->state = ZX__ACTOR_LIVE;
         char text [200];
         snprintf (text, sizeof text, "actor %s placed on worker %s (pid %d)", self->name,
                   self->worker, (int) self->pid);
@@ -451,8 +391,8 @@ s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
         self->place_attempts = 0;
         s_event (self, ZX_ACTOR_PLACED, text);
         //  What waited goes now, in order; a stop among it ends the sending
-        while (self->wait_head && self->state == S_LIVE) {
-            s_msg_t *next = self->wait_head;
+        while (self->wait_head && self->state == ZX__ACTOR_LIVE) {
+            zx__actor_msg_t *next = self->wait_head;
             self->wait_head = next->next;
             if (!self->wait_head)
                 self->wait_tail = NULL;
@@ -497,7 +437,7 @@ static void
 s_flush_lost (zx_actor_t *self, const char *cause)
 {
     self->lost_flushing = true;
-    s_msg_t *msg;
+    zx__actor_msg_t *msg;
     while ((msg = self->lost_head)) {
         self->lost_head = msg->next;
         msg->next = NULL;
@@ -505,7 +445,7 @@ s_flush_lost (zx_actor_t *self, const char *cause)
     }
     self->lost_tail = NULL;
     self->lost_flushing = false;
-    if (self->state == S_LIVE || self->state == S_STOPPING)
+    if (self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_STOPPING)
         s_died (self, cause);
 }
 
@@ -516,14 +456,14 @@ s_lost_timeout (zx_loop_t *loop, void *arg)
     zx_actor_t *self = (zx_actor_t *) arg;
     self->lost_timer = 0;
     s_flush_lost (self, "its worker vanished, and the pool did not say why");
-    s_unref (self);
+    zx__actor_unref (self);
 }
 
 //  Holds msg, lost with a worker the dispatcher found gone before the
-//  pool learnt why, until the pool says (s_on_worker_lost), so that its
+//  pool learnt why, until the pool says (zx__actor_on_worker_lost), so that its
 //  error names pid and signal; S_CAUSE_WAIT_MS at most.
 static void
-s_park_lost (zx_actor_t *self, s_msg_t *msg)
+s_park_lost (zx_actor_t *self, zx__actor_msg_t *msg)
 {
     msg->next = NULL;
     if (self->lost_tail)
@@ -541,17 +481,17 @@ s_park_lost (zx_actor_t *self, s_msg_t *msg)
 static void
 s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 {
-    s_msg_t *msg = (s_msg_t *) cookie;
+    zx__actor_msg_t *msg = (zx__actor_msg_t *) cookie;
     zx_actor_t *self = msg->actor;
     bool current = msg->gen == self->gen;
     if (code == ZX_EWORKER_LOST && current && !self->lost_flushing
-    &&  (self->state == S_LIVE || self->state == S_STOPPING)
+    &&  (self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_STOPPING)
     &&  (memmem (payload, size, "worker vanished", 15) || memmem (payload, size, " is gone", 8))) {
         s_park_lost (self, msg);
         return;
     }
     s_mailbox_out (self);
-    if (code == ZX_OK && msg->kind == S_STOP) {
+    if (code == ZX_OK && msg->kind == ZX__MSG_STOP) {
         if (msg->future && !zx_future_done (msg->future))
             zx_future_set_result (msg->future, NULL);
         if (current)
@@ -573,7 +513,7 @@ s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
                 char message [600];
                 snprintf (message, sizeof message, "actor %s: %s", self->name, text);
                 s_fail_future (msg->future, ZX_EACTOR_STOPPED, message);
-                if (msg->kind == S_TELL)
+                if (msg->kind == ZX__MSG_TELL)
                     s_tell_failed (self, msg->handler, ZX_EACTOR_STOPPED, message);
                 if (current)
                     s_end (self, ZX_OK, "stopped");
@@ -597,7 +537,7 @@ s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
         }
         else {
             s_fail_future (msg->future, ZX_EPROTO, "malformed actor reply from a worker");
-            if (msg->kind == S_TELL)
+            if (msg->kind == ZX__MSG_TELL)
                 s_tell_failed (self, msg->handler, ZX_EPROTO, "malformed reply");
         }
         zx_values_destroy (&reply);
@@ -611,7 +551,7 @@ s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
         snprintf (text, sizeof text, "actor %s (type %s) was lost with its worker %s (pid %d), "
                   "its message '%s' unanswered (it may have run partly): %s", self->name,
                   self->type, worker, (int) self->pid, msg->handler, cause);
-        if (current && (self->state == S_LIVE || self->state == S_STOPPING))
+        if (current && (self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_STOPPING))
             s_died (self, cause);
     }
     else
@@ -621,9 +561,9 @@ s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
         zx__executor_error_info (msg->future, code, payload, size);
         zx_future_set_error (msg->future, code, "%s", text);
     }
-    if (msg->kind == S_TELL)
+    if (msg->kind == ZX__MSG_TELL)
         s_tell_failed (self, msg->handler, code, text);
-    if (msg->kind == S_STOP && current)
+    if (msg->kind == ZX__MSG_STOP && current)
         s_end (self, code, text);
     s_msg_free (msg);
 }
@@ -634,19 +574,19 @@ s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 //  Sends a message to the live actor's worker; it completes through
 //  s_msg_done, possibly now.
 static void
-s_send (zx_actor_t *self, s_msg_t *msg)
+s_send (zx_actor_t *self, zx__actor_msg_t *msg)
 {
     msg->gen = self->gen;
     zx_values_t *args = zx_values_new ();
     bool ok = args && zx_values_add_str (args, self->id) == ZX_OK;
-    if (ok && msg->kind != S_STOP) {
+    if (ok && msg->kind != ZX__MSG_STOP) {
         ok = zx_values_add_str (args, msg->handler) == ZX_OK;
         if (!msg->args)
             msg->args = zx_values_new ();
         ok = ok && msg->args && zx_values_add_values (args, &msg->args) == ZX_OK;
     }
-    if (msg->kind == S_STOP)
-        self->state = S_STOPPING;
+    if (msg->kind == ZX__MSG_STOP)
+        self->state = ZX__ACTOR_STOPPING;
     if (!ok || !self->executor) {
         zx_values_destroy (&args);
         const char *why = ok ? "its executor was destroyed" : "out of memory";
@@ -656,20 +596,20 @@ s_send (zx_actor_t *self, s_msg_t *msg)
     size_t size;
     const void *data = zx__values_data (args, &size);
     zx__executor_send_to (self->executor, self->loop, self->worker,
-                          msg->kind == S_STOP ? ZX__ACTOR_STOP : ZX__ACTOR_MSG,
+                          msg->kind == ZX__MSG_STOP ? ZX__ACTOR_STOP : ZX__ACTOR_MSG,
                           data, size, s_msg_done, msg);
     zx_values_destroy (&args);
 }
 
 //  Sends the spawn of a new incarnation.
-static void
-s_place (zx_actor_t *self)
+void
+zx__actor_place (zx_actor_t *self)
 {
     self->gen++;
     snprintf (self->id, sizeof self->id, "%d.%llu.%u", (int) getpid (),
               (unsigned long long) self->serial, self->gen);
-    self->state = S_PLACING;
-    s_msg_t *msg = s_msg_new (self, S_SPAWN, "");
+    self->state = ZX__ACTOR_PLACING;
+    zx__actor_msg_t *msg = s_msg_new (self, ZX__MSG_SPAWN, "");
     zx_values_t *args = self->spawn_args ? zx_values_dup (self->spawn_args) : zx_values_new ();
     zx_values_t *spawn = zx_values_new ();
     if (!msg || !args || !spawn || zx_values_add_str (spawn, self->id)
@@ -699,17 +639,17 @@ static const char *
 s_refusal (const zx_actor_t *self, zx_err_t *code)
 {
     *code = ZX_EACTOR_STOPPED;
-    if (self->state == S_ENDED)
+    if (self->state == ZX__ACTOR_ENDED)
         return self->end_text ? self->end_text : "stopped";
-    if (self->state == S_STOPPING || self->stop_posted)
+    if (self->state == ZX__ACTOR_STOPPING || self->stop_posted)
         return "it is stopping";
     return NULL;
 }
 
 //  Queues or sends a message of kind. Returns ZX_OK, or the error
 //  (future, if any, failed with it).
-static zx_err_t
-s_post (zx_actor_t *self, s_kind_t kind, const char *handler, zx_values_t **args_p,
+zx_err_t
+zx__actor_post (zx_actor_t *self, zx__actor_kind_t kind, const char *handler, zx_values_t **args_p,
         zx_future_t *future)
 {
     zx_values_t *args = args_p ? *args_p : NULL;
@@ -727,14 +667,14 @@ s_post (zx_actor_t *self, s_kind_t kind, const char *handler, zx_values_t **args
                   self->name, self->pending);
     }
     else {
-        s_msg_t *msg = s_msg_new (self, kind, handler);
+        zx__actor_msg_t *msg = s_msg_new (self, kind, handler);
         if (msg) {
             msg->args = args;
             msg->future = future ? zx__future_ref (future) : NULL;
             self->pending++;
-            if (kind == S_STOP)
+            if (kind == ZX__MSG_STOP)
                 self->stop_posted = true;
-            if (self->state == S_LIVE)
+            if (self->state == ZX__ACTOR_LIVE)
                 s_send (self, msg);
             else {
                 if (self->wait_tail)
@@ -753,261 +693,3 @@ s_post (zx_actor_t *self, s_kind_t kind, const char *handler, zx_values_t **args
     return code;
 }
 
-//  --------------------------------------------------------------------
-//  The API
-
-zx_actor_t *
-zx_actor_spawn (zx_executor_t *executor, const char *type, zx_values_t **args_p,
-                const zx_actor_opts_t *opts)
-{
-    zx_values_t *args = args_p ? *args_p : NULL;
-    if (args_p)
-        *args_p = NULL;
-    zx_actor_opts_t defaults = { 0 };
-    if (!opts)
-        opts = &defaults;
-    zx_loop_t *loop = NULL;
-    zx_actor_t *self = NULL;
-    if (!executor || !type || opts->max_restarts < 0 || opts->restart_window_ms < 0)
-        goto fail;
-    if (!zx__executor_loop_owned (executor, &loop)) {
-        zx_log_error (zx_log_get ("zexec.actor"), "actor '%s' spawned from a thread that runs "
-                      "no loop for its executor (or on an executor with a loop of its own)",
-                      type);
-        goto fail;
-    }
-    zx__actor_host_init ();
-    self = calloc (1, sizeof (zx_actor_t));
-    if (!self)
-        goto fail;
-    self->refs = 1;
-    self->executor = executor;
-    self->loop = loop;
-    self->log = zx_log_get ("zexec.actor");
-    self->serial = atomic_fetch_add (&s_serial, 1) + 1;
-    self->type = strdup (type);
-    self->name = opts->name ? strdup (opts->name)
-                            : zx__strdupf ("%s#%llu", type, (unsigned long long) self->serial);
-    self->spawn_args = args;
-    args = NULL;
-    self->mailbox = opts->mailbox ? opts->mailbox : S_MAILBOX_DEFAULT;
-    self->max_restarts = opts->max_restarts;
-    self->window_ms = opts->restart_window_ms ? opts->restart_window_ms : S_WINDOW_DEFAULT_MS;
-    self->deaths = calloc ((size_t) self->max_restarts + 1, sizeof (int64_t));
-    if (!self->type || !self->name || !self->deaths
-    ||  zx__executor_watch (executor, s_on_worker_lost, self) != ZX_OK) {
-        self->executor = NULL;
-        goto fail;
-    }
-    s_live_add (self);
-    s_place (self);
-    return self;
-
-fail:
-    zx_values_destroy (&args);
-    if (self)
-        s_free (self);
-    return NULL;
-}
-
-zx_future_t *
-zx_actor_ready (zx_actor_t *self)
-{
-    if (!self)
-        return NULL;
-    zx_future_t *future = zx_future_new (self->loop);
-    if (!future)
-        return NULL;
-    if (self->state == S_LIVE || (self->placed_once && self->state != S_ENDED)) {
-        zx_values_t *result = zx_values_pack ("si", self->worker, (int64_t) self->pid);
-        zx_future_set_result (future, &result);
-        zx_values_destroy (&result);
-    }
-    else
-    if (self->state == S_ENDED)
-        zx_future_set_error (future, self->end_code == ZX_OK ? ZX_EACTOR_STOPPED
-                             : self->end_code, "%s", self->end_text ? self->end_text : "");
-    else {
-        if (!self->ready)
-            self->ready = zx_future_new (self->loop);
-        if (!self->ready) {
-            zx_future_destroy (&future);
-            return NULL;
-        }
-        //  Chain: the shared one ends this one
-        zx_future_destroy (&future);
-        return zx__future_ref (self->ready);
-    }
-    return future;
-}
-
-zx_future_t *
-zx_actor_ask (zx_actor_t *self, const char *message, zx_values_t **args_p)
-{
-    if (!self) {
-        if (args_p)
-            zx_values_destroy (args_p);
-        return NULL;
-    }
-    zx_future_t *future = zx_future_new (self->loop);
-    if (!future) {
-        if (args_p)
-            zx_values_destroy (args_p);
-        return NULL;
-    }
-    if (!message || !*message) {
-        if (args_p)
-            zx_values_destroy (args_p);
-        zx_future_set_error (future, ZX_EINVAL, "actor %s: empty message name", self->name);
-        return future;
-    }
-    s_post (self, S_ASK, message, args_p, future);
-    return future;
-}
-
-zx_err_t
-zx_actor_tell (zx_actor_t *self, const char *message, zx_values_t **args_p)
-{
-    if (!self || !message || !*message) {
-        if (args_p)
-            zx_values_destroy (args_p);
-        return ZX_EINVAL;
-    }
-    return s_post (self, S_TELL, message, args_p, NULL);
-}
-
-zx_err_t
-zx_actor_wait_room (zx_actor_t *self)
-{
-    if (!self)
-        return ZX_EINVAL;
-    if (!zx_in_coro ())
-        return ZX_EBUSY;
-    while (self->pending >= self->mailbox && self->state != S_ENDED) {
-        if (!self->room && !(self->room = zx_future_new (self->loop)))
-            return ZX_ENOMEM;
-        zx_future_t *room = zx__future_ref (self->room);
-        zx_err_t rc = zx_await (room);
-        zx_future_destroy (&room);
-        if (rc != ZX_OK)
-            return rc;
-    }
-    return self->state == S_ENDED || self->state == S_STOPPING ? ZX_EACTOR_STOPPED : ZX_OK;
-}
-
-zx_future_t *
-zx_actor_stop (zx_actor_t *self)
-{
-    if (!self)
-        return NULL;
-    zx_future_t *future = zx_future_new (self->loop);
-    if (!future)
-        return NULL;
-    if (self->state == S_ENDED) {
-        if (self->end_code == ZX_OK)
-            zx_future_set_result (future, NULL);
-        else
-            zx_future_set_error (future, self->end_code, "%s", self->end_text);
-        return future;
-    }
-    if (self->state == S_STOPPING) {
-        //  One stop is on its way: a monitor ends when it has
-        zx_future_destroy (&future);
-        return zx_actor_monitor (self);
-    }
-    //  A stop is never refused for a full mailbox: it counts, but goes
-    size_t mailbox = self->mailbox;
-    self->mailbox = SIZE_MAX;
-    s_post (self, S_STOP, "stop", NULL, future);
-    self->mailbox = mailbox;
-    return future;
-}
-
-zx_future_t *
-zx_actor_monitor (zx_actor_t *self)
-{
-    if (!self)
-        return NULL;
-    zx_future_t *future = zx_future_new (self->loop);
-    if (!future)
-        return NULL;
-    if (self->state == S_ENDED) {
-        if (self->end_code == ZX_OK) {
-            zx_values_t *result = zx_values_pack ("s", "stopped");
-            zx_future_set_result (future, &result);
-            zx_values_destroy (&result);
-        }
-        else
-            zx_future_set_error (future, self->end_code, "%s", self->end_text);
-        return future;
-    }
-    zx_future_t **grown = realloc (self->monitors, (self->monitor_count + 1) * sizeof *grown);
-    if (!grown) {
-        zx_future_destroy (&future);
-        return NULL;
-    }
-    self->monitors = grown;
-    self->monitors [self->monitor_count++] = zx__future_ref (future);
-    return future;
-}
-
-void
-zx_actor_on_event (zx_actor_t *self, zx_actor_event_fn *fn, void *arg)
-{
-    if (!self)
-        return;
-    self->event_fn = fn;
-    self->event_arg = arg;
-}
-
-void
-zx_actor_destroy (zx_actor_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    zx_actor_t *self = *self_p;
-    *self_p = NULL;
-    self->destroyed = true;
-    self->event_fn = NULL;
-    if (self->state == S_LIVE || self->state == S_PLACING) {
-        self->mailbox = SIZE_MAX;
-        s_post (self, S_STOP, "stop", NULL, NULL);
-    }
-    s_unref (self);
-}
-
-const char *
-zx_actor_name (const zx_actor_t *self)
-{
-    return self ? self->name : "";
-}
-
-const char *
-zx_actor_worker (const zx_actor_t *self)
-{
-    return self && self->state == S_LIVE ? self->worker : "";
-}
-
-pid_t
-zx_actor_pid (const zx_actor_t *self)
-{
-    return self && self->state == S_LIVE ? self->pid : 0;
-}
-
-int
-zx_actor_restarts (const zx_actor_t *self)
-{
-    return self ? self->restarts : 0;
-}
-
-size_t
-zx_actor_tell_failures (const zx_actor_t *self)
-{
-    return self ? self->tell_failures : 0;
-}
-
-size_t
-zx_actor_pending (const zx_actor_t *self)
-{
-    return self ? self->pending : 0;
-}
