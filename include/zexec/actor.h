@@ -176,7 +176,9 @@ ZX_EXPORT zx_future_t *zx_actor_ready (zx_actor_t *self);
 //  or type), ZX_ETASK/ZX_ETYPE (the handler failed), ZX_EQUEUE_FULL
 //  (mailbox full), ZX_EACTOR_STOPPED (stopped or given up),
 //  ZX_EWORKER_LOST (its worker died first; the handler may have run
-//  partly). NULL only when self is NULL or memory ran out.
+//  partly). Cancelling the future does not withdraw the message: it
+//  still runs, in its turn, and its reply is dropped. NULL only when self
+//  is NULL or memory ran out.
 ZX_EXPORT zx_future_t *zx_actor_ask (zx_actor_t *self, const char *message,
                                      zx_values_t **args_p);
 
