@@ -27,6 +27,7 @@ zx_strerror (zx_err_t code)
         case ZX_ESYS:           return "system error";
         case ZX_EWORKER_INIT:   return "worker initializer failed";
         case ZX_ENOWORKERS:     return "no workers";
+        case ZX_EACTOR_STOPPED: return "actor stopped";
     }
     return "unknown error";
 }

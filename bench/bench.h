@@ -20,7 +20,7 @@ typedef struct {
     int workers;                //  Workers per pool (2)
     int window;                 //  Credit window; 0 = adaptive
     int tasks;                  //  Tiny tasks in the all-at-once run
-    const char *only;           //  Workloads to run: "0123456up"
+    const char *only;           //  Workloads to run: "0123456aup"
     bool scale;                 //  --scale: the scale benchmark only (scale.c)
     const char *scale_workers;  //  Worker counts, comma-separated ("2,10,100")
     const char *scale_clients;  //  "1" or "50" coordinators only (NULL: both)
@@ -154,6 +154,14 @@ void bench_pool_destroy (bench_kind_t *kind, zx_executor_t **pool_p);
 //  Workloads 1, 2, 3 and 5 (those opts->only names) for one executor
 //  kind.
 void bench_run_kind (zx_loop_t *loop, bench_kind_t *kind, const bench_opts_t *opts);
+
+//  ---------------------------------------------------------------------
+//  actors.c
+
+//  Workload a: actor ask round trips (one actor) and tells per second to
+//  one actor and over 16, on a pool of kind (thread or process) that it
+//  makes and destroys.
+void bench_actors_run (bench_kind_t *kind, const bench_opts_t *opts);
 
 //  Hidden mode --mem-child KIND COUNT WORKERS: workload 6 in a fresh
 //  process; prints its CSV lines on stdout. Returns the exit status.

@@ -16,7 +16,7 @@
     tiny tasks in a fresh process (uv.c, --uv-child). The hidden modes come first in main, after
     zx_init, so that every process this program starts is this program.
 
-        zexec-bench [--quick] [--csv] [--runs N] [--only 0123456up]
+        zexec-bench [--quick] [--csv] [--runs N] [--only 0123456aup]
                     [--workers N] [--window N] [--tasks N] [--no-peer]
                     [--peer SCRIPT] [--verbose]
         zexec-bench --scale [--scale-workers 2,10,100] [--scale-clients 1|50]
@@ -304,7 +304,7 @@ static int
 s_usage (void)
 {
     fprintf (stderr,
-        "usage: zexec-bench [--quick] [--csv] [--runs N] [--only 0123456p] [--workers N]\n"
+        "usage: zexec-bench [--quick] [--csv] [--runs N] [--only 0123456aup] [--workers N]\n"
         "                   [--window N] [--tasks N] [--no-peer] [--peer SCRIPT] [--verbose]\n"
         "  --quick        scaled-down workloads (well under 40 s with the peer)\n"
         "  --csv          one line per figure: workload,executor,value,unit\n"
@@ -313,6 +313,7 @@ s_usage (void)
         "                 t telemetry's cost on tiny tasks (off, on without and with a\n"
         "                 subscriber; only when named),\n"
         "                 3 CPU scaling, 4 blocking, 5 payloads, 6 a million tasks,\n"
+        "                 a actors (ask round trips, tells to one and to 16 actors),\n"
         "                 u libuv's thread pool on tiny tasks (the C peer),\n"
         "                 p the Python peer (default all)\n"
         "  --scale        only the scale benchmark: one broker, N single-thread worker\n"
@@ -348,7 +349,7 @@ main (int argc, char **argv)
     if (argc == 5 && strcmp (argv [1], "--scale-sim") == 0)
         return bench_scale_sim (argv [2], atoi (argv [3]), atoi (argv [4]));
 
-    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456up",
+    bench_opts_t opts = { .workers = 2, .tasks = 200000, .only = "0123456aup",
                           .scale_workers = "2,10,100", .scale_tasks = 100000 };
     bool scale_tasks = false;
     int runs = 1;
@@ -457,6 +458,11 @@ main (int argc, char **argv)
                 kind.broker = broker;
             }
             bench_run_kind (loop, &kind, &opts);
+            //  Actors run on local pools only (remote placement is not built)
+            if (strchr (opts.only, 'a') && strcmp (names [k], "remote") != 0) {
+                bench_progress (&opts, "a actors, %s", names [k]);
+                bench_actors_run (&kind, &opts);
+            }
             bench_stop (broker);
         }
         if (strchr (opts.only, 't'))

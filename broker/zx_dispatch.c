@@ -78,7 +78,7 @@ zx__dispatch_complete_text (zx__dispatch_t *self, zx__request_t *request, zx_err
 void
 zx__dispatch_check_idle (zx__dispatch_t *self)
 {
-    if (self->events.idle && self->queue.count == 0 && self->held == 0)
+    if (self->events.idle && self->queue.count == 0 && self->pinned == 0 && self->held == 0)
         self->events.idle (self->owner);
 }
 
@@ -118,9 +118,11 @@ zx__dispatch_schedule_pump (zx__dispatch_t *self)
         self->pump_scheduled = true;
 }
 
-zx__request_t *
-zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
-                     size_t args_size, uint8_t flags, void *cookie, zx_err_t *code)
+//  Makes a request for task (checked) with a copy of args. Returns it, or
+//  NULL with *code set.
+static zx__request_t *
+s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t args_size,
+               uint8_t flags, void *cookie, zx_err_t *code)
 {
     size_t name_len = task ? strlen (task) : 0;
     if (name_len == 0 || name_len > 255) {
@@ -132,7 +134,7 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
         *code = ZX_EINVAL;
         return NULL;
     }
-    if (self->queue.count >= self->max_queue
+    if (self->queue.count + self->pinned >= self->max_queue
     ||  (self->max_queue_bytes && self->queue.bytes + args_size > self->max_queue_bytes)) {
         *code = ZX_EQUEUE_FULL;
         return NULL;
@@ -144,6 +146,7 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     }
     request->dispatch = self;
     request->worker = NULL;
+    request->pinned_to = NULL;
     request->cookie = cookie;
     request->complete = NULL;
     request->corr = self->next_corr++;
@@ -159,11 +162,47 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
     memcpy (request->data, task, name_len + 1);
     if (args_size)
         memcpy (request->data + name_len + 1, args, args_size);
+    *code = ZX_OK;
+    return request;
+}
+
+zx__request_t *
+zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
+                     size_t args_size, uint8_t flags, void *cookie, zx_err_t *code)
+{
+    zx__request_t *request = s_request_new (self, task, args, args_size, flags, cookie, code);
+    if (!request)
+        return NULL;
     zx__reqlist_append (&self->queue, request);
     if (self->tel)
         zx__tel_task (self->tel, ZX_EV_TASK_SUBMITTED, request, ZX_OK, NULL, 0);
     zx__dispatch_schedule_pump (self);
-    *code = ZX_OK;
+    return request;
+}
+
+zx__request_t *
+zx__dispatch_submit_to (zx__dispatch_t *self, const char *target, const char *task,
+                        const void *args, size_t args_size, uint8_t flags,
+                        zx__complete_fn *complete, void *cookie, zx_err_t *code)
+{
+    zx__dworker_t *worker = target
+        ? zx__dispatch_worker_find (self, target, strlen (target)) : NULL;
+    if (!worker) {
+        *code = ZX_EWORKER_LOST;
+        return NULL;
+    }
+    //  Retries would break the order of what it was sent: none
+    zx__request_t *request = s_request_new (self, task, args, args_size,
+                                            flags & ~ZX_FLAG_RETRIES, cookie, code);
+    if (!request)
+        return NULL;
+    request->complete = complete;
+    request->pinned_to = worker;
+    zx__reqlist_append (&worker->pinned, request);
+    self->pinned++;
+    if (self->tel)
+        zx__tel_task (self->tel, ZX_EV_TASK_SUBMITTED, request, ZX_OK, NULL, 0);
+    zx__dispatch_schedule_pump (self);
     return request;
 }
 
@@ -193,7 +232,12 @@ s_undeal (zx__dispatch_t *self, zx__dworker_t *worker)
         worker->credits++;
         worker->budget++;
         request->worker = NULL;
-        zx__reqlist_prepend (&self->queue, request);
+        if (request->pinned_to) {
+            zx__reqlist_prepend (&worker->pinned, request);
+            self->pinned++;
+        }
+        else
+            zx__reqlist_prepend (&self->queue, request);
         if (first)
             break;
     }
@@ -203,10 +247,12 @@ s_undeal (zx__dispatch_t *self, zx__dworker_t *worker)
 
 typedef enum { S_DEALT, S_FULL, S_FAILED } s_deal_t;
 
+//  Deals the first request of from (the queue, or worker's pinned list)
+//  to worker.
 static s_deal_t
-s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
+s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker, zx__reqlist_t *from)
 {
-    zx__request_t *request = self->queue.head;
+    zx__request_t *request = from->head;
     //  A batch stops at ZX_DISPATCH_BATCH_BYTES (a bigger request goes
     //  alone): the rest goes in the next message, from the next pump
     size_t record = 4 + ZX_REQUEST_FIXED + request->name_len + request->args_size;
@@ -221,7 +267,9 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker)
         zx__idmap_take (&self->table, request->corr);
         return S_FAILED;
     }
-    zx__reqlist_remove (&self->queue, request);
+    zx__reqlist_remove (from, request);
+    if (from != &self->queue)
+        self->pinned--;
     request->worker = worker;
     if (worker->held.count == 0)
         worker->busy_since_us = zx__now_us ();
@@ -286,10 +334,26 @@ s_pump_pass (zx__dispatch_t *self)
     //  that an idle worker is never passed over for one that would only
     //  queue it; then they are topped up to their caps, one at a time
     bool full = false;
+    //  Requests bound to one worker (affinity: actors) go first, in their
+    //  order, as far as its credits go. This walk over the workers is
+    //  taken only while such requests wait (a local pool hosting actors,
+    //  a handful of workers), never for plain tasks
+    for (size_t i = 0; i < self->worker_count && self->pinned > 0; i++) {
+        zx__dworker_t *worker = self->workers [i];
+        while (worker->pinned.head && worker->credits > 0 && worker->budget > 0) {
+            s_deal_t dealt = s_deal_one (self, worker, &worker->pinned);
+            if (dealt == S_FAILED)
+                goto send;
+            if (dealt == S_FULL) {
+                full = true;
+                break;
+            }
+        }
+    }
     for (int room = ZX_ROOM_START; room <= ZX_ROOM_QUEUE; room++) {
         zx__dworker_t *worker;
         while (self->queue.count > 0 && (worker = self->room [room].head)) {
-            s_deal_t dealt = s_deal_one (self, worker);
+            s_deal_t dealt = s_deal_one (self, worker, &self->queue);
             if (dealt == S_FAILED)
                 goto send;          //  Out of memory: send what was dealt
             if (dealt == S_FULL) {
@@ -306,7 +370,7 @@ send:
         worker->dealt_next = NULL;
         s_send_dealt (self, worker);
     }
-    return full && self->queue.count > 0;
+    return full && (self->queue.count > 0 || self->pinned > 0);
 }
 
 //  The pump costs what it deals, not what is connected: it walks only the
@@ -339,7 +403,12 @@ zx__request_fail (zx__request_t *request, zx_err_t code, const char *text)
     if (!request->cookie)
         return;
     if (!request->worker) {
-        zx__reqlist_remove (&self->queue, request);
+        if (request->pinned_to) {
+            zx__reqlist_remove (&request->pinned_to->pinned, request);
+            self->pinned--;
+        }
+        else
+            zx__reqlist_remove (&self->queue, request);
         zx__dispatch_complete_text (self, request, code, text);
         free (request);
         zx__dispatch_check_idle (self);
@@ -463,7 +532,7 @@ zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *messa
 size_t
 zx__dispatch_queued (const zx__dispatch_t *self)
 {
-    return self->queue.count;
+    return self->queue.count + self->pinned;
 }
 
 size_t

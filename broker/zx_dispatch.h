@@ -82,6 +82,20 @@ zx__request_t *zx__dispatch_submit_fn (zx__dispatch_t *self, const char *task,
                                        zx__complete_fn *complete, void *cookie,
                                        zx_err_t *code);
 
+//  Affinity: queues task for the worker whose routing id is target (a
+//  NUL-terminated string) and no other, completing through complete
+//  (cookie, ...) exactly once, as zx__dispatch_submit_fn does. Requests
+//  bound to one worker are dealt to it in the order they were submitted,
+//  before the shared queue, as its credits allow; they are never retried
+//  elsewhere (the retries in flags are ignored). When that worker goes,
+//  what is bound to it fails with ZX_EWORKER_LOST and the cause. Returns
+//  NULL with *code ZX_EWORKER_LOST when no such worker is ready now, or
+//  the codes of zx__dispatch_submit; complete is then never called.
+zx__request_t *zx__dispatch_submit_to (zx__dispatch_t *self, const char *target,
+                                       const char *task, const void *args, size_t args_size,
+                                       uint8_t flags, zx__complete_fn *complete, void *cookie,
+                                       zx_err_t *code);
+
 //  Withdraws a request: a queued one is removed and never runs; one held
 //  by a worker is cancelled there and its late reply dropped. Either way
 //  complete runs now with ZX_ECANCELLED, unless it already ran. The handle
@@ -222,6 +236,11 @@ void zx__dispatch_expect (zx__dispatch_t *self, size_t workers);
 //  outlives the dispatcher; NULL stops it.
 struct zx__tel_service;
 void zx__dispatch_set_tel (zx__dispatch_t *self, struct zx__tel_service *tel);
+
+//  Copies the routing ids of the ready workers (those that fit size - 1
+//  bytes, NUL-terminated) into ids, at most count of them; returns how
+//  many workers are ready, which may exceed count.
+size_t zx__dispatch_worker_ids (const zx__dispatch_t *self, char (*ids) [64], size_t count);
 
 //  Counts: requests waiting for a worker, requests held by workers,
 //  workers that are ready.

@@ -28,6 +28,7 @@ struct zx__request {
     zx__request_t *next, *prev;     //  In the queue or the worker's held list
     zx__dispatch_t *dispatch;
     zx__dworker_t *worker;          //  NULL while queued
+    zx__dworker_t *pinned_to;       //  The only worker it may go to, or NULL
     void *cookie;                   //  NULL once completed
     zx__complete_fn *complete;      //  Instead of events.complete, or NULL
     uint64_t corr;
@@ -92,6 +93,7 @@ struct zx__dworker {
     uint32_t pid;
     uint64_t done, failed;          //  Its tasks that finished, failed (telemetry)
     zx__reqlist_t held;
+    zx__reqlist_t pinned;           //  Queued for this worker only (affinity)
     zx__request_t *round_first;     //  First request dealt in this pump
     zx__batch_t batch;
 };
@@ -106,6 +108,7 @@ struct zx__dispatch {
     size_t max_queue_bytes;         //  Arguments' bytes queued at most (0: no cap)
     bool adaptive;
     zx__reqlist_t queue;
+    size_t pinned;                  //  Requests queued for one worker only
     size_t held;
     zx__dworker_t **workers;        //  For walks once per tick: heartbeats, expiry
     size_t worker_count, worker_cap;
@@ -228,6 +231,11 @@ void zx__dispatch_worker_unroom (zx__dispatch_t *self, zx__dworker_t *worker);
 
 //  Re-files every worker (the caps of all changed at once): O(workers).
 void zx__dispatch_rooms_refresh (zx__dispatch_t *self);
+
+//  Completes every request queued for worker alone (affinity) with code
+//  and text, which names cause; they never run.
+void zx__dispatch_fail_pinned (zx__dispatch_t *self, zx__dworker_t *worker, zx_err_t code,
+                               const char *cause);
 
 //  Fails what the worker holds, or requeues what may be retried, and
 //  forgets (frees) the worker; cause says why, in every failure's text.

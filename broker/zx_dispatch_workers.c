@@ -165,6 +165,7 @@ s_count_changed (zx__dispatch_t *self, size_t before)
         zx__dispatch_rooms_refresh (self);
 }
 
+
 static void
 s_worker_free (zx__dworker_t *worker)
 {
@@ -188,6 +189,7 @@ zx__dispatch_workers_free (zx__dispatch_t *self)
                                             "executor shut down while the task ran");
             free (request);
         }
+        zx__dispatch_fail_pinned (self, worker, ZX_ESHUTDOWN, "executor shut down");
         s_worker_free (worker);
     }
     free (self->workers);
@@ -196,6 +198,36 @@ zx__dispatch_workers_free (zx__dispatch_t *self)
     self->room [ZX_ROOM_START] = self->room [ZX_ROOM_QUEUE] = (zx__wlist_t) { NULL, NULL };
     self->dealt = NULL;
     zhashx_destroy (&self->by_identity);
+}
+
+void
+zx__dispatch_fail_pinned (zx__dispatch_t *self, zx__dworker_t *worker, zx_err_t code,
+                          const char *cause)
+{
+    zx__request_t *request;
+    while ((request = worker->pinned.head)) {
+        zx__reqlist_remove (&worker->pinned, request);
+        self->pinned--;
+        char text [512];
+        snprintf (text, sizeof text, "%s; task '%s' was lost: it was bound to worker %s",
+                  cause, request->data, worker->label);
+        zx__dispatch_complete_text (self, request, code, text);
+        free (request);
+    }
+}
+
+size_t
+zx__dispatch_worker_ids (const zx__dispatch_t *self, char (*ids) [64], size_t count)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < self->worker_count && found < count; i++) {
+        const zx__dworker_t *worker = self->workers [i];
+        if (worker->identity_size >= 64 || memchr (worker->identity, 0, worker->identity_size))
+            continue;
+        memcpy (ids [found], worker->identity, worker->identity_size);
+        ids [found++] [worker->identity_size] = 0;
+    }
+    return count ? found : self->worker_count;
 }
 
 void
@@ -216,7 +248,8 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
         bool never_started = stopped_for && stopped_for->worker == worker
                              && !request->stopping;
         uint32_t attempts = request->attempt - request->free_attempts;
-        if (request->cookie && !request->stopping
+        //  A request bound to this worker (affinity) goes nowhere else
+        if (request->cookie && !request->stopping && !request->pinned_to
         &&  (never_started || attempts <= (uint32_t) (request->flags & ZX_FLAG_RETRIES))) {
             if (never_started)
                 request->free_attempts++;
@@ -252,6 +285,7 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
         }
         free (request);
     }
+    zx__dispatch_fail_pinned (self, worker, ZX_EWORKER_LOST, cause);
     s_room_unlink (self, worker);
     zhashx_delete (self->by_identity, &worker->key);
     size_t before = self->worker_count;

@@ -12,7 +12,8 @@
     and waits), sync.h (a semaphore, an event and a bounded queue for
     coroutines, as asyncio has), executor.h (pools, remote executors,
     serving a broker, map; executors with a loop of their own, used as
-    concurrent.futures executors are, from any thread), progress.h
+    concurrent.futures executors are, from any thread), actor.h
+    (stateful actors on pools: spawn, ask, tell, supervision), progress.h
     (progress over many futures) and broker.h (the broker that zexec-broker
     runs, as an object a program can run on its own loop). Include this
     file, not the parts.
@@ -40,6 +41,7 @@
 #include "zexec/future.h"
 #include "zexec/sync.h"
 #include "zexec/executor.h"
+#include "zexec/actor.h"
 #include "zexec/progress.h"
 #include "zexec/broker.h"
 

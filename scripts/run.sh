@@ -2,7 +2,8 @@
 #   The main job: build zexec, run the two seed programs (thread pool, then
 #   process pool), then the distributed_primes demo: on a local pool, and
 #   across a zexec-broker and one zexec-worker on tcp loopback, with CURVE
-#   keys made by zexec-keygen (the secure setup of the README).
+#   keys made by zexec-keygen (the secure setup of the README); then the
+#   actor_bank demo (stateful actors, a worker killed, restarts, an audit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
@@ -87,3 +88,7 @@ stop_servers
 echo
 echo "-- the broker's and the worker's stderr"
 cat "$log_dir/broker.log" "$log_dir/worker.log"
+
+echo
+echo "== actor_bank (account actors on 3 worker processes; one is killed with SIGKILL)"
+time "$build/examples/actor_bank"

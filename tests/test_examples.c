@@ -380,7 +380,52 @@ test_process_example_over_a_broker_prints_the_seed_lines_with_pids (void **state
     zx_test_pass ();
 }
 
+//  actor_bank: accounts on a process pool, one worker killed halfway; the
+//  supervisor restarts the accounts that worker hosted, naming its pid
+//  and the signal, and the audit finds every balance as the coordinator
+//  saw the transfers applied and the total kept.
+static void
+test_actor_bank_example_restarts_accounts_and_keeps_every_balance (void **state)
+{
+    (void) state;
+    s_output_t output;
+    s_run (EXAMPLE_ACTOR_BANK, NULL, &output);
+    for (size_t i = 0; i < output.count; i++)
+        print_message ("| %s\n", output.lines [i]);
+    size_t kill_line = s_find_match (&output, "^bank: SIGKILL to worker pid [0-9]+, which hosts "
+                                              "acct-0$");
+    int pid = atoi (output.lines [kill_line] + strlen ("bank: SIGKILL to worker pid "));
+    char died [200];
+    snprintf (died, sizeof died, "died with its worker w[0-9.]+ \\(pid %d\\): worker process "
+              "%d was killed by signal 9 \\(SIGKILL\\)$", pid, pid);
+    regex_t regex;
+    assert_int_equal (regcomp (&regex, died, REG_EXTENDED | REG_NOSUB), 0);
+    size_t deaths = 0, restarts = 0, placed = 0;
+    for (size_t i = 0; i < output.count; i++) {
+        deaths += strncmp (output.lines [i], "supervisor: actor acct-", 23) == 0
+                  && regexec (&regex, output.lines [i], 0, NULL, 0) == 0;
+        restarts += strstr (output.lines [i], "restarting (restart 1 of at most 3") != NULL;
+        placed += strncmp (output.lines [i], "supervisor: actor acct-", 23) == 0
+                  && strstr (output.lines [i], " placed on worker ") != NULL;
+    }
+    regfree (&regex);
+    //  acct-0 at least was on the killed worker; each death restarted once
+    assert_true (deaths >= 1);
+    assert_int_equal (restarts, deaths);
+    assert_int_equal (placed, deaths);
+    for (int i = 0; i < 8; i++) {
+        char pattern [120];
+        snprintf (pattern, sizeof pattern, "^audit: acct-%d balance [0-9]+ \\(as expected\\)", i);
+        s_find_match (&output, pattern);
+    }
+    s_find (&output, "audit: total 8000 of 8000");
+    assert_int_equal (s_find (&output, "audit: OK: no money lost or made"), output.count - 1);
+    free (output.buffer);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
+    cmocka_unit_test (test_actor_bank_example_restarts_accounts_and_keeps_every_balance),
     cmocka_unit_test (test_thread_example_prints_the_seed_lines),
     cmocka_unit_test (test_process_example_prints_the_seed_lines_with_pids),
     cmocka_unit_test (test_futures_map_example_prints_pymotws_lines),

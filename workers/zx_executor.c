@@ -23,11 +23,13 @@
     the same path as a loop-bound one; shutdown and the queries are posted
     too, and the caller waits on a condition variable for their answer.
 
-    LENGTH: about 930 lines, over the project's 700, because the own-loop
+    LENGTH: about 1040 lines, over the project's 700, because the own-loop
     way (the I/O thread, posted calls and their condition variable) came
-    late and shares the front's struct and its submit path. It is the next
-    file to split: the own-loop half into zx_executor_io.c behind an
-    internal header holding struct zx_executor.  */
+    late and shares the front's struct and its submit path, and the
+    actors' hooks (zx__executor_send_to, the watchers of lost workers,
+    about 100 lines) came after. It is the next file to split: the
+    own-loop half into zx_executor_io.c behind an internal header holding
+    struct zx_executor.  */
 
 #include "zx_executor.h"
 #include "zx_future.h"
@@ -49,6 +51,13 @@ typedef enum {
     S_IO_RUNNING,
     S_IO_FAILED
 } s_io_state_t;
+
+//  One who hears of the workers the back end loses (zx__executor_watch)
+typedef struct s_watch {
+    struct s_watch *next;
+    zx__worker_lost_fn *fn;
+    void *arg;
+} s_watch_t;
 
 struct zx_executor {
     zx__backend_t *backend;     //  NULL only while a constructor runs
@@ -77,6 +86,7 @@ struct zx_executor {
     zx__hub_t *hub;
     zx__started_fn *relay_started;  //  A relay's task has started, or NULL
     struct s_ending *ending;        //  A shutdown with a deadline under way
+    s_watch_t *watches;         //  Who hears of workers lost (actor refs)
 };
 
 //  The loop the executor is bound to, or NULL; from any thread
@@ -739,6 +749,93 @@ zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
     return self->backend->ops->submit (self->backend, &request, &done);
 }
 
+zx__request_t *
+zx__executor_send_to (zx_executor_t *self, zx_loop_t *loop, const char *target,
+                      const char *task, const void *args, size_t args_size,
+                      zx__complete_fn *complete, void *cookie)
+{
+    zx__completion_t done = { .complete = complete, .cookie = cookie };
+    if (!self->backend->ops->relays) {
+        zx__executor_refuse (&done, ZX_EINVAL, "actors run on thread and process pools: "
+                             "this executor cannot place them");
+        return NULL;
+    }
+    if (s_bind (self, loop) != ZX_OK) {
+        zx__executor_refuse (&done, ZX_EINVAL, "this executor is used with another loop");
+        return NULL;
+    }
+    if (s_refused (self, &done))
+        return NULL;
+    zx__submission_t request = { .task = task, .args = args, .args_size = args_size,
+                                 .target = target };
+    zx__request_t *sent = self->backend->ops->submit (self->backend, &request, &done);
+    if (self->backend->ops->flush && !zx__loop_running (loop))
+        self->backend->ops->flush (self->backend);
+    return sent;
+}
+
+zx_err_t
+zx__executor_watch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg)
+{
+    s_watch_t *watch = malloc (sizeof (s_watch_t));
+    if (!watch)
+        return ZX_ENOMEM;
+    *watch = (s_watch_t) { self->watches, fn, arg };
+    self->watches = watch;
+    return ZX_OK;
+}
+
+void
+zx__executor_unwatch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg)
+{
+    for (s_watch_t **link = &self->watches; *link; link = &(*link)->next)
+        if ((*link)->fn == fn && (*link)->arg == arg) {
+            s_watch_t *watch = *link;
+            *link = watch->next;
+            free (watch);
+            return;
+        }
+}
+
+void
+zx__executor_worker_lost (zx_executor_t *self, const char *identity, const char *cause)
+{
+    //  A watcher may unwatch itself as it hears: take the next one first
+    for (s_watch_t *watch = self->watches, *next; watch; watch = next) {
+        next = watch->next;
+        watch->fn (watch->arg, identity, cause);
+    }
+}
+
+size_t
+zx__executor_ready_ids (const zx_executor_t *self, char (*ids) [64], size_t count)
+{
+    if (!self->backend || !self->backend->ops->ready_workers)
+        return 0;
+    return self->backend->ops->ready_workers (self->backend, ids, count);
+}
+
+size_t
+zx_executor_ready_workers (zx_executor_t *self)
+{
+    if (!self || s_own_loop (self))
+        return 0;
+    //  Unused yet: its loop is to read the workers' READY from now on
+    if (!s_bound (self) && zx_loop_current ())
+        s_bind (self, zx_loop_current ());
+    return zx__executor_ready_ids (self, NULL, 0);
+}
+
+bool
+zx__executor_loop_owned (zx_executor_t *self, zx_loop_t **loop)
+{
+    zx_loop_t *bound = s_bound (self);
+    if (s_own_loop (self))
+        return false;
+    *loop = bound ? bound : zx_loop_current ();
+    return *loop && zx__loop_is_owner (*loop);
+}
+
 void
 zx__executor_on_relay_started (zx_executor_t *self, zx__started_fn *started)
 {
@@ -1029,6 +1126,13 @@ zx_executor_destroy (zx_executor_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx_executor_t *self = *self_p;
+    //  Those who watch its workers (actor refs) let go of it first
+    while (self->watches) {
+        s_watch_t *watch = self->watches;
+        self->watches = watch->next;
+        watch->fn (watch->arg, NULL, "the executor was destroyed");
+        free (watch);
+    }
     if (s_own_loop (self) && zx__hub_on_loop (self->hub)) {
         //  From a done callback on its I/O thread, which cannot wait for
         //  itself nor join itself: it is shut down without waiting, and

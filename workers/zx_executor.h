@@ -45,6 +45,9 @@ typedef struct {
     //  The list args is the encoding of, or NULL (relays): a back end that
     //  wants the list may take it (nulling *values_p) rather than copy args.
     zx_values_t **values_p;
+    //  Affinity: the routing id of the one worker it must go to, or NULL
+    //  for any. Only relays (completions by function) have one.
+    const char *target;
 } zx__submission_t;
 
 //  Who hears how a request ends: exactly one of future and complete is set.
@@ -143,6 +146,11 @@ struct zx__executor_ops {
     //  caller's pid for a thread, once per worker) and returns how many
     //  there are, which may exceed size. NULL: it has none of its own.
     size_t (*worker_pids) (const zx__backend_t *self, pid_t *pids, size_t size);
+
+    //  Optional (with relays): copies the routing ids of the workers ready
+    //  now into ids (at most count) and returns how many it copied; with
+    //  count 0, how many are ready.
+    size_t (*ready_workers) (const zx__backend_t *self, char (*ids) [64], size_t count);
 };
 
 //  The front's half of every constructor: starts zexec (zx_init), checks
@@ -218,6 +226,42 @@ void zx__executor_relay_stop (zx_executor_t *self, zx__request_t *request);
 //  Deals what is queued to the pool's workers now, rather than on the
 //  loop's next iteration.
 void zx__executor_flush (zx_executor_t *self);
+
+/*  ---------------------------------------------------------------------
+    For actors (zx_actor_ref.c)                                           */
+
+//  Queues task with encoded args (copied) on a local pool bound to loop
+//  (binding it on first use) for the worker whose routing id is target,
+//  or for any worker when target is NULL; complete (cookie, ...) is
+//  called exactly once, as for a relay, possibly before this returns
+//  (refused: a remote executor, another loop, shut down; ZX_EWORKER_LOST
+//  when target is not a ready worker). Returns the request or NULL.
+zx__request_t *zx__executor_send_to (zx_executor_t *self, zx_loop_t *loop, const char *target,
+                                     const char *task, const void *args, size_t args_size,
+                                     zx__complete_fn *complete, void *cookie);
+
+//  Hears that the worker with routing id identity is gone, and why (a
+//  printable cause naming pid and signal where there is one); identity
+//  NULL: the executor is being destroyed, and the watch is dropped.
+typedef void (zx__worker_lost_fn) (void *arg, const char *identity, const char *cause);
+
+//  Adds (ZX_OK, ZX_ENOMEM) or removes a watcher of lost workers. On the
+//  executor's loop thread.
+zx_err_t zx__executor_watch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg);
+void zx__executor_unwatch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg);
+
+//  The back end's call: the worker with identity is gone, for cause.
+void zx__executor_worker_lost (zx_executor_t *self, const char *identity, const char *cause);
+
+//  The ready workers' routing ids, as the ready_workers operation gives
+//  them (0 when the back end has none).
+size_t zx__executor_ready_ids (const zx_executor_t *self, char (*ids) [64], size_t count);
+
+//  Sets *loop to the loop actor refs of this executor use: the one it is
+//  bound to, else the calling thread's current loop. Returns false when
+//  there is none, the calling thread does not run it, or the executor
+//  runs its own loop (actors are used from the loop's own thread).
+bool zx__executor_loop_owned (zx_executor_t *self, zx_loop_t **loop);
 
 /*  ---------------------------------------------------------------------
     For zx_map                                                            */

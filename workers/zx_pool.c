@@ -477,6 +477,7 @@ s_process_exited (zx__pool_t *self, zx__slot_t *slot, int status)
         zx__dispatch_worker_gone (self->dispatch, slot->identity, cause);
     }
     slot->pid = 0;
+    zx__executor_worker_lost (self->base.front, slot->identity, cause);
     //  Closed, queued work still needs hands
     if (!self->stopped && !self->broken && !self->hastened
     &&  (!self->closed || s_work_left (self)))
@@ -557,6 +558,7 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
     if (reason == ZX_BYE_LOST)
         return;
     slot->retiring = true;
+    zx__executor_worker_lost (self->base.front, identity, text && *text ? text : "worker left");
     if (reason == ZX_BYE_INIT_FAILED) {
         s_break (self, text);
         return;
@@ -643,7 +645,11 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
 {
     zx__pool_t *self = (zx__pool_t *) base;
     zx_err_t code;
-    zx__request_t *request = done->future
+    zx__request_t *request = sub->target && !done->future
+        ? zx__dispatch_submit_to (self->dispatch, sub->target, sub->task, sub->args,
+                                  sub->args_size, sub->flags, done->complete, done->cookie,
+                                  &code)
+        : done->future
         ? zx__dispatch_submit (self->dispatch, sub->task, sub->args, sub->args_size,
                                sub->flags, done->future, &code)
         : zx__dispatch_submit_fn (self->dispatch, sub->task, sub->args, sub->args_size,
@@ -656,6 +662,9 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
     if (!request && code == ZX_EQUEUE_FULL)
         zx__executor_refuse (done, code, "queue full: %zu requests are waiting for a worker",
                              zx__dispatch_queued (self->dispatch));
+    else
+    if (!request && code == ZX_EWORKER_LOST)
+        zx__executor_refuse (done, code, "worker %s is gone", sub->target);
     else
     if (!request && code == ZX_EINVAL)
         zx__executor_refuse (done, code, "bad task name '%s': 1 to 255 bytes", sub->task);
@@ -920,6 +929,12 @@ s_worker_pids (const zx__backend_t *base, pid_t *pids, size_t size)
     return count;
 }
 
+static size_t
+s_ready_workers (const zx__backend_t *base, char (*ids) [64], size_t count)
+{
+    return zx__dispatch_worker_ids (((const zx__pool_t *) base)->dispatch, ids, count);
+}
+
 static const zx__executor_ops_t s_ops = {
     .relays = true,
     .signals_room = true,
@@ -935,4 +950,5 @@ static const zx__executor_ops_t s_ops = {
     .destroy = s_destroy,
     .endpoint = s_endpoint,
     .worker_pids = s_worker_pids,
+    .ready_workers = s_ready_workers,
 };

@@ -21,6 +21,7 @@
 
 #define _GNU_SOURCE
 #include "zx_pool_worker.h"
+#include "zx_actor_host.h"
 #include "zx_flusher.h"
 #include "zx_log.h"
 #include "zx_proto.h"
@@ -468,6 +469,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         zsock_destroy (&dealer);
         return ZX_WORKER_INIT_FAILED;
     }
+    zx__actor_host_worker (opts->identity);
     //  A pool worker runs one task at a time
     zx__ready_t ready = { opts->credits, opts->max_tasks, (uint32_t) getpid (), 1 };
     zx__send_ready (&self.route, opts->service ? opts->service : "default", &ready,
@@ -533,6 +535,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         }
     }
     s_flush (&self);
+    zx__actor_host_worker (NULL);
     while (self.head) {
         s_job_t *job = self.head;
         self.head = job->next;

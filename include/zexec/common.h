@@ -93,6 +93,7 @@ typedef enum {
     ZX_ESYS = 14,           //  A system call failed; the message has errno
     ZX_EWORKER_INIT = 15,   //  A worker's initializer failed
     ZX_ENOWORKERS = 16,     //  No worker serves the service asked for
+    ZX_EACTOR_STOPPED = 17, //  The actor has stopped, or is dead for good
 } zx_err_t;
 
 //  Returns a short constant description of an error code, such as

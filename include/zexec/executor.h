@@ -292,6 +292,13 @@ ZX_EXPORT const char *zx_executor_endpoint (const zx_executor_t *self);
 //  there are, which may exceed size. Thread-safe with its own loop.
 ZX_EXPORT size_t zx_executor_worker_pids (const zx_executor_t *self, pid_t *pids, size_t size);
 
+//  Returns how many workers of a local pool have said READY and take work
+//  now (0 for a remote executor, or one with its own loop). Call it from
+//  the thread of the loop the pool is bound to; a pool not used yet is
+//  bound here to the calling thread's current loop, as a first submission
+//  does. The loop reads the workers' READY as it runs.
+ZX_EXPORT size_t zx_executor_ready_workers (zx_executor_t *self);
+
 //  Returns how many tasks are queued in the coordinator plus how many are
 //  held by workers. Thread-safe with its own loop.
 ZX_EXPORT size_t zx_executor_backlog (const zx_executor_t *self);
