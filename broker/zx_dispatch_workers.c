@@ -165,7 +165,6 @@ s_count_changed (zx__dispatch_t *self, size_t before)
         zx__dispatch_rooms_refresh (self);
 }
 
-
 static void
 s_worker_free (zx__dworker_t *worker)
 {
