@@ -26,7 +26,6 @@ typedef struct {
     const char *scale_clients;  //  "1" or "50" coordinators only (NULL: both)
     long scale_tasks;           //  Tiny tasks per run, over all coordinators
     int simulate;               //  Simulated workers (0: none)
-    const char *scale_broker;   //  Another zexec-broker to measure (NULL: ours)
 } bench_opts_t;
 
 //  An executor under test: what workloads.c needs to make one with n
@@ -100,6 +99,10 @@ long bench_peak_rss_kb (pid_t pid);
 
 //  Path of this program (borrowed, static).
 const char *bench_self (void);
+
+//  The zexec-broker to run: --broker PATH when given, else the one beside
+//  this program in the build tree, or as installed.
+void bench_broker_path (char *path, size_t size);
 
 //  Starts argv as a child process that dies with this one; with quiet its
 //  stdout and stderr go to /dev/null. Returns its pid or -1.

@@ -98,20 +98,6 @@ s_count (const char *path, const char *text)
     return count;
 }
 
-//  The broker program beside this one in the build tree, or as installed.
-static void
-s_broker_path (char *path, size_t size)
-{
-    char self [4096];
-    snprintf (self, sizeof self, "%s", bench_self ());
-    char *slash = strrchr (self, '/');
-    if (slash)
-        *slash = 0;
-    snprintf (path, size, "%s/../broker/zexec-broker", self);
-    if (access (path, X_OK) != 0)
-        snprintf (path, size, "%s/zexec-broker", self);
-}
-
 typedef struct {
     const bench_opts_t *opts;
     char dir [256];                 //  Scratch directory for the logs
@@ -128,10 +114,7 @@ static bool
 s_broker_start (s_run_t *run, const char *tag)
 {
     char path [4200], file [320];
-    if (run->opts->scale_broker)
-        snprintf (path, sizeof path, "%s", run->opts->scale_broker);
-    else
-        s_broker_path (path, sizeof path);
+    bench_broker_path (path, sizeof path);
     snprintf (run->broker_log, sizeof run->broker_log, "%s/broker-%s.log", run->dir, tag);
     snprintf (file, sizeof file, "%s/broker-%s.endpoint", run->dir, tag);
     char *argv [] = { path, "--bind", "tcp://127.0.0.1:*", "--endpoint-file", file,

@@ -141,9 +141,8 @@ bench_stop (pid_t pid)
 //  --broker PATH: another zexec-broker to measure, or NULL
 static const char *s_broker_program;
 
-//  The broker program beside this one in the build tree, or as installed.
-static void
-s_broker_path (char *path, size_t size)
+void
+bench_broker_path (char *path, size_t size)
 {
     if (s_broker_program) {
         snprintf (path, size, "%s", s_broker_program);
@@ -186,7 +185,7 @@ pid_t
 bench_broker_start_events (char *endpoint, size_t size, bool quiet, const char *events)
 {
     char path [4200];
-    s_broker_path (path, sizeof path);
+    bench_broker_path (path, sizeof path);
     int port = s_free_port ();
     if (access (path, X_OK) != 0 || port == 0) {
         bench_note ("no zexec-broker at %s: remote figures skipped", path);
@@ -404,7 +403,7 @@ main (int argc, char **argv)
         }
         else
         if (strcmp (arg, "--broker") == 0 && value)
-            s_broker_program = opts.scale_broker = argv [++i];
+            s_broker_program = argv [++i];
         else
         if (strcmp (arg, "--simulate") == 0 && value)
             opts.simulate = atoi (argv [++i]);
