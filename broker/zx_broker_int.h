@@ -80,6 +80,7 @@ struct zx__bticket {
     uint64_t corr;                  //  The client's id
     uint32_t attempt;
     size_t bytes;                   //  Its arguments' size, in client->arg_bytes
+    zx_broker_t *broker;            //  Set for one sent to a target
 };
 
 //  A coordinator (a client of the broker).

@@ -484,7 +484,9 @@ s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
     zx__actor_msg_t *msg = (zx__actor_msg_t *) cookie;
     zx_actor_t *self = msg->actor;
     bool current = msg->gen == self->gen;
+    //  (A local pool says why its worker went; a broker's error says it)
     if (code == ZX_EWORKER_LOST && current && !self->lost_flushing
+    &&  self->executor && zx__executor_is_local (self->executor)
     &&  (self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_STOPPING)
     &&  (memmem (payload, size, "worker vanished", 15) || memmem (payload, size, " is gone", 8))) {
         s_park_lost (self, msg);
