@@ -105,7 +105,10 @@ ZX_EXPORT int zx_actor_stop_self (zx_call_t *call);
     Placement: the spawn goes to whichever worker of the pool the
     dispatcher deals it to; every later message of the actor is bound to
     that worker (affinity) and runs there, after the messages sent before
-    it, one at a time. Many actors share a worker: a slow handler holds up
+    it, one at a time. On a remote executor the broker deals the spawn to
+    a serving worker, which names itself in the reply; every later message
+    goes to that serving worker alone (a target, PROTOCOL.md 13.7), and
+    there to the pool worker that ran the spawn. Many actors share a worker: a slow handler holds up
     the actors on its worker, never those on others.
 
     Mailbox: a reference counts its messages not yet answered (asks and
@@ -151,7 +154,8 @@ typedef void (zx_actor_event_fn) (zx_actor_t *actor, zx_actor_event_t event,
                                   const char *text, void *arg);
 
 //  Spawns an actor of the registered type on executor (a thread or
-//  process pool), its init run there with args (taken: *args_p is set to
+//  process pool, or a remote executor: a serving worker of its broker),
+//  its init run there with args (taken: *args_p is set to
 //  NULL; NULL args means none). Returns the reference at once; messages
 //  sent before the actor is placed wait for it. opts may be NULL (copied).
 //  Caller owns the reference and frees it with zx_actor_destroy. Returns
@@ -160,7 +164,6 @@ typedef void (zx_actor_event_fn) (zx_actor_t *actor, zx_actor_event_t event,
 //  (or it has a loop of its own; logged). Other failures end
 //  zx_actor_ready's future and the monitor with the error, and later asks
 //  fail with ZX_EACTOR_STOPPED saying it: an unknown type (ZX_ENOTASK), a
-//  remote executor (ZX_EINVAL: actors run on thread and process pools), a
 //  failing init (its error), a shut-down executor (ZX_ESHUTDOWN).
 ZX_EXPORT zx_actor_t *zx_actor_spawn (zx_executor_t *executor, const char *type,
                                       zx_values_t **args_p, const zx_actor_opts_t *opts);
@@ -227,6 +230,7 @@ ZX_EXPORT const char *zx_actor_name (const zx_actor_t *self);
 
 //  Returns the routing id of the worker hosting the actor now ("" while it
 //  is not placed; borrowed, valid until the next placement), and its pid.
+//  On a remote executor: the serving worker's id at the broker and pid.
 ZX_EXPORT const char *zx_actor_worker (const zx_actor_t *self);
 ZX_EXPORT pid_t zx_actor_pid (const zx_actor_t *self);
 
