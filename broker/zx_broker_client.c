@@ -190,6 +190,13 @@ s_client_reply (zx_broker_t *self, zx__bclient_t *client, uint64_t corr, uint32_
         s_dirty_mark (self, client);
 }
 
+void
+zx__broker_client_reply (zx_broker_t *self, zx__bclient_t *client, uint64_t corr,
+                         uint32_t attempt, zx_err_t code, const void *payload, size_t size)
+{
+    s_client_reply (self, client, corr, attempt, code, payload, size);
+}
+
 bool
 zx__broker_describe (void *cookie, const char **coordinator, uint64_t *id)
 {
@@ -319,6 +326,8 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
     char task [256];
     memcpy (task, rec->name, rec->name_len);
     task [rec->name_len] = 0;
+    if (zx__broker_names_handle (self, client, task, rec))
+        return;
     zx__bticket_t *ticket = calloc (1, sizeof (zx__bticket_t));
     if (!ticket || !zx__idmap_put (&client->by_corr, rec->corr, ticket)) {
         free (ticket);

@@ -131,6 +131,7 @@ struct zx_broker {
     int64_t last_tick_us;
     bool closed;                    //  zx_broker_close: new work is refused
     zx__tel_t *tel;                 //  Events and counts, NULL when off
+    zhashx_t *names;                //  Actor name -> where it lives (zx_broker_names.c)
 };
 
 //  Per-message warnings about peers: at most ZX__BROKER_WARN_BURST lines
@@ -211,6 +212,21 @@ void zx__broker_started (void *owner, void *cookie, zx__complete_fn *complete);
 //  Forgets a client: what it still has queued or running is cancelled
 //  and answered as lost, with why in the text.
 void zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why);
+
+//  Adds a reply record for the client's request corr (attempt echoed):
+//  code ZX_OK with the encoded result, else the error text.
+void zx__broker_client_reply (zx_broker_t *self, zx__bclient_t *client, uint64_t corr,
+                              uint32_t attempt, zx_err_t code, const void *payload,
+                              size_t size);
+
+//  Answers a request record of a reserved "zx.name.*" task (register,
+//  look up, unregister an actor's name; PROTOCOL.md 13.8) and returns
+//  true; returns false for any other task.
+bool zx__broker_names_handle (zx_broker_t *self, zx__bclient_t *client, const char *task,
+                              const zx__request_rec_t *rec);
+
+//  Drops the names of actors on the worker labelled identity (it left).
+void zx__broker_names_worker_gone (zx_broker_t *self, const char *identity);
 
 //  Heartbeats every client, and drops those silent for longer than
 //  silence_us and their own announced interval allows.

@@ -4,7 +4,10 @@
     and state across the broker, two actors on two serving workers apart,
     and a serving worker SIGKILLed under an actor, whose asks fail naming
     the actor and the worker and whose restart policy brings it back on
-    the other serving worker.
+    the other serving worker. Names: an actor spawned with a registered
+    name is found through the broker by a second coordinator, this program
+    run again as a helper ("--name-helper ENDPOINT NAME"), which asks the
+    same actor.
 
     Short heartbeats (100 ms, liveness 3): a lost serving worker shows at
     the broker within half a second; the waits are safety nets only.    */
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #define HEARTBEAT_MS    100
 #define WAIT_MS         30000
@@ -233,10 +237,122 @@ test_remote_actor_sigkill_of_its_serving_worker_fails_asks_and_restarts_elsewher
     zx_test_pass ();
 }
 
+//  The second coordinator of the names test, in a process of its own:
+//  looks name up at the broker, adds 7 to the actor it names, and tries
+//  to take the name for an actor of its own. Prints what it got; exits 0
+//  when all was as the test expects.
+static int
+s_name_helper (const char *endpoint, const char *name)
+{
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_opts_t opts = { .heartbeat_ms = HEARTBEAT_MS, .liveness = 3 };
+    zx_executor_t *remote = zx_remote_executor_new (endpoint, &opts);
+    if (!loop || !remote)
+        return 1;
+    int rc = 0;
+    zx_actor_t *found = zx_actor_lookup (remote, name, NULL);
+    zx_values_t *args = zx_values_pack ("i", (int64_t) 7);
+    zx_future_t *added = found ? zx_actor_ask (found, "add", &args) : NULL;
+    int64_t total = -1;
+    if (!added || zx_future_wait (added, WAIT_MS) != ZX_OK
+    ||  zx_future_result_int (added, &total) != ZX_OK)
+        rc = 2;
+    printf ("helper: add -> %lld (%s) on worker %s\n", (long long) total,
+            added ? zx_future_message (added) : "no future", found ? zx_actor_worker (found) : "");
+    //  The name is taken: a spawn that wants it fails
+    zx_values_t *start = zx_values_pack ("i", (int64_t) 0);
+    zx_actor_t *thief = zx_actor_spawn (remote, "counter", &start, &(zx_actor_opts_t) {
+                                            .name = name, .registered = true });
+    zx_future_t *ready = thief ? zx_actor_ready (thief) : NULL;
+    if (!ready || zx_future_wait (ready, WAIT_MS) != ZX_EINVAL
+    ||  !strstr (zx_future_message (ready), "is taken"))
+        rc = 3;
+    printf ("helper: the thief's spawn: %s\n", ready ? zx_future_message (ready) : "none");
+    fflush (stdout);
+    zx_future_destroy (&ready);
+    zx_future_destroy (&added);
+    zx_actor_destroy (&thief);
+    zx_actor_destroy (&found);      //  Borrowed: the actor goes on
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    return rc;
+}
+
+//  Names: a coordinator spawns an actor with a registered name; a second
+//  coordinator, in another process, looks the name up at the broker and
+//  asks the same actor (its state shows both senders' messages); a name
+//  nobody registered is a clear error; once the actor stops, its name is
+//  gone.
+static void
+test_a_named_actor_is_found_and_asked_by_a_second_coordinator (void **state)
+{
+    (void) state;
+    zx_test_broker_t broker;
+    zx_test_broker_start (&broker, HEARTBEAT_MS, NULL);
+    zx_test_child_t *first = zx_test_worker_start (&broker, 2, NULL);
+    zx_test_child_t *second = zx_test_worker_start (&broker, 2, NULL);
+    zx_test_wait_ready (&broker, first);
+    zx_test_wait_ready (&broker, second);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = zx_test_remote_new (&broker, NULL);
+    zx_actor_t *actor = s_spawn (remote, 500, &(zx_actor_opts_t) {
+                                     .name = "bank", .registered = true });
+    assert_int_equal (s_ask_int (actor, "add", zx_values_pack ("i", (int64_t) 5), 0), 505);
+    char exe [4096];
+    ssize_t length = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true (length > 0);
+    exe [length] = 0;
+    const char *argv [] = { exe, "--name-helper", broker.endpoint, "bank", NULL };
+    zx_test_child_t *helper = zx_test_peer_spawn (argv);
+    int status = zx_test_wait_running (helper, WAIT_MS);
+    if (status < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        fail_msg ("the second coordinator failed (status 0x%x): see its log", status);
+    //  Its add reached this actor, after this coordinator's
+    zx_future_t *seen = s_ask (actor, "seen", NULL, ZX_OK);
+    assert_int_equal (zx_test_result_int (seen, 2), 512);
+    zx_future_destroy (&seen);
+    //  A name nobody registered, from this coordinator
+    zx_actor_t *nobody = zx_actor_lookup (remote, "nobody", NULL);
+    assert_non_null (nobody);
+    zx_future_t *ready = zx_actor_ready (nobody);
+    assert_true (zx_test_wait_done (ready, WAIT_MS));
+    assert_int_equal (zx_future_error (ready), ZX_EACTOR_STOPPED);
+    assert_non_null (strstr (zx_future_message (ready), "no actor is registered under the name "
+                                                      "'nobody'"));
+    zx_future_t *refused = s_ask (nobody, "seen", NULL, ZX_EACTOR_STOPPED);
+    zx_future_destroy (&refused);
+    zx_future_destroy (&ready);
+    zx_actor_destroy (&nobody);
+    //  Stopped, its name goes: a lookup after that fails
+    zx_future_t *stopped = zx_actor_stop (actor);
+    assert_true (zx_test_wait_done (stopped, WAIT_MS));
+    assert_int_equal (zx_future_error (stopped), ZX_OK);
+    zx_future_destroy (&stopped);
+    zx_actor_t *gone = zx_actor_lookup (remote, "bank", NULL);
+    ready = zx_actor_ready (gone);
+    assert_true (zx_test_wait_done (ready, WAIT_MS));
+    assert_int_equal (zx_future_error (ready), ZX_EACTOR_STOPPED);
+    zx_future_destroy (&ready);
+    zx_actor_destroy (&gone);
+    zx_actor_destroy (&actor);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_remote_actor_keeps_order_and_state_across_the_broker),
     cmocka_unit_test (test_remote_actors_on_two_serving_workers_do_not_block_each_other),
     cmocka_unit_test (test_remote_actor_sigkill_of_its_serving_worker_fails_asks_and_restarts_elsewhere),
+    cmocka_unit_test (test_a_named_actor_is_found_and_asked_by_a_second_coordinator),
 };
 
-ZX_TEST_MAIN_WITH (tests, zx_test_setup, zx_test_teardown)
+int
+main (int argc, char **argv)
+{
+    zx_init (argc, argv);
+    if (argc > 3 && strcmp (argv [1], "--name-helper") == 0)
+        return s_name_helper (argv [2], argv [3]);
+    return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), zx_test_setup,
+                        zx_test_teardown);
+}

@@ -155,7 +155,8 @@ static zx__request_t *
 s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion_t *done)
 {
     s_remote_t *self = (s_remote_t *) base;
-    bool actor = !done->future && strncmp (sub->task, "zx.actor.", 9) == 0;
+    bool actor = !done->future && (strncmp (sub->task, "zx.actor.", 9) == 0
+                                   || strncmp (sub->task, "zx.name.", 8) == 0);
     if (!done->future && !actor) {
         zx__executor_refuse (done, ZX_EINVAL, "a remote executor cannot relay");
         return NULL;

@@ -139,6 +139,13 @@ typedef struct {
     //  A label for logs and error messages (copied). NULL means
     //  "TYPE#N".
     const char *name;
+    //  Register name at the broker (a remote executor only): another
+    //  coordinator of that broker finds the actor with zx_actor_lookup.
+    //  The actor is ready once its name is registered; a name another
+    //  coordinator holds fails the spawn (ZX_EINVAL, "is taken"). Restarts
+    //  register it again; it goes when the actor ends or its serving
+    //  worker leaves the broker.
+    bool registered;
 } zx_actor_opts_t;
 
 //  What a monitor callback hears.
@@ -167,6 +174,19 @@ typedef void (zx_actor_event_fn) (zx_actor_t *actor, zx_actor_event_t event,
 //  failing init (its error), a shut-down executor (ZX_ESHUTDOWN).
 ZX_EXPORT zx_actor_t *zx_actor_spawn (zx_executor_t *executor, const char *type,
                                       zx_values_t **args_p, const zx_actor_opts_t *opts);
+
+//  Finds the actor registered as name at executor's broker (spawned with
+//  opts.registered by any coordinator of it) and returns a reference to
+//  it at once; messages sent before the name is found wait, in order.
+//  Only opts->mailbox is read (opts may be NULL). The reference borrows
+//  the actor: it is not restarted by it, and zx_actor_destroy does not
+//  stop it (zx_actor_stop does). When no actor has that name, ready's
+//  future, the monitor and every ask fail with ZX_EACTOR_STOPPED saying
+//  so. Caller owns the reference (zx_actor_destroy). NULL when executor
+//  is NULL or local, name is empty or over 200 bytes, memory ran out, or
+//  the calling thread runs no loop the executor can be bound to.
+ZX_EXPORT zx_actor_t *zx_actor_lookup (zx_executor_t *executor, const char *name,
+                                       const zx_actor_opts_t *opts);
 
 //  Returns a future (caller owns it) that ends when the actor is first
 //  placed, with its result [worker identity, worker pid], or with the
