@@ -62,6 +62,8 @@
 //  Reply batches to a coordinator go in messages of at most this many
 //  bytes (a bigger record goes alone), so those 100 messages hold little.
 #define ZX__BROKER_REPLY_CHUNK          65536
+//  Actor names the broker holds, over all coordinators (zx_broker_names.c)
+#define ZX__BROKER_MAX_NAMES            100000
 
 typedef struct zx__bclient zx__bclient_t;
 typedef struct zx__bticket zx__bticket_t;

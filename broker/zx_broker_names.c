@@ -90,6 +90,12 @@ zx__broker_names_handle (zx_broker_t *self, zx__bclient_t *client, const char *t
                           "worker %s)", key, old->worker);
                 s_reply (self, client, rec, ZX_EINVAL, NULL, text);
             }
+            else
+            if (!old && zhashx_size (self->names) >= ZX__BROKER_MAX_NAMES) {
+                snprintf (text, sizeof text, "too many actor names at this broker (%d)",
+                          ZX__BROKER_MAX_NAMES);
+                s_reply (self, client, rec, ZX_EQUEUE_FULL, NULL, text);
+            }
             else {
                 s_name_t *name = calloc (1, sizeof (s_name_t));
                 if (name)
