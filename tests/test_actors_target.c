@@ -162,9 +162,104 @@ test_a_target_reaches_only_the_named_worker_stripped (void **state)
     zx_test_pass ();
 }
 
+//  Actor names (PROTOCOL.md 13.8) from a raw coordinator: a registration
+//  with missing fields, an unknown zx.name task and arguments that are
+//  not values are BAD_REQUEST; a lookup of a name nobody holds is a task
+//  error saying so; a good registration is found by a lookup, and another
+//  coordinator cannot take the name. The broker goes on serving.
+static void
+test_malformed_name_requests_are_clear_errors_at_the_broker (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    zx_test_env_start (&env, &(zx_test_env_opts_t) { .heartbeat_ms = 100 });
+    void *raw = zx_test_raw_connect (env.broker.endpoint, "hostile-names");
+    void *other = zx_test_raw_connect (env.broker.endpoint, "other-names");
+    zx__batch_t batch = { 0 };
+    zx_values_t *short_reg = zx_values_pack ("ss", "bank", "w1");
+    zx_values_t *good_reg = zx_values_pack ("ssssi", "bank", "w1", "1.2.3", "counter",
+                                            (int64_t) 42);
+    zx_values_t *lookup = zx_values_pack ("s", "bank");
+    zx_values_t *missing = zx_values_pack ("s", "nobody");
+    size_t size;
+    const void *data = zx__values_data (short_reg, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 1, 1, 0, "zx.name.register", 16, data, size),
+                      ZX_OK);
+    assert_int_equal (zx__batch_add_request (&batch, 2, 1, 0, "zx.name.bogus", 13, data, size),
+                      ZX_OK);
+    assert_int_equal (zx__batch_add_request (&batch, 3, 1, 0, "zx.name.lookup", 14, "\xc1", 1),
+                      ZX_OK);
+    data = zx__values_data (missing, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 4, 1, 0, "zx.name.lookup", 14, data, size),
+                      ZX_OK);
+    data = zx__values_data (good_reg, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 5, 1, 0, "zx.name.register", 16, data,
+                                             size), ZX_OK);
+    data = zx__values_data (lookup, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 6, 1, 0, "zx.name.lookup", 14, data, size),
+                      ZX_OK);
+    SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), B (batch.data, batch.size));
+    zx__batch_clear (&batch);
+    int total = 0, bad = 0, missing_ok = 0, good = 0;
+    while (total < 6) {
+        zmq_msg_t frames [4];
+        size_t count = zx_test_expect_command (raw, 0, "ZXC01", ZX_CMD_REPLY, frames, 4);
+        assert_int_equal (count, 3);
+        const uint8_t *cursor = zmq_msg_data (&frames [2]);
+        const uint8_t *end = cursor + zmq_msg_size (&frames [2]);
+        zx__reply_rec_t rec;
+        while (zx__batch_next_reply (&cursor, end, &rec) == ZX_OK) {
+            total++;
+            if (rec.corr <= 3 && rec.status == ZX_STATUS_BAD_REQUEST)
+                bad++;
+            if (rec.corr == 4 && rec.status == ZX_STATUS_TASK_ERROR
+            &&  memmem (rec.payload, rec.payload_size, "no actor is registered under the "
+                        "name 'nobody'", 45))
+                missing_ok++;
+            if (rec.corr == 5 && rec.status == ZX_STATUS_OK)
+                good++;
+            if (rec.corr == 6 && rec.status == ZX_STATUS_OK) {
+                zx_values_t *where = NULL;
+                const char *actor = NULL;
+                assert_int_equal (zx__values_decode (rec.payload, rec.payload_size, &where),
+                                  ZX_OK);
+                assert_int_equal (zx_values_get_str (where, 1, &actor), ZX_OK);
+                assert_string_equal (actor, "1.2.3");
+                zx_values_destroy (&where);
+                good++;
+            }
+        }
+        zx_test_close_frames (frames, count);
+    }
+    assert_int_equal (bad, 3);
+    assert_int_equal (missing_ok, 1);
+    assert_int_equal (good, 2);
+    //  Another coordinator cannot take it
+    data = zx__values_data (good_reg, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 1, 1, 0, "zx.name.register", 16, data,
+                                             size), ZX_OK);
+    SEND (other, S ("ZXC01"), S ("\x02"), S ("default"), B (batch.data, batch.size));
+    zmq_msg_t frames [4];
+    size_t count = zx_test_expect_command (other, 0, "ZXC01", ZX_CMD_REPLY, frames, 4);
+    assert_int_equal (count, 3);
+    assert_int_equal (zx_test_count_replies (&frames [2], ZX_STATUS_TASK_ERROR, "is taken"), 1);
+    zx_test_close_frames (frames, count);
+    zx__batch_free (&batch);
+    zx_values_destroy (&short_reg);
+    zx_values_destroy (&good_reg);
+    zx_values_destroy (&lookup);
+    zx_values_destroy (&missing);
+    zx_test_env_check (&env, "malformed and foreign name requests");
+    zx_test_raw_close (&other);
+    zx_test_raw_close (&raw);
+    zx_test_env_stop (&env);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_malformed_or_unknown_targets_are_clear_errors_at_the_broker),
     cmocka_unit_test (test_a_target_reaches_only_the_named_worker_stripped),
+    cmocka_unit_test (test_malformed_name_requests_are_clear_errors_at_the_broker),
 };
 
 ZX_TEST_RAW_MAIN (tests)
