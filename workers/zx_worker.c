@@ -253,8 +253,11 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
     }
     //  An actor's message goes to the pool worker that hosts the actor;
     //  one for an actor not here, to any (which says it is not there)
-    char *actor;
-    const char *host = s_actor_host (self, task, rec, &actor);
+    char *actor, host [256] = "";
+    const char *found = s_actor_host (self, task, rec, &actor);
+    //  A copy: a stop's completion, maybe at once, drops the table's
+    if (found)
+        snprintf (host, sizeof host, "%s", found);
     if (actor && strcmp (task, ZX__ACTOR_MSG) != 0) {
         job->actor = actor;
         job->spawn = strcmp (task, ZX__ACTOR_SPAWN) == 0;
@@ -262,7 +265,7 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
     }
     free (actor);
     //  It may end at once (shut-down pool, bad name): then job is gone
-    zx__request_t *request = host
+    zx__request_t *request = host [0]
         ? zx__executor_send_to (self->executor, self->loop, host, task, rec->args,
                                 rec->args_size, s_relay_done, job)
         : zx__executor_relay (self->executor, self->loop, task, rec->args, rec->args_size,
