@@ -8,6 +8,10 @@
 #define ZX__ACTOR_SPAWN "zx.actor.spawn"
 #define ZX__ACTOR_MSG   "zx.actor.msg"
 #define ZX__ACTOR_STOP  "zx.actor.stop"
+//  Actor names, answered by a broker itself (zx_broker_names.c)
+#define ZX__NAME_REGISTER   "zx.name.register"
+#define ZX__NAME_LOOKUP     "zx.name.lookup"
+#define ZX__NAME_UNREGISTER "zx.name.unregister"
 
 //  The worker runtime's calls, on its task thread: identity is this
 //  worker's routing id (borrowed until the next call), which a spawn

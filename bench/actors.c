@@ -1,4 +1,6 @@
-/*  actors.c - workload a: stateful actors on thread and process pools.
+/*  actors.c - workload a: stateful actors on thread and process pools,
+    and on remote workers through a broker (the served workers are this
+    program again, which registers the actor type).
 
     An actor's ask is a round trip bound to one worker, so its median sits
     beside the task round trip of the same run (rtt_p50). Tells are

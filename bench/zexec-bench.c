@@ -449,7 +449,7 @@ main (int argc, char **argv)
             bench_kind_t kind = { .name = names [k], .opts = &opts };
             char endpoint [64];
             pid_t broker = 0;
-            if (strcmp (names [k], "remote") == 0 && strpbrk (opts.only, "1235")) {
+            if (strcmp (names [k], "remote") == 0 && strpbrk (opts.only, "1235a")) {
                 broker = bench_broker_start (endpoint, sizeof endpoint, !opts.verbose);
                 if (broker <= 0)
                     continue;
@@ -457,8 +457,8 @@ main (int argc, char **argv)
                 kind.broker = broker;
             }
             bench_run_kind (loop, &kind, &opts);
-            //  Actors run on local pools only (remote placement is not built)
-            if (strchr (opts.only, 'a') && strcmp (names [k], "remote") != 0) {
+            //  Actors: remotely, on the served workers through the broker
+            if (strchr (opts.only, 'a')) {
                 bench_progress (&opts, "a actors, %s", names [k]);
                 bench_actors_run (&kind, &opts);
             }

@@ -178,6 +178,7 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
         zx_log_info (self->log, "worker %s left%s%s", identity, text [0] ? ": " : "", text);
         zhashx_delete (self->worker_service, identity);
         zx__broker_worker_key_forget (self, identity);
+        zx__broker_names_worker_gone (self, identity);
     }
 }
 
@@ -649,6 +650,7 @@ zx_broker_destroy (zx_broker_t **self_p)
     free (self->endpoints);
     zhashx_destroy (&self->worker_service);
     zhashx_destroy (&self->clients);
+    zhashx_destroy (&self->names);
     zx__broker_curve_stop (self);
     zx__tel_destroy (&self->tel);
     zx__ratelog_destroy (&self->ratelog);

@@ -190,6 +190,13 @@ s_client_reply (zx_broker_t *self, zx__bclient_t *client, uint64_t corr, uint32_
         s_dirty_mark (self, client);
 }
 
+void
+zx__broker_client_reply (zx_broker_t *self, zx__bclient_t *client, uint64_t corr,
+                         uint32_t attempt, zx_err_t code, const void *payload, size_t size)
+{
+    s_client_reply (self, client, corr, attempt, code, payload, size);
+}
+
 bool
 zx__broker_describe (void *cookie, const char **coordinator, uint64_t *id)
 {
@@ -282,6 +289,34 @@ s_refusal (zx_broker_t *self, zx__bclient_t *client, const zx__bservice_t *servi
     return NULL;
 }
 
+//  Reads the target of a record with ZX_FLAG_TARGET into target (NUL
+//  ended). Returns NULL, or why it is malformed (code set to ZX_EPROTO).
+static const char *
+s_target (const zx__request_rec_t *rec, char *target, zx_err_t *code)
+{
+    *code = ZX_EPROTO;
+    if (rec->args_size < 1)
+        return "malformed target: the request has no target length";
+    size_t length = rec->args [0];
+    if (length == 0)
+        return "malformed target: its length is 0 (1 to 255)";
+    if (length > rec->args_size - 1)
+        return "malformed target: its length runs past the request";
+    if (memchr (rec->args + 1, 0, length))
+        return "malformed target: it holds a NUL octet";
+    memcpy (target, rec->args + 1, length);
+    target [length] = 0;
+    return NULL;
+}
+
+//  A request sent to a target ended: as any other ticket.
+static void
+s_ticket_done (void *cookie, zx_err_t code, const void *payload, size_t size)
+{
+    zx__bticket_t *ticket = (zx__bticket_t *) cookie;
+    zx__broker_complete (ticket->broker, ticket, code, payload, size);
+}
+
 //  Makes one request record a ticket and submits it to service's
 //  dispatcher; what cannot be submitted is answered at once.
 static void
@@ -291,6 +326,8 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
     char task [256];
     memcpy (task, rec->name, rec->name_len);
     task [rec->name_len] = 0;
+    if (zx__broker_names_handle (self, client, task, rec))
+        return;
     zx__bticket_t *ticket = calloc (1, sizeof (zx__bticket_t));
     if (!ticket || !zx__idmap_put (&client->by_corr, rec->corr, ticket)) {
         free (ticket);
@@ -310,12 +347,36 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
     ticket->bytes = rec->args_size;
     client->arg_bytes += (int64_t) ticket->bytes;
     zx_err_t code;
-    ticket->request = zx__dispatch_submit (service->dispatch, task, rec->args, rec->args_size,
-                                           rec->flags, ticket, &code);
+    char target [256];
+    const char *why = NULL;
+    if (rec->flags & ZX_FLAG_TARGET) {
+        //  Affinity (PROTOCOL.md 13.7): the arguments start with the
+        //  serving worker's routing id, which the worker face never sees
+        why = s_target (rec, target, &code);
+        size_t skip = why ? 0 : 1 + strlen (target);
+        ticket->broker = self;
+        ticket->request = why ? NULL
+            : zx__dispatch_submit_to (service->dispatch, target, task, rec->args + skip,
+                                      rec->args_size - skip, rec->flags & ~ZX_FLAG_TARGET,
+                                      s_ticket_done, ticket, &code);
+    }
+    else
+        ticket->request = zx__dispatch_submit (service->dispatch, task, rec->args, rec->args_size,
+                                               rec->flags, ticket, &code);
     if (!ticket->request) {
         s_ticket_unlink (ticket);
         free (ticket);
-        char text [400];
+        char text [1000];
+        if (why)
+            snprintf (text, sizeof text, "%s", why);
+        else
+        if (code == ZX_EWORKER_LOST) {
+            char label [ZX_LABEL_SIZE];
+            zx__label (label, sizeof label, target, strlen (target));
+            snprintf (text, sizeof text, "no serving worker '%s' in service '%s' (it is gone, "
+                      "or never was): task '%s' not sent", label, service->name, task);
+        }
+        else
         if (code == ZX_EQUEUE_FULL)
             snprintf (text, sizeof text, "queue full at the broker for service '%s' "
                       "(--max-queue %zu requests, --max-queue-bytes %lld)", service->name,

@@ -62,6 +62,8 @@
 //  Reply batches to a coordinator go in messages of at most this many
 //  bytes (a bigger record goes alone), so those 100 messages hold little.
 #define ZX__BROKER_REPLY_CHUNK          65536
+//  Actor names the broker holds, over all coordinators (zx_broker_names.c)
+#define ZX__BROKER_MAX_NAMES            100000
 
 typedef struct zx__bclient zx__bclient_t;
 typedef struct zx__bticket zx__bticket_t;
@@ -80,6 +82,7 @@ struct zx__bticket {
     uint64_t corr;                  //  The client's id
     uint32_t attempt;
     size_t bytes;                   //  Its arguments' size, in client->arg_bytes
+    zx_broker_t *broker;            //  Set for one sent to a target
 };
 
 //  A coordinator (a client of the broker).
@@ -130,6 +133,7 @@ struct zx_broker {
     int64_t last_tick_us;
     bool closed;                    //  zx_broker_close: new work is refused
     zx__tel_t *tel;                 //  Events and counts, NULL when off
+    zhashx_t *names;                //  Actor name -> where it lives (zx_broker_names.c)
 };
 
 //  Per-message warnings about peers: at most ZX__BROKER_WARN_BURST lines
@@ -210,6 +214,21 @@ void zx__broker_started (void *owner, void *cookie, zx__complete_fn *complete);
 //  Forgets a client: what it still has queued or running is cancelled
 //  and answered as lost, with why in the text.
 void zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why);
+
+//  Adds a reply record for the client's request corr (attempt echoed):
+//  code ZX_OK with the encoded result, else the error text.
+void zx__broker_client_reply (zx_broker_t *self, zx__bclient_t *client, uint64_t corr,
+                              uint32_t attempt, zx_err_t code, const void *payload,
+                              size_t size);
+
+//  Answers a request record of a reserved "zx.name.*" task (register,
+//  look up, unregister an actor's name; PROTOCOL.md 13.8) and returns
+//  true; returns false for any other task.
+bool zx__broker_names_handle (zx_broker_t *self, zx__bclient_t *client, const char *task,
+                              const zx__request_rec_t *rec);
+
+//  Drops the names of actors on the worker labelled identity (it left).
+void zx__broker_names_worker_gone (zx_broker_t *self, const char *identity);
 
 //  Heartbeats every client, and drops those silent for longer than
 //  silence_us and their own announced interval allows.

@@ -65,6 +65,11 @@ typedef enum {
 //  Request flags: the low 4 bits are how many times a request may be sent
 //  to another worker after the one holding it was lost
 #define ZX_FLAG_RETRIES 0x0F
+//  Client face only (PROTOCOL.md section 13.7): the record's arguments
+//  start with a target, one length octet (1 to 255) then the routing id
+//  of the serving worker the request must go to; the broker strips it and
+//  the bit before the worker face.
+#define ZX_FLAG_TARGET 0x10
 
 //  READY's info frame: credits | max_tasks | pid | parallel, uint32 each.
 //  parallel is how many tasks the worker runs at once (a remote worker

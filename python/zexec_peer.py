@@ -84,6 +84,7 @@ BYE_NORMAL, BYE_RETIRING, BYE_INIT_FAILED, BYE_PROTOCOL = 0, 1, 2, 3
 REQUEST_FIXED = 14          # corr 8, attempt 4, flags 1, name_len 1
 REPLY_FIXED = 13            # corr 8, attempt 4, status 1
 FLAG_RETRIES = 0x0F
+FLAG_TARGET = 0x10          # client face: args start with a target (13.7)
 MAX_FRAMES = 4              # a worker or client reads at most 4 frames
 BATCH_FLUSH_BYTES = 32 * 1024
 

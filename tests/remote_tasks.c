@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "task_gate.h"
+#include "actor_counter.h"     //  The actor type test_actors_remote.c spawns
 
 //  fail_with (text): fails with "failed on purpose: TEXT"
 ZX_TASK (fail_with)

@@ -17,91 +17,7 @@
 
 #define WAIT_MS 30000
 
-/*  ---------------------------------------------------------------------
-    The actor type the tests use: a counter that checks the order of its
-    "add" messages                                                      */
-
-typedef struct {
-    int64_t total;              //  Sum of what was added
-    int64_t last;               //  Last sequence number seen
-    int64_t out_of_order;       //  Sequence numbers not last + 1
-} counter_t;
-
-//  init (start): total starts at start (0 when not given)
-static int
-counter_init (void *state, zx_call_t *call)
-{
-    counter_t *self = state;
-    if (zx_values_count (zx_call_args (call)) > 0)
-        return zx_call_arg_int (call, 0, &self->total);
-    return 0;
-}
-
-//  add (n): total += n; n is also a sequence number
-static int
-counter_add (void *state, zx_call_t *call)
-{
-    counter_t *self = state;
-    int64_t n;
-    if (zx_call_arg_int (call, 0, &n))
-        return -1;
-    if (n != self->last + 1)
-        self->out_of_order++;
-    self->last = n;
-    self->total += n;
-    return zx_call_return_int (call, self->total);
-}
-
-//  seen () -> [last, out_of_order, total]
-static int
-counter_seen (void *state, zx_call_t *call)
-{
-    counter_t *self = state;
-    zx_call_return_int (call, self->last);
-    zx_call_return_int (call, self->out_of_order);
-    return zx_call_return_int (call, self->total);
-}
-
-//  hold (started, release) -> [pid]: holds the actor's worker until the
-//  file release exists (30 s at most)
-static int
-counter_hold (void *state, zx_call_t *call)
-{
-    (void) state;
-    const char *started, *release;
-    if (zx_call_arg_str (call, 0, &started) || zx_call_arg_str (call, 1, &release))
-        return -1;
-    FILE *file = fopen (started, "w");
-    if (file)
-        fclose (file);
-    struct stat info;
-    for (int waited = 0; stat (release, &info) != 0; waited += 2) {
-        if (waited > 30000)
-            return zx_call_fail (call, "hold timed out");
-        struct timespec slice = { 0, 2 * 1000 * 1000 };
-        nanosleep (&slice, NULL);
-    }
-    return zx_call_return_int (call, getpid ());
-}
-
-//  quit () -> ["bye"]: stops the actor after this reply
-static int
-counter_quit (void *state, zx_call_t *call)
-{
-    (void) state;
-    zx_actor_stop_self (call);
-    return zx_call_return_str (call, "bye");
-}
-
-static const zx_actor_handler_t counter_handlers [] = {
-    { "add", counter_add }, { "seen", counter_seen }, { "hold", counter_hold },
-    { "quit", counter_quit }, { NULL, NULL }
-};
-
-static const zx_actor_type_t counter = {
-    "counter", sizeof (counter_t), counter_init, NULL, counter_handlers
-};
-ZX_ACTOR_TYPE (counter);
+#include "actor_counter.h"
 
 /*  ---------------------------------------------------------------------
     Helpers                                                               */
@@ -649,30 +565,6 @@ test_destroying_the_reference_stops_the_actor (void **state)
     zx_test_pass ();
 }
 
-//  A remote executor cannot host actors (remote placement is not built):
-//  the spawn fails clearly, through the ready future and later asks.
-static void
-test_a_remote_executor_refuses_actors_clearly (void **state)
-{
-    (void) state;
-    zx_loop_t *loop = zx_loop_new ();
-    zx_executor_t *remote = zx_remote_executor_new ("tcp://127.0.0.1:9", NULL);
-    assert_non_null (remote);
-    zx_actor_t *actor = zx_actor_spawn (remote, "counter", NULL, NULL);
-    assert_non_null (actor);
-    zx_future_t *ready = zx_actor_ready (actor);
-    assert_true (zx_test_wait_done (ready, WAIT_MS));
-    assert_int_equal (zx_future_error (ready), ZX_EINVAL);
-    assert_non_null (strstr (zx_future_message (ready), "thread and process pools"));
-    zx_future_t *ask = s_ask (actor, "seen", NULL, ZX_EACTOR_STOPPED);
-    zx_future_destroy (&ask);
-    zx_future_destroy (&ready);
-    zx_actor_destroy (&actor);
-    zx_executor_destroy (&remote);
-    zx_loop_destroy (&loop);
-    zx_test_pass ();
-}
-
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_one_senders_tells_arrive_in_order_thread),
     cmocka_unit_test (test_one_senders_tells_arrive_in_order_process),
@@ -689,7 +581,6 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_restart_policy_restarts_and_later_asks_reach_the_new_actor),
     cmocka_unit_test (test_restart_policy_gives_up_after_n),
     cmocka_unit_test (test_destroying_the_reference_stops_the_actor),
-    cmocka_unit_test (test_a_remote_executor_refuses_actors_clearly),
 };
 
 ZX_TEST_MAIN_WITH (tests, zx_test_setup, zx_test_teardown)

@@ -40,6 +40,13 @@ zx_actor_spawn (zx_executor_t *executor, const char *type, zx_values_t **args_p,
                       type);
         goto fail;
     }
+    if (opts->registered && (!opts->name || !opts->name [0] || strlen (opts->name) > 200
+                             || zx__executor_is_local (executor))) {
+        zx_log_error (zx_log_get ("zexec.actor"), "actor '%s': a registered name needs "
+                      "opts.name (1 to 200 bytes) and a remote executor (names live at "
+                      "its broker)", type);
+        goto fail;
+    }
     zx__actor_host_init ();
     self = calloc (1, sizeof (zx_actor_t));
     if (!self)
@@ -54,6 +61,7 @@ zx_actor_spawn (zx_executor_t *executor, const char *type, zx_values_t **args_p,
                             : zx__strdupf ("%s#%llu", type, (unsigned long long) self->serial);
     self->spawn_args = args;
     args = NULL;
+    self->named = opts->registered;
     self->mailbox = opts->mailbox ? opts->mailbox : S_MAILBOX_DEFAULT;
     self->max_restarts = opts->max_restarts;
     self->window_ms = opts->restart_window_ms ? opts->restart_window_ms : S_WINDOW_DEFAULT_MS;
@@ -72,6 +80,41 @@ fail:
     if (self)
         zx__actor_free (self);
     return NULL;
+}
+
+zx_actor_t *
+zx_actor_lookup (zx_executor_t *executor, const char *name, const zx_actor_opts_t *opts)
+{
+    zx_actor_opts_t defaults = { 0 };
+    if (!opts)
+        opts = &defaults;
+    zx_loop_t *loop = NULL;
+    if (!executor || !name || !name [0] || strlen (name) > 200 || zx__executor_is_local (executor)
+    ||  !zx__executor_loop_owned (executor, &loop))
+        return NULL;
+    zx_actor_t *self = calloc (1, sizeof (zx_actor_t));
+    if (!self)
+        return NULL;
+    self->refs = 1;
+    self->executor = executor;
+    self->loop = loop;
+    self->borrowed = true;
+    self->log = zx_log_get ("zexec.actor");
+    self->serial = atomic_fetch_add (&zx__actor_serial, 1) + 1;
+    self->type = strdup ("?");
+    self->name = strdup (name);
+    self->mailbox = opts->mailbox ? opts->mailbox : S_MAILBOX_DEFAULT;
+    self->window_ms = S_WINDOW_DEFAULT_MS;
+    self->deaths = calloc (1, sizeof (int64_t));
+    if (!self->type || !self->name || !self->deaths
+    ||  zx__executor_watch (executor, zx__actor_on_worker_lost, self) != ZX_OK) {
+        self->executor = NULL;
+        zx__actor_free (self);
+        return NULL;
+    }
+    zx__actor_live_add (self);
+    zx__actor_place (self);
+    return self;
 }
 
 zx_future_t *
@@ -233,7 +276,8 @@ zx_actor_destroy (zx_actor_t **self_p)
     *self_p = NULL;
     self->destroyed = true;
     self->event_fn = NULL;
-    if (self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_PLACING) {
+    if (!self->borrowed
+    &&  (self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_PLACING)) {
         self->mailbox = SIZE_MAX;
         zx__actor_post (self, ZX__MSG_STOP, "stop", NULL, NULL);
     }

@@ -101,6 +101,10 @@ static void s_send (zx_actor_t *self, zx__actor_msg_t *msg);
 static void s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size);
 
 static void s_flush_lost (zx_actor_t *self, const char *cause);
+static void s_register (zx_actor_t *self);
+static void s_ignore_done (void *cookie, zx_err_t code, const void *payload, size_t size);
+static void s_send_stop_to (zx_actor_t *self, const char *worker);
+static void s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size);
 static void s_park_lost (zx_actor_t *self, zx__actor_msg_t *msg);
 
 #define S_CAUSE_WAIT_MS 2000        //  For the pool to say why a worker went
@@ -194,6 +198,22 @@ s_end (zx_actor_t *self, zx_err_t code, const char *text)
         return;
     self->state = ZX__ACTOR_ENDED;
     self->end_code = code;
+    if (self->named && self->executor) {
+        //  Its name goes with it (the broker also drops it with its worker)
+        zx__actor_msg_t *msg = s_msg_new (self, ZX__MSG_SPAWN, "");
+        zx_values_t *args = msg ? zx_values_pack ("s", self->name) : NULL;
+        size_t size;
+        const void *data = args ? zx__values_data (args, &size) : NULL;
+        if (data) {
+            msg->gen = (unsigned) -1;
+            zx__executor_send_to (self->executor, self->loop, NULL, ZX__NAME_UNREGISTER, data,
+                                  size, s_ignore_done, msg);
+        }
+        else
+        if (msg)
+            s_msg_free (msg);
+        zx_values_destroy (&args);
+    }
     free (self->end_text);
     self->end_text = strdup (text);
     self->worker [0] = 0;
@@ -341,6 +361,151 @@ s_payload_text (char *text, size_t size, const void *payload, size_t payload_siz
     text [length] = 0;
 }
 
+//  Stops the current incarnation's actor on worker, whose placement is
+//  no longer wanted; its reply is dropped.
+static void
+s_send_stop_to (zx_actor_t *self, const char *worker)
+{
+    if (!self->executor)
+        return;
+    zx_values_t *args = zx_values_pack ("s", self->id);
+    size_t args_size;
+    const void *data = args ? zx__values_data (args, &args_size) : NULL;
+    zx__actor_msg_t *stop = data ? s_msg_new (self, ZX__MSG_STOP, "") : NULL;
+    if (stop) {
+        stop->gen = (unsigned) -1;
+        zx__executor_send_to (self->executor, self->loop, worker, ZX__ACTOR_STOP,
+                              data, args_size, s_spawn_done, stop);
+    }
+    zx_values_destroy (&args);
+}
+
+//  The current incarnation is where self->worker says: what waited goes.
+static void
+s_placed (zx_actor_t *self)
+{
+    self->state = ZX__ACTOR_LIVE;
+    char text [600];
+    snprintf (text, sizeof text, "actor %s placed on worker %s (pid %d)", self->name,
+              self->worker, (int) self->pid);
+    zx_log_debug (self->log, "%s", text);
+    if (self->ready && !zx_future_done (self->ready)) {
+        zx_values_t *result = zx_values_pack ("si", self->worker, (int64_t) self->pid);
+        zx_future_set_result (self->ready, &result);
+        zx_values_destroy (&result);
+    }
+    self->placed_once = true;
+    self->place_attempts = 0;
+    s_event (self, ZX_ACTOR_PLACED, text);
+    //  What waited goes now, in order; a stop among it ends the sending
+    while (self->wait_head && self->state == ZX__ACTOR_LIVE) {
+        zx__actor_msg_t *next = self->wait_head;
+        self->wait_head = next->next;
+        if (!self->wait_head)
+            self->wait_tail = NULL;
+        s_send (self, next);
+    }
+}
+
+//  A reply nobody waits for (a name dropped).
+static void
+s_ignore_done (void *cookie, zx_err_t code, const void *payload, size_t size)
+{
+    (void) code;
+    (void) payload;
+    (void) size;
+    s_msg_free ((zx__actor_msg_t *) cookie);
+}
+
+//  The name of a placed actor is registered at the broker.
+static void
+s_registered (void *cookie, zx_err_t code, const void *payload, size_t size)
+{
+    zx__actor_msg_t *msg = (zx__actor_msg_t *) cookie;
+    zx_actor_t *self = msg->actor;
+    if (msg->gen == self->gen && self->state == ZX__ACTOR_PLACING) {
+        if (code == ZX_OK)
+            s_placed (self);
+        else {
+            char cause [600], text [900];
+            s_payload_text (cause, sizeof cause, payload, size);
+            snprintf (text, sizeof text, "actor %s: its name was not registered: %s",
+                      self->name, cause);
+            //  The actor placed without its name goes
+            s_send_stop_to (self, self->worker);
+            //  The broker's refusal (a name taken) comes as a task error
+            s_end (self, code == ZX_ETASK ? ZX_EINVAL : code, text);
+        }
+    }
+    s_msg_free (msg);
+}
+
+//  Registers the placed actor's name at the broker: where it lives.
+static void
+s_register (zx_actor_t *self)
+{
+    zx__actor_msg_t *msg = s_msg_new (self, ZX__MSG_SPAWN, "");
+    zx_values_t *args = zx_values_pack ("ssssi", self->name, self->worker, self->id, self->type,
+                                        (int64_t) self->pid);
+    if (!msg || !args) {
+        if (msg)
+            s_msg_free (msg);
+        zx_values_destroy (&args);
+        s_end (self, ZX_ENOMEM, "out of memory registering an actor's name");
+        return;
+    }
+    msg->gen = self->gen;
+    size_t size;
+    const void *data = zx__values_data (args, &size);
+    zx__executor_send_to (self->executor, self->loop, NULL, ZX__NAME_REGISTER, data, size,
+                          s_registered, msg);
+    zx_values_destroy (&args);
+}
+
+//  A borrowed reference's lookup came back: [worker, actor id, type, pid].
+static void
+s_lookup_done (void *cookie, zx_err_t code, const void *payload, size_t size)
+{
+    zx__actor_msg_t *msg = (zx__actor_msg_t *) cookie;
+    zx_actor_t *self = msg->actor;
+    zx_values_t *reply = NULL;
+    const char *worker = NULL, *id = NULL, *type = NULL;
+    int64_t pid = 0;
+    if (code == ZX_OK
+    &&  (zx__values_decode (payload, size, &reply) != ZX_OK
+    ||   zx_values_get_str (reply, 0, &worker) != ZX_OK
+    ||   zx_values_get_str (reply, 1, &id) != ZX_OK
+    ||   zx_values_get_str (reply, 2, &type) != ZX_OK
+    ||   zx_values_get_int (reply, 3, &pid) != ZX_OK
+    ||   strlen (worker) >= sizeof self->worker || strlen (id) >= sizeof self->id)) {
+        code = ZX_EPROTO;
+        payload = "malformed name lookup reply";
+        size = strlen (payload);
+    }
+    if (msg->gen == self->gen && self->state == ZX__ACTOR_PLACING) {
+        if (code == ZX_OK) {
+            snprintf (self->worker, sizeof self->worker, "%s", worker);
+            snprintf (self->id, sizeof self->id, "%s", id);
+            self->pid = (pid_t) pid;
+            char *copy = strdup (type);
+            if (copy) {
+                free (self->type);
+                self->type = copy;
+            }
+            s_placed (self);
+        }
+        else {
+            char cause [600], text [900];
+            s_payload_text (cause, sizeof cause, payload, size);
+            snprintf (text, sizeof text, "actor %s: cannot find it by name: %s", self->name,
+                      cause);
+            s_end (self, ZX_EACTOR_STOPPED, text);
+        }
+    }
+    zx_values_destroy (&reply);
+    s_msg_free (msg);
+}
+
 static void
 s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 {
@@ -360,44 +525,21 @@ s_spawn_done (void *cookie, zx_err_t code, const void *payload, size_t size)
     }
     if (!current) {
         //  A stale placement (the reference ended meanwhile): let it go
-        if (code == ZX_OK && self->executor) {
-            zx_values_t *args = zx_values_pack ("s", self->id);
-            size_t args_size;
-            const void *data = zx__values_data (args, &args_size);
-            zx__actor_msg_t *stop = s_msg_new (self, ZX__MSG_STOP, "");
-            if (stop) {
-                stop->gen = (unsigned) -1;
-                zx__executor_send_to (self->executor, self->loop, identity, ZX__ACTOR_STOP,
-                                      data, args_size, s_spawn_done, stop);
-            }
-            zx_values_destroy (&args);
-        }
+        if (code == ZX_OK)
+            s_send_stop_to (self, identity);
+    }
+    else
+    if (code == ZX_OK && self->named) {
+        //  Live once its name is registered at the broker
+        snprintf (self->worker, sizeof self->worker, "%s", identity);
+        self->pid = (pid_t) pid;
+        s_register (self);
     }
     else
     if (code == ZX_OK) {
         snprintf (self->worker, sizeof self->worker, "%s", identity);
         self->pid = (pid_t) pid;
-        self->state = ZX__ACTOR_LIVE;
-        char text [200];
-        snprintf (text, sizeof text, "actor %s placed on worker %s (pid %d)", self->name,
-                  self->worker, (int) self->pid);
-        zx_log_debug (self->log, "%s", text);
-        if (self->ready && !zx_future_done (self->ready)) {
-            zx_values_t *result = zx_values_pack ("si", self->worker, (int64_t) self->pid);
-            zx_future_set_result (self->ready, &result);
-            zx_values_destroy (&result);
-        }
-        self->placed_once = true;
-        self->place_attempts = 0;
-        s_event (self, ZX_ACTOR_PLACED, text);
-        //  What waited goes now, in order; a stop among it ends the sending
-        while (self->wait_head && self->state == ZX__ACTOR_LIVE) {
-            zx__actor_msg_t *next = self->wait_head;
-            self->wait_head = next->next;
-            if (!self->wait_head)
-                self->wait_tail = NULL;
-            s_send (self, next);
-        }
+        s_placed (self);
     }
     else
     if (code == ZX_EWORKER_LOST && ++self->place_attempts <= 3) {
@@ -484,7 +626,9 @@ s_msg_done (void *cookie, zx_err_t code, const void *payload, size_t size)
     zx__actor_msg_t *msg = (zx__actor_msg_t *) cookie;
     zx_actor_t *self = msg->actor;
     bool current = msg->gen == self->gen;
+    //  (A local pool says why its worker went; a broker's error says it)
     if (code == ZX_EWORKER_LOST && current && !self->lost_flushing
+    &&  self->executor && zx__executor_is_local (self->executor)
     &&  (self->state == ZX__ACTOR_LIVE || self->state == ZX__ACTOR_STOPPING)
     &&  (memmem (payload, size, "worker vanished", 15) || memmem (payload, size, " is gone", 8))) {
         s_park_lost (self, msg);
@@ -606,6 +750,25 @@ void
 zx__actor_place (zx_actor_t *self)
 {
     self->gen++;
+    if (self->borrowed) {
+        self->state = ZX__ACTOR_PLACING;
+        zx__actor_msg_t *msg = s_msg_new (self, ZX__MSG_SPAWN, "");
+        zx_values_t *args = zx_values_pack ("s", self->name);
+        if (!msg || !args) {
+            if (msg)
+                s_msg_free (msg);
+            zx_values_destroy (&args);
+            s_end (self, ZX_ENOMEM, "out of memory looking up an actor");
+            return;
+        }
+        msg->gen = self->gen;
+        size_t size;
+        const void *data = zx__values_data (args, &size);
+        zx__executor_send_to (self->executor, self->loop, NULL, ZX__NAME_LOOKUP, data, size,
+                              s_lookup_done, msg);
+        zx_values_destroy (&args);
+        return;
+    }
     snprintf (self->id, sizeof self->id, "%d.%llu.%u", (int) getpid (),
               (unsigned long long) self->serial, self->gen);
     self->state = ZX__ACTOR_PLACING;

@@ -36,7 +36,9 @@ struct zx_actor {
     int max_restarts;
     int64_t window_ms;
     zx__actor_state_t state;
-    char worker [64];
+    char worker [256];
+    bool named;                     //  Its name is registered at the broker
+    bool borrowed;                  //  Found by name: not ours to stop
     pid_t pid;
     zx__actor_msg_t *wait_head, *wait_tail; //  Sent before the placement
     size_t pending;                 //  Waiting and in flight
@@ -71,8 +73,9 @@ extern atomic_uint_fast64_t zx__actor_serial;
 //  Lists self for placement (the fewest actors per worker).
 void zx__actor_live_add (zx_actor_t *self);
 
-//  Sends the spawn of a new incarnation of self; it ends through the
-//  spawn's completion (placed, or ended with the error).
+//  Sends the spawn of a new incarnation of self (or, for a borrowed
+//  reference, the lookup of its name); it ends through the completion
+//  (placed, or ended with the error).
 void zx__actor_place (zx_actor_t *self);
 
 //  Frees self (unlisted and unwatched); for a reference nothing holds.

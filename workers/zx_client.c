@@ -549,12 +549,38 @@ void
 zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx_values_t *args,
                    uint8_t flags)
 {
+    zx__client_submit_to (self, future, task, NULL, args, flags);
+}
+
+void
+zx__client_submit_to (zx__client_t *self, zx_future_t *future, const char *task,
+                      const char *target, zx_values_t *args, uint8_t flags)
+{
     size_t name_len = task ? strlen (task) : 0;
     size_t size = 0;
     const void *data = args ? zx__values_data (args, &size) : "";
     s_entry_t *entry = NULL;
+    //  A target goes before the arguments: its length octet, its bytes
+    uint8_t *targeted = NULL;
+    size_t target_len = target ? strlen (target) : 0;
+    if (target && target_len >= 1 && target_len <= 255
+    &&  (targeted = malloc (1 + target_len + size))) {
+        targeted [0] = (uint8_t) target_len;
+        memcpy (targeted + 1, target, target_len);
+        if (size)
+            memcpy (targeted + 1 + target_len, data, size);
+        data = targeted;
+        size += 1 + target_len;
+        flags = (uint8_t) ((flags & ~ZX_FLAG_RETRIES) | ZX_FLAG_TARGET);
+    }
     if (name_len == 0 || name_len > 255)
         zx_future_set_error (future, ZX_EINVAL, "bad task name: 1 to 255 bytes");
+    else
+    if (target && (target_len == 0 || target_len > 255))
+        zx_future_set_error (future, ZX_EINVAL, "bad target worker: 1 to 255 bytes");
+    else
+    if (target && !targeted)
+        zx_future_set_error (future, ZX_ENOMEM, "out of memory");
     else
     if (!(entry = malloc (sizeof (s_entry_t) + name_len + 1
                           + ((flags & ZX_FLAG_RETRIES) ? size : 0))))
@@ -593,6 +619,7 @@ zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task, zx
                 self->flush_scheduled = true;
         }
     }
+    free (targeted);
     zx_values_destroy (&args);
 }
 

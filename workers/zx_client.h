@@ -50,6 +50,13 @@ zx_err_t zx__client_attach (zx__client_t *self, zx_loop_t *loop);
 void zx__client_submit (zx__client_t *self, zx_future_t *future, const char *task,
                         zx_values_t *args, uint8_t flags);
 
+//  zx__client_submit for the serving worker whose routing id is target
+//  (1 to 255 bytes; NULL: any worker, as zx__client_submit): the broker
+//  sends it there or answers with an error (PROTOCOL.md 13.7). A targeted
+//  request is never retried.
+void zx__client_submit_to (zx__client_t *self, zx_future_t *future, const char *task,
+                           const char *target, zx_values_t *args, uint8_t flags);
+
 //  Ends every outstanding request now with ZX_ECANCELLED and text, and
 //  tells the broker to cancel them (a shutdown's deadline). Returns how
 //  many.

@@ -755,9 +755,9 @@ zx__executor_send_to (zx_executor_t *self, zx_loop_t *loop, const char *target,
                       zx__complete_fn *complete, void *cookie)
 {
     zx__completion_t done = { .complete = complete, .cookie = cookie };
-    if (!self->backend->ops->relays) {
-        zx__executor_refuse (&done, ZX_EINVAL, "actors run on thread and process pools: "
-                             "this executor cannot place them");
+    if (!self->backend->ops->relays && !self->backend->ops->places_actors) {
+        zx__executor_refuse (&done, ZX_EINVAL, "actors run on thread and process pools and "
+                             "through a broker: this executor cannot place them");
         return NULL;
     }
     if (s_bind (self, loop) != ZX_OK) {

@@ -75,6 +75,10 @@ struct zx__executor_ops {
     //  True when the back end calls zx__executor_room as its queue drains;
     //  otherwise a coroutine waiting for room looks again every ms.
     bool signals_room;
+    //  True when submit also takes actor messages by function with a
+    //  target though it takes no other relay (the remote executor: the
+    //  broker routes them, zx__executor_send_to).
+    bool places_actors;
 
     //  Starts watching its sockets, timers and workers on loop; the front
     //  calls it once, on first use, before any submit. Returns ZX_OK, or

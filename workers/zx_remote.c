@@ -6,7 +6,10 @@
     it ends futures itself: it marks each one running when it is sent,
     sets its canceller, and completes it once. So this back end takes
     futures only, and no relays (a serving worker over a remote executor
-    makes futures instead). Its queue is at the broker: what counts
+    makes futures instead), but for actor messages (zx__executor_send_to):
+    each becomes a future here whose end calls the message's completion,
+    and one with a target names the serving worker the broker must send
+    it to (PROTOCOL.md 13.7). Its queue is at the broker: what counts
     against max_queue is every request not yet answered, and as the
     client reports no room as that drains, a coroutine waiting for room
     looks again every millisecond. It has no workers of its own to close,
@@ -24,7 +27,14 @@ typedef struct {
     zx__client_t *client;
     char *endpoint;             //  The broker's
     size_t max_queue;
+    zx_loop_t *loop;            //  Attached to
 } s_remote_t;
+
+//  An actor message on its way: its future ends in its completion.
+typedef struct {
+    zx__complete_fn *complete;
+    void *cookie;
+} s_bridge_t;
 
 static const zx__executor_ops_t s_ops;
 
@@ -84,14 +94,70 @@ zx_remote_executor_new (const char *endpoint, const zx_executor_opts_t *opts)
 static zx_err_t
 s_attach (zx__backend_t *base, zx_loop_t *loop)
 {
+    ((s_remote_t *) base)->loop = loop;
     return zx__client_attach (((s_remote_t *) base)->client, loop);
+}
+
+//  An actor message's future ended: its completion hears the encoded
+//  result, or the error's text.
+static void
+s_bridge_done (zx_future_t *future, void *arg)
+{
+    s_bridge_t *bridge = (s_bridge_t *) arg;
+    zx_err_t code = zx_future_error (future);
+    const void *payload;
+    size_t size = 0;
+    zx_values_t *empty = NULL;
+    if (code == ZX_OK) {
+        const zx_values_t *result = zx_future_result (future);
+        if (!result)
+            result = empty = zx_values_new ();
+        payload = result ? zx__values_data (result, &size) : "";
+    }
+    else {
+        payload = zx_future_message (future);
+        if (!payload)
+            payload = zx_strerror (code);
+        size = strlen (payload);
+    }
+    bridge->complete (bridge->cookie, code, payload, size);
+    zx_values_destroy (&empty);
+    zx_future_destroy (&future);
+    free (bridge);
+}
+
+//  Sends an actor message (a relay by function) through the broker, to
+//  its target when it has one.
+static void
+s_send_actor (s_remote_t *self, const zx__submission_t *sub, const zx__completion_t *done)
+{
+    zx_values_t *args = NULL;
+    s_bridge_t *bridge = malloc (sizeof (s_bridge_t));
+    zx_future_t *future = bridge && self->loop ? zx_future_new (self->loop) : NULL;
+    if (!future) {
+        free (bridge);
+        zx__executor_refuse (done, ZX_ENOMEM, "out of memory");
+        return;
+    }
+    if (zx__values_decode (sub->args, sub->args_size, &args) != ZX_OK) {
+        free (bridge);
+        zx_future_destroy (&future);
+        zx__executor_refuse (done, ZX_EINVAL, "malformed arguments for task '%s'", sub->task);
+        return;
+    }
+    *bridge = (s_bridge_t) { done->complete, done->cookie };
+    //  The callback runs once the client ends the future, never now
+    zx_future_add_done_callback (future, s_bridge_done, bridge);
+    zx__client_submit_to (self->client, future, sub->task, sub->target, args, sub->flags);
 }
 
 static zx__request_t *
 s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion_t *done)
 {
     s_remote_t *self = (s_remote_t *) base;
-    if (!done->future) {
+    bool actor = !done->future && (strncmp (sub->task, "zx.actor.", 9) == 0
+                                   || strncmp (sub->task, "zx.name.", 8) == 0);
+    if (!done->future && !actor) {
         zx__executor_refuse (done, ZX_EINVAL, "a remote executor cannot relay");
         return NULL;
     }
@@ -99,6 +165,10 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
     if (outstanding >= self->max_queue) {
         zx__executor_refuse (done, ZX_EQUEUE_FULL, "queue full: %zu requests are waiting "
                              "for an answer from the broker", outstanding);
+        return NULL;
+    }
+    if (actor) {
+        s_send_actor (self, sub, done);
         return NULL;
     }
     zx_values_t *args = NULL;
@@ -151,6 +221,7 @@ s_endpoint (const zx__backend_t *base)
 static const zx__executor_ops_t s_ops = {
     .relays = false,
     .signals_room = false,
+    .places_actors = true,
     .attach = s_attach,
     .submit = s_submit,
     .flush = s_flush,

@@ -11,6 +11,11 @@
     falls silent (or says DISCONNECT) the bridge cancels what it was doing
     for it, drops the socket and connects again with backoff, announcing
     itself anew: the broker has failed or retried that work meanwhile.
+    Actors (PROTOCOL.md 13.7): the broker sends this worker the spawn of
+    an actor and then, by target, all its messages; the bridge remembers
+    which pool worker ran each spawn and binds the actor's messages to
+    that one (zx__executor_send_to), and the spawn's reply names this
+    serving worker and its pid, so that the coordinator targets it.
     With CURVE, the certificate and the broker's key are read once, when
     the worker is made, and applied to every new connection.             */
 
@@ -24,6 +29,7 @@
 #include "zx_proto.h"
 #include "zx_task.h"
 #include "zx_values.h"
+#include "zx_actor_host.h"
 
 #include <czmq.h>
 #include <pthread.h>
@@ -51,6 +57,8 @@ typedef struct {
     uint32_t attempt;
     unsigned generation;        //  Of the connection it came on
     bool abandoned;             //  Its connection dropped: nobody wants it
+    char *actor;                //  An actor's spawn or stop: the actor's id
+    bool spawn;                 //  An actor's spawn
 } s_job_t;
 
 struct zx_worker {
@@ -74,6 +82,7 @@ struct zx_worker {
     uint64_t tick_timer;
     uint64_t connect_timer;
     zx__idmap_t jobs;           //  corr -> job, this connection's
+    zhashx_t *actors;           //  Actor id -> routing id of the pool worker hosting it
     zx__batch_t replies;
     bool flush_scheduled;
     zx_logger_t *log;
@@ -140,19 +149,77 @@ s_job_done (zx_future_t *future, void *arg)
     free (job);
 }
 
+//  An actor's spawn ended well on the pool worker named in its reply
+//  [identity, pid]: remember it, and name this serving worker instead.
+//  Returns the new reply (caller destroys), or NULL on a malformed one.
+static zx_values_t *
+s_actor_placed (zx_worker_t *self, s_job_t *job, const void *payload, size_t size)
+{
+    zx_values_t *reply = NULL;
+    const char *pool_worker;
+    zx_values_t *ours = NULL;
+    if (zx__values_decode (payload, size, &reply) == ZX_OK
+    &&  zx_values_get_str (reply, 0, &pool_worker) == ZX_OK) {
+        char *copy = strdup (pool_worker);
+        if (copy) {
+            zhashx_update (self->actors, job->actor, copy);
+            ours = zx_values_pack ("si", self->identity, (int64_t) getpid ());
+        }
+    }
+    zx_values_destroy (&reply);
+    return ours;
+}
+
 //  A relayed request ended: its encoded result (or error text) goes into
-//  the reply batch as it is.
+//  the reply batch as it is (an actor's spawn's, with this worker's name).
 static void
 s_relay_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 {
     s_job_t *job = (s_job_t *) cookie;
-    if (!job->abandoned) {
-        zx_worker_t *self = job->worker;
-        if (job->generation == self->generation
-        &&  zx__idmap_take (&self->jobs, job->corr) == job)
-            s_add_reply (self, job, code, payload, size);
+    zx_worker_t *self = job->worker;
+    zx_values_t *placed = NULL;
+    //  An abandoned job may outlive the worker: nothing of it is touched
+    if (job->abandoned)
+        ;
+    else
+    if (job->actor && job->spawn && code == ZX_OK) {
+        placed = s_actor_placed (self, job, payload, size);
+        if (placed)
+            payload = zx__values_data (placed, &size);
+        else {
+            code = ZX_EPROTO;
+            payload = "malformed spawn reply from a pool worker";
+            size = strlen (payload);
+        }
     }
+    else
+    if (job->actor && !job->spawn)
+        zhashx_delete (self->actors, job->actor);
+    if (!job->abandoned
+    &&  job->generation == self->generation && zx__idmap_take (&self->jobs, job->corr) == job)
+        s_add_reply (self, job, code, payload, size);
+    zx_values_destroy (&placed);
+    free (job->actor);
     free (job);
+}
+
+//  The pool worker hosting the actor a message is for (args: [id, ...]),
+//  or NULL for one this worker does not know; *id_p gets the id (caller
+//  frees) when the task is an actor's.
+static const char *
+s_actor_host (zx_worker_t *self, const char *task, const zx__request_rec_t *rec, char **id_p)
+{
+    *id_p = NULL;
+    if (strcmp (task, ZX__ACTOR_MSG) != 0 && strcmp (task, ZX__ACTOR_STOP) != 0
+    &&  strcmp (task, ZX__ACTOR_SPAWN) != 0)
+        return NULL;
+    zx_values_t *args = NULL;
+    const char *id;
+    if (zx__values_decode (rec->args, rec->args_size, &args) == ZX_OK
+    &&  zx_values_get_str (args, 0, &id) == ZX_OK)
+        *id_p = strdup (id);
+    zx_values_destroy (&args);
+    return *id_p ? (const char *) zhashx_lookup (self->actors, *id_p) : NULL;
 }
 
 //  A relayed request's task started on a pool worker: the broker hears it
@@ -184,9 +251,25 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
         free (job);
         return false;
     }
+    //  An actor's message goes to the pool worker that hosts the actor;
+    //  one for an actor not here, to any (which says it is not there)
+    char *actor, host [256] = "";
+    const char *found = s_actor_host (self, task, rec, &actor);
+    //  A copy: a stop's completion, maybe at once, drops the table's
+    if (found)
+        snprintf (host, sizeof host, "%s", found);
+    if (actor && strcmp (task, ZX__ACTOR_MSG) != 0) {
+        job->actor = actor;
+        job->spawn = strcmp (task, ZX__ACTOR_SPAWN) == 0;
+        actor = NULL;
+    }
+    free (actor);
     //  It may end at once (shut-down pool, bad name): then job is gone
-    zx__request_t *request = zx__executor_relay (self->executor, self->loop, task,
-                                                 rec->args, rec->args_size, s_relay_done, job);
+    zx__request_t *request = host [0]
+        ? zx__executor_send_to (self->executor, self->loop, host, task, rec->args,
+                                rec->args_size, s_relay_done, job)
+        : zx__executor_relay (self->executor, self->loop, task, rec->args, rec->args_size,
+                              s_relay_done, job);
     if (request)
         job->request = request;
     return true;
@@ -556,6 +639,12 @@ zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
             return NULL;
         }
     }
+    self->actors = zhashx_new ();
+    if (!self->actors) {
+        zx_worker_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->actors, (zhashx_destructor_fn *) zstr_free);
     zx__executor_on_relay_started (executor, s_relay_started);
     s_connect (loop, self);
     if (!self->socket) {
@@ -586,6 +675,7 @@ zx_worker_destroy (zx_worker_t **self_p)
     if (self->connect_timer)
         zx_loop_cancel_timer (self->loop, self->connect_timer);
     zx__batch_free (&self->replies);
+    zhashx_destroy (&self->actors);
     zcert_destroy (&self->cert);
     free (self->endpoint);
     free (self->service);

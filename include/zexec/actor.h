@@ -105,7 +105,10 @@ ZX_EXPORT int zx_actor_stop_self (zx_call_t *call);
     Placement: the spawn goes to whichever worker of the pool the
     dispatcher deals it to; every later message of the actor is bound to
     that worker (affinity) and runs there, after the messages sent before
-    it, one at a time. Many actors share a worker: a slow handler holds up
+    it, one at a time. On a remote executor the broker deals the spawn to
+    a serving worker, which names itself in the reply; every later message
+    goes to that serving worker alone (a target, PROTOCOL.md 13.7), and
+    there to the pool worker that ran the spawn. Many actors share a worker: a slow handler holds up
     the actors on its worker, never those on others.
 
     Mailbox: a reference counts its messages not yet answered (asks and
@@ -136,6 +139,13 @@ typedef struct {
     //  A label for logs and error messages (copied). NULL means
     //  "TYPE#N".
     const char *name;
+    //  Register name at the broker (a remote executor only): another
+    //  coordinator of that broker finds the actor with zx_actor_lookup.
+    //  The actor is ready once its name is registered; a name another
+    //  coordinator holds fails the spawn (ZX_EINVAL, "is taken"). Restarts
+    //  register it again; it goes when the actor ends or its serving
+    //  worker leaves the broker.
+    bool registered;
 } zx_actor_opts_t;
 
 //  What a monitor callback hears.
@@ -151,7 +161,8 @@ typedef void (zx_actor_event_fn) (zx_actor_t *actor, zx_actor_event_t event,
                                   const char *text, void *arg);
 
 //  Spawns an actor of the registered type on executor (a thread or
-//  process pool), its init run there with args (taken: *args_p is set to
+//  process pool, or a remote executor: a serving worker of its broker),
+//  its init run there with args (taken: *args_p is set to
 //  NULL; NULL args means none). Returns the reference at once; messages
 //  sent before the actor is placed wait for it. opts may be NULL (copied).
 //  Caller owns the reference and frees it with zx_actor_destroy. Returns
@@ -160,10 +171,22 @@ typedef void (zx_actor_event_fn) (zx_actor_t *actor, zx_actor_event_t event,
 //  (or it has a loop of its own; logged). Other failures end
 //  zx_actor_ready's future and the monitor with the error, and later asks
 //  fail with ZX_EACTOR_STOPPED saying it: an unknown type (ZX_ENOTASK), a
-//  remote executor (ZX_EINVAL: actors run on thread and process pools), a
 //  failing init (its error), a shut-down executor (ZX_ESHUTDOWN).
 ZX_EXPORT zx_actor_t *zx_actor_spawn (zx_executor_t *executor, const char *type,
                                       zx_values_t **args_p, const zx_actor_opts_t *opts);
+
+//  Finds the actor registered as name at executor's broker (spawned with
+//  opts.registered by any coordinator of it) and returns a reference to
+//  it at once; messages sent before the name is found wait, in order.
+//  Only opts->mailbox is read (opts may be NULL). The reference borrows
+//  the actor: it is not restarted by it, and zx_actor_destroy does not
+//  stop it (zx_actor_stop does). When no actor has that name, ready's
+//  future, the monitor and every ask fail with ZX_EACTOR_STOPPED saying
+//  so. Caller owns the reference (zx_actor_destroy). NULL when executor
+//  is NULL or local, name is empty or over 200 bytes, memory ran out, or
+//  the calling thread runs no loop the executor can be bound to.
+ZX_EXPORT zx_actor_t *zx_actor_lookup (zx_executor_t *executor, const char *name,
+                                       const zx_actor_opts_t *opts);
 
 //  Returns a future (caller owns it) that ends when the actor is first
 //  placed, with its result [worker identity, worker pid], or with the
@@ -227,6 +250,7 @@ ZX_EXPORT const char *zx_actor_name (const zx_actor_t *self);
 
 //  Returns the routing id of the worker hosting the actor now ("" while it
 //  is not placed; borrowed, valid until the next placement), and its pid.
+//  On a remote executor: the serving worker's id at the broker and pid.
 ZX_EXPORT const char *zx_actor_worker (const zx_actor_t *self);
 ZX_EXPORT pid_t zx_actor_pid (const zx_actor_t *self);
 
