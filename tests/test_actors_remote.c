@@ -23,27 +23,7 @@
 #define HEARTBEAT_MS    100
 #define WAIT_MS         30000
 
-static zx_future_t *
-s_ask (zx_actor_t *actor, const char *message, zx_values_t *args, zx_err_t code)
-{
-    zx_future_t *future = zx_actor_ask (actor, message, &args);
-    assert_non_null (future);
-    assert_true (zx_test_wait_done (future, WAIT_MS));
-    if (zx_future_error (future) != code)
-        fail_msg ("ask '%s': %s (%s), expected %s", message,
-                  zx_strerror (zx_future_error (future)), zx_future_message (future),
-                  zx_strerror (code));
-    return future;
-}
-
-static int64_t
-s_ask_int (zx_actor_t *actor, const char *message, zx_values_t *args, size_t index)
-{
-    zx_future_t *future = s_ask (actor, message, args, ZX_OK);
-    int64_t value = zx_test_result_int (future, index);
-    zx_future_destroy (&future);
-    return value;
-}
+#include "testutil_actors.h"
 
 static zx_actor_t *
 s_spawn (zx_executor_t *remote, int64_t start, const zx_actor_opts_t *opts)
