@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "task_gate.h"
 
 //  --------------------------------------------------------------------
 //  Tasks
@@ -81,10 +82,9 @@ s_run (zx_loop_t *loop, zx_executor_t *pool, const char *task, int64_t arg)
     return future;
 }
 
-//  Runs the loop until the future is running (sent to a worker), then a
-//  little longer so the task has started.
+//  Runs the loop until the future is running (its worker said STARTED).
 static void
-s_until_started (zx_loop_t *loop, zx_future_t *future)
+s_until_running (zx_loop_t *loop, zx_future_t *future)
 {
     int64_t deadline = zx_test_now_ms () + 10000;
     while (zx_future_state (future) == ZX_FUTURE_PENDING && zx_test_now_ms () < deadline) {
@@ -93,6 +93,30 @@ s_until_started (zx_loop_t *loop, zx_future_t *future)
         zx_future_destroy (&nap);
     }
     assert_int_equal (zx_future_state (future), ZX_FUTURE_RUNNING);
+}
+
+//  Waits until each of a process pool's count workers has started and run
+//  a task: a deadline counts from the submission, and a process started
+//  inside it on a loaded machine (an exec, a sanitized binary's start)
+//  can take longer than the whole deadline.
+static void
+s_warm_up (zx_loop_t *loop, zx_executor_t *pool, int count)
+{
+    zx_future_t *warm [4];
+    assert_true (count <= 4);
+    for (int i = 0; i < count; i++)
+        warm [i] = s_run (loop, pool, "deaf_sleep", 50);
+    for (int i = 0; i < count; i++) {
+        assert_int_equal (zx_future_wait (warm [i], 20000), ZX_OK);
+        zx_future_destroy (&warm [i]);
+    }
+}
+
+//  Runs the loop until the future is running, then a little longer.
+static void
+s_until_started (zx_loop_t *loop, zx_future_t *future)
+{
+    s_until_running (loop, future);
     zx_future_t *nap = zx_future_new (loop);
     zx_future_wait (nap, 100);
     zx_future_destroy (&nap);
@@ -270,6 +294,7 @@ test_a_deadline_fails_a_running_task_with_timedout_and_stops_it (void **state)
     (void) state;
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 1 });
+    s_warm_up (loop, pool, 1);
     int64_t started = zx_test_now_ms ();
     zx_future_t *future = zx_run_in_executor_opts (loop, pool, "polite_spin",
         zx_values_pack ("i", (int64_t) 20000), &(zx_task_opts_t) { .timeout_ms = 300 });
@@ -345,13 +370,17 @@ test_a_stopped_busy_process_worker_is_ended_after_its_tasks_deadline (void **sta
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) {
         .max_workers = 1, .cancel_grace_ms = 100 });
+    //  The worker is up before the deadline starts, and it is stopped as
+    //  soon as it says STARTED: the deadline need only cover that round
+    //  trip, a few wake-ups of processes on a loaded machine
+    s_warm_up (loop, pool, 1);
     zx_future_t *future = zx_run_in_executor_opts (loop, pool, "polite_spin",
-        zx_values_pack ("i", (int64_t) 1000), &(zx_task_opts_t) { .timeout_ms = 400 });
-    s_until_started (loop, future);
+        zx_values_pack ("i", (int64_t) 5000), &(zx_task_opts_t) { .timeout_ms = 1000 });
+    s_until_running (loop, future);
     pid_t pids [1];
     assert_int_equal (zx_executor_worker_pids (pool, pids, 1), 1);
     assert_int_equal (kill (pids [0], SIGSTOP), 0);
-    s_expect (future, ZX_ETIMEDOUT, "passed its 400 ms deadline while running");
+    s_expect (future, ZX_ETIMEDOUT, "passed its 1000 ms deadline while running");
     //  The next task runs on a new worker once the stopped one is killed
     zx_future_t *next = s_run (loop, pool, "whoami", 11);
     assert_int_equal (zx_future_wait (next, 10000), ZX_OK);
@@ -414,7 +443,16 @@ test_a_full_queue_makes_a_coroutine_wait_and_plain_code_fail (void **state)
     assert_true (producer.max_backlog <= 50 + 4);
 
     //  Outside a coroutine: the 51st waiting submission fails at once
-    zx_future_t *busy = s_run (loop, pool, "deaf_sleep", 300);
+    //  A gate holds the worker until every submission is made: a sleeper
+    //  could end between two of them on a loaded machine, and its reply,
+    //  read there, would free the worker for one more
+    char started [256], release [256];
+    snprintf (started, sizeof started, "/tmp/zexec-test-cancel-%d-gate-started", (int) getpid ());
+    snprintf (release, sizeof release, "/tmp/zexec-test-cancel-%d-gate-release", (int) getpid ());
+    unlink (started);
+    unlink (release);
+    zx_future_t *busy = zx_run_in_executor (loop, pool, "gate",
+        zx_values_pack ("ssi", started, release, (int64_t) 60000));
     zx_future_t *futures [60];
     int full = 0;
     for (int i = 0; i < 60; i++) {
@@ -428,7 +466,10 @@ test_a_full_queue_makes_a_coroutine_wait_and_plain_code_fail (void **state)
     //  Submitted from plain code, the sleeper went to the idle worker at
     //  once; the loop has not run since, so nothing else did: 50 of them
     //  fill the queue
+    assert_false (zx_future_done (busy));
+    zx_test_touch (release);
     assert_int_equal (full, 60 - 50);
+    assert_int_equal (zx_future_wait (busy, 10000), ZX_OK);
     for (int i = 0; i < 60; i++) {
         zx_err_t rc = zx_future_wait (futures [i], 10000);
         assert_true (rc == ZX_OK || rc == ZX_EQUEUE_FULL);
@@ -437,6 +478,8 @@ test_a_full_queue_makes_a_coroutine_wait_and_plain_code_fail (void **state)
     zx_future_destroy (&busy);
     zx_executor_destroy (&pool);
     zx_loop_destroy (&loop);
+    unlink (started);
+    unlink (release);
 }
 
 int

@@ -114,14 +114,25 @@ test_with_retries_a_stopped_remote_workers_task_completes_once_on_another_worker
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = zx_test_remote_new (&broker, &(zx_executor_opts_t) {
         .heartbeat_ms = HEARTBEAT_MS, .liveness = 3, .retries = 1 });
-    //  Dealt round-robin: one to each worker
+    //  One gate on each worker (both running: each has made its file),
+    //  then one worker stopped and the gates let go. A task that slept
+    //  instead could end before the stop, or reach its worker after it,
+    //  on a loaded machine
+    char started [2][256], release [256];
+    zx_test_scratch_path (release, sizeof release, "release");
     zx_future_t *futures [2];
     int calls [2] = { 0 };
+    for (int i = 0; i < 2; i++) {
+        char name [32];
+        snprintf (name, sizeof name, "started-%d", i);
+        zx_test_scratch_path (started [i], sizeof started [i], name);
+        futures [i] = zx_test_submit_counted (loop, remote, "gate",
+            zx_values_pack ("ssi", started [i], release, (int64_t) 60000), &calls [i]);
+    }
     for (int i = 0; i < 2; i++)
-        futures [i] = zx_test_submit_counted (loop, remote, "sleep_ms",
-                                              zx_values_pack ("i", (int64_t) 800), &calls [i]);
-    zx_sleep (200);
+        assert_true (zx_test_wait_file (started [i], 10000));
     assert_int_equal (kill (stopped->pid, SIGSTOP), 0);
+    zx_test_touch (release);
     zx_test_wait_all (futures, 2, 10000);
     for (int i = 0; i < 2; i++)
         assert_int_equal (zx_test_result_int (futures [i], 0), other->pid);

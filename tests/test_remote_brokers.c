@@ -57,12 +57,23 @@ s_expect_squares (zx_test_env_t *env, int count, int64_t timeout_ms, pid_t pid)
     zx_test_check_squares (futures, count, timeout_ms, pid);
 }
 
-//  Lets the loop run for ms.
+static void
+s_nap_over (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    zx_values_t *none = NULL;
+    zx_future_set_result ((zx_future_t *) arg, &none);
+}
+
+//  Lets the loop run for ms, and for one iteration at least when ms is 0
+//  (zx_future_wait with a timeout of 0 only looks, and runs nothing: a
+//  coordinator "breathing" that way sends no heartbeat)
 static void
 s_nap (zx_loop_t *loop, int64_t ms)
 {
     zx_future_t *nap = zx_future_new (loop);
-    zx_future_wait (nap, ms);
+    assert_true (zx_loop_call_later (loop, ms, s_nap_over, nap) != 0);
+    assert_int_equal (zx_loop_run_until_complete (loop, nap), ZX_OK);
     zx_future_destroy (&nap);
 }
 

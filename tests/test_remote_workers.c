@@ -406,11 +406,24 @@ test_with_retries_a_killed_workers_tasks_complete_on_a_second_worker (void **sta
     (void) state;
     zx_test_env_t env;
     s_two_workers (&env, 3, 1);
-    //  Dealt round-robin: three to each worker
+    //  Six gates, all running at once, so three on each worker of three
+    //  threads; then one worker is killed and the gates let go. Tasks
+    //  that slept instead could end before the kill, or reach the worker
+    //  after it, on a loaded machine
+    char started [6][256], release [256];
+    zx_test_scratch_path (release, sizeof release, "release");
     zx_future_t *futures [6];
-    zx_test_submit_many (env.loop, env.remote, futures, 6, "sleep_ms", 600);
-    zx_sleep (200);
+    for (int i = 0; i < 6; i++) {
+        char name [32];
+        snprintf (name, sizeof name, "started-%d", i);
+        zx_test_scratch_path (started [i], sizeof started [i], name);
+        futures [i] = zx_test_submit (env.loop, env.remote, "gate",
+            zx_values_pack ("ssi", started [i], release, (int64_t) 60000));
+    }
+    for (int i = 0; i < 6; i++)
+        assert_true (zx_test_wait_file (started [i], 10000));
     zx_test_peer_stop (env.worker, SIGKILL, 5000);
+    zx_test_touch (release);
     zx_test_wait_all (futures, 6, 10000);
     for (int i = 0; i < 6; i++)
         assert_int_equal (zx_test_result_int (futures [i], 0), env.other);

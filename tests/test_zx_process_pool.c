@@ -102,13 +102,26 @@ test_killed_busy_worker_fails_only_its_own_task (void **state)
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *pool = zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 3, .window = 1 });
     s_warm_up (loop, pool, 3);
+    //  Three gates, one on each worker, all running (each has made its
+    //  file) when one worker is killed: none can have ended before, as a
+    //  sleep could on a loaded machine, and none is still on its way
+    char started [3][256], release [256];
+    s_temp_path (release, sizeof release, "killed-busy-release");
     zx_future_t *futures [3];
-    zx_test_submit_many (loop, pool, futures, 3, "sleep_ms", 600);
-    zx_sleep (200);
+    for (int i = 0; i < 3; i++) {
+        char what [32];
+        snprintf (what, sizeof what, "killed-busy-started-%d", i);
+        s_temp_path (started [i], sizeof started [i], what);
+        futures [i] = zx_test_submit (loop, pool, "gate",
+                                      zx_values_pack ("ssi", started [i], release, (int64_t) 60000));
+    }
+    for (int i = 0; i < 3; i++)
+        assert_true (zx_test_wait_file (started [i], WAIT_MS));
     pid_t pids [3];
     assert_int_equal (zx_executor_worker_pids (pool, pids, 3), 3);
     pid_t victim = pids [1];
     assert_int_equal (kill (victim, SIGKILL), 0);
+    zx_test_touch (release);
     zx_test_wait_all (futures, 3, WAIT_MS);
     int lost = 0;
     char expected [64];
@@ -117,7 +130,7 @@ test_killed_busy_worker_fails_only_its_own_task (void **state)
         if (zx_future_error (futures [i]) == ZX_EWORKER_LOST) {
             lost++;
             assert_non_null (strstr (zx_future_message (futures [i]), expected));
-            assert_non_null (strstr (zx_future_message (futures [i]), "task 'sleep_ms'"));
+            assert_non_null (strstr (zx_future_message (futures [i]), "task 'gate'"));
         }
         else {
             assert_int_equal (zx_future_error (futures [i]), ZX_OK);
@@ -144,6 +157,9 @@ test_killed_busy_worker_fails_only_its_own_task (void **state)
         assert_true (pids [i] != victim);
     zx_executor_destroy (&pool);
     zx_loop_destroy (&loop);
+    for (int i = 0; i < 3; i++)
+        unlink (started [i]);
+    unlink (release);
 }
 
 static void

@@ -389,6 +389,7 @@ s_start_worker (zx__pool_t *self, zx__slot_t *slot)
     slot->generation++;
     slot->ready = false;
     slot->retiring = false;
+    slot->sigkilled = false;
     snprintf (slot->identity, sizeof slot->identity, "w%d.%u", slot->index, slot->generation);
     if (self->processes)
         s_start_process (self, slot);
@@ -760,6 +761,8 @@ s_hasten_kill (zx__pool_t *self, zx__slot_t *slot, int signal)
     zx_log_warning (self->log, "shutdown deadline: worker process %d %s", (int) slot->pid,
                     signal == SIGTERM ? "still runs a task: SIGTERM" : "killed (SIGKILL)");
     kill (slot->pid, signal);
+    if (signal == SIGKILL)
+        slot->sigkilled = true;
     zx_shutdown_report_t *report = self->report;
     if (!report)
         return;
@@ -832,7 +835,13 @@ s_stop_processes (zx__pool_t *self)
         if (!alive)
             break;
         if (zx__now_us () > deadline) {
+            //  One SIGKILLed at the deadline is on its way out (a loaded
+            //  machine may take longer than this to let it exit): it is
+            //  neither killed nor listed in the report twice
             for (int i = 0; i < self->max_workers; i++)
+                if (self->slots [i].pid > 0 && self->slots [i].sigkilled)
+                    ;
+                else
                 if (self->slots [i].pid > 0 && self->hastened)
                     s_hasten_kill (self, &self->slots [i], SIGKILL);
                 else

@@ -38,6 +38,7 @@ typedef struct {
     int exit_status;            //  As waitpid gave it
     uint64_t stop_corr;         //  The request it was signalled to stop, or 0
     int stop_signal;            //  SIGTERM, then SIGKILL
+    bool sigkilled;             //  A shutdown's deadline sent it SIGKILL
     bool abandon;               //  A thread stuck at a shutdown's deadline
 } zx__slot_t;
 

@@ -80,6 +80,7 @@ struct zx_worker {
     zx__peer_t broker;          //  When we last heard it, its heartbeat interval
     bool heard;                 //  The broker spoke on this connection
     uint64_t tick_timer;
+    int64_t last_tick_us;       //  When the tick last ran, to see our own stalls
     uint64_t connect_timer;
     zx__idmap_t jobs;           //  corr -> job, this connection's
     zhashx_t *actors;           //  Actor id -> routing id of the pool worker hosting it
@@ -563,8 +564,21 @@ s_on_tick (zx_loop_t *loop, void *arg)
     self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
     if (!self->socket)
         return;
-    int64_t silent = zx__now_us () - self->broker.heard_us;
-    if (silent > zx__silence_us (self->heartbeat_ms, self->liveness, self->broker.heartbeat_ms)) {
+    //  What the broker sent while this loop was busy elsewhere (or the
+    //  process had no CPU) is waiting in the socket: read it before
+    //  calling the broker silent, as the broker and coordinators do
+    s_on_readable (loop, self);
+    if (!self->socket)
+        return;                         //  It said goodbye
+    int64_t now = zx__now_us ();
+    //  A worker that was itself stalled (stopped, starved of CPU) has not
+    //  been listening: give the broker one more interval before judging
+    bool stalled = self->last_tick_us
+                && now - self->last_tick_us > 2 * (int64_t) self->heartbeat_ms * 1000;
+    self->last_tick_us = now;
+    int64_t silent = now - self->broker.heard_us;
+    if (!stalled
+    &&  silent > zx__silence_us (self->heartbeat_ms, self->liveness, self->broker.heartbeat_ms)) {
         char why [128];
         snprintf (why, sizeof why, "broker not heard from for %lld ms", (long long) silent / 1000);
         s_reconnect_later (self, why);
