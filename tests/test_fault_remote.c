@@ -66,9 +66,13 @@ test_a_stopped_remote_worker_is_lost_within_the_liveness_and_its_late_reply_drop
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = zx_test_remote_new (&broker, NULL);
     int calls = 0;
-    zx_future_t *future = zx_test_submit_counted (loop, remote, "sleep_ms",
-                                                  zx_values_pack ("i", (int64_t) 1000), &calls);
-    zx_sleep (200);
+    //  A gate, running (it made its file) when its worker is stopped
+    char started [256], release [256];
+    zx_test_scratch_path (started, sizeof started, "started");
+    zx_test_scratch_path (release, sizeof release, "release");
+    zx_future_t *future = zx_test_submit_counted (loop, remote, "gate",
+        zx_values_pack ("ssi", started, release, (int64_t) 60000), &calls);
+    assert_true (zx_test_wait_file (started, 10000));
     assert_false (zx_future_done (future));
     int64_t start = zx_test_now_ms ();
     assert_int_equal (kill (worker->pid, SIGSTOP), 0);
@@ -86,11 +90,12 @@ test_a_stopped_remote_worker_is_lost_within_the_liveness_and_its_late_reply_drop
     snprintf (name, sizeof name, ".0 (pid %d) silent for", (int) worker->pid);
     const char *message = zx_future_message (future);
     if (!strstr (message, prefix + strlen ("worker ")) || !strstr (message, name)
-    ||  !strstr (message, "task 'sleep_ms' was lost"))
+    ||  !strstr (message, "task 'gate' was lost"))
         fail_msg ("message '%s' does not name '%s' and the task", message, name);
 
-    //  Awake again, it finishes the sleep and answers: too late, dropped
+    //  Awake again, its gate let go, it answers: too late, dropped
     assert_int_equal (kill (worker->pid, SIGCONT), 0);
+    zx_test_touch (release);
     s_expect_reconnected (&broker, worker);
     zx_sleep (1200);
     assert_int_equal (zx_future_error (future), ZX_EWORKER_LOST);

@@ -310,9 +310,19 @@ test_a_worker_killed_while_busy_fails_its_tasks_as_worker_lost_naming_it (void *
     (void) state;
     zx_test_env_t env;
     s_start (&env, 3, NULL);
+    //  Three gates, all running (each made its file) when it is killed
+    char started [3][256], release [256];
+    zx_test_scratch_path (release, sizeof release, "release");
     zx_future_t *futures [3];
-    zx_test_submit_many (env.loop, env.remote, futures, 3, "sleep_ms", 5000);
-    zx_sleep (300);
+    for (int i = 0; i < 3; i++) {
+        char file [32];
+        snprintf (file, sizeof file, "started-%d", i);
+        zx_test_scratch_path (started [i], sizeof started [i], file);
+        futures [i] = zx_test_submit (env.loop, env.remote, "gate",
+            zx_values_pack ("ssi", started [i], release, (int64_t) 60000));
+    }
+    for (int i = 0; i < 3; i++)
+        assert_true (zx_test_wait_file (started [i], 10000));
     char name [128];
     zx_test_worker_name (name, sizeof name, env.worker->pid);
     int64_t start = zx_test_now_ms ();
@@ -325,7 +335,7 @@ test_a_worker_killed_while_busy_fails_its_tasks_as_worker_lost_naming_it (void *
     for (int i = 0; i < 3; i++) {
         assert_int_equal (zx_future_error (futures [i]), ZX_EWORKER_LOST);
         const char *message = zx_future_message (futures [i]);
-        if (!strstr (message, name) || !strstr (message, "task 'sleep_ms'"))
+        if (!strstr (message, name) || !strstr (message, "task 'gate'"))
             fail_msg ("message '%s' does not name '%s' and the task", message, name);
     }
     zx_test_destroy_all (futures, 3);
