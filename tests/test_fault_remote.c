@@ -115,10 +115,16 @@ test_with_retries_a_stopped_remote_workers_task_completes_once_on_another_worker
     zx_test_broker_t broker;
     zx_test_broker_start (&broker, HEARTBEAT_MS, NULL);
     zx_test_child_t *stopped = s_worker_start (&broker);
-    zx_test_child_t *other = s_worker_start (&broker);
+    //  Only the stopped worker has the short heartbeat whose silence the
+    //  test waits for: the other and the coordinator beat every second,
+    //  so that a loaded machine starving the broker of CPU for hundreds
+    //  of ms loses neither of them (3 s of silence, not 300 ms)
+    zx_test_child_t *other = zx_test_worker_start (&broker, 1, (const char *[]) {
+        "--heartbeat", "1000", NULL });
+    zx_test_wait_ready (&broker, other);
     zx_loop_t *loop = zx_loop_new ();
     zx_executor_t *remote = zx_test_remote_new (&broker, &(zx_executor_opts_t) {
-        .heartbeat_ms = HEARTBEAT_MS, .liveness = 3, .retries = 1 });
+        .heartbeat_ms = 1000, .liveness = 3, .retries = 1 });
     //  One gate on each worker (both running: each has made its file),
     //  then one worker stopped and the gates let go. A task that slept
     //  instead could end before the stop, or reach its worker after it,

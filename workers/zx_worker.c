@@ -577,8 +577,15 @@ s_on_tick (zx_loop_t *loop, void *arg)
                 && now - self->last_tick_us > 2 * (int64_t) self->heartbeat_ms * 1000;
     self->last_tick_us = now;
     int64_t silent = now - self->broker.heard_us;
-    if (!stalled
-    &&  silent > zx__silence_us (self->heartbeat_ms, self->liveness, self->broker.heartbeat_ms)) {
+    int64_t limit = zx__silence_us (self->heartbeat_ms, self->liveness, self->broker.heartbeat_ms);
+    //  On a new connection the broker has yet to accept it, read READY
+    //  and answer, which a loaded broker may take longer than the
+    //  liveness to do; connecting again would only start it over. So it
+    //  waits ten times as long for the first word, as a coordinator
+    //  waits for a broker it lost (READY stays queued meanwhile)
+    if (!self->heard)
+        limit *= 10;
+    if (!stalled && silent > limit) {
         char why [128];
         snprintf (why, sizeof why, "broker not heard from for %lld ms", (long long) silent / 1000);
         s_reconnect_later (self, why);
