@@ -234,11 +234,15 @@ test_a_silent_broker_fails_work_in_flight_within_the_liveness (void **state)
     int64_t elapsed = zx_test_now_ms () - start;
     assert_int_equal (kill (env.broker.child->pid, SIGCONT), 0);
     print_message ("in-flight work failed %lld ms after the broker froze\n", (long long) elapsed);
-    assert_true (elapsed >= 250);
+    //  Not at once: the coordinator heard nothing for the whole liveness,
+    //  which it says (the time since SIGSTOP cannot tell: a broker starved
+    //  of CPU on a loaded machine may have been silent before it)
     assert_true (elapsed < 1500);
     for (int i = 0; i < 2; i++) {
         assert_int_equal (zx_future_error (futures [i]), ZX_EWORKER_LOST);
-        assert_non_null (strstr (zx_future_message (futures [i]), "not heard from"));
+        const char *silent = strstr (zx_future_message (futures [i]), "not heard from for ");
+        assert_non_null (silent);
+        assert_true (atoll (silent + strlen ("not heard from for ")) >= 300);
     }
     zx_test_destroy_all (futures, 2);
     //  Awake again, it serves, once the worker (which gave up on the frozen
