@@ -189,8 +189,10 @@ ZX_EXPORT zx_err_t zx_future_add_done_callback (zx_future_t *self, zx_future_cb 
 //  suspends, outside it runs the future's loop. A shared future is waited
 //  for from any thread but its executor's I/O thread (ZX_EBUSY there) by
 //  blocking the thread on a condition variable, with no loop run, like
-//  concurrent.futures' Future.result (timeout). Returns the outcome as
-//  zx_future_error does, ZX_ETIMEDOUT (the future keeps going) or ZX_EBUSY.
+//  concurrent.futures' Future.result (timeout). A timeout_ms of 0 only
+//  looks and runs nothing (zx_sleep (0) runs the loop once). Returns the
+//  outcome as zx_future_error does, ZX_ETIMEDOUT (the future keeps going)
+//  or ZX_EBUSY.
 ZX_EXPORT zx_err_t zx_future_wait (zx_future_t *self, int64_t timeout_ms);
 
 /*  ---------------------------------------------------------------------
