@@ -206,6 +206,25 @@ s_ready_push (zx_loop_t *self, zx_callback_fn *fn, void *arg)
     return ZX_OK;
 }
 
+static void
+s_withdrawn (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    (void) arg;
+}
+
+void
+zx__loop_forget_calls (zx_loop_t *self, zx_callback_fn *fn, void *arg)
+{
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->ready_count; i++) {
+        s_call_t *call = &self->ready [(self->ready_head + i) % self->ready_cap];
+        if (call->fn == fn && call->arg == arg)
+            *call = (s_call_t) { s_withdrawn, NULL };
+    }
+}
+
 zx_err_t
 zx_loop_call_soon (zx_loop_t *self, zx_callback_fn *fn, void *arg)
 {

@@ -51,6 +51,11 @@ bool zx__loop_is_owner (const zx_loop_t *self);
 //  are ready, without waiting for anything (for a loop about to go).
 void zx__loop_run_pending (zx_loop_t *self);
 
+//  Withdraws every call of fn with arg that zx_loop_call_soon queued and
+//  that has not run yet: an object that scheduled work on itself calls
+//  this as it is destroyed. On the loop's own thread only.
+void zx__loop_forget_calls (zx_loop_t *self, zx_callback_fn *fn, void *arg);
+
 /*  ---------------------------------------------------------------------
     Shared loops: the loop of an executor that runs on its own I/O thread
 

@@ -696,6 +696,8 @@ zx_worker_destroy (zx_worker_t **self_p)
     if (self->connect_timer)
         zx_loop_cancel_timer (self->loop, self->connect_timer);
     zx__batch_free (&self->replies);
+    //  A flush still queued would run on a freed worker
+    zx__loop_forget_calls (self->loop, s_flush, self);
     zhashx_destroy (&self->actors);
     zcert_destroy (&self->cert);
     free (self->endpoint);
