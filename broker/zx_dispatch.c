@@ -457,6 +457,13 @@ zx__dispatch_cancel_unstarted (zx__dispatch_t *self, const char *message)
 {
     size_t count = zx__dispatch_fail_waiting (self, INT64_MAX, ZX_ECANCELLED, message);
     for (size_t i = 0; i < self->worker_count; i++) {
+        //  Those bound to one worker (actors' messages) and not dealt yet
+        zx__dworker_t *worker = self->workers [i];
+        zx__request_t *pinned;
+        while ((pinned = worker->pinned.head)) {
+            zx__request_fail (pinned, ZX_ECANCELLED, message);      //  Unlinks it
+            count++;
+        }
         zx__request_t *request = self->workers [i]->held.head;
         for (; request; request = request->next)
             if (request->cookie && !request->started && !request->stopping) {
