@@ -333,6 +333,11 @@ test_watch_requests_are_parked_answered_when_the_worker_goes_and_withdrawn (void
                       ZX_OK);
     SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), B (batch.data, batch.size));
     zx__batch_clear (&batch);
+    //  It sends no more heartbeats: it says its interval is a minute, so
+    //  that the broker, on a loaded machine too, keeps it while it waits
+    uint8_t interval [4];
+    zx__put_u32 (interval, 60000);
+    SEND (raw, S ("ZXC01"), S ("\x04"), B (interval, 4));
     int status [9], total = 0;
     char payloads [9][300];
     for (int i = 0; i < 9; i++)
