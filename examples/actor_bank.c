@@ -470,6 +470,8 @@ main (int argc, char **argv)
         char log [600];
         snprintf (log, sizeof log, "%s/broker.log", s_bank.dir);
         unlink (log);
+        snprintf (log, sizeof log, "%s/broker", s_bank.dir);      //  The ipc socket
+        unlink (log);
         for (int i = 1; i <= REMOTE_WORKERS; i++) {
             snprintf (log, sizeof log, "%s/worker-%d.log", s_bank.dir, i);
             unlink (log);
