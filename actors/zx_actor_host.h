@@ -8,6 +8,8 @@
 #define ZX__ACTOR_SPAWN "zx.actor.spawn"
 #define ZX__ACTOR_MSG   "zx.actor.msg"
 #define ZX__ACTOR_STOP  "zx.actor.stop"
+//  Answered by the broker itself (PROTOCOL.md 13.8): ends when a worker goes
+#define ZX__ACTOR_WATCH "zx.actor.watch"
 //  Actor names, answered by a broker itself (zx_broker_names.c)
 #define ZX__NAME_REGISTER   "zx.name.register"
 #define ZX__NAME_LOOKUP     "zx.name.lookup"

@@ -179,6 +179,7 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
         zhashx_delete (self->worker_service, identity);
         zx__broker_worker_key_forget (self, identity);
         zx__broker_names_worker_gone (self, identity);
+        zx__broker_watch_worker_gone (self, identity, text);
     }
 }
 
@@ -628,6 +629,7 @@ zx_broker_destroy (zx_broker_t **self_p)
         free (self->services [i]);
     }
     free (self->services);
+    zx__broker_watches_free (self);
     if (self->loop) {
         if (self->tick_timer)
             zx_loop_cancel_timer (self->loop, self->tick_timer);

@@ -235,6 +235,8 @@ zx__broker_started (void *owner, void *cookie, zx__complete_fn *complete)
         s_dirty_mark (self, ticket->client);
 }
 
+static void s_ticket_cancel (zx_broker_t *self, zx__bticket_t *ticket);
+
 void
 zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why)
 {
@@ -254,7 +256,7 @@ zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *wh
                         text, strlen (text));
         s_ticket_unlink (ticket);
         //  Completes the ticket (and frees it) through zx__broker_complete
-        zx__request_cancel (ticket->request);
+        s_ticket_cancel (self, ticket);
     }
     zx__broker_client_flush (self, client);
     s_client_free (self, client);
@@ -346,6 +348,8 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
     client->outstanding++;
     ticket->bytes = rec->args_size;
     client->arg_bytes += (int64_t) ticket->bytes;
+    if (zx__broker_watch_handle (self, task, rec, ticket))
+        return;
     zx_err_t code;
     char target [256];
     const char *why = NULL;
@@ -424,14 +428,25 @@ s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *
                          "coordinator %s: rest dropped", client->label);
 }
 
+//  Withdraws a ticket its client no longer wants (already unlinked): a
+//  parked watch is forgotten, a request cancelled at its dispatcher.
 static void
-s_on_client_cancel (zx__bclient_t *client, const zx__msg_t *msg)
+s_ticket_cancel (zx_broker_t *self, zx__bticket_t *ticket)
+{
+    if (ticket->watched)
+        zx__broker_watch_drop (self, ticket);
+    else
+        zx__request_cancel (ticket->request);
+}
+
+static void
+s_on_client_cancel (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *msg)
 {
     for (size_t i = 0; i < msg->id_count; i++) {
         zx__bticket_t *ticket = zx__idmap_get (&client->by_corr, zx__msg_cancel_id (msg, i));
         if (ticket) {
             s_ticket_unlink (ticket);
-            zx__request_cancel (ticket->request);
+            s_ticket_cancel (self, ticket);
         }
     }
 }
@@ -480,7 +495,7 @@ zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label
         case ZX_CMD_CANCEL:
             //  Its one frame of ids and nothing after it, or nothing is done
             if (msg->ok && msg->extra == 0)
-                s_on_client_cancel (client, msg);
+                s_on_client_cancel (self, client, msg);
             break;
         case ZX_CMD_HEARTBEAT:
             //  The codec reads an interval only from a lone frame

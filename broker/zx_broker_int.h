@@ -83,6 +83,10 @@ struct zx__bticket {
     uint32_t attempt;
     size_t bytes;                   //  Its arguments' size, in client->arg_bytes
     zx_broker_t *broker;            //  Set for one sent to a target
+    //  A parked watch (zx_broker_watch.c): the worker watched, and its
+    //  place in the broker's list; NULL for any other request
+    char *watched;
+    zx__bticket_t *watch_next, *watch_prev;
 };
 
 //  A coordinator (a client of the broker).
@@ -134,6 +138,7 @@ struct zx_broker {
     bool closed;                    //  zx_broker_close: new work is refused
     zx__tel_t *tel;                 //  Events and counts, NULL when off
     zhashx_t *names;                //  Actor name -> where it lives (zx_broker_names.c)
+    zx__bticket_t *watches;         //  Parked watches of workers (zx_broker_watch.c)
 };
 
 //  Per-message warnings about peers: at most ZX__BROKER_WARN_BURST lines
@@ -229,6 +234,25 @@ bool zx__broker_names_handle (zx_broker_t *self, zx__bclient_t *client, const ch
 
 //  Drops the names of actors on the worker labelled identity (it left).
 void zx__broker_names_worker_gone (zx_broker_t *self, const char *identity);
+
+//  Parks ticket, a request record of the reserved task "zx.actor.watch"
+//  ([worker id]; PROTOCOL.md 13.8), until that worker leaves, or answers
+//  it at once (no such worker, malformed), and returns true; returns
+//  false, and does nothing, for any other task.
+bool zx__broker_watch_handle (zx_broker_t *self, const char *task,
+                              const zx__request_rec_t *rec, zx__bticket_t *ticket);
+
+//  Forgets a parked watch whose coordinator withdrew it or is gone
+//  (ticket already unlinked from it), and frees the ticket.
+void zx__broker_watch_drop (zx_broker_t *self, zx__bticket_t *ticket);
+
+//  Answers the watches of the worker labelled identity, which left for
+//  cause: OK with ["lost", cause].
+void zx__broker_watch_worker_gone (zx_broker_t *self, const char *identity,
+                                   const char *cause);
+
+//  Ends the watches still parked (the broker is being destroyed).
+void zx__broker_watches_free (zx_broker_t *self);
 
 //  Heartbeats every client, and drops those silent for longer than
 //  silence_us and their own announced interval allows.

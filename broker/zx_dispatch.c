@@ -316,11 +316,14 @@ s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
     s_undeal (self, worker);
     if (error == EHOSTUNREACH) {
         //  Its owner hears of it as of a silent one, so that a broker
-        //  forgets the id too
+        //  forgets the id too. ("worker vanished" first: a local pool's
+        //  actor references wait for the pool's own cause on seeing it)
+        char cause [400];
+        snprintf (cause, sizeof cause, "worker vanished: worker %s (pid %u) is no longer "
+                  "connected", worker->label, worker->pid);
         if (self->events.worker_event)
-            self->events.worker_event (self->owner, worker->label, ZX_BYE_LOST,
-                                       "worker vanished");
-        zx__dispatch_worker_remove (self, worker, "worker vanished", NULL);
+            self->events.worker_event (self->owner, worker->label, ZX_BYE_LOST, cause);
+        zx__dispatch_worker_remove (self, worker, cause, NULL);
     }
 }
 
@@ -457,6 +460,13 @@ zx__dispatch_cancel_unstarted (zx__dispatch_t *self, const char *message)
 {
     size_t count = zx__dispatch_fail_waiting (self, INT64_MAX, ZX_ECANCELLED, message);
     for (size_t i = 0; i < self->worker_count; i++) {
+        //  Those bound to one worker (actors' messages) and not dealt yet
+        zx__dworker_t *worker = self->workers [i];
+        zx__request_t *pinned;
+        while ((pinned = worker->pinned.head)) {
+            zx__request_fail (pinned, ZX_ECANCELLED, message);      //  Unlinks it
+            count++;
+        }
         zx__request_t *request = self->workers [i]->held.head;
         for (; request; request = request->next)
             if (request->cookie && !request->started && !request->stopping) {

@@ -152,7 +152,8 @@ void zx__dispatch_worker_stopped (zx__dispatch_t *self, const char *identity, ui
 size_t zx__dispatch_fail_queued (zx__dispatch_t *self, zx_err_t code, const char *message);
 
 //  Cancels every request that has not started, wherever it waits: the
-//  queued ones, and those workers hold but have not said STARTED (a
+//  queued ones, those queued for one worker alone (affinity: actors'
+//  messages), and those workers hold but have not said STARTED (a
 //  CANCEL withdraws them there; a late reply is dropped). Each completes
 //  now with ZX_ECANCELLED and message. Returns how many.
 size_t zx__dispatch_cancel_unstarted (zx__dispatch_t *self, const char *message);

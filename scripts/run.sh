@@ -3,7 +3,9 @@
 #   process pool), then the distributed_primes demo: on a local pool, and
 #   across a zexec-broker and one zexec-worker on tcp loopback, with CURVE
 #   keys made by zexec-keygen (the secure setup of the README); then the
-#   actor_bank demo (stateful actors, a worker killed, restarts, an audit).
+#   actor_bank demo (stateful actors, a worker killed, restarts, an audit),
+#   on a process pool and on remote workers (a broker and two
+#   zexec-workers that actor_bank --remote starts and stops itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
@@ -92,3 +94,8 @@ cat "$log_dir/broker.log" "$log_dir/worker.log"
 echo
 echo "== actor_bank (account actors on 3 worker processes; one is killed with SIGKILL)"
 time "$build/examples/actor_bank"
+
+echo
+echo "== actor_bank --remote (account actors on 2 zexec-workers through a zexec-broker," \
+     "all started by actor_bank; the serving worker of acct-0 is killed with SIGKILL)"
+time "$build/examples/actor_bank" --remote

@@ -544,6 +544,59 @@ test_destroying_the_reference_stops_the_actor (void **state)
     zx_test_pass ();
 }
 
+//  zx_executor_shutdown with cancel_futures cancels an actor's messages
+//  that wait for its worker (bound to it, not dealt yet) as it cancels
+//  queued tasks: each ask fails with ZX_ECANCELLED at once, each tell is
+//  counted as failed; the message the worker is running finishes.
+static void
+test_shutdown_with_cancel_futures_cancels_queued_actor_messages (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *pool = s_pool (false, 1);
+    zx_actor_t *actor = s_spawn (pool, 0, NULL);
+    s_wait_ready (actor);
+    char started [512], release [512];
+    zx_test_scratch_path (started, sizeof started, "started");
+    zx_test_scratch_path (release, sizeof release, "release");
+    zx_values_t *args = zx_values_pack ("ss", started, release);
+    zx_future_t *held = zx_actor_ask (actor, "hold", &args);
+    assert_true (zx_test_wait_file (started, WAIT_MS));
+    //  More than the worker's window (256): most wait in the pool, bound
+    //  to the worker, the rest in the worker, not started
+    zx_future_t *asks [200];
+    for (int64_t i = 0; i < 200; i++) {
+        args = zx_values_pack ("i", i);
+        asks [i] = zx_actor_ask (actor, "add", &args);
+        args = zx_values_pack ("i", i);
+        assert_int_equal (zx_actor_tell (actor, "add", &args), ZX_OK);
+    }
+    assert_int_equal (zx_actor_pending (actor), 401);
+    assert_int_equal (zx_executor_shutdown (pool, false, true), ZX_OK);
+    for (int i = 0; i < 200; i++) {
+        assert_true (zx_future_done (asks [i]));
+        if (zx_future_error (asks [i]) != ZX_ECANCELLED
+        ||  !strstr (zx_future_message (asks [i]), "cancelled by executor shutdown"))
+            fail_msg ("ask %d: %s: %s", i, zx_strerror (zx_future_error (asks [i])),
+                      zx_future_message (asks [i]));
+        zx_future_destroy (&asks [i]);
+    }
+    assert_int_equal (zx_actor_tell_failures (actor), 200);
+    //  The hold runs on: it finishes, unless the pool had not yet heard
+    //  that it started (its worker says so after 1 ms, PROTOCOL.md 5.3),
+    //  when it is cancelled as a task held and not started is
+    assert_true (zx_actor_pending (actor) <= 1);
+    zx_test_touch (release);
+    assert_true (zx_test_wait_done (held, WAIT_MS));
+    assert_true (zx_future_error (held) == ZX_OK || zx_future_error (held) == ZX_ECANCELLED);
+    assert_int_equal (zx_actor_pending (actor), 0);
+    zx_future_destroy (&held);
+    zx_actor_destroy (&actor);
+    zx_executor_destroy (&pool);
+    zx_loop_destroy (&loop);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_one_senders_tells_arrive_in_order_thread),
     cmocka_unit_test (test_one_senders_tells_arrive_in_order_process),
@@ -560,6 +613,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_restart_policy_restarts_and_later_asks_reach_the_new_actor),
     cmocka_unit_test (test_restart_policy_gives_up_after_n),
     cmocka_unit_test (test_destroying_the_reference_stops_the_actor),
+    cmocka_unit_test (test_shutdown_with_cancel_futures_cancels_queued_actor_messages),
 };
 
 ZX_TEST_MAIN_WITH (tests, zx_test_setup, zx_test_teardown)

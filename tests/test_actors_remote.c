@@ -320,11 +320,105 @@ test_a_named_actor_is_found_and_asked_by_a_second_coordinator (void **state)
     zx_test_pass ();
 }
 
+//  Counts an actor's events, and keeps the last death's text.
+typedef struct {
+    int placed, died, restarting;
+    char died_text [1024];
+} s_idle_events_t;
+
+static void
+s_on_idle_event (zx_actor_t *actor, zx_actor_event_t event, const char *text, void *arg)
+{
+    (void) actor;
+    s_idle_events_t *events = arg;
+    if (event == ZX_ACTOR_PLACED)       events->placed++;
+    if (event == ZX_ACTOR_RESTARTING)   events->restarting++;
+    if (event == ZX_ACTOR_DIED) {
+        events->died++;
+        snprintf (events->died_text, sizeof events->died_text, "%s", text);
+    }
+}
+
+//  Idle actors, with no message out, on a serving worker that is
+//  SIGKILLed: the coordinator hears of it from the broker (a watch of
+//  the serving worker, PROTOCOL.md 13.8) all the same. The monitor of one
+//  without restarts ends with ZX_EWORKER_LOST naming the actor, the
+//  worker and its pid; one with max_restarts is restarted on the other
+//  serving worker from its spawn arguments, before anyone asks it.
+static void
+test_remote_idle_actor_is_restarted_when_its_serving_worker_dies_with_no_message_out (void **state)
+{
+    (void) state;
+    zx_test_broker_t broker;
+    zx_test_broker_start (&broker, HEARTBEAT_MS, NULL);
+    zx_test_child_t *victim = zx_test_worker_start (&broker, 2, NULL);
+    zx_test_wait_ready (&broker, victim);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = zx_test_remote_new (&broker, NULL);
+    //  Both on the only serving worker there is
+    zx_actor_t *mortal = s_spawn (remote, 10, &(zx_actor_opts_t) { .name = "mortal" });
+    zx_actor_t *phoenix = s_spawn (remote, 20, &(zx_actor_opts_t) { .name = "phoenix",
+                                                                    .max_restarts = 1 });
+    assert_true (s_on_worker (mortal, victim->pid));
+    assert_true (s_on_worker (phoenix, victim->pid));
+    char victim_id [256];
+    snprintf (victim_id, sizeof victim_id, "%s", zx_actor_worker (mortal));
+    int victim_pid = (int) victim->pid;
+    //  Touched once, then idle: nothing of theirs is out from here on
+    assert_int_equal (s_ask_int (phoenix, "add", zx_values_pack ("i", (int64_t) 1), 0), 21);
+    assert_int_equal (zx_actor_pending (mortal), 0);
+    assert_int_equal (zx_actor_pending (phoenix), 0);
+    s_idle_events_t mortal_events = { 0 }, phoenix_events = { 0 };
+    zx_actor_on_event (mortal, s_on_idle_event, &mortal_events);
+    zx_actor_on_event (phoenix, s_on_idle_event, &phoenix_events);
+    zx_future_t *mortal_end = zx_actor_monitor (mortal);
+    //  The restart's place
+    zx_test_child_t *other = zx_test_worker_start (&broker, 2, NULL);
+    zx_test_wait_ready (&broker, other);
+    zx_test_peer_stop (victim, SIGKILL, 5000);
+    //  Nothing is asked: the loop only runs until both have heard
+    assert_true (zx_test_wait_done (mortal_end, WAIT_MS));
+    const char *message = zx_future_message (mortal_end);
+    char pid [32];
+    snprintf (pid, sizeof pid, "(pid %d)", victim_pid);
+    if (zx_future_error (mortal_end) != ZX_EWORKER_LOST || !strstr (message, "mortal")
+    ||  !strstr (message, victim_id) || !strstr (message, pid))
+        fail_msg ("mortal's monitor: %s: %s", zx_strerror (zx_future_error (mortal_end)),
+                  message);
+    assert_int_equal (mortal_events.died, 1);
+    int64_t deadline = zx_test_now_ms () + WAIT_MS;
+    while (phoenix_events.placed < 1 && zx_test_now_ms () < deadline) {
+        zx_future_t *nap = zx_future_new (loop);
+        zx_future_wait (nap, 5);
+        zx_future_destroy (&nap);
+    }
+    assert_int_equal (phoenix_events.died, 1);
+    assert_int_equal (phoenix_events.restarting, 1);
+    assert_int_equal (phoenix_events.placed, 1);
+    assert_non_null (strstr (phoenix_events.died_text, victim_id));
+    assert_int_equal (zx_actor_restarts (phoenix), 1);
+    assert_true (s_on_worker (phoenix, other->pid));
+    //  Placed before it was asked; its state is the spawn's again
+    assert_int_equal (zx_actor_pending (phoenix), 0);
+    assert_int_equal (s_ask_int (phoenix, "add", zx_values_pack ("i", (int64_t) 1), 0), 21);
+    //  A mortal's ask after that fails as its monitor did
+    zx_future_t *late = s_ask (mortal, "add", zx_values_pack ("i", (int64_t) 1),
+                               ZX_EACTOR_STOPPED);
+    zx_future_destroy (&late);
+    zx_future_destroy (&mortal_end);
+    zx_actor_destroy (&mortal);
+    zx_actor_destroy (&phoenix);
+    zx_executor_destroy (&remote);
+    zx_loop_destroy (&loop);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_remote_actor_keeps_order_and_state_across_the_broker),
     cmocka_unit_test (test_remote_actors_on_two_serving_workers_do_not_block_each_other),
     cmocka_unit_test (test_remote_actor_sigkill_of_its_serving_worker_fails_asks_and_restarts_elsewhere),
     cmocka_unit_test (test_a_named_actor_is_found_and_asked_by_a_second_coordinator),
+    cmocka_unit_test (test_remote_idle_actor_is_restarted_when_its_serving_worker_dies_with_no_message_out),
 };
 
 int

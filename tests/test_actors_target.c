@@ -3,10 +3,13 @@
     by a raw peer: a well-formed one reaches the named worker alone, with
     the target and its flag stripped; a malformed target, or one naming no
     worker of the service, is answered with a status and a text, and the
-    broker goes on serving. Label `security`: what arrives from a socket. */
+    broker goes on serving. The same for actor names and for watches of
+    serving workers (PROTOCOL.md 13.8). Label `security`: what arrives
+    from a socket. */
 #define _GNU_SOURCE
 #include "testutil_raw.h"
 #include "zx_values.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,10 +259,128 @@ test_malformed_name_requests_are_clear_errors_at_the_broker (void **state)
     zx_test_pass ();
 }
 
+//  Receives one REPLY batch on raw and notes each record's status and
+//  payload by its corr (1 to 8) in status and payloads (copied).
+static void
+s_note_replies (void *raw, int status [9], char payloads [9][300], int *total)
+{
+    zmq_msg_t frames [4];
+    size_t count = zx_test_expect_command (raw, 0, "ZXC01", ZX_CMD_REPLY, frames, 4);
+    assert_int_equal (count, 3);
+    const uint8_t *cursor = zmq_msg_data (&frames [2]);
+    const uint8_t *end = cursor + zmq_msg_size (&frames [2]);
+    zx__reply_rec_t rec;
+    while (zx__batch_next_reply (&cursor, end, &rec) == ZX_OK) {
+        assert_true (rec.corr >= 1 && rec.corr <= 8);
+        assert_int_equal (status [rec.corr], -1);       //  Once each
+        status [rec.corr] = rec.status;
+        zx_values_t *values = NULL;
+        const char *text = NULL;
+        if (rec.status == ZX_STATUS_OK
+        &&  zx__values_decode (rec.payload, rec.payload_size, &values) == ZX_OK
+        &&  zx_values_get_str (values, 1, &text) == ZX_OK)
+            snprintf (payloads [rec.corr], 300, "%s", text);
+        else
+            snprintf (payloads [rec.corr], 300, "%.*s", (int) rec.payload_size,
+                      (const char *) rec.payload);
+        zx_values_destroy (&values);
+        (*total)++;
+    }
+    zx_test_close_frames (frames, count);
+}
+
+//  Watches of serving workers (zx.actor.watch, PROTOCOL.md 13.8) from a
+//  raw coordinator: arguments that are not values, or not a worker id,
+//  are BAD_REQUEST; a watch of a worker the broker does not have is
+//  answered at once, ["lost", "no serving worker ..."]; a watch of a live
+//  worker is parked (the broker serves on meanwhile) until that worker
+//  is SIGKILLed, then answered ["lost", the cause with its pid]; a
+//  cancelled watch is never answered.
+static void
+test_watch_requests_are_parked_answered_when_the_worker_goes_and_withdrawn (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    zx_test_env_start (&env, &(zx_test_env_opts_t) { .heartbeat_ms = 100 });
+    //  The good worker's routing id, as an actor placed there names it
+    zx_values_t *start = zx_values_pack ("i", (int64_t) 0);
+    zx_actor_t *actor = zx_actor_spawn (env.remote, "counter", &start, NULL);
+    zx_future_t *ready = zx_actor_ready (actor);
+    assert_true (zx_test_wait_done (ready, 30000));
+    assert_int_equal (zx_future_error (ready), ZX_OK);
+    zx_future_destroy (&ready);
+    char worker [256];
+    snprintf (worker, sizeof worker, "%s", zx_actor_worker (actor));
+    void *raw = zx_test_raw_connect (env.broker.endpoint, "hostile-watch");
+    zx__batch_t batch = { 0 };
+    zx_values_t *not_str = zx_values_pack ("i", (int64_t) 7);
+    zx_values_t *nobody = zx_values_pack ("s", "no.such.worker.0");
+    zx_values_t *good = zx_values_pack ("s", worker);
+    size_t size;
+    const void *data;
+    assert_int_equal (zx__batch_add_request (&batch, 1, 1, 0, "zx.actor.watch", 14, "\xc1", 1),
+                      ZX_OK);
+    data = zx__values_data (not_str, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 2, 1, 0, "zx.actor.watch", 14, data, size),
+                      ZX_OK);
+    data = zx__values_data (nobody, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 3, 1, 0, "zx.actor.watch", 14, data, size),
+                      ZX_OK);
+    data = zx__values_data (good, &size);
+    assert_int_equal (zx__batch_add_request (&batch, 4, 1, 0, "zx.actor.watch", 14, data, size),
+                      ZX_OK);
+    assert_int_equal (zx__batch_add_request (&batch, 5, 1, 0, "zx.actor.watch", 14, data, size),
+                      ZX_OK);
+    SEND (raw, S ("ZXC01"), S ("\x02"), S ("default"), B (batch.data, batch.size));
+    zx__batch_clear (&batch);
+    //  It sends no more heartbeats: it says its interval is a minute, so
+    //  that the broker, on a loaded machine too, keeps it while it waits
+    uint8_t interval [4];
+    zx__put_u32 (interval, 60000);
+    SEND (raw, S ("ZXC01"), S ("\x04"), B (interval, 4));
+    int status [9], total = 0;
+    char payloads [9][300];
+    for (int i = 0; i < 9; i++)
+        status [i] = -1;
+    while (total < 3)
+        s_note_replies (raw, status, payloads, &total);
+    assert_int_equal (status [1], ZX_STATUS_BAD_REQUEST);
+    assert_int_equal (status [2], ZX_STATUS_BAD_REQUEST);
+    assert_int_equal (status [3], ZX_STATUS_OK);
+    assert_non_null (strstr (payloads [3], "no serving worker 'no.such.worker.0'"));
+    //  Parked: the broker serves on, the watched worker too
+    zx_test_env_check (&env, "parked watches");
+    assert_int_equal (status [4], -1);
+    assert_int_equal (status [5], -1);
+    uint8_t id [8];
+    zx__put_u64 (id, 5);
+    SEND (raw, S ("ZXC01"), S ("\x06"), B (id, 8));
+    int pid = (int) env.worker->pid;
+    zx_actor_destroy (&actor);
+    zx_test_peer_stop (env.worker, SIGKILL, 5000);
+    while (status [4] == -1)
+        s_note_replies (raw, status, payloads, &total);
+    assert_int_equal (status [4], ZX_STATUS_OK);
+    char cause [64];
+    snprintf (cause, sizeof cause, "(pid %d)", pid);
+    if (!strstr (payloads [4], worker) || !strstr (payloads [4], cause))
+        fail_msg ("watch answered: %s", payloads [4]);
+    assert_int_equal (status [5], -1);         //  Withdrawn: never answered
+    zx__batch_free (&batch);
+    zx_values_destroy (&not_str);
+    zx_values_destroy (&nobody);
+    zx_values_destroy (&good);
+    zx_test_raw_close (&raw);
+    zx_test_env_end (&env);
+    zx_test_peer_stop_cleanly (env.broker.child, "the broker", 10000);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_malformed_or_unknown_targets_are_clear_errors_at_the_broker),
     cmocka_unit_test (test_a_target_reaches_only_the_named_worker_stripped),
     cmocka_unit_test (test_malformed_name_requests_are_clear_errors_at_the_broker),
+    cmocka_unit_test (test_watch_requests_are_parked_answered_when_the_worker_goes_and_withdrawn),
 };
 
 ZX_TEST_RAW_MAIN (tests)

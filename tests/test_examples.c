@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#define MAX_LINES 64
+#define MAX_LINES 160
 
 typedef struct {
     char *lines [MAX_LINES];
@@ -424,8 +424,98 @@ test_actor_bank_example_restarts_accounts_and_keeps_every_balance (void **state)
     zx_test_pass ();
 }
 
+//  actor_bank --remote: the accounts on two zexec-workers (real processes,
+//  through a real zexec-broker, all started by the example) that load the
+//  account type from libzexec-bank.so; the serving worker of acct-0 is
+//  SIGKILLed halfway. Every account it hosted dies with it (named with its
+//  pid), is restarted once and placed on the other serving worker, with
+//  its saved balance: the audit finds every balance as the coordinator
+//  saw the transfers applied and the total kept.
+static void
+test_actor_bank_remote_example_restarts_the_killed_workers_accounts_elsewhere (void **state)
+{
+    (void) state;
+    char *argv [] = { EXAMPLE_ACTOR_BANK, "--remote", "--broker", ZX_BROKER_PROGRAM,
+                      "--worker", ZX_WORKER_PROGRAM, "--tasks", EXAMPLE_BANK_TASKS, NULL };
+    s_output_t output;
+    char *buffer;
+    int status = zx_test_run_capture (argv, &buffer);
+    s_split (&output, buffer);
+    for (size_t i = 0; i < output.count; i++)
+        print_message ("| %s\n", output.lines [i]);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        fail_msg ("actor_bank --remote did not exit 0 (status %d)", status);
+    size_t where = s_find_match (&output, "^bank: 8 accounts of 1000 on 2 zexec-workers \\(pids "
+                                          "[0-9]+ and [0-9]+\\) through a zexec-broker");
+    int pids [2];
+    assert_int_equal (sscanf (output.lines [where], "bank: 8 accounts of 1000 on 2 zexec-workers "
+                              "(pids %d and %d)", &pids [0], &pids [1]), 2);
+    size_t kill_line = s_find_match (&output, "^bank: SIGKILL to worker pid [0-9]+, which hosts "
+                                              "acct-0$");
+    int victim = atoi (output.lines [kill_line] + strlen ("bank: SIGKILL to worker pid "));
+    assert_true (victim == pids [0] || victim == pids [1]);
+    int survivor = victim == pids [0] ? pids [1] : pids [0];
+    //  Which accounts the victim hosted, from the placement line
+    size_t placed_line = s_find_match (&output, "^bank: placed: acct-0 on ");
+    int hosted = 0;
+    bool on_victim [8] = { false };
+    for (int i = 0; i < 8; i++) {
+        char needle [64];
+        snprintf (needle, sizeof needle, "acct-%d on ", i);
+        const char *at = strstr (output.lines [placed_line], needle);
+        assert_non_null (at);
+        const char *pid = strstr (at, "(pid ");
+        assert_non_null (pid);
+        on_victim [i] = atoi (pid + 5) == victim;
+        hosted += on_victim [i];
+    }
+    assert_true (on_victim [0]);
+    //  Each of them died naming the victim's pid, restarted once, and was
+    //  placed on the survivor; the others did not die
+    for (int i = 0; i < 8; i++) {
+        char died [96], restarting [96], placed [96];
+        snprintf (died, sizeof died, "supervisor: actor acct-%d died with its worker ", i);
+        snprintf (restarting, sizeof restarting, "supervisor: actor acct-%d restarting "
+                  "(restart 1 of at most 3", i);
+        snprintf (placed, sizeof placed, "supervisor: actor acct-%d placed on worker ", i);
+        size_t deaths = 0, restarts = 0, placements = 0;
+        for (size_t l = 0; l < output.count; l++) {
+            const char *line = output.lines [l];
+            if (strncmp (line, died, strlen (died)) == 0) {
+                char pid [32];
+                snprintf (pid, sizeof pid, "(pid %d)", victim);
+                assert_non_null (strstr (line, pid));
+                deaths++;
+            }
+            restarts += strncmp (line, restarting, strlen (restarting)) == 0;
+            if (strncmp (line, placed, strlen (placed)) == 0) {
+                char pid [32];
+                snprintf (pid, sizeof pid, "(pid %d)", survivor);
+                assert_non_null (strstr (line, pid));
+                placements++;
+            }
+        }
+        assert_int_equal (deaths, on_victim [i] ? 1 : 0);
+        assert_int_equal (restarts, deaths);
+        assert_int_equal (placements, deaths);
+        char pattern [160];
+        snprintf (pattern, sizeof pattern, "^audit: acct-%d balance [0-9]+ \\(as expected\\), "
+                  "[0-9]+ transfers applied; restarted %d time", i, on_victim [i] ? 1 : 0);
+        s_find_match (&output, pattern);
+    }
+    s_find (&output, "audit: total 8000 of 8000");
+    char lost [128];
+    snprintf (lost, sizeof lost, " died \\(each asked again and applied once, by transfer id\\); "
+              "the unsaved message counts of the %d restarted account", hosted);
+    s_find_match (&output, lost);
+    assert_int_equal (s_find (&output, "audit: OK: no money lost or made"), output.count - 1);
+    free (output.buffer);
+    zx_test_pass ();
+}
+
 static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_actor_bank_example_restarts_accounts_and_keeps_every_balance),
+    cmocka_unit_test (test_actor_bank_remote_example_restarts_the_killed_workers_accounts_elsewhere),
     cmocka_unit_test (test_thread_example_prints_the_seed_lines),
     cmocka_unit_test (test_process_example_prints_the_seed_lines_with_pids),
     cmocka_unit_test (test_futures_map_example_prints_pymotws_lines),

@@ -13,8 +13,10 @@
     those in flight do.
 
     Death comes in two ways, whichever first: a message in flight fails
-    with ZX_EWORKER_LOST, or the pool says the worker is gone (a watch on
-    the executor), which also catches an idle actor. Each incarnation has
+    with ZX_EWORKER_LOST, or the executor says the worker is gone (a watch
+    on the executor), which also catches an idle actor: a pool knows its
+    workers; a remote executor watches the serving worker of each placed
+    actor at the broker (zx__executor_watch_worker). Each incarnation has
     a generation; only news about the current one counts, so one death is
     handled once. A restart is scheduled on the loop, never run inside
     the dispatcher's completion, whose worker table is being changed.
@@ -112,10 +114,32 @@ static void s_park_lost (zx_actor_t *self, zx__actor_msg_t *msg);
 //  --------------------------------------------------------------------
 //  Lifetime
 
+//  The actor has left the serving worker it was watched on (remote).
+static void
+s_unwatch (zx_actor_t *self)
+{
+    if (self->watched [0] && self->executor)
+        zx__executor_watch_worker (self->executor, self->watched, false);
+    self->watched [0] = 0;
+}
+
+//  The actor is placed: a remote executor watches its serving worker, so
+//  that its loss is heard with no message out.
+static void
+s_watch (zx_actor_t *self)
+{
+    s_unwatch (self);
+    if (!self->executor || zx__executor_is_local (self->executor) || !self->worker [0])
+        return;
+    snprintf (self->watched, sizeof self->watched, "%s", self->worker);
+    zx__executor_watch_worker (self->executor, self->watched, true);
+}
+
 void
 zx__actor_free (zx_actor_t *self)
 {
     s_live_remove (self);
+    s_unwatch (self);
     if (self->executor)
         zx__executor_unwatch (self->executor, zx__actor_on_worker_lost, self);
     zx_future_destroy (&self->ready);
@@ -198,6 +222,7 @@ s_end (zx_actor_t *self, zx_err_t code, const char *text)
         return;
     self->state = ZX__ACTOR_ENDED;
     self->end_code = code;
+    s_unwatch (self);
     if (self->named && self->executor) {
         //  Its name goes with it (the broker also drops it with its worker)
         zx__actor_msg_t *msg = s_msg_new (self, ZX__MSG_SPAWN, "");
@@ -282,6 +307,7 @@ s_died (zx_actor_t *self, const char *cause_in)
               self->name, self->worker, (int) self->pid, cause);
     zx_log_warning (self->log, "%s", text);
     self->worker [0] = 0;
+    s_unwatch (self);
     s_event (self, ZX_ACTOR_DIED, text);
     if (self->destroyed || !self->executor || self->stop_posted) {
         s_end (self, ZX_EWORKER_LOST, text);
@@ -396,6 +422,7 @@ s_placed (zx_actor_t *self)
     }
     self->placed_once = true;
     self->place_attempts = 0;
+    s_watch (self);
     s_event (self, ZX_ACTOR_PLACED, text);
     //  What waited goes now, in order; a stop among it ends the sending
     while (self->wait_head && self->state == ZX__ACTOR_LIVE) {

@@ -37,6 +37,7 @@ struct zx_actor {
     int64_t window_ms;
     zx__actor_state_t state;
     char worker [256];
+    char watched [256];             //  The serving worker watched for it (remote), or ""
     bool named;                     //  Its name is registered at the broker
     bool borrowed;                  //  Found by name: not ours to stop
     pid_t pid;

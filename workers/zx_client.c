@@ -80,6 +80,7 @@ struct zx__client {
     bool silence_from_send;     //  Start the silence clock at the next send
     uint64_t timer;
     void (*idle) (void *owner);
+    size_t idle_at;             //  Outstanding requests that are not work (parked)
     void *owner;
     zx_logger_t *log;
     bool curve;
@@ -183,7 +184,7 @@ s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *paylo
     }
     zx_future_destroy (&future);
     free (entry);
-    if (self->entries.live == 0 && self->idle)
+    if (self->entries.live <= self->idle_at && self->idle)
         self->idle (self->owner);
 }
 
@@ -285,6 +286,12 @@ zx__client_set_reconnect (zx__client_t *self, int reconnect_ms)
 {
     if (reconnect_ms != 0)
         self->reconnect_ms = reconnect_ms;
+}
+
+void
+zx__client_set_idle_at (zx__client_t *self, size_t parked)
+{
+    self->idle_at = parked;
 }
 
 void

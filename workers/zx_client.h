@@ -31,6 +31,11 @@ zx__client_t *zx__client_new_secure (const char *endpoint, const char *service,
                                      const char *server_key, const char *cert,
                                      void (*idle) (void *owner), void *owner);
 
+//  Makes idle (owner) run whenever the outstanding requests fall to parked
+//  or fewer rather than to none: the owner's requests that the broker
+//  parks (watches), which are not work.
+void zx__client_set_idle_at (zx__client_t *self, size_t parked);
+
 //  Sets how long requests that allow retries wait for the broker to come
 //  back after the connection is lost (see zx_executor_opts_t.reconnect_ms):
 //  0 keeps the default (10 heartbeat intervals times the liveness), a

@@ -798,6 +798,13 @@ zx__executor_unwatch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg)
 }
 
 void
+zx__executor_watch_worker (zx_executor_t *self, const char *identity, bool on)
+{
+    if (self->backend && self->backend->ops->watch_worker && identity && identity [0])
+        self->backend->ops->watch_worker (self->backend, identity, on);
+}
+
+void
 zx__executor_worker_lost (zx_executor_t *self, const char *identity, const char *cause)
 {
     //  A watcher may unwatch itself as it hears: take the next one first

@@ -146,6 +146,13 @@ struct zx__executor_ops {
     //  (borrowed).
     const char *(*endpoint) (const zx__backend_t *self);
 
+    //  Optional (places_actors): starts (on) or stops (off) watching the
+    //  worker with routing id identity, once per actor placed there; while
+    //  any watch of it stands, its loss is told to the executor's watchers
+    //  (zx__executor_worker_lost), also when no request of it is out. A
+    //  back end whose own completions tell of lost workers has none.
+    void (*watch_worker) (zx__backend_t *self, const char *identity, bool on);
+
     //  Optional: fills pids with the process IDs of the live workers (the
     //  caller's pid for a thread, once per worker) and returns how many
     //  there are, which may exceed size. NULL: it has none of its own.
@@ -253,6 +260,12 @@ typedef void (zx__worker_lost_fn) (void *arg, const char *identity, const char *
 //  executor's loop thread.
 zx_err_t zx__executor_watch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg);
 void zx__executor_unwatch (zx_executor_t *self, zx__worker_lost_fn *fn, void *arg);
+
+//  An actor is placed on (on) or has left (off) the worker with routing
+//  id identity: the back end watches that worker while it hosts actors
+//  (ops->watch_worker), so that its loss reaches zx__executor_watch's
+//  watchers even when no message is out. Calls pair up. On the loop.
+void zx__executor_watch_worker (zx_executor_t *self, const char *identity, bool on);
 
 //  The back end's call: the worker with identity is gone, for cause.
 void zx__executor_worker_lost (zx_executor_t *self, const char *identity, const char *cause);

@@ -13,22 +13,51 @@
     against max_queue is every request not yet answered, and as the
     client reports no room as that drains, a coroutine waiting for room
     looks again every millisecond. It has no workers of its own to close,
-    stop or list.                                                         */
+    stop or list.
+
+    It learns that a serving worker hosting its actors is gone, even when
+    no message of theirs is out, from a watch: one request record of the
+    reserved task "zx.actor.watch" per such worker, which the broker
+    parks and answers WORKER_LOST when the worker leaves (PROTOCOL.md
+    13.8); it then tells the executor's watchers, the actor references.
+    The last actor to leave a worker cancels its watch. Watches are not
+    work: they do not count as waiting, so a shutdown does not wait for
+    them.                                                                 */
 
 #include "zx_executor.h"
 #include "zx_client.h"
 #include "zx_values.h"
+#include "zx_log.h"
+#include "zx_actor_host.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+typedef struct s_remote s_remote_t;
+
+#define S_REWATCH_MS 1000       //  After a watch ended without news of its worker
+
+//  A watch of one serving worker: its future ends when the worker goes.
+typedef struct s_watch {
+    struct s_watch *next;
+    s_remote_t *remote;         //  NULL once the executor is gone
+    zx_future_t *future;        //  Sent; or NULL while a timer waits to send it
+    uint64_t timer;
+    size_t actors;              //  Placed there; 0: being cancelled
+    char identity [256];
+} s_watch_t;
+
+struct s_remote {
     zx__backend_t base;         //  First: the front reaches the ops through it
     zx__client_t *client;
     char *endpoint;             //  The broker's
     size_t max_queue;
     zx_loop_t *loop;            //  Attached to
-} s_remote_t;
+    s_watch_t *watches;         //  Every watch whose future has not ended
+    size_t watch_count;
+};
 
 //  An actor message on its way: its future ends in its completion.
 typedef struct {
@@ -51,6 +80,17 @@ s_destroy (zx__backend_t **base_p)
     if (!base_p || !*base_p)
         return;
     s_remote_t *self = (s_remote_t *) *base_p;
+    //  The watches' futures end with the client; their callbacks run
+    //  later, on the loop, and free them without this
+    while (self->watches) {
+        s_watch_t *watch = self->watches;
+        self->watches = watch->next;
+        watch->remote = NULL;
+        if (!watch->future) {
+            zx_loop_cancel_timer (self->loop, watch->timer);
+            free (watch);
+        }
+    }
     zx__client_destroy (&self->client);
     free (self->endpoint);
     free (self);
@@ -186,6 +226,141 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
     return NULL;
 }
 
+static void s_watch_submit (s_remote_t *self, s_watch_t *watch);
+
+static void
+s_watch_unlink (s_remote_t *self, s_watch_t *watch)
+{
+    for (s_watch_t **link = &self->watches; *link; link = &(*link)->next)
+        if (*link == watch) {
+            *link = watch->next;
+            break;
+        }
+}
+
+//  Watches again, a while after a watch ended without news of its worker.
+static void
+s_rewatch (zx_loop_t *loop, void *arg)
+{
+    (void) loop;
+    s_watch_t *watch = (s_watch_t *) arg;
+    watch->timer = 0;
+    s_watch_submit (watch->remote, watch);
+}
+
+//  A watch ended: the broker says its worker is gone (["lost", cause]:
+//  the actors there hear it), or it was cancelled, or it ended for a
+//  reason that says nothing of the worker (the link to the broker lost,
+//  this coordinator dropped by it): then it is sent again in a while.
+static void
+s_watch_done (zx_future_t *future, void *arg)
+{
+    s_watch_t *watch = (s_watch_t *) arg;
+    s_remote_t *self = watch->remote;
+    if (!self) {
+        zx_future_destroy (&watch->future);
+        free (watch);
+        return;
+    }
+    self->watch_count--;
+    zx__client_set_idle_at (self->client, self->watch_count);
+    zx_err_t code = zx_future_error (future);
+    const char *lost = NULL, *cause = NULL;
+    if (code == ZX_OK) {
+        const zx_values_t *result = zx_future_result (future);
+        if (!result || zx_values_get_str (result, 0, &lost) != ZX_OK || strcmp (lost, "lost")
+        ||  zx_values_get_str (result, 1, &cause) != ZX_OK)
+            code = ZX_EPROTO;
+    }
+    if (watch->actors == 0 || code == ZX_EPROTO || code == ZX_ENOTASK) {
+        //  Cancelled by us; or a broker that does not know watches (the
+        //  death of an idle actor is then learnt from its next message)
+        if (watch->actors > 0)
+            zx_log_debug (zx_log_get ("zexec.actor"), "no watch of worker %s: %s",
+                          watch->identity, zx_future_message (future));
+        s_watch_unlink (self, watch);
+        zx_future_destroy (&watch->future);
+        free (watch);
+        return;
+    }
+    if (code == ZX_OK) {
+        s_watch_unlink (self, watch);
+        char identity [256];
+        snprintf (identity, sizeof identity, "%s", watch->identity);
+        char *text = strdup (cause);
+        zx_future_destroy (&watch->future);
+        free (watch);
+        zx__executor_worker_lost (self->base.front, identity,
+                                  text ? text : "its serving worker left the broker");
+        free (text);
+        return;
+    }
+    zx_future_destroy (&watch->future);
+    watch->timer = self->loop ? zx_loop_call_later (self->loop, S_REWATCH_MS, s_rewatch, watch)
+                              : 0;
+    if (!watch->timer) {
+        s_watch_unlink (self, watch);
+        free (watch);
+    }
+}
+
+//  Sends watch's request: a future the broker ends when its worker goes.
+static void
+s_watch_submit (s_remote_t *self, s_watch_t *watch)
+{
+    zx_values_t *args = zx_values_pack ("s", watch->identity);
+    watch->future = args ? zx_future_new (self->loop) : NULL;
+    if (!watch->future
+    ||  zx_future_add_done_callback (watch->future, s_watch_done, watch) != ZX_OK) {
+        //  Without it, the death of an idle actor shows at its next message
+        zx_future_destroy (&watch->future);
+        zx_values_destroy (&args);
+        s_watch_unlink (self, watch);
+        free (watch);
+        return;
+    }
+    self->watch_count++;
+    zx__client_set_idle_at (self->client, self->watch_count);
+    //  Ours stays ours: the client takes a reference of its own
+    zx__client_submit (self->client, watch->future, ZX__ACTOR_WATCH, args, 0);
+}
+
+static void
+s_watch_worker (zx__backend_t *base, const char *identity, bool on)
+{
+    s_remote_t *self = (s_remote_t *) base;
+    s_watch_t *watch = self->watches;
+    while (watch && (watch->actors == 0 || strcmp (watch->identity, identity) != 0))
+        watch = watch->next;
+    if (!on) {
+        if (!watch || --watch->actors > 0)
+            return;
+        if (watch->future)
+            zx_future_cancel (watch->future);       //  Its callback frees it
+        else {
+            zx_loop_cancel_timer (self->loop, watch->timer);
+            s_watch_unlink (self, watch);
+            free (watch);
+        }
+        return;
+    }
+    if (watch) {
+        watch->actors++;
+        return;
+    }
+    if (!self->loop || strlen (identity) >= sizeof watch->identity)
+        return;
+    watch = calloc (1, sizeof (s_watch_t));
+    if (!watch)
+        return;
+    watch->remote = self;
+    watch->actors = 1;
+    snprintf (watch->identity, sizeof watch->identity, "%s", identity);
+    watch->next = self->watches;
+    self->watches = watch;
+    s_watch_submit (self, watch);
+}
+
 static void
 s_flush (zx__backend_t *base)
 {
@@ -195,7 +370,9 @@ s_flush (zx__backend_t *base)
 static void
 s_counts (const zx__backend_t *base, size_t *waiting, size_t *held)
 {
-    *waiting = zx__client_outstanding (((const s_remote_t *) base)->client);
+    const s_remote_t *self = (const s_remote_t *) base;
+    size_t outstanding = zx__client_outstanding (self->client);
+    *waiting = outstanding > self->watch_count ? outstanding - self->watch_count : 0;
     *held = 0;
 }
 
@@ -229,4 +406,5 @@ static const zx__executor_ops_t s_ops = {
     .hasten = s_hasten,
     .destroy = s_destroy,
     .endpoint = s_endpoint,
+    .watch_worker = s_watch_worker,
 };
