@@ -93,6 +93,7 @@ struct zx__bclient {
     zx__route_t route;              //  To it: its identity, the client face
     char label [ZX_LABEL_SIZE];     //  Printable identity, its key in clients
     int64_t last_seen_us;
+    int64_t sent_us;                //  When we last sent it anything
     uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
     zx__bticket_t *tickets;
     size_t outstanding;
