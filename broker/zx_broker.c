@@ -431,6 +431,21 @@ s_on_tick (zx_loop_t *loop, void *arg)
         zx_log_warning (self->log, "broker stalled: peers get one more heartbeat interval");
         silence = INT64_MAX / 2;
     }
+    //  Messages still wait after that burst (a loaded broker, or one that
+    //  just stalled): a peer's heartbeat may be among them, so nobody is
+    //  judged on this tick, for at most liveness ticks in a row (a dead
+    //  peer is then still noticed, later)
+    int events = 0;
+    size_t size = sizeof events;
+    bool behind = zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &size) == 0
+               && (events & ZMQ_POLLIN);
+    self->behind_ticks = behind ? self->behind_ticks + 1 : 0;
+    if (behind && self->behind_ticks <= self->opts.liveness && !stalled) {
+        if (self->behind_ticks == 1)
+            zx_log_info (self->log, "broker behind (messages wait unread at its tick): peers "
+                         "get one more heartbeat interval");
+        silence = INT64_MAX / 2;
+    }
     for (size_t i = 0; i < self->service_count; i++) {
         zx__bservice_t *service = self->services [i];
         char text [320];

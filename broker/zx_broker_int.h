@@ -132,6 +132,7 @@ struct zx_broker {
     zhashx_t *clients;              //  client label -> zx__bclient_t *
     zx__bclient_t *dirty;           //  Clients with replies to flush
     int64_t last_tick_us;
+    int behind_ticks;               //  Ticks in a row that found messages unread
     bool closed;                    //  zx_broker_close: new work is refused
     zx__tel_t *tel;                 //  Events and counts, NULL when off
     zhashx_t *names;                //  Actor name -> where it lives (zx_broker_names.c)
