@@ -25,6 +25,7 @@
 #include "bench.h"
 #include "zx_proto.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -166,6 +167,35 @@ s_workers_cpu (const s_run_t *run)
         cpu += isnan (one) ? 0 : one;
     }
     return cpu;
+}
+
+//  How many times the threads of the worker processes went to sleep and
+//  were woken again, all told (voluntary context switches, from /proc).
+static long
+s_workers_wakeups (const s_run_t *run)
+{
+    long total = 0;
+    for (int i = 0; i < run->worker_count; i++) {
+        char path [64];
+        snprintf (path, sizeof path, "/proc/%d/task", (int) run->workers [i]);
+        DIR *dir = opendir (path);
+        struct dirent *entry;
+        while (dir && (entry = readdir (dir))) {
+            if (entry->d_name [0] == '.')
+                continue;
+            char status [400], line [256];
+            snprintf (status, sizeof status, "%s/%s/status", path, entry->d_name);
+            FILE *file = fopen (status, "r");
+            while (file && fgets (line, sizeof line, file))
+                if (strncmp (line, "voluntary_ctxt_switches:", 24) == 0)
+                    total += atol (line + 24);
+            if (file)
+                fclose (file);
+        }
+        if (dir)
+            closedir (dir);
+    }
+    return total;
 }
 
 //  ---------------------------------------------------------------------
@@ -352,13 +382,18 @@ s_one_count (s_run_t *run, int workers)
         double idle_s = opts->quick ? 3 : 5;
         double cpu = bench_proc_cpu (run->broker);
         double wcpu = s_workers_cpu (run);
+        long wakeups = s_workers_wakeups (run);
         usleep ((useconds_t) (idle_s * 1e6));
         cpu = bench_proc_cpu (run->broker) - cpu;
         wcpu = s_workers_cpu (run) - wcpu;
+        wakeups = s_workers_wakeups (run) - wakeups;
         s_name (name, sizeof name, "idle_broker_cpu", workers, 0);
         bench_report (name, "remote", cpu * 1e6 / idle_s / workers, "us/s/worker");
         s_name (name, sizeof name, "idle_worker_cpu", workers, 0);
         bench_report (name, "remote", wcpu * 1e6 / idle_s / workers, "us/s/worker");
+        //  All its threads: its loop, libzmq's, its pool's
+        s_name (name, sizeof name, "idle_worker_wakeups", workers, 0);
+        bench_report (name, "remote", (double) wakeups / idle_s / workers, "/s/worker");
         const int clients [2] = { 1, 50 };
         for (int k = 0; k < 2; k++) {
             if (opts->scale_clients && atoi (opts->scale_clients) != clients [k])
@@ -421,13 +456,17 @@ typedef struct {
 } s_sim_t;
 
 //  One visit: read what waits, answer each REQUEST by echoing its
-//  arguments, and send a HEARTBEAT when a second has passed since the
-//  last message. Returns the records answered.
+//  arguments, and send a HEARTBEAT as zx_serve's worker does: at once for
+//  the broker's when it has said nothing for half an interval, else (the
+//  worker's own tick) after an interval and an eighth of quiet: any
+//  message counts for the broker.
+//  Returns the records answered; *heard says a HEARTBEAT came.
 static long
-s_sim_visit (s_sim_t *sim, zx__batch_t *batch, int64_t now_ms)
+s_sim_visit (s_sim_t *sim, zx__batch_t *batch, int64_t now_ms, bool *heard)
 {
     zx__route_t route = { sim->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0 };
     long answered = 0;
+    bool beat = false;
     for (;;) {
         zx__msg_t msg;
         zx__recv_t rc = zx__recv_dealer (sim->socket, ZX_FACE_WORKER, &msg);
@@ -435,6 +474,8 @@ s_sim_visit (s_sim_t *sim, zx__batch_t *batch, int64_t now_ms)
             zx__msg_close (&msg);
             break;
         }
+        if (rc == ZX_RECV_OK && msg.command == ZX_CMD_HEARTBEAT)
+            beat = true;
         if (rc == ZX_RECV_OK && msg.command == ZX_CMD_REQUEST && msg.ok) {
             const uint8_t *cursor = msg.batch, *end = cursor + msg.batch_size;
             zx__request_rec_t rec;
@@ -448,16 +489,23 @@ s_sim_visit (s_sim_t *sim, zx__batch_t *batch, int64_t now_ms)
         }
         zx__msg_close (&msg);
     }
-    if (now_ms - sim->sent_ms >= S_HEARTBEAT_MS
+    int64_t quiet = now_ms - sim->sent_ms;
+    if (((beat && quiet >= S_HEARTBEAT_MS / 2) || quiet >= S_HEARTBEAT_MS * 9 / 8)
     &&  zx__send_heartbeat (&route, S_HEARTBEAT_MS) == ZX_OK)
         sim->sent_ms = now_ms;
+    if (heard)
+        *heard = beat;
     return answered;
 }
 
 //  Hidden mode --scale-sim ENDPOINT COUNT FIRST: COUNT simulated workers
-//  (ids sim-FIRST, sim-FIRST+1, ...) until SIGTERM. Each socket is visited
-//  once a second, a hundredth of them every 10 ms, so that their
-//  heartbeats spread over the second as real workers' do.
+//  (ids sim-FIRST, sim-FIRST+1, ...) until SIGTERM. A worker answers the
+//  broker's heartbeat as soon as it comes (zx_worker.c), and the broker
+//  sends its heartbeats to all workers on one tick: so when the first
+//  socket hears one, all of them are visited 20 ms later (the broker has
+//  sent to all by then, as a rule), and their answers reach the broker
+//  together, as real workers' do. Besides, each socket is visited once a
+//  second, a hundredth of them every 10 ms, for requests and stragglers.
 int
 bench_scale_sim (const char *endpoint, int count, int first)
 {
@@ -483,6 +531,12 @@ bench_scale_sim (const char *endpoint, int count, int first)
         zmq_setsockopt (sims [i].socket, ZMQ_ROUTING_ID, identity, strlen (identity));
         if (zmq_connect (sims [i].socket, endpoint) != 0)
             return 1;
+    }
+    //  READY once all are made: making them takes seconds on a loaded
+    //  machine, in which the first ones would fall silent
+    for (int i = 0; i < count; i++) {
+        char identity [32];
+        snprintf (identity, sizeof identity, "sim-%d", first + i);
         zx__route_t route = { sims [i].socket, ZX_FACE_WORKER, 0, NULL, 0 };
         zx__send_ready (&route, "default", &ready, identity);
         zx__send_heartbeat (&route, S_HEARTBEAT_MS);
@@ -492,11 +546,27 @@ bench_scale_sim (const char *endpoint, int count, int first)
     long answered = 0;
     int next = 0;
     int slice = count / 100 + 1;
+    int64_t slice_ms = 0, sweep_ms = 0;
     while (!s_stopping) {
+        zmq_pollitem_t sentinel = { sims [0].socket, 0, ZMQ_POLLIN, 0 };
+        zmq_poll (&sentinel, 1, 10);
         int64_t now_ms = (int64_t) (bench_now () * 1000);
-        for (int k = 0; k < slice; k++, next = (next + 1) % count)
-            answered += s_sim_visit (&sims [next], &batch, now_ms);
-        usleep (10000);
+        bool heard = false;
+        if (sentinel.revents & ZMQ_POLLIN) {
+            answered += s_sim_visit (&sims [0], &batch, now_ms, &heard);
+            if (heard && !sweep_ms)
+                sweep_ms = now_ms + 20;
+        }
+        if (sweep_ms && now_ms >= sweep_ms) {
+            for (int i = 1; i < count; i++)
+                answered += s_sim_visit (&sims [i], &batch, now_ms, NULL);
+            sweep_ms = 0;
+        }
+        if (now_ms - slice_ms >= 10) {
+            slice_ms = now_ms;
+            for (int k = 0; k < slice; k++, next = (next + 1) % count)
+                answered += s_sim_visit (&sims [next], &batch, now_ms, NULL);
+        }
     }
     fprintf (stderr, "scale sim: %d workers answered %ld tasks\n", count, answered);
     for (int i = 0; i < count; i++)

@@ -382,13 +382,11 @@ s_on_readable (zx_loop_t *loop, void *arg)
 }
 
 //  libzmq could not accept a connection (past the fd limit, as a rule):
-//  the peer never reaches us, so say so here, rate-limited
+//  the peer never reaches us, so say so, rate-limited. Read at each tick
 static void
-s_on_monitor (zx_loop_t *loop, void *arg)
+s_read_monitor (zx_broker_t *self)
 {
-    (void) loop;
-    zx_broker_t *self = (zx_broker_t *) arg;
-    for (int burst = 0; burst < 64; burst++) {
+    for (int burst = 0; self->monitor && burst < 100000; burst++) {
         zmsg_t *event = zmsg_recv_nowait (self->monitor);
         if (!event)
             break;
@@ -424,6 +422,7 @@ s_on_tick (zx_loop_t *loop, void *arg)
     s_on_readable (loop, self);
     int64_t now = zx__now_us ();
     zx__ratelog_tick (self->ratelog);
+    s_read_monitor (self);
     //  A broker that was itself stalled (stopped, starved of CPU) has not
     //  heard anyone: give peers one more interval before judging them
     bool stalled = self->last_tick_us
@@ -431,6 +430,21 @@ s_on_tick (zx_loop_t *loop, void *arg)
     self->last_tick_us = now;
     if (stalled) {
         zx_log_warning (self->log, "broker stalled: peers get one more heartbeat interval");
+        silence = INT64_MAX / 2;
+    }
+    //  Messages still wait after that burst (a loaded broker, or one that
+    //  just stalled): a peer's heartbeat may be among them, so nobody is
+    //  judged on this tick, for at most liveness ticks in a row (a dead
+    //  peer is then still noticed, later)
+    int events = 0;
+    size_t size = sizeof events;
+    bool behind = zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &size) == 0
+               && (events & ZMQ_POLLIN);
+    self->behind_ticks = behind ? self->behind_ticks + 1 : 0;
+    if (behind && self->behind_ticks <= self->opts.liveness && !stalled) {
+        if (self->behind_ticks == 1)
+            zx_log_info (self->log, "broker behind (messages wait unread at its tick): peers "
+                         "get one more heartbeat interval");
         silence = INT64_MAX / 2;
     }
     for (size_t i = 0; i < self->service_count; i++) {
@@ -490,6 +504,11 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
     snprintf (monitor, sizeof monitor, "inproc://zx-broker-accept-%p", (void *) self);
     if (zmq_socket_monitor (self->socket, monitor, ZMQ_EVENT_ACCEPT_FAILED) == 0) {
         self->monitor = zsock_new (ZMQ_PAIR);
+        //  Read once per tick, not polled (each socket in the loop's poll
+        //  set costs system calls on every wake-up): unbounded, so that a
+        //  burst of failures never blocks libzmq's I/O thread meanwhile
+        if (self->monitor)
+            zsock_set_rcvhwm (self->monitor, 0);
         if (self->monitor && zsock_connect (self->monitor, "%s", monitor) != 0)
             zsock_destroy (&self->monitor);
     }
@@ -589,9 +608,6 @@ zx_broker_attach (zx_broker_t *self, zx_loop_t *loop)
         return ZX_ENOMEM;
     self->loop = loop;
     self->tick_timer = zx_loop_call_later (loop, self->opts.heartbeat_ms, s_on_tick, self);
-    if (self->monitor
-    &&  zx__loop_add_socket (loop, zsock_resolve (self->monitor), s_on_monitor, self) != ZX_OK)
-        zsock_destroy (&self->monitor);
     if (!self->tick_timer || zx__broker_curve_attach (self, loop) != ZX_OK
     ||  (self->tel && zx__tel_attach (self->tel, loop) != ZX_OK)) {
         zx__broker_curve_detach (self);
@@ -634,8 +650,6 @@ zx_broker_destroy (zx_broker_t **self_p)
         if (self->tick_timer)
             zx_loop_cancel_timer (self->loop, self->tick_timer);
         zx__loop_remove (self->loop, self->socket, -1);
-        if (self->monitor)
-            zx__loop_remove (self->loop, zsock_resolve (self->monitor), -1);
         zx__broker_curve_detach (self);
     }
     if (self->tel)

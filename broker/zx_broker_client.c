@@ -26,7 +26,8 @@
 static void
 s_send_heartbeat (zx_broker_t *self, zx__bclient_t *client)
 {
-    zx__send_heartbeat (&client->route, (uint32_t) self->opts.heartbeat_ms);
+    if (zx__send_heartbeat (&client->route, (uint32_t) self->opts.heartbeat_ms) == ZX_OK)
+        client->sent_us = zx__now_us ();
 }
 
 //  The client with this routing id (called label); with create, a new one
@@ -160,6 +161,7 @@ zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client)
         }
         sent = cursor;
         sent_records += records;
+        client->sent_us = zx__now_us ();    //  Traffic: it counts as a heartbeat
     }
     size_t left = (size_t) (end - sent);
     memmove (replies->data, sent, left);
@@ -545,7 +547,10 @@ zx__broker_clients_tick (zx_broker_t *self, int64_t now, int64_t silence_us)
                                                          client->heartbeat_ms))
             zlistx_add_end (silent, client);
         else {
-            s_send_heartbeat (self, client);
+            //  Any message counts as traffic: one that was sent something
+            //  in the last half interval (its replies) needs no heartbeat
+            if (now - client->sent_us >= (int64_t) self->opts.heartbeat_ms * 500)
+                s_send_heartbeat (self, client);
             if (client->blocked)
                 s_dirty_mark (self, client);        //  Room now, maybe
         }

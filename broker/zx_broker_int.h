@@ -97,6 +97,7 @@ struct zx__bclient {
     zx__route_t route;              //  To it: its identity, the client face
     char label [ZX_LABEL_SIZE];     //  Printable identity, its key in clients
     int64_t last_seen_us;
+    int64_t sent_us;                //  When we last sent it anything
     uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
     zx__bticket_t *tickets;
     size_t outstanding;
@@ -135,6 +136,7 @@ struct zx_broker {
     zhashx_t *clients;              //  client label -> zx__bclient_t *
     zx__bclient_t *dirty;           //  Clients with replies to flush
     int64_t last_tick_us;
+    int behind_ticks;               //  Ticks in a row that found messages unread
     bool closed;                    //  zx_broker_close: new work is refused
     zx__tel_t *tel;                 //  Events and counts, NULL when off
     zhashx_t *names;                //  Actor name -> where it lives (zx_broker_names.c)

@@ -301,6 +301,7 @@ s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
     int error = errno;
     zx__batch_clear (&worker->batch);
     if (rc == ZX_OK) {
+        worker->sent_us = zx__now_us ();    //  Traffic: it counts as a heartbeat
         worker->round_first = NULL;
         zx__dispatch_worker_room (self, worker);
         return;

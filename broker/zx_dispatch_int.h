@@ -80,6 +80,7 @@ struct zx__dworker {
     char label [ZX_LABEL_SIZE];     //  Printable identity for logs
     zx__route_t route;              //  Where its messages go
     int64_t last_seen_us;           //  Any message counts
+    int64_t sent_us;                //  When we last sent it anything
     uint32_t heartbeat_ms;          //  Its interval, as it announced it (0: unknown)
     uint32_t credits;               //  Free credits: announced less held
     uint32_t limit;                 //  Adaptive cap on requests held

@@ -414,14 +414,19 @@ static void
 s_send_heartbeat (zx__dispatch_t *self, zx__dworker_t *worker)
 {
     uint32_t interval = self->heartbeat_ms > 0 ? (uint32_t) self->heartbeat_ms : 0;
-    s_sent (self, worker, ZX_CMD_HEARTBEAT, zx__send_heartbeat (&worker->route, interval));
+    zx_err_t rc = zx__send_heartbeat (&worker->route, interval);
+    if (rc == ZX_OK)
+        worker->sent_us = zx__now_us ();
+    s_sent (self, worker, ZX_CMD_HEARTBEAT, rc);
 }
 
 void
 zx__dispatch_send_cancel (zx__dispatch_t *self, zx__request_t *request)
 {
-    s_sent (self, request->worker, ZX_CMD_CANCEL,
-            zx__send_cancel (&request->worker->route, &request->corr, 1));
+    zx_err_t rc = zx__send_cancel (&request->worker->route, &request->corr, 1);
+    if (rc == ZX_OK)
+        request->worker->sent_us = zx__now_us ();
+    s_sent (self, request->worker, ZX_CMD_CANCEL, rc);
 }
 
 void
@@ -453,11 +458,18 @@ zx__dispatch_set_heartbeat (zx__dispatch_t *self, int heartbeat_ms, int liveness
     self->liveness = liveness;
 }
 
+//  Any message counts as traffic: a worker that was sent something in the
+//  last half interval (a batch of requests, a cancel) needs no heartbeat.
+//  Half, not a whole one: the gap between two messages stays at most an
+//  interval and a half, well inside the worker's liveness.
 void
 zx__dispatch_heartbeat (zx__dispatch_t *self)
 {
+    int64_t now = zx__now_us ();
+    int64_t quiet_us = (int64_t) self->heartbeat_ms * 500;
     for (size_t i = 0; i < self->worker_count; i++)
-        s_send_heartbeat (self, self->workers [i]);
+        if (now - self->workers [i]->sent_us >= quiet_us)
+            s_send_heartbeat (self, self->workers [i]);
 }
 
 //  --------------------------------------------------------------------

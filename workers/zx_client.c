@@ -79,6 +79,7 @@ struct zx__client {
     int64_t plain_flush_us;     //  When plain code last sent the batch
     bool silence_from_send;     //  Start the silence clock at the next send
     uint64_t timer;
+    int64_t tick_due_us;        //  When the tick timer is due
     void (*idle) (void *owner);
     size_t idle_at;             //  Outstanding requests that are not work (parked)
     void *owner;
@@ -487,9 +488,26 @@ static void
 s_on_tick (zx_loop_t *loop, void *arg)
 {
     zx__client_t *self = (zx__client_t *) arg;
+    int64_t now = zx__now_us ();
+    //  A tick more than an interval late: this process was stopped or
+    //  starved of CPU, and what the broker sent may not have been read yet
+    //  (libzmq's I/O thread starved too): the broker gets one more interval
+    int64_t late_us = self->tick_due_us ? now - self->tick_due_us : 0;
+    bool stalled = late_us > self->heartbeat_ms * 1000LL;
+    self->tick_due_us = now + self->heartbeat_ms * 1000LL;
     self->timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
     if (self->entries.live == 0)
         return;
+    if (stalled && !self->lost_us) {
+        int64_t limit = zx__silence_us (self->heartbeat_ms, self->liveness,
+                                        self->broker.heartbeat_ms);
+        zx_log_info (self->log, "coordinator stalled (its tick came %lld ms late): the broker "
+                     "at %s gets one more heartbeat interval",
+                     (long long) late_us / 1000,
+                     self->endpoint);
+        if (self->broker.heard_us < now - limit + self->heartbeat_ms * 1000LL)
+            self->broker.heard_us = now - limit + self->heartbeat_ms * 1000LL;
+    }
     //  What the broker sent while this loop was busy elsewhere is waiting
     //  in the socket: read it before calling the broker silent
     s_on_readable (loop, self);
@@ -533,6 +551,7 @@ zx__client_attach (zx__client_t *self, zx_loop_t *loop)
     zx_err_t rc = zx__loop_add_socket (loop, self->socket, s_on_readable, self);
     if (rc == ZX_OK)
         rc = zx__loop_add_socket (loop, zsock_resolve (self->monitor), s_on_monitor, self);
+    self->tick_due_us = zx__now_us () + self->heartbeat_ms * 1000LL;
     self->timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
     return rc;
 }

@@ -79,8 +79,9 @@ struct zx_worker {
     int backoff_ms;
     zx__peer_t broker;          //  When we last heard it, its heartbeat interval
     bool heard;                 //  The broker spoke on this connection
+    int64_t sent_us;            //  When we last sent the broker anything
     uint64_t tick_timer;
-    int64_t last_tick_us;       //  When the tick last ran, to see our own stalls
+    int64_t tick_due_us;        //  When the tick timer is due
     uint64_t connect_timer;
     zx__idmap_t jobs;           //  corr -> job, this connection's
     zhashx_t *actors;           //  Actor id -> routing id of the pool worker hosting it
@@ -94,13 +95,45 @@ struct zx_worker {
 };
 
 static void s_connect (zx_loop_t *loop, void *arg);
+static void s_on_tick (zx_loop_t *loop, void *arg);
+
+//  The tick comes this long after one interval from our last message: the
+//  broker's heartbeat, which we answer at once (s_on_broker_heartbeat),
+//  comes before it while the broker is well, so that an idle worker wakes
+//  once an interval, not twice (its own tick and the broker's heartbeat).
+#define ZX_TICK_SLACK_MS(interval) ((interval) / 8)
 
 //  A HEARTBEAT announces our interval (see zx__heartbeat_learn)
 static void
 s_send_heartbeat (zx_worker_t *self)
 {
-    if (self->socket)
-        zx__send_heartbeat (&self->route, (uint32_t) self->heartbeat_ms);
+    if (self->socket && zx__send_heartbeat (&self->route, (uint32_t) self->heartbeat_ms) == ZX_OK)
+        self->sent_us = zx__now_us ();
+}
+
+//  (Re)arms the tick for due_us (the loop's clock).
+static void
+s_tick_at (zx_worker_t *self, int64_t due_us)
+{
+    if (self->tick_timer)
+        zx_loop_cancel_timer (self->loop, self->tick_timer);
+    int64_t delay_ms = (due_us - zx__now_us () + 999) / 1000;
+    self->tick_due_us = due_us;
+    self->tick_timer = zx_loop_call_later (self->loop, delay_ms, s_on_tick, self);
+}
+
+//  The broker's heartbeat: answered at once when we have said nothing for
+//  half an interval, and the tick moves to an interval and a bit from now.
+//  An idle worker's heartbeats thus ride on the broker's, one wake-up each.
+static void
+s_on_broker_heartbeat (zx_worker_t *self)
+{
+    int64_t now = zx__now_us ();
+    if (now - self->sent_us < (int64_t) self->heartbeat_ms * 500)
+        return;
+    s_send_heartbeat (self);
+    s_tick_at (self, self->sent_us
+               + (int64_t) (self->heartbeat_ms + ZX_TICK_SLACK_MS (self->heartbeat_ms)) * 1000);
 }
 
 static void
@@ -111,8 +144,8 @@ s_flush (zx_loop_t *loop, void *arg)
     self->flush_scheduled = false;
     if (self->replies.records == 0)
         return;
-    if (self->socket)
-        zx__send_reply_batch (&self->route, &self->replies);
+    if (self->socket && zx__send_reply_batch (&self->route, &self->replies) == ZX_OK)
+        self->sent_us = zx__now_us ();     //  Traffic: the broker counts it as a heartbeat
     zx__batch_clear (&self->replies);
 }
 
@@ -500,7 +533,9 @@ s_on_readable (zx_loop_t *loop, void *arg)
         if (msg.command == ZX_CMD_DISCONNECT)
             bye = true;
         else
-        if (msg.command != ZX_CMD_HEARTBEAT)
+        if (msg.command == ZX_CMD_HEARTBEAT)
+            s_on_broker_heartbeat (self);
+        else
             zx_log_warning (self->log, "unexpected command %d from the broker: dropped",
                             msg.command);
         zx__msg_close (&msg);
@@ -549,6 +584,7 @@ s_connect (zx_loop_t *loop, void *arg)
     //  No task budget: its pool replaces its own workers
     zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel };
     zx__send_ready (&self->route, self->service, &ready, self->identity);
+    self->sent_us = zx__now_us ();
     //  Our heartbeat interval at once, so that a broker with a shorter one
     //  waits for ours before it calls us silent
     s_send_heartbeat (self);
@@ -557,27 +593,28 @@ s_connect (zx_loop_t *loop, void *arg)
                  self->identity, self->service);
 }
 
+//  Once an interval and a bit after our last message (the broker's
+//  heartbeat, answered, moves it on): the broker's silence is judged, and a
+//  heartbeat goes when we have been quiet for most of an interval (any
+//  message counts for the broker). A tick that comes more than an interval
+//  late (this process was stopped or starved of CPU) judges nobody: what
+//  the broker sent meanwhile may not have been read yet.
 static void
 s_on_tick (zx_loop_t *loop, void *arg)
 {
+    (void) loop;
     zx_worker_t *self = (zx_worker_t *) arg;
-    self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
-    if (!self->socket)
-        return;
-    //  What the broker sent while this loop was busy elsewhere (or the
-    //  process had no CPU) is waiting in the socket: read it before
-    //  calling the broker silent, as the broker and coordinators do
-    s_on_readable (loop, self);
-    if (!self->socket)
-        return;                         //  It said goodbye
+    self->tick_timer = 0;
+    int64_t interval_us = (int64_t) self->heartbeat_ms * 1000;
+    int64_t slack_us = (int64_t) ZX_TICK_SLACK_MS (self->heartbeat_ms) * 1000;
     int64_t now = zx__now_us ();
-    //  A worker that was itself stalled (stopped, starved of CPU) has not
-    //  been listening: give the broker one more interval before judging
-    bool stalled = self->last_tick_us
-                && now - self->last_tick_us > 2 * (int64_t) self->heartbeat_ms * 1000;
-    self->last_tick_us = now;
-    int64_t silent = now - self->broker.heard_us;
-    int64_t limit = zx__silence_us (self->heartbeat_ms, self->liveness, self->broker.heartbeat_ms);
+    bool stalled = now - self->tick_due_us > interval_us;
+    if (!self->socket) {
+        s_tick_at (self, now + interval_us);
+        return;
+    }
+    int64_t limit = zx__silence_us (self->heartbeat_ms, self->liveness,
+                                    self->broker.heartbeat_ms);
     //  On a new connection the broker has yet to accept it, read READY
     //  and answer, which a loaded broker may take longer than the
     //  liveness to do; connecting again would only start it over. So it
@@ -585,13 +622,35 @@ s_on_tick (zx_loop_t *loop, void *arg)
     //  waits for a broker it lost (READY stays queued meanwhile)
     if (!self->heard)
         limit *= 10;
-    if (!stalled && silent > limit) {
+    if (stalled) {
+        zx_log_info (self->log, "worker stalled (its tick came %lld ms late): the broker gets "
+                     "one more heartbeat interval", (long long) (now - self->tick_due_us) / 1000);
+        //  Counted from now, the broker has until the next tick and one more
+        if (self->broker.heard_us < now - limit + interval_us)
+            self->broker.heard_us = now - limit + interval_us;
+    }
+    if (now - self->broker.heard_us > limit) {
+        //  What the broker sent while this loop was busy elsewhere (or the
+        //  process had no CPU) is waiting in the socket: read it before
+        //  calling the broker silent, as the broker and coordinators do
+        s_on_readable (self->loop, self);
+        if (!self->socket) {
+            s_tick_at (self, now + interval_us);
+            return;
+        }
+    }
+    int64_t silent = now - self->broker.heard_us;
+    if (silent > limit) {
         char why [128];
         snprintf (why, sizeof why, "broker not heard from for %lld ms", (long long) silent / 1000);
         s_reconnect_later (self, why);
+        s_tick_at (self, now + interval_us);
         return;
     }
-    s_send_heartbeat (self);
+    if (now - self->sent_us >= interval_us - slack_us)
+        s_send_heartbeat (self);
+    int64_t due = self->sent_us + interval_us + slack_us;
+    s_tick_at (self, due > now ? due : now + interval_us);
 }
 
 //  A routing id must not repeat across process starts: a restarted
@@ -674,7 +733,7 @@ zx_worker_new (zx_loop_t *loop, const char *endpoint, zx_executor_t *executor,
         zx_worker_destroy (&self);
         return NULL;
     }
-    self->tick_timer = zx_loop_call_later (loop, self->heartbeat_ms, s_on_tick, self);
+    s_tick_at (self, zx__now_us () + (int64_t) self->heartbeat_ms * 1000);
     return self;
 }
 
