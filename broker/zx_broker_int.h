@@ -83,6 +83,7 @@ struct zx__bticket {
     uint32_t attempt;
     size_t bytes;                   //  Its arguments' size, in client->arg_bytes
     zx_broker_t *broker;            //  Set for one sent to a target
+    bool framed_reply;              //  The client takes its reply framed
 };
 
 //  A coordinator (a client of the broker).

@@ -82,6 +82,19 @@ zx__request_t *zx__dispatch_submit_fn (zx__dispatch_t *self, const char *task,
                                        zx__complete_fn *complete, void *cookie,
                                        zx_err_t *code);
 
+//  Same as zx__dispatch_submit, but the arguments are frame, a message
+//  part as libzmq received it, which the request takes (frame is left
+//  empty; on an error it is untouched): a worker that takes framed
+//  requests is sent it as it is, a frame of its own, without a copy.
+zx__request_t *zx__dispatch_submit_frame (zx__dispatch_t *self, const char *task,
+                                          zmq_msg_t *frame, uint8_t flags, void *cookie,
+                                          zx_err_t *code);
+
+//  Inside a completion of request with payload: the frame that payload
+//  is when the worker's reply came framed, which the caller may take
+//  with zmq_msg_move (or send) instead of copying it; NULL otherwise.
+zmq_msg_t *zx__request_reply_frame (const zx__request_t *request, const void *payload);
+
 //  Affinity: queues task for the worker whose routing id is target (a
 //  NUL-terminated string) and no other, completing through complete
 //  (cookie, ...) exactly once, as zx__dispatch_submit_fn does. Requests

@@ -471,7 +471,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     }
     zx__actor_host_worker (opts->identity);
     //  A pool worker runs one task at a time
-    zx__ready_t ready = { opts->credits, opts->max_tasks, (uint32_t) getpid (), 1 };
+    zx__ready_t ready = { opts->credits, opts->max_tasks, (uint32_t) getpid (), 1, 0 };
     zx__send_ready (&self.route, opts->service ? opts->service : "default", &ready,
                     opts->name ? opts->name : opts->identity);
 

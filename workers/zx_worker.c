@@ -59,6 +59,7 @@ typedef struct {
     bool abandoned;             //  Its connection dropped: nobody wants it
     char *actor;                //  An actor's spawn or stop: the actor's id
     bool spawn;                 //  An actor's spawn
+    bool framed_reply;          //  The broker takes its reply framed
 } s_job_t;
 
 struct zx_worker {
@@ -115,9 +116,30 @@ s_flush (zx_loop_t *loop, void *arg)
     zx__batch_clear (&self->replies);
 }
 
+//  A big result to a broker that takes it framed goes as a frame of its
+//  own, after what waits in the batch: the broker moves it on to the
+//  coordinator without copying it. Returns false when it did not go.
+static bool
+s_send_framed (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload,
+               size_t size)
+{
+    zmq_msg_t frame;
+    if (!self->socket || zmq_msg_init_size (&frame, size) != 0)
+        return false;
+    memcpy (zmq_msg_data (&frame), payload, size);
+    s_flush (self->loop, self);
+    bool sent = zx__send_reply_framed (&self->route, job->corr, job->attempt,
+                                       (uint8_t) zx__status_from_err (code), &frame) == ZX_OK;
+    zmq_msg_close (&frame);
+    return sent;
+}
+
 static void
 s_add_reply (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload, size_t size)
 {
+    if (job->framed_reply && size >= ZX_FRAME_THRESHOLD
+    &&  s_send_framed (self, job, code, payload, size))
+        return;
     zx__batch_add_reply (&self->replies, job->corr, job->attempt,
                          (uint8_t) zx__status_from_err (code), payload, size);
     if (self->replies.size >= ZX_BATCH_FLUSH_BYTES)
@@ -247,6 +269,7 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
     job->corr = rec->corr;
     job->attempt = rec->attempt;
     job->generation = self->generation;
+    job->framed_reply = rec->flags & ZX_FLAG_FRAMED_REPLY;
     if (!zx__idmap_put (&self->jobs, rec->corr, job)) {
         free (job);
         return false;
@@ -287,6 +310,12 @@ s_on_request (zx_worker_t *self, const zx__msg_t *msg)
         char task [256];
         memcpy (task, rec.name, rec.name_len);
         task [rec.name_len] = 0;
+        if (!zx__msg_request_args (msg, &rec)) {
+            const char *text = "malformed framed request: no frame after the batch";
+            zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                 ZX_STATUS_BAD_REQUEST, text, strlen (text));
+            continue;
+        }
         if (relay) {
             if (zx__idmap_get (&self->jobs, rec.corr)) {
                 char text [320];
@@ -320,6 +349,7 @@ s_on_request (zx_worker_t *self, const zx__msg_t *msg)
         job->corr = rec.corr;
         job->attempt = rec.attempt;
         job->generation = self->generation;
+        job->framed_reply = rec.flags & ZX_FLAG_FRAMED_REPLY;
         job->future = zx_run_in_executor (self->loop, self->executor, task, args);
         if (!job->future || !zx__idmap_put (&self->jobs, rec.corr, job)) {
             zx_future_destroy (&job->future);
@@ -546,7 +576,8 @@ s_connect (zx_loop_t *loop, void *arg)
     self->broker.heard_us = zx__now_us ();
     self->heard = false;
     //  No task budget: its pool replaces its own workers
-    zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel };
+    zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel,
+                          ZX_FEATURE_FRAMED };
     zx__send_ready (&self->route, self->service, &ready, self->identity);
     //  Our heartbeat interval at once, so that a broker with a shorter one
     //  waits for ours before it calls us silent
