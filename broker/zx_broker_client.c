@@ -383,7 +383,7 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
     else
     if (frame)
         ticket->request = zx__dispatch_submit_frame (service->dispatch, task, frame, flags,
-                                                     ticket, &code);
+                                                     NULL, ticket, &code);
     else
     if (rec->flags & ZX_FLAG_TARGET) {
         //  Affinity (PROTOCOL.md 13.7): the arguments start with the

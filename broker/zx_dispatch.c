@@ -143,8 +143,13 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
         *code = ZX_EQUEUE_FULL;
         return NULL;
     }
+    bool big = !frame && args_size >= ZX_FRAME_THRESHOLD;
     zx__request_t *request = malloc (sizeof (zx__request_t) + name_len + 1
-                                     + (frame ? 0 : args_size));
+                                     + (frame || big ? 0 : args_size));
+    if (request && big && zmq_msg_init_size (&request->frame, args_size) != 0) {
+        free (request);
+        request = NULL;
+    }
     if (!request) {
         *code = ZX_ENOMEM;
         return NULL;
@@ -170,6 +175,12 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
         //  Taken as it is: the bytes stay where libzmq received them
         zmq_msg_init (&request->frame);
         zmq_msg_move (&request->frame, frame);
+    }
+    else
+    if (big) {
+        //  Copied once, into a frame: sent framed, it is never copied again
+        memcpy (zmq_msg_data (&request->frame), args, args_size);
+        request->framed = true;
     }
     else
     if (args_size)
@@ -202,9 +213,13 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
 
 zx__request_t *
 zx__dispatch_submit_frame (zx__dispatch_t *self, const char *task, zmq_msg_t *frame,
-                           uint8_t flags, void *cookie, zx_err_t *code)
+                           uint8_t flags, zx__complete_fn *complete, void *cookie,
+                           zx_err_t *code)
 {
-    return s_submit (self, task, NULL, 0, frame, flags, cookie, code);
+    zx__request_t *request = s_submit (self, task, NULL, 0, frame, flags, cookie, code);
+    if (request)
+        request->complete = complete;
+    return request;
 }
 
 zmq_msg_t *

@@ -32,11 +32,16 @@ s_reserve (zx__batch_t *batch, size_t more)
     if (batch->cap - batch->size >= more)
         return ZX_OK;
     size_t cap = batch->cap ? batch->cap : 256;
-    while (cap - batch->size < more) {
-        if (cap > SIZE_MAX / 2)
-            return ZX_ENOMEM;
+    if (more > SIZE_MAX / 2 - batch->size)
+        return ZX_ENOMEM;
+    while (cap - batch->size < more)
         cap *= 2;
-    }
+    //  Past a MiB, what is needed and an eighth more, not the double: a
+    //  batch of 16 MiB and a few bytes would take 32, which glibc maps
+    //  fresh from the kernel every time (past its largest mmap threshold)
+    size_t need = batch->size + more;
+    if (need > ZX_GROW_EXACT && cap > need + need / 8)
+        cap = need + need / 8;
     uint8_t *grown = realloc (batch->data, cap);
     if (!grown)
         return ZX_ENOMEM;

@@ -179,6 +179,10 @@ zx_err_t zx__status_to_err (uint8_t status);
 //  records would be copied whole. One record past it is fine.
 #define ZX_BATCH_FLUSH_BYTES    (32 * 1024)
 
+//  Buffers past this size grow to what they need and an eighth more
+//  rather than double (zx__batch_t here, values in actors/): see s_reserve.
+#define ZX_GROW_EXACT           (1024 * 1024)
+
 //  Little-endian helpers, inline: they run for every field of every
 //  record, and the compiler turns each byte loop into one load or store.
 static inline void

@@ -123,13 +123,24 @@ static bool
 s_send_framed (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload,
                size_t size)
 {
+    //  The pool worker's reply came framed: pass its frame on as it is
+    zmq_msg_t *came = job->request ? zx__request_reply_frame (job->request, payload) : NULL;
     zmq_msg_t frame;
-    if (!self->socket || zmq_msg_init_size (&frame, size) != 0)
+    if (!self->socket || zmq_msg_init (&frame) != 0)
         return false;
-    memcpy (zmq_msg_data (&frame), payload, size);
+    if (came)
+        zmq_msg_move (&frame, came);
+    else {
+        zmq_msg_close (&frame);
+        if (zmq_msg_init_size (&frame, size) != 0)
+            return false;
+        memcpy (zmq_msg_data (&frame), payload, size);
+    }
     s_flush (self->loop, self);
     bool sent = zx__send_reply_framed (&self->route, job->corr, job->attempt,
                                        (uint8_t) zx__status_from_err (code), &frame) == ZX_OK;
+    if (!sent && came)
+        zmq_msg_move (came, &frame);    //  Back where the batch reads it from
     zmq_msg_close (&frame);
     return sent;
 }
@@ -260,7 +271,7 @@ s_relay_started (void *cookie)
 //  Relays one request to the local pool. Returns false when there was no
 //  memory for it (the caller answers).
 static bool
-s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
+s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task, zmq_msg_t *frame)
 {
     s_job_t *job = calloc (1, sizeof (s_job_t));
     if (!job)
@@ -291,6 +302,8 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
     zx__request_t *request = host [0]
         ? zx__executor_send_to (self->executor, self->loop, host, task, rec->args,
                                 rec->args_size, s_relay_done, job)
+        : frame
+        ? zx__executor_relay_frame (self->executor, self->loop, task, frame, s_relay_done, job)
         : zx__executor_relay (self->executor, self->loop, task, rec->args, rec->args_size,
                               s_relay_done, job);
     if (request)
@@ -324,7 +337,8 @@ s_on_request (zx_worker_t *self, const zx__msg_t *msg)
                                      ZX_STATUS_BAD_REQUEST, text, strlen (text));
             }
             else
-            if (!s_relay (self, &rec, task)) {
+            if (!s_relay (self, &rec, task,
+                          (rec.flags & ZX_FLAG_FRAMED) ? msg->frame : NULL)) {
                 const char *text = "worker out of memory";
                 zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
                                      ZX_STATUS_TASK_ERROR, text, strlen (text));
