@@ -310,6 +310,8 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker, zx__reqlist_t *from)
     bool takes_frames = worker->features & ZX_FEATURE_FRAMED;
     bool framed = request->framed && takes_frames;
     if (worker->framed
+    ||  (worker->held.count >= worker->parallel
+         && worker->held.bytes + request->args_size > ZX_DISPATCH_HELD_BYTES)
     ||  (worker->batch.records > 0
          && (framed || worker->batch.size + record > ZX_DISPATCH_BATCH_BYTES)))
         return S_FULL;

@@ -22,6 +22,11 @@ typedef struct zx__dworker zx__dworker_t;
 //  request goes alone): tiny tasks still travel thousands to a message,
 //  and big arguments are not gathered into one message of hundreds of MiB
 #define ZX_DISPATCH_BATCH_BYTES (1024 * 1024)
+//  Past the tasks it runs at once, a worker is sent more only while what
+//  it holds stays under this many bytes of arguments: whatever is sent
+//  ahead of a heartbeat in its stream delays that heartbeat, and 16 MiB
+//  payloads queued by the dozen kept one from a worker for seconds
+#define ZX_DISPATCH_HELD_BYTES  (4 * 1024 * 1024)
 
 //  A request, from submission until it completes and is freed.
 struct zx__request {
