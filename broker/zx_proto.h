@@ -321,6 +321,10 @@ typedef struct {
 //  How many messages a receiver reads from its socket in one go before it
 //  lets the loop run other work, for fairness.
 #define ZX_RECV_BURST           4096
+//  ... and for at most this long (checked before each message after the
+//  first): 16 MiB replies, each decoded, read by the thousand would keep a
+//  DEALER's loop from its timers, and so its heartbeats, for seconds
+#define ZX_RECV_BURST_US        20000
 
 //  What a receive made of the next message
 typedef enum {

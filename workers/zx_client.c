@@ -418,7 +418,10 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx__client_t *self = (zx__client_t *) arg;
     zx__msg_t msg;
+    int64_t started = zx__now_us ();
     for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
+        if (burst > 0 && zx__now_us () - started > ZX_RECV_BURST_US)
+            break;
         zx__recv_t rc = zx__recv_dealer_loop (self->socket, ZX_FACE_CLIENT, &msg, self->log,
                                               &self->broker);
         if (rc == ZX_RECV_NONE)
