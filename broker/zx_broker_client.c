@@ -10,7 +10,10 @@
     Clients with replies waiting sit on a dirty list, so a flush visits
     only them: after each burst of socket reads and each tick, every batch
     goes out as one REPLY. A ticket whose client is gone (dropped, shut
-    down) stays until its dispatcher gives it back, then is only freed.  */
+    down) stays until its dispatcher gives it back, then is only freed.
+    Framed payloads pass through as libzmq frames: a framed request's
+    frame becomes the dispatcher's request, and a worker's framed reply
+    goes on to a client that asked for it as it came.                  */
 
 #define _GNU_SOURCE
 #include "zx_broker_int.h"

@@ -11,9 +11,13 @@
     they read one. Senders name a command and its fields; the frames are
     built here.
 
-    LENGTH: about 720 lines, just over the project's 700: one codec for
-    both protocols on purpose (every byte in one file, issue 10), now
-    with STATS and the error details.  */
+    Framed payloads (PROTOCOL.md 23): a REQUEST or REPLY of one marked
+    record may carry its arguments or result as the frame after the batch;
+    the decoder accepts that shape only exactly, and says why otherwise.
+
+    LENGTH: about 830 lines, over the project's 700: one codec for both
+    protocols on purpose (every byte in one file, issue 10), now with
+    STATS, the error details and framed payloads.  */
 
 #include "zx_proto.h"
 #include "zx_loop.h"

@@ -16,6 +16,8 @@
     which pool worker ran each spawn and binds the actor's messages to
     that one (zx__executor_send_to), and the spawn's reply names this
     serving worker and its pid, so that the coordinator targets it.
+    Framed payloads (PROTOCOL.md 23) are relayed as the frames they came
+    in, both ways, without a copy.
     With CURVE, the certificate and the broker's key are read once, when
     the worker is made, and applied to every new connection.             */
 
