@@ -212,6 +212,8 @@ s_write_header (zx_values_t *self)
     self->hlen = (uint8_t) length;
 }
 
+#define S_GROW_EXACT (1024 * 1024)
+
 //  Moves the body of root self to start at base in a buffer of at least
 //  need bytes (base + body + what is about to be added), growing or
 //  leaving the inline buffer or a foreign one as it must. The header is
@@ -235,6 +237,12 @@ s_move (zx_values_t *self, size_t base, size_t need)
             capacity = 64;
         while (capacity < need)
             capacity = capacity > UINT32_MAX / 2 ? UINT32_MAX : capacity * 2;
+        //  Past a MiB, what is needed and an eighth more, not the double:
+        //  16 MiB of bytes and a header would take 32, which glibc maps
+        //  fresh from the kernel every time (past its largest mmap
+        //  threshold), a page fault for every 4 KiB written
+        if (need > S_GROW_EXACT && capacity > need + need / 8)
+            capacity = need + need / 8;
         unsigned char *grown;
         if (!(self->flags & (ZX__BUF_INLINE | ZX__BUF_FOREIGN)) && base == self->base)
             grown = (unsigned char *) realloc (buf, capacity);
@@ -448,6 +456,12 @@ zx__values_set_text (zx_values_t *self, zx__item_t *item, const char *text, size
         size_t capacity = extra->text_capacity ? extra->text_capacity : 64;
         while (capacity < need)
             capacity = capacity > UINT32_MAX / 2 ? UINT32_MAX : capacity * 2;
+        //  Past a MiB, what is needed and an eighth more, not the double:
+        //  16 MiB of bytes and a header would take 32, which glibc maps
+        //  fresh from the kernel every time (past its largest mmap
+        //  threshold), a page fault for every 4 KiB written
+        if (need > S_GROW_EXACT && capacity > need + need / 8)
+            capacity = need + need / 8;
         char *grown = (char *) realloc (extra->text, capacity);
         if (!grown)
             return ZX_ENOMEM;

@@ -28,6 +28,7 @@
 
 #define _GNU_SOURCE
 #include "bench.h"
+#include "zx_cli.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -332,9 +333,12 @@ main (int argc, char **argv)
 {
     zx_init (argc, argv);
     //  Hidden modes: this program started again by itself
-    if (argc == 4 && strcmp (argv [1], "--serve") == 0)
+    if (argc == 4 && strcmp (argv [1], "--serve") == 0) {
+        //  As zexec-worker does (zx_cli_keep_freed_memory)
+        zx_cli_keep_freed_memory ();
         return zx_serve (argv [2], false, &(zx_executor_opts_t) { .max_workers = atoi (argv [3]) },
                          NULL) == ZX_OK ? 0 : 1;
+    }
     if (argc == 3 && strcmp (argv [1], "--raw-worker") == 0)
         return bench_raw_worker (argv [2]);
     if (argc == 5 && strcmp (argv [1], "--mem-child") == 0)

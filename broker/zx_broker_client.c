@@ -10,7 +10,10 @@
     Clients with replies waiting sit on a dirty list, so a flush visits
     only them: after each burst of socket reads and each tick, every batch
     goes out as one REPLY. A ticket whose client is gone (dropped, shut
-    down) stays until its dispatcher gives it back, then is only freed.  */
+    down) stays until its dispatcher gives it back, then is only freed.
+    Framed payloads pass through as libzmq frames: a framed request's
+    frame becomes the dispatcher's request, and a worker's framed reply
+    goes on to a client that asked for it as it came.                  */
 
 #define _GNU_SOURCE
 #include "zx_broker_int.h"
@@ -210,7 +213,26 @@ zx__broker_describe (void *cookie, const char **coordinator, uint64_t *id)
     return true;
 }
 
-//  The dispatcher finished a ticket: its reply goes in the client's batch.
+//  Sends a reply whose payload came framed from the worker to a client
+//  that takes it so, moving that frame from one socket to the other:
+//  after what waits in its batch, so that it is not overtaken. Returns
+//  false when it could not (the client reads nothing now): the caller
+//  copies it into the batch instead.
+static bool
+s_client_reply_framed (zx_broker_t *self, zx__bclient_t *client, zx__bticket_t *ticket,
+                       zx_err_t code, zmq_msg_t *frame)
+{
+    if (client->blocked || !zx__broker_client_flush (self, client) || client->replies.size)
+        return false;
+    if (zx__send_reply_framed (&client->route, ticket->corr, ticket->attempt,
+                               (uint8_t) zx__status_from_err (code), frame) == ZX_OK)
+        return true;
+    //  EHOSTUNREACH: the client is gone and its silence ends it
+    return errno != EAGAIN;
+}
+
+//  The dispatcher finished a ticket: its reply goes in the client's batch,
+//  or, framed from the worker to a client that takes it so, as it came.
 void
 zx__broker_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_t size)
 {
@@ -219,7 +241,10 @@ zx__broker_complete (void *owner, void *cookie, zx_err_t code, const void *paylo
     zx__bclient_t *client = ticket->client;
     if (client) {
         s_ticket_unlink (ticket);
-        s_client_reply (self, client, ticket->corr, ticket->attempt, code, payload, size);
+        zmq_msg_t *frame = ticket->framed_reply && ticket->request
+                         ? zx__request_reply_frame (ticket->request, payload) : NULL;
+        if (!frame || !s_client_reply_framed (self, client, ticket, code, frame))
+            s_client_reply (self, client, ticket->corr, ticket->attempt, code, payload, size);
     }
     free (ticket);
 }
@@ -325,7 +350,7 @@ s_ticket_done (void *cookie, zx_err_t code, const void *payload, size_t size)
 //  dispatcher; what cannot be submitted is answered at once.
 static void
 s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
-          const zx__request_rec_t *rec)
+          const zx__request_rec_t *rec, zmq_msg_t *frame)
 {
     char task [256];
     memcpy (task, rec->name, rec->name_len);
@@ -349,12 +374,26 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
     client->tickets = ticket;
     client->outstanding++;
     ticket->bytes = rec->args_size;
+    ticket->framed_reply = rec->flags & ZX_FLAG_FRAMED_REPLY;
     client->arg_bytes += (int64_t) ticket->bytes;
     if (zx__broker_watch_handle (self, task, rec, ticket))
         return;
     zx_err_t code;
     char target [256];
     const char *why = NULL;
+    //  The framing is between this client and the broker: the dispatcher
+    //  frames for each worker as it takes it
+    uint8_t flags = rec->flags & (uint8_t) ~(ZX_FLAG_FRAMED | ZX_FLAG_FRAMED_REPLY);
+    if (frame && (rec->flags & ZX_FLAG_TARGET)) {
+        code = ZX_EPROTO;
+        why = "a request to a target cannot be framed: its target rides in the arguments";
+        ticket->request = NULL;
+    }
+    else
+    if (frame)
+        ticket->request = zx__dispatch_submit_frame (service->dispatch, task, frame, flags,
+                                                     NULL, ticket, &code);
+    else
     if (rec->flags & ZX_FLAG_TARGET) {
         //  Affinity (PROTOCOL.md 13.7): the arguments start with the
         //  serving worker's routing id, which the worker face never sees
@@ -363,12 +402,12 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
         ticket->broker = self;
         ticket->request = why ? NULL
             : zx__dispatch_submit_to (service->dispatch, target, task, rec->args + skip,
-                                      rec->args_size - skip, rec->flags & ~ZX_FLAG_TARGET,
+                                      rec->args_size - skip, flags & ~ZX_FLAG_TARGET,
                                       s_ticket_done, ticket, &code);
     }
     else
         ticket->request = zx__dispatch_submit (service->dispatch, task, rec->args, rec->args_size,
-                                               rec->flags, ticket, &code);
+                                               flags, ticket, &code);
     if (!ticket->request) {
         s_ticket_unlink (ticket);
         free (ticket);
@@ -396,6 +435,15 @@ s_submit (zx_broker_t *self, zx__bclient_t *client, zx__bservice_t *service,
 static void
 s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *msg)
 {
+    if (msg->ok && msg->frame_error) {
+        //  Framed wrongly (PROTOCOL.md 23): each record it holds is refused
+        char text [200];
+        snprintf (text, sizeof text, "malformed framed REQUEST: %s", msg->frame_error);
+        ZX__BROKER_WARN (self, client->label, "framed", "%s, from coordinator %s: refused",
+                         text, client->label);
+        zx__broker_refuse_records (self, msg, ZX_STATUS_BAD_REQUEST, text);
+        return;
+    }
     if (!msg->ok || msg->extra) {
         ZX__BROKER_WARN (self, client->label, "malformed", "malformed REQUEST from coordinator "
                          "%s: dropped", client->label);
@@ -413,8 +461,17 @@ s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *
     while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
         zx_err_t code;
         char buffer [240];
-        const char *text = s_refusal (self, client, service, rec.args_size, &code, buffer,
-                                      sizeof buffer);
+        const char *text = NULL;
+        if (!zx__msg_request_args (msg, &rec)) {
+            code = ZX_EPROTO;
+            text = "malformed framed REQUEST: a record marked framed, but no frame after "
+                   "the batch";
+            ZX__BROKER_WARN (self, client->label, "framed", "%s, from coordinator %s: refused",
+                             text, client->label);
+        }
+        else
+            text = s_refusal (self, client, service, rec.args_size, &code, buffer,
+                              sizeof buffer);
         if (text)
             s_client_reply (self, client, rec.corr, rec.attempt, code, text, strlen (text));
         else
@@ -423,7 +480,8 @@ s_on_client_request (zx_broker_t *self, zx__bclient_t *client, const zx__msg_t *
                              "dropped",
                             client->label, (unsigned long long) rec.corr);
         else
-            s_submit (self, client, service, &rec);
+            s_submit (self, client, service, &rec,
+                      (rec.flags & ZX_FLAG_FRAMED) ? msg->frame : NULL);
     }
     if (rc == ZX_EPROTO)
         ZX__BROKER_WARN (self, client->label, "batch", "malformed REQUEST batch from "
@@ -517,8 +575,9 @@ void
 zx__broker_refuse_records (zx_broker_t *self, const zx__msg_t *msg, uint8_t status,
                            const char *text)
 {
-    //  The service frame is not judged: the codec gives the batch anyway
-    if (!msg->batch || msg->extra)
+    //  The service frame is not judged: the codec gives the batch anyway;
+    //  a framing error is answered too, other frames past the batch not
+    if (!msg->batch || (msg->extra && !msg->frame_error))
         return;
     zx__batch_t replies = { 0 };
     const uint8_t *cursor = msg->batch;

@@ -87,6 +87,7 @@ struct zx__bticket {
     //  place in the broker's list; NULL for any other request
     char *watched;
     zx__bticket_t *watch_next, *watch_prev;
+    bool framed_reply;              //  The client takes its reply framed
 };
 
 //  A coordinator (a client of the broker).

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -518,4 +519,14 @@ const char *
 zx_cli_operand (const zx_cli_t *self, size_t index)
 {
     return index < self->operand_count ? self->operands [index] : NULL;
+}
+
+void
+zx_cli_keep_freed_memory (void)
+{
+#if defined (__GLIBC__)
+    //  32 MiB is the most glibc takes (half its arena heap size)
+    mallopt (M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt (M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+#endif
 }

@@ -97,6 +97,14 @@ typedef int (zx_cli_run_fn) (zx_cli_t *cli, int argc, char **argv);
 //  run. Returns the exit status for main to return.
 int zx_cli_main (const zx_cli_spec_t *spec, int argc, char **argv, zx_cli_run_fn *run);
 
+//  For programs that move big payloads (zexec-broker, zexec-worker): asks
+//  glibc to serve blocks of up to 32 MiB from its heap, not from fresh
+//  mappings, and to keep up to 1 GiB it freed rather than hand it back to
+//  the kernel, so that a 16 MiB payload lands on pages already faulted in
+//  (docs/PERFORMANCE.md, payloads). Process-wide: a program's choice,
+//  never the library's.
+void zx_cli_keep_freed_memory (void);
+
 //  Frees the result and every value it holds; accepts NULL and nulls the
 //  caller's pointer.
 void zx_cli_destroy (zx_cli_t **self_p);

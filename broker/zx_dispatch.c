@@ -15,7 +15,9 @@
     accepted only from the worker that holds that id at that attempt, so a
     late, duplicate or forged reply is dropped, and a worker's death fails
     exactly what it held. The workers, their READY and REPLY and their
-    liveness are in zx_dispatch_workers.c.                              */
+    liveness are in zx_dispatch_workers.c. Big arguments live in a libzmq
+    frame (as received, or copied once): to a worker that takes framed
+    requests that frame is sent alone, by reference, never copied.     */
 
 #define _GNU_SOURCE
 #include "zx_dispatch_int.h"
@@ -122,8 +124,12 @@ zx__dispatch_schedule_pump (zx__dispatch_t *self)
 //  NULL with *code set.
 static zx__request_t *
 s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t args_size,
-               uint8_t flags, void *cookie, zx_err_t *code)
+               zmq_msg_t *frame, uint8_t flags, void *cookie, zx_err_t *code)
 {
+    if (frame) {
+        args = NULL;
+        args_size = zmq_msg_size (frame);
+    }
     size_t name_len = task ? strlen (task) : 0;
     if (name_len == 0 || name_len > 255) {
         *code = ZX_EINVAL;
@@ -139,7 +145,13 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
         *code = ZX_EQUEUE_FULL;
         return NULL;
     }
-    zx__request_t *request = malloc (sizeof (zx__request_t) + name_len + 1 + args_size);
+    bool big = !frame && args_size >= ZX_FRAME_THRESHOLD;
+    zx__request_t *request = malloc (sizeof (zx__request_t) + name_len + 1
+                                     + (frame || big ? 0 : args_size));
+    if (request && big && zmq_msg_init_size (&request->frame, args_size) != 0) {
+        free (request);
+        request = NULL;
+    }
     if (!request) {
         *code = ZX_ENOMEM;
         return NULL;
@@ -160,17 +172,31 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
     request->name_len = (uint8_t) name_len;
     request->args_size = args_size;
     memcpy (request->data, task, name_len + 1);
+    request->framed = frame != NULL;
+    if (frame) {
+        //  Taken as it is: the bytes stay where libzmq received them
+        zmq_msg_init (&request->frame);
+        zmq_msg_move (&request->frame, frame);
+    }
+    else
+    if (big) {
+        //  Copied once, into a frame: sent framed, it is never copied again
+        memcpy (zmq_msg_data (&request->frame), args, args_size);
+        request->framed = true;
+    }
+    else
     if (args_size)
         memcpy (request->data + name_len + 1, args, args_size);
     *code = ZX_OK;
     return request;
 }
 
-zx__request_t *
-zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
-                     size_t args_size, uint8_t flags, void *cookie, zx_err_t *code)
+static zx__request_t *
+s_submit (zx__dispatch_t *self, const char *task, const void *args, size_t args_size,
+          zmq_msg_t *frame, uint8_t flags, void *cookie, zx_err_t *code)
 {
-    zx__request_t *request = s_request_new (self, task, args, args_size, flags, cookie, code);
+    zx__request_t *request = s_request_new (self, task, args, args_size, frame, flags,
+                                            cookie, code);
     if (!request)
         return NULL;
     zx__reqlist_append (&self->queue, request);
@@ -178,6 +204,31 @@ zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
         zx__tel_task (self->tel, ZX_EV_TASK_SUBMITTED, request, ZX_OK, NULL, 0);
     zx__dispatch_schedule_pump (self);
     return request;
+}
+
+zx__request_t *
+zx__dispatch_submit (zx__dispatch_t *self, const char *task, const void *args,
+                     size_t args_size, uint8_t flags, void *cookie, zx_err_t *code)
+{
+    return s_submit (self, task, args, args_size, NULL, flags, cookie, code);
+}
+
+zx__request_t *
+zx__dispatch_submit_frame (zx__dispatch_t *self, const char *task, zmq_msg_t *frame,
+                           uint8_t flags, zx__complete_fn *complete, void *cookie,
+                           zx_err_t *code)
+{
+    zx__request_t *request = s_submit (self, task, NULL, 0, frame, flags, cookie, code);
+    if (request)
+        request->complete = complete;
+    return request;
+}
+
+zmq_msg_t *
+zx__request_reply_frame (const zx__request_t *request, const void *payload)
+{
+    zmq_msg_t *frame = request->dispatch->reply_frame;
+    return frame && zmq_msg_size (frame) > 0 && zmq_msg_data (frame) == payload ? frame : NULL;
 }
 
 zx__request_t *
@@ -192,7 +243,7 @@ zx__dispatch_submit_to (zx__dispatch_t *self, const char *target, const char *ta
         return NULL;
     }
     //  Retries would break the order of what it was sent: none
-    zx__request_t *request = s_request_new (self, task, args, args_size,
+    zx__request_t *request = s_request_new (self, task, args, args_size, NULL,
                                             flags & ~ZX_FLAG_RETRIES, cookie, code);
     if (!request)
         return NULL;
@@ -254,16 +305,27 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker, zx__reqlist_t *from)
 {
     zx__request_t *request = from->head;
     //  A batch stops at ZX_DISPATCH_BATCH_BYTES (a bigger request goes
-    //  alone): the rest goes in the next message, from the next pump
+    //  alone): the rest goes in the next message, from the next pump. A
+    //  framed request goes alone, its frame as it came, to a worker that
+    //  takes it so; every request to such a worker may be answered framed
     size_t record = 4 + ZX_REQUEST_FIXED + request->name_len + request->args_size;
-    if (worker->batch.records > 0 && worker->batch.size + record > ZX_DISPATCH_BATCH_BYTES)
+    bool takes_frames = worker->features & ZX_FEATURE_FRAMED;
+    bool framed = request->framed && takes_frames;
+    if (worker->framed
+    ||  (worker->held.count >= worker->parallel
+         && worker->held.bytes + request->args_size > ZX_DISPATCH_HELD_BYTES)
+    ||  (worker->batch.records > 0
+         && (framed || worker->batch.size + record > ZX_DISPATCH_BATCH_BYTES)))
         return S_FULL;
     if (!zx__idmap_put (&self->table, request->corr, request))
         return S_FAILED;
-    if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, request->flags,
+    uint8_t flags = request->flags | (takes_frames ? ZX_FLAG_FRAMED_REPLY : 0);
+    if (framed)
+        worker->framed = request;
+    else
+    if (zx__batch_add_request (&worker->batch, request->corr, request->attempt, flags,
                                request->data, request->name_len,
-                               request->data + request->name_len + 1,
-                               request->args_size) != ZX_OK) {
+                               zx__request_args (request), request->args_size) != ZX_OK) {
         zx__idmap_take (&self->table, request->corr);
         return S_FAILED;
     }
@@ -297,7 +359,24 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker, zx__reqlist_t *from)
 static void
 s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
 {
-    zx_err_t rc = zx__send_request_batch (&worker->route, NULL, &worker->batch);
+    zx_err_t rc;
+    zx__request_t *framed = worker->framed;
+    worker->framed = NULL;
+    if (framed) {
+        //  A reference to the same bytes (libzmq counts them), so that the
+        //  request keeps its arguments for a retry
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        zmq_msg_copy (&frame, &framed->frame);
+        rc = zx__send_request_framed (&worker->route, NULL, framed->corr, framed->attempt,
+                                      framed->flags | ZX_FLAG_FRAMED_REPLY, framed->data,
+                                      framed->name_len, &frame);
+        int error = errno;
+        zmq_msg_close (&frame);
+        errno = error;
+    }
+    else
+        rc = zx__send_request_batch (&worker->route, NULL, &worker->batch);
     int error = errno;
     zx__batch_clear (&worker->batch);
     if (rc == ZX_OK) {
@@ -414,7 +493,7 @@ zx__request_fail (zx__request_t *request, zx_err_t code, const char *text)
         else
             zx__reqlist_remove (&self->queue, request);
         zx__dispatch_complete_text (self, request, code, text);
-        free (request);
+        zx__request_free (request);
         zx__dispatch_check_idle (self);
         return;
     }
@@ -522,7 +601,7 @@ zx__dispatch_fail_waiting (zx__dispatch_t *self, int64_t queued_by_us, zx_err_t 
     while ((request = self->queue.head) && request->queued_us <= queued_by_us) {
         zx__reqlist_remove (&self->queue, request);
         zx__dispatch_complete_text (self, request, code, message);
-        free (request);
+        zx__request_free (request);
         count++;
     }
     return count;

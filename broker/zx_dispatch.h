@@ -64,7 +64,9 @@ void zx__dispatch_destroy (zx__dispatch_t **self_p);
 //  Starts watching the socket on loop. Returns ZX_OK or ZX_ENOMEM.
 zx_err_t zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop);
 
-//  Queues task (args: encoded values, copied) with cookie. flags go on
+//  Queues task (args: encoded values, copied; from ZX_FRAME_THRESHOLD
+//  bytes on, into a libzmq message part sent later without a copy) with
+//  cookie. flags go on
 //  the wire; their low 4 bits (ZX_FLAG_RETRIES) say how many times the
 //  request may be sent to another worker when the one holding it is lost.
 //  Returns the request handle, or NULL with *code set to ZX_EQUEUE_FULL,
@@ -81,6 +83,22 @@ zx__request_t *zx__dispatch_submit_fn (zx__dispatch_t *self, const char *task,
                                        const void *args, size_t args_size, uint8_t flags,
                                        zx__complete_fn *complete, void *cookie,
                                        zx_err_t *code);
+
+//  Same as zx__dispatch_submit, but the arguments are frame, a message
+//  part as libzmq received it, which the request takes (frame is left
+//  empty; on an error it is untouched): a worker that takes framed
+//  requests is sent it as it is, a frame of its own, without a copy.
+//  With complete not NULL, it completes through complete (cookie, ...) as
+//  zx__dispatch_submit_fn does.
+zx__request_t *zx__dispatch_submit_frame (zx__dispatch_t *self, const char *task,
+                                          zmq_msg_t *frame, uint8_t flags,
+                                          zx__complete_fn *complete, void *cookie,
+                                          zx_err_t *code);
+
+//  Inside a completion of request with payload: the frame that payload
+//  is when the worker's reply came framed, which the caller may take
+//  with zmq_msg_move (or send) instead of copying it; NULL otherwise.
+zmq_msg_t *zx__request_reply_frame (const zx__request_t *request, const void *payload);
 
 //  Affinity: queues task for the worker whose routing id is target (a
 //  NUL-terminated string) and no other, completing through complete

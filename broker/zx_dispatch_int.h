@@ -22,6 +22,11 @@ typedef struct zx__dworker zx__dworker_t;
 //  request goes alone): tiny tasks still travel thousands to a message,
 //  and big arguments are not gathered into one message of hundreds of MiB
 #define ZX_DISPATCH_BATCH_BYTES (1024 * 1024)
+//  Past the tasks it runs at once, a worker is sent more only while what
+//  it holds stays under this many bytes of arguments: whatever is sent
+//  ahead of a heartbeat in its stream delays that heartbeat, and 16 MiB
+//  payloads queued by the dozen kept one from a worker for seconds
+#define ZX_DISPATCH_HELD_BYTES  (4 * 1024 * 1024)
 
 //  A request, from submission until it completes and is freed.
 struct zx__request {
@@ -41,8 +46,27 @@ struct zx__request {
     int64_t queued_us;              //  When it was submitted
     int64_t submitted_us;           //  When it was first submitted (telemetry)
     size_t args_size;
+    bool framed;                    //  Its arguments are frame, not in data
+    zmq_msg_t frame;                //  Framed: the frame as it came, never copied
     char data [];                   //  Task name (NUL-terminated), then args
 };
+
+//  A request's encoded arguments (args_size bytes).
+static inline const void *
+zx__request_args (zx__request_t *request)
+{
+    return request->framed ? zmq_msg_data (&request->frame)
+                           : request->data + request->name_len + 1;
+}
+
+//  Frees a request that is off every list and table.
+static inline void
+zx__request_free (zx__request_t *request)
+{
+    if (request->framed)
+        zmq_msg_close (&request->frame);
+    free (request);
+}
 
 //  A list of requests: the queue, or what one worker holds.
 typedef struct {
@@ -97,6 +121,8 @@ struct zx__dworker {
     zx__reqlist_t pinned;           //  Queued for this worker only (affinity)
     zx__request_t *round_first;     //  First request dealt in this pump
     zx__batch_t batch;
+    uint32_t features;              //  From its READY: ZX_FEATURE_*
+    zx__request_t *framed;          //  Dealt in this pump to go framed, alone
 };
 
 //  The dispatcher: the queue, the worker table, the correlation table.
@@ -125,6 +151,7 @@ struct zx__dispatch {
     zx_logger_t *log;
     zx__tel_service_t *tel;         //  Telemetry hooks, NULL when off
     zx__ratelog_t *ratelog;         //  The owner's, for warnings about peers (or NULL)
+    zmq_msg_t *reply_frame;         //  While a framed reply completes: its frame
 };
 
 //  A warning about what a peer (label) sent, of kind: through the owner's

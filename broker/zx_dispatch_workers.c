@@ -186,7 +186,7 @@ zx__dispatch_workers_free (zx__dispatch_t *self)
             else
                 zx__dispatch_complete_text (self, request, ZX_ESHUTDOWN,
                                             "executor shut down while the task ran");
-            free (request);
+            zx__request_free (request);
         }
         zx__dispatch_fail_pinned (self, worker, ZX_ESHUTDOWN, "executor shut down");
         s_worker_free (worker);
@@ -211,7 +211,7 @@ zx__dispatch_fail_pinned (zx__dispatch_t *self, zx__dworker_t *worker, zx_err_t 
         snprintf (text, sizeof text, "%s; task '%s' was lost: it was bound to worker %s",
                   cause, request->data, worker->label);
         zx__dispatch_complete_text (self, request, code, text);
-        free (request);
+        zx__request_free (request);
     }
 }
 
@@ -282,7 +282,7 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
                                         request->stopping ? ZX_ECANCELLED : ZX_EWORKER_LOST,
                                         text);
         }
-        free (request);
+        zx__request_free (request);
     }
     zx__dispatch_fail_pinned (self, worker, ZX_EWORKER_LOST, cause);
     s_room_unlink (self, worker);
@@ -535,6 +535,7 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
     uint32_t max_tasks = msg->ready.max_tasks;
     worker->budget = max_tasks ? max_tasks : UINT64_MAX;
     worker->pid = msg->ready.pid;
+    worker->features = msg->ready.features;
     worker->last_seen_us = zx__now_us ();
     worker->slot = self->worker_count;
     self->workers [self->worker_count++] = worker;
@@ -618,7 +619,11 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
     zx_err_t rc;
     size_t accepted = 0;
     bool slow = false;              //  One of them said STARTED
+    //  A framed reply's payload is its frame, which the completion may
+    //  take as it is (zx__request_reply_frame)
+    self->reply_frame = msg->frame;
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
+        zx__msg_reply_payload (msg, &rec);
         zx__request_t *request = zx__idmap_get (&self->table, rec.corr);
         if (!request || request->worker != worker || request->attempt != rec.attempt) {
             zx_log_debug (self->log, "stale reply %llu from %s: dropped",
@@ -653,7 +658,7 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
                 zx__dispatch_complete_text (self, request, ZX_ECANCELLED,
                                             "cancelled while running: the task finished "
                                             "before it saw the cancel; its result was dropped");
-            free (request);
+            zx__request_free (request);
             continue;
         }
         if (code == ZX_EWORKER_LOST && request->cookie
@@ -677,8 +682,9 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
                                         "worker sent an unknown reply status");
         else
             zx__dispatch_complete (self, request, code, rec.payload, rec.payload_size);
-        free (request);
+        zx__request_free (request);
     }
+    self->reply_frame = NULL;
     if (rc == ZX_EPROTO)
         ZX__DISPATCH_WARN (self, worker->label, "batch", "malformed REPLY batch from %s: rest "
                            "dropped", worker->label);
@@ -722,8 +728,10 @@ s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
     switch (msg->command) {
         case ZX_CMD_REPLY:
             if (!msg->ok || msg->extra)
-                ZX__DISPATCH_WARN (self, label, "malformed", "malformed REPLY from %s: dropped",
-                                   label);
+                ZX__DISPATCH_WARN (self, label, "malformed", "malformed REPLY from %s: "
+                                   "dropped%s%s%s", label, msg->frame_error ? " (" : "",
+                                   msg->frame_error ? msg->frame_error : "",
+                                   msg->frame_error ? ")" : "");
             else
                 s_on_reply (self, worker, msg);
             break;

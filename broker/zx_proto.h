@@ -70,6 +70,20 @@ typedef enum {
 //  of the serving worker the request must go to; the broker strips it and
 //  the bit before the worker face.
 #define ZX_FLAG_TARGET 0x10
+//  Framed payloads (PROTOCOL.md section 23). ZX_FLAG_FRAMED: the record's
+//  arguments are not in it but in the one frame after the batch, of which
+//  it is the only record. ZX_FLAG_FRAMED_REPLY: the sender takes this
+//  request's reply framed too. ZX_STATUS_FRAMED, a reply status bit: the
+//  payload is the one frame after the batch. Arguments and results of
+//  ZX_FRAME_THRESHOLD bytes or more travel framed where the peer takes
+//  them: a broker moves such a frame from one socket to the other without
+//  copying it. A worker says it takes framed requests with ZX_FEATURE_FRAMED
+//  in READY's features frame.
+#define ZX_FLAG_FRAMED          0x20
+#define ZX_FLAG_FRAMED_REPLY    0x40
+#define ZX_STATUS_FRAMED        0x80
+#define ZX_FRAME_THRESHOLD      (64 * 1024)
+#define ZX_FEATURE_FRAMED       0x01
 
 //  READY's info frame: credits | max_tasks | pid | parallel, uint32 each.
 //  parallel is how many tasks the worker runs at once (a remote worker
@@ -165,6 +179,10 @@ zx_err_t zx__status_to_err (uint8_t status);
 //  records would be copied whole. One record past it is fine.
 #define ZX_BATCH_FLUSH_BYTES    (32 * 1024)
 
+//  Buffers past this size grow to what they need and an eighth more
+//  rather than double (zx__batch_t here, values in actors/): see s_reserve.
+#define ZX_GROW_EXACT           (1024 * 1024)
+
 //  Little-endian helpers, inline: they run for every field of every
 //  record, and the compiler turns each byte loop into one load or store.
 static inline void
@@ -243,6 +261,7 @@ typedef struct {
     uint32_t max_tasks;         //  0: no limit
     uint32_t pid;
     uint32_t parallel;          //  1 when it came in the 12-octet form
+    uint32_t features;          //  ZX_FEATURE_* from the features frame, 0 without
 } zx__ready_t;
 
 //  The most frames a receiver reads of one message: a DEALER the header,
@@ -285,6 +304,13 @@ typedef struct {
     size_t id_count;            //  CANCEL: ids, read with zx__msg_cancel_id
     const uint8_t *ids;
     uint32_t interval;          //  HEARTBEAT: the sender's interval, ms; 0 none
+    //  REQUEST, REPLY: the frame after the batch when the batch is one
+    //  record marked framed (ZX_FLAG_FRAMED, ZX_STATUS_FRAMED) with no
+    //  arguments or payload of its own; then extra is 0. Otherwise frame
+    //  is NULL and, when frames follow the batch, frame_error says what is
+    //  wrong (for an error reply). See zx__msg_request_args.
+    zmq_msg_t *frame;
+    const char *frame_error;
     //  The frames, identity first from a ROUTER
     zmq_msg_t *frames;
     size_t count;
@@ -295,6 +321,10 @@ typedef struct {
 //  How many messages a receiver reads from its socket in one go before it
 //  lets the loop run other work, for fairness.
 #define ZX_RECV_BURST           4096
+//  ... and for at most this long (checked before each message after the
+//  first): 16 MiB replies, each decoded, read by the thousand would keep a
+//  DEALER's loop from its timers, and so its heartbeats, for seconds
+#define ZX_RECV_BURST_US        20000
 
 //  What a receive made of the next message
 typedef enum {
@@ -357,6 +387,34 @@ zx__recv_t zx__recv_dealer_loop (void *socket, zx__face_t face, zx__msg_t *msg,
 zx__recv_t zx__msg_decode (zx__msg_t *msg, zmq_msg_t *frames, size_t count,
                            zx__face_t face, bool routed);
 
+//  Points rec's arguments (a record of msg's batch) at msg's frame when
+//  the record says they are framed. Returns false for a record marked
+//  framed in a message without its frame: the caller refuses it.
+static inline bool
+zx__msg_request_args (const zx__msg_t *msg, zx__request_rec_t *rec)
+{
+    if (!(rec->flags & ZX_FLAG_FRAMED))
+        return true;
+    if (!msg->frame)
+        return false;
+    rec->args = (const uint8_t *) zmq_msg_data (msg->frame);
+    rec->args_size = zmq_msg_size (msg->frame);
+    return true;
+}
+
+//  The same for a reply record: its payload becomes msg's frame and the
+//  framed bit leaves its status. A record marked framed without its
+//  frame keeps the bit, an unknown status to the receiver (ZX_EPROTO).
+static inline void
+zx__msg_reply_payload (const zx__msg_t *msg, zx__reply_rec_t *rec)
+{
+    if ((rec->status & ZX_STATUS_FRAMED) && msg->frame) {
+        rec->status &= (uint8_t) ~ZX_STATUS_FRAMED;
+        rec->payload = (const uint8_t *) zmq_msg_data (msg->frame);
+        rec->payload_size = zmq_msg_size (msg->frame);
+    }
+}
+
 //  Closes the frames msg received itself (none when it was decoded from
 //  someone else's) and empties it. Safe to call twice.
 void zx__msg_close (zx__msg_t *msg);
@@ -395,8 +453,9 @@ typedef struct {
 //  ZX_EINVAL when a field cannot be encoded (named below), or ZX_ESYS with
 //  errno set by libzmq (EHOSTUNREACH when a ROUTER's peer is gone, EAGAIN
 //  when it would block).
-//  READY (worker face): service, the 16-octet info frame, name. EINVAL
-//  for a NULL service or name.
+//  READY (worker face): service, the 16-octet info frame, name, and a
+//  features frame (uint32) when ready->features is not 0. EINVAL for a
+//  NULL service or name.
 zx_err_t zx__send_ready (const zx__route_t *route, const char *service,
                          const zx__ready_t *ready, const char *name);
 //  REQUEST: the batch's records; on the client face after service (1 to
@@ -405,6 +464,15 @@ zx_err_t zx__send_request_batch (const zx__route_t *route, const char *service,
                                  const zx__batch_t *batch);
 //  REPLY: the batch's records.
 zx_err_t zx__send_reply_batch (const zx__route_t *route, const zx__batch_t *batch);
+//  REQUEST and REPLY framed: one record whose arguments (payload) are
+//  frame, sent as the frame after the batch without copying it. flags
+//  get ZX_FLAG_FRAMED, status ZX_STATUS_FRAMED. Once sent (ZX_OK) frame
+//  is left empty; on an error it is still the caller's.
+zx_err_t zx__send_request_framed (const zx__route_t *route, const char *service,
+                                  uint64_t corr, uint32_t attempt, uint8_t flags,
+                                  const char *name, size_t name_len, zmq_msg_t *frame);
+zx_err_t zx__send_reply_framed (const zx__route_t *route, uint64_t corr, uint32_t attempt,
+                                uint8_t status, zmq_msg_t *frame);
 //  HEARTBEAT: with the sender's interval in ms, or no frame when 0.
 zx_err_t zx__send_heartbeat (const zx__route_t *route, uint32_t interval_ms);
 //  DISCONNECT: the reason octet, then text (NULL: none).

@@ -8,6 +8,7 @@
 #include <zexec.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,4 +104,31 @@ ZX_TASK (slow_square)
     zx_values_add_int (zx_call_result (call), n * n);
     zx_values_add_int (zx_call_result (call), getpid ());
     return zx_call_return_int (call, getppid ());
+}
+
+//  echo_bytes (bytes) -> [bytes]: its argument back, as it came
+ZX_TASK (echo_bytes)
+{
+    const void *data;
+    size_t size;
+    if (zx_call_arg_bytes (call, 0, &data, &size))
+        return -1;
+    return zx_values_add_bytes (zx_call_result (call), data, size) == ZX_OK ? 0 : -1;
+}
+
+//  make_bytes (n, seed) -> [n bytes, byte i = (i * 131 + seed) & 255]: a
+//  big result for a small request
+ZX_TASK (make_bytes)
+{
+    int64_t n, seed;
+    if (zx_call_arg_int (call, 0, &n) || zx_call_arg_int (call, 1, &seed) || n < 0)
+        return -1;
+    unsigned char *data = malloc ((size_t) n + 1);
+    if (!data)
+        return zx_call_fail (call, "out of memory");
+    for (int64_t i = 0; i < n; i++)
+        data [i] = (unsigned char) ((i * 131 + seed) & 255);
+    zx_err_t rc = zx_values_add_bytes (zx_call_result (call), data, (size_t) n);
+    free (data);
+    return rc == ZX_OK ? 0 : -1;
 }

@@ -478,6 +478,152 @@ test_decoded_fields_lie_inside_their_frames_whatever_the_bytes (void **state)
     }
 }
 
+//  --------------------------------------------------------------------
+//  Framed payloads (PROTOCOL.md 23)
+
+//  A batch of one request record with flags and args, into out (size).
+static size_t
+s_request_record (uint8_t *out, size_t size, uint8_t flags, const char *args, size_t args_size)
+{
+    zx__batch_t batch = { 0 };
+    assert_int_equal (zx__batch_add_request (&batch, 9, 1, flags, "echo", 4, args, args_size),
+                      ZX_OK);
+    assert_true (batch.size <= size);
+    memcpy (out, batch.data, batch.size);
+    size_t written = batch.size;
+    zx__batch_free (&batch);
+    return written;
+}
+
+static void
+test_a_framed_request_points_its_arguments_at_the_frame_after_the_batch (void **state)
+{
+    (void) state;
+    uint8_t record [64];
+    size_t size = s_request_record (record, sizeof record, ZX_FLAG_FRAMED, NULL, 0);
+    const s_part_t worker [] = { P ("ZXW01"), P ("\x02"), { record, size }, P ("payload") };
+    const s_part_t client [] = { P ("ZXC01"), P ("\x02"), P ("default"), { record, size },
+                                 P ("payload") };
+    for (int face = ZX_FACE_WORKER; face <= ZX_FACE_CLIENT; face++) {
+        size_t count = face == ZX_FACE_CLIENT ? 5 : 4;
+        s_decoded_t out;
+        s_decode (&out, face == ZX_FACE_CLIENT ? client : worker, count, (zx__face_t) face,
+                  false);
+        assert_true (out.msg.ok);
+        assert_int_equal (out.msg.extra, 0);
+        assert_null (out.msg.frame_error);
+        assert_ptr_equal (out.msg.frame, &out.frames [count - 1]);
+        const uint8_t *cursor = out.msg.batch;
+        zx__request_rec_t rec;
+        assert_int_equal (zx__batch_next_request (&cursor, cursor + out.msg.batch_size, &rec),
+                          ZX_OK);
+        assert_int_equal (rec.args_size, 0);
+        assert_true (zx__msg_request_args (&out.msg, &rec));
+        assert_int_equal (rec.args_size, 7);
+        assert_memory_equal (rec.args, "payload", 7);
+        s_done (&out);
+    }
+}
+
+static void
+test_a_framed_reply_gives_its_frame_as_the_payload_and_drops_the_bit (void **state)
+{
+    (void) state;
+    zx__batch_t batch = { 0 };
+    assert_int_equal (zx__batch_add_reply (&batch, 5, 2, ZX_STATUS_FRAMED | ZX_STATUS_OK,
+                                           NULL, 0), ZX_OK);
+    s_decoded_t out;
+    s_decode (&out, (s_part_t []) { P ("ZXW01"), P ("\x03"), { batch.data, batch.size },
+                                    P ("result") }, 4, ZX_FACE_WORKER, false);
+    assert_true (out.msg.ok);
+    assert_int_equal (out.msg.extra, 0);
+    assert_non_null (out.msg.frame);
+    const uint8_t *cursor = out.msg.batch;
+    zx__reply_rec_t rec;
+    assert_int_equal (zx__batch_next_reply (&cursor, cursor + out.msg.batch_size, &rec), ZX_OK);
+    zx__msg_reply_payload (&out.msg, &rec);
+    assert_int_equal (rec.status, ZX_STATUS_OK);
+    assert_int_equal (rec.payload_size, 6);
+    assert_memory_equal (rec.payload, "result", 6);
+    s_done (&out);
+    //  The bit without the frame stays: an unknown status to the receiver
+    s_decode (&out, (s_part_t []) { P ("ZXW01"), P ("\x03"), { batch.data, batch.size } }, 3,
+              ZX_FACE_WORKER, false);
+    assert_null (out.msg.frame);
+    cursor = out.msg.batch;
+    assert_int_equal (zx__batch_next_reply (&cursor, cursor + out.msg.batch_size, &rec), ZX_OK);
+    zx__msg_reply_payload (&out.msg, &rec);
+    assert_int_equal (zx__status_to_err (rec.status), ZX_EPROTO);
+    s_done (&out);
+    zx__batch_free (&batch);
+}
+
+static void
+test_misframed_requests_say_why_and_keep_their_frames_extra (void **state)
+{
+    (void) state;
+    uint8_t framed [64], plain [64], carrying [64], two [128];
+    size_t framed_size = s_request_record (framed, sizeof framed, ZX_FLAG_FRAMED, NULL, 0);
+    size_t plain_size = s_request_record (plain, sizeof plain, 0, "\x91\x01", 2);
+    size_t carrying_size = s_request_record (carrying, sizeof carrying, ZX_FLAG_FRAMED,
+                                             "\x91\x01", 2);
+    memcpy (two, framed, framed_size);
+    memcpy (two + framed_size, plain, plain_size);
+    const struct {
+        s_part_t batch;
+        size_t frames;
+        const char *why;
+    } cases [] = {
+        { { plain, plain_size }, 1, "no record marked framed" },
+        { { framed, framed_size }, 2, "more than one frame" },
+        { { two, framed_size + plain_size }, 1, "only record of its batch" },
+        { { carrying, carrying_size }, 1, "carry nothing in the batch" },
+        { P (""), 1, "no record marked framed" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        s_decoded_t out;
+        s_decode (&out, (s_part_t []) { P ("ZXW01"), P ("\x02"), cases [i].batch, P ("a"),
+                                        P ("b") }, 3 + cases [i].frames, ZX_FACE_WORKER, false);
+        assert_true (out.msg.ok);
+        assert_null (out.msg.frame);
+        assert_int_equal (out.msg.extra, cases [i].frames);
+        assert_non_null (out.msg.frame_error);
+        assert_non_null (strstr (out.msg.frame_error, cases [i].why));
+        s_done (&out);
+    }
+    //  The flag without a frame: the record is refused by its receiver
+    s_decoded_t out;
+    s_decode (&out, (s_part_t []) { P ("ZXW01"), P ("\x02"), { framed, framed_size } }, 3,
+              ZX_FACE_WORKER, false);
+    assert_true (out.msg.ok);
+    assert_null (out.msg.frame_error);
+    const uint8_t *cursor = out.msg.batch;
+    zx__request_rec_t rec;
+    assert_int_equal (zx__batch_next_request (&cursor, cursor + out.msg.batch_size, &rec),
+                      ZX_OK);
+    assert_false (zx__msg_request_args (&out.msg, &rec));
+    s_done (&out);
+}
+
+static void
+test_ready_reads_its_features_frame_and_an_older_one_has_none (void **state)
+{
+    (void) state;
+    uint8_t info [ZX_READY_INFO_SIZE] = { 1 };
+    uint8_t features [4] = { ZX_FEATURE_FRAMED, 0, 0, 0 };
+    s_decoded_t out;
+    s_decode (&out, (s_part_t []) { P ("ZXW01"), P ("\x01"), P ("default"), { info, 16 },
+                                    P ("w"), { features, 4 } }, 6, ZX_FACE_WORKER, false);
+    assert_true (out.msg.ok);
+    assert_int_equal (out.msg.ready.features, ZX_FEATURE_FRAMED);
+    s_done (&out);
+    s_decode (&out, (s_part_t []) { P ("ZXW01"), P ("\x01"), P ("default"), { info, 16 },
+                                    P ("w") }, 5, ZX_FACE_WORKER, false);
+    assert_true (out.msg.ok);
+    assert_int_equal (out.msg.ready.features, 0);
+    s_done (&out);
+}
+
 const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_short_message_or_a_bad_header_or_command_frame_is_malformed),
     cmocka_unit_test (test_any_face_tells_the_faces_apart_and_names_an_unknown_header),
@@ -490,6 +636,10 @@ const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_stats_is_ok_on_the_client_face_only),
     cmocka_unit_test (test_labels_show_unprintable_octets_and_backslash_as_hex_and_fit),
     cmocka_unit_test (test_decoded_fields_lie_inside_their_frames_whatever_the_bytes),
+    cmocka_unit_test (test_a_framed_request_points_its_arguments_at_the_frame_after_the_batch),
+    cmocka_unit_test (test_a_framed_reply_gives_its_frame_as_the_payload_and_drops_the_bit),
+    cmocka_unit_test (test_misframed_requests_say_why_and_keep_their_frames_extra),
+    cmocka_unit_test (test_ready_reads_its_features_frame_and_an_older_one_has_none),
 };
 
 ZX_TEST_MAIN (tests)

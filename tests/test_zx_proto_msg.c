@@ -84,7 +84,7 @@ test_ready_round_trips_with_the_specified_bytes (void **state)
     s_pair_t pair;
     s_pair_new (&pair, ZX_FACE_WORKER);
     //  The worked example of PROTOCOL.md section 20
-    zx__ready_t ready = { 2, 0, 4242, 1 };
+    zx__ready_t ready = { 2, 0, 4242, 1, 0 };
     assert_int_equal (zx__send_ready (&pair.to_router, "default", &ready,
                                       "ThreadPoolExecutor-0_0"), ZX_OK);
     zx__msg_t msg;
@@ -116,7 +116,7 @@ test_ready_round_trips_with_the_specified_bytes (void **state)
     zx__msg_close (&msg);                   //  Twice is harmless
 
     //  Every field, at its widest
-    ready = (zx__ready_t) { 0xFFFFFFFFu, 0x01020304u, 0x7FFFFFFFu, 0x80000000u };
+    ready = (zx__ready_t) { 0xFFFFFFFFu, 0x01020304u, 0x7FFFFFFFu, 0x80000000u, 0 };
     assert_int_equal (zx__send_ready (&pair.to_router, "s", &ready, ""), ZX_OK);
     assert_int_equal (s_receive (pair.router, true, ZX_FACE_ANY, &msg), ZX_RECV_OK);
     assert_true (msg.ok);
@@ -335,7 +335,7 @@ test_senders_refuse_what_they_cannot_encode (void **state)
     s_pair_new (&pair, ZX_FACE_CLIENT);
     zx__batch_t batch = { 0 };
     assert_int_equal (zx__batch_add_request (&batch, 1, 1, 0, "t", 1, NULL, 0), ZX_OK);
-    zx__ready_t ready = { 1, 0, 1, 1 };
+    zx__ready_t ready = { 1, 0, 1, 1, 0 };
     char long_service [257];
     memset (long_service, 's', 256);
     long_service [256] = 0;

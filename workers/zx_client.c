@@ -366,6 +366,31 @@ s_flush (zx_loop_t *loop, void *arg)
     }
 }
 
+//  Sends one request whose arguments are big as a framed REQUEST, after
+//  what waits in the batch (PROTOCOL.md 23): the broker moves the frame on
+//  to a worker without copying it, and answers framed too.
+static void
+s_send_framed (zx__client_t *self, const s_entry_t *entry, uint8_t flags, const void *data,
+               size_t size)
+{
+    s_flush (self->loop, self);
+    zmq_msg_t frame;
+    if (zmq_msg_init_size (&frame, size) != 0) {
+        zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
+        return;
+    }
+    memcpy (zmq_msg_data (&frame), data, size);
+    s_sent (self, zx__send_request_framed (&self->route, self->service, entry->corr, 1,
+                                           flags | ZX_FLAG_FRAMED_REPLY, entry->task,
+                                           entry->name_len, &frame));
+    zmq_msg_close (&frame);
+    if (self->silence_from_send) {
+        self->broker.heard_us = zx__now_us ();
+        self->silence_from_send = false;
+        s_send_heartbeat (self);
+    }
+}
+
 static void
 s_on_reply (zx__client_t *self, const zx__msg_t *msg)
 {
@@ -374,6 +399,7 @@ s_on_reply (zx__client_t *self, const zx__msg_t *msg)
     zx__reply_rec_t rec;
     zx_err_t rc;
     while ((rc = zx__batch_next_reply (&cursor, end, &rec)) == ZX_OK) {
+        zx__msg_reply_payload (msg, &rec);
         if (rec.status == ZX_STATUS_STARTED) {
             //  Not an end: a worker has started the task
             s_entry_t *entry = zx__idmap_get (&self->entries, rec.corr);
@@ -403,7 +429,10 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx__client_t *self = (zx__client_t *) arg;
     zx__msg_t msg;
+    int64_t started = zx__now_us ();
     for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
+        if (burst > 0 && zx__now_us () - started > ZX_RECV_BURST_US)
+            break;
         zx__recv_t rc = zx__recv_dealer_loop (self->socket, ZX_FACE_CLIENT, &msg, self->log,
                                               &self->broker);
         if (rc == ZX_RECV_NONE)
@@ -628,8 +657,10 @@ zx__client_submit_to (zx__client_t *self, zx_future_t *future, const char *task,
         entry->args_size = entry->args ? size : 0;
         if (entry->args && size)
             memcpy (entry->args, data, size);
-        if (zx__batch_add_request (&self->out, entry->corr, 1, flags, task, name_len,
-                                   data, size) != ZX_OK
+        //  Big arguments go framed, in a message of their own, sent below
+        bool framed = !targeted && size >= ZX_FRAME_THRESHOLD;
+        if ((!framed && zx__batch_add_request (&self->out, entry->corr, 1, flags, task,
+                                               name_len, data, size) != ZX_OK)
         ||  !zx__idmap_put (&self->entries, entry->corr, entry)) {
             zx_future_destroy (&entry->future);
             free (entry);
@@ -642,6 +673,9 @@ zx__client_submit_to (zx__client_t *self, zx_future_t *future, const char *task,
             }
             //  Pending until a worker says STARTED
             zx__future_set_canceller (future, s_cancel, entry);
+            if (framed)
+                s_send_framed (self, entry, flags, data, size);
+            else
             if (self->out.size >= ZX_BATCH_FLUSH_BYTES)
                 s_flush (self->loop, self);
             if (!self->flush_scheduled && zx_loop_call_soon (self->loop, s_flush, self) == ZX_OK)

@@ -750,6 +750,23 @@ zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
 }
 
 zx__request_t *
+zx__executor_relay_frame (zx_executor_t *self, zx_loop_t *loop, const char *task,
+                          struct zmq_msg_t *frame, zx__complete_fn *complete, void *cookie)
+{
+    zx__completion_t done = { .complete = complete, .cookie = cookie };
+    if (!self->backend->ops->relays || s_bind (self, loop) != ZX_OK) {
+        zx__executor_refuse (&done, ZX_EINVAL, "this executor cannot relay from this loop");
+        return NULL;
+    }
+    if (s_refused (self, &done))
+        return NULL;
+    zx__submission_t request = { .task = task, .args = zmq_msg_data (frame),
+                                 .args_size = zmq_msg_size (frame), .flags = self->retries,
+                                 .frame = frame };
+    return self->backend->ops->submit (self->backend, &request, &done);
+}
+
+zx__request_t *
 zx__executor_send_to (zx_executor_t *self, zx_loop_t *loop, const char *target,
                       const char *task, const void *args, size_t args_size,
                       zx__complete_fn *complete, void *cookie)

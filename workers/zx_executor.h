@@ -48,6 +48,10 @@ typedef struct {
     //  Affinity: the routing id of the one worker it must go to, or NULL
     //  for any. Only relays (completions by function) have one.
     const char *target;
+    //  Relays: the arguments as a libzmq frame (args is then its data),
+    //  which a back end that sends frames may take with zmq_msg_move
+    //  instead of copying args; NULL for none.
+    struct zmq_msg_t *frame;
 } zx__submission_t;
 
 //  Who hears how a request ends: exactly one of future and complete is set.
@@ -213,6 +217,14 @@ bool zx__executor_is_local (const zx_executor_t *self);
 zx__request_t *zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
                                    const void *args, size_t args_size,
                                    zx__complete_fn *complete, void *cookie);
+
+//  zx__executor_relay with the arguments in frame (a libzmq message part,
+//  as a broker's framed REQUEST brought it), which a local pool takes as
+//  it is and sends on without copying; frame may be left as it was (then
+//  the arguments were copied) and stays the caller's to close.
+zx__request_t *zx__executor_relay_frame (zx_executor_t *self, zx_loop_t *loop,
+                                         const char *task, struct zmq_msg_t *frame,
+                                         zx__complete_fn *complete, void *cookie);
 
 //  Sets what is called, on the loop, with a relay's cookie when the worker
 //  holding the relayed request says it started the task (NULL: nothing).

@@ -646,7 +646,10 @@ s_submit (zx__backend_t *base, const zx__submission_t *sub, const zx__completion
 {
     zx__pool_t *self = (zx__pool_t *) base;
     zx_err_t code;
-    zx__request_t *request = sub->target && !done->future
+    zx__request_t *request = sub->frame && !sub->target && !done->future
+        ? zx__dispatch_submit_frame (self->dispatch, sub->task, sub->frame, sub->flags,
+                                     done->complete, done->cookie, &code)
+        : sub->target && !done->future
         ? zx__dispatch_submit_to (self->dispatch, sub->target, sub->task, sub->args,
                                   sub->args_size, sub->flags, done->complete, done->cookie,
                                   &code)

@@ -50,8 +50,25 @@ typedef struct s_job {
     uint32_t attempt;
     size_t args_size;
     uint8_t name_len;
-    char data [];               //  Name, NUL, then encoded arguments
+    bool framed_reply;          //  The dispatcher takes its reply framed
+    bool framed;                //  Its arguments are frame, as received
+    zmq_msg_t frame;
+    char data [];               //  Name, NUL, then encoded arguments (unless framed)
 } s_job_t;
+
+static const void *
+s_job_args (s_job_t *job)
+{
+    return job->framed ? zmq_msg_data (&job->frame) : job->data + job->name_len + 1;
+}
+
+static void
+s_job_free (s_job_t *job)
+{
+    if (job->framed)
+        zmq_msg_close (&job->frame);
+    free (job);
+}
 
 typedef struct {
     const zx__worker_opts_t *opts;
@@ -199,6 +216,24 @@ s_reply (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
     }
 }
 
+//  A big result to a dispatcher that takes it framed: a frame of its own,
+//  after what waits in the batch, so that a broker passes it on as it is.
+static void
+s_reply_framed (s_worker_t *self, const s_job_t *job, const void *data, size_t size)
+{
+    zmq_msg_t frame;
+    if (zmq_msg_init_size (&frame, size) != 0) {
+        s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
+        return;
+    }
+    memcpy (zmq_msg_data (&frame), data, size);
+    s_flush (self);
+    if (zx__send_reply_framed (&self->route, job->corr, job->attempt, ZX_STATUS_OK, &frame))
+        zx_log_error (self->log, "worker %s cannot send a reply: %s", self->opts->identity,
+                      zmq_strerror (errno));
+    zmq_msg_close (&frame);
+}
+
 static void
 s_reply_text (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
               const char *text)
@@ -238,7 +273,15 @@ s_on_request (s_worker_t *self, const zx__msg_t *msg)
     zx__request_rec_t rec;
     zx_err_t rc;
     while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK) {
-        s_job_t *job = malloc (sizeof (s_job_t) + rec.name_len + 1 + rec.args_size);
+        if (!zx__msg_request_args (msg, &rec)) {
+            s_reply_text (self, rec.corr, rec.attempt, ZX_EPROTO,
+                          "malformed framed request: no frame after the batch");
+            continue;
+        }
+        //  Framed arguments stay in the frame they came in: no copy
+        bool framed = rec.flags & ZX_FLAG_FRAMED;
+        s_job_t *job = malloc (sizeof (s_job_t) + rec.name_len + 1
+                               + (framed ? 0 : rec.args_size));
         if (!job) {
             s_reply_text (self, rec.corr, rec.attempt, ZX_ETASK, "worker out of memory");
             continue;
@@ -248,8 +291,15 @@ s_on_request (s_worker_t *self, const zx__msg_t *msg)
         job->attempt = rec.attempt;
         job->name_len = rec.name_len;
         job->args_size = rec.args_size;
+        job->framed_reply = rec.flags & ZX_FLAG_FRAMED_REPLY;
+        job->framed = framed;
         memcpy (job->data, rec.name, rec.name_len);
         job->data [rec.name_len] = 0;
+        if (framed) {
+            zmq_msg_init (&job->frame);
+            zmq_msg_move (&job->frame, msg->frame);
+        }
+        else
         if (rec.args_size)
             memcpy (job->data + rec.name_len + 1, rec.args, rec.args_size);
         if (self->tail)
@@ -280,7 +330,7 @@ s_on_cancel (s_worker_t *self, const zx__msg_t *msg)
                     self->tail = prev;
                 s_reply_text (self, job->corr, job->attempt, ZX_ECANCELLED,
                               "cancelled before it started");
-                free (job);
+                s_job_free (job);
                 self->withdrawn++;
                 break;
             }
@@ -347,7 +397,7 @@ s_run_job (s_worker_t *self, s_job_t *job)
 {
     zx_values_t *args = NULL;
     s_fault_point (S_FAULT_DECODE, job->data);
-    if (zx__values_decode_owned (job->data + job->name_len + 1, job->args_size, NULL, NULL, &args)) {
+    if (zx__values_decode_owned (s_job_args (job), job->args_size, NULL, NULL, &args)) {
         char text [320];
         snprintf (text, sizeof text, "malformed arguments for task '%s'", job->data);
         s_reply_text (self, job->corr, job->attempt, ZX_EPROTO, text);
@@ -384,7 +434,10 @@ s_run_job (s_worker_t *self, s_job_t *job)
     if (outcome == ZX_OK) {
         size_t size = 0;
         const void *data = call.result ? zx__values_data (call.result, &size) : "";
-        s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
+        if (job->framed_reply && size >= ZX_FRAME_THRESHOLD)
+            s_reply_framed (self, job, data, size);
+        else
+            s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
     }
     else
         s_reply_failure (self, job, &call);
@@ -471,7 +524,8 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     }
     zx__actor_host_worker (opts->identity);
     //  A pool worker runs one task at a time
-    zx__ready_t ready = { opts->credits, opts->max_tasks, (uint32_t) getpid (), 1 };
+    zx__ready_t ready = { opts->credits, opts->max_tasks, (uint32_t) getpid (), 1,
+                          ZX_FEATURE_FRAMED };
     zx__send_ready (&self.route, opts->service ? opts->service : "default", &ready,
                     opts->name ? opts->name : opts->identity);
 
@@ -515,7 +569,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
             self.tail = NULL;
         int64_t job_started_us = zx__now_us ();
         s_run_job (&self, job);
-        free (job);
+        s_job_free (job);
         tasks_done++;
         //  After a slow task, look for CANCELs of the jobs waiting here
         bool peek = zx__now_us () - job_started_us > ZX_SLOW_TASK_US;
@@ -539,7 +593,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     while (self.head) {
         s_job_t *job = self.head;
         self.head = job->next;
-        free (job);
+        s_job_free (job);
     }
     pthread_mutex_unlock (&self.watch.guard);
     zx__flusher_remove (&self.watch);

@@ -16,6 +16,8 @@
     which pool worker ran each spawn and binds the actor's messages to
     that one (zx__executor_send_to), and the spawn's reply names this
     serving worker and its pid, so that the coordinator targets it.
+    Framed payloads (PROTOCOL.md 23) are relayed as the frames they came
+    in, both ways, without a copy.
     With CURVE, the certificate and the broker's key are read once, when
     the worker is made, and applied to every new connection.             */
 
@@ -59,6 +61,7 @@ typedef struct {
     bool abandoned;             //  Its connection dropped: nobody wants it
     char *actor;                //  An actor's spawn or stop: the actor's id
     bool spawn;                 //  An actor's spawn
+    bool framed_reply;          //  The broker takes its reply framed
 } s_job_t;
 
 struct zx_worker {
@@ -149,9 +152,41 @@ s_flush (zx_loop_t *loop, void *arg)
     zx__batch_clear (&self->replies);
 }
 
+//  A big result to a broker that takes it framed goes as a frame of its
+//  own, after what waits in the batch: the broker moves it on to the
+//  coordinator without copying it. Returns false when it did not go.
+static bool
+s_send_framed (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload,
+               size_t size)
+{
+    //  The pool worker's reply came framed: pass its frame on as it is
+    zmq_msg_t *came = job->request ? zx__request_reply_frame (job->request, payload) : NULL;
+    zmq_msg_t frame;
+    if (!self->socket || zmq_msg_init (&frame) != 0)
+        return false;
+    if (came)
+        zmq_msg_move (&frame, came);
+    else {
+        zmq_msg_close (&frame);
+        if (zmq_msg_init_size (&frame, size) != 0)
+            return false;
+        memcpy (zmq_msg_data (&frame), payload, size);
+    }
+    s_flush (self->loop, self);
+    bool sent = zx__send_reply_framed (&self->route, job->corr, job->attempt,
+                                       (uint8_t) zx__status_from_err (code), &frame) == ZX_OK;
+    if (!sent && came)
+        zmq_msg_move (came, &frame);    //  Back where the batch reads it from
+    zmq_msg_close (&frame);
+    return sent;
+}
+
 static void
 s_add_reply (zx_worker_t *self, s_job_t *job, zx_err_t code, const void *payload, size_t size)
 {
+    if (job->framed_reply && size >= ZX_FRAME_THRESHOLD
+    &&  s_send_framed (self, job, code, payload, size))
+        return;
     zx__batch_add_reply (&self->replies, job->corr, job->attempt,
                          (uint8_t) zx__status_from_err (code), payload, size);
     if (self->replies.size >= ZX_BATCH_FLUSH_BYTES)
@@ -272,7 +307,7 @@ s_relay_started (void *cookie)
 //  Relays one request to the local pool. Returns false when there was no
 //  memory for it (the caller answers).
 static bool
-s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
+s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task, zmq_msg_t *frame)
 {
     s_job_t *job = calloc (1, sizeof (s_job_t));
     if (!job)
@@ -281,6 +316,7 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
     job->corr = rec->corr;
     job->attempt = rec->attempt;
     job->generation = self->generation;
+    job->framed_reply = rec->flags & ZX_FLAG_FRAMED_REPLY;
     if (!zx__idmap_put (&self->jobs, rec->corr, job)) {
         free (job);
         return false;
@@ -302,6 +338,8 @@ s_relay (zx_worker_t *self, const zx__request_rec_t *rec, const char *task)
     zx__request_t *request = host [0]
         ? zx__executor_send_to (self->executor, self->loop, host, task, rec->args,
                                 rec->args_size, s_relay_done, job)
+        : frame
+        ? zx__executor_relay_frame (self->executor, self->loop, task, frame, s_relay_done, job)
         : zx__executor_relay (self->executor, self->loop, task, rec->args, rec->args_size,
                               s_relay_done, job);
     if (request)
@@ -321,6 +359,12 @@ s_on_request (zx_worker_t *self, const zx__msg_t *msg)
         char task [256];
         memcpy (task, rec.name, rec.name_len);
         task [rec.name_len] = 0;
+        if (!zx__msg_request_args (msg, &rec)) {
+            const char *text = "malformed framed request: no frame after the batch";
+            zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
+                                 ZX_STATUS_BAD_REQUEST, text, strlen (text));
+            continue;
+        }
         if (relay) {
             if (zx__idmap_get (&self->jobs, rec.corr)) {
                 char text [320];
@@ -329,7 +373,8 @@ s_on_request (zx_worker_t *self, const zx__msg_t *msg)
                                      ZX_STATUS_BAD_REQUEST, text, strlen (text));
             }
             else
-            if (!s_relay (self, &rec, task)) {
+            if (!s_relay (self, &rec, task,
+                          (rec.flags & ZX_FLAG_FRAMED) ? msg->frame : NULL)) {
                 const char *text = "worker out of memory";
                 zx__batch_add_reply (&self->replies, rec.corr, rec.attempt,
                                      ZX_STATUS_TASK_ERROR, text, strlen (text));
@@ -354,6 +399,7 @@ s_on_request (zx_worker_t *self, const zx__msg_t *msg)
         job->corr = rec.corr;
         job->attempt = rec.attempt;
         job->generation = self->generation;
+        job->framed_reply = rec.flags & ZX_FLAG_FRAMED_REPLY;
         job->future = zx_run_in_executor (self->loop, self->executor, task, args);
         if (!job->future || !zx__idmap_put (&self->jobs, rec.corr, job)) {
             zx_future_destroy (&job->future);
@@ -505,7 +551,10 @@ s_on_readable (zx_loop_t *loop, void *arg)
     (void) loop;
     zx_worker_t *self = (zx_worker_t *) arg;
     zx__msg_t msg;
+    int64_t started = zx__now_us ();
     for (int burst = 0; burst < ZX_RECV_BURST && self->socket; burst++) {
+        if (burst > 0 && zx__now_us () - started > ZX_RECV_BURST_US)
+            break;
         zx__recv_t rc = zx__recv_dealer_loop (self->socket, ZX_FACE_WORKER, &msg, self->log,
                                               &self->broker);
         if (rc == ZX_RECV_NONE)
@@ -582,7 +631,8 @@ s_connect (zx_loop_t *loop, void *arg)
     self->broker.heard_us = zx__now_us ();
     self->heard = false;
     //  No task budget: its pool replaces its own workers
-    zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel };
+    zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel,
+                          ZX_FEATURE_FRAMED };
     zx__send_ready (&self->route, self->service, &ready, self->identity);
     self->sent_us = zx__now_us ();
     //  Our heartbeat interval at once, so that a broker with a shorter one

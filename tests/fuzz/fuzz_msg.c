@@ -8,7 +8,8 @@
     field the decoder hands out lies inside one frame, and reading it all
     works; a message that is not ZX_RECV_OK is never ok; a CANCEL's ids
     fit its frame; an interval is one a peer may announce; the bye text
-    made printable is short and has no control octet; the decoder leaves
+    made printable is short and has no control octet; a framed message's
+    frame is its last and its one record's arguments; the decoder leaves
     the frames open for their owner.
 
     Input: byte 0 is ignored (room for options); then frames, each a
@@ -72,6 +73,21 @@ s_check (zmq_msg_t *frames, size_t count, zx__face_t face, bool routed)
         ids += zx__msg_cancel_id (&msg, i);
     (void) ids;
     ZX_FUZZ_CHECK (msg.interval <= ZX_HEARTBEAT_MAX_MS);
+    //  A framed message: its frame is the last one, nothing counted past it,
+    //  and a framing error never comes with a frame
+    if (msg.frame) {
+        ZX_FUZZ_CHECK (msg.ok && msg.extra == 0 && !msg.frame_error);
+        ZX_FUZZ_CHECK (msg.frame == &frames [count - 1]);
+        zx_fuzz_touch (zmq_msg_data (msg.frame), zmq_msg_size (msg.frame));
+        const uint8_t *cursor = msg.batch, *end = msg.batch + msg.batch_size;
+        if (msg.command == ZX_CMD_REQUEST) {
+            zx__request_rec_t rec;
+            ZX_FUZZ_CHECK (zx__batch_next_request (&cursor, end, &rec) == ZX_OK);
+            ZX_FUZZ_CHECK (zx__msg_request_args (&msg, &rec));
+            ZX_FUZZ_CHECK (rec.args_size == zmq_msg_size (msg.frame));
+        }
+        ZX_FUZZ_CHECK (cursor == end || msg.command == ZX_CMD_REPLY);
+    }
     if (msg.ok && msg.command == ZX_CMD_REQUEST && msg.face == ZX_FACE_CLIENT)
         ZX_FUZZ_CHECK (msg.service_size >= 1 && msg.service_size <= 255);
     char text [256];

@@ -293,6 +293,15 @@ def batch_dispatch_and_msg():
     write("msg", "disconnect", msg(b"ZXW01", bytes([DISCONNECT]), b"\x02init failed:\n\0x"))
     write("msg", "cancel", msg(b"ZXC01", bytes([CANCEL]), struct.pack("<QQ", 7, 8) + b"\x01\x02"))
     write("msg", "unknown_header", msg(b"id", b"MDPW0", b"\x01", b"default"))
+    #   Framed payloads (PROTOCOL.md 23): flag 0x20 on the one record, its
+    #   arguments the frame after the batch; reply status bit 0x80
+    framed = request(2, 1, 0x60, b"echo_bytes", b"")
+    big = v_list(v_bytes(b"x" * 300))
+    write("msg", "request_framed_client", msg(b"ZXC01", bytes([REQUEST]), b"default", framed,
+                                               big))
+    write("msg", "request_framed_worker", msg(b"ZXW01", bytes([REQUEST]), framed, big))
+    write("msg", "request_framed_two_frames", msg(b"ZXW01", bytes([REQUEST]), framed, big, big))
+    write("msg", "reply_framed", msg(b"ZXW01", bytes([REPLY]), reply(2, 1, 0x80, b""), big))
     write("msg", "too_many_frames", msg(*[b"ZXW01", bytes([HEARTBEAT])] + [b"x"] * 8))
 
 
