@@ -426,7 +426,7 @@ typedef struct {
 static long
 s_sim_visit (s_sim_t *sim, zx__batch_t *batch, int64_t now_ms)
 {
-    zx__route_t route = { sim->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0 };
+    zx__route_t route = { sim->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0, NULL, NULL };
     long answered = 0;
     for (;;) {
         zx__msg_t msg;
@@ -483,7 +483,7 @@ bench_scale_sim (const char *endpoint, int count, int first)
         zmq_setsockopt (sims [i].socket, ZMQ_ROUTING_ID, identity, strlen (identity));
         if (zmq_connect (sims [i].socket, endpoint) != 0)
             return 1;
-        zx__route_t route = { sims [i].socket, ZX_FACE_WORKER, 0, NULL, 0 };
+        zx__route_t route = { sims [i].socket, ZX_FACE_WORKER, 0, NULL, 0, NULL, NULL };
         zx__send_ready (&route, "default", &ready, identity);
         zx__send_heartbeat (&route, S_HEARTBEAT_MS);
         sims [i].sent_ms = (int64_t) (bench_now () * 1000);

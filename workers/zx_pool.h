@@ -56,6 +56,7 @@ struct zx__pool {
     char *endpoint;
     char *ipc_path;             //  File to remove for our own ipc endpoint
     zsock_t *router;
+    zx__memq_t *memq;           //  Threads on no endpoint asked for: instead of router
     zx__dispatch_t *dispatch;
     zx_loop_t *loop;
     zx__slot_t *slots;
