@@ -2,8 +2,9 @@
 
     A local pool is a dispatcher (broker/zx_dispatch) on a ROUTER socket
     and the workers it starts, watches and replaces: threads (zexec's
-    actors, over inproc) or processes (this program started again by
-    exec, over ipc). zx_pool.c holds the pool; zx_pool_escalate.c stops
+    actors, over a memq, zx_memq.h, or inproc when the caller gave an
+    endpoint) or processes (this program started again by exec, over
+    ipc). zx_pool.c holds the pool; zx_pool_escalate.c stops
     running tasks that were cancelled: the cancel token, then SIGTERM and
     SIGKILL for a process worker. Nothing else includes this header: the
     front reaches a pool through its zx__executor_ops_t.
