@@ -464,7 +464,7 @@ typedef struct {
 static long
 s_sim_visit (s_sim_t *sim, zx__batch_t *batch, int64_t now_ms, bool *heard)
 {
-    zx__route_t route = { sim->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0 };
+    zx__route_t route = { sim->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0, NULL, NULL };
     long answered = 0;
     bool beat = false;
     for (;;) {
@@ -537,7 +537,7 @@ bench_scale_sim (const char *endpoint, int count, int first)
     for (int i = 0; i < count; i++) {
         char identity [32];
         snprintf (identity, sizeof identity, "sim-%d", first + i);
-        zx__route_t route = { sims [i].socket, ZX_FACE_WORKER, 0, NULL, 0 };
+        zx__route_t route = { sims [i].socket, ZX_FACE_WORKER, 0, NULL, 0, NULL, NULL };
         zx__send_ready (&route, "default", &ready, identity);
         zx__send_heartbeat (&route, S_HEARTBEAT_MS);
         sims [i].sent_ms = (int64_t) (bench_now () * 1000);

@@ -515,7 +515,7 @@ s_run (zx_cli_t *cli, int argc, char **argv)
     }
     zsock_set_linger (link.dealer, 0);
     link.route = (zx__route_t) { zsock_resolve (link.dealer), ZX_FACE_CLIENT, ZMQ_DONTWAIT,
-                                 NULL, 0 };
+                                 NULL, 0, NULL, NULL };
     int status = 1;
     if (zx__curve_client (link.dealer, server_key, cert, link.why, sizeof link.why) != ZX_OK)
         fprintf (stderr, "zexec-top: cannot use CURVE: %s\n", link.why);

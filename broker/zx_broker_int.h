@@ -161,7 +161,8 @@ static inline zx__route_t
 zx__broker_route (const zx_broker_t *self, zx__face_t face, const void *identity,
                   size_t identity_size)
 {
-    return (zx__route_t) { self->socket, face, ZMQ_DONTWAIT, identity, identity_size };
+    return (zx__route_t) { self->socket, face, ZMQ_DONTWAIT, identity, identity_size,
+                           NULL, NULL };
 }
 
 //  Every peer is named in logs and keyed in the tables by zx__label of its

@@ -90,6 +90,9 @@ zx__dispatch_destroy (zx__dispatch_t **self_p)
     if (!self_p || !*self_p)
         return;
     zx__dispatch_t *self = *self_p;
+    if (self->loop && self->memq)
+        zx__loop_remove (self->loop, NULL, zx__memq_fd (self->memq));
+    else
     if (self->loop)
         zx__loop_remove (self->loop, self->router, -1);
     zx__dispatch_fail_queued (self, ZX_ESHUTDOWN, "executor shut down before the task ran");

@@ -61,7 +61,15 @@ zx__dispatch_t *zx__dispatch_new (void *router, const zx__dispatch_events_t *eve
 //  with ZX_ESHUTDOWN first. Accepts NULL and nulls the pointer.
 void zx__dispatch_destroy (zx__dispatch_t **self_p);
 
-//  Starts watching the socket on loop. Returns ZX_OK or ZX_ENOMEM.
+//  Makes the dispatcher speak to its workers over memq (zx_memq.h), a
+//  thread pool's in-process transport, instead of its router, which it
+//  then never touches. The caller keeps memq open for the dispatcher's
+//  lifetime. Call before zx__dispatch_attach and before any worker says
+//  READY.
+void zx__dispatch_use_memq (zx__dispatch_t *self, zx__memq_t *memq);
+
+//  Starts watching the socket (or memq) on loop. Returns ZX_OK or
+//  ZX_ENOMEM.
 zx_err_t zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop);
 
 //  Queues task (args: encoded values, copied; from ZX_FRAME_THRESHOLD

@@ -128,6 +128,7 @@ struct zx__dworker {
 //  The dispatcher: the queue, the worker table, the correlation table.
 struct zx__dispatch {
     void *router;
+    zx__memq_t *memq;               //  Instead of router: a thread pool's (not owned)
     zx_loop_t *loop;
     zx__dispatch_events_t events;
     void *owner;

@@ -521,8 +521,9 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
         return;
     }
     snprintf (worker->label, sizeof worker->label, "%s", label);
-    worker->route = (zx__route_t) { self->router, ZX_FACE_WORKER, ZMQ_DONTWAIT,
-                                    worker->identity, worker->identity_size };
+    worker->route = (zx__route_t) { self->memq ? NULL : self->router, ZX_FACE_WORKER,
+                                    ZMQ_DONTWAIT, worker->identity, worker->identity_size,
+                                    self->memq, NULL };
     uint32_t credits = msg->ready.credits;
     worker->credits = credits == 0 ? 1 : credits > 65536 ? 65536 : credits;
     //  Adaptive: start with two per task it runs at once and let measured
@@ -758,7 +759,9 @@ s_on_readable (zx_loop_t *loop, void *arg)
     zx__dispatch_t *self = (zx__dispatch_t *) arg;
     zx__msg_t msg;
     for (int burst = 0; burst < ZX_RECV_BURST; burst++) {
-        zx__recv_t rc = zx__recv_router (self->router, ZX_FACE_WORKER, &msg);
+        zx__recv_t rc = self->memq
+                       ? zx__recv_memq (self->memq, NULL, ZX_FACE_WORKER, &msg)
+                       : zx__recv_router (self->router, ZX_FACE_WORKER, &msg);
         if (rc == ZX_RECV_NONE)
             break;                          //  Nothing more to read now
         if (rc == ZX_RECV_TOO_MANY)
@@ -778,11 +781,19 @@ zx__dispatch_read (zx__dispatch_t *self)
     s_on_readable (self->loop, self);
 }
 
+void
+zx__dispatch_use_memq (zx__dispatch_t *self, zx__memq_t *memq)
+{
+    self->memq = memq;
+}
+
 zx_err_t
 zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop)
 {
     self->loop = loop;
-    zx_err_t rc = zx__loop_add_socket (loop, self->router, s_on_readable, self);
+    zx_err_t rc = self->memq
+        ? zx__loop_add_fd (loop, zx__memq_fd (self->memq), s_on_readable, self)
+        : zx__loop_add_socket (loop, self->router, s_on_readable, self);
     if (rc == ZX_OK && self->queue.count > 0)
         zx__dispatch_schedule_pump (self);
     //  Messages may be waiting already: zmq_poll reports them, being level

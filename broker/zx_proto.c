@@ -489,15 +489,16 @@ zx__msg_decode (zx__msg_t *msg, zmq_msg_t *frames, size_t count, zx__face_t face
 }
 
 static zx__recv_t
-s_recv (void *socket, zx__face_t face, zx__msg_t *msg, bool routed)
+s_recv (void *socket, zx__memq_t *hub, zx__memq_peer_t *peer, zx__face_t face,
+        zx__msg_t *msg, bool routed)
 {
     s_msg_reset (msg);
     msg->frames = msg->own;
     msg->owned = true;
     bool overflow;
-    msg->count = zx__recv_message (socket, msg->own,
-                                   routed ? ZX_ROUTER_MAX_FRAMES : ZX_DEALER_MAX_FRAMES,
-                                   &overflow);
+    size_t max = routed ? ZX_ROUTER_MAX_FRAMES : ZX_DEALER_MAX_FRAMES;
+    msg->count = socket ? zx__recv_message (socket, msg->own, max, &overflow)
+                        : zx__memq_recv (hub, peer, msg->own, max, &overflow);
     if (msg->count == 0)
         return ZX_RECV_NONE;
     if (!overflow)
@@ -513,20 +514,26 @@ s_recv (void *socket, zx__face_t face, zx__msg_t *msg, bool routed)
 zx__recv_t
 zx__recv_dealer (void *socket, zx__face_t face, zx__msg_t *msg)
 {
-    return s_recv (socket, face, msg, false);
+    return s_recv (socket, NULL, NULL, face, msg, false);
 }
 
 zx__recv_t
 zx__recv_router (void *socket, zx__face_t face, zx__msg_t *msg)
 {
-    return s_recv (socket, face, msg, true);
+    return s_recv (socket, NULL, NULL, face, msg, true);
+}
+
+zx__recv_t
+zx__recv_memq (zx__memq_t *hub, zx__memq_peer_t *peer, zx__face_t face, zx__msg_t *msg)
+{
+    return s_recv (NULL, hub, peer, face, msg, peer == NULL);
 }
 
 zx__recv_t
 zx__recv_dealer_loop (void *socket, zx__face_t face, zx__msg_t *msg, zx_logger_t *log,
                       zx__peer_t *peer)
 {
-    zx__recv_t rc = s_recv (socket, face, msg, false);
+    zx__recv_t rc = s_recv (socket, NULL, NULL, face, msg, false);
     if (rc == ZX_RECV_TOO_MANY) {
         zx_log_warning (log, "message with more than %d frames: dropped", ZX_DEALER_MAX_FRAMES);
         zx__msg_close (msg);
@@ -584,7 +591,8 @@ s_send_tail (const zx__route_t *route, uint8_t command, const void *const *body,
 {
     const void *frames [8];
     size_t sizes [8], n = 0;
-    if (route->identity) {
+    bool memq = route->hub || route->peer;
+    if (route->identity && !memq) {
         frames [n] = route->identity;
         sizes [n++] = route->identity_size;
     }
@@ -596,6 +604,9 @@ s_send_tail (const zx__route_t *route, uint8_t command, const void *const *body,
         frames [n] = body [i];
         sizes [n++] = body_sizes [i];
     }
+    if (memq)
+        return zx__memq_send (route->peer ? NULL : route->hub, route->peer, route->identity,
+                              route->identity_size, frames, sizes, n, tail);
     if (!tail)
         return zx__send_frames (route->socket, frames, sizes, n, route->flags);
     //  A ROUTER refuses (or a DEALER blocks) on the first frame only: once

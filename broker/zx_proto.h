@@ -15,6 +15,7 @@
 #ifndef ZX_PROTO_H_INCLUDED
 #define ZX_PROTO_H_INCLUDED
 #include "zexec.h"
+#include "zx_memq.h"
 #include <zmq.h>
 
 #define ZX_PROTO_WORKER         "ZXW01"
@@ -343,6 +344,12 @@ typedef enum {
 zx__recv_t zx__recv_dealer (void *socket, zx__face_t face, zx__msg_t *msg);
 zx__recv_t zx__recv_router (void *socket, zx__face_t face, zx__msg_t *msg);
 
+//  The same over a memq (zx_memq.h): from hub, as from a ROUTER (the
+//  sender's id first), when peer is NULL; else from peer, as from a
+//  DEALER.
+zx__recv_t zx__recv_memq (zx__memq_t *hub, zx__memq_peer_t *peer, zx__face_t face,
+                          zx__msg_t *msg);
+
 //  What a DEALER keeps of the peer it reads from (a broker, to a client
 //  or a serving worker) to tell when it falls silent: when it last heard
 //  anything from it (any message counts as a heartbeat), and the
@@ -440,13 +447,18 @@ const char *zx__msg_gets (const zx__msg_t *msg, const char *property);
 
 //  Where a message goes: the socket, the face whose header it carries,
 //  the send flags (0 to block, or ZMQ_DONTWAIT), and, from a ROUTER, the
-//  routing id of the peer (NULL over a DEALER).
+//  routing id of the peer (NULL over a DEALER). Over a thread pool's
+//  memq instead of a socket (zx_memq.h): socket NULL and hub set (the
+//  dispatcher's end, to the peer named by identity) or peer set (a
+//  worker's end).
 typedef struct {
     void *socket;
     zx__face_t face;
     int flags;
     const void *identity;
     size_t identity_size;
+    zx__memq_t *hub;
+    zx__memq_peer_t *peer;
 } zx__route_t;
 
 //  Each sends one command, whole, to route. They return ZX_OK, ZX_ENOMEM,

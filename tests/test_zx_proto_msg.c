@@ -44,8 +44,8 @@ s_pair_new (s_pair_t *pair, zx__face_t face)
     assert_int_equal (zmq_send (pair->dealer, "hello", 5, 0), 5);
     assert_int_equal (zmq_recv (pair->router, buffer, sizeof buffer, 0), 2);
     assert_int_equal (zmq_recv (pair->router, buffer, sizeof buffer, 0), 5);
-    pair->to_router = (zx__route_t) { pair->dealer, face, 0, NULL, 0 };
-    pair->to_dealer = (zx__route_t) { pair->router, face, 0, "w1", 2 };
+    pair->to_router = (zx__route_t) { pair->dealer, face, 0, NULL, 0, NULL, NULL };
+    pair->to_dealer = (zx__route_t) { pair->router, face, 0, "w1", 2, NULL, NULL };
 }
 
 static void
@@ -370,7 +370,7 @@ test_a_send_to_a_peer_the_router_does_not_know_fails_with_ehostunreach (void **s
     (void) state;
     s_pair_t pair;
     s_pair_new (&pair, ZX_FACE_WORKER);
-    zx__route_t nobody = { pair.router, ZX_FACE_WORKER, ZMQ_DONTWAIT, "nobody", 6 };
+    zx__route_t nobody = { pair.router, ZX_FACE_WORKER, ZMQ_DONTWAIT, "nobody", 6, NULL, NULL };
     zx__batch_t batch = { 0 };
     assert_int_equal (zx__batch_add_request (&batch, 1, 1, 0, "t", 1, NULL, 0), ZX_OK);
     errno = 0;
@@ -442,8 +442,8 @@ test_metadata_is_read_from_the_frames_the_peer_sent (void **state)
     size_t size = sizeof endpoint;
     assert_int_equal (zmq_getsockopt (router, ZMQ_LAST_ENDPOINT, endpoint, &size), 0);
     assert_int_equal (zmq_connect (dealer, endpoint), 0);
-    zx__route_t to_router = { dealer, ZX_FACE_CLIENT, 0, NULL, 0 };
-    zx__route_t to_dealer = { router, ZX_FACE_CLIENT, 0, "w1", 2 };
+    zx__route_t to_router = { dealer, ZX_FACE_CLIENT, 0, NULL, 0, NULL, NULL };
+    zx__route_t to_dealer = { router, ZX_FACE_CLIENT, 0, "w1", 2, NULL, NULL };
     assert_int_equal (zx__send_heartbeat (&to_router, 1000), ZX_OK);
     zx__msg_t msg;
     assert_int_equal (s_receive (router, true, ZX_FACE_CLIENT, &msg), ZX_RECV_OK);

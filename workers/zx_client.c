@@ -127,7 +127,8 @@ zx__client_new_secure (const char *endpoint, const char *service, int heartbeat_
     zsock_set_sndhwm (self->dealer, 0);
     zsock_set_linger (self->dealer, 500);
     self->socket = zsock_resolve (self->dealer);
-    self->route = (zx__route_t) { self->socket, ZX_FACE_CLIENT, ZMQ_DONTWAIT, NULL, 0 };
+    self->route = (zx__route_t) { self->socket, ZX_FACE_CLIENT, ZMQ_DONTWAIT, NULL, 0,
+                                  NULL, NULL };
     if (!server_key && !cert) {
         server_key = getenv ("ZEXEC_SERVER_KEY");
         cert = getenv ("ZEXEC_CERT");

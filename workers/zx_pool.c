@@ -175,7 +175,8 @@ static void
 s_await_ready (zx__pool_t *self)
 {
     int64_t deadline = zx__now_us () + 1000000;
-    zmq_pollitem_t item = { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t item = { self->memq ? NULL : zsock_resolve (self->router),
+                            self->memq ? zx__memq_fd (self->memq) : 0, ZMQ_POLLIN, 0 };
     while (zx__dispatch_workers (self->dispatch) < (size_t) self->max_workers
     &&     !self->broken) {
         int64_t left = deadline - zx__now_us ();
@@ -223,6 +224,9 @@ s_new (zx_executor_t *front, const zx_executor_opts_t *opts, bool processes)
         goto fail;
     if (!s_bind_router (self, opts->endpoint))
         goto fail;
+    //  Threads skip sockets unless the caller asked for an endpoint to see
+    if (!processes && !opts->endpoint && !(self->memq = zx__memq_new ()))
+        goto fail;
     zx__dispatch_events_t events = { s_complete, s_dispatched, s_idle, s_worker_event,
                                      s_started };
     self->dispatch = zx__dispatch_new (zsock_resolve (self->router), &events, self,
@@ -231,6 +235,8 @@ s_new (zx_executor_t *front, const zx_executor_opts_t *opts, bool processes)
     self->slots = calloc ((size_t) self->max_workers, sizeof (zx__slot_t));
     if (!self->dispatch || !self->slots)
         goto fail;
+    if (self->memq)
+        zx__dispatch_use_memq (self->dispatch, self->memq);
     zx__dispatch_expect (self->dispatch, (size_t) self->max_workers);
     if (opts->events_endpoint) {
         char why [300];
@@ -286,6 +292,7 @@ s_thread_actor (zsock_t *pipe, void *arg)
     zx_thread_set_name (args->name);
     zsock_signal (pipe, 0);
     zx__worker_run (&args->opts, pipe);
+    zx__memq_unref (&args->opts.memq);
     free (args->endpoint);
     free (args->initializer);
     free (args->initargs);
@@ -313,15 +320,31 @@ s_start_thread (zx__pool_t *self, zx__slot_t *slot)
     args->opts = (zx__worker_opts_t) {
         .endpoint = args->endpoint, .identity = args->identity, .name = args->name,
         .credits = (uint32_t) self->window, .max_tasks = (uint32_t) self->max_tasks,
-        .initializer = args->initializer, .initargs = args->initargs, .initargs_size = size };
+        .initializer = args->initializer, .initargs = args->initargs, .initargs_size = size,
+        .memq = self->memq ? zx__memq_ref (self->memq) : NULL };
     slot->actor = zx__actor_new (s_thread_actor, args);
     if (slot->actor)
         return;
+    zx__memq_unref (&args->opts.memq);
 fail:
     free (args->endpoint);
     free (args->initializer);
     free (args->initargs);
     free (args);
+}
+
+//  Ends a thread worker: joins it, or with detach lets it go (it exits
+//  when its task returns). Over a memq, the pipe's $TERM is not read:
+//  the term is.
+static void
+s_end_thread (zx__pool_t *self, zx__slot_t *slot, bool detach)
+{
+    if (self->memq && slot->actor)
+        zx__memq_term (self->memq, slot->identity, strlen (slot->identity));
+    if (detach)
+        zx__actor_detach (&slot->actor);
+    else
+        zx__actor_destroy (&slot->actor);
 }
 
 static void s_on_pidfd (zx_loop_t *loop, void *arg);
@@ -566,7 +589,7 @@ s_worker_event (void *owner, const char *identity, int reason, const char *text)
     }
     if (!self->processes && slot->actor && !self->stopped) {
         //  A retiring thread has left its loop: join it and replace it
-        zx__actor_destroy (&slot->actor);
+        s_end_thread (self, slot, false);
         if (!self->broken && !self->hastened && (!self->closed || s_work_left (self)))
             s_start_worker (self, slot);
     }
@@ -881,12 +904,12 @@ s_stop (zx__backend_t *base)
                 //  forever, so it goes on alone with copies of all it reads
                 zx_log_warning (self->log, "shutdown deadline: thread %s still runs a task: "
                                 "abandoned (it exits when the task returns)", slot->name);
-                zx__actor_detach (&slot->actor);
+                s_end_thread (self, slot, true);
                 if (self->report)
                     self->report->abandoned_threads++;
             }
             else
-                zx__actor_destroy (&slot->actor);
+                s_end_thread (self, slot, false);
         }
     self->report = NULL;
 }
@@ -901,6 +924,9 @@ s_destroy (zx__backend_t **base_p)
     zx__pool_forget_escalations (self);
     zx__dispatch_destroy (&self->dispatch);
     zx__tel_destroy (&self->tel);
+    if (self->memq)
+        zx__memq_close (self->memq);
+    zx__memq_unref (&self->memq);
     zsock_destroy (&self->router);
     if (self->ipc_path)
         unlink (self->ipc_path);

@@ -2,8 +2,9 @@
 
     A local pool is a dispatcher (broker/zx_dispatch) on a ROUTER socket
     and the workers it starts, watches and replaces: threads (zexec's
-    actors, over inproc) or processes (this program started again by
-    exec, over ipc). zx_pool.c holds the pool; zx_pool_escalate.c stops
+    actors, over a memq, zx_memq.h, or inproc when the caller gave an
+    endpoint) or processes (this program started again by exec, over
+    ipc). zx_pool.c holds the pool; zx_pool_escalate.c stops
     running tasks that were cancelled: the cancel token, then SIGTERM and
     SIGKILL for a process worker. Nothing else includes this header: the
     front reaches a pool through its zx__executor_ops_t.
@@ -57,6 +58,7 @@ struct zx__pool {
     char *endpoint;
     char *ipc_path;             //  File to remove for our own ipc endpoint
     zsock_t *router;
+    zx__memq_t *memq;           //  Threads on no endpoint asked for: instead of router
     zx__dispatch_t *dispatch;
     zx_loop_t *loop;
     zx__slot_t *slots;

@@ -72,7 +72,8 @@ s_job_free (s_job_t *job)
 
 typedef struct {
     const zx__worker_opts_t *opts;
-    void *socket;               //  libzmq handle of the DEALER
+    void *socket;               //  libzmq handle of the DEALER, or NULL
+    zx__memq_peer_t *peer;      //  Instead of it: a thread pool's memq
     zx__route_t route;          //  To the dispatcher, over it
     s_job_t *head, *tail;
     zx__batch_t replies;
@@ -349,7 +350,9 @@ s_read_all (s_worker_t *self)
 {
     zx__msg_t msg;
     zx__recv_t rc;
-    while ((rc = zx__recv_dealer_loop (self->socket, ZX_FACE_WORKER, &msg, self->log, NULL))
+    while ((rc = self->peer ? zx__recv_memq (NULL, self->peer, ZX_FACE_WORKER, &msg)
+                            : zx__recv_dealer_loop (self->socket, ZX_FACE_WORKER, &msg,
+                                                    self->log, NULL))
            != ZX_RECV_NONE) {
         //  Frames after those a command defines are ignored here
         if (rc == ZX_RECV_TOO_MANY)
@@ -374,18 +377,26 @@ s_read_all (s_worker_t *self)
     }
 }
 
+//  True when a message may wait on the socket (or memq), cheaply
+static bool
+s_input_waiting (s_worker_t *self)
+{
+    if (self->peer)
+        return zx__memq_pending (self->peer);
+    int events = 0;
+    size_t events_size = sizeof events;
+    return zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &events_size) == 0
+        && (events & ZMQ_POLLIN);
+}
+
 //  The cancel token: zx_call_cancelled asks this, from the task's thread,
 //  whether a CANCEL has come for the running task.
 static bool
 s_poll_cancel (void *arg)
 {
     s_worker_t *self = (s_worker_t *) arg;
-    int events = 0;
-    size_t events_size = sizeof events;
     pthread_mutex_lock (&self->watch.guard);
-    if (!self->running_cancelled
-    &&  zmq_getsockopt (self->socket, ZMQ_EVENTS, &events, &events_size) == 0
-    &&  (events & ZMQ_POLLIN))
+    if (!self->running_cancelled && s_input_waiting (self))
         s_read_all (self);
     bool cancelled = self->running_cancelled;
     pthread_mutex_unlock (&self->watch.guard);
@@ -489,25 +500,37 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
 {
     zx__czmq_quiet ();
     s_worker_t self = { .opts = opts, .log = zx_log_get ("zexec.worker") };
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    if (!dealer)
-        return ZX_WORKER_BROKEN;
-    zsock_set_identity (dealer, opts->identity);
-    zsock_set_linger (dealer, 2000);        //  Deliver the last replies
-    zsock_set_rcvhwm (dealer, 0);
-    zsock_set_sndhwm (dealer, 0);
-    if (zsock_connect (dealer, "%s", opts->endpoint)) {
-        zsock_destroy (&dealer);
-        return ZX_WORKER_BROKEN;
+    zsock_t *dealer = NULL;
+    if (opts->memq) {
+        //  A thread of a pool that skips sockets (zx_memq.h): sends never
+        //  block, and fail once the pool is gone
+        self.peer = zx__memq_attach (opts->memq, opts->identity, strlen (opts->identity));
+        if (!self.peer)
+            return ZX_WORKER_BROKEN;
+        self.route = (zx__route_t) { NULL, ZX_FACE_WORKER, 0, NULL, 0, NULL, self.peer };
     }
-    self.socket = zsock_resolve (dealer);
-    //  A thread worker's peer is its pool's ROUTER over inproc, with no
-    //  high-water mark: a send fails only once the pool is gone (a thread
-    //  abandoned at a shutdown's deadline), and must not block then
-    self.route = (zx__route_t) { self.socket, ZX_FACE_WORKER, pipe ? ZMQ_DONTWAIT : 0,
-                                 NULL, 0 };
+    else {
+        dealer = zsock_new (ZMQ_DEALER);
+        if (!dealer)
+            return ZX_WORKER_BROKEN;
+        zsock_set_identity (dealer, opts->identity);
+        zsock_set_linger (dealer, 2000);        //  Deliver the last replies
+        zsock_set_rcvhwm (dealer, 0);
+        zsock_set_sndhwm (dealer, 0);
+        if (zsock_connect (dealer, "%s", opts->endpoint)) {
+            zsock_destroy (&dealer);
+            return ZX_WORKER_BROKEN;
+        }
+        self.socket = zsock_resolve (dealer);
+        //  A thread worker's peer is its pool's ROUTER over inproc, with no
+        //  high-water mark: a send fails only once the pool is gone (a thread
+        //  abandoned at a shutdown's deadline), and must not block then
+        self.route = (zx__route_t) { self.socket, ZX_FACE_WORKER, pipe ? ZMQ_DONTWAIT : 0,
+                                     NULL, 0, NULL, NULL };
+    }
     if (!zx__flusher_add (&self.watch, s_on_due, &self)) {
         zsock_destroy (&dealer);
+        zx__memq_detach (&self.peer);
         return ZX_WORKER_BROKEN;
     }
     pthread_mutex_lock (&self.watch.guard);
@@ -520,6 +543,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         pthread_mutex_unlock (&self.watch.guard);
         zx__flusher_remove (&self.watch);
         zsock_destroy (&dealer);
+        zx__memq_detach (&self.peer);
         return ZX_WORKER_INIT_FAILED;
     }
     zx__actor_host_worker (opts->identity);
@@ -543,6 +567,13 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
             if (s_retire_if_due (&self, tasks_done)) {
                 why = ZX_WORKER_RETIRED;
                 break;
+            }
+            if (self.peer) {
+                //  The pool's term (or its end) stops it; nothing else wakes it
+                if (zx__memq_wait (self.peer, -1))
+                    break;
+                s_read_all (&self);
+                continue;
             }
             long timeout = opts->parent ? 500 : -1;
             int rc = zmq_poll (items, pipe ? 2 : 1, timeout);
@@ -580,13 +611,9 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
         if (self.replies.size >= ZX_BATCH_FLUSH_BYTES
         ||  zx__now_us () - self.batch_started_us > ZX_FLUSH_AGE_US)
             s_flush (&self);
-        if (peek || tasks_done % ZX_PEEK_EVERY == 0 || !self.head) {
-            int events = 0;
-            size_t events_size = sizeof events;
-            if (zmq_getsockopt (self.socket, ZMQ_EVENTS, &events, &events_size) == 0
-            &&  (events & ZMQ_POLLIN))
-                s_read_all (&self);
-        }
+        if ((peek || tasks_done % ZX_PEEK_EVERY == 0 || !self.head)
+        &&  s_input_waiting (&self))
+            s_read_all (&self);
     }
     s_flush (&self);
     zx__actor_host_worker (NULL);
@@ -599,6 +626,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     zx__flusher_remove (&self.watch);
     zx__batch_free (&self.replies);
     zsock_destroy (&dealer);
+    zx__memq_detach (&self.peer);
     return why;
 }
 

@@ -6,6 +6,7 @@
 #ifndef ZX_POOL_WORKER_H_INCLUDED
 #define ZX_POOL_WORKER_H_INCLUDED
 #include "zexec.h"
+#include "zx_memq.h"
 #include <czmq.h>
 
 typedef struct {
@@ -19,6 +20,7 @@ typedef struct {
     const void *initargs;       //  Encoded values for it
     size_t initargs_size;
     pid_t parent;               //  Exit when the parent changes (0: ignore)
+    zx__memq_t *memq;           //  A thread pool's transport (then no endpoint)
 } zx__worker_opts_t;
 
 //  Why zx__worker_run returned
@@ -32,7 +34,9 @@ typedef enum {
 
 //  Runs a worker until it is dismissed, retires, fails to initialize or is
 //  orphaned. pipe, when not NULL, is a czmq actor pipe: "$TERM" on it ends
-//  the worker. Returns why it ended.
+//  the worker; with opts->memq the worker speaks over it instead of a
+//  socket, and zx__memq_term with its identity ends it (the pipe is not
+//  read). Returns why it ended.
 zx__worker_exit_t zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe);
 
 //  Disables czmq's own SIGINT/SIGTERM handling once per process, before

@@ -624,7 +624,8 @@ s_connect (zx_loop_t *loop, void *arg)
         return;
     }
     self->socket = zsock_resolve (self->dealer);
-    self->route = (zx__route_t) { self->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0 };
+    self->route = (zx__route_t) { self->socket, ZX_FACE_WORKER, ZMQ_DONTWAIT, NULL, 0,
+                                  NULL, NULL };
     zx__loop_add_socket (self->loop, self->socket, s_on_readable, self);
     if (self->cert)
         s_watch_handshakes (self);
