@@ -732,10 +732,11 @@ zx__executor_is_local (const zx_executor_t *self)
     return self->backend->ops->relays;
 }
 
-zx__request_t *
-zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
-                    const void *args, size_t args_size,
-                    zx__complete_fn *complete, void *cookie)
+//  Relays task with args, or with frame's bytes when frame is not NULL
+//  (then args are not read).
+static zx__request_t *
+s_relay (zx_executor_t *self, zx_loop_t *loop, const char *task, const void *args,
+         size_t args_size, struct zmq_msg_t *frame, zx__complete_fn *complete, void *cookie)
 {
     zx__completion_t done = { .complete = complete, .cookie = cookie };
     if (!self->backend->ops->relays || s_bind (self, loop) != ZX_OK) {
@@ -744,26 +745,26 @@ zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
     }
     if (s_refused (self, &done))
         return NULL;
-    zx__submission_t request = { .task = task, .args = args, .args_size = args_size,
-                                 .flags = self->retries };
+    zx__submission_t request = {
+        .task = task, .args = frame ? zmq_msg_data (frame) : args,
+        .args_size = frame ? zmq_msg_size (frame) : args_size,
+        .flags = self->retries, .frame = frame };
     return self->backend->ops->submit (self->backend, &request, &done);
+}
+
+zx__request_t *
+zx__executor_relay (zx_executor_t *self, zx_loop_t *loop, const char *task,
+                    const void *args, size_t args_size,
+                    zx__complete_fn *complete, void *cookie)
+{
+    return s_relay (self, loop, task, args, args_size, NULL, complete, cookie);
 }
 
 zx__request_t *
 zx__executor_relay_frame (zx_executor_t *self, zx_loop_t *loop, const char *task,
                           struct zmq_msg_t *frame, zx__complete_fn *complete, void *cookie)
 {
-    zx__completion_t done = { .complete = complete, .cookie = cookie };
-    if (!self->backend->ops->relays || s_bind (self, loop) != ZX_OK) {
-        zx__executor_refuse (&done, ZX_EINVAL, "this executor cannot relay from this loop");
-        return NULL;
-    }
-    if (s_refused (self, &done))
-        return NULL;
-    zx__submission_t request = { .task = task, .args = zmq_msg_data (frame),
-                                 .args_size = zmq_msg_size (frame), .flags = self->retries,
-                                 .frame = frame };
-    return self->backend->ops->submit (self->backend, &request, &done);
+    return s_relay (self, loop, task, NULL, 0, frame, complete, cookie);
 }
 
 zx__request_t *
