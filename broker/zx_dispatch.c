@@ -148,7 +148,7 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
         *code = ZX_EQUEUE_FULL;
         return NULL;
     }
-    bool big = !frame && args_size >= ZX_FRAME_THRESHOLD;
+    bool big = !frame && args && args_size >= ZX_FRAME_THRESHOLD;
     zx__request_t *request = malloc (sizeof (zx__request_t) + name_len + 1
                                      + (frame || big ? 0 : args_size));
     if (request && big && zmq_msg_init_size (&request->frame, args_size) != 0) {
@@ -188,7 +188,7 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
         request->framed = true;
     }
     else
-    if (args_size)
+    if (args_size && args)
         memcpy (request->data + name_len + 1, args, args_size);
     *code = ZX_OK;
     return request;
