@@ -30,6 +30,15 @@
 #   with the broker again and a new run must give all six results.
 #   Check 4 (blip): the link goes down for 1 s mid-run; every future must
 #   end (a result, or worker lost) and the coordinator exit within 25 s.
+#   Check 5 (named actor across hosts): a zexec-worker in the workers
+#   namespace serves examples/bank_account.c's account actor
+#   (libzexec-bank.so, service "bank"). Coordinator A (tests/actor_peer
+#   spawn, coordinator namespace) spawns an account registered at the
+#   broker as "mh-account" with 100, deposits 30 and waits; coordinator B
+#   (actor_peer lookup, a separate process in the workers namespace: a
+#   third host) looks the name up through the broker, must read 130 on the
+#   worker A placed it on, deposits 12 and exits 0; then A must read
+#   "final balance 142 (2 transfers applied)" and exit 0.
 #
 #   Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and iproute2's ip; when
 #   namespaces cannot be made it says why on one line and exits 77
@@ -50,12 +59,18 @@ worker_bin="$build/workers/zexec-worker"
 seed_bin="$build/examples/asyncio_executor_thread"
 demo_bin="$build/examples/distributed_primes"
 demo_lib="$build/examples/libzexec-primes.so"
-for binary in "$broker_bin" "$worker_bin" "$seed_bin"; do
+peer_bin="$build/tests/actor_peer"
+bank_lib="$build/examples/libzexec-bank.so"
+for binary in "$broker_bin" "$worker_bin" "$seed_bin" "$peer_bin"; do
     if [ ! -x "$binary" ]; then
         echo "multihost: FAIL: $binary is missing: build first" >&2
         exit 1
     fi
 done
+if [ ! -f "$bank_lib" ]; then
+    echo "multihost: FAIL: $bank_lib is missing: build first" >&2
+    exit 1
+fi
 
 #   ---------------------------------------------------------------------
 #   Can we make namespaces here? One line and 77 when not.
@@ -417,6 +432,56 @@ echo "multihost: check 3 ok: the worker re-registered with its link back; result
 echo "multihost: check 4: a 1 s link blip mid-run"
 seed_run coordinator4 25 1
 echo "multihost: check 4 ok: link down at ${cut_at}s for 1 s, all 6 futures ended in ${elapsed}s: $ok_count results $results, $failed failed${reasons:+ ($reasons)}"
+
+#   ---------------------------------------------------------------------
+#   Check 5 (named actor across hosts): a zexec-worker in the workers
+#   namespace hosts bank_account.c's account actors for service "bank"
+#   (its own service, so the seed worker above is never dealt the spawn).
+#   Coordinator A, in the coordinator namespace, spawns an account
+#   registered as "mh-account" (opening 100), deposits 30, and waits for
+#   a go file; coordinator B, another process in the workers namespace,
+#   looks the name up through the broker, must read A's balance (130) on
+#   the worker A was told, deposits 12 and exits 0; then A, told to go,
+#   must read 142 with both transfers applied, and exit 0.
+echo "multihost: check 5: a named actor spawned from $ns_coord, looked up and asked from $ns_workers"
+mh_name="mh-account"
+mh_state="$logs/mh-account.state"       #   The account's file, on the worker's host
+mh_go="$logs/check5.go"
+start_in "$ns_workers" "$logs/bank-worker.log" 115 \
+    "$worker_bin" --connect "$endpoint" --tasks "$bank_lib" --service bank --workers 2 --verbose
+wait_for_lines "$logs/bank-worker.log" 15 "answered: serving as" \
+    || fail "check 5: the bank worker in $ns_workers did not register with the broker"
+start_in "$ns_coord" "$logs/peer-a.log" "$(budget 40)" \
+    "$peer_bin" spawn --endpoint "$endpoint" --service bank --name "$mh_name" \
+    --state "$mh_state" --opening 100 --deposit 30 --id 1 --go "$mh_go"
+peer_a=$last_pid
+#   Until A has deposited and waits (or has died: then at once)
+tries=$(($(budget 40) * 20))
+while ! grep -q "^spawn: waiting for" "$logs/peer-a.log" 2>/dev/null; do
+    kill -0 "$peer_a" 2>/dev/null || { wait "$peer_a"; fail "check 5: coordinator A exited with $? before it waited"; }
+    tries=$((tries - 1))
+    [ "$tries" -gt 0 ] || fail "check 5: coordinator A did not spawn and deposit in time"
+    sleep 0.05
+done
+timeout -k 5 "$(budget 40)" ip netns exec "$ns_workers" \
+    "$peer_bin" lookup --endpoint "$endpoint" --service bank --name "$mh_name" \
+    --expect 130 --deposit 12 --id 2 >"$logs/peer-b.log" 2>&1
+rc=$?
+[ "$rc" -eq 124 ] && fail "check 5: coordinator B did not finish in time"
+[ "$rc" -eq 0 ] || fail "check 5: coordinator B (lookup in $ns_workers) exited with $rc"
+: >"$mh_go"
+wait "$peer_a"
+rc=$?
+[ "$rc" -eq 124 ] && fail "check 5: coordinator A did not finish in time"
+[ "$rc" -eq 0 ] || fail "check 5: coordinator A (spawn in $ns_coord) exited with $rc"
+placed="$(sed -n "s/^spawn: '$mh_name' placed on worker \([^ ]*\) .*/\1/p" "$logs/peer-a.log")"
+found="$(sed -n "s/^lookup: '$mh_name' found on worker \([^ ]*\) .*/\1/p" "$logs/peer-b.log")"
+[ -n "$placed" ] && [ "$placed" = "$found" ] \
+    || fail "check 5: A placed the actor on worker '$placed', B found it on '$found'"
+last="$(tail -n 1 "$logs/peer-a.log")"
+[ "$last" = "spawn: final balance 142 (2 transfers applied)" ] \
+    || fail "check 5: coordinator A's last line is '$last', expected 'spawn: final balance 142 (2 transfers applied)'"
+echo "multihost: check 5 ok: B in $ns_workers found '$mh_name' on $found, read 130 and deposited 12; A in $ns_coord then read $(echo "$last" | sed 's/^spawn: final //')"
 
 echo "multihost: PASS in $((SECONDS - started)) s"
 exit 0
