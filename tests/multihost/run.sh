@@ -357,6 +357,8 @@ seed_run ()
     local running_before
     running_before=$(grep -cE "blocks\([0-9]+\): running" "$worker_log")
     local t0=$SECONDS
+    local lost_before
+    lost_before=$(grep -cE "silent for .*declared lost" "$logs/broker.log")
     : >"$out"
     ip netns exec "$ns_coord" timeout -k 5 "$seconds" "$seed_bin" --endpoint "$endpoint" \
         >"$out" 2>&1 &
@@ -374,6 +376,13 @@ seed_run ()
     local rc=$?
     elapsed=$((SECONDS - t0))
     if [ -z "$down_for" ]; then
+        #   Down until the broker has declared the worker lost, even when
+        #   the results beat the cut and the coordinator ended at once:
+        #   else a link back within the liveness leaves nothing for check
+        #   3 to see (the worker never left)
+        wait_for_lines "$logs/broker.log" "$(budget 15)" "silent for .*declared lost" \
+                       $((lost_before + 1)) \
+            || fail "$name: the broker did not declare the cut-off worker lost"
         bounded_ip -n "$ns_workers" link set eth0 up || fail "cannot bring $ns_workers's link up"
     fi
     [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] \
@@ -408,6 +417,8 @@ seed_run coordinator2 25 ""
 [ "$failed" -gt 0 ] || echo "multihost: check 2: note: no future failed (the results beat the link cut)"
 echo "multihost: check 2 ok: link down at ${cut_at}s, all 6 futures ended in ${elapsed}s: $ok_count results $results, $failed failed${reasons:+ ($reasons)}"
 
+#   (Check 2 keeps the link down until the broker has declared the worker
+#   lost, so that there is always a return to see.)
 #   Check 3: with the link back, the worker reconnects on its own (it
 #   stops hearing the broker too) and a new run completes in full.
 #   (ready_before was counted before the link went down, so a worker that
