@@ -84,6 +84,8 @@ zx__dispatch_check_idle (zx__dispatch_t *self)
         self->events.idle (self->owner);
 }
 
+static void s_pump_callback (zx_loop_t *loop, void *arg);
+
 void
 zx__dispatch_destroy (zx__dispatch_t **self_p)
 {
@@ -98,6 +100,9 @@ zx__dispatch_destroy (zx__dispatch_t **self_p)
     zx__dispatch_fail_queued (self, ZX_ESHUTDOWN, "executor shut down before the task ran");
     zx__dispatch_workers_free (self);
     zx__idmap_free (&self->table);
+    //  A pump still queued would run on a freed dispatcher
+    if (self->loop)
+        zx__loop_forget_calls (self->loop, s_pump_callback, self);
     free (self);
     *self_p = NULL;
 }

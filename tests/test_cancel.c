@@ -484,6 +484,43 @@ test_a_full_queue_makes_a_coroutine_wait_and_plain_code_fail (void **state)
     unlink (release);
 }
 
+//  A task submitted and cancelled from plain code, and its executor
+//  destroyed, all before the loop runs again: whatever the executor had
+//  asked the loop to call for it (a flush, a pump) must not run on the
+//  freed executor when the loop does run. (ASan saw a remote client's
+//  queued flush do just that, once the cancel had flushed directly.)
+static void
+s_check_cancel_then_destroy (zx_executor_t *executor)
+{
+    assert_non_null (executor);
+    zx_loop_t *loop = zx_loop_new ();
+    zx_future_t *futures [3];
+    for (int i = 0; i < 3; i++)
+        futures [i] = zx_test_submit (loop, executor, "whoami", NULL);
+    //  Nothing left outstanding, so the destroy has nothing to wait for
+    //  and does not run the loop itself
+    for (int i = 0; i < 3; i++)
+        if (zx_future_cancel (futures [i]))
+            assert_true (zx_future_cancelled (futures [i]));
+    zx_executor_destroy (&executor);
+    //  Each ended exactly once: cancelled, or its result came first
+    for (int i = 0; i < 3; i++) {
+        assert_true (zx_future_done (futures [i]));
+        zx_future_destroy (&futures [i]);
+    }
+    zx_test_loop_finish (&loop);
+}
+
+static void
+test_a_cancel_then_destroy_before_the_loop_runs_leaves_no_call_behind (void **state)
+{
+    (void) state;
+    s_check_cancel_then_destroy (zx_thread_pool_new (&(zx_executor_opts_t) { .max_workers = 1 }));
+    s_check_cancel_then_destroy (zx_process_pool_new (&(zx_executor_opts_t) { .max_workers = 1 }));
+    //  A broker nobody runs: the requests wait in the client's batch
+    s_check_cancel_then_destroy (zx_remote_executor_new ("tcp://127.0.0.1:9", NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -500,6 +537,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_an_executor_wide_deadline_applies_to_every_task),
         cmocka_unit_test (test_a_stopped_busy_process_worker_is_ended_after_its_tasks_deadline),
         cmocka_unit_test (test_a_full_queue_makes_a_coroutine_wait_and_plain_code_fail),
+        cmocka_unit_test (test_a_cancel_then_destroy_before_the_loop_runs_leaves_no_call_behind),
     };
     if (argc > 1)
         cmocka_set_test_filter (argv [1]);

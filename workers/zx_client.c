@@ -322,8 +322,9 @@ zx__client_destroy (zx__client_t **self_p)
     zsock_destroy (&self->monitor);
     zx__idmap_free (&self->entries);
     zx__batch_free (&self->out);
-    //  A flush still queued would run on a freed client
-    if (self->loop && self->flush_scheduled)
+    //  A flush still queued would run on a freed client. The flag is no
+    //  guide: a direct s_flush clears it while the queued call stays
+    if (self->loop)
         zx__loop_forget_calls (self->loop, s_flush, self);
     free (self->endpoint);
     free (self->service);
