@@ -34,6 +34,19 @@ zx_err_t zx__values_decode_owned (const void *data, size_t size,
                                   void (*free_fn) (void *data, void *hint), void *hint,
                                   zx_values_t **out);
 
+//  Hands self's encoding over, without copying it, when self's buffer is
+//  its own on the heap: returns that buffer (the caller frees it with
+//  free) and sets *data and *size to the encoding inside it, as
+//  zx__values_data would. After that self may only be destroyed; its
+//  buffer is no longer its own. Returns NULL, and changes nothing, when
+//  the buffer is inline, borrowed or decoded in place: the caller copies
+//  zx__values_data then.
+void *zx__values_release (zx_values_t *self, const void **data, size_t *size);
+
+//  Frees hint, a buffer zx__values_release returned; data is ignored. A
+//  zmq_free_fn, for a zmq_msg_init_data over the encoding inside it.
+void zx__values_free_released (void *data, void *hint);
+
 //  Returns true when a and b hold the same values, nested ones too
 //  (doubles compared bit for bit, so NaN equals the same NaN).
 bool zx__values_equal (const zx_values_t *a, const zx_values_t *b);

@@ -36,6 +36,28 @@ zx__values_data (const zx_values_t *self, size_t *size)
     return self->at.buf + start;
 }
 
+void *
+zx__values_release (zx_values_t *self, const void **data, size_t *size)
+{
+    assert (self && data && size);
+    *data = zx__values_data (self, size);
+    if (self->flags & (ZX__NESTED | ZX__BUF_INLINE | ZX__BUF_FOREIGN))
+        return NULL;
+    //  Borrowed from now on, with nothing to release it: the destroy
+    //  leaves the buffer to whoever took it
+    self->flags |= ZX__BUF_FOREIGN;
+    if (self->extra)
+        self->extra->release = NULL;
+    return self->at.buf;
+}
+
+void
+zx__values_free_released (void *data, void *hint)
+{
+    (void) data;
+    free (hint);
+}
+
 //  Reads the header of a list or map at p (left bytes, at least one).
 //  Returns its length (1, 3 or 5) and sets *kind and *count; returns 0
 //  when p holds another type, SIZE_MAX when the header is cut short.

@@ -463,6 +463,13 @@ s_on_tick (zx_loop_t *loop, void *arg)
 //  --------------------------------------------------------------------
 //  The object
 
+static void
+s_dropped_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 zx_broker_t *
 zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
 {
@@ -478,8 +485,10 @@ zx_broker_new (const zx_broker_opts_t *opts, char *why, size_t why_size)
                                      ZX__BROKER_WARN_PEERS);
     self->worker_service = zhashx_new ();
     self->clients = zhashx_new ();
-    if (!self->ratelog || !self->worker_service || !self->clients)
+    self->dropped = zhashx_new ();
+    if (!self->ratelog || !self->worker_service || !self->clients || !self->dropped)
         goto fail;
+    zhashx_set_destructor (self->dropped, s_dropped_free);
     //  Fail closed: whatever CURVE needs must be there before any bind
     if (opts && opts->curve_cert && !zx__broker_curve_start (self, opts, why, why_size))
         goto fail;
@@ -666,6 +675,7 @@ zx_broker_destroy (zx_broker_t **self_p)
     free (self->endpoints);
     zhashx_destroy (&self->worker_service);
     zhashx_destroy (&self->clients);
+    zhashx_destroy (&self->dropped);
     zhashx_destroy (&self->names);
     zx__broker_curve_stop (self);
     zx__tel_destroy (&self->tel);

@@ -267,6 +267,13 @@ static void s_ticket_cancel (zx_broker_t *self, zx__bticket_t *ticket);
 void
 zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why)
 {
+    zx__broker_client_drop_told (self, client, why, true);
+}
+
+void
+zx__broker_client_drop_told (zx_broker_t *self, zx__bclient_t *client, const char *why,
+                             bool tell)
+{
     zx_log_info (self->log, "coordinator %s gone (%s): %zu tasks cancelled",
                  client->label, why, client->outstanding);
     if (self->tel)
@@ -286,7 +293,59 @@ zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *wh
         s_ticket_cancel (self, ticket);
     }
     zx__broker_client_flush (self, client);
+    //  A coordinator still there must hear that it was dropped: the
+    //  answers above may not have gone out (its connection full), and a
+    //  later REQUEST would otherwise make it known again, its old futures
+    //  waiting for ever. A DISCONNECT says so; when there is no room for
+    //  it now, the coordinator is remembered and told when it next speaks
+    //  (s_on_dropped).
+    char bye [200];
+    snprintf (bye, sizeof bye, "dropped: %s", why);
+    zx__bdropped_t *dropped;
+    if (tell && strcmp (why, "said goodbye") != 0
+    &&  zx__send_disconnect (&client->route, ZX_BYE_NORMAL, bye) != ZX_OK
+    &&  zhashx_size (self->dropped) < self->opts.max_clients
+    &&  (dropped = malloc (sizeof (zx__bdropped_t)))) {
+        dropped->at_us = zx__now_us ();
+        snprintf (dropped->why, sizeof dropped->why, "%s", why);
+        zhashx_update (self->dropped, client->label, dropped);
+    }
     s_client_free (self, client);
+}
+
+//  A message from a coordinator the broker dropped and could not tell so:
+//  it is sent the DISCONNECT now (PROTOCOL.md 5.5), and a REQUEST's
+//  records are answered WORKER_LOST, not run. Once the DISCONNECT has
+//  gone out the coordinator is forgotten, and what it sends after that is
+//  served as from any new one; until then it is not served, nor sent
+//  heartbeats, so that its own liveness check ends its futures if the
+//  DISCONNECT never gets through. Returns false when label was not dropped.
+static bool
+s_on_dropped (zx_broker_t *self, const zx__msg_t *msg, const char *label)
+{
+    zx__bdropped_t *dropped = zhashx_lookup (self->dropped, label);
+    if (!dropped)
+        return false;
+    if (msg->command == ZX_CMD_DISCONNECT) {
+        zhashx_delete (self->dropped, label);
+        return true;
+    }
+    char text [256];
+    snprintf (text, sizeof text, "the broker dropped this coordinator (%s) and cancelled "
+              "its tasks", dropped->why);
+    if (msg->command == ZX_CMD_REQUEST
+    &&  !zx__broker_refuse_records (self, msg, ZX_STATUS_WORKER_LOST, text))
+        ZX__BROKER_WARN (self, label, "batch", "malformed REQUEST batch from coordinator %s: "
+                         "rest dropped", label);
+    zx__route_t route = zx__broker_route (self, ZX_FACE_CLIENT, msg->identity,
+                                          msg->identity_size);
+    snprintf (text, sizeof text, "dropped: %s", dropped->why);
+    if (zx__send_disconnect (&route, ZX_BYE_NORMAL, text) == ZX_OK) {
+        zx_log_info (self->log, "coordinator %s, dropped (%s), heard from again: told so",
+                     label, dropped->why);
+        zhashx_delete (self->dropped, label);
+    }
+    return true;
 }
 
 //  The reason a record cannot be queued before it reaches a dispatcher,
@@ -539,6 +598,8 @@ zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label
         zx__broker_stats (self, msg);
         return;
     }
+    if (zhashx_size (self->dropped) && s_on_dropped (self, msg, label))
+        return;
     const char *key = self->auth ? zx__msg_gets (msg, "User-Id") : NULL;
     const char *address = zx__msg_gets (msg, "Peer-Address");
     zx__bclient_t *client = s_client (self, msg, label, key, address,
@@ -571,19 +632,20 @@ zx__broker_on_client (zx_broker_t *self, const zx__msg_t *msg, const char *label
     }
 }
 
-void
+bool
 zx__broker_refuse_records (zx_broker_t *self, const zx__msg_t *msg, uint8_t status,
                            const char *text)
 {
     //  The service frame is not judged: the codec gives the batch anyway;
     //  a framing error is answered too, other frames past the batch not
     if (!msg->batch || (msg->extra && !msg->frame_error))
-        return;
+        return true;
     zx__batch_t replies = { 0 };
     const uint8_t *cursor = msg->batch;
     const uint8_t *end = cursor + msg->batch_size;
     zx__request_rec_t rec;
-    while (zx__batch_next_request (&cursor, end, &rec) == ZX_OK)
+    zx_err_t rc;
+    while ((rc = zx__batch_next_request (&cursor, end, &rec)) == ZX_OK)
         zx__batch_add_reply (&replies, rec.corr, rec.attempt, status, text, strlen (text));
     if (replies.records) {
         zx__route_t route = zx__broker_route (self, ZX_FACE_CLIENT, msg->identity,
@@ -591,6 +653,7 @@ zx__broker_refuse_records (zx_broker_t *self, const zx__msg_t *msg, uint8_t stat
         zx__send_reply_batch (&route, &replies);
     }
     zx__batch_free (&replies);
+    return rc != ZX_EPROTO;
 }
 
 void
@@ -616,6 +679,17 @@ zx__broker_clients_tick (zx_broker_t *self, int64_t now, int64_t silence_us)
     for (zx__bclient_t *client = zlistx_first (silent); client; client = zlistx_next (silent))
         zx__broker_client_drop (self, client, "not heard from");
     zlistx_destroy (&silent);
+    //  Dropped coordinators never heard from again are forgotten
+    if (zhashx_size (self->dropped)) {
+        zlistx_t *old = zlistx_new ();
+        for (zx__bdropped_t *dropped = zhashx_first (self->dropped); dropped;
+             dropped = zhashx_next (self->dropped))
+            if (now - dropped->at_us > ZX__BROKER_DROPPED_KEEP_MS * 1000LL)
+                zlistx_add_end (old, (void *) zhashx_cursor (self->dropped));
+        for (const char *label = zlistx_first (old); label; label = zlistx_next (old))
+            zhashx_delete (self->dropped, label);
+        zlistx_destroy (&old);
+    }
 }
 
 void

@@ -133,7 +133,8 @@ s_enforce_clients (zx_broker_t *self)
         memcpy (identity, client->identity, identity_size);
         zx_log_warning (self->log, "coordinator %s: key %s removed from the allow-list: "
                         "disconnected", client->label, client->key);
-        zx__broker_client_drop (self, client, "its key was removed from the allow-list");
+        zx__broker_client_drop_told (self, client, "its key was removed from the allow-list",
+                                     false);
         zx__route_t route = zx__broker_route (self, ZX_FACE_CLIENT, identity, identity_size);
         zx__send_disconnect (&route, ZX_BYE_PROTOCOL, NULL);
     }

@@ -54,6 +54,9 @@
 //  high-water mark, per connection) before a send to it fails with EAGAIN
 //  (ROUTER_MANDATORY): what waits beyond is the broker's to count.
 #define ZX__BROKER_PEER_HWM             100
+//  How long a dropped coordinator is remembered, to be told it was dropped
+//  when it is heard from again (10 minutes)
+#define ZX__BROKER_DROPPED_KEEP_MS      600000
 //  Messages libzmq reads ahead from one peer before it stops reading that
 //  connection (tcp then pushes back on the peer).
 #define ZX__BROKER_PEER_RCVHWM          1000
@@ -135,6 +138,10 @@ struct zx_broker {
     size_t service_count;
     zhashx_t *worker_service;       //  worker label -> zx__bservice_t *
     zhashx_t *clients;              //  client label -> zx__bclient_t *
+    //  Clients dropped by the broker (not those that said goodbye): label
+    //  -> zx__bdropped_t *, until their next message, which is answered
+    //  DISCONNECT, or ZX__BROKER_DROPPED_KEEP_MS
+    zhashx_t *dropped;
     zx__bclient_t *dirty;           //  Clients with replies to flush
     int64_t last_tick_us;
     int behind_ticks;               //  Ticks in a row that found messages unread
@@ -220,9 +227,23 @@ bool zx__broker_client_flush (zx_broker_t *self, zx__bclient_t *client);
 //  client.
 void zx__broker_started (void *owner, void *cookie, zx__complete_fn *complete);
 
+//  A coordinator the broker dropped, remembered: when and why.
+typedef struct {
+    int64_t at_us;
+    char why [160];
+} zx__bdropped_t;
+
 //  Forgets a client: what it still has queued or running is cancelled
-//  and answered as lost, with why in the text.
+//  and answered as lost, with why in the text. Unless it said goodbye,
+//  it is sent DISCONNECT NORMAL "dropped: WHY"; when that cannot go now
+//  (its connection full), it is remembered in self->dropped and told
+//  when it next speaks.
 void zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why);
+
+//  The same; with tell false, no DISCONNECT and nothing remembered (the
+//  caller tells the client itself, or the client may not speak again).
+void zx__broker_client_drop_told (zx_broker_t *self, zx__bclient_t *client, const char *why,
+                                  bool tell);
 
 //  Adds a reply record for the client's request corr (attempt echoed):
 //  code ZX_OK with the encoded result, else the error text.
@@ -268,8 +289,9 @@ void zx__broker_clients_shutdown (zx_broker_t *self);
 
 //  Answers every record of a client's REQUEST with status and text,
 //  queuing and remembering nothing; a REQUEST without its batch frame, or
-//  with frames after it, gets no answer.
-void zx__broker_refuse_records (zx_broker_t *self, const zx__msg_t *msg, uint8_t status,
+//  with frames after it, gets no answer. Returns false when the batch was
+//  malformed (the records before the bad one are answered).
+bool zx__broker_refuse_records (zx_broker_t *self, const zx__msg_t *msg, uint8_t status,
                                 const char *text);
 
 //  ---- zx_broker_curve.c

@@ -469,6 +469,114 @@ test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang (void
     zx_test_pass ();
 }
 
+//  The coordinator the next test stops: many results of 128 KiB asked
+//  for at once, then this process stopped (SIGSTOP, libzmq's threads and
+//  all) while the worker answers them, so that the broker finds its
+//  connection full and drops it. Continued, it must hear of the drop and
+//  have every future end. Prints what became of them; exits 0 when every
+//  one ended, right or failed for the drop, and the drop was heard.
+static int
+s_flooded_helper (const char *endpoint)
+{
+    zx_loop_t *loop = zx_loop_new ();
+    zx_executor_t *remote = zx_remote_executor_new (endpoint, NULL);
+    if (!remote)
+        return 1;
+    enum { COUNT = 600, SIZE = 128 * 1024 };
+    static zx_future_t *futures [COUNT];
+    for (int i = 0; i < COUNT; i++)
+        futures [i] = zx_run_in_executor (loop, remote, "make_bytes",
+                                          zx_values_pack ("ii", (int64_t) SIZE, (int64_t) i));
+    //  A moment of the loop sends what waits in the batch
+    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 1, NULL, NULL, NULL, NULL);
+    printf ("stopping\n");
+    fflush (stdout);
+    raise (SIGSTOP);
+    size_t done = 0;
+    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 20000, NULL, &done, NULL, NULL);
+    int right = 0, dropped = 0, other = 0;
+    for (int i = 0; i < COUNT; i++) {
+        if (!zx_future_done (futures [i]))
+            continue;
+        const void *bytes;
+        size_t size = 0;
+        const zx_values_t *result = zx_future_result (futures [i]);
+        if (zx_future_error (futures [i]) == ZX_OK && result
+        &&  zx_values_get_bytes (result, 0, &bytes, &size) == ZX_OK && size == SIZE
+        &&  ((const unsigned char *) bytes) [SIZE - 1] == (unsigned char) (((SIZE - 1) * 131 + i) & 255))
+            right++;
+        else
+        if (zx_future_error (futures [i]) == ZX_EWORKER_LOST
+        &&  strstr (zx_future_message (futures [i]), "dropped this coordinator"))
+            dropped++;
+        else {
+            if (other++ == 0)
+                printf ("unexpected: %s\n", zx_future_message (futures [i]));
+        }
+    }
+    printf ("ended %zu of %d: %d right, %d failed for the drop, %d otherwise\n",
+            done, COUNT, right, dropped, other);
+    fflush (stdout);
+    return done == COUNT && other == 0 && dropped > 0 ? 0 : 3;
+}
+
+//  Whether the process is stopped (its state in /proc is T).
+static bool
+s_stopped (pid_t pid)
+{
+    char path [64], line [512];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    size_t size = fread (line, 1, sizeof line - 1, file);
+    fclose (file);
+    line [size] = 0;
+    const char *end = strrchr (line, ')');
+    return end && end [1] == ' ' && end [2] == 'T';
+}
+
+//  A coordinator whose connection stays full (it does not read) is dropped
+//  past --max-client-backlog; one that was only stopped hears it when it
+//  wakes, from a DISCONNECT, so that no future of its waits for ever: each
+//  one is answered or fails naming the drop. (Before, its next REQUEST or
+//  heartbeat made it known again with its old tasks forgotten, and its
+//  futures waited for ever.)
+static void
+test_a_coordinator_dropped_with_its_connection_full_hears_it_and_no_future_hangs (void **state)
+{
+    (void) state;
+    zx_test_env_t env;
+    memset (&env, 0, sizeof env);
+    zx_test_broker_start (&env.broker, HEARTBEAT_MS,
+                          (const char *const []) { "--max-client-backlog", "4096", NULL });
+    env.worker = zx_test_worker_start (&env.broker, 2, NULL);
+    zx_test_wait_ready (&env.broker, env.worker);
+    char exe [4096];
+    ssize_t length = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true (length > 0);
+    exe [length] = 0;
+    const char *argv [] = { exe, "--flooded-coordinator", env.broker.endpoint, NULL };
+    zx_test_child_t *helper = zx_test_peer_spawn (argv);
+    if (!zx_test_log_wait (helper->log, "stopping", NULL, 1, 10000))
+        fail_msg ("the helper coordinator did not submit its work");
+    int64_t start = zx_test_now_ms ();
+    while (!s_stopped (helper->pid) && zx_test_now_ms () - start < 10000)
+        usleep (10000);
+    assert_true (s_stopped (helper->pid));
+    //  The worker answers everything meanwhile; the broker drops the
+    //  coordinator well within its liveness (its heartbeat is 1 s)
+    zx_test_expect_log (env.broker.child->log, "dropped: it does not read its replies", NULL, 1);
+    kill (helper->pid, SIGCONT);
+    int status = zx_test_peer_stop (helper, 0, 30000);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        fail_msg ("the helper coordinator had futures that did not end as they should "
+                  "(status %d; its log follows)", status);
+    zx_test_expect_log (helper->log, "failed for the drop", NULL, 1);
+    zx_test_env_end (&env);
+    zx_test_pass ();
+}
+
 //  The coordinator the next test kills: 100 sleeps of a second each for
 //  a worker of two threads, fifty seconds of work.
 static int
@@ -671,6 +779,7 @@ static struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_million_submissions_with_no_worker_fail_past_the_queue_and_stay_bounded),
     cmocka_unit_test (test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang),
     cmocka_unit_test (test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker),
+    cmocka_unit_test (test_a_coordinator_dropped_with_its_connection_full_hears_it_and_no_future_hangs),
     cmocka_unit_test (test_zexec_broker_reports_argument_errors_with_exit_code_two),
     cmocka_unit_test (test_zexec_broker_without_keys_binds_tcp_beyond_loopback_only_when_insecure),
     cmocka_unit_test (test_zexec_worker_reports_argument_errors_with_exit_code_two),
@@ -682,6 +791,8 @@ main (int argc, char **argv)
     zx_init (argc, argv);
     if (argc > 2 && strcmp (argv [1], "--coordinator-helper") == 0)
         return s_coordinator_helper (argv [2]);
+    if (argc > 2 && strcmp (argv [1], "--flooded-coordinator") == 0)
+        return s_flooded_helper (argv [2]);
     return zx_test_run (argc, argv, tests, ZX_TEST_COUNT (tests), zx_test_setup,
                         zx_test_teardown);
 }

@@ -13,6 +13,7 @@
     test_zx_proto_msg.c.                                                 */
 #include "testutil.h"
 #include "zx_proto.h"
+#include "zx_values.h"
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -624,6 +625,94 @@ test_ready_reads_its_features_frame_and_an_older_one_has_none (void **state)
     s_done (&out);
 }
 
+//  --------------------------------------------------------------------
+//  Big payloads handed over, not copied
+
+//  A list whose buffer is its own gives it to a frame (zx__values_release),
+//  and a framed result is read in the frame, which the list then owns
+//  (zx__values_decode_frame): the bytes are where the frame has them, and
+//  each buffer is freed once, by the last to hold it (ASan would see a
+//  double free or a leak).
+static void
+test_big_values_go_into_a_frame_and_come_out_of_one_without_a_copy (void **state)
+{
+    (void) state;
+    size_t big = 3 * ZX_FRAME_THRESHOLD;
+    unsigned char *pattern = malloc (big);
+    assert_non_null (pattern);
+    for (size_t i = 0; i < big; i++)
+        pattern [i] = (unsigned char) (i * 7 + 3);
+    zx_values_t *values = zx_values_pack ("i", (int64_t) 42);
+    assert_int_equal (zx_values_add_bytes (values, pattern, big), ZX_OK);
+    size_t size = 0;
+    const void *before = zx__values_data (values, &size);
+    void *copy = malloc (size);
+    assert_non_null (copy);
+    memcpy (copy, before, size);
+
+    const void *data = NULL;
+    size_t released = 0;
+    void *buffer = zx__values_release (values, &data, &released);
+    assert_non_null (buffer);
+    assert_ptr_equal (data, before);
+    assert_int_equal (released, size);
+    zmq_msg_t frame;
+    assert_int_equal (zmq_msg_init_data (&frame, (void *) data, released,
+                                         zx__values_free_released, buffer), 0);
+    zx_values_destroy (&values);            //  Leaves the buffer to the frame
+    assert_memory_equal (zmq_msg_data (&frame), copy, size);
+
+    zx_values_t *result = NULL;
+    assert_int_equal (zx__values_decode_frame (zmq_msg_data (&frame), zmq_msg_size (&frame),
+                                               &frame, &result), ZX_OK);
+    assert_int_equal (zmq_msg_size (&frame), 0);    //  Taken by the list
+    int64_t n = 0;
+    assert_int_equal (zx_values_get_int (result, 0, &n), ZX_OK);
+    assert_int_equal (n, 42);
+    const void *bytes = NULL;
+    size_t bytes_size = 0;
+    assert_int_equal (zx_values_get_bytes (result, 1, &bytes, &bytes_size), ZX_OK);
+    assert_int_equal (bytes_size, big);
+    assert_memory_equal (bytes, pattern, big);
+    //  In the very buffer the first list packed
+    assert_true ((const unsigned char *) bytes > (const unsigned char *) data
+                 && (const unsigned char *) bytes < (const unsigned char *) data + size);
+    zmq_msg_close (&frame);
+    zx_values_destroy (&result);            //  Frees the buffer, through the frame
+
+    //  A list in its inline buffer keeps it: the caller copies
+    zx_values_t *small = zx_values_pack ("i", (int64_t) 1);
+    assert_null (zx__values_release (small, &data, &released));
+    assert_non_null (data);
+    assert_true (released > 0);
+    zx_values_destroy (&small);
+
+    //  A malformed frame is refused and stays the caller's, as it was
+    zmq_msg_t bad;
+    assert_int_equal (zmq_msg_init_size (&bad, big), 0);
+    memset (zmq_msg_data (&bad), 0xC1, big);            //  Never used in MessagePack
+    assert_int_equal (zx__values_decode_frame (zmq_msg_data (&bad), big, &bad, &result),
+                      ZX_EPROTO);
+    assert_null (result);
+    assert_int_equal (zmq_msg_size (&bad), big);
+    assert_int_equal (((unsigned char *) zmq_msg_data (&bad)) [big - 1], 0xC1);
+    zmq_msg_close (&bad);
+
+    //  A payload that is not the frame's is copied; the frame is untouched
+    zmq_msg_t other;
+    assert_int_equal (zmq_msg_init_size (&other, 16), 0);
+    assert_int_equal (zx__values_decode_frame (copy, size, &other, &result), ZX_OK);
+    assert_int_equal (zmq_msg_size (&other), 16);
+    assert_int_equal (zx_values_get_bytes (result, 1, &bytes, &bytes_size), ZX_OK);
+    assert_true ((const unsigned char *) bytes >= (const unsigned char *) copy + size
+                 || (const unsigned char *) bytes < (const unsigned char *) copy);
+    assert_memory_equal (bytes, pattern, big);
+    zmq_msg_close (&other);
+    zx_values_destroy (&result);
+    free (copy);
+    free (pattern);
+}
+
 const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_short_message_or_a_bad_header_or_command_frame_is_malformed),
     cmocka_unit_test (test_any_face_tells_the_faces_apart_and_names_an_unknown_header),
@@ -640,6 +729,7 @@ const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_a_framed_reply_gives_its_frame_as_the_payload_and_drops_the_bit),
     cmocka_unit_test (test_misframed_requests_say_why_and_keep_their_frames_extra),
     cmocka_unit_test (test_ready_reads_its_features_frame_and_an_older_one_has_none),
+    cmocka_unit_test (test_big_values_go_into_a_frame_and_come_out_of_one_without_a_copy),
 };
 
 ZX_TEST_MAIN (tests)

@@ -166,13 +166,16 @@ fail:
     return NULL;
 }
 
+//  Ends entry's future with code and payload, and frees entry. A framed
+//  result's frame (or NULL) is taken as the result's buffer, not copied.
 static void
-s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *payload, size_t size)
+s_finish_framed (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *payload,
+                 size_t size, zmq_msg_t *frame)
 {
     zx_future_t *future = entry->future;
     if (code == ZX_OK) {
         zx_values_t *values = NULL;
-        if (zx__values_decode (payload, size, &values) == ZX_OK)
+        if (zx__values_decode_frame (payload, size, frame, &values) == ZX_OK)
             zx_future_set_result (future, &values);
         else
             zx_future_set_error (future, ZX_EPROTO, "malformed result from the broker");
@@ -188,6 +191,12 @@ s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *paylo
     free (entry);
     if (self->entries.live <= self->idle_at && self->idle)
         self->idle (self->owner);
+}
+
+static void
+s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *payload, size_t size)
+{
+    s_finish_framed (self, entry, code, payload, size, NULL);
 }
 
 typedef struct {
@@ -371,17 +380,30 @@ s_flush (zx_loop_t *loop, void *arg)
 //  Sends one request whose arguments are big as a framed REQUEST, after
 //  what waits in the batch (PROTOCOL.md 23): the broker moves the frame on
 //  to a worker without copying it, and answers framed too.
+//  The frame is args' own buffer, handed to libzmq, when args lets it go
+//  (zx__values_release); a copy otherwise.
 static void
-s_send_framed (zx__client_t *self, const s_entry_t *entry, uint8_t flags, const void *data,
-               size_t size)
+s_send_framed (zx__client_t *self, const s_entry_t *entry, uint8_t flags, zx_values_t *args)
 {
     s_flush (self->loop, self);
     zmq_msg_t frame;
-    if (zmq_msg_init_size (&frame, size) != 0) {
-        zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
-        return;
+    const void *data;
+    size_t size;
+    void *buffer = zx__values_release (args, &data, &size);
+    if (buffer) {
+        if (zmq_msg_init_data (&frame, (void *) data, size, zx__values_free_released, buffer) != 0) {
+            free (buffer);
+            zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
+            return;
+        }
     }
-    memcpy (zmq_msg_data (&frame), data, size);
+    else {
+        if (zmq_msg_init_size (&frame, size) != 0) {
+            zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
+            return;
+        }
+        memcpy (zmq_msg_data (&frame), data, size);
+    }
     s_sent (self, zx__send_request_framed (&self->route, self->service, entry->corr, 1,
                                            flags | ZX_FLAG_FRAMED_REPLY, entry->task,
                                            entry->name_len, &frame));
@@ -418,11 +440,34 @@ s_on_reply (zx__client_t *self, const zx__msg_t *msg)
             s_finish (self, entry, ZX_EPROTO, text, strlen (text));
         }
         else
-            s_finish (self, entry, code, rec.payload, rec.payload_size);
+            s_finish_framed (self, entry, code, rec.payload, rec.payload_size, msg->frame);
     }
     if (rc == ZX_EPROTO)
         zx_log_warning (self->log, "malformed REPLY from the broker at %s: rest dropped",
                         self->endpoint);
+}
+
+//  The broker says it is done with this coordinator: it shut down after
+//  answering what it held, or it dropped us (a connection so full that
+//  its answers could not go out, or a silence) and forgot our tasks.
+//  Nothing outstanding will be answered: as for a lost connection, what
+//  may be retried goes again (to a broker that now takes us as new), the
+//  rest fails with the broker's word.
+static void
+s_on_disconnect (zx__client_t *self, const zx__msg_t *msg)
+{
+    if (self->entries.live == 0)
+        return;
+    char text [256];
+    zx__label (text, sizeof text, msg->text, msg->text_size);
+    char cause [400];
+    if (strncmp (text, "dropped: ", 9) == 0)
+        snprintf (cause, sizeof cause, "the broker at %s dropped this coordinator (%s)",
+                  self->endpoint, text + 9);
+    else
+        snprintf (cause, sizeof cause, "the broker at %s said goodbye%s%s%s", self->endpoint,
+                  *text ? " (" : "", text, *text ? ")" : "");
+    s_lost (self, cause);
 }
 
 static void
@@ -455,7 +500,10 @@ s_on_readable (zx_loop_t *loop, void *arg)
         if (msg.command == ZX_CMD_REPLY && msg.ok && msg.extra == 0)
             s_on_reply (self, &msg);
         else
-        if (msg.command != ZX_CMD_HEARTBEAT && msg.command != ZX_CMD_DISCONNECT)
+        if (msg.command == ZX_CMD_DISCONNECT)
+            s_on_disconnect (self, &msg);
+        else
+        if (msg.command != ZX_CMD_HEARTBEAT)
             zx_log_warning (self->log, "unexpected command %d from the broker: dropped",
                             msg.command);
         zx__msg_close (&msg);
@@ -676,7 +724,7 @@ zx__client_submit_to (zx__client_t *self, zx_future_t *future, const char *task,
             //  Pending until a worker says STARTED
             zx__future_set_canceller (future, s_cancel, entry);
             if (framed)
-                s_send_framed (self, entry, flags, data, size);
+                s_send_framed (self, entry, flags, args);
             else
             if (self->out.size >= ZX_BATCH_FLUSH_BYTES)
                 s_flush (self->loop, self);

@@ -219,15 +219,26 @@ s_reply (s_worker_t *self, uint64_t corr, uint32_t attempt, zx_err_t code,
 
 //  A big result to a dispatcher that takes it framed: a frame of its own,
 //  after what waits in the batch, so that a broker passes it on as it is.
+//  The frame is the result's own buffer, handed to libzmq, when the result
+//  lets it go (zx__values_release); a copy otherwise. Either way result may
+//  only be destroyed afterwards.
 static void
-s_reply_framed (s_worker_t *self, const s_job_t *job, const void *data, size_t size)
+s_reply_framed (s_worker_t *self, const s_job_t *job, zx_values_t *result)
 {
     zmq_msg_t frame;
-    if (zmq_msg_init_size (&frame, size) != 0) {
+    const void *data;
+    size_t size;
+    void *buffer = zx__values_release (result, &data, &size);
+    if (buffer
+    ?   zmq_msg_init_data (&frame, (void *) data, size, zx__values_free_released, buffer) != 0
+    :   zmq_msg_init_size (&frame, size) != 0) {
+        //  Out of memory for the frame: the result goes in the batch
         s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
+        free (buffer);
         return;
     }
-    memcpy (zmq_msg_data (&frame), data, size);
+    if (!buffer)
+        memcpy (zmq_msg_data (&frame), data, size);
     s_flush (self);
     if (zx__send_reply_framed (&self->route, job->corr, job->attempt, ZX_STATUS_OK, &frame))
         zx_log_error (self->log, "worker %s cannot send a reply: %s", self->opts->identity,
@@ -446,7 +457,7 @@ s_run_job (s_worker_t *self, s_job_t *job)
         size_t size = 0;
         const void *data = call.result ? zx__values_data (call.result, &size) : "";
         if (job->framed_reply && size >= ZX_FRAME_THRESHOLD)
-            s_reply_framed (self, job, data, size);
+            s_reply_framed (self, job, call.result);
         else
             s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
     }
