@@ -233,16 +233,10 @@ zx__dispatch_submit_frame (zx__dispatch_t *self, const char *task, zmq_msg_t *fr
 }
 
 zmq_msg_t *
-zx__dispatch_reply_frame (const zx__dispatch_t *self, const void *payload)
-{
-    zmq_msg_t *frame = self->reply_frame;
-    return frame && zmq_msg_size (frame) > 0 && zmq_msg_data (frame) == payload ? frame : NULL;
-}
-
-zmq_msg_t *
 zx__request_reply_frame (const zx__request_t *request, const void *payload)
 {
-    return zx__dispatch_reply_frame (request->dispatch, payload);
+    zmq_msg_t *frame = request->dispatch->reply_frame;
+    return frame && zmq_msg_size (frame) > 0 && zmq_msg_data (frame) == payload ? frame : NULL;
 }
 
 zx__request_t *

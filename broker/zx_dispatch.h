@@ -108,10 +108,6 @@ zx__request_t *zx__dispatch_submit_frame (zx__dispatch_t *self, const char *task
 //  with zmq_msg_move (or send) instead of copying it; NULL otherwise.
 zmq_msg_t *zx__request_reply_frame (const zx__request_t *request, const void *payload);
 
-//  The same from the dispatcher, for a completion that has no request at
-//  hand: the frame payload is, or NULL.
-zmq_msg_t *zx__dispatch_reply_frame (const zx__dispatch_t *self, const void *payload);
-
 //  Affinity: queues task for the worker whose routing id is target (a
 //  NUL-terminated string) and no other, completing through complete
 //  (cookie, ...) exactly once, as zx__dispatch_submit_fn does. Requests

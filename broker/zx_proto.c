@@ -21,7 +21,6 @@
 
 #include "zx_proto.h"
 #include "zx_loop.h"
-#include "zx_values.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -842,35 +841,4 @@ zx__recv_message (void *socket, zmq_msg_t *frames, size_t max, bool *overflow)
             count++;
     }
     return count;
-}
-
-//  --------------------------------------------------------------------
-//  Results read in place
-
-static void
-s_frame_release (void *data, void *hint)
-{
-    (void) data;
-    zmq_msg_t *frame = (zmq_msg_t *) hint;
-    zmq_msg_close (frame);
-    free (frame);
-}
-
-zx_err_t
-zx__values_decode_frame (const void *payload, size_t size, zmq_msg_t *frame,
-                         zx_values_t **out)
-{
-    zmq_msg_t *held;
-    if (!frame || size < ZX_FRAME_THRESHOLD || zmq_msg_data (frame) != payload
-    ||  zmq_msg_size (frame) != size || !(held = malloc (sizeof (zmq_msg_t))))
-        return zx__values_decode (payload, size, out);
-    zmq_msg_init (held);
-    zmq_msg_move (held, frame);
-    zx_err_t rc = zx__values_decode_owned (payload, size, s_frame_release, held, out);
-    if (rc != ZX_OK) {
-        zmq_msg_move (frame, held);     //  The caller's again, as it was
-        zmq_msg_close (held);
-        free (held);
-    }
-    return rc;
 }

@@ -426,14 +426,6 @@ zx__msg_reply_payload (const zx__msg_t *msg, zx__reply_rec_t *rec)
 //  someone else's) and empties it. Safe to call twice.
 void zx__msg_close (zx__msg_t *msg);
 
-//  Decodes a result's value list (as zx__values_decode). When payload is
-//  frame's data (a framed reply, see zx__msg_reply_payload), the list reads
-//  the frame in place and takes it, moved out and closed when the list is
-//  destroyed, so a big result is never copied; frame may be NULL. On
-//  failure frame is left as it was.
-zx_err_t zx__values_decode_frame (const void *payload, size_t size, zmq_msg_t *frame,
-                                  zx_values_t **out);
-
 //  Returns id index (below msg->id_count) of a CANCEL.
 static inline uint64_t
 zx__msg_cancel_id (const zx__msg_t *msg, size_t index)

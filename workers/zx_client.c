@@ -166,16 +166,18 @@ fail:
     return NULL;
 }
 
-//  Ends entry's future with code and payload, and frees entry. A framed
-//  result's frame (or NULL) is taken as the result's buffer, not copied.
+//  Ends entry's future with code and payload, and frees entry. A result
+//  is copied out of what it came in, framed or not: held by its future,
+//  a frame would keep a buffer of libzmq's I/O thread that the next
+//  message cannot reuse, and fresh pages cost more than the copy
+//  (docs/PERFORMANCE.md, payloads).
 static void
-s_finish_framed (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *payload,
-                 size_t size, zmq_msg_t *frame)
+s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *payload, size_t size)
 {
     zx_future_t *future = entry->future;
     if (code == ZX_OK) {
         zx_values_t *values = NULL;
-        if (zx__values_decode_frame (payload, size, frame, &values) == ZX_OK)
+        if (zx__values_decode (payload, size, &values) == ZX_OK)
             zx_future_set_result (future, &values);
         else
             zx_future_set_error (future, ZX_EPROTO, "malformed result from the broker");
@@ -191,12 +193,6 @@ s_finish_framed (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void
     free (entry);
     if (self->entries.live <= self->idle_at && self->idle)
         self->idle (self->owner);
-}
-
-static void
-s_finish (zx__client_t *self, s_entry_t *entry, zx_err_t code, const void *payload, size_t size)
-{
-    s_finish_framed (self, entry, code, payload, size, NULL);
 }
 
 typedef struct {
@@ -440,7 +436,7 @@ s_on_reply (zx__client_t *self, const zx__msg_t *msg)
             s_finish (self, entry, ZX_EPROTO, text, strlen (text));
         }
         else
-            s_finish_framed (self, entry, code, rec.payload, rec.payload_size, msg->frame);
+            s_finish (self, entry, code, rec.payload, rec.payload_size);
     }
     if (rc == ZX_EPROTO)
         zx_log_warning (self->log, "malformed REPLY from the broker at %s: rest dropped",

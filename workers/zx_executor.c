@@ -38,7 +38,6 @@
 #include "zx_task.h"
 #include "zx_values.h"
 #include "zx_pool_worker.h"
-#include "zx_proto.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -164,12 +163,11 @@ zx__executor_error_info (zx_future_t *future, zx_err_t code, const void *payload
 }
 
 void
-zx__executor_complete (zx_future_t *future, zx_err_t code, const void *payload, size_t size,
-                       zmq_msg_t *frame)
+zx__executor_complete (zx_future_t *future, zx_err_t code, const void *payload, size_t size)
 {
     if (code == ZX_OK) {
         zx_values_t *values = NULL;
-        if (zx__values_decode_frame (payload, size, frame, &values) == ZX_OK)
+        if (zx__values_decode (payload, size, &values) == ZX_OK)
             zx_future_set_result (future, &values);
         else
             zx_future_set_error (future, ZX_EPROTO, "malformed result from a worker");

@@ -185,11 +185,9 @@ zx_executor_t *zx__executor_open (zx_executor_t *front, zx__backend_t *backend);
 //  Ends future, which the back end referenced at submit, as a dispatcher
 //  completion says: ZX_OK with payload the encoded result (a malformed
 //  one fails it with ZX_EPROTO), else code with payload its message (size
-//  bytes, no NUL). When frame (or NULL) holds payload, a framed reply,
-//  the result takes it as its buffer instead of a copy
-//  (zx__values_decode_frame). Drops the back end's reference.
+//  bytes, no NUL). Drops the back end's reference.
 void zx__executor_complete (zx_future_t *future, zx_err_t code,
-                            const void *payload, size_t size, struct zmq_msg_t *frame);
+                            const void *payload, size_t size);
 
 //  Ends a request that never reached a queue with code and a message
 //  (printf-style): fails its future, or calls its complete function.

@@ -600,8 +600,7 @@ s_complete (void *owner, void *cookie, zx_err_t code, const void *payload, size_
 {
     zx__pool_t *self = (zx__pool_t *) owner;
     zx__executor_room (self->base.front);
-    zx__executor_complete ((zx_future_t *) cookie, code, payload, size,
-                           zx__dispatch_reply_frame (self->dispatch, payload));
+    zx__executor_complete ((zx_future_t *) cookie, code, payload, size);
 }
 
 //  Sent to a worker is not running yet: the future stays pending until
