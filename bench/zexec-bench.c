@@ -194,9 +194,13 @@ bench_broker_start_events (char *endpoint, size_t size, bool quiet, const char *
     }
     snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
     //  A million tasks at once from one coordinator, and 32 payloads of
-    //  16 MiB in flight: past the broker's default caps per coordinator
+    //  16 MiB in flight: past the broker's default caps per coordinator.
+    //  Their results come back as big as they went: as many bytes may wait
+    //  for the coordinator (a loaded machine starves its libzmq thread)
+    //  as it may have pending, or it is dropped mid-run
     char *argv [] = { path, "--bind", endpoint, "--max-client-pending", "2000000",
                       "--max-client-bytes", "4294967296", "--max-queue-bytes", "4294967296",
+                      "--max-client-backlog", "4294967296",
                       events ? "--events" : NULL, (char *) events, NULL };
     return bench_start (argv, quiet);
 }
