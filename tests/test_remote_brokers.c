@@ -469,6 +469,19 @@ test_a_coordinator_that_stalls_past_its_liveness_has_its_work_end_not_hang (void
     zx_test_pass ();
 }
 
+//  Starts this program again as a helper coordinator (mode, see main)
+//  for the broker at endpoint.
+static zx_test_child_t *
+s_helper_spawn (const char *mode, const char *endpoint)
+{
+    char exe [4096];
+    ssize_t length = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true (length > 0);
+    exe [length] = 0;
+    const char *argv [] = { exe, mode, endpoint, NULL };
+    return zx_test_peer_spawn (argv);
+}
+
 //  The coordinator the next test stops: many results of 128 KiB asked
 //  for at once, then this process stopped (SIGSTOP, libzmq's threads and
 //  all) while the worker answers them, so that the broker finds its
@@ -520,22 +533,6 @@ s_flooded_helper (const char *endpoint)
     return done == COUNT && other == 0 && dropped > 0 ? 0 : 3;
 }
 
-//  Whether the process is stopped (its state in /proc is T).
-static bool
-s_stopped (pid_t pid)
-{
-    char path [64], line [512];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return false;
-    size_t size = fread (line, 1, sizeof line - 1, file);
-    fclose (file);
-    line [size] = 0;
-    const char *end = strrchr (line, ')');
-    return end && end [1] == ' ' && end [2] == 'T';
-}
-
 //  A coordinator whose connection stays full (it does not read) is dropped
 //  past --max-client-backlog; one that was only stopped hears it when it
 //  wakes, from a DISCONNECT, so that no future of its waits for ever: each
@@ -552,18 +549,13 @@ test_a_coordinator_dropped_with_its_connection_full_hears_it_and_no_future_hangs
                           (const char *const []) { "--max-client-backlog", "4096", NULL });
     env.worker = zx_test_worker_start (&env.broker, 2, NULL);
     zx_test_wait_ready (&env.broker, env.worker);
-    char exe [4096];
-    ssize_t length = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    assert_true (length > 0);
-    exe [length] = 0;
-    const char *argv [] = { exe, "--flooded-coordinator", env.broker.endpoint, NULL };
-    zx_test_child_t *helper = zx_test_peer_spawn (argv);
+    zx_test_child_t *helper = s_helper_spawn ("--flooded-coordinator", env.broker.endpoint);
     if (!zx_test_log_wait (helper->log, "stopping", NULL, 1, 10000))
         fail_msg ("the helper coordinator did not submit its work");
     int64_t start = zx_test_now_ms ();
-    while (!s_stopped (helper->pid) && zx_test_now_ms () - start < 10000)
+    while (zx_test_proc_state (helper->pid) != 'T' && zx_test_now_ms () - start < 10000)
         usleep (10000);
-    assert_true (s_stopped (helper->pid));
+    assert_true (zx_test_proc_state (helper->pid) == 'T');
     //  The worker answers everything meanwhile; the broker drops the
     //  coordinator well within its liveness (its heartbeat is 1 s)
     zx_test_expect_log (env.broker.child->log, "dropped: it does not read its replies", NULL, 1);
@@ -610,12 +602,7 @@ test_a_killed_coordinators_work_is_cancelled_and_frees_the_worker (void **state)
     zx_test_broker_start (&env.broker, HEARTBEAT_MS, NULL);
     env.worker = zx_test_worker_start (&env.broker, 2, NULL);
     zx_test_wait_ready (&env.broker, env.worker);
-    char exe [4096];
-    ssize_t length = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    assert_true (length > 0);
-    exe [length] = 0;
-    const char *argv [] = { exe, "--coordinator-helper", env.broker.endpoint, NULL };
-    zx_test_child_t *helper = zx_test_peer_spawn (argv);
+    zx_test_child_t *helper = s_helper_spawn ("--coordinator-helper", env.broker.endpoint);
     if (!zx_test_log_wait_running (helper->log, "submitted", NULL, 1, 10000))
         fail_msg ("the helper coordinator did not submit its work");
 

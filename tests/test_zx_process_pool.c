@@ -31,16 +31,8 @@ s_process_gone (pid_t pid)
     if (kill (pid, 0) == -1 && errno == ESRCH)
         return true;
     //  A zombie not yet reaped by its new parent is gone too
-    char path [64], text [256] = "";
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return true;
-    size_t size = fread (text, 1, sizeof text - 1, file);
-    fclose (file);
-    text [size] = 0;
-    char *close_paren = strrchr (text, ')');
-    return close_paren && close_paren [1] == ' ' && close_paren [2] == 'Z';
+    char state = zx_test_proc_state (pid);
+    return state == 0 || state == 'Z';
 }
 
 //  Workers killed from outside right after they start, before they say

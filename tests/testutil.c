@@ -512,6 +512,22 @@ zx_test_rss_kib (pid_t pid)
     return kib;
 }
 
+char
+zx_test_proc_state (pid_t pid)
+{
+    char path [64], text [512];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text [size] = 0;
+    //  After the name, which may hold anything, parentheses included
+    const char *close_paren = strrchr (text, ')');
+    return close_paren && close_paren [1] == ' ' ? close_paren [2] : 0;
+}
+
 long
 zx_test_peak_rss_kib (pid_t pid)
 {

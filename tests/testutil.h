@@ -84,6 +84,10 @@ int zx_test_tcp_connect (int port);
 //  The resident set of a process in KiB, -1 when unknown.
 long zx_test_rss_kib (pid_t pid);
 
+//  The state letter of a process as /proc/PID/stat gives it ('R', 'S',
+//  'T' stopped, 'Z' zombie...), or 0 when there is no such process.
+char zx_test_proc_state (pid_t pid);
+
 //  The most resident memory process pid has had (VmHWM), in KiB; -1 when
 //  it cannot be read.
 long zx_test_peak_rss_kib (pid_t pid);
