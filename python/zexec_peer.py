@@ -1115,6 +1115,17 @@ class Coordinator(concurrent.futures.Executor):
                             log.warning("message with more than %d frames: dropped", MAX_FRAMES)
                             continue
                         heard = _now_ms()
+                        if (calls and len(frames) >= 2 and frames[0] == C_HEADER
+                                and frames[1] == bytes([DISCONNECT])):
+                            # Nothing outstanding will be answered (PROTOCOL.md 13.5)
+                            _reason, text = _parse_bye(frames[2:])
+                            if text.startswith("dropped: "):
+                                fail_all("the broker at %s dropped this coordinator (%s)"
+                                         % (self.endpoint, text[len("dropped: "):]))
+                            else:
+                                fail_all("the broker at %s said goodbye%s"
+                                         % (self.endpoint, " (%s)" % text if text else ""))
+                            continue
                         interval = self._on_message(frames, calls)
                         if interval:
                             broker_interval = interval
