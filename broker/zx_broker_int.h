@@ -234,10 +234,10 @@ typedef struct {
 } zx__bdropped_t;
 
 //  Forgets a client: what it still has queued or running is cancelled
-//  and answered as lost, with why in the text. Unless it said goodbye,
-//  it is sent DISCONNECT NORMAL "dropped: WHY"; when that cannot go now
-//  (its connection full), it is remembered in self->dropped and told
-//  when it next speaks.
+//  and answered as lost, with why in the text. When those answers cannot
+//  all go out (its connection full), it is sent DISCONNECT NORMAL
+//  "dropped: WHY", or, when that cannot go either, remembered in
+//  self->dropped and told when it next speaks.
 void zx__broker_client_drop (zx_broker_t *self, zx__bclient_t *client, const char *why);
 
 //  The same; with tell false, no DISCONNECT and nothing remembered (the

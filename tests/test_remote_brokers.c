@@ -482,12 +482,13 @@ s_helper_spawn (const char *mode, const char *endpoint)
     return zx_test_peer_spawn (argv);
 }
 
-//  The coordinator the next test stops: many results of 128 KiB asked
+//  The coordinator the next test stops: 400 results of 128 KiB asked
 //  for at once, then this process stopped (SIGSTOP, libzmq's threads and
 //  all) while the worker answers them, so that the broker finds its
 //  connection full and drops it. Continued, it must hear of the drop and
 //  have every future end. Prints what became of them; exits 0 when every
-//  one ended, right or failed for the drop, and the drop was heard.
+//  one ended, right or failed for the drop (or for a worker lost on a
+//  loaded machine), and the drop was heard.
 static int
 s_flooded_helper (const char *endpoint)
 {
@@ -495,19 +496,20 @@ s_flooded_helper (const char *endpoint)
     zx_executor_t *remote = zx_remote_executor_new (endpoint, NULL);
     if (!remote)
         return 1;
-    enum { COUNT = 600, SIZE = 128 * 1024 };
+    enum { COUNT = 400, SIZE = 128 * 1024 };
     static zx_future_t *futures [COUNT];
     for (int i = 0; i < COUNT; i++)
         futures [i] = zx_run_in_executor (loop, remote, "make_bytes",
                                           zx_values_pack ("ii", (int64_t) SIZE, (int64_t) i));
-    //  A moment of the loop sends what waits in the batch
-    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 1, NULL, NULL, NULL, NULL);
+    //  Until the first result: the connection is up and the requests
+    //  went out (stopped before that, libzmq would send nothing)
+    zx_wait (futures, COUNT, ZX_FIRST_COMPLETED, 10000, NULL, NULL, NULL, NULL);
     printf ("stopping\n");
     fflush (stdout);
     raise (SIGSTOP);
     size_t done = 0;
-    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 20000, NULL, &done, NULL, NULL);
-    int right = 0, dropped = 0, other = 0;
+    zx_wait (futures, COUNT, ZX_ALL_COMPLETED, 45000, NULL, &done, NULL, NULL);
+    int right = 0, dropped = 0, lost = 0, other = 0;
     for (int i = 0; i < COUNT; i++) {
         if (!zx_future_done (futures [i]))
             continue;
@@ -522,13 +524,16 @@ s_flooded_helper (const char *endpoint)
         if (zx_future_error (futures [i]) == ZX_EWORKER_LOST
         &&  strstr (zx_future_message (futures [i]), "dropped this coordinator"))
             dropped++;
+        else
+        if (zx_future_error (futures [i]) == ZX_EWORKER_LOST)
+            lost++;             //  Its worker was lost: a loaded machine, not a hang
         else {
             if (other++ == 0)
                 printf ("unexpected: %s\n", zx_future_message (futures [i]));
         }
     }
-    printf ("ended %zu of %d: %d right, %d failed for the drop, %d otherwise\n",
-            done, COUNT, right, dropped, other);
+    printf ("ended %zu of %d: %d right, %d failed for the drop, %d with their worker lost, "
+            "%d otherwise\n", done, COUNT, right, dropped, lost, other);
     fflush (stdout);
     return done == COUNT && other == 0 && dropped > 0 ? 0 : 3;
 }
@@ -556,11 +561,18 @@ test_a_coordinator_dropped_with_its_connection_full_hears_it_and_no_future_hangs
     while (zx_test_proc_state (helper->pid) != 'T' && zx_test_now_ms () - start < 10000)
         usleep (10000);
     assert_true (zx_test_proc_state (helper->pid) == 'T');
-    //  The worker answers everything meanwhile; the broker drops the
-    //  coordinator well within its liveness (its heartbeat is 1 s)
-    zx_test_expect_log (env.broker.child->log, "dropped: it does not read its replies", NULL, 1);
+    //  The worker answers everything meanwhile, and the broker drops the
+    //  coordinator for its full connection, or, on a machine so slow
+    //  that its liveness (3 s) passes first, for its silence: either way
+    //  the answers it could not take are lost, and it must hear of it
+    const char *log = env.broker.child->log;
+    start = zx_test_now_ms ();
+    while (!zx_test_log_wait (log, "dropped: it does not read its replies", NULL, 1, 100)
+    &&     !zx_test_log_wait (log, "gone (not heard from)", NULL, 1, 100))
+        if (zx_test_now_ms () - start > 30000)
+            fail_msg ("the broker did not drop the stopped coordinator within 30 s");
     kill (helper->pid, SIGCONT);
-    int status = zx_test_peer_stop (helper, 0, 30000);
+    int status = zx_test_peer_stop (helper, 0, 60000);
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
         fail_msg ("the helper coordinator had futures that did not end as they should "
                   "(status %d; its log follows)", status);
