@@ -276,7 +276,6 @@ zx__broker_client_drop_told (zx_broker_t *self, zx__bclient_t *client, const cha
 {
     zx_log_info (self->log, "coordinator %s gone (%s): %zu tasks cancelled",
                  client->label, why, client->outstanding);
-    bool had_tasks = client->tickets != NULL;
     if (self->tel)
         zx__tel_coordinator (self->tel, ZX_EV_COORDINATOR_GONE, client->label, NULL, why);
     //  A coordinator that was only slow (its loop stalled) reads these
@@ -295,17 +294,17 @@ zx__broker_client_drop_told (zx_broker_t *self, zx__bclient_t *client, const cha
     }
     zx__broker_client_flush (self, client);
     //  A coordinator still there must hear that it was dropped. When the
-    //  answers above could not all go out (its connection full), a later
-    //  REQUEST would otherwise make it known again, its old futures
-    //  waiting for ever: a DISCONNECT says so, and when there is no room
-    //  for that either, the coordinator is remembered and told when it
-    //  next speaks (s_on_dropped). When they did go out, or it had no
-    //  tasks, there is nothing to tell: a DISCONNECT read after its next
-    //  requests would fail those too
+    //  answers it is owed (above, and any waiting) could not all go out
+    //  (its connection full), a later REQUEST would otherwise make it
+    //  known again, its old futures waiting for ever: a DISCONNECT says
+    //  so, and when there is no room for that either, the coordinator is
+    //  remembered and told when it next speaks (s_on_dropped). When they
+    //  did all go out, or it was owed none, there is nothing to tell: a
+    //  DISCONNECT read after its next requests would fail those too
     char bye [200];
     snprintf (bye, sizeof bye, "dropped: %s", why);
     zx__bdropped_t *dropped;
-    if (tell && had_tasks && client->replies.size > 0 && strcmp (why, "said goodbye") != 0
+    if (tell && client->replies.size > 0 && strcmp (why, "said goodbye") != 0
     &&  zx__send_disconnect (&client->route, ZX_BYE_NORMAL, bye) != ZX_OK
     &&  zhashx_size (self->dropped) < self->opts.max_clients
     &&  (dropped = malloc (sizeof (zx__bdropped_t)))) {
