@@ -279,8 +279,7 @@ zx__broker_client_drop_told (zx_broker_t *self, zx__bclient_t *client, const cha
     if (self->tel)
         zx__tel_coordinator (self->tel, ZX_EV_COORDINATOR_GONE, client->label, NULL, why);
     //  A coordinator that was only slow (its loop stalled) reads these
-    //  when it wakes, rather than wait forever for replies: a later
-    //  request of its would make it known here again, heartbeats and all
+    //  when it wakes, rather than wait forever for replies
     char text [160];
     snprintf (text, sizeof text, "the broker dropped this coordinator (%s) and cancelled "
               "its tasks", why);

@@ -138,9 +138,9 @@ struct zx_broker {
     size_t service_count;
     zhashx_t *worker_service;       //  worker label -> zx__bservice_t *
     zhashx_t *clients;              //  client label -> zx__bclient_t *
-    //  Clients dropped by the broker (not those that said goodbye): label
-    //  -> zx__bdropped_t *, until their next message, which is answered
-    //  DISCONNECT, or ZX__BROKER_DROPPED_KEEP_MS
+    //  Clients dropped that could not be told so (their connection full):
+    //  label -> zx__bdropped_t *, until a DISCONNECT to them goes out (at
+    //  their next message) or for ZX__BROKER_DROPPED_KEEP_MS
     zhashx_t *dropped;
     zx__bclient_t *dirty;           //  Clients with replies to flush
     int64_t last_tick_us;

@@ -518,7 +518,8 @@ s_flooded_helper (const char *endpoint)
         const zx_values_t *result = zx_future_result (futures [i]);
         if (zx_future_error (futures [i]) == ZX_OK && result
         &&  zx_values_get_bytes (result, 0, &bytes, &size) == ZX_OK && size == SIZE
-        &&  ((const unsigned char *) bytes) [SIZE - 1] == (unsigned char) (((SIZE - 1) * 131 + i) & 255))
+        &&  ((const unsigned char *) bytes) [SIZE - 1]
+            == (unsigned char) (((SIZE - 1) * 131 + i) & 255))
             right++;
         else
         if (zx_future_error (futures [i]) == ZX_EWORKER_LOST

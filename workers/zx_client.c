@@ -387,7 +387,8 @@ s_send_framed (zx__client_t *self, const s_entry_t *entry, uint8_t flags, zx_val
     size_t size;
     void *buffer = zx__values_release (args, &data, &size);
     if (buffer) {
-        if (zmq_msg_init_data (&frame, (void *) data, size, zx__values_free_released, buffer) != 0) {
+        if (zmq_msg_init_data (&frame, (void *) data, size, zx__values_free_released,
+                               buffer) != 0) {
             free (buffer);
             zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
             return;
