@@ -377,30 +377,30 @@ s_flush (zx_loop_t *loop, void *arg)
 //  what waits in the batch (PROTOCOL.md 23): the broker moves the frame on
 //  to a worker without copying it, and answers framed too.
 //  The frame is args' own buffer, handed to libzmq, when args lets it go
-//  (zx__values_release); a copy otherwise.
+//  (zx__values_release); a copy otherwise. Without memory for the frame
+//  the task fails at once with ZX_ENOMEM: nothing was sent for it.
 static void
-s_send_framed (zx__client_t *self, const s_entry_t *entry, uint8_t flags, zx_values_t *args)
+s_send_framed (zx__client_t *self, s_entry_t *entry, uint8_t flags, zx_values_t *args)
 {
     s_flush (self->loop, self);
     zmq_msg_t frame;
     const void *data;
     size_t size;
     void *buffer = zx__values_release (args, &data, &size);
-    if (buffer) {
-        if (zmq_msg_init_data (&frame, (void *) data, size, zx__values_free_released,
-                               buffer) != 0) {
-            free (buffer);
-            zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
-            return;
-        }
+    bool framed = buffer
+                ? zmq_msg_init_data (&frame, (void *) data, size, zx__values_free_released,
+                                     buffer) == 0
+                : zmq_msg_init_size (&frame, size) == 0;
+    if (!framed) {
+        free (buffer);
+        zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
+        zx__idmap_take (&self->entries, entry->corr);
+        const char *text = "out of memory: the task's arguments could not be sent";
+        s_finish (self, entry, ZX_ENOMEM, text, strlen (text));
+        return;
     }
-    else {
-        if (zmq_msg_init_size (&frame, size) != 0) {
-            zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
-            return;
-        }
+    if (!buffer)
         memcpy (zmq_msg_data (&frame), data, size);
-    }
     s_sent (self, zx__send_request_framed (&self->route, self->service, entry->corr, 1,
                                            flags | ZX_FLAG_FRAMED_REPLY, entry->task,
                                            entry->name_len, &frame));
