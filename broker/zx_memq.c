@@ -7,10 +7,10 @@
     a socket's. The hub's eventfd is written only by the send that finds
     it unsignalled, and read only by the receive that finds the queue
     empty; a spurious wake-up (a write racing a drain) costs one empty
-    read, never a lost message. A peer's condition is signalled only when
+    read, never a lost message. A peer's semaphore is posted only when
     its thread sleeps on it, so a busy worker takes its requests with no
     system call at all, and after the lock is let go, so that the thread
-    it wakes does not find the lock still held.                           */
+    it wakes does not find the lock still held.                          */
 
 #define _GNU_SOURCE
 #include "zx_memq.h"
@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,9 +42,9 @@ struct zx__memq_peer {
     zx__memq_peer_t *next;      //  In the hub's list
     s_fifo_t inbox;
     atomic_size_t pending;      //  Messages in inbox, for the lock-free hint
-    atomic_int signalling;      //  Senders about to signal wake, the lock let go
-    pthread_cond_t wake;
-    bool sleeping;
+    atomic_int signalling;      //  Senders about to post wake, the lock let go
+    sem_t wake;                 //  Posted once per sleep, by whoever ends it
+    bool sleeping;              //  Its thread waits on wake (cleared by the post)
     bool termed;
     size_t id_size;
     uint8_t id [255];
@@ -150,8 +151,10 @@ zx__memq_close (zx__memq_t *self)
     s_fifo_clear (&self->inbox);
     for (zx__memq_peer_t *peer = self->peers; peer; peer = peer->next) {
         peer->termed = true;
-        if (peer->sleeping)
-            pthread_cond_signal (&peer->wake);
+        if (peer->sleeping) {
+            peer->sleeping = false;
+            sem_post (&peer->wake);
+        }
     }
     pthread_mutex_unlock (&self->lock);
 }
@@ -178,11 +181,10 @@ zx__memq_attach (zx__memq_t *hub, const void *identity, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    pthread_condattr_t attr;
-    pthread_condattr_init (&attr);
-    pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-    pthread_cond_init (&peer->wake, &attr);
-    pthread_condattr_destroy (&attr);
+    if (sem_init (&peer->wake, 0, 0) != 0) {
+        free (peer);
+        return NULL;
+    }
     memcpy (peer->id, identity, size);
     peer->id_size = size;
     atomic_init (&peer->pending, 0);
@@ -197,7 +199,7 @@ zx__memq_attach (zx__memq_t *hub, const void *identity, size_t size)
     }
     pthread_mutex_unlock (&hub->lock);
     if (taken) {
-        pthread_cond_destroy (&peer->wake);
+        sem_destroy (&peer->wake);
         free (peer);
         errno = EINVAL;
         return NULL;
@@ -225,7 +227,7 @@ zx__memq_detach (zx__memq_peer_t **peer_p)
     //  signalling it
     while (atomic_load (&peer->signalling) > 0)
         sched_yield ();
-    pthread_cond_destroy (&peer->wake);
+    sem_destroy (&peer->wake);
     free (peer);
     zx__memq_unref (&hub);
 }
@@ -237,8 +239,10 @@ zx__memq_term (zx__memq_t *hub, const void *identity, size_t size)
     zx__memq_peer_t *peer = s_find (hub, identity, size);
     if (peer) {
         peer->termed = true;
-        if (peer->sleeping)
-            pthread_cond_signal (&peer->wake);
+        if (peer->sleeping) {
+            peer->sleeping = false;
+            sem_post (&peer->wake);
+        }
     }
     pthread_mutex_unlock (&hub->lock);
 }
@@ -325,17 +329,19 @@ zx__memq_send (zx__memq_t *hub, zx__memq_peer_t *peer, const void *identity,
     }
     s_fifo_push (&to->inbox, node);
     atomic_fetch_add (&to->pending, 1);
-    //  Signalled after the unlock: signalled under it, the woken thread
-    //  would first sleep again on the lock we still hold (a futex wait and
-    //  a wake more per hand-over; at 8 tasks in flight the pool ran at
-    //  0.6x of this). signalling keeps detach from destroying the
-    //  condition meanwhile
+    //  Posted after the unlock: posted under it, the woken thread would
+    //  first sleep again on the lock we still hold (a futex wait and a
+    //  wake more per hand-over; at 8 tasks in flight the pool ran at 0.6x
+    //  of this). signalling keeps detach from destroying the semaphore
+    //  meanwhile
     bool wake = to->sleeping;
-    if (wake)
+    if (wake) {
+        to->sleeping = false;
         atomic_fetch_add (&to->signalling, 1);
+    }
     pthread_mutex_unlock (&hub->lock);
     if (wake) {
-        pthread_cond_signal (&to->wake);
+        sem_post (&to->wake);
         atomic_fetch_sub (&to->signalling, 1);
     }
     return ZX_OK;
@@ -391,13 +397,21 @@ zx__memq_wait (zx__memq_peer_t *peer, int timeout_ms)
             until.tv_nsec -= 1000000000;
         }
     }
+    //  A semaphore, not a condition: a thread woken from pthread_cond_wait
+    //  takes the lock back marked contended, and its next unlock is a
+    //  futex call whether anyone waits or not (one more system call per
+    //  task at one in flight). A post the thread did not wait for (its
+    //  wait timed out meanwhile) only makes a later wait return at once
     pthread_mutex_lock (&hub->lock);
     while (!peer->inbox.head && !peer->termed) {
         peer->sleeping = true;
-        int rc = timeout_ms < 0 ? pthread_cond_wait (&peer->wake, &hub->lock)
-                                : pthread_cond_timedwait (&peer->wake, &hub->lock, &until);
+        pthread_mutex_unlock (&hub->lock);
+        int rc = timeout_ms < 0 ? sem_wait (&peer->wake)
+                                : sem_clockwait (&peer->wake, CLOCK_MONOTONIC, &until);
+        bool timed_out = rc != 0 && errno == ETIMEDOUT;
+        pthread_mutex_lock (&hub->lock);
         peer->sleeping = false;
-        if (rc == ETIMEDOUT)
+        if (timed_out)
             break;
     }
     bool termed = peer->termed;
