@@ -7,7 +7,7 @@
     worker's messages with its id as the first frame); each worker thread
     attaches a peer (a DEALER's place). The hub wakes its loop through an
     eventfd written only when its queue turns non-empty; a peer sleeps on
-    a condition variable signalled only while it sleeps. So a task costs
+    a semaphore posted only while it sleeps. So a task costs
     about one wake-up each way, where libzmq's inproc pipes cost a mailbox
     poll per call (docs/PERFORMANCE.md, "The C peer").
 
