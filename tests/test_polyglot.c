@@ -342,6 +342,50 @@ test_a_python_coordinator_calls_c_and_python_tasks (void **state)
     zx_test_pass ();
 }
 
+//  A Python coordinator whose connection stays full while it is stopped
+//  is dropped by the broker past --max-client-backlog; continued, it hears
+//  of the drop from a DISCONNECT and every future of it ends, answered or
+//  failed naming the drop (tests/polyglot/dropped_check.py; the C
+//  client's twin is in test_remote_brokers.c).
+static void
+test_a_dropped_python_coordinator_hears_it_and_no_future_hangs (void **state)
+{
+    (void) state;
+    s_require_python ();
+    zx_test_broker_t broker;
+    zx_test_broker_start (&broker, 1000,
+                          (const char *const []) { "--max-client-backlog", "4096", NULL });
+    const char *const c_args [] = { "--service", "c", NULL };
+    zx_test_child_t *c_worker = zx_test_worker_start (&broker, 2, c_args);
+    zx_test_wait_ready (&broker, c_worker);
+    const char *argv [] = { ZX_PYTHON, ZX_POLYGLOT_DIR "/dropped_check.py", ZX_PYTHON_DIR,
+                            broker.endpoint, "c", NULL };
+    zx_test_child_t *coordinator = zx_test_peer_spawn (argv);
+    if (!zx_test_log_wait (coordinator->log, "stopping", NULL, 1, 20000))
+        fail_msg ("the Python coordinator did not submit its work");
+    int64_t start = zx_test_now_ms ();
+    while (zx_test_proc_state (coordinator->pid) != 'T' && zx_test_now_ms () - start < 10000)
+        usleep (10000);
+    assert_true (zx_test_proc_state (coordinator->pid) == 'T');
+    //  Dropped for its full connection or, on a machine so slow that its
+    //  liveness passes first, for its silence: either way it is owed
+    //  answers that could not go out
+    const char *log = broker.child->log;
+    start = zx_test_now_ms ();
+    while (!zx_test_log_wait (log, "dropped: it does not read its replies", NULL, 1, 100)
+    &&     !zx_test_log_wait (log, "gone (not heard from)", NULL, 1, 100))
+        if (zx_test_now_ms () - start > 30000)
+            fail_msg ("the broker did not drop the stopped coordinator within 30 s");
+    kill (coordinator->pid, SIGCONT);
+    int status = zx_test_peer_stop (coordinator, 0, 60000);
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        fail_msg ("the Python coordinator had futures that did not end as they should "
+                  "(status %d; its log follows)", status);
+    zx_test_expect_log (coordinator->log, "failed for the drop", NULL, 1);
+    zx_test_peer_stop_cleanly (c_worker, "zexec-worker", 5000);
+    zx_test_pass ();
+}
+
 static void
 test_a_killed_python_worker_has_its_task_retried_on_another (void **state)
 {
@@ -601,6 +645,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_a_c_coordinator_gets_python_results_back_exactly),
         cmocka_unit_test (test_a_python_task_error_fails_the_c_future_with_its_message),
         cmocka_unit_test (test_a_python_coordinator_calls_c_and_python_tasks),
+        cmocka_unit_test (test_a_dropped_python_coordinator_hears_it_and_no_future_hangs),
         cmocka_unit_test (test_a_killed_python_worker_has_its_task_retried_on_another),
         cmocka_unit_test (test_a_cancel_reaches_a_running_python_task),
         cmocka_unit_test (test_a_started_python_task_turns_its_future_running),
