@@ -363,19 +363,9 @@ test_a_dropped_python_coordinator_hears_it_and_no_future_hangs (void **state)
     zx_test_child_t *coordinator = zx_test_peer_spawn (argv);
     if (!zx_test_log_wait (coordinator->log, "stopping", NULL, 1, 20000))
         fail_msg ("the Python coordinator did not submit its work");
-    int64_t start = zx_test_now_ms ();
-    while (zx_test_proc_state (coordinator->pid) != 'T' && zx_test_now_ms () - start < 10000)
-        usleep (10000);
-    assert_true (zx_test_proc_state (coordinator->pid) == 'T');
-    //  Dropped for its full connection or, on a machine so slow that its
-    //  liveness passes first, for its silence: either way it is owed
-    //  answers that could not go out
-    const char *log = broker.child->log;
-    start = zx_test_now_ms ();
-    while (!zx_test_log_wait (log, "dropped: it does not read its replies", NULL, 1, 100)
-    &&     !zx_test_log_wait (log, "gone (not heard from)", NULL, 1, 100))
-        if (zx_test_now_ms () - start > 30000)
-            fail_msg ("the broker did not drop the stopped coordinator within 30 s");
+    //  Dropped for its full connection or its silence: either way it is
+    //  owed answers that could not go out
+    zx_test_wait_stopped_and_dropped (coordinator->pid, broker.child->log);
     kill (coordinator->pid, SIGCONT);
     int status = zx_test_peer_stop (coordinator, 0, 60000);
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)

@@ -528,6 +528,21 @@ zx_test_proc_state (pid_t pid)
     return close_paren && close_paren [1] == ' ' ? close_paren [2] : 0;
 }
 
+void
+zx_test_wait_stopped_and_dropped (pid_t pid, const char *broker_log)
+{
+    int64_t start = zx_test_now_ms ();
+    while (zx_test_proc_state (pid) != 'T' && zx_test_now_ms () - start < 10000)
+        usleep (10000);
+    if (zx_test_proc_state (pid) != 'T')
+        fail_msg ("process %d did not stop within 10 s", (int) pid);
+    start = zx_test_now_ms ();
+    while (!zx_test_log_wait (broker_log, "dropped: it does not read its replies", NULL, 1, 100)
+    &&     !zx_test_log_wait (broker_log, "gone (not heard from)", NULL, 1, 100))
+        if (zx_test_now_ms () - start > 30000)
+            fail_msg ("the broker did not drop the stopped coordinator within 30 s");
+}
+
 long
 zx_test_peak_rss_kib (pid_t pid)
 {

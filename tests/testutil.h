@@ -88,6 +88,13 @@ long zx_test_rss_kib (pid_t pid);
 //  'T' stopped, 'Z' zombie...), or 0 when there is no such process.
 char zx_test_proc_state (pid_t pid);
 
+//  For a coordinator that stopped itself (SIGSTOP) with answers on their
+//  way: waits up to 10 s until pid is stopped, then up to 30 s until the
+//  broker whose log is broker_log drops a coordinator, for its full
+//  connection or, on a machine so slow that its liveness passes first,
+//  for its silence. Fails the test when either does not come.
+void zx_test_wait_stopped_and_dropped (pid_t pid, const char *broker_log);
+
 //  The most resident memory process pid has had (VmHWM), in KiB; -1 when
 //  it cannot be read.
 long zx_test_peak_rss_kib (pid_t pid);
