@@ -242,6 +242,39 @@ zx_thread_set_name (const char *name)
     memcpy (s_thread_name, name, size);
     s_thread_name [size] = 0;
     s_thread_named = true;
+    //  Not the main thread's: the kernel shows it as the process's name
+    //  (ps, pkill, systemd), which stays the program's
+    if (!s_is_main_thread ())
+        zx__thread_set_os_name (s_thread_name);
+}
+
+void
+zx__thread_set_os_name (const char *name)
+{
+#if defined (__linux__)
+    //  The kernel keeps 15 bytes: a longer name keeps its head and its
+    //  last "-part" ("ThreadPoolExecutor-0_3" becomes "ThreadPoolE-0_3"),
+    //  so that threads of one pool stay apart in top -H and ps -L
+    char os_name [16];
+    size_t size = strlen (name);
+    if (size < sizeof os_name)
+        memcpy (os_name, name, size + 1);
+    else {
+        const char *tail = strrchr (name, '-');
+        size_t tail_size = tail ? strlen (tail) : 0;
+        if (tail_size == 0 || tail_size > 8)
+            tail_size = 0;
+        size_t head = sizeof os_name - 1 - tail_size;
+        while (head > 0 && ((unsigned char) name [head] & 0xC0) == 0x80)
+            head--;
+        memcpy (os_name, name, head);
+        memcpy (os_name + head, tail ? tail : "", tail_size);
+        os_name [head + tail_size] = 0;
+    }
+    pthread_setname_np (pthread_self (), os_name);
+#else
+    (void) name;
+#endif
 }
 
 

@@ -9,4 +9,9 @@
 const char *zx__log_format (void);
 zx_log_level_t zx__log_level (void);
 
+//  Names the calling thread for the kernel (top -H, ps -L, perf, gdb):
+//  the name, shortened to 15 bytes when longer. zx_thread_set_name calls
+//  it; threads that never log (the flusher) call it directly.
+void zx__thread_set_os_name (const char *name);
+
 #endif

@@ -20,6 +20,7 @@
     of 100 workers on 2 cores).                                           */
 
 #include "zx_flusher.h"
+#include "zx_log.h"
 #include "zx_loop.h"
 
 #include <assert.h>
@@ -84,6 +85,7 @@ static void *
 s_run (void *arg)
 {
     (void) arg;
+    zx__thread_set_os_name ("zexec-flusher");
     pthread_mutex_lock (&s_flusher.lock);
     while (!s_flusher.stop) {
         int64_t next = s_fire_due ();

@@ -65,7 +65,12 @@ ZX_EXPORT void zx_logv (zx_logger_t *logger, zx_log_level_t level, const char *f
 
 //  Sets the name that %(threadName)s prints for the calling thread (copied,
 //  at most 63 bytes). The thread that first uses zexec is "MainThread" when
-//  it is the process's main thread, else "Thread-N".
+//  it is the process's main thread, else "Thread-N". On Linux a thread
+//  other than the main one is also named for the kernel (top -H, ps -L,
+//  perf, gdb): the name itself up to 15 bytes, else its head cut so that
+//  its last "-part" stays ("ThreadPoolExecutor-0_3" shows as
+//  "ThreadPoolE-0_3"). The main thread's kernel name stays the program's,
+//  which ps and pkill match.
 ZX_EXPORT void zx_thread_set_name (const char *name);
 
 //  Returns the calling thread's name (borrowed, thread-local).
