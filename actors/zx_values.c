@@ -113,7 +113,7 @@ s_destroy (zx_values_t *self)
     }
     if (!(self->flags & (ZX__NESTED | ZX__BUF_INLINE))) {
         if (!(self->flags & ZX__BUF_FOREIGN))
-            free (self->at.buf);
+            zx__values_buf_free (self->at.buf, self->capacity);
         else
         if (extra && extra->release)
             extra->release (self->at.buf, extra->release_hint);
@@ -244,10 +244,14 @@ s_move (zx_values_t *self, size_t base, size_t need)
         if (need > S_GROW_EXACT && capacity > need + need / 8)
             capacity = need + need / 8;
         unsigned char *grown;
-        if (!(self->flags & (ZX__BUF_INLINE | ZX__BUF_FOREIGN)) && base == self->base)
-            grown = (unsigned char *) realloc (buf, capacity);
+        bool ours = !(self->flags & (ZX__BUF_INLINE | ZX__BUF_FOREIGN));
+        bool big = capacity >= ZX__BIGBUF_MIN;
+        bool was_big = ours && self->capacity >= ZX__BIGBUF_MIN;
+        if (ours && base == self->base && big == was_big)
+            grown = big ? (unsigned char *) zx__bigbuf_realloc (buf, capacity)
+                        : (unsigned char *) realloc (buf, capacity);
         else
-        if ((grown = (unsigned char *) malloc (capacity)))
+        if ((grown = zx__values_buf_alloc (capacity)))
             memcpy (grown + base, buf + self->base, body);
         if (!grown)
             return ZX_ENOMEM;
@@ -259,8 +263,8 @@ s_move (zx_values_t *self, size_t base, size_t need)
                 extra->release = NULL;
         }
         else
-        if (!(self->flags & ZX__BUF_INLINE) && grown != buf && base != self->base)
-            free (buf);
+        if (ours && grown != buf && (base != self->base || big != was_big))
+            zx__values_buf_free (buf, self->capacity);
         self->at.buf = grown;
         self->capacity = (uint32_t) capacity;
         self->flags &= (uint8_t) ~(ZX__BUF_INLINE | ZX__BUF_FOREIGN);
@@ -637,7 +641,7 @@ zx_values_add_values (zx_values_t *self, zx_values_t **values_p)
     }
     else
     if (!(child->flags & ZX__BUF_INLINE))
-        free (child->at.buf);
+        zx__values_buf_free (child->at.buf, child->capacity);
     int64_t delta = (int64_t) at - (int64_t) start;
     child->base = (uint32_t) ((int64_t) child->base + delta);
     child->at.root = self;

@@ -18,6 +18,8 @@
 #ifndef ZX_VALUES_IMPL_H_INCLUDED
 #define ZX_VALUES_IMPL_H_INCLUDED
 #include "zx_values.h"
+#include "zx_bigbuf.h"
+#include <stdlib.h>
 
 //  zx_values_t.kind
 #define ZX__LIST            0
@@ -99,6 +101,26 @@ struct zx_values {
     zx__item_t inline_item;
     unsigned char inline_buf [ZX__INLINE_BUF];
 };
+
+//  A root's own buffer of capacity bytes: from malloc, or past a couple
+//  of MiB a mapping of its own (zx_bigbuf.h). Which one is told by the
+//  capacity alone, so every buffer of ours is freed by zx__values_buf_free
+//  with the capacity it was allocated with.
+static inline unsigned char *
+zx__values_buf_alloc (size_t capacity)
+{
+    return (unsigned char *) (capacity >= ZX__BIGBUF_MIN ? zx__bigbuf_alloc (capacity)
+                                                         : malloc (capacity));
+}
+
+static inline void
+zx__values_buf_free (void *buf, size_t capacity)
+{
+    if (capacity >= ZX__BIGBUF_MIN)
+        zx__bigbuf_free (buf);
+    else
+        free (buf);
+}
 
 //  Returns the buffer holding self's encoding (the root's).
 static inline unsigned char *

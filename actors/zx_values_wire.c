@@ -55,7 +55,10 @@ void
 zx__values_free_released (void *data, void *hint)
 {
     (void) data;
-    free (hint);
+    if (zx__bigbuf_owns (hint))
+        zx__bigbuf_free (hint);
+    else
+        free (hint);
 }
 
 //  Reads the header of a list or map at p (left bytes, at least one).
@@ -325,7 +328,7 @@ zx__values_decode (const void *data, size_t size, zx_values_t **out)
     //  Now a copy of its own: the lists nested in it and its bytes are
     //  placed relative to the buffer's start, so only the buffer changes
     unsigned char *copy = size <= ZX__INLINE_BUF ? self->inline_buf
-                        : (unsigned char *) malloc (size);
+                        : zx__values_buf_alloc (size);
     if (!copy) {
         zx_values_destroy (&self);
         return ZX_ENOMEM;

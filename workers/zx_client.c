@@ -392,7 +392,7 @@ s_send_framed (zx__client_t *self, s_entry_t *entry, uint8_t flags, zx_values_t 
                                      buffer) == 0
                 : zmq_msg_init_size (&frame, size) == 0;
     if (!framed) {
-        free (buffer);
+        zx__values_free_released (NULL, buffer);
         zx_log_warning (self->log, "out of memory sending task '%s'", entry->task);
         zx__idmap_take (&self->entries, entry->corr);
         const char *text = "out of memory: the task's arguments could not be sent";

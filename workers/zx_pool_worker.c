@@ -234,7 +234,7 @@ s_reply_framed (s_worker_t *self, const s_job_t *job, zx_values_t *result)
     :   zmq_msg_init_size (&frame, size) != 0) {
         //  Out of memory for the frame: the result goes in the batch
         s_reply (self, job->corr, job->attempt, ZX_OK, data, size);
-        free (buffer);
+        zx__values_free_released (NULL, buffer);
         return;
     }
     if (!buffer)
