@@ -224,6 +224,19 @@ zx__bigbuf_owns (const void *buf)
 }
 
 void
+zx__bigbuf_counts (size_t *live, size_t *cached, size_t *cached_bytes)
+{
+    pthread_mutex_lock (&s_big.lock);
+    if (live)
+        *live = s_big.live.count;
+    if (cached)
+        *cached = s_big.cache.count;
+    if (cached_bytes)
+        *cached_bytes = s_big.cache.bytes;
+    pthread_mutex_unlock (&s_big.lock);
+}
+
+void
 zx__bigbuf_trim (void)
 {
     pthread_mutex_lock (&s_big.lock);

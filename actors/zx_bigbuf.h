@@ -41,6 +41,10 @@ void zx__bigbuf_free (void *buf);
 //  is not freed: for a free function that may get either kind of buffer.
 bool zx__bigbuf_owns (const void *buf);
 
+//  How many buffers are live (allocated, not freed) and how many mappings
+//  and bytes the cache holds (tests, telemetry).
+void zx__bigbuf_counts (size_t *live, size_t *cached, size_t *cached_bytes);
+
 //  Returns the cache to the kernel (tests; a program may call it when it
 //  is done with big payloads).
 void zx__bigbuf_trim (void);
