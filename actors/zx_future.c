@@ -45,8 +45,8 @@ struct zx_future {
     bool cancel_deferred;       //  Set by the canceller while it runs
     bool cancel_posted;         //  Shared: a cancel is on its way to the loop
     char *message;
-    zx_error_info_t info;       //  Its strings live in info_block
-    char *info_block;
+    zx_error_info_t *info;      //  Where a failure came from, or NULL; its
+                                //  strings follow it in the same block
     zx_values_t *result;
     s_callback_t *callbacks;        //  inline_callbacks, or the heap
     uint32_t callback_count, callback_cap;
@@ -128,7 +128,7 @@ zx_future_destroy (zx_future_t **self_p)
         return;
     zx_values_destroy (&self->result);
     free (self->message);
-    free (self->info_block);
+    free (self->info);
     if (self->callbacks != self->inline_callbacks)
         free (self->callbacks);
     zx__hub_unref (&self->hub);
@@ -378,14 +378,16 @@ void
 zx__future_set_info (zx_future_t *self, const zx_error_info_t *info)
 {
     const char *strings [] = { info->task, info->host, info->thread, info->where };
-    size_t size = 0;
+    //  Only a failure has them: out of line, so that every future is
+    //  smaller (each byte of 200,000 futures held at once is faulted in)
+    size_t size = sizeof (zx_error_info_t);
     for (size_t i = 0; i < 4; i++)
         size += strlen (strings [i] ? strings [i] : "") + 1;
-    char *block = malloc (size);
+    zx_error_info_t *block = malloc (size);
     if (!block)
         return;                 //  The details are a help, not the outcome
     const char *copies [4];
-    char *cursor = block;
+    char *cursor = (char *) (block + 1);
     for (size_t i = 0; i < 4; i++) {
         size_t length = strlen (strings [i] ? strings [i] : "") + 1;
         memcpy (cursor, strings [i] ? strings [i] : "", length);
@@ -393,13 +395,13 @@ zx__future_set_info (zx_future_t *self, const zx_error_info_t *info)
         cursor += length;
     }
     s_lock (self);
-    if (self->state >= ZX_FUTURE_DONE || self->info_block) {
+    if (self->state >= ZX_FUTURE_DONE || self->info) {
         s_unlock (self);
         free (block);
         return;
     }
-    self->info_block = block;
-    self->info = (zx_error_info_t) { copies [0], copies [1], info->pid, copies [2], copies [3] };
+    *block = (zx_error_info_t) { copies [0], copies [1], info->pid, copies [2], copies [3] };
+    self->info = block;
     s_unlock (self);
 }
 
@@ -408,8 +410,8 @@ zx_future_error_info (const zx_future_t *self, zx_error_info_t *info)
 {
     static const zx_error_info_t none = { "", "", 0, "", "" };
     s_lock (self);
-    bool known = self->info_block && self->state >= ZX_FUTURE_DONE;
-    *info = known ? self->info : none;
+    bool known = self->info && self->state >= ZX_FUTURE_DONE;
+    *info = known ? *self->info : none;
     s_unlock (self);
     return known;
 }

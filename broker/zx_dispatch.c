@@ -156,7 +156,10 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
     bool big = !frame && args && args_size >= ZX_FRAME_THRESHOLD;
     zx__request_t *request = malloc (sizeof (zx__request_t) + name_len + 1
                                      + (frame || big ? 0 : args_size));
-    if (request && big && zmq_msg_init_size (&request->frame, args_size) != 0) {
+    zmq_msg_t *own_frame = request && (frame || big) ? malloc (sizeof (zmq_msg_t)) : NULL;
+    if (request && (frame || big)
+    &&  (!own_frame || (big && zmq_msg_init_size (own_frame, args_size) != 0))) {
+        free (own_frame);
         free (request);
         request = NULL;
     }
@@ -164,6 +167,7 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
         *code = ZX_ENOMEM;
         return NULL;
     }
+    request->frame = own_frame;
     request->dispatch = self;
     request->worker = NULL;
     request->pinned_to = NULL;
@@ -183,13 +187,13 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
     request->framed = frame != NULL;
     if (frame) {
         //  Taken as it is: the bytes stay where libzmq received them
-        zmq_msg_init (&request->frame);
-        zmq_msg_move (&request->frame, frame);
+        zmq_msg_init (request->frame);
+        zmq_msg_move (request->frame, frame);
     }
     else
     if (big) {
         //  Copied once, into a frame: sent framed, it is never copied again
-        memcpy (zmq_msg_data (&request->frame), args, args_size);
+        memcpy (zmq_msg_data (request->frame), args, args_size);
         request->framed = true;
     }
     else
@@ -375,7 +379,7 @@ s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
         //  request keeps its arguments for a retry
         zmq_msg_t frame;
         zmq_msg_init (&frame);
-        zmq_msg_copy (&frame, &framed->frame);
+        zmq_msg_copy (&frame, framed->frame);
         rc = zx__send_request_framed (&worker->route, NULL, framed->corr, framed->attempt,
                                       framed->flags | ZX_FLAG_FRAMED_REPLY, framed->data,
                                       framed->name_len, &frame);

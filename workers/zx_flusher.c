@@ -19,8 +19,8 @@
     16: ticking for 100 ms after each batch was more than half of the CPU
     of 100 workers on 2 cores).                                           */
 
+#define _GNU_SOURCE
 #include "zx_flusher.h"
-#include "zx_log.h"
 #include "zx_loop.h"
 
 #include <assert.h>
@@ -85,7 +85,6 @@ static void *
 s_run (void *arg)
 {
     (void) arg;
-    zx__thread_set_os_name ("zexec-flusher");
     pthread_mutex_lock (&s_flusher.lock);
     while (!s_flusher.stop) {
         int64_t next = s_fire_due ();
@@ -140,6 +139,8 @@ zx__flusher_add (zx__flush_watch_t *watch, void (*fire) (void *arg), void *arg)
             pthread_mutex_destroy (&watch->guard);
             return false;
         }
+        //  Named from here, so that it has its name before it first runs
+        pthread_setname_np (s_flusher.thread, "zexec-flusher");
         s_flusher.running = true;
     }
     pthread_mutex_lock (&s_flusher.lock);
