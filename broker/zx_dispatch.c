@@ -184,7 +184,6 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
     request->name_len = (uint8_t) name_len;
     request->args_size = args_size;
     memcpy (request->data, task, name_len + 1);
-    request->framed = frame != NULL;
     if (frame) {
         //  Taken as it is: the bytes stay where libzmq received them
         zmq_msg_init (request->frame);
@@ -194,7 +193,6 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
     if (big) {
         //  Copied once, into a frame: sent framed, it is never copied again
         memcpy (zmq_msg_data (request->frame), args, args_size);
-        request->framed = true;
     }
     else
     if (args_size && args)
@@ -322,7 +320,7 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker, zx__reqlist_t *from)
     //  takes it so; every request to such a worker may be answered framed
     size_t record = 4 + ZX_REQUEST_FIXED + request->name_len + request->args_size;
     bool takes_frames = worker->features & ZX_FEATURE_FRAMED;
-    bool framed = request->framed && takes_frames;
+    bool framed = request->frame && takes_frames;
     if (worker->framed
     ||  (worker->held.count >= worker->parallel
          && worker->held.bytes + request->args_size > ZX_DISPATCH_HELD_BYTES)

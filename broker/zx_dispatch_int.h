@@ -42,14 +42,14 @@ struct zx__request {
     uint8_t flags;                  //  Low 4 bits: retries allowed
     bool stopping;                  //  Cancel asked; ends when the worker stops
     bool started;                   //  Its worker said STARTED
-    bool framed;                    //  Its arguments are *frame, not in data
     uint8_t name_len;
     int64_t queued_us;              //  When it was submitted
     int64_t submitted_us;           //  When it was first submitted (telemetry)
     size_t args_size;
-    //  Framed: the frame as it came, never copied. Out of line, since few
-    //  requests are framed and every byte of a request counts when a
-    //  program holds 200,000 of them (PERFORMANCE.md, libuv)
+    //  Its arguments when framed (else NULL: they are in data): the frame
+    //  as it came, never copied. Out of line, since few requests are
+    //  framed and every byte of a request counts when a program holds
+    //  200,000 of them (PERFORMANCE.md, libuv)
     zmq_msg_t *frame;
     char data [];                   //  Task name (NUL-terminated), then args
 };
@@ -58,7 +58,7 @@ struct zx__request {
 static inline const void *
 zx__request_args (zx__request_t *request)
 {
-    return request->framed ? zmq_msg_data (request->frame)
+    return request->frame ? zmq_msg_data (request->frame)
                            : request->data + request->name_len + 1;
 }
 
@@ -66,7 +66,7 @@ zx__request_args (zx__request_t *request)
 static inline void
 zx__request_free (zx__request_t *request)
 {
-    if (request->framed) {
+    if (request->frame) {
         zmq_msg_close (request->frame);
         free (request->frame);
     }
