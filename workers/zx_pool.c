@@ -291,6 +291,12 @@ s_thread_actor (zsock_t *pipe, void *arg)
 {
     s_thread_args_t *args = (s_thread_args_t *) arg;
     zx_thread_set_name (args->name);
+    //  On the memq before the pool hears that the thread runs: the pool
+    //  may end it at once (a shutdown just as a retired worker is
+    //  replaced), and a term for an identity not attached yet is lost
+    if (args->opts.memq)
+        args->opts.peer = zx__memq_attach (args->opts.memq, args->opts.identity,
+                                           strlen (args->opts.identity));
     zsock_signal (pipe, 0);
     zx__worker_run (&args->opts, pipe);
     zx__memq_unref (&args->opts.memq);

@@ -515,7 +515,8 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     if (opts->memq) {
         //  A thread of a pool that skips sockets (zx_memq.h): sends never
         //  block, and fail once the pool is gone
-        self.peer = zx__memq_attach (opts->memq, opts->identity, strlen (opts->identity));
+        self.peer = opts->peer ? opts->peer
+                  : zx__memq_attach (opts->memq, opts->identity, strlen (opts->identity));
         if (!self.peer)
             return ZX_WORKER_BROKEN;
         self.route = (zx__route_t) { NULL, ZX_FACE_WORKER, 0, NULL, 0, NULL, self.peer };

@@ -21,6 +21,12 @@ typedef struct {
     size_t initargs_size;
     pid_t parent;               //  Exit when the parent changes (0: ignore)
     zx__memq_t *memq;           //  A thread pool's transport (then no endpoint)
+    //  With memq: its peer, attached by whoever started the thread before
+    //  it said it runs (taken over by zx__worker_run), or NULL to attach
+    //  here. Attached first, a term sent as soon as the thread runs is
+    //  never lost: zx__memq_term finds nobody to tell for an identity not
+    //  yet attached
+    zx__memq_peer_t *peer;
 } zx__worker_opts_t;
 
 //  Why zx__worker_run returned
