@@ -56,7 +56,9 @@ zx__memq_peer_t *zx__memq_attach (zx__memq_t *hub, const void *identity, size_t 
 void zx__memq_detach (zx__memq_peer_t **peer_p);
 
 //  Tells the peer with identity to stop: its waits return true from now
-//  on. Does nothing when no such peer is attached.
+//  on. Does nothing when no such peer is attached, and is not remembered
+//  for one that attaches later: a thread that may be termed as soon as it
+//  runs attaches before it says it runs (zx_pool.c, s_thread_actor).
 void zx__memq_term (zx__memq_t *hub, const void *identity, size_t size);
 
 //  Sends one message of count frames (copied), then tail if not NULL
