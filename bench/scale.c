@@ -517,7 +517,7 @@ bench_scale_sim (const char *endpoint, int count, int first)
     s_sim_t *sims = calloc ((size_t) count, sizeof (s_sim_t));
     if (!context || !sims)
         return 1;
-    zx__ready_t ready = { 1, 0, (uint32_t) getpid (), 1, 0 };
+    zx__ready_t ready = { .credits = 1, .pid = (uint32_t) getpid (), .parallel = 1 };
     for (int i = 0; i < count; i++) {
         sims [i].socket = zmq_socket (context, ZMQ_DEALER);
         if (!sims [i].socket) {

@@ -21,6 +21,7 @@
 
 #define _GNU_SOURCE
 #include "zx_dispatch_int.h"
+#include "zx_actor_host.h"
 #include "zx_loop.h"
 
 #include <errno.h>
@@ -287,7 +288,7 @@ s_undeal (zx__dispatch_t *self, zx__dworker_t *worker)
     zx__request_t *request;
     while (worker->round_first && (request = worker->held.tail)) {
         bool first = request == worker->round_first;
-        zx__reqlist_remove (&worker->held, request);
+        zx__dispatch_release (self, worker, request);
         zx__idmap_take (&self->table, request->corr);
         self->held--;
         worker->credits++;
@@ -345,7 +346,7 @@ s_deal_one (zx__dispatch_t *self, zx__dworker_t *worker, zx__reqlist_t *from)
     request->worker = worker;
     if (worker->held.count == 0)
         worker->busy_since_us = zx__now_us ();
-    zx__reqlist_append (&worker->held, request);
+    zx__dispatch_hold (self, worker, request);
     if (!worker->round_first) {
         worker->round_first = request;
         worker->dealt_next = self->dealt;
@@ -417,6 +418,15 @@ s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
     }
 }
 
+//  Whether the request places an actor: placements spread over a
+//  machine's workers, however tiny they are
+static bool
+s_placement (const zx__request_t *request)
+{
+    return request->name_len == sizeof ZX__ACTOR_SPAWN - 1
+        && memcmp (request->data, ZX__ACTOR_SPAWN, request->name_len) == 0;
+}
+
 //  One pass of the pump: deals what the room lists take and sends each
 //  worker its batch. Returns true when a batch stopped at its byte limit
 //  with room left: another pass deals the rest in a further message.
@@ -441,6 +451,21 @@ s_pump_pass (zx__dispatch_t *self)
                 full = true;
                 break;
             }
+        }
+    }
+    //  Idle workers first, a machine at a time in turn (those that say
+    //  their machine; the others are on the start list): an idle one
+    //  never waits while another queues work, unless its machine is
+    //  busy enough with tiny tasks (zx__dispatch_idle_next)
+    zx__dworker_t *idle;
+    while (self->queue.count > 0
+       &&  (idle = zx__dispatch_idle_next (self, s_placement (self->queue.head)))) {
+        s_deal_t dealt = s_deal_one (self, idle, &self->queue);
+        if (dealt == S_FAILED)
+            goto send;
+        if (dealt == S_FULL) {
+            zx__dispatch_worker_unroom (self, idle);
+            full = true;
         }
     }
     for (int room = ZX_ROOM_START; room <= ZX_ROOM_QUEUE; room++) {

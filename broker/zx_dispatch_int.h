@@ -88,14 +88,33 @@ typedef struct {
 } zx__idkey_t;
 
 //  Which list of workers with room a worker is on: none, "can start one
-//  more now" (held less than it runs at once), or "can queue one more"
-//  (held less than its cap). The pump walks only these.
-typedef enum { ZX_ROOM_NONE = 0, ZX_ROOM_START, ZX_ROOM_QUEUE } zx__room_t;
+//  more now" (held less than it runs at once), "can queue one more" (held
+//  less than its cap), or, for a worker whose machine is known, "holds
+//  nothing" (its machine's idle list). The pump walks only these.
+typedef enum { ZX_ROOM_NONE = 0, ZX_ROOM_START, ZX_ROOM_QUEUE, ZX_ROOM_IDLE } zx__room_t;
 
 //  A list of workers (intrusive: a worker is on at most one room list).
 typedef struct {
     zx__dworker_t *head, *tail;
 } zx__wlist_t;
+
+//  A machine workers run on, as their READY's host frame names it (its
+//  kernel's boot id): the CPUs they share and how much of it is busy.
+//  While its busy workers hold only tasks too short to have said STARTED
+//  and keep ZX_ENGAGE_PER_CPU of them per CPU busy, its idle workers wait
+//  (zx__dispatch_idle_next): more of them would add wake-ups, not CPUs.
+typedef struct zx__dhost zx__dhost_t;
+struct zx__dhost {
+    uint8_t id [ZX_HOST_ID_SIZE];
+    zx__idkey_t key;                //  Its key in dispatch->hosts: id
+    uint32_t cpus;                  //  The most any of its workers said
+    size_t workers;                 //  Registered workers on it
+    size_t engaged;                 //  Tasks they run at once, of those holding work
+    size_t started;                 //  Requests held on it that said STARTED
+    zx__wlist_t idle;               //  Its workers with room that hold nothing
+    bool open;                      //  On dispatch->open: idle ones, and may start them
+    zx__dhost_t *open_next, *open_prev;
+};
 
 //  A worker that said READY: its credits, caps and what it holds.
 struct zx__dworker {
@@ -104,6 +123,7 @@ struct zx__dworker {
     zx__idkey_t key;                //  Its key in the table: identity, identity_size
     size_t slot;                    //  Its index in dispatch->workers
     zx__room_t room;                //  The room list it is on
+    zx__dhost_t *host;              //  Its machine, NULL when it did not say
     zx__dworker_t *room_next, *room_prev;
     zx__dworker_t *dealt_next;      //  On the pump's list of batches to send
     char label [ZX_LABEL_SIZE];     //  Printable identity for logs
@@ -116,6 +136,7 @@ struct zx__dworker {
     uint32_t floor;                 //  Least cap: two per parallel task
     uint32_t parallel;              //  Tasks it runs at once
     int64_t busy_since_us;          //  When it last went from idle to busy
+    int64_t idle_since_us;          //  When it last went idle (known machines only)
     int64_t last_reply_us;
     double task_us;                 //  Average time per task, 0 unknown
     size_t last_args;               //  Argument bytes of its last task answered
@@ -147,6 +168,8 @@ struct zx__dispatch {
     size_t worker_count, worker_cap;
     zhashx_t *by_identity;          //  zx__idkey_t * -> zx__dworker_t *
     zx__wlist_t room [3];           //  Workers with room, by zx__room_t (0 unused)
+    zhashx_t *hosts;                //  zx__idkey_t * -> zx__dhost_t *
+    zx__dhost_t *open_head, *open_tail; //  Hosts whose idle workers may be dealt to
     zx__dworker_t *dealt;           //  Workers given requests in this pump
     size_t expected;                //  Workers on their way (zx__dispatch_expect)
     int heartbeat_ms;               //  Ours, announced in HEARTBEAT (0: none)
@@ -250,6 +273,21 @@ zx_err_t zx__dispatch_workers_init (zx__dispatch_t *self);
 //  The worker with this routing id, or NULL: O(1), for every message.
 zx__dworker_t *zx__dispatch_worker_find (zx__dispatch_t *self, const void *identity,
                                          size_t size);
+
+//  Puts request on worker's held list, or takes it off, keeping its
+//  machine's count of what is busy.
+void zx__dispatch_hold (zx__dispatch_t *self, zx__dworker_t *worker, zx__request_t *request);
+void zx__dispatch_release (zx__dispatch_t *self, zx__dworker_t *worker,
+                           zx__request_t *request);
+
+//  Notes that a request held by worker said STARTED.
+void zx__dispatch_started (zx__dispatch_t *self, zx__dworker_t *worker);
+
+//  The next idle worker the pump may deal to, machine after machine in
+//  turn; NULL when there is none, or the machines that have some are busy
+//  enough with tiny tasks. spread: for an actor's placement, which goes
+//  to the worker idle longest even on a machine that reuses its last.
+zx__dworker_t *zx__dispatch_idle_next (zx__dispatch_t *self, bool spread);
 
 //  How many requests the worker may hold now (its adaptive cap, lower
 //  while expected workers are still on their way).

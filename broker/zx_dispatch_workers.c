@@ -64,16 +64,37 @@ s_key_leave (void **key_p)
     *key_p = NULL;
 }
 
+static void
+s_host_destroy (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+static zhashx_t *
+s_table_new (void)
+{
+    zhashx_t *table = zhashx_new ();
+    if (table) {
+        zhashx_set_key_hasher (table, s_key_hash);
+        zhashx_set_key_comparator (table, s_key_compare);
+        zhashx_set_key_duplicator (table, s_key_keep);
+        zhashx_set_key_destructor (table, s_key_leave);
+    }
+    return table;
+}
+
 zx_err_t
 zx__dispatch_workers_init (zx__dispatch_t *self)
 {
-    self->by_identity = zhashx_new ();
-    if (!self->by_identity)
+    self->by_identity = s_table_new ();
+    self->hosts = s_table_new ();
+    if (!self->by_identity || !self->hosts) {
+        zhashx_destroy (&self->by_identity);
+        zhashx_destroy (&self->hosts);
         return ZX_ENOMEM;
-    zhashx_set_key_hasher (self->by_identity, s_key_hash);
-    zhashx_set_key_comparator (self->by_identity, s_key_compare);
-    zhashx_set_key_duplicator (self->by_identity, s_key_keep);
-    zhashx_set_key_destructor (self->by_identity, s_key_leave);
+    }
+    zhashx_set_destructor (self->hosts, s_host_destroy);
     return ZX_OK;
 }
 
@@ -106,12 +127,188 @@ zx__dispatch_cap (const zx__dispatch_t *self, const zx__dworker_t *worker)
     return worker->limit;
 }
 
+//  --------------------------------------------------------------------
+//  Machines: how many workers to keep busy with tiny tasks
+//
+//  Each message to a worker costs every thread on its way a wake-up: the
+//  I/O threads, the worker's bridge and its pool thread. With many more
+//  workers on a machine than it has CPUs, dealing tiny tasks to all of
+//  them buys no CPU and multiplies those wake-ups, each in a process whose
+//  caches went cold meanwhile (issue 16: 1,000 local workers ran at a
+//  tenth of 2; kept to 20 of them, at a third). So while a machine's
+//  busy workers run ZX_ENGAGE_PER_CPU tasks at once per CPU and none of
+//  them holds a task that said STARTED (every one of them ran under a
+//  millisecond), its idle workers wait and the busy ones take the queue
+//  in bigger batches. A task that runs a millisecond says STARTED, and
+//  each one that did lets ZX_ENGAGE_PER_STARTED more workers in: slow and
+//  blocking tasks spread over every worker within a few round trips (8,
+//  72, 584 workers busy on a machine of two CPUs), while a tiny task that
+//  said STARTED only because it waited for a CPU lets in eight, not all.
+//  Workers that do not say their machine (pool workers, the Python
+//  worker) are never held back.
+#define ZX_ENGAGE_PER_CPU 4
+
+#define ZX_ENGAGE_PER_STARTED 8
+
+static bool
+s_host_gated (const zx__dispatch_t *self, const zx__dhost_t *host)
+{
+    return self->adaptive
+        && host->engaged >= (size_t) ZX_ENGAGE_PER_CPU * host->cpus
+                            + (size_t) ZX_ENGAGE_PER_STARTED * host->started;
+}
+
+//  Puts the host on the open list, or takes it off, as its idle workers
+//  and its gate say
+static void
+s_host_check (zx__dispatch_t *self, zx__dhost_t *host)
+{
+    bool open = host->idle.head && !s_host_gated (self, host);
+    if (open == host->open)
+        return;
+    host->open = open;
+    if (open) {
+        host->open_next = NULL;
+        host->open_prev = self->open_tail;
+        if (self->open_tail)
+            self->open_tail->open_next = host;
+        else
+            self->open_head = host;
+        self->open_tail = host;
+        return;
+    }
+    if (host->open_prev)
+        host->open_prev->open_next = host->open_next;
+    else
+        self->open_head = host->open_next;
+    if (host->open_next)
+        host->open_next->open_prev = host->open_prev;
+    else
+        self->open_tail = host->open_prev;
+    host->open_next = host->open_prev = NULL;
+}
+
+//  The worker's machine, made known on its first worker; NULL when out
+//  of memory (the worker is then never held back)
+static zx__dhost_t *
+s_host_join (zx__dispatch_t *self, const uint8_t id [ZX_HOST_ID_SIZE], uint32_t cpus)
+{
+    zx__idkey_t key = { id, ZX_HOST_ID_SIZE };
+    zx__dhost_t *host = (zx__dhost_t *) zhashx_lookup (self->hosts, &key);
+    if (!host) {
+        host = calloc (1, sizeof (zx__dhost_t));
+        if (!host)
+            return NULL;
+        memcpy (host->id, id, ZX_HOST_ID_SIZE);
+        host->key = (zx__idkey_t) { host->id, ZX_HOST_ID_SIZE };
+        if (zhashx_insert (self->hosts, &host->key, host) != 0) {
+            free (host);
+            return NULL;
+        }
+    }
+    if (cpus > host->cpus)
+        host->cpus = cpus;
+    host->workers++;
+    return host;
+}
+
+static void
+s_host_leave (zx__dispatch_t *self, zx__dworker_t *worker)
+{
+    zx__dhost_t *host = worker->host;
+    worker->host = NULL;
+    if (!host || --host->workers > 0)
+        return;
+    host->idle.head = NULL;         //  Its last worker is off the list already
+    s_host_check (self, host);
+    zhashx_delete (self->hosts, &host->key);
+}
+
+//  How long a worker on a machine that holds workers back may stay idle
+//  and keep its cap (below)
+#define ZX_IDLE_KEEPS_CAP_US 2000
+
+void
+zx__dispatch_hold (zx__dispatch_t *self, zx__dworker_t *worker, zx__request_t *request)
+{
+    bool was_idle = worker->held.count == 0;
+    zx__reqlist_append (&worker->held, request);
+    if (was_idle && worker->host) {
+        zx__dhost_t *host = worker->host;
+        //  Back from a pause on a machine that holds workers back: what it
+        //  is sent now may not be tiny, and a cap measured on tiny tasks
+        //  would let the few workers the machine keeps busy take a whole
+        //  burst of slow ones while the others wait. It starts again from
+        //  its floor, and doubles back while work waits (s_adapt)
+        if (host->workers > (size_t) ZX_ENGAGE_PER_CPU * host->cpus
+        &&  zx__now_us () - worker->idle_since_us > ZX_IDLE_KEEPS_CAP_US)
+            worker->limit = worker->floor;
+        host->engaged += worker->parallel;
+        s_host_check (self, host);
+    }
+}
+
+void
+zx__dispatch_release (zx__dispatch_t *self, zx__dworker_t *worker, zx__request_t *request)
+{
+    zx__reqlist_remove (&worker->held, request);
+    zx__dhost_t *host = worker->host;
+    if (!host)
+        return;
+    if (request->started)
+        host->started--;
+    if (worker->held.count == 0) {
+        host->engaged -= worker->parallel;
+        worker->idle_since_us = zx__now_us ();
+    }
+    s_host_check (self, host);
+}
+
+void
+zx__dispatch_started (zx__dispatch_t *self, zx__dworker_t *worker)
+{
+    if (worker->host) {
+        worker->host->started++;
+        s_host_check (self, worker->host);
+    }
+}
+
+zx__dworker_t *
+zx__dispatch_idle_next (zx__dispatch_t *self, bool spread)
+{
+    zx__dhost_t *host = self->open_head;
+    if (!host)
+        return NULL;
+    //  Its idle workers are in the order they went idle. A machine with
+    //  more workers than it keeps busy gives the one busy last, whose
+    //  pages and caches are still warm, so that it keeps using the same
+    //  few; one with fewer (and an actor's placement, anywhere) the one
+    //  idle longest, so that work goes round them all
+    zx__dworker_t *worker = host->idle.head;
+    if (!spread && host->workers > (size_t) ZX_ENGAGE_PER_CPU * host->cpus)
+        worker = host->idle.tail;
+    //  To the back of the line: the next one comes from the next machine
+    if (host != self->open_tail) {
+        self->open_head = host->open_next;
+        self->open_head->open_prev = NULL;
+        host->open_prev = self->open_tail;
+        host->open_next = NULL;
+        self->open_tail->open_next = host;
+        self->open_tail = host;
+    }
+    return worker;
+}
+
+//  --------------------------------------------------------------------
+//  Room lists
+
 static void
 s_room_unlink (zx__dispatch_t *self, zx__dworker_t *worker)
 {
     if (worker->room == ZX_ROOM_NONE)
         return;
-    zx__wlist_t *list = &self->room [worker->room];
+    zx__wlist_t *list = worker->room == ZX_ROOM_IDLE ? &worker->host->idle
+                                                     : &self->room [worker->room];
     if (worker->room_prev)
         worker->room_prev->room_next = worker->room_next;
     else
@@ -121,6 +318,10 @@ s_room_unlink (zx__dispatch_t *self, zx__dworker_t *worker)
     else
         list->tail = worker->room_prev;
     worker->room_next = worker->room_prev = NULL;
+    if (worker->room == ZX_ROOM_IDLE) {
+        worker->room = ZX_ROOM_NONE;
+        s_host_check (self, worker->host);
+    }
     worker->room = ZX_ROOM_NONE;
 }
 
@@ -139,14 +340,20 @@ zx__dispatch_worker_room (zx__dispatch_t *self, zx__dworker_t *worker)
     uint32_t cap = zx__dispatch_cap (self, worker);
     if (worker->held.count >= cap)
         return;
-    worker->room = worker->held.count < worker->parallel ? ZX_ROOM_START : ZX_ROOM_QUEUE;
-    zx__wlist_t *list = &self->room [worker->room];
+    if (worker->host && worker->held.count == 0)
+        worker->room = ZX_ROOM_IDLE;
+    else
+        worker->room = worker->held.count < worker->parallel ? ZX_ROOM_START : ZX_ROOM_QUEUE;
+    zx__wlist_t *list = worker->room == ZX_ROOM_IDLE ? &worker->host->idle
+                                                     : &self->room [worker->room];
     worker->room_prev = list->tail;
     if (list->tail)
         list->tail->room_next = worker;
     else
         list->head = worker;
     list->tail = worker;
+    if (worker->room == ZX_ROOM_IDLE)
+        s_host_check (self, worker->host);
 }
 
 void
@@ -196,7 +403,9 @@ zx__dispatch_workers_free (zx__dispatch_t *self)
     self->worker_count = self->worker_cap = 0;
     self->room [ZX_ROOM_START] = self->room [ZX_ROOM_QUEUE] = (zx__wlist_t) { NULL, NULL };
     self->dealt = NULL;
+    self->open_head = self->open_tail = NULL;
     zhashx_destroy (&self->by_identity);
+    zhashx_destroy (&self->hosts);
 }
 
 void
@@ -239,7 +448,7 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
     //  front of the queue
     zx__request_t *request;
     while ((request = worker->held.tail)) {
-        zx__reqlist_remove (&worker->held, request);
+        zx__dispatch_release (self, worker, request);
         zx__idmap_take (&self->table, request->corr);
         self->held--;
         //  A worker killed to stop a task that would not stop had not
@@ -286,6 +495,7 @@ zx__dispatch_worker_remove (zx__dispatch_t *self, zx__dworker_t *worker, const c
     }
     zx__dispatch_fail_pinned (self, worker, ZX_EWORKER_LOST, cause);
     s_room_unlink (self, worker);
+    s_host_leave (self, worker);
     zhashx_delete (self->by_identity, &worker->key);
     size_t before = self->worker_count;
     zx__dworker_t *last = self->workers [--self->worker_count];
@@ -537,6 +747,8 @@ s_on_ready (zx__dispatch_t *self, const zx__msg_t *msg, const char *label)
     worker->budget = max_tasks ? max_tasks : UINT64_MAX;
     worker->pid = msg->ready.pid;
     worker->features = msg->ready.features;
+    if (msg->ready.cpus > 0)
+        worker->host = s_host_join (self, msg->ready.host, msg->ready.cpus);
     worker->last_seen_us = zx__now_us ();
     worker->slot = self->worker_count;
     self->workers [self->worker_count++] = worker;
@@ -635,13 +847,14 @@ s_on_reply (zx__dispatch_t *self, zx__dworker_t *worker, const zx__msg_t *msg)
         if (rec.status == ZX_STATUS_STARTED) {
             if (!request->started && request->cookie) {
                 request->started = true;
+                zx__dispatch_started (self, worker);
                 if (self->events.started)
                     self->events.started (self->owner, request->cookie, request->complete);
             }
             continue;
         }
         zx__idmap_take (&self->table, rec.corr);
-        zx__reqlist_remove (&worker->held, request);
+        zx__dispatch_release (self, worker, request);
         self->held--;
         worker->credits++;
         accepted++;

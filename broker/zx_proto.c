@@ -332,6 +332,12 @@ s_decode_ready (zx__msg_t *msg, zmq_msg_t *body, size_t count)
     //  older dispatcher ignores
     if (count > 3 && zmq_msg_size (&body [3]) == 4)
         msg->ready.features = zx__get_u32 (s_data (&body [3]));
+    //  Host: after the features, of its exact size, else ignored
+    if (count > 4 && zmq_msg_size (&body [4]) == ZX_READY_HOST_SIZE) {
+        const uint8_t *host = s_data (&body [4]);
+        msg->ready.cpus = zx__get_u32 (host);
+        memcpy (msg->ready.host, host + 4, ZX_HOST_ID_SIZE);
+    }
     msg->ok = true;
 }
 
@@ -645,10 +651,16 @@ zx__send_ready (const zx__route_t *route, const char *service, const zx__ready_t
     zx__put_u32 (info + 12, ready->parallel);
     uint8_t features [4];
     zx__put_u32 (features, ready->features);
-    const void *body [] = { service, info, name, features };
-    size_t sizes [] = { strlen (service), sizeof info, strlen (name), sizeof features };
-    return s_send (route, ZX_CMD_READY, body, sizes, ready->features ? 4 : 3);
+    uint8_t host [ZX_READY_HOST_SIZE];
+    zx__put_u32 (host, ready->cpus);
+    memcpy (host + 4, ready->host, ZX_HOST_ID_SIZE);
+    const void *body [] = { service, info, name, features, host };
+    size_t sizes [] = { strlen (service), sizeof info, strlen (name), sizeof features,
+                        sizeof host };
+    return s_send (route, ZX_CMD_READY, body, sizes,
+                   ready->cpus ? 5 : ready->features ? 4 : 3);
 }
+
 
 zx_err_t
 zx__send_request_batch (const zx__route_t *route, const char *service,

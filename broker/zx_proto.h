@@ -92,6 +92,14 @@ typedef enum {
 #define ZX_READY_INFO_SIZE 16
 #define ZX_READY_INFO_SIZE_V0 12
 
+//  READY's optional host frame, after the features frame: cpus (uint32:
+//  the CPUs the worker's process may run on) | host id (16 octets: its
+//  kernel's boot id, shared by every process, container and network
+//  namespace on that machine). Workers that say the same host id share
+//  those CPUs (docs/PROTOCOL.md, 23.4).
+#define ZX_HOST_ID_SIZE 16
+#define ZX_READY_HOST_SIZE (4 + ZX_HOST_ID_SIZE)
+
 //  Fixed part of a request record after its size: corr (8) attempt (4)
 //  flags (1) name length (1); then the name, then the encoded arguments
 #define ZX_REQUEST_FIXED 14
@@ -263,6 +271,8 @@ typedef struct {
     uint32_t pid;
     uint32_t parallel;          //  1 when it came in the 12-octet form
     uint32_t features;          //  ZX_FEATURE_* from the features frame, 0 without
+    uint32_t cpus;              //  From the host frame; 0 without (host unknown)
+    uint8_t host [ZX_HOST_ID_SIZE];
 } zx__ready_t;
 
 //  The most frames a receiver reads of one message: a DEALER the header,
@@ -465,9 +475,10 @@ typedef struct {
 //  ZX_EINVAL when a field cannot be encoded (named below), or ZX_ESYS with
 //  errno set by libzmq (EHOSTUNREACH when a ROUTER's peer is gone, EAGAIN
 //  when it would block).
-//  READY (worker face): service, the 16-octet info frame, name, and a
-//  features frame (uint32) when ready->features is not 0. EINVAL for a
-//  NULL service or name.
+//  READY (worker face): service, the 16-octet info frame, name, a
+//  features frame (uint32) when ready->features or ready->cpus is not 0,
+//  and the host frame when ready->cpus is not 0. EINVAL for a NULL
+//  service or name.
 zx_err_t zx__send_ready (const zx__route_t *route, const char *service,
                          const zx__ready_t *ready, const char *name);
 //  REQUEST: the batch's records; on the client face after service (1 to

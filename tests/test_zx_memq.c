@@ -258,7 +258,7 @@ test_the_codecs_messages_travel_over_it_as_over_sockets (void **state)
     zx__memq_peer_t *peer = zx__memq_attach (hub, "w1", 2);
     zx__route_t up = { NULL, ZX_FACE_WORKER, 0, NULL, 0, NULL, peer };
     zx__route_t down = { NULL, ZX_FACE_WORKER, 0, "w1", 2, hub, NULL };
-    zx__ready_t ready = { 256, 0, 42, 1, 0 };
+    zx__ready_t ready = { .credits = 256, .pid = 42, .parallel = 1 };
     assert_int_equal (zx__send_ready (&up, "default", &ready, "thread_0"), ZX_OK);
     zx__msg_t msg;
     assert_int_equal (zx__recv_memq (hub, NULL, ZX_FACE_WORKER, &msg), ZX_RECV_OK);

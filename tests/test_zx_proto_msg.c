@@ -84,7 +84,7 @@ test_ready_round_trips_with_the_specified_bytes (void **state)
     s_pair_t pair;
     s_pair_new (&pair, ZX_FACE_WORKER);
     //  The worked example of PROTOCOL.md section 20
-    zx__ready_t ready = { 2, 0, 4242, 1, 0 };
+    zx__ready_t ready = { .credits = 2, .pid = 4242, .parallel = 1 };
     assert_int_equal (zx__send_ready (&pair.to_router, "default", &ready,
                                       "ThreadPoolExecutor-0_0"), ZX_OK);
     zx__msg_t msg;
@@ -116,7 +116,8 @@ test_ready_round_trips_with_the_specified_bytes (void **state)
     zx__msg_close (&msg);                   //  Twice is harmless
 
     //  Every field, at its widest
-    ready = (zx__ready_t) { 0xFFFFFFFFu, 0x01020304u, 0x7FFFFFFFu, 0x80000000u, 0 };
+    ready = (zx__ready_t) { .credits = 0xFFFFFFFFu, .max_tasks = 0x01020304u,
+                            .pid = 0x7FFFFFFFu, .parallel = 0x80000000u };
     assert_int_equal (zx__send_ready (&pair.to_router, "s", &ready, ""), ZX_OK);
     assert_int_equal (s_receive (pair.router, true, ZX_FACE_ANY, &msg), ZX_RECV_OK);
     assert_true (msg.ok);
@@ -126,6 +127,60 @@ test_ready_round_trips_with_the_specified_bytes (void **state)
     assert_int_equal (msg.ready.pid, 0x7FFFFFFFu);
     assert_int_equal (msg.ready.parallel, 0x80000000u);
     assert_int_equal (msg.name_size, 0);
+    zx__msg_close (&msg);
+    s_pair_destroy (&pair);
+}
+
+//  READY's optional host frame (PROTOCOL.md 23.4): sent with the features
+//  frame before it, read back as cpus and host id; one of another size,
+//  or none, leaves cpus 0 (the machine unknown), and the READY stands.
+static void
+test_ready_carries_its_machine_in_the_host_frame (void **state)
+{
+    (void) state;
+    s_pair_t pair;
+    s_pair_new (&pair, ZX_FACE_WORKER);
+    zx__ready_t ready = { .credits = 8, .pid = 7, .parallel = 2, .cpus = 3 };
+    for (int i = 0; i < ZX_HOST_ID_SIZE; i++)
+        ready.host [i] = (uint8_t) (0xA0 + i);
+    assert_int_equal (zx__send_ready (&pair.to_router, "default", &ready, "w"), ZX_OK);
+    zx__msg_t msg;
+    assert_int_equal (s_receive (pair.router, true, ZX_FACE_WORKER, &msg), ZX_RECV_OK);
+    assert_int_equal (msg.count, 8);
+    s_assert_frame (&msg, 6, "\0\0\0\0", 4);      //  No features, but the frame is there
+    const uint8_t host [ZX_READY_HOST_SIZE] = {
+        3, 0, 0, 0, 0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
+        0xA8, 0xA9, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF };
+    s_assert_frame (&msg, 7, host, sizeof host);
+    assert_true (msg.ok);
+    assert_int_equal (msg.ready.parallel, 2);
+    assert_int_equal (msg.ready.features, 0);
+    assert_int_equal (msg.ready.cpus, 3);
+    assert_memory_equal (msg.ready.host, host + 4, ZX_HOST_ID_SIZE);
+    zx__msg_close (&msg);
+
+    //  Without cpus, no host frame: three frames after the command
+    ready.cpus = 0;
+    assert_int_equal (zx__send_ready (&pair.to_router, "default", &ready, "w"), ZX_OK);
+    assert_int_equal (s_receive (pair.router, true, ZX_FACE_WORKER, &msg), ZX_RECV_OK);
+    assert_int_equal (msg.count, 6);
+    assert_true (msg.ok);
+    assert_int_equal (msg.ready.cpus, 0);
+    zx__msg_close (&msg);
+
+    //  A host frame one octet short is not read; the READY still is
+    uint8_t info [ZX_READY_INFO_SIZE] = { 1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0 };
+    zmq_send (pair.dealer, "ZXW01", 5, ZMQ_SNDMORE);
+    zmq_send (pair.dealer, "\x01", 1, ZMQ_SNDMORE);
+    zmq_send (pair.dealer, "default", 7, ZMQ_SNDMORE);
+    zmq_send (pair.dealer, info, sizeof info, ZMQ_SNDMORE);
+    zmq_send (pair.dealer, "w", 1, ZMQ_SNDMORE);
+    zmq_send (pair.dealer, "\0\0\0\0", 4, ZMQ_SNDMORE);
+    zmq_send (pair.dealer, host, sizeof host - 1, 0);
+    assert_int_equal (s_receive (pair.router, true, ZX_FACE_WORKER, &msg), ZX_RECV_OK);
+    assert_true (msg.ok);
+    assert_int_equal (msg.ready.pid, 9);
+    assert_int_equal (msg.ready.cpus, 0);
     zx__msg_close (&msg);
     s_pair_destroy (&pair);
 }
@@ -335,7 +390,7 @@ test_senders_refuse_what_they_cannot_encode (void **state)
     s_pair_new (&pair, ZX_FACE_CLIENT);
     zx__batch_t batch = { 0 };
     assert_int_equal (zx__batch_add_request (&batch, 1, 1, 0, "t", 1, NULL, 0), ZX_OK);
-    zx__ready_t ready = { 1, 0, 1, 1, 0 };
+    zx__ready_t ready = { .credits = 1, .pid = 1, .parallel = 1 };
     char long_service [257];
     memset (long_service, 's', 256);
     long_service [256] = 0;
@@ -466,6 +521,7 @@ test_metadata_is_read_from_the_frames_the_peer_sent (void **state)
 
 const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_ready_round_trips_with_the_specified_bytes),
+    cmocka_unit_test (test_ready_carries_its_machine_in_the_host_frame),
     cmocka_unit_test (test_request_batch_round_trips_on_both_faces),
     cmocka_unit_test (test_reply_batch_round_trips_on_both_faces),
     cmocka_unit_test (test_heartbeat_round_trips_with_and_without_an_interval),

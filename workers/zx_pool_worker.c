@@ -560,8 +560,9 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     }
     zx__actor_host_worker (opts->identity);
     //  A pool worker runs one task at a time
-    zx__ready_t ready = { opts->credits, opts->max_tasks, (uint32_t) getpid (), 1,
-                          ZX_FEATURE_FRAMED };
+    zx__ready_t ready = { .credits = opts->credits, .max_tasks = opts->max_tasks,
+                          .pid = (uint32_t) getpid (), .parallel = 1,
+                          .features = ZX_FEATURE_FRAMED };
     zx__send_ready (&self.route, opts->service ? opts->service : "default", &ready,
                     opts->name ? opts->name : opts->identity);
 

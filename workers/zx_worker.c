@@ -34,6 +34,8 @@
 #include "zx_actor_host.h"
 
 #include <czmq.h>
+#include <ctype.h>
+#include <sched.h>
 #include <pthread.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -595,6 +597,47 @@ s_on_readable (zx_loop_t *loop, void *arg)
     }
 }
 
+//  The boot id is a UUID in text: 32 hex digits and four dashes
+static bool
+s_boot_id (uint8_t id [ZX_HOST_ID_SIZE])
+{
+    FILE *file = fopen ("/proc/sys/kernel/random/boot_id", "r");
+    if (!file)
+        return false;
+    char text [64] = "";
+    bool read = fgets (text, sizeof text, file) != NULL;
+    fclose (file);
+    size_t digits = 0;
+    for (const char *c = text; read && *c && *c != '\n'; c++) {
+        if (*c == '-')
+            continue;
+        if (!isxdigit ((unsigned char) *c) || digits == 2 * ZX_HOST_ID_SIZE)
+            return false;
+        int value = isdigit ((unsigned char) *c) ? *c - '0' : tolower (*c) - 'a' + 10;
+        if (digits % 2 == 0)
+            id [digits / 2] = (uint8_t) (value << 4);
+        else
+            id [digits / 2] |= (uint8_t) value;
+        digits++;
+    }
+    return digits == 2 * ZX_HOST_ID_SIZE;
+}
+
+//  Fills ready's cpus and host with this process's: the CPUs it may run
+//  on (sched_getaffinity) and the kernel's boot id. Leaves cpus 0 (no
+//  host frame is sent) when either cannot be read.
+static void
+s_ready_set_host (zx__ready_t *ready)
+{
+    ready->cpus = 0;
+    cpu_set_t set;
+    if (sched_getaffinity (0, sizeof set, &set) != 0 || !s_boot_id (ready->host))
+        return;
+    int cpus = CPU_COUNT (&set);
+    ready->cpus = cpus > 0 ? (uint32_t) cpus : 0;
+}
+
+
 static void
 s_connect (zx_loop_t *loop, void *arg)
 {
@@ -632,8 +675,9 @@ s_connect (zx_loop_t *loop, void *arg)
     self->broker.heard_us = zx__now_us ();
     self->heard = false;
     //  No task budget: its pool replaces its own workers
-    zx__ready_t ready = { self->credits, 0, (uint32_t) getpid (), self->parallel,
-                          ZX_FEATURE_FRAMED };
+    zx__ready_t ready = { .credits = self->credits, .pid = (uint32_t) getpid (),
+                          .parallel = self->parallel, .features = ZX_FEATURE_FRAMED };
+    s_ready_set_host (&ready);
     zx__send_ready (&self->route, self->service, &ready, self->identity);
     self->sent_us = zx__now_us ();
     //  Our heartbeat interval at once, so that a broker with a shorter one
