@@ -111,6 +111,7 @@ struct zx__dhost {
     size_t workers;                 //  Registered workers on it
     size_t engaged;                 //  Tasks they run at once, of those holding work
     size_t started;                 //  Requests held on it that said STARTED
+    uint64_t epoch;                 //  Times all its workers went idle
     zx__wlist_t idle;               //  Its workers with room that hold nothing
     bool open;                      //  On dispatch->open: idle ones, and may start them
     zx__dhost_t *open_next, *open_prev;
@@ -137,6 +138,7 @@ struct zx__dworker {
     uint32_t parallel;              //  Tasks it runs at once
     int64_t busy_since_us;          //  When it last went from idle to busy
     int64_t idle_since_us;          //  When it last went idle (known machines only)
+    uint64_t idle_epoch;            //  Its machine's epoch then
     int64_t last_reply_us;
     double task_us;                 //  Average time per task, 0 unknown
     size_t last_args;               //  Argument bytes of its last task answered

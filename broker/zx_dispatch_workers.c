@@ -240,8 +240,11 @@ zx__dispatch_hold (zx__dispatch_t *self, zx__dworker_t *worker, zx__request_t *r
         //  would let the few workers the machine keeps busy take a whole
         //  burst of slow ones while the others wait. It starts again from
         //  its floor, and doubles back while work waits (s_adapt)
+        //  (a pause: the whole machine went idle since, or it has been
+        //  idle itself for more than ZX_IDLE_KEEPS_CAP_US)
         if (host->workers > (size_t) ZX_ENGAGE_PER_CPU * host->cpus
-        &&  zx__now_us () - worker->idle_since_us > ZX_IDLE_KEEPS_CAP_US)
+        &&  (worker->idle_epoch != host->epoch
+             || zx__now_us () - worker->idle_since_us > ZX_IDLE_KEEPS_CAP_US))
             worker->limit = worker->floor;
         host->engaged += worker->parallel;
         s_host_check (self, host);
@@ -259,7 +262,10 @@ zx__dispatch_release (zx__dispatch_t *self, zx__dworker_t *worker, zx__request_t
         host->started--;
     if (worker->held.count == 0) {
         host->engaged -= worker->parallel;
+        if (host->engaged == 0)
+            host->epoch++;
         worker->idle_since_us = zx__now_us ();
+        worker->idle_epoch = host->epoch;
     }
     s_host_check (self, host);
 }
