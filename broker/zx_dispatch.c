@@ -10,7 +10,10 @@
     per message walks the workers: they are found by routing id in a hash,
     and the pump walks only the lists of workers with room (zx_dispatch_
     int.h), so its cost is what it deals; the walks over all workers
-    (heartbeats, expiry) run once per heartbeat interval. Held requests
+    (heartbeats, expiry) run once per heartbeat interval. Idle workers
+    that said their machine wait on that machine's list, and a machine
+    busy enough with tiny tasks deals none of them (zx_dispatch_workers.c,
+    "Machines"). Held requests
     sit on their worker's list and in a correlation-id table: a reply is
     accepted only from the worker that holds that id at that attempt, so a
     late, duplicate or forged reply is dropped, and a worker's death fails

@@ -261,11 +261,12 @@ zx__dispatch_release (zx__dispatch_t *self, zx__dworker_t *worker, zx__request_t
     if (request->started)
         host->started--;
     if (worker->held.count == 0) {
+        //  The last to go idle too sees the epoch move on
         host->engaged -= worker->parallel;
-        if (host->engaged == 0)
-            host->epoch++;
         worker->idle_since_us = zx__now_us ();
         worker->idle_epoch = host->epoch;
+        if (host->engaged == 0)
+            host->epoch++;
     }
     s_host_check (self, host);
 }

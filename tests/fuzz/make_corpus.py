@@ -132,10 +132,14 @@ def worker(identity, command, *body):
     return message(identity, b"ZXW01", bytes([command]), *body)
 
 
-def ready(identity, credits, max_tasks=0, parallel=1, v0=False):
+def ready(identity, credits, max_tasks=0, parallel=1, v0=False, host=None, cpus=1):
     info = struct.pack("<III", credits, max_tasks, 4242)
     if not v0:
         info += struct.pack("<I", parallel)
+    if host is not None:
+        #   Its machine (PROTOCOL.md 24): features, then cpus and the id
+        return worker(identity, READY, b"default", info, identity, struct.pack("<I", 0),
+                      struct.pack("<I", cpus) + host)
     return worker(identity, READY, b"default", info, identity)
 
 
@@ -272,6 +276,17 @@ def batch_dispatch_and_msg():
           + ready(b"W2", 1) + action(2, 3))
     #   No worker ever comes: requests fail with "no workers"
     write("dispatch", "no_workers", setup(3) + action(2, 2))
+    #   Six workers on one machine of one CPU (PROTOCOL.md 24): four are
+    #   dealt to; a STARTED lets the others in; one leaves, one comes back
+    machine = bytes(range(0xA0, 0xB0))
+    write("dispatch", "machines", setup(7, adaptive=True)
+          + b"".join(ready(b"M%d" % i, 4, host=machine) for i in range(6))
+          + replies(b"M0", reply(1, 1, 11, b""))
+          + replies(b"M1", reply(2, 1, OK, v_list(v_int(4))))
+          + worker(b"M2", DISCONNECT, b"\x01bye")
+          + ready(b"M2", 4, host=machine, cpus=2)
+          + replies(b"M0", reply(1, 1, OK, v_list(v_int(1)))))
+
     #   A full queue: submissions beyond 16 are refused
     write("dispatch", "queue_full", setup(7) + action(1, 0) * 12 + ready(b"W1", 65537))
 
@@ -281,6 +296,9 @@ def batch_dispatch_and_msg():
     info = struct.pack("<IIII", 256, 0, 4242, 4)
     batch = request(1, 1, 3, b"count_primes", v_list(v_int(0), v_int(100)))
     write("msg", "ready", msg(b"ZXW01", bytes([READY]), b"default", info, b"host.42.0"))
+    write("msg", "ready_host", msg(b"ZXW01", bytes([READY]), b"default", info, b"host.42.0",
+                                    struct.pack("<I", 0),
+                                    struct.pack("<I", 2) + bytes(range(16))))
     write("msg", "ready_routed_v0", msg(b"w0.1", b"ZXW01", bytes([READY]), b"default",
                                          info[:12], b"pid 42"))
     write("msg", "request_worker", msg(b"ZXW01", bytes([REQUEST]), batch))
