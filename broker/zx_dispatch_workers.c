@@ -135,17 +135,16 @@ zx__dispatch_cap (const zx__dispatch_t *self, const zx__dworker_t *worker)
 //  workers on a machine than it has CPUs, dealing tiny tasks to all of
 //  them buys no CPU and multiplies those wake-ups, each in a process whose
 //  caches went cold meanwhile (issue 16: 1,000 local workers ran at a
-//  tenth of 2; kept to 20 of them, at a third). So while a machine's
-//  busy workers run ZX_ENGAGE_PER_CPU tasks at once per CPU and none of
-//  them holds a task that said STARTED (every one of them ran under a
-//  millisecond), its idle workers wait and the busy ones take the queue
-//  in bigger batches. A task that runs a millisecond says STARTED, and
-//  each one that did lets ZX_ENGAGE_PER_STARTED more workers in: slow and
-//  blocking tasks spread over every worker within a few round trips (8,
-//  72, 584 workers busy on a machine of two CPUs), while a tiny task that
-//  said STARTED only because it waited for a CPU lets in eight, not all.
-//  Workers that do not say their machine (pool workers, the Python
-//  worker) are never held back.
+//  tenth of 2; kept to 20 of them, at a third). So while a machine's busy
+//  workers run ZX_ENGAGE_PER_CPU tasks at once per CPU, its idle workers
+//  wait and the busy ones take the queue in bigger batches. A task that
+//  runs a millisecond says STARTED, and each held task that did lets
+//  ZX_ENGAGE_PER_STARTED more workers in: slow and blocking tasks spread
+//  over every worker within a few round trips (8, 72, 584 workers busy on
+//  a machine of two CPUs), while a tiny task that said STARTED only
+//  because it waited for a CPU lets in eight, not all. Workers that do
+//  not say their machine (pool workers, the Python worker) are never held
+//  back (PROTOCOL.md section 24).
 #define ZX_ENGAGE_PER_CPU 4
 
 #define ZX_ENGAGE_PER_STARTED 8
@@ -235,13 +234,13 @@ zx__dispatch_hold (zx__dispatch_t *self, zx__dworker_t *worker, zx__request_t *r
     zx__reqlist_append (&worker->held, request);
     if (was_idle && worker->host) {
         zx__dhost_t *host = worker->host;
-        //  Back from a pause on a machine that holds workers back: what it
-        //  is sent now may not be tiny, and a cap measured on tiny tasks
-        //  would let the few workers the machine keeps busy take a whole
-        //  burst of slow ones while the others wait. It starts again from
-        //  its floor, and doubles back while work waits (s_adapt)
-        //  (a pause: the whole machine went idle since, or it has been
-        //  idle itself for more than ZX_IDLE_KEEPS_CAP_US)
+        //  Back from a pause (its whole machine went idle since, or it
+        //  was idle for more than ZX_IDLE_KEEPS_CAP_US) on a machine that
+        //  holds workers back: what it is sent now may not be tiny, and a
+        //  cap measured on tiny tasks would let the few workers the
+        //  machine keeps busy take a whole burst of slow ones while the
+        //  others wait. It starts again from its floor, and doubles back
+        //  while work waits (s_adapt)
         if (host->workers > (size_t) ZX_ENGAGE_PER_CPU * host->cpus
         &&  (worker->idle_epoch != host->epoch
              || zx__now_us () - worker->idle_since_us > ZX_IDLE_KEEPS_CAP_US))
