@@ -109,7 +109,7 @@ static const zx_cli_spec_t s_spec = {
 typedef struct {
     char name [256];
     uint64_t queued, held, workers, submitted, finished, failed, cancelled, retried, bytes,
-             p50_us, p99_us, lost;
+             p50_us, p99_us, lost, machines, held_back;
     double rate;
 } s_service_t;
 
@@ -208,6 +208,8 @@ s_decode_services (s_stats_t *stats, const msgpack_object *array)
             else if (s_is (key, "p50_us")) s->p50_us = s_num (v);
             else if (s_is (key, "p99_us")) s->p99_us = s_num (v);
             else if (s_is (key, "lost")) s->lost = s_num (v);
+            else if (s_is (key, "machines")) s->machines = s_num (v);
+            else if (s_is (key, "held_back")) s->held_back = s_num (v);
             else if (s_is (key, "rate") && v->type == MSGPACK_OBJECT_FLOAT64)
                 s->rate = v->via.f64;
         }
@@ -384,6 +386,17 @@ s_draw (const s_stats_t *stats, const char *endpoint, const char *filter,
                   (unsigned long long) s->failed, (unsigned long long) s->cancelled,
                   (unsigned long long) s->retried, s->rate, (double) s->p50_us / 1000.0,
                   (double) s->p99_us / 1000.0);
+        emit (arg, line);
+    }
+    //  Workers that wait on purpose: their machines are busy enough with
+    //  tiny tasks (PROTOCOL.md section 24)
+    for (size_t i = 0; i < stats->service_count; i++) {
+        const s_service_t *s = &stats->services [i];
+        if (s->held_back == 0 || (filter && strcmp (filter, s->name)))
+            continue;
+        snprintf (line, sizeof line, "%.20s: %llu idle workers held back: their machines "
+                  "(%llu known) are busy enough with tiny tasks", s->name,
+                  (unsigned long long) s->held_back, (unsigned long long) s->machines);
         emit (arg, line);
     }
     emit (arg, "");

@@ -122,6 +122,7 @@ s_gauge (zx_broker_t *self, zx__bservice_t *service, zx__tel_service_t *svc, int
     return which == 0 ? (double) zx__dispatch_queued (service->dispatch)
          : which == 1 ? (double) zx__dispatch_held (service->dispatch)
          : which == 2 ? (double) zx__dispatch_workers (service->dispatch)
+         : which == 4 ? (double) zx__dispatch_held_back (service->dispatch, NULL)
          : (double) svc->bytes;
 }
 
@@ -164,6 +165,9 @@ zx__broker_metrics (zx_broker_t *self, size_t *size)
                    NULL);
     s_per_service (self, &text, "zexec_workers", "gauge",
                    "Workers ready at the broker, by service.", s_gauge, 2, NULL);
+    s_per_service (self, &text, "zexec_workers_held_back", "gauge",
+                   "Idle workers dealt nothing while their machine is busy enough with tiny "
+                   "tasks, by service.", s_gauge, 4, NULL);
     s_per_service (self, &text, "zexec_bytes_held", "gauge",
                    "Bytes of arguments of the requests the broker holds (queued, or sent and "
                    "not answered), by service.", s_gauge, 3, NULL);

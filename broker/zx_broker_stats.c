@@ -104,7 +104,9 @@ s_services (zx_broker_t *self, msgpack_packer *pk, int64_t now)
         double rate;
         uint32_t p50, p99;
         s_recent (svc, now, &rate, &p50, &p99);
-        msgpack_pack_map (pk, 14);
+        size_t machines;
+        size_t held_back = zx__dispatch_held_back (dispatch, &machines);
+        msgpack_pack_map (pk, 16);
         s_text (pk, "name", service->name);
         s_uint (pk, "queued", dispatch->queue.count);
         s_uint (pk, "held", dispatch->held);
@@ -119,6 +121,8 @@ s_services (zx_broker_t *self, msgpack_packer *pk, int64_t now)
         s_uint (pk, "p50_us", p50);
         s_uint (pk, "p99_us", p99);
         s_uint (pk, "lost", svc->count [ZX_EV_WORKER_LOST]);
+        s_uint (pk, "machines", machines);
+        s_uint (pk, "held_back", held_back);
     }
 }
 

@@ -275,4 +275,10 @@ size_t zx__dispatch_queued (const zx__dispatch_t *self);
 size_t zx__dispatch_held (const zx__dispatch_t *self);
 size_t zx__dispatch_workers (const zx__dispatch_t *self);
 
+//  Idle workers dealt nothing while their machine is busy enough with
+//  tiny tasks (PROTOCOL.md section 24); *machines, when not NULL, gets
+//  how many machines the workers said they run on. Walks the machines
+//  and their idle workers: for a report, not for each message.
+size_t zx__dispatch_held_back (const zx__dispatch_t *self, size_t *machines);
+
 #endif

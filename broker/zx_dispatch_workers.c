@@ -613,6 +613,23 @@ zx__dispatch_workers (const zx__dispatch_t *self)
     return self->worker_count;
 }
 
+size_t
+zx__dispatch_held_back (const zx__dispatch_t *self, size_t *machines)
+{
+    size_t waiting = 0;
+    if (machines)
+        *machines = zhashx_size (self->hosts);
+    //  zhashx_first and zhashx_next move the table's cursor, nothing else
+    zhashx_t *hosts = self->hosts;
+    for (zx__dhost_t *host = zhashx_first (hosts); host; host = zhashx_next (hosts)) {
+        if (!s_host_gated (self, host))
+            continue;
+        for (const zx__dworker_t *worker = host->idle.head; worker; worker = worker->room_next)
+            waiting++;
+    }
+    return waiting;
+}
+
 //  --------------------------------------------------------------------
 //  Sending to workers
 

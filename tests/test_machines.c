@@ -7,7 +7,8 @@
     instead of waking every process; each task that says STARTED lets
     eight more workers in. Workers on another machine, and workers
     that do not say their machine (or say it in a frame that does not
-    parse), are dealt to as before: every idle one first.
+    parse), are dealt to as before: every idle one first. zexec-top says
+    how many idle workers are held back.
 
     The workers here are raw sockets: they hold what they are sent until
     the test answers, so who was dealt what is exact, not timing.        */
@@ -63,6 +64,26 @@ s_worker_start (s_worker_t *worker, const zx_test_broker_t *broker, const char *
     char line [128];
     snprintf (line, sizeof line, "worker %s ready", identity);
     zx_test_expect_log (broker->child->log, line, NULL, 1);
+}
+
+//  Asserts that zexec-top --once at the broker shows the line that says
+//  how many idle workers of service "tiny" are held back, or no such line
+//  when held_back is 0.
+static void
+s_expect_held_back (const zx_test_broker_t *broker, int held_back, int machines)
+{
+    char *argv [] = { ZX_TOP_PROGRAM, "--once", "--connect", (char *) broker->endpoint, NULL };
+    char *output = NULL;
+    assert_int_equal (zx_test_run_capture (argv, &output), 0);
+    assert_non_null (output);
+    char line [200];
+    snprintf (line, sizeof line, "tiny: %d idle workers held back: their machines (%d known) "
+              "are busy enough with tiny tasks", held_back, machines);
+    if (held_back > 0 && !strstr (output, line))
+        fail_msg ("zexec-top does not say \"%s\":\n%s", line, output);
+    if (held_back == 0)
+        assert_null (strstr (output, "held back"));
+    free (output);
 }
 
 //  Takes what reaches the workers for ms milliseconds (heartbeats and all
@@ -175,6 +196,7 @@ test_tiny_tasks_keep_four_workers_per_cpu_of_a_machine_busy (void **state)
     s_collect (workers, 16, 700);
     print_message ("%d of 16 workers were sent work\n", s_busy (workers, 16));
     assert_int_equal (s_busy (workers, 16), 4);
+    s_expect_held_back (&broker, 12, 1);
 
     //  One of them says its first task runs: it holds slow work now, and
     //  eight more workers may take tiny ones
@@ -198,6 +220,7 @@ test_tiny_tasks_keep_four_workers_per_cpu_of_a_machine_busy (void **state)
     print_message ("%d tasks done by %d workers\n", done, s_ever (workers, 16));
     assert_int_equal (done, S_TASKS);
     assert_int_equal (s_ever (workers, 16), 12);
+    s_expect_held_back (&broker, 0, 1);
     zx_test_peer_stop_cleanly (broker.child, "the broker", 10000);
     zx_test_pass ();
 }
@@ -237,6 +260,7 @@ test_workers_not_known_to_share_a_machine_are_all_dealt_to (void **state)
                    s_busy (workers, 8), s_busy (workers + 8, 6));
     assert_int_equal (s_busy (workers, 8), 8);
     assert_int_equal (s_busy (workers + 8, 6), 4);
+    s_expect_held_back (&broker, 2, 1);
     zx_test_peer_stop_cleanly (broker.child, "the broker", 10000);
     zx_test_pass ();
 }
