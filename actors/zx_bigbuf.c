@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "zx_bigbuf.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -81,10 +82,14 @@ s_length_for (size_t size)
     return (S_HEADER + size + page - 1) & ~(page - 1);
 }
 
+//  The header of a buffer this file handed out; a pointer that is not one
+//  (a caller's bug: zx__bigbuf_owns says which are) stops a debug build here
 static s_map_t *
 s_map_of (const void *buf)
 {
-    return (s_map_t *) ((uint8_t *) buf - S_HEADER);
+    s_map_t *map = (s_map_t *) ((uint8_t *) buf - S_HEADER);
+    assert (map->magic == S_MAGIC);
+    return map;
 }
 
 //  A new mapping of length bytes on a huge-page boundary, advised to use
