@@ -1,14 +1,14 @@
 /*  test_machines.c - workers that say which machine they run on (READY's
-    host frame, PROTOCOL.md 23.4), against a real broker.
+    host frame, PROTOCOL.md section 24), against a real broker.
 
     While the tasks are tiny (none has said STARTED), a broker keeps four
     workers per CPU of a machine busy and lets its other workers wait, so
     that a burst of tiny tasks travels in batches to a few warm workers
     instead of waking every process; each task that says STARTED lets
-    eight more workers in. Workers on another machine, and workers
-    that do not say their machine (or say it in a frame that does not
-    parse), are dealt to as before: every idle one first. zexec-top says
-    how many idle workers are held back.
+    eight more workers in. Workers on another machine, and workers that do
+    not say their machine (or say it in a frame that does not parse), are
+    dealt to as before: every idle one first. zexec-top says how many idle
+    workers are held back.
 
     The workers here are raw sockets: they hold what they are sent until
     the test answers, so who was dealt what is exact, not timing.        */
