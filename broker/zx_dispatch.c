@@ -13,14 +13,14 @@
     (heartbeats, expiry) run once per heartbeat interval. Idle workers
     that said their machine wait on that machine's list, and a machine
     busy enough with tiny tasks deals none of them (zx_dispatch_workers.c,
-    "Machines"). Held requests
-    sit on their worker's list and in a correlation-id table: a reply is
-    accepted only from the worker that holds that id at that attempt, so a
-    late, duplicate or forged reply is dropped, and a worker's death fails
-    exactly what it held. The workers, their READY and REPLY and their
-    liveness are in zx_dispatch_workers.c. Big arguments live in a libzmq
-    frame (as received, or copied once): to a worker that takes framed
-    requests that frame is sent alone, by reference, never copied.     */
+    "Machines"). Held requests sit on their worker's list and in a
+    correlation-id table: a reply is accepted only from the worker that
+    holds that id at that attempt, so a late, duplicate or forged reply is
+    dropped, and a worker's death fails exactly what it held. The
+    workers, their READY and REPLY and their liveness are in
+    zx_dispatch_workers.c. Big arguments live in a libzmq frame (as
+    received, or copied once): to a worker that takes framed requests that
+    frame is sent alone, by reference, never copied.                    */
 
 #define _GNU_SOURCE
 #include "zx_dispatch_int.h"

@@ -661,7 +661,6 @@ zx__send_ready (const zx__route_t *route, const char *service, const zx__ready_t
                    ready->cpus ? 5 : ready->features ? 4 : 3);
 }
 
-
 zx_err_t
 zx__send_request_batch (const zx__route_t *route, const char *service,
                         const zx__batch_t *batch)

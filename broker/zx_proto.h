@@ -96,7 +96,7 @@ typedef enum {
 //  the CPUs the worker's process may run on) | host id (16 octets: its
 //  kernel's boot id, shared by every process, container and network
 //  namespace on that machine). Workers that say the same host id share
-//  those CPUs (docs/PROTOCOL.md, 23.4).
+//  those CPUs (docs/PROTOCOL.md, section 24).
 #define ZX_HOST_ID_SIZE 16
 #define ZX_READY_HOST_SIZE (4 + ZX_HOST_ID_SIZE)
 

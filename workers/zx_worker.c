@@ -605,10 +605,10 @@ s_boot_id (uint8_t id [ZX_HOST_ID_SIZE])
     if (!file)
         return false;
     char text [64] = "";
-    bool read = fgets (text, sizeof text, file) != NULL;
+    bool got = fgets (text, sizeof text, file) != NULL;
     fclose (file);
     size_t digits = 0;
-    for (const char *c = text; read && *c && *c != '\n'; c++) {
+    for (const char *c = text; got && *c && *c != '\n'; c++) {
         if (*c == '-')
             continue;
         if (!isxdigit ((unsigned char) *c) || digits == 2 * ZX_HOST_ID_SIZE)
@@ -636,7 +636,6 @@ s_ready_set_host (zx__ready_t *ready)
     int cpus = CPU_COUNT (&set);
     ready->cpus = cpus > 0 ? (uint32_t) cpus : 0;
 }
-
 
 static void
 s_connect (zx_loop_t *loop, void *arg)
