@@ -100,9 +100,10 @@ typedef struct {
 
 //  A machine workers run on, as their READY's host frame names it (its
 //  kernel's boot id): the CPUs they share and how much of it is busy.
-//  While its busy workers hold only tasks too short to have said STARTED
-//  and keep ZX_ENGAGE_PER_CPU of them per CPU busy, its idle workers wait
-//  (zx__dispatch_idle_next): more of them would add wake-ups, not CPUs.
+//  While its busy workers run ZX_ENGAGE_PER_CPU tasks at once per CPU,
+//  and ZX_ENGAGE_PER_STARTED more for each held task that said STARTED,
+//  its idle workers wait (zx_dispatch_workers.c, "Machines"): more of them
+//  would add wake-ups, not CPUs.
 typedef struct zx__dhost zx__dhost_t;
 struct zx__dhost {
     uint8_t id [ZX_HOST_ID_SIZE];
@@ -113,7 +114,7 @@ struct zx__dhost {
     size_t started;                 //  Requests held on it that said STARTED
     uint64_t epoch;                 //  Times all its workers went idle
     zx__wlist_t idle;               //  Its workers with room that hold nothing
-    bool open;                      //  On dispatch->open: idle ones, and may start them
+    bool open;                      //  On the open list: idle ones it may start
     zx__dhost_t *open_next, *open_prev;
 };
 
