@@ -148,8 +148,22 @@ bench_report_run_end (void)
         if (!isnan (rtt) && !isnan (raw_rtt) && raw_rtt > 0)
             bench_report ("rtt_p50_vs_raw", pairs [i][0], rtt / raw_rtt, "x");
     }
+    //  Big payloads beside megabyte ones, each burst beside its like: the
+    //  first of a size also pays for the memory it maps (workloads.c)
+    const char *kinds [] = { "thread", "process", "remote" };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds [0]; i++) {
+        double big = s_last ("payload_16MiB", kinds [i]);
+        double mib = s_last ("payload_1MiB", kinds [i]);
+        if (!isnan (big) && !isnan (mib) && mib > 0)
+            bench_report ("payload_16_vs_1MiB", kinds [i], big / mib, "x");
+        big = s_last ("payload_16MiB_first", kinds [i]);
+        mib = s_last ("payload_1MiB_first", kinds [i]);
+        if (!isnan (big) && !isnan (mib) && mib > 0)
+            bench_report ("payload_16_vs_1MiB_first", kinds [i], big / mib, "x");
+    }
     //  zexec's thread pool beside libuv's, the same number of threads
-    const char *depths [] = { "tiny_throughput", "tiny_throughput_1", "tiny_throughput_1000" };
+    const char *depths [] = { "tiny_throughput", "tiny_throughput_1", "tiny_throughput_8",
+                              "tiny_throughput_64", "tiny_throughput_1000" };
     for (size_t i = 0; i < sizeof depths / sizeof depths [0]; i++) {
         double rate = s_last (depths [i], "thread");
         double uv_rate = s_last (depths [i], "libuv");
@@ -367,6 +381,20 @@ s_targets (void)
         s_target (what, s_value ("wall_1m", executor), "<=", 3, "s", "");
         snprintf (what, sizeof what, "%s peak_rss_1m", executor);
         s_target (what, s_value ("peak_rss_1m", executor), "<=", 300, "MB", "");
+    }
+    //  Issue 16's same-run ratios, where this run measured them
+    double ratio = s_value ("payload_16_vs_1MiB", "remote");
+    if (!isnan (ratio))
+        s_target ("remote payload_16_vs_1MiB", ratio, ">=", 0.5, "x", "(second bursts, same run)");
+    const char *depths [] = { "tiny_throughput", "tiny_throughput_1", "tiny_throughput_8",
+                              "tiny_throughput_64", "tiny_throughput_1000" };
+    for (size_t i = 0; i < sizeof depths / sizeof depths [0]; i++) {
+        char what [48], row [64];
+        snprintf (what, sizeof what, "%s_vs_libuv", depths [i]);
+        ratio = s_value (what, "thread");
+        snprintf (row, sizeof row, "thread %s", what);
+        if (!isnan (ratio))
+            s_target (row, ratio, ">=", 1.0, "x", "(uv_queue_work, same threads, same run)");
     }
 }
 
