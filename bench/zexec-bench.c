@@ -339,7 +339,7 @@ main (int argc, char **argv)
     //  Hidden modes: this program started again by itself
     if (argc == 4 && strcmp (argv [1], "--serve") == 0) {
         //  As zexec-worker does (zx_cli_keep_freed_memory)
-        zx_cli_keep_freed_memory ();
+        zx_cli_keep_freed_memory (false);
         return zx_serve (argv [2], false, &(zx_executor_opts_t) { .max_workers = atoi (argv [3]) },
                          NULL) == ZX_OK ? 0 : 1;
     }

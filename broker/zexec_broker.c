@@ -402,7 +402,7 @@ s_run (zx_cli_t *cli, int argc, char **argv)
     if (!s_broker_opts (cli, &opts))
         return 2;
     s_fd_limit (cli, &opts);
-    zx_cli_keep_freed_memory ();
+    zx_cli_keep_freed_memory (true);
     zx_log_basic_config (zx_cli_flag (cli, O_VERBOSE) ? ZX_LOG_INFO : ZX_LOG_WARNING,
                          "%(asctime)s zexec-broker %(levelname)s: %(message)s");
     //  SIGINT and SIGTERM arrive through a signalfd in the loop. Blocked

@@ -522,11 +522,19 @@ zx_cli_operand (const zx_cli_t *self, size_t index)
 }
 
 void
-zx_cli_keep_freed_memory (void)
+zx_cli_keep_freed_memory (bool heaps)
 {
 #if defined (__GLIBC__)
     //  32 MiB is the most glibc takes (half its arena heap size)
     mallopt (M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt (M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+    //  The trim threshold does not keep a thread's heap (64 MiB) that
+    //  empties: glibc unmaps it unless the heap before it lacks this much
+    //  room. Bursts of 16 MiB messages received by libzmq's I/O thread
+    //  then landed on fresh pages each time (docs/PERFORMANCE.md)
+    if (heaps)
+        mallopt (M_TOP_PAD, 64 * 1024 * 1024);
+#else
+    (void) heaps;
 #endif
 }

@@ -101,9 +101,12 @@ int zx_cli_main (const zx_cli_spec_t *spec, int argc, char **argv, zx_cli_run_fn
 //  glibc to serve blocks of up to 32 MiB from its heap, not from fresh
 //  mappings, and to keep up to 1 GiB it freed rather than hand it back to
 //  the kernel, so that a 16 MiB payload lands on pages already faulted in
-//  (docs/PERFORMANCE.md, payloads). Process-wide: a program's choice,
-//  never the library's.
-void zx_cli_keep_freed_memory (void);
+//  (docs/PERFORMANCE.md, payloads). With heaps, a thread's heaps that
+//  empty are kept too (glibc's top pad at 64 MiB): what every payload
+//  passes through in bursts, the broker, needs it; it costs each heap
+//  64 MiB of address space and commit charge at once, not memory.
+//  Process-wide: a program's choice, never the library's.
+void zx_cli_keep_freed_memory (bool heaps);
 
 //  Frees the result and every value it holds; accepts NULL and nulls the
 //  caller's pointer.

@@ -109,7 +109,7 @@ static const zx_cli_spec_t s_spec = {
 static int
 s_run (zx_cli_t *cli, int argc, char **argv)
 {
-    zx_cli_keep_freed_memory ();
+    zx_cli_keep_freed_memory (false);
     //  Task libraries load before zx_init: worker processes started by the
     //  pool run this main again and need the same tasks
     for (size_t i = 0; i < zx_cli_count (cli, O_TASKS); i++)
