@@ -18,7 +18,7 @@
 
         zexec-bench [--quick] [--csv] [--runs N] [--only 0123456aup]
                     [--workers N] [--window N] [--tasks N] [--no-peer]
-                    [--peer SCRIPT] [--verbose]
+                    [--peer SCRIPT] [--verbose] [--glibc-defaults]
         zexec-bench --scale [--scale-workers 2,10,100] [--scale-clients 1|50]
                     [--scale-tasks N] [--broker PATH] [--simulate N]
                     [--quick] [--csv]
@@ -310,6 +310,7 @@ s_usage (void)
     fprintf (stderr,
         "usage: zexec-bench [--quick] [--csv] [--runs N] [--only 0123456aup] [--workers N]\n"
         "                   [--window N] [--tasks N] [--no-peer] [--peer SCRIPT] [--verbose]\n"
+        "                   [--glibc-defaults]\n"
         "  --quick        scaled-down workloads (well under 40 s with the peer)\n"
         "  --csv          one line per figure: workload,executor,value,unit\n"
         "  --runs N       run everything N times and keep each figure's best\n"
@@ -328,7 +329,10 @@ s_usage (void)
         "  --broker PATH  the zexec-broker to measure (another build's, for a before\n"
         "                 and after; default the one beside this program)\n"
         "  --simulate N          then N simulated workers (ZXW01 sockets in a few\n"
-        "                        processes): the broker's idle CPU per worker\n");
+        "                        processes): the broker's idle CPU per worker\n"
+        "  --glibc-defaults leave glibc's malloc thresholds as they are in this\n"
+        "                 coordinator (by default it keeps freed memory, as\n"
+        "                 docs/OPERATIONS.md advises a program that moves megabytes)\n");
     return 2;
 }
 
@@ -361,6 +365,7 @@ main (int argc, char **argv)
     bool scale_tasks = false;
     int runs = 1;
     bool peer = true;
+    bool glibc_defaults = false;
     const char *script = BENCH_PEER_SCRIPT;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i], *value = i + 1 < argc ? argv [i + 1] : NULL;
@@ -416,8 +421,16 @@ main (int argc, char **argv)
         if (strcmp (arg, "--simulate") == 0 && value)
             opts.simulate = atoi (argv [++i]);
         else
+        if (strcmp (arg, "--glibc-defaults") == 0)
+            glibc_defaults = true;
+        else
             return s_usage ();
     }
+    //  This coordinator moves payloads of 16 MiB: it keeps what it frees,
+    //  as docs/OPERATIONS.md advises such a program ("Payloads of
+    //  megabytes"); --glibc-defaults measures one that does not
+    if (!glibc_defaults)
+        zx_cli_keep_freed_memory (true);
     if (opts.tasks < 1 || opts.workers < 1 || opts.window < 0 || runs < 1) {
         fprintf (stderr, "zexec-bench: --tasks, --workers and --runs must be positive\n");
         return 2;
