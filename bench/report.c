@@ -127,6 +127,12 @@ bench_report (const char *workload, const char *executor, double value, const ch
 }
 
 //  The latest value of a row, or NAN when it was not measured.
+//  The tiny-task rows set beside libuv's: every depth, and all at once
+static const char *s_uv_depths [] = {
+    "tiny_throughput", "tiny_throughput_1", "tiny_throughput_8", "tiny_throughput_64",
+    "tiny_throughput_1000"
+};
+
 static double
 s_last (const char *workload, const char *executor)
 {
@@ -162,13 +168,11 @@ bench_report_run_end (void)
             bench_report ("payload_16_vs_1MiB_first", kinds [i], big / mib, "x");
     }
     //  zexec's thread pool beside libuv's, the same number of threads
-    const char *depths [] = { "tiny_throughput", "tiny_throughput_1", "tiny_throughput_8",
-                              "tiny_throughput_64", "tiny_throughput_1000" };
-    for (size_t i = 0; i < sizeof depths / sizeof depths [0]; i++) {
-        double rate = s_last (depths [i], "thread");
-        double uv_rate = s_last (depths [i], "libuv");
+    for (size_t i = 0; i < sizeof s_uv_depths / sizeof s_uv_depths [0]; i++) {
+        double rate = s_last (s_uv_depths [i], "thread");
+        double uv_rate = s_last (s_uv_depths [i], "libuv");
         char name [64];
-        snprintf (name, sizeof name, "%s_vs_libuv", depths [i]);
+        snprintf (name, sizeof name, "%s_vs_libuv", s_uv_depths [i]);
         if (!isnan (rate) && !isnan (uv_rate) && uv_rate > 0)
             bench_report (name, "thread", rate / uv_rate, "x");
     }
@@ -386,11 +390,9 @@ s_targets (void)
     double ratio = s_value ("payload_16_vs_1MiB", "remote");
     if (!isnan (ratio))
         s_target ("remote payload_16_vs_1MiB", ratio, ">=", 0.5, "x", "(second bursts, same run)");
-    const char *depths [] = { "tiny_throughput", "tiny_throughput_1", "tiny_throughput_8",
-                              "tiny_throughput_64", "tiny_throughput_1000" };
-    for (size_t i = 0; i < sizeof depths / sizeof depths [0]; i++) {
+    for (size_t i = 0; i < sizeof s_uv_depths / sizeof s_uv_depths [0]; i++) {
         char what [48], row [64];
-        snprintf (what, sizeof what, "%s_vs_libuv", depths [i]);
+        snprintf (what, sizeof what, "%s_vs_libuv", s_uv_depths [i]);
         ratio = s_value (what, "thread");
         snprintf (row, sizeof row, "thread %s", what);
         if (!isnan (ratio))
