@@ -126,13 +126,13 @@ bench_report (const char *workload, const char *executor, double value, const ch
     row->value = row->last = value;
 }
 
-//  The latest value of a row, or NAN when it was not measured.
 //  The tiny-task rows set beside libuv's: every depth, and all at once
 static const char *s_uv_depths [] = {
     "tiny_throughput", "tiny_throughput_1", "tiny_throughput_8", "tiny_throughput_64",
     "tiny_throughput_1000"
 };
 
+//  The latest value of a row, or NAN when it was not measured.
 static double
 s_last (const char *workload, const char *executor)
 {

@@ -265,6 +265,9 @@ s_blocking (const bench_opts_t *opts, const char *kind)
 
 //  The C peer: libuv's uv_queue_work on the tiny-task workload, in a
 //  fresh process (uv.c), beside zexec's thread pool of this run
+//  Set by --glibc-defaults for the processes this one starts
+#define S_GLIBC_DEFAULTS "ZEXEC_BENCH_GLIBC_DEFAULTS"
+
 static void
 s_libuv (const bench_opts_t *opts)
 {
@@ -353,8 +356,12 @@ main (int argc, char **argv)
         return bench_mem_child (argv [2], atol (argv [3]), atoi (argv [4]));
     if (argc == 3 && strcmp (argv [1], "--blocking-child") == 0)
         return bench_blocking_child (argv [2]);
-    if (argc == 5 && strcmp (argv [1], "--uv-child") == 0)
+    if (argc == 5 && strcmp (argv [1], "--uv-child") == 0) {
+        //  The C peer's process keeps freed memory when the coordinator does
+        if (!getenv (S_GLIBC_DEFAULTS))
+            zx_cli_keep_freed_memory (true);
         return bench_uv_child (atoi (argv [2]), atol (argv [3]), strcmp (argv [4], "quick") == 0);
+    }
     if ((argc == 4 || argc == 5) && strcmp (argv [1], "--scale-client") == 0)
         return bench_scale_client (argv [2], atol (argv [3]), argc == 5);
     if (argc == 5 && strcmp (argv [1], "--scale-sim") == 0)
@@ -431,6 +438,8 @@ main (int argc, char **argv)
     //  megabytes"); --glibc-defaults measures one that does not
     if (!glibc_defaults)
         zx_cli_keep_freed_memory (true);
+    else
+        setenv (S_GLIBC_DEFAULTS, "1", 1);      //  For libuv's process too
     if (opts.tasks < 1 || opts.workers < 1 || opts.window < 0 || runs < 1) {
         fprintf (stderr, "zexec-bench: --tasks, --workers and --runs must be positive\n");
         return 2;
