@@ -140,41 +140,37 @@ s_last (const char *workload, const char *executor)
     return row ? row->last : NAN;
 }
 
+//  Reports workload (of executor) as one row's latest value over
+//  another's, when both were measured
+static void
+s_ratio (const char *workload, const char *executor, const char *over, const char *over_executor,
+         const char *under, const char *under_executor)
+{
+    double top = s_last (over, over_executor);
+    double bottom = s_last (under, under_executor);
+    if (!isnan (top) && !isnan (bottom) && bottom > 0)
+        bench_report (workload, executor, top / bottom, "x");
+}
+
 void
 bench_report_run_end (void)
 {
     const char *pairs [][2] = { { "thread", "inproc" }, { "process", "ipc" }, { "remote", "tcp" } };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs [0]; i++) {
-        double rate = s_last ("tiny_throughput", pairs [i][0]);
-        double raw_rate = s_last ("raw_pipelined", pairs [i][1]);
-        if (!isnan (rate) && !isnan (raw_rate) && raw_rate > 0)
-            bench_report ("tiny_throughput_vs_raw", pairs [i][0], rate / raw_rate, "x");
-        double rtt = s_last ("rtt_p50", pairs [i][0]);
-        double raw_rtt = s_last ("raw_rtt", pairs [i][1]);
-        if (!isnan (rtt) && !isnan (raw_rtt) && raw_rtt > 0)
-            bench_report ("rtt_p50_vs_raw", pairs [i][0], rtt / raw_rtt, "x");
-    }
-    //  Big payloads beside megabyte ones, each burst beside its like: the
-    //  first of a size also pays for the memory it maps (workloads.c)
-    const char *kinds [] = { "thread", "process", "remote" };
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds [0]; i++) {
-        double big = s_last ("payload_16MiB", kinds [i]);
-        double mib = s_last ("payload_1MiB", kinds [i]);
-        if (!isnan (big) && !isnan (mib) && mib > 0)
-            bench_report ("payload_16_vs_1MiB", kinds [i], big / mib, "x");
-        big = s_last ("payload_16MiB_first", kinds [i]);
-        mib = s_last ("payload_1MiB_first", kinds [i]);
-        if (!isnan (big) && !isnan (mib) && mib > 0)
-            bench_report ("payload_16_vs_1MiB_first", kinds [i], big / mib, "x");
+        const char *kind = pairs [i][0], *raw = pairs [i][1];
+        s_ratio ("tiny_throughput_vs_raw", kind, "tiny_throughput", kind, "raw_pipelined", raw);
+        s_ratio ("rtt_p50_vs_raw", kind, "rtt_p50", kind, "raw_rtt", raw);
+        //  Big payloads beside megabyte ones, each burst beside its like:
+        //  the first of a size also pays for the memory it maps
+        s_ratio ("payload_16_vs_1MiB", kind, "payload_16MiB", kind, "payload_1MiB", kind);
+        s_ratio ("payload_16_vs_1MiB_first", kind, "payload_16MiB_first", kind,
+                 "payload_1MiB_first", kind);
     }
     //  zexec's thread pool beside libuv's, the same number of threads
     for (size_t i = 0; i < sizeof s_uv_depths / sizeof s_uv_depths [0]; i++) {
-        double rate = s_last (s_uv_depths [i], "thread");
-        double uv_rate = s_last (s_uv_depths [i], "libuv");
         char name [64];
         snprintf (name, sizeof name, "%s_vs_libuv", s_uv_depths [i]);
-        if (!isnan (rate) && !isnan (uv_rate) && uv_rate > 0)
-            bench_report (name, "thread", rate / uv_rate, "x");
+        s_ratio (name, "thread", s_uv_depths [i], "thread", s_uv_depths [i], "libuv");
     }
 }
 
