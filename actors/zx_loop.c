@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <zmq.h>
 
@@ -59,12 +60,17 @@ struct zx_loop {
     //  Ready queue: a growable ring
     s_call_t *ready;
     size_t ready_head, ready_count, ready_cap;
+    //  Calls that run once more before the loop next waits (pumps)
+    s_call_t *before;
+    size_t before_count, before_cap;
     zx__timers_t timers;    //  A binary min-heap (zx_timers.c)
     //  Watched sockets and fds; items is rebuilt when watches change
     s_watch_t *watches;
     size_t watch_count, watch_cap;
     zmq_pollitem_t *items;
+    struct pollfd *fds;     //  The same set, while it holds no ZeroMQ socket
     size_t items_cap;
+    bool only_fds;
     bool watches_dirty;
     //  Cross-thread calls
     int wake_fd;
@@ -161,9 +167,11 @@ zx_loop_destroy (zx_loop_t **self_p)
     }
     free (self->closers);
     free (self->ready);
+    free (self->before);
     zx__timers_free (&self->timers);
     free (self->watches);
     free (self->items);
+    free (self->fds);
     free (self->remote);
     pthread_mutex_destroy (&self->remote_lock);
     close (self->wake_fd);
@@ -223,6 +231,42 @@ zx__loop_forget_calls (zx_loop_t *self, zx_callback_fn *fn, void *arg)
         if (call->fn == fn && call->arg == arg)
             *call = (s_call_t) { s_withdrawn, NULL };
     }
+    for (size_t i = 0; i < self->before_count; i++)
+        if (self->before [i].fn == fn && self->before [i].arg == arg)
+            self->before [i] = (s_call_t) { s_withdrawn, NULL };
+}
+
+zx_err_t
+zx__loop_call_before_poll (zx_loop_t *self, zx_callback_fn *fn, void *arg)
+{
+    if (!self || !fn)
+        return ZX_EINVAL;
+    if (self->before_count == self->before_cap) {
+        size_t cap = self->before_cap ? self->before_cap * 2 : 8;
+        s_call_t *grown = realloc (self->before, cap * sizeof (s_call_t));
+        if (!grown)
+            return ZX_ENOMEM;
+        self->before = grown;
+        self->before_cap = cap;
+    }
+    self->before [self->before_count++] = (s_call_t) { fn, arg };
+    return ZX_OK;
+}
+
+//  Runs the calls queued to run before the loop waits; those they queue
+//  in turn wait for the next iteration.
+static void
+s_run_before_poll (zx_loop_t *self)
+{
+    size_t todo = self->before_count;
+    for (size_t i = 0; i < todo; i++) {
+        s_call_t call = self->before [i];
+        call.fn (self, call.arg);
+    }
+    //  Calls queued meanwhile were appended after the ones run
+    memmove (self->before, self->before + todo,
+             (self->before_count - todo) * sizeof (s_call_t));
+    self->before_count -= todo;
 }
 
 zx_err_t
@@ -375,12 +419,22 @@ s_rebuild_items (zx_loop_t *self)
         if (!grown)
             return ZX_ENOMEM;
         self->items = grown;
+        struct pollfd *fds = realloc (self->fds, (kept + 1) * sizeof (struct pollfd));
+        if (!fds)
+            return ZX_ENOMEM;
+        self->fds = fds;
         self->items_cap = kept + 1;
     }
     self->items [0] = (zmq_pollitem_t) { NULL, self->wake_fd, ZMQ_POLLIN, 0 };
-    for (size_t i = 0; i < kept; i++)
+    self->only_fds = true;
+    for (size_t i = 0; i < kept; i++) {
         self->items [i + 1] = (zmq_pollitem_t) {
             self->watches [i].socket, self->watches [i].fd, ZMQ_POLLIN, 0 };
+        if (self->watches [i].socket)
+            self->only_fds = false;
+    }
+    for (size_t i = 0; i < kept + 1; i++)
+        self->fds [i] = (struct pollfd) { self->items [i].fd, POLLIN, 0 };
     self->watches_dirty = false;
     return ZX_OK;
 }
@@ -401,10 +455,17 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
         self->ready_count--;
         call.fn (self, call.arg);
     }
+    //  Then what those callbacks asked to run before the wait: the pool's
+    //  pump, which sends the tasks they submitted. So a reply's callback
+    //  that submits the next task costs one poll per task, not three
+    //  (the wait, an empty poll for the pump's turn, the wait again)
+    if (self->before_count > 0)
+        s_run_before_poll (self);
     int64_t wait_us = max_wait_us;
     //  Do not sleep when a callback just satisfied the caller or stopped
     //  the loop: the iteration ends and the run returns
-    if (self->ready_count > 0 || self->stopping || (done && done (arg)))
+    if (self->ready_count > 0 || self->before_count > 0 || self->stopping
+    ||  (done && done (arg)))
         wait_us = 0;
     else
     if (zx__timers_first (&self->timers)) {
@@ -420,7 +481,17 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
     //  zmq_poll takes milliseconds: round up so we never spin before a timer
     long timeout_ms = wait_us < 0 ? -1 : (long) ((wait_us + 999) / 1000);
     size_t count = self->watch_count + 1;
-    int rc = zmq_poll (self->items, (int) count, timeout_ms);
+    int rc;
+    if (self->only_fds && !self->watches_dirty) {
+        //  zmq_poll's first pass never waits (it checks its sockets'
+        //  events first), so a wait through it costs two poll calls even
+        //  with no socket to check: a thread pool's set is all fds
+        rc = poll (self->fds, count, (int) timeout_ms);
+        for (size_t i = 0; rc > 0 && i < count; i++)
+            self->items [i].revents = self->fds [i].revents & POLLIN ? ZMQ_POLLIN : 0;
+    }
+    else
+        rc = zmq_poll (self->items, (int) count, timeout_ms);
     if (rc > 0) {
         if (self->items [0].revents & ZMQ_POLLIN)
             s_drain_remote (self);
@@ -560,6 +631,8 @@ zx__loop_run_pending (zx_loop_t *self)
         self->ready_count--;
         call.fn (self, call.arg);
     }
+    if (self->before_count > 0)
+        s_run_before_poll (self);
 }
 
 //  --------------------------------------------------------------------

@@ -56,6 +56,15 @@ void zx__loop_run_pending (zx_loop_t *self);
 //  this as it is destroyed. On the loop's own thread only.
 void zx__loop_forget_calls (zx_loop_t *self, zx_callback_fn *fn, void *arg);
 
+//  Queues fn (self, arg) to run once, after the callbacks of this
+//  iteration and before the loop next waits (or at the start of the next
+//  iteration's wait when queued from outside a run): for work that
+//  gathers what those callbacks did, such as a pool's pump sending the
+//  tasks they submitted. zx__loop_forget_calls withdraws it too. Returns
+//  ZX_OK, ZX_EINVAL for a NULL loop or fn, or ZX_ENOMEM. On the loop's own
+//  thread only.
+zx_err_t zx__loop_call_before_poll (zx_loop_t *self, zx_callback_fn *fn, void *arg);
+
 /*  ---------------------------------------------------------------------
     Shared loops: the loop of an executor that runs on its own I/O thread
 

@@ -128,7 +128,7 @@ zx__dispatch_schedule_pump (zx__dispatch_t *self)
 {
     if (self->pump_scheduled || !self->loop)
         return;
-    if (zx_loop_call_soon (self->loop, s_pump_callback, self) == ZX_OK)
+    if (zx__loop_call_before_poll (self->loop, s_pump_callback, self) == ZX_OK)
         self->pump_scheduled = true;
 }
 

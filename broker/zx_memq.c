@@ -110,7 +110,11 @@ zx__memq_new (void)
         free (self);
         return NULL;
     }
-    pthread_mutex_init (&self->lock, NULL);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init (&attr);
+    pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init (&self->lock, &attr);
+    pthread_mutexattr_destroy (&attr);
     atomic_init (&self->refs, 1);
     return self;
 }
