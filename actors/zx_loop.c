@@ -77,6 +77,7 @@ struct zx_loop {
     pthread_mutex_t remote_lock;
     s_call_t *remote;
     size_t remote_count, remote_cap;
+    int64_t now_us;         //  The clock when the last wait ended
     //  State
     int running;            //  Nesting depth of run calls (0 or 1)
     bool stopping;
@@ -95,6 +96,14 @@ zx__now_us (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+zx__loop_now_us (const zx_loop_t *self)
+{
+    if (self && self == s_running_loop && self->now_us > 0)
+        return self->now_us;
+    return zx__now_us ();
 }
 
 //  What runs first in every zx_loop_new: workers/ registers its process
@@ -352,6 +361,7 @@ s_fire_timers (zx_loop_t *self)
     //  Fire only what is due now; a timer added by a callback waits for
     //  the next iteration even with a zero delay
     int64_t now = zx__now_us ();
+    self->now_us = now;
     uint64_t last_id = self->timers.next_id;
     zx__timer_t timer;
     while (zx__timers_pop_due (&self->timers, now, last_id, &timer))
@@ -492,6 +502,7 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
     }
     else
         rc = zmq_poll (self->items, (int) count, timeout_ms);
+    self->now_us = zx__now_us ();
     if (rc > 0) {
         if (self->items [0].revents & ZMQ_POLLIN)
             s_drain_remote (self);
@@ -523,6 +534,7 @@ zx__loop_run_until (zx_loop_t *self, bool (*done) (void *arg), void *arg,
     self->stopping = false;
     zx_loop_t *previous = s_running_loop;
     s_running_loop = self;
+    self->now_us = zx__now_us ();       //  Not the last run's
     zx_err_t rc = ZX_OK;
     while (true) {
         if (done && done (arg)) {

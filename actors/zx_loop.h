@@ -44,6 +44,13 @@ void zx__loop_set_start_hook (void (*fn) (void));
 //  Monotonic time in microseconds.
 int64_t zx__now_us (void);
 
+//  zx__now_us as the loop last read it, when its wait ended, while the
+//  loop runs on the calling thread (a callback's view of now, as libuv's
+//  uv_now: late by what this iteration has run so far); the clock itself
+//  otherwise, or for a NULL loop. For stamps taken per task, where a clock
+//  read is a tiny task's tenth on a VM's kvm-clock.
+int64_t zx__loop_now_us (const zx_loop_t *self);
+
 //  True when the calling thread is the one that created (owns) the loop.
 bool zx__loop_is_owner (const zx_loop_t *self);
 

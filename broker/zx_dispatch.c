@@ -183,7 +183,7 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
     request->stopping = false;
     request->started = false;
     request->flags = flags;
-    request->queued_us = zx__now_us ();
+    request->queued_us = zx__loop_now_us (self->loop);
     request->submitted_us = request->queued_us;
     request->name_len = (uint8_t) name_len;
     request->args_size = args_size;
@@ -394,7 +394,7 @@ s_send_dealt (zx__dispatch_t *self, zx__dworker_t *worker)
     int error = errno;
     zx__batch_clear (&worker->batch);
     if (rc == ZX_OK) {
-        worker->sent_us = zx__now_us ();    //  Traffic: it counts as a heartbeat
+        worker->sent_us = zx__loop_now_us (self->loop);    //  Traffic: counts as a heartbeat
         worker->round_first = NULL;
         zx__dispatch_worker_room (self, worker);
         return;

@@ -961,7 +961,7 @@ s_handle (zx__dispatch_t *self, const zx__msg_t *msg, zx__recv_t rc)
                            msg->command, label);
         return;
     }
-    worker->last_seen_us = zx__now_us ();
+    worker->last_seen_us = zx__loop_now_us (self->loop);
     switch (msg->command) {
         case ZX_CMD_REPLY:
             if (!msg->ok || msg->extra)
