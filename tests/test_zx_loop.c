@@ -9,6 +9,7 @@
     destroyed the test lets it run a few milliseconds so that every
     scheduled callback (which may hold a future) has run.              */
 #include "testutil_loop.h"
+#include "zx_loop.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,144 @@ test_an_idle_loop_blocks_instead_of_spinning (void **state)
     assert_int_equal (zx_sleep (100), ZX_OK);
     assert_true (zx_test_now_ms () - start >= 195);
     assert_true (s_cpu_ms () - cpu < 100);
+    zx_test_loop_finish (&loop);
+}
+
+//  --------------------------------------------------------------------
+//  Calls run before the wait (a pool's pump), and the loop's time
+
+typedef struct {
+    s_log_t *log;
+    s_mark_t *before;           //  Queued to run before the wait
+    s_mark_t *next;             //  Queued for the next iteration
+} s_gather_t;
+
+static void
+s_gather (zx_loop_t *loop, void *arg)
+{
+    s_gather_t *gather = (s_gather_t *) arg;
+    s_log_add (gather->log, 1);
+    assert_int_equal (zx__loop_call_before_poll (loop, s_mark, gather->before), ZX_OK);
+    assert_int_equal (zx_loop_call_soon (loop, s_mark, gather->next), ZX_OK);
+}
+
+static void
+test_before_poll_runs_after_the_iterations_callbacks_before_its_timers (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    s_log_t log = { { 0 }, 0 };
+    //  1 queues 3 to run before the wait and 5 for the next iteration; 2
+    //  was ready too; the zero-delay timer 4 fires when the wait ends
+    s_mark_t three = { &log, 3, false };
+    s_mark_t five = { &log, 5, true };
+    s_gather_t one = { &log, &three, &five };
+    s_mark_t two = { &log, 2, false };
+    s_mark_t four = { &log, 4, false };
+    assert_true (zx_loop_call_later (loop, 0, s_mark, &four) != 0);
+    assert_int_equal (zx_loop_call_soon (loop, s_gather, &one), ZX_OK);
+    assert_int_equal (zx_loop_call_soon (loop, s_mark, &two), ZX_OK);
+    assert_int_equal (zx_loop_run_forever (loop), ZX_OK);
+    assert_string_equal (s_log_str (&log), "1 2 3 4 5");
+    assert_int_equal (zx__loop_call_before_poll (NULL, s_mark, &three), ZX_EINVAL);
+    assert_int_equal (zx__loop_call_before_poll (loop, NULL, &three), ZX_EINVAL);
+    zx_test_loop_finish (&loop);
+}
+
+typedef struct {
+    s_log_t *log;
+    int left;
+} s_requeue_t;
+
+//  Queues itself before the wait again: each time waits for the next
+//  iteration, so a timer still gets its turn in between
+static void
+s_requeue (zx_loop_t *loop, void *arg)
+{
+    s_requeue_t *requeue = (s_requeue_t *) arg;
+    s_log_add (requeue->log, 1);
+    if (--requeue->left > 0)
+        assert_int_equal (zx__loop_call_before_poll (loop, s_requeue, requeue), ZX_OK);
+}
+
+static void
+test_before_poll_queued_by_itself_waits_for_the_next_iteration (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    uint64_t safety = s_arm_safety (loop);
+    s_log_t log = { { 0 }, 0 };
+    s_requeue_t requeue = { &log, 3 };
+    s_mark_t two = { &log, 2, false };
+    //  Queued from outside a run: it runs in the first iteration
+    assert_int_equal (zx__loop_call_before_poll (loop, s_requeue, &requeue), ZX_OK);
+    assert_true (zx_loop_call_later (loop, 0, s_mark, &two) != 0);
+    assert_true (zx_loop_call_later (loop, 50, s_stop, NULL) != 0);
+    assert_int_equal (zx_loop_run_forever (loop), ZX_OK);
+    assert_false (s_safety_fired);
+    assert_string_equal (s_log_str (&log), "1 2 1 1");
+    assert_true (zx_loop_cancel_timer (loop, safety));
+    zx_test_loop_finish (&loop);
+}
+
+static void
+test_before_poll_forgotten_never_runs (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    bool ran = false, other = false;
+    assert_int_equal (zx__loop_call_before_poll (loop, s_set_flag, &ran), ZX_OK);
+    assert_int_equal (zx__loop_call_before_poll (loop, s_set_flag, &other), ZX_OK);
+    zx__loop_forget_calls (loop, s_set_flag, &ran);
+    assert_true (zx_loop_call_later (loop, 10, s_stop, NULL) != 0);
+    assert_int_equal (zx_loop_run_forever (loop), ZX_OK);
+    assert_false (ran);
+    assert_true (other);
+    //  Queued and never run: dropped with the loop, nothing leaks (ASan)
+    assert_int_equal (zx__loop_call_before_poll (loop, s_set_flag, &ran), ZX_OK);
+    zx_loop_destroy (&loop);
+    assert_false (ran);
+}
+
+typedef struct {
+    int64_t seen_us;            //  zx__loop_now_us in the callback
+    int64_t clock_us;           //  The clock right after it
+} s_times_t;
+
+static void
+s_read_times (zx_loop_t *loop, void *arg)
+{
+    s_times_t *times = (s_times_t *) arg;
+    times->seen_us = zx__loop_now_us (loop);
+    times->clock_us = zx__now_us ();
+    zx_loop_stop (loop);
+}
+
+static void
+test_the_loops_time_is_its_last_wake_inside_a_run_and_the_clock_outside (void **state)
+{
+    (void) state;
+    zx_loop_t *loop = zx_loop_new ();
+    //  Outside a run: the clock itself, never a stale reading
+    int64_t before = zx__now_us ();
+    usleep (20 * 1000);
+    int64_t outside = zx__loop_now_us (loop);
+    assert_true (outside >= before + 20 * 1000);
+    assert_true (outside <= zx__now_us ());
+    assert_true (zx__loop_now_us (NULL) >= outside);
+    //  Inside: when the wait for the 30 ms timer ended, not before it
+    s_times_t times = { 0, 0 };
+    int64_t start = zx__now_us ();
+    assert_true (zx_loop_call_later (loop, 30, s_read_times, &times) != 0);
+    assert_int_equal (zx_loop_run_forever (loop), ZX_OK);
+    assert_true (times.seen_us >= start + 30 * 1000);
+    assert_true (times.seen_us <= times.clock_us);
+    //  A second run does not start from the first run's time
+    usleep (20 * 1000);
+    start = zx__now_us ();
+    assert_int_equal (zx_loop_call_soon (loop, s_read_times, &times), ZX_OK);
+    assert_int_equal (zx_loop_run_forever (loop), ZX_OK);
+    assert_true (times.seen_us >= start);
     zx_test_loop_finish (&loop);
 }
 
@@ -503,6 +642,10 @@ static const struct CMUnitTest tests [] = {
     cmocka_unit_test (test_callback_scheduled_by_a_callback_runs_on_the_next_iteration),
     cmocka_unit_test (test_a_callback_rescheduling_itself_does_not_starve_timers),
     cmocka_unit_test (test_an_idle_loop_blocks_instead_of_spinning),
+    cmocka_unit_test (test_before_poll_runs_after_the_iterations_callbacks_before_its_timers),
+    cmocka_unit_test (test_before_poll_queued_by_itself_waits_for_the_next_iteration),
+    cmocka_unit_test (test_before_poll_forgotten_never_runs),
+    cmocka_unit_test (test_the_loops_time_is_its_last_wake_inside_a_run_and_the_clock_outside),
     cmocka_unit_test (test_call_later_fires_in_deadline_order),
     cmocka_unit_test (test_call_later_with_equal_deadlines_fires_in_scheduling_order),
     cmocka_unit_test (test_cancel_timer_prevents_firing_and_is_false_for_fired_or_unknown),
