@@ -92,10 +92,8 @@ s_map_of (const void *buf)
     return map;
 }
 
-//  A new mapping of length bytes on a huge-page boundary, advised to use
-//  huge pages (advice the kernel may not take: it is only advice).
-static s_map_t *
-s_map_new (size_t length)
+void *
+zx__bigbuf_map_huge (size_t length)
 {
     if (length > SIZE_MAX - S_ALIGN)
         return NULL;
@@ -113,7 +111,16 @@ s_map_new (size_t length)
 #ifdef MADV_HUGEPAGE
     madvise (base, length, MADV_HUGEPAGE);
 #endif
-    s_map_t *map = (s_map_t *) base;
+    return base;
+}
+
+//  A new mapping of length bytes on a huge-page boundary, its header set.
+static s_map_t *
+s_map_new (size_t length)
+{
+    s_map_t *map = (s_map_t *) zx__bigbuf_map_huge (length);
+    if (!map)
+        return NULL;
     map->magic = S_MAGIC;
     map->length = length;
     return map;

@@ -49,4 +49,11 @@ void zx__bigbuf_counts (size_t *live, size_t *cached, size_t *cached_bytes);
 //  is done with big payloads).
 void zx__bigbuf_trim (void);
 
+//  Maps length bytes (whole pages) of private anonymous memory on a 2 MiB
+//  boundary, advised to use huge pages (advice the kernel may not take),
+//  with none of this file's headers or lists: for other users of huge
+//  pages (zx_slab's chunks). Returns NULL when the system refuses; free
+//  with munmap (ptr, length).
+void *zx__bigbuf_map_huge (size_t length);
+
 #endif

@@ -25,6 +25,7 @@
 #include "zx_future.h"
 #include "zx_loop.h"
 #include "zx_task.h"
+#include "zx_slab.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ s_unlock (const zx_future_t *self)
 static zx_future_t *
 s_new (zx_loop_t *loop, zx__hub_t *hub)
 {
-    zx_future_t *self = calloc (1, sizeof (zx_future_t));
+    zx_future_t *self = zx__slab_calloc (sizeof (zx_future_t));
     if (!self)
         return NULL;
     self->loop = loop;
@@ -132,7 +133,7 @@ zx_future_destroy (zx_future_t **self_p)
     if (self->callbacks != self->inline_callbacks)
         free (self->callbacks);
     zx__hub_unref (&self->hub);
-    free (self);
+    zx__slab_free (self, sizeof (zx_future_t));
 }
 
 zx_loop_t *

@@ -15,6 +15,7 @@
     zx_values_read.c (getters, keys, paths), zx_values_wire.c (the decoder)
     and zx_values_repr.c (rendering).                                     */
 #include "zx_values_impl.h"
+#include "zx_slab.h"
 #include <assert.h>
 #include <msgpack.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ typedef enum { S_AS_VALUE, S_AS_KEY, S_AS_EITHER } s_role_t;
 static zx_values_t *
 s_new (uint8_t kind)
 {
-    zx_values_t *self = (zx_values_t *) malloc (sizeof (zx_values_t));
+    zx_values_t *self = (zx_values_t *) zx__slab_alloc (sizeof (zx_values_t));
     if (!self)
         return NULL;
     self->at.buf = self->inline_buf;
@@ -72,7 +73,7 @@ zx__values_new_nested (zx_values_t *root, uint8_t kind, uint32_t base, uint8_t h
     if (slots > 1) {
         self->items = (zx__item_t *) malloc ((size_t) slots * sizeof (zx__item_t));
         if (!self->items) {
-            free (self);
+            zx__slab_free (self, sizeof (zx_values_t));
             return NULL;
         }
         self->items_capacity = slots;
@@ -119,7 +120,7 @@ s_destroy (zx_values_t *self)
             extra->release (self->at.buf, extra->release_hint);
     }
     free (extra);
-    free (self);
+    zx__slab_free (self, sizeof (zx_values_t));
 }
 
 void

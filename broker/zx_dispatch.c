@@ -158,13 +158,13 @@ s_request_new (zx__dispatch_t *self, const char *task, const void *args, size_t 
         return NULL;
     }
     bool big = !frame && args && args_size >= ZX_FRAME_THRESHOLD;
-    zx__request_t *request = malloc (sizeof (zx__request_t) + name_len + 1
-                                     + (frame || big ? 0 : args_size));
+    size_t size = zx__request_size (name_len, frame || big ? 0 : args_size);
+    zx__request_t *request = zx__slab_alloc (size);
     zmq_msg_t *own_frame = request && (frame || big) ? malloc (sizeof (zmq_msg_t)) : NULL;
     if (request && (frame || big)
     &&  (!own_frame || (big && zmq_msg_init_size (own_frame, args_size) != 0))) {
         free (own_frame);
-        free (request);
+        zx__slab_free (request, size);
         request = NULL;
     }
     if (!request) {

@@ -12,6 +12,7 @@
 #include "zx_events.h"
 #include "zx_idmap.h"
 #include "zx_proto.h"
+#include "zx_slab.h"
 
 #include <czmq.h>
 
@@ -62,15 +63,25 @@ zx__request_args (zx__request_t *request)
                            : request->data + request->name_len + 1;
 }
 
+//  The bytes of a request with a task name of name_len and args_size
+//  bytes of arguments held in it (0 when they are in a frame).
+static inline size_t
+zx__request_size (size_t name_len, size_t args_size)
+{
+    return sizeof (zx__request_t) + name_len + 1 + args_size;
+}
+
 //  Frees a request that is off every list and table.
 static inline void
 zx__request_free (zx__request_t *request)
 {
+    //  Its size as s_request_new (zx_dispatch.c) allocated it
+    size_t size = zx__request_size (request->name_len, request->frame ? 0 : request->args_size);
     if (request->frame) {
         zmq_msg_close (request->frame);
         free (request->frame);
     }
-    free (request);
+    zx__slab_free (request, size);
 }
 
 //  A list of requests: the queue, or what one worker holds.
