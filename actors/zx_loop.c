@@ -25,6 +25,7 @@
 #include "zx_timers.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,7 +502,7 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
         //  zmq_poll's first pass never waits (it checks its sockets'
         //  events first), so a wait through it costs two poll calls even
         //  with no socket to check: a thread pool's set is all fds
-        rc = poll (self->fds, count, (int) timeout_ms);
+        rc = poll (self->fds, count, timeout_ms > INT_MAX ? INT_MAX : (int) timeout_ms);
         for (size_t i = 0; rc > 0 && i < count; i++)
             self->items [i].revents = self->fds [i].revents & POLLIN ? ZMQ_POLLIN : 0;
     }
