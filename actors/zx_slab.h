@@ -2,12 +2,13 @@
 
     A task in flight holds a few records of 64 to 256 bytes: its future,
     its request, its lists of values. A burst of 200,000 tasks takes some
-    50 MB of them, all fresh memory, and on a VM a page faulted in alone
-    costs 10 us where one populated with many others costs 0.46 us
-    (docs/PERFORMANCE.md, "A baseline that allocates as zexec does"). So
-    these records come from slabs: chunks mapped and populated at once,
-    cut into objects of sixteen size classes (16 to 256 bytes), kept on a
-    free list per thread with a shared depot behind it.
+    70 MB of them, all fresh memory, and on a VM a 4 KiB page costs about
+    11 us to fault in by touching it (5 us even when populated first),
+    where a huge page costs 0.2 us per 4 KiB of it (docs/PERFORMANCE.md,
+    "Records from slabs of huge pages"). So these records come from slabs:
+    chunks mapped and populated at once (huge pages from 2 MiB on), cut
+    into objects of sixteen size classes (16 to 256 bytes), kept on a free
+    list per thread with a shared depot behind it.
 
     The memory of a chunk is kept for reuse, never given back to the
     system: a process holds the most its records ever took at once (as
