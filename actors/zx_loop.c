@@ -22,11 +22,13 @@
 #include "zx_loop.h"
 #include "zx_future.h"
 #include "zx_task.h"
+#include "zx_spin.h"
 #include "zx_timers.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +47,7 @@ typedef struct {
     int fd;
     zx__io_fn *fn;          //  NULL once removed
     void *arg;
+    zx__probe_fn *probe;    //  Or NULL: see zx__loop_add_fd_probed
 } s_watch_t;
 
 typedef struct {
@@ -78,11 +81,15 @@ struct zx_loop {
     size_t items_cap;
     bool only_fds;
     bool watches_dirty;
+    size_t probes;          //  Watches with a probe: the loop may spin for them
+    zx__spin_t spin;
+    unsigned spun_in_row;   //  Replies spun for since the last poll
     //  Cross-thread calls
     int wake_fd;
     pthread_mutex_t remote_lock;
     s_call_t *remote;
     size_t remote_count, remote_cap;
+    atomic_bool remote_waiting;     //  For a spinning loop: calls wait
     int64_t now_us;         //  The clock when the last wait ended
     //  State
     int running;            //  Nesting depth of run calls (0 or 1)
@@ -132,6 +139,8 @@ zx_loop_new (void)
         return NULL;
     self->owner = pthread_self ();
     zx__timers_init (&self->timers);
+    zx__spin_init (&self->spin);
+    atomic_init (&self->remote_waiting, false);
     //  Build the poll set (the wake fd) before the first poll
     self->watches_dirty = true;
     self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -310,6 +319,8 @@ zx_loop_call_soon_threadsafe (zx_loop_t *self, zx_callback_fn *fn, void *arg)
     }
     self->remote [self->remote_count++] = (s_call_t) { fn, arg };
     bool first = self->remote_count == 1;
+    if (first)
+        atomic_store (&self->remote_waiting, true);
     pthread_mutex_unlock (&self->remote_lock);
     //  Only the first queued call needs to wake the loop
     if (first) {
@@ -333,6 +344,7 @@ s_drain_remote (zx_loop_t *self)
     size_t count = self->remote_count;
     self->remote = NULL;
     self->remote_count = self->remote_cap = 0;
+    atomic_store (&self->remote_waiting, false);
     pthread_mutex_unlock (&self->remote_lock);
     for (size_t i = 0; i < count; i++)
         if (s_ready_push (self, calls [i].fn, calls [i].arg) != ZX_OK)
@@ -378,7 +390,8 @@ s_fire_timers (zx_loop_t *self)
 //  Watches
 
 static zx_err_t
-s_watch_add (zx_loop_t *self, void *socket, int fd, zx__io_fn *fn, void *arg)
+s_watch_add (zx_loop_t *self, void *socket, int fd, zx__io_fn *fn, void *arg,
+             zx__probe_fn *probe)
 {
     if (!self || !fn)
         return ZX_EINVAL;
@@ -390,7 +403,7 @@ s_watch_add (zx_loop_t *self, void *socket, int fd, zx__io_fn *fn, void *arg)
         self->watches = grown;
         self->watch_cap = cap;
     }
-    self->watches [self->watch_count++] = (s_watch_t) { socket, fd, fn, arg };
+    self->watches [self->watch_count++] = (s_watch_t) { socket, fd, fn, arg, probe };
     self->watches_dirty = true;
     return ZX_OK;
 }
@@ -398,13 +411,20 @@ s_watch_add (zx_loop_t *self, void *socket, int fd, zx__io_fn *fn, void *arg)
 zx_err_t
 zx__loop_add_socket (zx_loop_t *self, void *socket, zx__io_fn *fn, void *arg)
 {
-    return s_watch_add (self, socket, -1, fn, arg);
+    return s_watch_add (self, socket, -1, fn, arg, NULL);
 }
 
 zx_err_t
 zx__loop_add_fd (zx_loop_t *self, int fd, zx__io_fn *fn, void *arg)
 {
-    return s_watch_add (self, NULL, fd, fn, arg);
+    return s_watch_add (self, NULL, fd, fn, arg, NULL);
+}
+
+zx_err_t
+zx__loop_add_fd_probed (zx_loop_t *self, int fd, zx__io_fn *fn, void *arg,
+                        zx__probe_fn *probe)
+{
+    return s_watch_add (self, NULL, fd, fn, arg, probe);
 }
 
 void
@@ -426,9 +446,12 @@ static zx_err_t
 s_rebuild_items (zx_loop_t *self)
 {
     size_t kept = 0;
+    self->probes = 0;
     for (size_t i = 0; i < self->watch_count; i++)
-        if (self->watches [i].fn)
+        if (self->watches [i].fn) {
+            self->probes += self->watches [i].probe != NULL;
             self->watches [kept++] = self->watches [i];
+        }
     self->watch_count = kept;
     if (self->items_cap < kept + 1) {
         zmq_pollitem_t *grown = realloc (self->items, (kept + 1) * sizeof (zmq_pollitem_t));
@@ -457,6 +480,39 @@ s_rebuild_items (zx_loop_t *self)
 
 //  --------------------------------------------------------------------
 //  Running
+
+//  Spins up to limit_us while a probed watch says its fd may soon be
+//  readable. Returns the index of the watch that became ready, -1 when
+//  none said soon or a cross-thread call came (poll then), -2 when the
+//  time ran out.
+static long
+s_spin (zx_loop_t *self, int64_t limit_us)
+{
+    int64_t start = zx__now_us ();
+    while (true) {
+        if (atomic_load_explicit (&self->remote_waiting, memory_order_relaxed))
+            return -1;
+        bool soon = false;
+        for (size_t i = 0; i < self->watch_count; i++) {
+            s_watch_t *watch = &self->watches [i];
+            if (!watch->probe || !watch->fn)
+                continue;
+            zx__probe_t probe = watch->probe (watch->arg);
+            if (probe == ZX__PROBE_READY) {
+                zx__spin_hit (&self->spin, zx__now_us () - start);
+                return (long) i;
+            }
+            soon |= probe == ZX__PROBE_SOON;
+        }
+        if (!soon)
+            return -1;
+        if (zx__now_us () - start >= limit_us) {
+            zx__spin_miss (&self->spin);
+            return -2;
+        }
+        zx__spin_relax ();
+    }
+}
 
 //  Runs one iteration, waiting at most until max_wait_us from now (-1 for
 //  no limit besides timers).
@@ -498,6 +554,25 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
     long timeout_ms = wait_us < 0 ? -1 : (long) ((wait_us + 999) / 1000);
     size_t count = self->watch_count + 1;
     int rc;
+    //  A reply a few microseconds away is cheaper spun for than slept for
+    //  (zx_spin.h). Every ZX__SPIN_POLL_EVERY replies spun for, the other
+    //  fds get a poll that does not wait
+    long spun = -1;
+    if (wait_us != 0 && self->probes > 0 && !self->watches_dirty) {
+        int64_t budget = zx__spin_budget (&self->spin);
+        if (budget > 0 && (wait_us < 0 || wait_us > budget))
+            spun = s_spin (self, budget);
+        if (spun >= 0 && ++self->spun_in_row >= ZX__SPIN_POLL_EVERY)
+            timeout_ms = 0;
+        else
+        if (spun >= 0) {
+            for (size_t i = 0; i < count; i++)
+                self->items [i].revents = i == (size_t) spun + 1 ? ZMQ_POLLIN : 0;
+        }
+    }
+    if (spun >= 0 && timeout_ms != 0)
+        rc = 1;
+    else
     if (self->only_fds && !self->watches_dirty) {
         //  zmq_poll's first pass never waits (it checks its sockets'
         //  events first), so a wait through it costs two poll calls even
@@ -508,6 +583,8 @@ s_run_once (zx_loop_t *self, int64_t max_wait_us, bool (*done) (void *arg), void
     }
     else
         rc = zmq_poll (self->items, (int) count, timeout_ms);
+    if (spun < 0 || timeout_ms == 0)
+        self->spun_in_row = 0;
     self->now_us = zx__now_us ();
     if (rc > 0) {
         if (self->items [0].revents & ZMQ_POLLIN)

@@ -2,6 +2,7 @@
 #ifndef ZX_LOOP_H_INCLUDED
 #define ZX_LOOP_H_INCLUDED
 #include "zexec.h"
+#include "zx_spin.h"
 
 typedef void (zx__io_fn) (zx_loop_t *loop, void *arg);
 
@@ -12,6 +13,14 @@ zx_err_t zx__loop_add_socket (zx_loop_t *self, void *socket, zx__io_fn *fn, void
 
 //  Calls fn (loop, arg) whenever fd is readable. Returns ZX_OK or ZX_ENOMEM.
 zx_err_t zx__loop_add_fd (zx_loop_t *self, int fd, zx__io_fn *fn, void *arg);
+
+//  As zx__loop_add_fd, and before the loop sleeps it asks probe (arg),
+//  from its own thread, whether fd is or may soon be readable: while one
+//  says soon, it spins rather than sleeps, within a budget (zx_spin.h).
+//  A probe must be cheap (no system call) and may say ready only when fd
+//  is or is about to be readable.
+zx_err_t zx__loop_add_fd_probed (zx_loop_t *self, int fd, zx__io_fn *fn, void *arg,
+                                 zx__probe_fn *probe);
 
 //  Stops watching the socket (when socket is not NULL) or fd. Safe from
 //  inside a handler.

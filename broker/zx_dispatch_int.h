@@ -178,6 +178,7 @@ struct zx__dispatch {
     zx__reqlist_t queue;
     size_t pinned;                  //  Requests queued for one worker only
     size_t held;
+    size_t cpus;                    //  The machine's online CPUs (s_probe)
     zx__dworker_t **workers;        //  For walks once per tick: heartbeats, expiry
     size_t worker_count, worker_cap;
     zhashx_t *by_identity;          //  zx__idkey_t * -> zx__dworker_t *

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 //  --------------------------------------------------------------------
@@ -1023,12 +1024,28 @@ zx__dispatch_use_memq (zx__dispatch_t *self, zx__memq_t *memq)
     self->memq = memq;
 }
 
+//  For a loop about to sleep: replies are waiting, or tasks run on fewer
+//  threads than the machine has CPUs, so that a reply may come within
+//  microseconds and the loop's spin would take no CPU a worker needs.
+//  More tasks than that, and the loop sleeps
+static zx__probe_t
+s_probe (void *arg)
+{
+    zx__dispatch_t *self = (zx__dispatch_t *) arg;
+    if (zx__memq_hub_pending (self->memq))
+        return ZX__PROBE_READY;
+    return self->held > 0 && self->held < self->cpus ? ZX__PROBE_SOON : ZX__PROBE_IDLE;
+}
+
 zx_err_t
 zx__dispatch_attach (zx__dispatch_t *self, zx_loop_t *loop)
 {
     self->loop = loop;
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    self->cpus = cpus > 0 ? (size_t) cpus : 1;
     zx_err_t rc = self->memq
-        ? zx__loop_add_fd (loop, zx__memq_fd (self->memq), s_on_readable, self)
+        ? zx__loop_add_fd_probed (loop, zx__memq_fd (self->memq), s_on_readable, self,
+                                  s_probe)
         : zx__loop_add_socket (loop, self->router, s_on_readable, self);
     if (rc == ZX_OK && self->queue.count > 0)
         zx__dispatch_schedule_pump (self);

@@ -10,7 +10,14 @@
     read, never a lost message. A peer's semaphore is posted only when
     its thread sleeps on it, so a busy worker takes its requests with no
     system call at all, and after the lock is let go, so that the thread
-    it wakes does not find the lock still held.                          */
+    it wakes does not find the lock still held. A peer goes to sleep
+    without the lock: it says it sleeps, then looks at its message count;
+    a sender counts its message, then looks whether the peer sleeps. Both
+    are sequentially consistent, so one of the two sees the other, and
+    the one that takes the sleeping flag back posts or skips the wait. A
+    worker that has just sent its reply (and so woken the hub's thread,
+    which takes the lock at once) thus does not wait on the lock to sleep:
+    at one task in flight it did, three futex calls a task.              */
 
 #define _GNU_SOURCE
 #include "zx_memq.h"
@@ -44,8 +51,8 @@ struct zx__memq_peer {
     atomic_size_t pending;      //  Messages in inbox, for the lock-free hint
     atomic_int signalling;      //  Senders about to post wake, the lock let go
     sem_t wake;                 //  Posted once per sleep, by whoever ends it
-    bool sleeping;              //  Its thread waits on wake (cleared by the post)
-    bool termed;
+    atomic_bool sleeping;       //  Its thread waits on wake: taken back by whoever posts
+    atomic_bool termed;
     size_t id_size;
     uint8_t id [255];
 };
@@ -57,6 +64,7 @@ struct zx__memq {
     bool signalled;             //  fd written since the last drain
     bool closed;
     s_fifo_t inbox;             //  From peers: identity frame first
+    atomic_size_t queued;       //  Messages in inbox, for the lock-free hint
     zx__memq_peer_t *peers;
 };
 
@@ -116,6 +124,7 @@ zx__memq_new (void)
     pthread_mutex_init (&self->lock, &attr);
     pthread_mutexattr_destroy (&attr);
     atomic_init (&self->refs, 1);
+    atomic_init (&self->queued, 0);
     return self;
 }
 
@@ -147,19 +156,25 @@ zx__memq_fd (const zx__memq_t *self)
     return self->fd;
 }
 
+//  Tells a linked peer to stop and wakes it. Under the hub's lock, which
+//  keeps detach from destroying the semaphore meanwhile.
+static void
+s_term (zx__memq_peer_t *peer)
+{
+    atomic_store (&peer->termed, true);
+    if (atomic_exchange (&peer->sleeping, false))
+        sem_post (&peer->wake);
+}
+
 void
 zx__memq_close (zx__memq_t *self)
 {
     pthread_mutex_lock (&self->lock);
     self->closed = true;
     s_fifo_clear (&self->inbox);
-    for (zx__memq_peer_t *peer = self->peers; peer; peer = peer->next) {
-        peer->termed = true;
-        if (peer->sleeping) {
-            peer->sleeping = false;
-            sem_post (&peer->wake);
-        }
-    }
+    atomic_store (&self->queued, 0);
+    for (zx__memq_peer_t *peer = self->peers; peer; peer = peer->next)
+        s_term (peer);
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -193,11 +208,13 @@ zx__memq_attach (zx__memq_t *hub, const void *identity, size_t size)
     peer->id_size = size;
     atomic_init (&peer->pending, 0);
     atomic_init (&peer->signalling, 0);
+    atomic_init (&peer->sleeping, false);
+    atomic_init (&peer->termed, false);
     pthread_mutex_lock (&hub->lock);
     bool taken = s_find (hub, identity, size) != NULL;
     if (!taken) {
         peer->hub = zx__memq_ref (hub);
-        peer->termed = hub->closed;
+        atomic_store (&peer->termed, hub->closed);
         peer->next = hub->peers;
         hub->peers = peer;
     }
@@ -241,13 +258,8 @@ zx__memq_term (zx__memq_t *hub, const void *identity, size_t size)
 {
     pthread_mutex_lock (&hub->lock);
     zx__memq_peer_t *peer = s_find (hub, identity, size);
-    if (peer) {
-        peer->termed = true;
-        if (peer->sleeping) {
-            peer->sleeping = false;
-            sem_post (&peer->wake);
-        }
-    }
+    if (peer)
+        s_term (peer);
     pthread_mutex_unlock (&hub->lock);
 }
 
@@ -312,6 +324,7 @@ zx__memq_send (zx__memq_t *hub, zx__memq_peer_t *peer, const void *identity,
             return ZX_ESYS;
         }
         s_fifo_push (&hub->inbox, node);
+        atomic_fetch_add (&hub->queued, 1);
         bool wake = !hub->signalled;
         hub->signalled = true;
         pthread_mutex_unlock (&hub->lock);
@@ -337,12 +350,10 @@ zx__memq_send (zx__memq_t *hub, zx__memq_peer_t *peer, const void *identity,
     //  first sleep again on the lock we still hold (a futex wait and a
     //  wake more per hand-over; at 8 tasks in flight the pool ran at 0.6x
     //  of this). signalling keeps detach from destroying the semaphore
-    //  meanwhile
-    bool wake = to->sleeping;
-    if (wake) {
-        to->sleeping = false;
+    //  meanwhile. The count above comes first (zx__memq_wait)
+    bool wake = atomic_exchange (&to->sleeping, false);
+    if (wake)
         atomic_fetch_add (&to->signalling, 1);
-    }
     pthread_mutex_unlock (&hub->lock);
     if (wake) {
         sem_post (&to->wake);
@@ -361,6 +372,9 @@ zx__memq_recv (zx__memq_t *hub, zx__memq_peer_t *peer, zmq_msg_t *frames, size_t
     s_node_t *node = s_fifo_pop (peer ? &peer->inbox : &hub->inbox);
     if (peer && node)
         atomic_fetch_sub (&peer->pending, 1);
+    else
+    if (node)
+        atomic_fetch_sub (&hub->queued, 1);
     if (!peer && !hub->inbox.head && hub->signalled) {
         //  Empty: unsignal, so that the next send writes the fd again
         uint64_t count;
@@ -382,6 +396,12 @@ zx__memq_recv (zx__memq_t *hub, zx__memq_peer_t *peer, zmq_msg_t *frames, size_t
 }
 
 bool
+zx__memq_hub_pending (const zx__memq_t *self)
+{
+    return atomic_load_explicit (&self->queued, memory_order_acquire) > 0;
+}
+
+bool
 zx__memq_pending (zx__memq_peer_t *peer)
 {
     return atomic_load (&peer->pending) > 0;
@@ -390,7 +410,6 @@ zx__memq_pending (zx__memq_peer_t *peer)
 bool
 zx__memq_wait (zx__memq_peer_t *peer, int timeout_ms)
 {
-    zx__memq_t *hub = peer->hub;
     struct timespec until;
     if (timeout_ms >= 0) {
         clock_gettime (CLOCK_MONOTONIC, &until);
@@ -404,21 +423,22 @@ zx__memq_wait (zx__memq_peer_t *peer, int timeout_ms)
     //  A semaphore, not a condition: a thread woken from pthread_cond_wait
     //  takes the lock back marked contended, and its next unlock is a
     //  futex call whether anyone waits or not (one more system call per
-    //  task at one in flight). A post the thread did not wait for (its
-    //  wait timed out meanwhile) only makes a later wait return at once
-    pthread_mutex_lock (&hub->lock);
-    while (!peer->inbox.head && !peer->termed) {
-        peer->sleeping = true;
-        pthread_mutex_unlock (&hub->lock);
+    //  task at one in flight). A post the thread did not wait for (a
+    //  sender took the flag back as the wait ended) only makes a later
+    //  wait go round once more
+    while (atomic_load (&peer->pending) == 0 && !atomic_load (&peer->termed)) {
+        atomic_store (&peer->sleeping, true);
+        if (atomic_load (&peer->pending) > 0 || atomic_load (&peer->termed)) {
+            atomic_exchange (&peer->sleeping, false);
+            break;
+        }
         int rc = timeout_ms < 0 ? sem_wait (&peer->wake)
                                 : sem_clockwait (&peer->wake, CLOCK_MONOTONIC, &until);
         bool timed_out = rc != 0 && errno == ETIMEDOUT;
-        pthread_mutex_lock (&hub->lock);
-        peer->sleeping = false;
+        atomic_exchange (&peer->sleeping, false);
         if (timed_out)
             break;
     }
-    bool termed = peer->termed;
-    pthread_mutex_unlock (&hub->lock);
+    bool termed = atomic_load (&peer->termed);
     return termed;
 }

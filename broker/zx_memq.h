@@ -82,6 +82,10 @@ size_t zx__memq_recv (zx__memq_t *hub, zx__memq_peer_t *peer, zmq_msg_t *frames,
 //  ZMQ_EVENTS is).
 bool zx__memq_pending (zx__memq_peer_t *peer);
 
+//  True when a message waits for the hub (no lock: a hint; its fd may be
+//  written a moment later).
+bool zx__memq_hub_pending (const zx__memq_t *self);
+
 //  Waits until a message waits for the peer, it is told to stop, or
 //  timeout_ms passes (-1: no limit). Returns true when it is told to stop
 //  (or its hub is closed).

@@ -17,7 +17,17 @@
     is due: a process that gets a batch now and then (a thousand workers
     on two cores) would pay a wake-up a millisecond for each gap (issue
     16: ticking for 100 ms after each batch was more than half of the CPU
-    of 100 workers on 2 cores).                                           */
+    of 100 workers on 2 cores).
+    Tasks that are each over before the flusher has woken for them (one
+    in flight: every task a pause) would wake it once each, a third
+    thread's wake-up for every few tasks. So a flusher woken from its
+    endless sleep that finds nothing due lingers a millisecond, and
+    lingers again while tasks came and went meanwhile: a worker between
+    tasks marks its watch idle with the negative of its last time, so the
+    flusher sees that a task ran even when none runs as it looks. Then
+    steady short tasks cost it one wake-up a millisecond, and a batch
+    that is over at once no more than before: the wake-up it made, and
+    one linger.                                                          */
 
 #define _GNU_SOURCE
 #include "zx_flusher.h"
@@ -28,6 +38,7 @@
 #include <time.h>
 
 #define ZX_FLUSHER_RETRY_US     100     //  A guard was busy: try again this soon
+#define ZX_FLUSHER_LINGER_US    1000    //  Woken for tasks already over: stay up this long
 
 static struct {
     pthread_mutex_t life;               //  Serializes starting and ending the thread
@@ -45,16 +56,18 @@ static struct {
     .sleep_until = INT64_MAX
 };
 
-//  Fires the watches that are due; returns the earliest time still to come
+//  Fires the watches that are due; returns the earliest time still to
+//  come, and sets *moved when a watch changed since the last scan
 static int64_t
-s_fire_due (void)
+s_fire_due (int64_t now, bool *moved)
 {
-    int64_t now = zx__now_us ();
     int64_t next = INT64_MAX;
     for (zx__flush_watch_t *watch = s_flusher.watches; watch; watch = watch->next) {
         int64_t due = atomic_load (&watch->due_us);
+        if (due != watch->seen_us)
+            *moved = true;
         watch->seen_us = due;
-        if (!due)
+        if (due <= 0)
             continue;
         if (due > now) {
             if (due < next)
@@ -68,14 +81,14 @@ s_fire_due (void)
             continue;
         }
         due = atomic_load (&watch->due_us);
-        if (due && due <= now) {
+        if (due > 0 && due <= now) {
             atomic_store (&watch->due_us, 0);
             watch->fire (watch->arg);
         }
         due = atomic_load (&watch->due_us);
         watch->seen_us = due;
         pthread_mutex_unlock (&watch->guard);
-        if (due && due < next)
+        if (due > 0 && due < next)
             next = due;
     }
     return next;
@@ -86,19 +99,26 @@ s_run (void *arg)
 {
     (void) arg;
     pthread_mutex_lock (&s_flusher.lock);
+    bool woken = false;                 //  The last sleep had no end, or lingered
     while (!s_flusher.stop) {
-        int64_t next = s_fire_due ();
+        int64_t now = zx__now_us ();
+        bool moved = false;
+        int64_t next = s_fire_due (now, &moved);
+        bool linger = next == INT64_MAX && woken && moved;
+        if (linger)
+            next = now + ZX_FLUSHER_LINGER_US;
         atomic_store (&s_flusher.sleep_until, next);
         //  A watch set since the scan, before the store above, may have
         //  read the old time and not woken us
         bool again = false;
         for (zx__flush_watch_t *watch = s_flusher.watches; watch; watch = watch->next) {
             int64_t due = atomic_load (&watch->due_us);
-            if (due && due != watch->seen_us && due < next)
+            if (due > 0 && due != watch->seen_us && due < next)
                 again = true;
         }
         if (again)
             continue;
+        woken = linger || next == INT64_MAX;
         if (next == INT64_MAX)
             pthread_cond_wait (&s_flusher.wake, &s_flusher.lock);
         else {
@@ -177,10 +197,18 @@ zx__flusher_remove (zx__flush_watch_t *watch)
 }
 
 void
+zx__flusher_idle (zx__flush_watch_t *watch)
+{
+    int64_t due = atomic_load (&watch->due_us);
+    if (due > 0)
+        atomic_store (&watch->due_us, -due);
+}
+
+void
 zx__flusher_due (zx__flush_watch_t *watch, int64_t due_us)
 {
     atomic_store (&watch->due_us, due_us);
-    if (!due_us || due_us >= atomic_load (&s_flusher.sleep_until))
+    if (due_us <= 0 || due_us >= atomic_load (&s_flusher.sleep_until))
         return;
     pthread_mutex_lock (&s_flusher.lock);
     pthread_cond_signal (&s_flusher.wake);

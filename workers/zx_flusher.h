@@ -19,7 +19,7 @@
 typedef struct zx__flush_watch {
     struct zx__flush_watch *next;       //  The flusher's list
     pthread_mutex_t guard;              //  Held by the owner except while a task runs
-    _Atomic int64_t due_us;             //  When to fire (zx__now_us), 0: never
+    _Atomic int64_t due_us;             //  When to fire (zx__now_us); 0 or less: never
     void (*fire) (void *arg);           //  Called with guard held, on the flusher thread
     void *arg;
     int64_t seen_us;                    //  The flusher's: due_us as it last scanned it
@@ -39,5 +39,12 @@ void zx__flusher_remove (zx__flush_watch_t *watch);
 //  sleep past it. The caller holds the guard. Cheap: an atomic store and
 //  load unless the flusher must be woken.
 void zx__flusher_due (zx__flush_watch_t *watch, int64_t due_us);
+
+//  Nothing is due for watch: its worker is between tasks. Unlike
+//  zx__flusher_due (watch, 0) it leaves a mark that differs from what the
+//  flusher saw if a task ran since, so that a flusher woken for tasks
+//  that end before it looks stays up a little (zx_flusher.c). The caller
+//  holds the guard. An atomic load and at most a store.
+void zx__flusher_idle (zx__flush_watch_t *watch);
 
 #endif

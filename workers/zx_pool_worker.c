@@ -573,7 +573,7 @@ zx__worker_run (const zx__worker_opts_t *opts, zsock_t *pipe)
     };
     while (true) {
         if (!self.head) {
-            zx__flusher_due (&self.watch, 0);
+            zx__flusher_idle (&self.watch);
             s_flush (&self);
             if (self.dismissed)
                 break;
