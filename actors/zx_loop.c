@@ -8,12 +8,15 @@
     poll directly; other threads wake it through an eventfd that is part of
     the same poll set (call_soon_threadsafe). Timers live in a binary heap
     ordered by (due time, sequence), so equal deadlines fire in order.
+    A wait for a thread pool's reply due within microseconds is spun for,
+    not slept in (s_spin, zx_spin.h): the watch's probe says when.
     The loop of an executor with an I/O thread of its own is shared: its
     hub is the lock its futures take so that other threads can use them,
     and outlives the loop as long as they do.
 
-    LENGTH: about 740 lines, over the project's 700, since the calls run
-    before the wait and the poll(2) path for sets of fds came (issue 16).
+    LENGTH: about 830 lines, over the project's 700, since the calls run
+    before the wait, the poll(2) path for sets of fds and the spin for
+    probed fds came (issue 16).
     The shared loops' hub (about 100 lines) is the next to split out, into
     zx_loop_shared.c behind an internal header holding struct zx_loop. */
 
