@@ -1024,17 +1024,17 @@ zx__dispatch_use_memq (zx__dispatch_t *self, zx__memq_t *memq)
     self->memq = memq;
 }
 
-//  For a loop about to sleep: replies are waiting, or tasks run on fewer
-//  threads than the machine has CPUs, so that a reply may come within
-//  microseconds and the loop's spin would take no CPU a worker needs.
-//  More tasks than that, and the loop sleeps
+//  For a loop about to sleep, while tasks run on fewer threads than the
+//  machine has CPUs (so that its spin takes no CPU a worker needs):
+//  replies wait, or one may come within microseconds. Otherwise the loop
+//  polls as ever
 static zx__probe_t
 s_probe (void *arg)
 {
     zx__dispatch_t *self = (zx__dispatch_t *) arg;
-    if (zx__memq_hub_pending (self->memq))
-        return ZX__PROBE_READY;
-    return self->held > 0 && self->held < self->cpus ? ZX__PROBE_SOON : ZX__PROBE_IDLE;
+    if (self->held == 0 || self->held >= self->cpus)
+        return ZX__PROBE_IDLE;
+    return zx__memq_hub_pending (self->memq) ? ZX__PROBE_READY : ZX__PROBE_SOON;
 }
 
 zx_err_t
