@@ -14,11 +14,12 @@
     hub is the lock its futures take so that other threads can use them,
     and outlives the loop as long as they do.
 
-    LENGTH: about 830 lines, over the project's 700, since the calls run
+    LENGTH: about 760 lines, over the project's 700, since the calls run
     before the wait, the poll(2) path for sets of fds and the spin for
-    probed fds came (issue 16).
-    The shared loops' hub (about 100 lines) is the next to split out, into
-    zx_loop_shared.c behind an internal header holding struct zx_loop. */
+    probed fds came (issue 16); the shared loops' hub went to zx_hub.c.
+    The watches and the wait (s_watch_*, s_rebuild_items, s_spin and the
+    wait of s_run_once) are the next to split out, behind an internal
+    header holding struct zx_loop. */
 
 #define _GNU_SOURCE
 #include "zx_coro.h"
@@ -58,12 +59,6 @@ typedef struct {
     void *arg;
 } s_closer_t;
 
-struct zx__hub {
-    pthread_mutex_t lock;
-    uint32_t refs;                  //  Atomic
-    zx_loop_t *loop;                //  Under lock; NULL once unshared
-    pthread_t owner;                //  The loop's thread
-};
 
 struct zx_loop {
     pthread_t owner;
@@ -741,89 +736,19 @@ zx__loop_share (zx_loop_t *self)
 {
     if (self->hub)
         return ZX_OK;
-    zx__hub_t *hub = calloc (1, sizeof (zx__hub_t));
-    if (!hub)
-        return ZX_ENOMEM;
-    if (pthread_mutex_init (&hub->lock, NULL)) {
-        free (hub);
-        return ZX_ENOMEM;
-    }
-    hub->refs = 1;
-    hub->loop = self;
-    hub->owner = self->owner;
-    self->hub = hub;
-    return ZX_OK;
+    self->hub = zx__hub_new (self, self->owner);
+    return self->hub ? ZX_OK : ZX_ENOMEM;
 }
 
 void
 zx__loop_unshare (zx_loop_t *self)
 {
-    if (!self->hub)
-        return;
-    pthread_mutex_lock (&self->hub->lock);
-    self->hub->loop = NULL;
-    pthread_mutex_unlock (&self->hub->lock);
+    if (self->hub)
+        zx__hub_orphan (self->hub);
 }
 
 zx__hub_t *
 zx__loop_hub (const zx_loop_t *self)
 {
     return self->hub;
-}
-
-zx__hub_t *
-zx__hub_ref (zx__hub_t *self)
-{
-    __atomic_fetch_add (&self->refs, 1, __ATOMIC_RELAXED);
-    return self;
-}
-
-void
-zx__hub_unref (zx__hub_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    zx__hub_t *self = *self_p;
-    *self_p = NULL;
-    if (__atomic_sub_fetch (&self->refs, 1, __ATOMIC_ACQ_REL) > 0)
-        return;
-    pthread_mutex_destroy (&self->lock);
-    free (self);
-}
-
-void
-zx__hub_lock (zx__hub_t *self)
-{
-    pthread_mutex_lock (&self->lock);
-}
-
-void
-zx__hub_unlock (zx__hub_t *self)
-{
-    pthread_mutex_unlock (&self->lock);
-}
-
-zx_loop_t *
-zx__hub_loop (zx__hub_t *self)
-{
-    return self->loop;
-}
-
-bool
-zx__hub_on_loop (const zx__hub_t *self)
-{
-    return pthread_equal (self->owner, pthread_self ());
-}
-
-zx_err_t
-zx__hub_post (zx__hub_t *self, bool locked, zx_callback_fn *fn, void *arg)
-{
-    if (!locked)
-        pthread_mutex_lock (&self->lock);
-    //  Under the lock, so that the loop cannot go while we post to it
-    zx_err_t rc = self->loop ? zx_loop_call_soon_threadsafe (self->loop, fn, arg)
-                             : ZX_ESHUTDOWN;
-    if (!locked)
-        pthread_mutex_unlock (&self->lock);
-    return rc;
 }

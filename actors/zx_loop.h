@@ -3,6 +3,7 @@
 #define ZX_LOOP_H_INCLUDED
 #include "zexec.h"
 #include "zx_spin.h"
+#include <pthread.h>
 
 typedef void (zx__io_fn) (zx_loop_t *loop, void *arg);
 
@@ -104,6 +105,13 @@ void zx__loop_unshare (zx_loop_t *self);
 
 //  Returns the loop's hub, or NULL for a loop that is not shared.
 zx__hub_t *zx__loop_hub (const zx_loop_t *self);
+
+//  Makes a hub for loop, run by thread owner, with one reference (the
+//  loop's), or NULL when out of memory. zx__hub_orphan tells it, under
+//  its lock, that its loop takes no more posts (zx__loop_unshare).
+//  zx_hub.c.
+zx__hub_t *zx__hub_new (zx_loop_t *loop, pthread_t owner);
+void zx__hub_orphan (zx__hub_t *self);
 
 //  Adds a reference to the hub; zx__hub_unref drops one (and nulls the
 //  pointer); the last one frees it.
