@@ -59,7 +59,6 @@ typedef struct {
     void *arg;
 } s_closer_t;
 
-
 struct zx_loop {
     pthread_t owner;
     zx__hub_t *hub;                 //  Shared loops only

@@ -16,8 +16,8 @@
     are sequentially consistent, so one of the two sees the other, and
     the one that takes the sleeping flag back posts or skips the wait. A
     worker that has just sent its reply (and so woken the hub's thread,
-    which takes the lock at once) thus does not wait on the lock to sleep:
-    at one task in flight it did, three futex calls a task.              */
+    which takes the lock at once) thus never waits on the lock to sleep:
+    when the two met there, it cost three futex calls.                   */
 
 #define _GNU_SOURCE
 #include "zx_memq.h"
@@ -439,6 +439,5 @@ zx__memq_wait (zx__memq_peer_t *peer, int timeout_ms)
         if (timed_out)
             break;
     }
-    bool termed = atomic_load (&peer->termed);
-    return termed;
+    return atomic_load (&peer->termed);
 }
