@@ -52,7 +52,8 @@ typedef struct {
     //  can reach, e.g. "inproc://name" (threads only), "ipc:///path" or
     //  "tcp://127.0.0.1:5600"; a wildcard ("tcp://127.0.0.1:*", "ipc://*")
     //  binds a free one, which zx_executor_endpoint then returns. NULL picks
-    //  a fresh inproc (threads) or ipc (processes) endpoint. This face has
+    //  a fresh ipc endpoint for processes; threads then take their messages
+    //  through an in-process queue, not a socket. This face has
     //  no authentication: bind tcp to a loopback or private address only
     //  (a broker with CURVE keys is the way across machines).
     const char *endpoint;
@@ -108,9 +109,13 @@ typedef struct {
     int reconnect_ms;
 } zx_executor_opts_t;
 
-//  Creates a pool of worker threads, each one of zexec's worker actors
-//  connected over inproc. opts may be NULL for defaults (copied). Returns NULL on a bad
-//  option or when resources run out. Caller owns the executor.
+//  Creates a pool of worker threads, each one of zexec's worker actors,
+//  fed through an in-process queue (or over opts->endpoint when given).
+//  opts may be NULL for defaults (copied). Returns NULL on a bad option or
+//  when resources run out. Caller owns the executor. While the pool runs
+//  tasks on fewer threads than the machine has CPUs, the loop waiting for
+//  its replies spins up to 50 us before it sleeps, which holds a CPU;
+//  ZEXEC_SPIN=off in the environment turns that off (docs/OPERATIONS.md).
 ZX_EXPORT zx_executor_t *zx_thread_pool_new (const zx_executor_opts_t *opts);
 
 //  Creates a pool of worker processes, each this program started again by
