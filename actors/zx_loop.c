@@ -21,8 +21,10 @@
 #include "zx_future.h"
 #include "zx_task.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -146,21 +148,36 @@ zx_loop_current (void)
     return s_running_loop ? s_running_loop : s_newest_loop;
 }
 
+//  Makes room in the ready ring for more calls. Returns ZX_OK, or
+//  ZX_ENOMEM with the ring as it was.
+static zx_err_t
+s_ready_reserve (zx_loop_t *self, size_t more)
+{
+    if (more <= self->ready_cap - self->ready_count)
+        return ZX_OK;
+    size_t cap = self->ready_cap ? self->ready_cap : 64;
+    while (cap - self->ready_count < more) {
+        if (cap > SIZE_MAX / 2 / sizeof (zx__call_t))
+            return ZX_ENOMEM;
+        cap *= 2;
+    }
+    zx__call_t *ring = malloc (cap * sizeof (zx__call_t));
+    if (!ring)
+        return ZX_ENOMEM;
+    for (size_t i = 0; i < self->ready_count; i++)
+        ring [i] = self->ready [(self->ready_head + i) % self->ready_cap];
+    free (self->ready);
+    self->ready = ring;
+    self->ready_cap = cap;
+    self->ready_head = 0;
+    return ZX_OK;
+}
+
 static zx_err_t
 s_ready_push (zx_loop_t *self, zx_callback_fn *fn, void *arg)
 {
-    if (self->ready_count == self->ready_cap) {
-        size_t cap = self->ready_cap ? self->ready_cap * 2 : 64;
-        zx__call_t *ring = malloc (cap * sizeof (zx__call_t));
-        if (!ring)
-            return ZX_ENOMEM;
-        for (size_t i = 0; i < self->ready_count; i++)
-            ring [i] = self->ready [(self->ready_head + i) % self->ready_cap];
-        free (self->ready);
-        self->ready = ring;
-        self->ready_cap = cap;
-        self->ready_head = 0;
-    }
+    if (s_ready_reserve (self, 1) != ZX_OK)
+        return ZX_ENOMEM;
     size_t tail = (self->ready_head + self->ready_count) % self->ready_cap;
     self->ready [tail] = (zx__call_t) { fn, arg };
     self->ready_count++;
@@ -230,6 +247,17 @@ zx_loop_call_soon (zx_loop_t *self, zx_callback_fn *fn, void *arg)
     return s_ready_push (self, fn, arg);
 }
 
+//  Wakes the loop's wait (its wake fd is in every poll set)
+static void
+s_wake (zx_loop_t *self)
+{
+    uint64_t one = 1;
+    ssize_t rc;
+    do
+        rc = write (self->wake_fd, &one, sizeof one);
+    while (rc < 0 && errno == EINTR);
+}
+
 zx_err_t
 zx_loop_call_soon_threadsafe (zx_loop_t *self, zx_callback_fn *fn, void *arg)
 {
@@ -252,13 +280,8 @@ zx_loop_call_soon_threadsafe (zx_loop_t *self, zx_callback_fn *fn, void *arg)
         atomic_store (&self->remote_waiting, true);
     pthread_mutex_unlock (&self->remote_lock);
     //  Only the first queued call needs to wake the loop
-    if (first) {
-        uint64_t one = 1;
-        ssize_t rc;
-        do
-            rc = write (self->wake_fd, &one, sizeof one);
-        while (rc < 0 && errno == EINTR);
-    }
+    if (first)
+        s_wake (self);
     return ZX_OK;
 }
 
@@ -269,16 +292,22 @@ zx__loop_drain_remote (zx_loop_t *self)
     if (read (self->wake_fd, &value, sizeof value) < 0 && errno != EAGAIN)
         return;
     pthread_mutex_lock (&self->remote_lock);
-    zx__call_t *calls = self->remote;
-    size_t count = self->remote_count;
-    self->remote = NULL;
-    self->remote_count = self->remote_cap = 0;
+    //  Room for all of them first. Out of memory, they stay queued, none
+    //  lost (a call may be what ends a future), and the wake fd is written
+    //  again so that the next wait tries again at once
+    if (s_ready_reserve (self, self->remote_count) != ZX_OK) {
+        pthread_mutex_unlock (&self->remote_lock);
+        s_wake (self);
+        return;
+    }
+    for (size_t i = 0; i < self->remote_count; i++) {
+        zx_err_t rc = s_ready_push (self, self->remote [i].fn, self->remote [i].arg);
+        assert (rc == ZX_OK);       //  Reserved above
+        (void) rc;
+    }
+    self->remote_count = 0;
     atomic_store (&self->remote_waiting, false);
     pthread_mutex_unlock (&self->remote_lock);
-    for (size_t i = 0; i < count; i++)
-        if (s_ready_push (self, calls [i].fn, calls [i].arg) != ZX_OK)
-            break;          //  Out of memory: the rest is lost; nothing better to do
-    free (calls);
 }
 
 //  --------------------------------------------------------------------
