@@ -23,14 +23,12 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
-
 
 //  This thread's loops, newest first, and the one running now
 static __thread zx_loop_t *s_newest_loop;

@@ -98,7 +98,8 @@ test_calls_posted_while_the_ready_queue_cannot_grow_all_run_once_later (void **s
     atomic_store (&s_failing, true);
     //  A few dozen iterations with every malloc of this thread refused:
     //  nothing runs, and more calls come meanwhile
-    zx_err_t rc = zx__loop_run_until (loop, s_all_ran, (void *) (intptr_t) 1, zx_test_now_ms () + 30);
+    zx_err_t rc = zx__loop_run_until (loop, s_all_ran, (void *) (intptr_t) 1,
+                                      zx_test_now_ms () + 30);
     s_post_from_thread (loop, S_CALLS, S_CALLS);
     zx_err_t again = zx__loop_run_until (loop, s_all_ran, (void *) (intptr_t) 1,
                                          zx_test_now_ms () + 30);
