@@ -82,7 +82,9 @@ void zx__watches_wait (zx_loop_t *self, int64_t wait_us);
 void zx__watches_free (zx_loop_t *self);
 
 //  Moves the calls other threads queued (zx_loop_call_soon_threadsafe)
-//  to the ready queue and clears the wake fd. zx_loop.c.
+//  to the ready queue and clears the wake fd; when the ready queue cannot
+//  grow, leaves them all queued and writes the wake fd again, so that the
+//  next wait tries again. zx_loop.c.
 void zx__loop_drain_remote (zx_loop_t *self);
 
 #endif
